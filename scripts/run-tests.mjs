@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under src/ and test/ with node's test runner (Node 20 has no glob support for --test).
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+function collect(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    if (name === "node_modules" || name === "fixtures") continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...collect(path));
+    else if (name.endsWith(".test.ts")) out.push(path);
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = ["src", "test"]
+  .flatMap((d) => collect(d))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files],
+  { stdio: "inherit", env: process.env },
+);
+process.exit(result.status ?? 1);

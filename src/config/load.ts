@@ -1,0 +1,220 @@
+// Loads configuration from a YAML/JSON file and TWOFOLD_* variables, reports every problem at once, then freezes it.
+import { existsSync, readFileSync } from "node:fs";
+import type { TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { parse as parseYAML } from "yaml";
+import { type ErrorIssue, TwofoldError } from "../core/errors.ts";
+import { type Config, ConfigSchema } from "./schema.ts";
+
+export type { Config } from "./schema.ts";
+
+export interface LoadOptions {
+  /** Configuration file (YAML or JSON). Defaults to $TWOFOLD_CONFIG. */
+  file?: string | undefined;
+  /** Environment to read TWOFOLD_* overrides from. */
+  env?: Record<string, string | undefined>;
+  /** Values that win over file and environment (command-line flags such as --demo). */
+  overrides?: Record<string, unknown>;
+}
+
+/** Variables that are not settings but are still ours. */
+const RESERVED_ENV = new Set(["TWOFOLD_CONFIG", "TWOFOLD_ENCRYPTION_KEY"]);
+const RESERVED_ENV_PREFIXES = ["TWOFOLD_TEST_"];
+
+// Unknown keys anywhere are mistakes (a typo would silently keep a default), so every object is closed.
+closeObjects(ConfigSchema);
+
+export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env["TWOFOLD_CONFIG"];
+  const issues: ErrorIssue[] = [];
+
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    if (!existsSync(file)) {
+      throw new TwofoldError("ERR_CONFIG_INVALID", `configuration file ${file} does not exist`, {
+        issues: [{ path: "(file)", message: `${file} does not exist` }],
+      });
+    }
+    try {
+      const parsed: unknown = parseYAML(readFileSync(file, "utf8"));
+      if (parsed !== null && parsed !== undefined) {
+        if (typeof parsed !== "object" || Array.isArray(parsed))
+          issues.push({ path: "(file)", message: "the file must hold a mapping of settings" });
+        else raw = parsed as Record<string, unknown>;
+      }
+    } catch (cause) {
+      throw new TwofoldError("ERR_CONFIG_INVALID", `configuration file ${file} is not valid YAML or JSON`, {
+        cause,
+        issues: [{ path: "(file)", message: (cause as Error).message.split("\n")[0] ?? "parse error" }],
+      });
+    }
+  }
+
+  applyEnvironment(raw, env, issues);
+  for (const [path, value] of Object.entries(options.overrides ?? {})) setPath(raw, path.split("."), value);
+
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as Config;
+  for (const error of Value.Errors(ConfigSchema, withDefaults)) {
+    issues.push({
+      path: error.path.replace(/^\//, "").replaceAll("/", ".") || "(root)",
+      message: `${error.message} (got ${JSON.stringify(error.value)?.slice(0, 80)})`,
+    });
+  }
+  try {
+    checkSemantics(withDefaults, issues);
+  } catch {
+    // A value of the wrong type was already reported by the schema check above.
+  }
+  if (issues.length > 0) {
+    throw new TwofoldError(
+      "ERR_CONFIG_INVALID",
+      `configuration is invalid:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`,
+      { issues },
+    );
+  }
+  return deepFreeze(withDefaults);
+}
+
+/** Decode a configured master key (base64 or base64url). */
+export function decodeKey(text: string): Uint8Array {
+  return new Uint8Array(
+    Buffer.from(text.trim(), text.includes("-") || text.includes("_") ? "base64url" : "base64"),
+  );
+}
+
+/** Security floors and cross-field rules that a per-field schema cannot express. */
+function checkSemantics(c: Config, issues: ErrorIssue[]): void {
+  if (c.mode === "production" && c.keys.encryption.length === 0) {
+    issues.push({
+      path: "keys.encryption",
+      message:
+        "an encryption key is required outside demo mode (set TWOFOLD_ENCRYPTION_KEY to 32+ random bytes, base64)",
+    });
+  }
+  c.keys.encryption.forEach((k, i) => {
+    const bytes = decodeKey(k.key);
+    if (bytes.length < 32)
+      issues.push({
+        path: `keys.encryption.${i}.key`,
+        message: `key ${k.id} is ${bytes.length} bytes; 32 or more needed`,
+      });
+  });
+  const ids = c.keys.encryption.map((k) => k.id);
+  if (new Set(ids).size !== ids.length)
+    issues.push({ path: "keys.encryption", message: "key ids must be unique" });
+  const b = c.policy.bypass;
+  if (b.defaultUses > b.maxUses)
+    issues.push({
+      path: "policy.bypass.defaultUses",
+      message: `must not exceed policy.bypass.maxUses (${b.maxUses})`,
+    });
+  if (b.defaultValiditySeconds > b.maxValiditySeconds)
+    issues.push({
+      path: "policy.bypass.defaultValiditySeconds",
+      message: `must not exceed policy.bypass.maxValiditySeconds (${b.maxValiditySeconds})`,
+    });
+  const l = c.policy.lockout;
+  if (l.delayBaseSeconds > l.delayMaxSeconds)
+    issues.push({
+      path: "policy.lockout.delayBaseSeconds",
+      message: "must not exceed policy.lockout.delayMaxSeconds",
+    });
+  const tls = c.server.tls;
+  if (Boolean(tls.cert) !== Boolean(tls.key))
+    issues.push({ path: "server.tls", message: "set both cert and key, or neither" });
+  for (const which of ["cert", "key"] as const) {
+    if (tls[which] && !existsSync(tls[which]))
+      issues.push({ path: `server.tls.${which}`, message: `file ${tls[which]} does not exist` });
+  }
+  if (c.server.publicUrl) {
+    try {
+      const u = new URL(c.server.publicUrl);
+      if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error("scheme");
+    } catch {
+      issues.push({ path: "server.publicUrl", message: "must be an http(s) URL" });
+    }
+  }
+  if (c.database.url && !/^postgres(ql)?:\/\//.test(c.database.url))
+    issues.push({ path: "database.url", message: "must be a postgres:// URL (leave empty for SQLite)" });
+}
+
+interface Leaf {
+  path: string[];
+  schema: TSchema;
+}
+
+function leaves(schema: TSchema, path: string[] = []): Leaf[] {
+  if (schema["type"] === "object" && schema["properties"]) {
+    return Object.entries(schema["properties"] as Record<string, TSchema>).flatMap(([k, s]) =>
+      leaves(s, [...path, k]),
+    );
+  }
+  return [{ path, schema }];
+}
+
+const ENV_LEAVES = new Map<string, Leaf>(
+  leaves(ConfigSchema).map((l) => [`TWOFOLD_${l.path.map(toSnake).join("_")}`, l] as const),
+);
+
+function toSnake(segment: string): string {
+  return segment.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/** Every TWOFOLD_* variable maps to one setting (`policy.lockout.maxFailures` ← TWOFOLD_POLICY_LOCKOUT_MAX_FAILURES). */
+function applyEnvironment(
+  raw: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+  issues: ErrorIssue[],
+) {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("TWOFOLD_") || value === undefined) continue;
+    if (RESERVED_ENV.has(name) || RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const leaf = ENV_LEAVES.get(name);
+    if (!leaf) {
+      issues.push({ path: name, message: "unknown TWOFOLD_ variable (no such setting)" });
+      continue;
+    }
+    setPath(raw, leaf.path, convertEnvValue(value, leaf.schema));
+  }
+  const key = env["TWOFOLD_ENCRYPTION_KEY"];
+  if (key) setPath(raw, ["keys", "encryption"], [{ id: "env", key }]);
+}
+
+function convertEnvValue(value: string, schema: TSchema): unknown {
+  const type = schema["type"] ?? (schema["anyOf"] as TSchema[] | undefined)?.[0]?.["type"];
+  if (type === "integer" || type === "number") {
+    const n = Number(value);
+    return value.trim() === "" || Number.isNaN(n) ? value : n;
+  }
+  if (type === "boolean") return value === "true" ? true : value === "false" ? false : value;
+  if (type === "array") return value.trim() === "" ? [] : value.split(",").map((s) => s.trim());
+  return value;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    if (key === "__proto__" || key === "constructor" || key === "prototype") return;
+    const next = node[key];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function closeObjects(schema: TSchema): void {
+  if (schema["type"] === "object") {
+    schema["additionalProperties"] = false;
+    for (const s of Object.values((schema["properties"] ?? {}) as Record<string, TSchema>)) closeObjects(s);
+  }
+  if (schema["type"] === "array" && schema["items"]) closeObjects(schema["items"] as TSchema);
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

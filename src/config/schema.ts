@@ -1,0 +1,179 @@
+// The one configuration schema: every setting, its default and its security floor (DESIGN.md §4).
+import { type Static, Type as T } from "@sinclair/typebox";
+
+const Seconds = (def: number, min: number, max: number, description: string) =>
+  T.Integer({ default: def, minimum: min, maximum: max, description });
+
+export const ConfigSchema = T.Object(
+  {
+    mode: T.Union([T.Literal("production"), T.Literal("demo")], {
+      default: "production",
+      description: "demo: SQLite under ./data, generated keys, a demo organisation. Never for real users.",
+    }),
+    node: T.Object(
+      {
+        name: T.String({ default: "", maxLength: 64, description: "Node name in logs (default: host name)" }),
+      },
+      { default: {} },
+    ),
+    server: T.Object(
+      {
+        host: T.String({ default: "127.0.0.1", minLength: 1 }),
+        port: T.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
+        publicUrl: T.String({
+          default: "",
+          description: "Public base URL (https://twofold.example.edu); default derived from host and port",
+        }),
+        trustProxy: T.Array(T.String(), {
+          default: [],
+          description: "Addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed (H-2)",
+        }),
+        bodyLimit: T.Integer({ default: 65536, minimum: 1024, maximum: 10_485_760 }),
+        requestTimeoutSeconds: Seconds(30, 1, 600, "Whole-request timeout"),
+        shutdownGraceSeconds: Seconds(10, 0, 300, "How long open requests may finish on SIGTERM"),
+        tls: T.Object(
+          {
+            cert: T.String({ default: "", description: "PEM certificate chain file; TLS is on when set" }),
+            key: T.String({ default: "", description: "PEM private key file" }),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    database: T.Object(
+      {
+        url: T.String({
+          default: "",
+          description: "postgres://… for PostgreSQL; empty for SQLite at database.sqlitePath",
+        }),
+        sqlitePath: T.String({ default: "./data/twofold.db", minLength: 1 }),
+        poolSize: T.Integer({ default: 10, minimum: 1, maximum: 200 }),
+      },
+      { default: {} },
+    ),
+    keys: T.Object(
+      {
+        encryption: T.Array(
+          T.Object({
+            id: T.String({ pattern: "^[A-Za-z0-9_-]{1,16}$" }),
+            key: T.String({ minLength: 1, description: "base64 or base64url, at least 32 bytes" }),
+          }),
+          {
+            default: [],
+            description: "Master keys; the first seals new values. Set TWOFOLD_ENCRYPTION_KEY for one key.",
+          },
+        ),
+      },
+      { default: {} },
+    ),
+    organization: T.Object(
+      {
+        name: T.String({ default: "Twofold", minLength: 1, maxLength: 100 }),
+        issuer: T.String({
+          default: "Twofold",
+          minLength: 1,
+          maxLength: 64,
+          description: "Shown in authenticator apps",
+        }),
+      },
+      { default: {} },
+    ),
+    identity: T.Object(
+      {
+        stripDomains: T.Array(T.String(), {
+          default: [],
+          description: "Domains removed from user@domain before lookup, so both spellings are one user (A3)",
+        }),
+      },
+      { default: {} },
+    ),
+    policy: T.Object(
+      {
+        newUserPolicy: T.Union([T.Literal("deny"), T.Literal("enroll")], { default: "deny" }),
+        totp: T.Object(
+          {
+            algorithm: T.Union([T.Literal("SHA1"), T.Literal("SHA256"), T.Literal("SHA512")], {
+              default: "SHA1",
+            }),
+            digits: T.Union([T.Literal(6), T.Literal(8)], { default: 6 }),
+            period: Seconds(30, 15, 120, "TOTP step; below 15 s is refused"),
+            window: T.Integer({
+              default: 1,
+              minimum: 0,
+              maximum: 2,
+              description: "Steps accepted either side",
+            }),
+            maxDrift: T.Integer({
+              default: 4,
+              minimum: 0,
+              maximum: 10,
+              description: "Learned drift cap in steps",
+            }),
+            enrollmentTtlSeconds: Seconds(600, 60, 86400, "Unconfirmed enrolments expire after this"),
+            secretBytes: T.Integer({ default: 20, minimum: 16, maximum: 64, description: "≥ 16 bytes (B4)" }),
+          },
+          { default: {} },
+        ),
+        hotp: T.Object(
+          {
+            lookAhead: T.Integer({ default: 10, minimum: 1, maximum: 50 }),
+            resyncLookAhead: T.Integer({ default: 1000, minimum: 10, maximum: 100_000 }),
+          },
+          { default: {} },
+        ),
+        lockout: T.Object(
+          {
+            maxFailures: T.Integer({
+              default: 10,
+              minimum: 1,
+              maximum: 100,
+              description:
+                "Consecutive failures per user and factor class before the class locks (A1: ≤ 100)",
+            }),
+            delayAfter: T.Integer({ default: 5, minimum: 1, maximum: 100, description: "Delays start here" }),
+            delayBaseSeconds: Seconds(30, 1, 3600, "First delay; doubles with each further failure"),
+            delayMaxSeconds: Seconds(3600, 1, 86400, "Longest delay"),
+            autoUnlockSeconds: Seconds(
+              3600,
+              0,
+              604800,
+              "After a lock, one more attempt is allowed this long after the last failure (0 = admin only)",
+            ),
+          },
+          { default: {} },
+        ),
+        bypass: T.Object(
+          {
+            digits: T.Integer({ default: 10, minimum: 9, maximum: 12 }),
+            defaultUses: T.Integer({ default: 20, minimum: 1, maximum: 1000 }),
+            defaultValiditySeconds: Seconds(43200, 60, 31_536_000, "Validity when none is asked for"),
+            maxUses: T.Integer({ default: 20, minimum: 1, maximum: 1000 }),
+            maxValiditySeconds: Seconds(43200, 60, 31_536_000, "Longest validity staff may choose"),
+            allowUnlimited: T.Boolean({
+              default: false,
+              description: "Allow unlimited uses or no expiry (C5); off by default",
+            }),
+            maxLivePerUser: T.Integer({ default: 100, minimum: 1, maximum: 1000 }),
+          },
+          { default: {} },
+        ),
+        rescue: T.Object({ count: T.Integer({ default: 10, minimum: 5, maximum: 20 }) }, { default: {} }),
+      },
+      { default: {} },
+    ),
+    logging: T.Object(
+      {
+        level: T.Union(
+          ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => T.Literal(l)),
+          { default: "info" },
+        ),
+      },
+      { default: {} },
+    ),
+    metrics: T.Object({ enabled: T.Boolean({ default: true }) }, { default: {} }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;

@@ -1,0 +1,221 @@
+// The only module that imports node:crypto: randomness, constant-time comparison, keyed hashing and AEAD.
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  hkdfSync,
+  randomBytes as nodeRandomBytes,
+  pbkdf2Sync,
+  randomInt,
+  scrypt as scryptCallback,
+  timingSafeEqual,
+} from "node:crypto";
+import { TwofoldError } from "../errors.ts";
+
+export type HashAlgorithm = "SHA1" | "SHA256" | "SHA512";
+
+const NODE_HASH: Record<HashAlgorithm, string> = { SHA1: "sha1", SHA256: "sha256", SHA512: "sha512" };
+
+/** Cryptographically secure random bytes (M1). */
+export function randomBytes(length: number): Uint8Array {
+  return new Uint8Array(nodeRandomBytes(length));
+}
+
+/**
+ * A string of `length` characters drawn uniformly from `alphabet`.
+ * node's randomInt samples by rejection, so there is no modulo bias (C1, M1).
+ */
+export function randomString(alphabet: string, length: number): string {
+  let out = "";
+  for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
+  return out;
+}
+
+/** `length` uniformly random decimal digits. */
+export function randomDigits(length: number): string {
+  return randomString("0123456789", length);
+}
+
+/** Random integer in [0, max). */
+export function randomBelow(max: number): number {
+  return randomInt(max);
+}
+
+const ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/** Duo-shaped object id: a two-letter type prefix and 18 random uppercase alphanumerics (20 in all). */
+export function randomId(prefix: string): string {
+  if (prefix.length !== 2) throw new Error("id prefix must be two characters");
+  return prefix + randomString(ID_ALPHABET, 18);
+}
+
+/** Hex-encoded random bytes, for opaque ids such as transaction ids. */
+export function randomHex(bytes: number): string {
+  return Buffer.from(randomBytes(bytes)).toString("hex");
+}
+
+/**
+ * Constant-time equality that is safe for inputs of unequal length: both sides are MACed with a
+ * fresh random key and the fixed-size MACs are compared with timingSafeEqual (M3).
+ */
+export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  const key = nodeRandomBytes(32);
+  const ma = createHmac("sha256", key).update(a).digest();
+  const mb = createHmac("sha256", key).update(b).digest();
+  return timingSafeEqual(ma, mb);
+}
+
+export function hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array | string): Uint8Array {
+  return new Uint8Array(createHmac(NODE_HASH[algorithm], key).update(data).digest());
+}
+
+export function hmacHex(algorithm: HashAlgorithm, key: Uint8Array | string, data: string): string {
+  return createHmac(NODE_HASH[algorithm], key).update(data, "utf8").digest("hex");
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+export function sha512Hex(data: Uint8Array | string): string {
+  return createHash("sha512").update(data).digest("hex");
+}
+
+/** HKDF-SHA256 (RFC 5869). */
+export function hkdf(key: Uint8Array, info: string, length = 32): Uint8Array {
+  return new Uint8Array(hkdfSync("sha256", key, new Uint8Array(0), info, length));
+}
+
+export function pbkdf2(
+  password: Uint8Array,
+  salt: Uint8Array,
+  iterations: number,
+  length: number,
+  algorithm: HashAlgorithm = "SHA1",
+): Uint8Array {
+  return new Uint8Array(pbkdf2Sync(password, salt, iterations, length, NODE_HASH[algorithm]));
+}
+
+/** AES-CBC decryption with the IV prepended to the ciphertext (as XML Encryption carries it). */
+export function decryptAESCBCWithIV(key: Uint8Array, ivAndCiphertext: Uint8Array): Uint8Array {
+  const bits = key.length * 8;
+  if (bits !== 128 && bits !== 192 && bits !== 256)
+    throw new TwofoldError("ERR_IMPORT_DECRYPT", "bad AES key length");
+  if (ivAndCiphertext.length < 32 || ivAndCiphertext.length % 16 !== 0)
+    throw new TwofoldError("ERR_IMPORT_DECRYPT", "ciphertext length is not a whole number of blocks");
+  const iv = ivAndCiphertext.subarray(0, 16);
+  const decipher = createDecipheriv(`aes-${bits}-cbc`, key, iv);
+  try {
+    return new Uint8Array(Buffer.concat([decipher.update(ivAndCiphertext.subarray(16)), decipher.final()]));
+  } catch (cause) {
+    throw new TwofoldError("ERR_IMPORT_DECRYPT", "decryption failed (wrong key?)", { cause });
+  }
+}
+
+/** AES-CBC encryption with a random IV prepended (used by tests and exports). */
+export function encryptAESCBCWithIV(key: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const iv = randomBytes(16);
+  const cipher = createCipheriv(`aes-${key.length * 8}-cbc`, key, iv);
+  return new Uint8Array(Buffer.concat([iv, cipher.update(plaintext), cipher.final()]));
+}
+
+const GCM_IV = 12;
+const GCM_TAG = 16;
+
+/** AES-256-GCM seal: iv ‖ ciphertext ‖ tag, with `aad` bound in (M2). */
+export function sealAESGCM(key: Uint8Array, plaintext: Uint8Array, aad: string): Uint8Array {
+  const iv = randomBytes(GCM_IV);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(Buffer.from(aad, "utf8"));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return new Uint8Array(Buffer.concat([iv, body, cipher.getAuthTag()]));
+}
+
+export function openAESGCM(key: Uint8Array, sealed: Uint8Array, aad: string): Uint8Array {
+  if (sealed.length < GCM_IV + GCM_TAG) throw new TwofoldError("ERR_DECRYPT", "sealed value too short");
+  const iv = sealed.subarray(0, GCM_IV);
+  const tag = sealed.subarray(sealed.length - GCM_TAG);
+  const decipher = createDecipheriv("aes-256-gcm", key, iv);
+  decipher.setAAD(Buffer.from(aad, "utf8"));
+  decipher.setAuthTag(tag);
+  try {
+    return new Uint8Array(
+      Buffer.concat([decipher.update(sealed.subarray(GCM_IV, sealed.length - GCM_TAG)), decipher.final()]),
+    );
+  } catch (cause) {
+    throw new TwofoldError("ERR_DECRYPT", "sealed value failed authentication", {
+      cause,
+      detail: `aad=${aad}`,
+    });
+  }
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
+
+/** Password hash for local accounts: scrypt with a 16-byte salt, self-describing. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const derived = await scryptAsync(password, salt);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${b64(salt)}$${b64(derived)}`;
+}
+
+export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+  const parts = encoded.split("$");
+  if (parts.length !== 6 || parts[0] !== "scrypt") return false;
+  const [, n, r, p, saltB64, hashB64] = parts as [string, string, string, string, string, string];
+  const expected = Buffer.from(hashB64, "base64");
+  const derived = await scryptAsync(password, Buffer.from(saltB64, "base64"), {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  });
+  return expected.length === derived.length && timingSafeEqual(expected, derived);
+}
+
+/** A fixed, never-matching verification so a missing account costs as much as a wrong password. */
+export async function burnPasswordCheck(password: string): Promise<void> {
+  await scryptAsync(password, new Uint8Array(16));
+}
+
+function scryptAsync(
+  password: string,
+  salt: Uint8Array,
+  params: { N: number; r: number; p: number } = SCRYPT,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scryptCallback(password, salt, SCRYPT.keylen, { ...params, maxmem: 64 * 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
+  });
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64");
+}
+
+/** RFC 3394 §2.2.3.1 default initial value: unwrapping checks it, which is the key wrap's integrity check. */
+const AES_KW_IV = new Uint8Array([0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6]);
+
+/** AES key wrap (RFC 3394), as XML Encryption's kw-aes128/192/256 carry keys. Used by tests and exports. */
+export function wrapAESKW(kek: Uint8Array, keyData: Uint8Array): Uint8Array {
+  const cipher = createCipheriv(`id-aes${kek.length * 8}-wrap`, kek, AES_KW_IV);
+  return new Uint8Array(Buffer.concat([cipher.update(keyData), cipher.final()]));
+}
+
+/** AES key unwrap (RFC 3394 §2.2.2); a wrong key or altered data fails the integrity check. */
+export function unwrapAESKW(kek: Uint8Array, wrapped: Uint8Array): Uint8Array {
+  const bits = kek.length * 8;
+  if (bits !== 128 && bits !== 192 && bits !== 256)
+    throw new TwofoldError("ERR_IMPORT_DECRYPT", "bad AES key length");
+  if (wrapped.length < 24 || wrapped.length % 8 !== 0)
+    throw new TwofoldError("ERR_IMPORT_DECRYPT", "wrapped key length is not a whole number of 64-bit blocks");
+  const decipher = createDecipheriv(`id-aes${bits}-wrap`, kek, AES_KW_IV);
+  try {
+    return new Uint8Array(Buffer.concat([decipher.update(wrapped), decipher.final()]));
+  } catch (cause) {
+    throw new TwofoldError("ERR_IMPORT_DECRYPT", "key unwrap failed its integrity check (wrong key?)", {
+      cause,
+    });
+  }
+}

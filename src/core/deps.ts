@@ -1,0 +1,33 @@
+// What every use case is given: the ports, the keyring and the policy (no globals, no process state).
+import type { Keyring } from "./crypto/keyring.ts";
+import type { AuditInput } from "./model.ts";
+import type { Policy } from "./policy.ts";
+import type { Clock, Store } from "./ports.ts";
+
+export interface Deps {
+  store: Store;
+  keyring: Keyring;
+  clock: Clock;
+  policy: Policy;
+  /** Shown in authenticator apps (otpauth issuer). */
+  issuer: string;
+  /** Domains stripped from `user@domain` before lookup (A3). */
+  stripDomains: readonly string[];
+  nodeName: string;
+}
+
+/** Who performed an administrative action, and from where (audit: actor, source IP). */
+export interface Actor {
+  name: string;
+  ip?: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = { name: "system" };
+
+export async function audit(
+  deps: Pick<Deps, "store" | "clock">,
+  actor: Actor,
+  event: Omit<AuditInput, "actor" | "sourceIp">,
+): Promise<void> {
+  await deps.store.appendAudit({ ...event, actor: actor.name, sourceIp: actor.ip ?? null }, deps.clock.now());
+}

@@ -1,0 +1,165 @@
+// The domain records Twofold keeps: users, applications, OTP credentials, bypass and rescue codes, logs.
+import type { OTPAlgorithm } from "./otp/hotp.ts";
+
+export type UserStatus = "active" | "bypass" | "disabled";
+
+export interface User {
+  id: string;
+  /** The username as first given (for display). */
+  username: string;
+  /** Trimmed, NFKC, case-folded: the key every lookup uses (A3). */
+  usernameCanonical: string;
+  realName: string | null;
+  email: string | null;
+  phone: string | null;
+  status: UserStatus;
+  /** scrypt hash of a local password, for organisations without an upstream directory. */
+  passwordHash: string | null;
+  notes: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const APPLICATION_TYPES = ["auth-api", "admin-api", "web-sdk", "unix", "radius", "oidc"] as const;
+export type ApplicationType = (typeof APPLICATION_TYPES)[number];
+
+export interface ApplicationPolicy {
+  /** What happens to a user with no factors: deny (default) or offer enrolment. */
+  newUserPolicy: "deny" | "enroll";
+  /** Whether bypass codes (service desk and self-service) are accepted for this application. */
+  allowBypassCodes: boolean;
+  /** Whether rescue codes are accepted as a second factor for this application. */
+  allowRescueCodes: boolean;
+}
+
+export interface Application {
+  /** The integration key (Duo `ikey` / OIDC `client_id`): 20 characters starting with `DI`. */
+  id: string;
+  name: string;
+  type: ApplicationType;
+  /** The secret key, sealed with the keyring (K4). */
+  secretSealed: string;
+  policy: ApplicationPolicy;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type OTPKind = "app" | "token";
+export type OTPType = "totp" | "hotp";
+export type OTPStatus = "pending" | "active" | "disabled";
+
+/** One OTP secret: an authenticator-app enrolment or a hardware token (assigned or in the inventory). */
+export interface OTPCredential {
+  id: string;
+  kind: OTPKind;
+  /** Hardware tokens: the serial printed on the token. */
+  serial: string | null;
+  userId: string | null;
+  type: OTPType;
+  algorithm: OTPAlgorithm;
+  digits: number;
+  /** TOTP step in seconds; null for HOTP. */
+  period: number | null;
+  secretSealed: string;
+  /** HOTP: the next counter value expected. */
+  counter: number;
+  /** TOTP: the last step accepted (B1). */
+  lastStep: number | null;
+  /** TOTP: learned drift in steps (B2). */
+  drift: number;
+  status: OTPStatus;
+  label: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  createdAt: number;
+  activatedAt: number | null;
+  /** Pending enrolments expire (B5). */
+  pendingExpiresAt: number | null;
+  assignedAt: number | null;
+}
+
+export type BypassSource = "admin" | "service-desk" | "self-service" | "api";
+
+export interface BypassCode {
+  id: string;
+  userId: string;
+  /** Keyed hash of the code (C2); the code itself is shown once and never stored. */
+  codeHash: string;
+  /** Uses left; null means unlimited (only where policy allows it, C5). */
+  usesLeft: number | null;
+  maxUses: number | null;
+  /** Expiry time (ms); null means never (only where policy allows it). */
+  expiresAt: number | null;
+  source: BypassSource;
+  createdBy: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  /** Service desk: how the user's identity was checked (recorded, never secret). */
+  idCheck: string | null;
+}
+
+export interface RescueCode {
+  id: string;
+  userId: string;
+  setId: string;
+  codeHash: string;
+  createdAt: number;
+  usedAt: number | null;
+}
+
+export type FactorClass = "otp" | "bypass" | "rescue" | "sms" | "push";
+
+export interface LockoutState {
+  userId: string;
+  factorClass: FactorClass;
+  /** Consecutive failed attempts (incremented before verification, reset on success). */
+  failures: number;
+  lastFailureAt: number | null;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  before: unknown;
+  after: unknown;
+  sourceIp: string | null;
+}
+
+export type AuditInput = Omit<AuditEvent, "id" | "at" | "before" | "after" | "sourceIp"> & {
+  before?: unknown;
+  after?: unknown;
+  sourceIp?: string | null;
+};
+
+export type AuthResult = "allow" | "deny";
+export type AuthFactor = "totp" | "hotp" | "token" | "bypass" | "rescue" | "sms" | "push" | "none";
+
+export interface AuthLogEntry {
+  id: string;
+  at: number;
+  userId: string | null;
+  /** The username as given (for unknown users), encoded against injection by the logger. */
+  username: string;
+  applicationId: string | null;
+  factor: AuthFactor;
+  result: AuthResult;
+  /** Operator-facing reason: `valid_passcode`, `invalid_passcode`, `locked_out`, `unknown_user`, … */
+  reason: string;
+  ip: string | null;
+  txid: string;
+  node: string;
+}
+
+export interface Notification {
+  id: string;
+  userId: string;
+  kind: string;
+  payload: unknown;
+  createdAt: number;
+  sentAt: number | null;
+}

@@ -1,0 +1,42 @@
+// HOTP (RFC 4226): code generation and look-ahead verification, pure functions over key bytes and counters.
+import { constantTimeEqual, type HashAlgorithm, hmac } from "../crypto/index.ts";
+
+export type OTPAlgorithm = HashAlgorithm;
+
+export interface OTPParameters {
+  key: Uint8Array;
+  algorithm: OTPAlgorithm;
+  digits: number;
+}
+
+/** RFC 4226 §5.3: HMAC over the 8-byte big-endian counter, dynamic truncation, modulo 10^digits. */
+export function generateHOTP(params: OTPParameters, counter: number): string {
+  const message = new Uint8Array(8);
+  let c = BigInt(counter);
+  for (let i = 7; i >= 0; i--) {
+    message[i] = Number(c & 0xffn);
+    c >>= 8n;
+  }
+  const mac = hmac(params.algorithm, params.key, message);
+  const offset = mac[mac.length - 1]! & 0x0f;
+  const binary =
+    ((mac[offset]! & 0x7f) << 24) | (mac[offset + 1]! << 16) | (mac[offset + 2]! << 8) | mac[offset + 3]!;
+  return String(binary % 10 ** params.digits).padStart(params.digits, "0");
+}
+
+/**
+ * Find the counter in [from, from + lookAhead] whose code equals `code` (RFC 4226 §7.2, §7.4).
+ * Every candidate is computed and compared in constant time; the first match is returned.
+ */
+export function findHOTPCounter(
+  params: OTPParameters,
+  code: string,
+  from: number,
+  lookAhead: number,
+): number | undefined {
+  let found: number | undefined;
+  for (let c = from; c <= from + lookAhead; c++) {
+    if (constantTimeEqual(generateHOTP(params, c), code) && found === undefined) found = c;
+  }
+  return found;
+}

@@ -1,0 +1,54 @@
+// TOTP (RFC 6238): time steps, code generation and windowed verification with learned drift; pure functions.
+import { constantTimeEqual } from "../crypto/index.ts";
+import { generateHOTP, type OTPParameters } from "./hotp.ts";
+
+export interface TOTPParameters extends OTPParameters {
+  /** Step length in seconds (RFC 6238 X). */
+  period: number;
+}
+
+/** RFC 6238 §4.2: T = floor((unix time − T0) / X), with T0 = 0. */
+export function totpStep(nowMs: number, period: number): number {
+  return Math.floor(nowMs / 1000 / period);
+}
+
+export function generateTOTP(params: TOTPParameters, nowMs: number): string {
+  return generateHOTP(params, totpStep(nowMs, params.period));
+}
+
+export interface TOTPMatch {
+  step: number;
+  /** Offset of the matched step from the current step (used to learn drift, RFC 6238 §6). */
+  offset: number;
+}
+
+export interface TOTPWindow {
+  /** Steps accepted either side of the expected step (RFC 6238 §5.2 recommends one). */
+  window: number;
+  /** Drift learned from earlier successes, in steps. */
+  drift: number;
+  /** Steps at or below this were already used and are refused (B1). */
+  lastUsedStep: number | null;
+}
+
+/**
+ * Look for `code` among the steps around now + drift. Every candidate is compared in constant time.
+ * A step at or below the last used one never matches, so each code works at most once.
+ */
+export function verifyTOTP(
+  params: TOTPParameters,
+  code: string,
+  nowMs: number,
+  w: TOTPWindow,
+): TOTPMatch | undefined {
+  const current = totpStep(nowMs, params.period);
+  const centre = current + w.drift;
+  let match: TOTPMatch | undefined;
+  for (let step = centre - w.window; step <= centre + w.window; step++) {
+    const equal = constantTimeEqual(generateHOTP(params, step), code);
+    if (equal && match === undefined && (w.lastUsedStep === null || step > w.lastUsedStep)) {
+      match = { step, offset: step - current };
+    }
+  }
+  return match;
+}

@@ -1,0 +1,172 @@
+// Ports: what the core needs from the outside world (storage, time), implemented by adapters.
+import type {
+  Application,
+  AuditEvent,
+  AuditInput,
+  AuthLogEntry,
+  BypassCode,
+  FactorClass,
+  LockoutState,
+  Notification,
+  OTPCredential,
+  OTPKind,
+  OTPStatus,
+  RescueCode,
+  User,
+} from "./model.ts";
+
+/** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface Page {
+  limit: number;
+  offset: number;
+}
+
+export interface UserQuery extends Partial<Page> {
+  /** Substring of the canonical username, e-mail or real name. */
+  search?: string;
+}
+
+export interface OTPQuery extends Partial<Page> {
+  userId?: string;
+  kind?: OTPKind;
+  status?: OTPStatus;
+  /** Only hardware tokens not lent to anyone (the inventory). */
+  unassigned?: boolean;
+}
+
+export interface AuthLogQuery {
+  minTime: number;
+  maxTime: number;
+  limit: number;
+  /** Resume after this (time, id) pair, as the Admin API's next_offset. */
+  after?: { at: number; id: string };
+  userIds?: string[];
+  applicationIds?: string[];
+  results?: string[];
+  factors?: string[];
+  order?: "asc" | "desc";
+}
+
+export type UserPatch = Partial<
+  Pick<User, "realName" | "email" | "phone" | "status" | "passwordHash" | "notes">
+> & {
+  username?: string;
+  usernameCanonical?: string;
+};
+
+export type ApplicationPatch = Partial<Pick<Application, "name" | "secretSealed" | "policy">>;
+
+/**
+ * Storage. Every counter and one-time value changes by one conditional write whose result says whether
+ * this caller won (B1, C4, A2); methods named `consume*`/`claim*` return false when another caller did.
+ */
+export interface Store {
+  readonly dialect: "sqlite" | "postgres";
+
+  /** Run `fn` in one database transaction; everything it writes commits or rolls back together. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /** Cheap round trip for readiness checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // Users
+  insertUser(user: User): Promise<void>;
+  getUser(id: string): Promise<User | undefined>;
+  /** Find by canonical username, alias or e-mail (all canonical). */
+  findUserByIdentifier(canonical: string): Promise<User | undefined>;
+  listUsers(query: UserQuery): Promise<{ users: User[]; total: number }>;
+  updateUser(id: string, patch: UserPatch, now: number): Promise<User | undefined>;
+  deleteUser(id: string): Promise<boolean>;
+  addAlias(userId: string, alias: string, aliasCanonical: string): Promise<void>;
+  removeAlias(userId: string, aliasCanonical: string): Promise<boolean>;
+  listAliases(userId: string): Promise<string[]>;
+
+  // Applications (integrations)
+  insertApplication(app: Application): Promise<void>;
+  getApplication(id: string): Promise<Application | undefined>;
+  listApplications(): Promise<Application[]>;
+  updateApplication(id: string, patch: ApplicationPatch, now: number): Promise<Application | undefined>;
+  deleteApplication(id: string): Promise<boolean>;
+
+  // OTP credentials (authenticator apps and hardware tokens)
+  insertOTPCredentials(credentials: OTPCredential[]): Promise<void>;
+  getOTPCredential(id: string): Promise<OTPCredential | undefined>;
+  findTokenBySerial(serial: string): Promise<OTPCredential | undefined>;
+  listOTPCredentials(query: OTPQuery): Promise<{ credentials: OTPCredential[]; total: number }>;
+  /** Active credentials a user can authenticate with (apps and assigned tokens). */
+  listUsableOTPCredentials(userId: string): Promise<OTPCredential[]>;
+  /** Record a TOTP step as used: succeeds only if it is later than the last used step (B1). */
+  consumeTOTPStep(id: string, step: number, drift: number): Promise<boolean>;
+  /** Move an HOTP counter past `matched`: succeeds only if the stored counter is still ≤ matched (B1). */
+  consumeHOTPCounter(id: string, matched: number): Promise<boolean>;
+  /** Activate a pending enrolment, recording the confirming step/counter; false if expired or already done. */
+  activateOTPCredential(
+    id: string,
+    used: { step?: number; counter?: number; drift?: number },
+    now: number,
+  ): Promise<boolean>;
+  /** Lend an inventory token to a user; false if it is already assigned. */
+  assignToken(id: string, userId: string, now: number): Promise<boolean>;
+  unassignToken(id: string): Promise<boolean>;
+  /** Set an HOTP counter after a resync, only if it has not moved since it was read. */
+  resyncHOTPCounter(id: string, expectedCounter: number, newCounter: number): Promise<boolean>;
+  /** Set TOTP drift and last step after a resync, only if the last step has not moved since it was read. */
+  resyncTOTP(id: string, expectedLastStep: number | null, lastStep: number, drift: number): Promise<boolean>;
+  setOTPStatus(id: string, status: OTPStatus): Promise<boolean>;
+  deleteOTPCredential(id: string): Promise<boolean>;
+  deleteExpiredPendingOTP(now: number): Promise<number>;
+
+  // Bypass codes
+  insertBypassCodes(codes: BypassCode[]): Promise<void>;
+  getBypassCode(id: string): Promise<BypassCode | undefined>;
+  /** All of a user's bypass codes, newest first (metadata only: the store holds no plaintext). */
+  listBypassCodes(userId: string): Promise<BypassCode[]>;
+  /** Codes that could still be used now: not revoked, not expired, uses left. */
+  listLiveBypassCodes(userId: string, now: number): Promise<BypassCode[]>;
+  /**
+   * Use a bypass code once: one conditional decrement of uses left that also checks expiry and revocation
+   * (C4). Returns the uses left afterwards (null = unlimited), or undefined when nothing was consumed.
+   */
+  consumeBypassCode(id: string, now: number): Promise<{ usesLeft: number | null } | undefined>;
+  revokeBypassCode(id: string, now: number): Promise<boolean>;
+  revokeBypassCodes(userId: string, now: number): Promise<number>;
+
+  // Rescue codes
+  /** Void every earlier rescue code of the user and store the new set, in one transaction (C3). */
+  replaceRescueCodes(userId: string, codes: RescueCode[]): Promise<void>;
+  listUnusedRescueCodes(userId: string): Promise<RescueCode[]>;
+  consumeRescueCode(id: string, now: number): Promise<boolean>;
+
+  // Lockout (A1, A2)
+  getLockout(userId: string, factorClass: FactorClass): Promise<LockoutState | undefined>;
+  listLockouts(userId: string): Promise<LockoutState[]>;
+  /**
+   * Inside a transaction: take the user's lockout row for this factor class (creating it if missing) with a
+   * write lock held until commit, and return its state. Attempts for one user and class are so verified one
+   * at a time on every node, and parallel guesses cannot check more codes than the limit allows (A2).
+   */
+  lockAttemptState(userId: string, factorClass: FactorClass): Promise<LockoutState>;
+  /** Count one failed attempt; returns the consecutive failures now recorded. */
+  recordFailure(userId: string, factorClass: FactorClass, now: number): Promise<number>;
+  resetLockout(userId: string, factorClass: FactorClass): Promise<void>;
+  clearLockouts(userId: string): Promise<number>;
+
+  // Logs and outbox
+  appendAudit(event: AuditInput, at: number): Promise<number>;
+  listAudit(query: { afterId?: number; limit: number }): Promise<AuditEvent[]>;
+  appendAuthLog(entry: AuthLogEntry): Promise<void>;
+  listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }>;
+  enqueueNotification(n: Notification): Promise<void>;
+  listPendingNotifications(limit: number): Promise<Notification[]>;
+  markNotificationSent(id: string, at: number): Promise<boolean>;
+
+  // Small key/value state (demo seeding marker, schema facts)
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+}

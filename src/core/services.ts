@@ -1,0 +1,83 @@
+// Binds every use case to its dependencies: the single object interfaces (HTTP, CLI, RADIUS) call into.
+import type { Keyring } from "./crypto/keyring.ts";
+import type { Actor, Deps } from "./deps.ts";
+import type { Policy } from "./policy.ts";
+import type { Clock, Store } from "./ports.ts";
+import * as applications from "./use-cases/applications.ts";
+import * as bypass from "./use-cases/bypass-codes.ts";
+import * as tokens from "./use-cases/hardware-tokens.ts";
+import * as rescue from "./use-cases/rescue-codes.ts";
+import * as totp from "./use-cases/totp-enrollment.ts";
+import * as users from "./use-cases/users.ts";
+import * as passcode from "./use-cases/verify-passcode.ts";
+
+export interface ServiceConfig {
+  policy: Policy;
+  organization: { issuer: string };
+  identity: { stripDomains: readonly string[] };
+}
+
+type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
+
+function bind<F extends (deps: Deps, ...rest: never[]) => unknown>(deps: Deps, f: F): Bound<F> {
+  return ((...args: never[]) => f(deps, ...args)) as Bound<F>;
+}
+
+export function createServices(input: {
+  store: Store;
+  keyring: Keyring;
+  clock: Clock;
+  config: ServiceConfig;
+  nodeName: string;
+}) {
+  const deps: Deps = {
+    store: input.store,
+    keyring: input.keyring,
+    clock: input.clock,
+    policy: input.config.policy as Policy,
+    issuer: input.config.organization.issuer,
+    stripDomains: input.config.identity.stripDomains,
+    nodeName: input.nodeName,
+  };
+  return {
+    deps,
+    // users
+    createUser: bind(deps, users.createUser),
+    importUsers: bind(deps, users.importUsers),
+    findUser: bind(deps, users.findUser),
+    requireUser: bind(deps, users.requireUser),
+    setUserStatus: bind(deps, users.setUserStatus),
+    addUserAlias: bind(deps, users.addUserAlias),
+    deleteUser: bind(deps, users.deleteUser),
+    unlockUser: bind(deps, users.unlockUser),
+    // applications
+    createApplication: bind(deps, applications.createApplication),
+    requireApplication: bind(deps, applications.requireApplication),
+    rotateApplicationSecret: bind(deps, applications.rotateApplicationSecret),
+    deleteApplication: bind(deps, applications.deleteApplication),
+    openApplicationSecret: (app: Parameters<typeof applications.openApplicationSecret>[1]) =>
+      applications.openApplicationSecret(deps, app),
+    // authenticator apps
+    enrollTOTP: bind(deps, totp.enrollTOTP),
+    confirmTOTP: bind(deps, totp.confirmTOTP),
+    removeOTPCredential: bind(deps, totp.removeOTPCredential),
+    // hardware tokens
+    importTokens: bind(deps, tokens.importTokens),
+    assignToken: bind(deps, tokens.assignToken),
+    unassignToken: bind(deps, tokens.unassignToken),
+    resyncToken: bind(deps, tokens.resyncToken),
+    findTokensByCode: bind(deps, tokens.findTokensByCode),
+    // bypass and rescue codes
+    issueBypassCodes: bind(deps, bypass.issueBypassCodes),
+    listBypassCodes: bind(deps, bypass.listBypassCodes),
+    revokeBypassCode: bind(deps, bypass.revokeBypassCode),
+    revokeAllBypassCodes: bind(deps, bypass.revokeAllBypassCodes),
+    generateRescueCodes: bind(deps, rescue.generateRescueCodes),
+    countUnusedRescueCodes: bind(deps, rescue.countUnusedRescueCodes),
+    // the one passcode check
+    verifyPasscode: bind(deps, passcode.verifyPasscode),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
+export type { Actor };

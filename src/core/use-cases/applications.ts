@@ -1,0 +1,116 @@
+// Applications (integrations): Duo-format integration keys and secrets, sealed at rest, with a per-application policy.
+import { randomId, randomString } from "../crypto/index.ts";
+import { type Actor, audit, type Deps } from "../deps.ts";
+import { TwofoldError } from "../errors.ts";
+import {
+  APPLICATION_TYPES,
+  type Application,
+  type ApplicationPolicy,
+  type ApplicationType,
+} from "../model.ts";
+import { Secret } from "../secret.ts";
+
+const SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+export function defaultApplicationPolicy(deps: Pick<Deps, "policy">): ApplicationPolicy {
+  return { newUserPolicy: deps.policy.newUserPolicy, allowBypassCodes: true, allowRescueCodes: true };
+}
+
+function sealContext(id: string) {
+  return { table: "applications", column: "secret_sealed", row: id };
+}
+
+export interface CreatedApplication {
+  application: Application;
+  /** The secret key (Duo `skey`, OIDC `client_secret`): 40 characters, shown when created. */
+  secretKey: Secret<string>;
+}
+
+export async function createApplication(
+  deps: Deps,
+  actor: Actor,
+  input: { name: string; type: string; policy?: Partial<ApplicationPolicy> },
+): Promise<CreatedApplication> {
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 100)
+    throw new TwofoldError("ERR_VALIDATION", "application name must be 1-100 characters", {
+      issues: [{ path: "name", message: "must be 1-100 characters" }],
+    });
+  if (!APPLICATION_TYPES.includes(input.type as ApplicationType))
+    throw new TwofoldError(
+      "ERR_VALIDATION",
+      `application type must be one of ${APPLICATION_TYPES.join(", ")}`,
+      {
+        issues: [{ path: "type", message: `must be one of ${APPLICATION_TYPES.join(", ")}` }],
+      },
+    );
+  const id = randomId("DI");
+  const secret = randomString(SECRET_ALPHABET, 40);
+  const now = deps.clock.now();
+  const application: Application = {
+    id,
+    name,
+    type: input.type as ApplicationType,
+    secretSealed: deps.keyring.seal(Buffer.from(secret, "utf8"), sealContext(id)),
+    policy: { ...defaultApplicationPolicy(deps), ...input.policy },
+    createdAt: now,
+    updatedAt: now,
+  };
+  await deps.store.transaction(async (tx) => {
+    await tx.insertApplication(application);
+    await audit({ ...deps, store: tx }, actor, {
+      action: "application.create",
+      targetType: "application",
+      targetId: id,
+      after: publicApplication(application),
+    });
+  });
+  return { application, secretKey: new Secret(secret) };
+}
+
+export function publicApplication(a: Application): Omit<Application, "secretSealed"> {
+  const { secretSealed, ...rest } = a;
+  return rest;
+}
+
+export async function requireApplication(deps: Deps, id: string): Promise<Application> {
+  const app = await deps.store.getApplication(id);
+  if (!app) throw new TwofoldError("ERR_APPLICATION_NOT_FOUND", `no application ${id}`);
+  return app;
+}
+
+/** The application's secret key, for verifying its signed requests. */
+export function openApplicationSecret(deps: Pick<Deps, "keyring">, app: Application): Secret<string> {
+  return new Secret(Buffer.from(deps.keyring.open(app.secretSealed, sealContext(app.id))).toString("utf8"));
+}
+
+export async function rotateApplicationSecret(deps: Deps, actor: Actor, id: string): Promise<Secret<string>> {
+  await requireApplication(deps, id);
+  const secret = randomString(SECRET_ALPHABET, 40);
+  await deps.store.transaction(async (tx) => {
+    await tx.updateApplication(
+      id,
+      { secretSealed: deps.keyring.seal(Buffer.from(secret, "utf8"), sealContext(id)) },
+      deps.clock.now(),
+    );
+    await audit({ ...deps, store: tx }, actor, {
+      action: "application.rotate_secret",
+      targetType: "application",
+      targetId: id,
+    });
+  });
+  return new Secret(secret);
+}
+
+export async function deleteApplication(deps: Deps, actor: Actor, id: string): Promise<void> {
+  const app = await requireApplication(deps, id);
+  await deps.store.transaction(async (tx) => {
+    await tx.deleteApplication(id);
+    await audit({ ...deps, store: tx }, actor, {
+      action: "application.delete",
+      targetType: "application",
+      targetId: id,
+      before: publicApplication(app),
+    });
+  });
+}

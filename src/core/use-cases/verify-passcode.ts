@@ -1,0 +1,240 @@
+// The one passcode use case: whatever was typed (app code, token code, bypass or rescue code), find out which and verify it once.
+
+import { randomBytes, randomHex, randomId } from "../crypto/index.ts";
+import { audit, type Deps } from "../deps.ts";
+import { evaluateLockout } from "../lockout.ts";
+import type { Application, AuthFactor, FactorClass, User } from "../model.ts";
+import { generateHOTP } from "../otp/hotp.ts";
+import { classifyPasscode } from "../passcode.ts";
+import { notify } from "./notify.ts";
+import { clampDrift, matchOTP } from "./otp-credentials.ts";
+import { findUser } from "./users.ts";
+
+export interface PasscodeAttempt {
+  username: string;
+  passcode: unknown;
+  application?: Application | null;
+  ip?: string | null;
+  /** Transaction id to log under (generated when absent). */
+  txid?: string;
+}
+
+/** Why a passcode was refused: for operators and logs only. Clients see one generic deny (A5). */
+export type DenyReason =
+  | "unknown_user"
+  | "user_disabled"
+  | "malformed_passcode"
+  | "invalid_passcode"
+  | "replayed_passcode"
+  | "locked_out"
+  | "rate_delayed"
+  | "concurrent_attempt"
+  | "factor_not_allowed";
+
+export type PasscodeOutcome =
+  | {
+      result: "allow";
+      factor: AuthFactor;
+      userId: string;
+      txid: string;
+      reason: "valid_passcode";
+      /** The credential or code record that matched (never the code). */
+      matchedId: string;
+      /** Bypass codes: uses left after this one (null = unlimited). */
+      usesLeft?: number | null;
+    }
+  | { result: "deny"; factor: AuthFactor; userId: string | null; txid: string; reason: DenyReason };
+
+/** The user-facing words for each outcome. Unknown user, wrong code and lockout read the same (A5). */
+export const PASSCODE_MESSAGES = {
+  allow: "Success. Logging you in...",
+  deny: "Incorrect passcode. Please try again.",
+};
+
+const FACTOR_CLASS = {
+  otp: "otp",
+  bypass: "bypass",
+  rescue: "rescue",
+  malformed: "otp",
+} as const satisfies Record<string, FactorClass>;
+
+/**
+ * Verify a passcode for a user who has passed primary authentication in this transaction (C6).
+ *
+ * Everything after the user lookup happens in one database transaction that first takes the user's
+ * lockout row for the passcode's factor class (Store.lockAttemptState). Attempts for one user and class
+ * are therefore checked one at a time on every node: parallel guesses can never check more codes than
+ * the limit allows (A2), while parallel correct codes (two logins at once, a bypass code used by many
+ * requests) are each answered on their merits (L-5, C4).
+ *
+ * 1. Classify the passcode by shape; its factor class owns the failure counter (A1).
+ * 2. Refuse without checking when the class is locked or delayed (evaluateLockout).
+ * 3. Verify; on a match, consume it with one conditional write in the same transaction that resets the
+ *    counter and logs the success (B1, C4). A failed conditional write is a replay and a deny.
+ * 4. Otherwise count the failure; reaching the limit is audited and the user notified (G3).
+ */
+export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Promise<PasscodeOutcome> {
+  const txid = attempt.txid ?? randomHex(16);
+  const now = deps.clock.now();
+  const shape = classifyPasscode(attempt.passcode, deps.policy.bypass.digits);
+  const factorClass = FACTOR_CLASS[shape.kind];
+  const app = attempt.application ?? null;
+  const user = typeof attempt.username === "string" ? await findUser(deps, attempt.username) : undefined;
+
+  if (!user || user.status === "disabled") {
+    burnOTPWork();
+    const reason: DenyReason = user ? "user_disabled" : "unknown_user";
+    await logAttempt(deps, { user, attempt, app, txid, now, factor: "none", result: "deny", reason });
+    return { result: "deny", factor: "none", userId: user?.id ?? null, txid, reason };
+  }
+
+  return deps.store.transaction(async (store) => {
+    const tx: Deps = { ...deps, store };
+    const state = await store.lockAttemptState(user.id, factorClass);
+
+    const deny = async (reason: DenyReason, factor: AuthFactor = "none"): Promise<PasscodeOutcome> => {
+      await logAttempt(tx, { user, attempt, app, txid, now, factor, result: "deny", reason });
+      return { result: "deny", factor, userId: user.id, txid, reason };
+    };
+    const fail = async (reason: DenyReason, factor: AuthFactor = "none"): Promise<PasscodeOutcome> => {
+      const failures = await store.recordFailure(user.id, factorClass, now);
+      if (failures === deps.policy.lockout.maxFailures) await recordLock(tx, user, factorClass, failures);
+      return deny(reason, factor);
+    };
+    const succeed = async (
+      factor: AuthFactor,
+      matchedId: string,
+      consumed: boolean,
+      usesLeft?: number | null,
+    ): Promise<PasscodeOutcome> => {
+      if (!consumed) return fail("replayed_passcode", factor);
+      await store.resetLockout(user.id, factorClass);
+      await logAttempt(tx, {
+        user,
+        attempt,
+        app,
+        txid,
+        now,
+        factor,
+        result: "allow",
+        reason: "valid_passcode",
+      });
+      if (factor === "rescue") {
+        const remaining = (await store.listUnusedRescueCodes(user.id)).length;
+        await notify(tx, user.id, "rescue-code-used", { remaining });
+        await audit(
+          tx,
+          { name: user.usernameCanonical, ip: attempt.ip ?? null },
+          {
+            action: "rescue.use",
+            targetType: "user",
+            targetId: user.id,
+            after: { codeId: matchedId, remaining },
+          },
+        );
+      }
+      return {
+        result: "allow",
+        factor,
+        userId: user.id,
+        txid,
+        reason: "valid_passcode",
+        matchedId,
+        ...(usesLeft === undefined ? {} : { usesLeft }),
+      };
+    };
+
+    const decision = evaluateLockout(state, now, deps.policy.lockout);
+    if (!decision.allowed) {
+      burnOTPWork();
+      return deny(decision.locked ? "locked_out" : "rate_delayed");
+    }
+    if (shape.kind === "malformed") return fail("malformed_passcode");
+    if (shape.kind === "bypass" && app && !app.policy.allowBypassCodes)
+      return fail("factor_not_allowed", "bypass");
+    if (shape.kind === "rescue" && app && !app.policy.allowRescueCodes)
+      return fail("factor_not_allowed", "rescue");
+
+    if (shape.kind === "otp") {
+      for (const c of await store.listUsableOTPCredentials(user.id)) {
+        const m = matchOTP(deps.keyring, c, shape.value, now, {
+          totpWindow: deps.policy.totp.window,
+          hotpLookAhead: deps.policy.hotp.lookAhead,
+        });
+        if (!m) continue;
+        const factor: AuthFactor = c.kind === "token" ? "token" : c.type;
+        const consumed =
+          m.type === "totp"
+            ? await store.consumeTOTPStep(
+                c.id,
+                m.match.step,
+                clampDrift(m.match.offset, deps.policy.totp.maxDrift),
+              )
+            : await store.consumeHOTPCounter(c.id, m.counter);
+        return succeed(factor, c.id, consumed);
+      }
+      return fail("invalid_passcode");
+    }
+
+    if (shape.kind === "bypass") {
+      const live = await store.listLiveBypassCodes(user.id, now);
+      const match = live.find((c) => deps.keyring.verifyCodeHash(shape.value, user.id, c.codeHash));
+      if (!match) return fail("invalid_passcode", "bypass");
+      const used = await store.consumeBypassCode(match.id, now);
+      return succeed("bypass", match.id, used !== undefined, used?.usesLeft);
+    }
+
+    const unused = await store.listUnusedRescueCodes(user.id);
+    const match = unused.find((c) => deps.keyring.verifyCodeHash(shape.value, user.id, c.codeHash));
+    if (!match) return fail("invalid_passcode", "rescue");
+    return succeed("rescue", match.id, await store.consumeRescueCode(match.id, now));
+  });
+}
+
+/** Spend about as much effort as checking a code, so refusals without a check are not faster (A5). */
+function burnOTPWork(): void {
+  const params = { key: randomBytes(20), algorithm: "SHA1" as const, digits: 6 };
+  for (let i = 0; i < 3; i++) generateHOTP(params, i);
+}
+
+async function recordLock(deps: Deps, user: User, factorClass: FactorClass, failures: number): Promise<void> {
+  await audit(
+    deps,
+    { name: "system" },
+    {
+      action: "user.locked_out",
+      targetType: "user",
+      targetId: user.id,
+      after: { factorClass, failures },
+    },
+  );
+  await notify(deps, user.id, "locked-out", { factorClass });
+}
+
+async function logAttempt(
+  deps: Deps,
+  e: {
+    user: User | undefined;
+    attempt: PasscodeAttempt;
+    app: Application | null;
+    txid: string;
+    now: number;
+    factor: AuthFactor;
+    result: "allow" | "deny";
+    reason: string;
+  },
+): Promise<void> {
+  await deps.store.appendAuthLog({
+    id: randomId("AL"),
+    at: e.now,
+    userId: e.user?.id ?? null,
+    username: typeof e.attempt.username === "string" ? e.attempt.username.slice(0, 256) : "",
+    applicationId: e.app?.id ?? null,
+    factor: e.factor,
+    result: e.result,
+    reason: e.reason,
+    ip: e.attempt.ip ?? null,
+    txid: e.txid,
+    node: deps.nodeName,
+  });
+}

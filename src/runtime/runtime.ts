@@ -1,0 +1,81 @@
+// The composition root: builds the keyring, store, clock, logger and core services from a loaded configuration.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { decodeKey } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { randomBytes } from "../core/crypto/index.ts";
+import { Keyring, type MasterKey } from "../core/crypto/keyring.ts";
+import { TwofoldError } from "../core/errors.ts";
+import { type Clock, type Store, systemClock } from "../core/ports.ts";
+import { createServices, type Services } from "../core/services.ts";
+import { openStore } from "../store/open-store.ts";
+import { createLogger, type Logger } from "./logger.ts";
+
+export interface Runtime {
+  config: Readonly<Config>;
+  store: Store;
+  keyring: Keyring;
+  clock: Clock;
+  logger: Logger;
+  nodeName: string;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** PostgreSQL schema (tests). */
+  schema?: string;
+}
+
+export async function createRuntime(
+  config: Readonly<Config>,
+  options: RuntimeOptions = {},
+): Promise<Runtime> {
+  const nodeName = config.node.name || hostname();
+  const logger = options.logger ?? createLogger({ level: config.logging.level, node: nodeName });
+  const keyring = new Keyring(loadMasterKeys(config));
+  const clock = options.clock ?? systemClock;
+  const { store } = await openStore({
+    url: config.database.url,
+    sqlitePath: config.database.sqlitePath,
+    poolSize: config.database.poolSize,
+    ...(options.schema ? { schema: options.schema } : {}),
+  });
+  const services = createServices({ store, keyring, clock, config, nodeName });
+  return {
+    config,
+    store,
+    keyring,
+    clock,
+    logger,
+    nodeName,
+    services,
+    close: () => store.close(),
+  };
+}
+
+/**
+ * Master keys from configuration. In demo mode without configured keys, one is generated once and kept
+ * beside the SQLite file (mode 0600), so a restarted demo can still read what it sealed.
+ */
+export function loadMasterKeys(config: Readonly<Config>): MasterKey[] {
+  if (config.keys.encryption.length > 0) {
+    return config.keys.encryption.map((k) => ({ id: k.id, key: decodeKey(k.key) }));
+  }
+  if (config.mode !== "demo") {
+    throw new TwofoldError("ERR_CONFIG_INVALID", "an encryption key is required outside demo mode");
+  }
+  const file = join(dirname(resolve(config.database.sqlitePath)), "demo-keys.json");
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { id: string; key: string }[];
+    return saved.map((k) => ({ id: k.id, key: new Uint8Array(Buffer.from(k.key, "base64")) }));
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const key = { id: "demo", key: Buffer.from(randomBytes(32)).toString("base64") };
+  writeFileSync(file, JSON.stringify([key], null, 2), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return [{ id: key.id, key: new Uint8Array(Buffer.from(key.key, "base64")) }];
+}

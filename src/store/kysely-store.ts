@@ -1,0 +1,1078 @@
+// The Store port over Kysely: one implementation for SQLite and PostgreSQL, every one-time value a conditional write.
+import { type Kysely, sql, type Transaction } from "kysely";
+import { TwofoldError } from "../core/errors.ts";
+import type {
+  Application,
+  ApplicationPolicy,
+  ApplicationType,
+  AuditEvent,
+  AuditInput,
+  AuthFactor,
+  AuthLogEntry,
+  AuthResult,
+  BypassCode,
+  BypassSource,
+  FactorClass,
+  LockoutState,
+  Notification,
+  OTPCredential,
+  OTPKind,
+  OTPStatus,
+  OTPType,
+  RescueCode,
+  User,
+  UserStatus,
+} from "../core/model.ts";
+import type { OTPAlgorithm } from "../core/otp/hotp.ts";
+import type { ApplicationPatch, AuthLogQuery, OTPQuery, Store, UserPatch, UserQuery } from "../core/ports.ts";
+import type { Dialect } from "./migrations.ts";
+import type {
+  ApplicationsTable,
+  AuditLogTable,
+  AuthLogTable,
+  BypassCodesTable,
+  Database,
+  OTPCredentialsTable,
+  UsersTable,
+} from "./tables.ts";
+
+type DB = Kysely<Database> | Transaction<Database>;
+
+export class KyselyStore implements Store {
+  readonly dialect: Dialect;
+  readonly #db: DB;
+  readonly #inTransaction: boolean;
+  readonly #onClose: (() => Promise<void>) | undefined;
+
+  constructor(
+    db: DB,
+    dialect: Dialect,
+    options: { inTransaction?: boolean; onClose?: () => Promise<void> } = {},
+  ) {
+    this.#db = db;
+    this.dialect = dialect;
+    this.#inTransaction = options.inTransaction ?? false;
+    this.#onClose = options.onClose;
+  }
+
+  /** The underlying Kysely instance, for maintenance commands and tests. */
+  get kysely(): DB {
+    return this.#db;
+  }
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.#inTransaction) return fn(this);
+    return guard(() =>
+      (this.#db as Kysely<Database>)
+        .transaction()
+        .execute((trx) => fn(new KyselyStore(trx, this.dialect, { inTransaction: true }))),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await guard(() => sql`select 1`.execute(this.#db));
+  }
+
+  async close(): Promise<void> {
+    if (this.#onClose) await this.#onClose();
+  }
+
+  // ---------------------------------------------------------------- users
+
+  async insertUser(user: User): Promise<void> {
+    await guard(
+      () =>
+        this.#db
+          .insertInto("users")
+          .values({
+            id: user.id,
+            username: user.username,
+            username_canonical: user.usernameCanonical,
+            real_name: user.realName,
+            email: user.email,
+            email_canonical: user.email ? user.email.normalize("NFKC").trim().toLowerCase() : null,
+            phone: user.phone,
+            status: user.status,
+            password_hash: user.passwordHash,
+            notes: user.notes,
+            created_at: user.createdAt,
+            updated_at: user.updatedAt,
+          })
+          .execute(),
+      "ERR_USER_EXISTS",
+    );
+  }
+
+  async getUser(id: string): Promise<User | undefined> {
+    const row = await guard(() =>
+      this.#db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return row && toUser(row);
+  }
+
+  async findUserByIdentifier(canonical: string): Promise<User | undefined> {
+    const direct = await guard(() =>
+      this.#db.selectFrom("users").selectAll().where("username_canonical", "=", canonical).executeTakeFirst(),
+    );
+    if (direct) return toUser(direct);
+    const alias = await guard(() =>
+      this.#db
+        .selectFrom("user_aliases")
+        .innerJoin("users", "users.id", "user_aliases.user_id")
+        .selectAll("users")
+        .where("user_aliases.alias_canonical", "=", canonical)
+        .executeTakeFirst(),
+    );
+    if (alias) return toUser(alias);
+    // An e-mail address is an identifier only when exactly one user has it.
+    const byEmail = await guard(() =>
+      this.#db.selectFrom("users").selectAll().where("email_canonical", "=", canonical).limit(2).execute(),
+    );
+    return byEmail.length === 1 ? toUser(byEmail[0]!) : undefined;
+  }
+
+  async listUsers(query: UserQuery): Promise<{ users: User[]; total: number }> {
+    let q = this.#db.selectFrom("users");
+    if (query.search) {
+      const like = `%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q = q.where((eb) =>
+        eb.or([
+          eb("username_canonical", "like", sql<string>`${like} escape '\\'`),
+          eb("email_canonical", "like", sql<string>`${like} escape '\\'`),
+          eb(sql`lower(real_name)`, "like", sql<string>`${like} escape '\\'`),
+        ]),
+      );
+    }
+    const total = await guard(() =>
+      q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+    );
+    const rows = await guard(() =>
+      q
+        .selectAll()
+        .orderBy("username_canonical")
+        .limit(query.limit ?? 100)
+        .offset(query.offset ?? 0)
+        .execute(),
+    );
+    return { users: rows.map(toUser), total: Number(total.n) };
+  }
+
+  async updateUser(id: string, patch: UserPatch, now: number): Promise<User | undefined> {
+    const values: Partial<UsersTable> = { updated_at: now };
+    if (patch.username !== undefined) values.username = patch.username;
+    if (patch.usernameCanonical !== undefined) values.username_canonical = patch.usernameCanonical;
+    if (patch.realName !== undefined) values.real_name = patch.realName;
+    if (patch.email !== undefined) {
+      values.email = patch.email;
+      values.email_canonical = patch.email ? patch.email.normalize("NFKC").trim().toLowerCase() : null;
+    }
+    if (patch.phone !== undefined) values.phone = patch.phone;
+    if (patch.status !== undefined) values.status = patch.status;
+    if (patch.passwordHash !== undefined) values.password_hash = patch.passwordHash;
+    if (patch.notes !== undefined) values.notes = patch.notes;
+    const result = await guard(
+      () => this.#db.updateTable("users").set(values).where("id", "=", id).executeTakeFirst(),
+      "ERR_USER_EXISTS",
+    );
+    return Number(result.numUpdatedRows) === 1 ? this.getUser(id) : undefined;
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).#db;
+      // A user's app enrolments go with the user; lent hardware tokens go back to the inventory.
+      await db.deleteFrom("otp_credentials").where("user_id", "=", id).where("kind", "=", "app").execute();
+      await db
+        .updateTable("otp_credentials")
+        .set({ user_id: null, assigned_at: null })
+        .where("user_id", "=", id)
+        .execute();
+      const result = await db.deleteFrom("users").where("id", "=", id).executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    });
+  }
+
+  async addAlias(userId: string, alias: string, aliasCanonical: string): Promise<void> {
+    await guard(
+      () =>
+        this.#db
+          .insertInto("user_aliases")
+          .values({ user_id: userId, alias, alias_canonical: aliasCanonical })
+          .execute(),
+      "ERR_USER_EXISTS",
+    );
+  }
+
+  async removeAlias(userId: string, aliasCanonical: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .deleteFrom("user_aliases")
+        .where("user_id", "=", userId)
+        .where("alias_canonical", "=", aliasCanonical)
+        .executeTakeFirst(),
+    );
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  async listAliases(userId: string): Promise<string[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("user_aliases")
+        .select("alias")
+        .where("user_id", "=", userId)
+        .orderBy("alias")
+        .execute(),
+    );
+    return rows.map((r) => r.alias);
+  }
+
+  // ---------------------------------------------------------------- applications
+
+  async insertApplication(app: Application): Promise<void> {
+    await guard(
+      () =>
+        this.#db
+          .insertInto("applications")
+          .values({
+            id: app.id,
+            name: app.name,
+            type: app.type,
+            secret_sealed: app.secretSealed,
+            policy_json: JSON.stringify(app.policy),
+            created_at: app.createdAt,
+            updated_at: app.updatedAt,
+          })
+          .execute(),
+      "ERR_CONFLICT",
+    );
+  }
+
+  async getApplication(id: string): Promise<Application | undefined> {
+    const row = await guard(() =>
+      this.#db.selectFrom("applications").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return row && toApplication(row);
+  }
+
+  async listApplications(): Promise<Application[]> {
+    const rows = await guard(() => this.#db.selectFrom("applications").selectAll().orderBy("name").execute());
+    return rows.map(toApplication);
+  }
+
+  async updateApplication(
+    id: string,
+    patch: ApplicationPatch,
+    now: number,
+  ): Promise<Application | undefined> {
+    const values: Partial<ApplicationsTable> = { updated_at: now };
+    if (patch.name !== undefined) values.name = patch.name;
+    if (patch.secretSealed !== undefined) values.secret_sealed = patch.secretSealed;
+    if (patch.policy !== undefined) values.policy_json = JSON.stringify(patch.policy);
+    const r = await guard(() =>
+      this.#db.updateTable("applications").set(values).where("id", "=", id).executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1 ? this.getApplication(id) : undefined;
+  }
+
+  async deleteApplication(id: string): Promise<boolean> {
+    const r = await guard(() => this.#db.deleteFrom("applications").where("id", "=", id).executeTakeFirst());
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  // ---------------------------------------------------------------- OTP credentials
+
+  async insertOTPCredentials(credentials: OTPCredential[]): Promise<void> {
+    if (credentials.length === 0) return;
+    const rows = credentials.map(fromOTP);
+    await this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).#db;
+      // Chunks keep each statement under SQLite's bound-parameter limit.
+      for (let i = 0; i < rows.length; i += 200) {
+        await guard(
+          () =>
+            db
+              .insertInto("otp_credentials")
+              .values(rows.slice(i, i + 200))
+              .execute(),
+          "ERR_TOKEN_EXISTS",
+        );
+      }
+    });
+  }
+
+  async getOTPCredential(id: string): Promise<OTPCredential | undefined> {
+    const row = await guard(() =>
+      this.#db.selectFrom("otp_credentials").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return row && toOTP(row);
+  }
+
+  async findTokenBySerial(serial: string): Promise<OTPCredential | undefined> {
+    const row = await guard(() =>
+      this.#db.selectFrom("otp_credentials").selectAll().where("serial", "=", serial).executeTakeFirst(),
+    );
+    return row && toOTP(row);
+  }
+
+  async listOTPCredentials(query: OTPQuery): Promise<{ credentials: OTPCredential[]; total: number }> {
+    let q = this.#db.selectFrom("otp_credentials");
+    if (query.userId !== undefined) q = q.where("user_id", "=", query.userId);
+    if (query.kind !== undefined) q = q.where("kind", "=", query.kind);
+    if (query.status !== undefined) q = q.where("status", "=", query.status);
+    if (query.unassigned) q = q.where("user_id", "is", null);
+    const total = await guard(() =>
+      q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+    );
+    const rows = await guard(() =>
+      q
+        .selectAll()
+        .orderBy("kind")
+        .orderBy("serial")
+        .orderBy("created_at")
+        .orderBy("id")
+        .limit(query.limit ?? 1000)
+        .offset(query.offset ?? 0)
+        .execute(),
+    );
+    return { credentials: rows.map(toOTP), total: Number(total.n) };
+  }
+
+  async listUsableOTPCredentials(userId: string): Promise<OTPCredential[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("otp_credentials")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .where("status", "=", "active")
+        .orderBy("created_at")
+        .execute(),
+    );
+    return rows.map(toOTP);
+  }
+
+  async consumeTOTPStep(id: string, step: number, drift: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("otp_credentials")
+        .set({ last_step: step, drift })
+        .where("id", "=", id)
+        .where("status", "=", "active")
+        .where((eb) => eb.or([eb("last_step", "is", null), eb("last_step", "<", step)]))
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async consumeHOTPCounter(id: string, matched: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("otp_credentials")
+        .set({ counter: matched + 1 })
+        .where("id", "=", id)
+        .where("status", "=", "active")
+        .where("counter", "<=", matched)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async activateOTPCredential(
+    id: string,
+    used: { step?: number; counter?: number; drift?: number },
+    now: number,
+  ): Promise<boolean> {
+    const values: Partial<OTPCredentialsTable> = {
+      status: "active",
+      activated_at: now,
+      pending_expires_at: null,
+    };
+    if (used.step !== undefined) values.last_step = used.step;
+    if (used.counter !== undefined) values.counter = used.counter + 1;
+    if (used.drift !== undefined) values.drift = used.drift;
+    const r = await guard(() =>
+      this.#db
+        .updateTable("otp_credentials")
+        .set(values)
+        .where("id", "=", id)
+        .where("status", "=", "pending")
+        .where((eb) => eb.or([eb("pending_expires_at", "is", null), eb("pending_expires_at", ">", now)]))
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async assignToken(id: string, userId: string, now: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("otp_credentials")
+        .set({ user_id: userId, assigned_at: now })
+        .where("id", "=", id)
+        .where("kind", "=", "token")
+        .where("user_id", "is", null)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async unassignToken(id: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("otp_credentials")
+        .set({ user_id: null, assigned_at: null })
+        .where("id", "=", id)
+        .where("kind", "=", "token")
+        .where("user_id", "is not", null)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async resyncHOTPCounter(id: string, expectedCounter: number, newCounter: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("otp_credentials")
+        .set({ counter: newCounter })
+        .where("id", "=", id)
+        .where("counter", "=", expectedCounter)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async resyncTOTP(
+    id: string,
+    expectedLastStep: number | null,
+    lastStep: number,
+    drift: number,
+  ): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("otp_credentials")
+        .set({ last_step: lastStep, drift })
+        .where("id", "=", id)
+        .where((eb) =>
+          expectedLastStep === null ? eb("last_step", "is", null) : eb("last_step", "=", expectedLastStep),
+        )
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async setOTPStatus(id: string, status: OTPStatus): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db.updateTable("otp_credentials").set({ status }).where("id", "=", id).executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async deleteOTPCredential(id: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db.deleteFrom("otp_credentials").where("id", "=", id).executeTakeFirst(),
+    );
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  async deleteExpiredPendingOTP(now: number): Promise<number> {
+    const r = await guard(() =>
+      this.#db
+        .deleteFrom("otp_credentials")
+        .where("status", "=", "pending")
+        .where("pending_expires_at", "<=", now)
+        .executeTakeFirst(),
+    );
+    return Number(r.numDeletedRows);
+  }
+
+  // ---------------------------------------------------------------- bypass codes
+
+  async insertBypassCodes(codes: BypassCode[]): Promise<void> {
+    if (codes.length === 0) return;
+    await guard(
+      () => this.#db.insertInto("bypass_codes").values(codes.map(fromBypass)).execute(),
+      "ERR_CONFLICT",
+    );
+  }
+
+  async getBypassCode(id: string): Promise<BypassCode | undefined> {
+    const row = await guard(() =>
+      this.#db.selectFrom("bypass_codes").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return row && toBypass(row);
+  }
+
+  async listBypassCodes(userId: string): Promise<BypassCode[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("bypass_codes")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .orderBy("created_at", "desc")
+        .orderBy("id")
+        .execute(),
+    );
+    return rows.map(toBypass);
+  }
+
+  async listLiveBypassCodes(userId: string, now: number): Promise<BypassCode[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("bypass_codes")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .where("revoked_at", "is", null)
+        .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+        .where((eb) => eb.or([eb("uses_left", "is", null), eb("uses_left", ">", 0)]))
+        .orderBy("created_at")
+        .execute(),
+    );
+    return rows.map(toBypass);
+  }
+
+  async consumeBypassCode(id: string, now: number): Promise<{ usesLeft: number | null } | undefined> {
+    const row = await guard(() =>
+      this.#db
+        .updateTable("bypass_codes")
+        .set((eb) => ({
+          uses_left: eb
+            .case()
+            .when("uses_left", "is", null)
+            .then(null)
+            .else(eb("uses_left", "-", 1))
+            .end(),
+          last_used_at: now,
+        }))
+        .where("id", "=", id)
+        .where("revoked_at", "is", null)
+        .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+        .where((eb) => eb.or([eb("uses_left", "is", null), eb("uses_left", ">", 0)]))
+        .returning("uses_left")
+        .executeTakeFirst(),
+    );
+    return row ? { usesLeft: row.uses_left === null ? null : Number(row.uses_left) } : undefined;
+  }
+
+  async revokeBypassCode(id: string, now: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("bypass_codes")
+        .set({ revoked_at: now })
+        .where("id", "=", id)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async revokeBypassCodes(userId: string, now: number): Promise<number> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("bypass_codes")
+        .set({ revoked_at: now })
+        .where("user_id", "=", userId)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows);
+  }
+
+  // ---------------------------------------------------------------- rescue codes
+
+  async replaceRescueCodes(userId: string, codes: RescueCode[]): Promise<void> {
+    await this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).#db;
+      await guard(() => db.deleteFrom("rescue_codes").where("user_id", "=", userId).execute());
+      if (codes.length > 0) {
+        await guard(() =>
+          db
+            .insertInto("rescue_codes")
+            .values(
+              codes.map((c) => ({
+                id: c.id,
+                user_id: c.userId,
+                set_id: c.setId,
+                code_hash: c.codeHash,
+                created_at: c.createdAt,
+                used_at: c.usedAt,
+              })),
+            )
+            .execute(),
+        );
+      }
+    });
+  }
+
+  async listUnusedRescueCodes(userId: string): Promise<RescueCode[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("rescue_codes")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .where("used_at", "is", null)
+        .orderBy("id")
+        .execute(),
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      userId: r.user_id,
+      setId: r.set_id,
+      codeHash: r.code_hash,
+      createdAt: Number(r.created_at),
+      usedAt: r.used_at === null ? null : Number(r.used_at),
+    }));
+  }
+
+  async consumeRescueCode(id: string, now: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("rescue_codes")
+        .set({ used_at: now })
+        .where("id", "=", id)
+        .where("used_at", "is", null)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  // ---------------------------------------------------------------- lockout
+
+  async getLockout(userId: string, factorClass: FactorClass): Promise<LockoutState | undefined> {
+    const row = await guard(() =>
+      this.#db
+        .selectFrom("lockouts")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .where("factor_class", "=", factorClass)
+        .executeTakeFirst(),
+    );
+    return row && toLockout(row);
+  }
+
+  async listLockouts(userId: string): Promise<LockoutState[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("lockouts")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .orderBy("factor_class")
+        .execute(),
+    );
+    return rows.map(toLockout);
+  }
+
+  async lockAttemptState(userId: string, factorClass: FactorClass): Promise<LockoutState> {
+    if (!this.#inTransaction) throw new TwofoldError("ERR_STORE", "lockAttemptState needs a transaction");
+    await guard(() =>
+      this.#db
+        .insertInto("lockouts")
+        .values({ user_id: userId, factor_class: factorClass, failures: 0, last_failure_at: null })
+        .onConflict((oc) => oc.columns(["user_id", "factor_class"]).doNothing())
+        .execute(),
+    );
+    // A no-op UPDATE is a write on both databases: PostgreSQL locks the row until commit, SQLite takes
+    // the database write lock. Either way the next attempt for this user and class waits for this one.
+    const row = await guard(() =>
+      this.#db
+        .updateTable("lockouts")
+        .set((eb) => ({ failures: eb.ref("failures") }))
+        .where("user_id", "=", userId)
+        .where("factor_class", "=", factorClass)
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return toLockout(row);
+  }
+
+  async recordFailure(userId: string, factorClass: FactorClass, now: number): Promise<number> {
+    const row = await guard(() =>
+      this.#db
+        .updateTable("lockouts")
+        .set((eb) => ({ failures: eb("failures", "+", 1), last_failure_at: now }))
+        .where("user_id", "=", userId)
+        .where("factor_class", "=", factorClass)
+        .returning("failures")
+        .executeTakeFirst(),
+    );
+    return row ? Number(row.failures) : 0;
+  }
+
+  async resetLockout(userId: string, factorClass: FactorClass): Promise<void> {
+    await guard(() =>
+      this.#db
+        .updateTable("lockouts")
+        .set({ failures: 0, last_failure_at: null })
+        .where("user_id", "=", userId)
+        .where("factor_class", "=", factorClass)
+        .execute(),
+    );
+  }
+
+  async clearLockouts(userId: string): Promise<number> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("lockouts")
+        .set({ failures: 0, last_failure_at: null })
+        .where("user_id", "=", userId)
+        .where("failures", ">", 0)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows);
+  }
+
+  // ---------------------------------------------------------------- logs, outbox, meta
+
+  async appendAudit(event: AuditInput, at: number): Promise<number> {
+    const row = await guard(() =>
+      this.#db
+        .insertInto("audit_log")
+        .values({
+          at,
+          actor: event.actor,
+          action: event.action,
+          target_type: event.targetType,
+          target_id: event.targetId,
+          before_json: event.before === undefined ? null : JSON.stringify(event.before),
+          after_json: event.after === undefined ? null : JSON.stringify(event.after),
+          source_ip: event.sourceIp ?? null,
+        })
+        .returning("id")
+        .executeTakeFirstOrThrow(),
+    );
+    return Number(row.id);
+  }
+
+  async listAudit(query: { afterId?: number; limit: number }): Promise<AuditEvent[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("audit_log")
+        .selectAll()
+        .where("id", ">", query.afterId ?? 0)
+        .orderBy("id")
+        .limit(query.limit)
+        .execute(),
+    );
+    return rows.map(toAudit);
+  }
+
+  async appendAuthLog(entry: AuthLogEntry): Promise<void> {
+    await guard(() =>
+      this.#db
+        .insertInto("auth_log")
+        .values({
+          id: entry.id,
+          at: entry.at,
+          user_id: entry.userId,
+          username: entry.username,
+          application_id: entry.applicationId,
+          factor: entry.factor,
+          result: entry.result,
+          reason: entry.reason,
+          ip: entry.ip,
+          txid: entry.txid,
+          node: entry.node,
+        })
+        .execute(),
+    );
+  }
+
+  async listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }> {
+    let q = this.#db.selectFrom("auth_log").where("at", ">=", query.minTime).where("at", "<=", query.maxTime);
+    if (query.userIds?.length) q = q.where("user_id", "in", query.userIds);
+    if (query.applicationIds?.length) q = q.where("application_id", "in", query.applicationIds);
+    if (query.results?.length) q = q.where("result", "in", query.results);
+    if (query.factors?.length) q = q.where("factor", "in", query.factors);
+    const total = await guard(() =>
+      q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+    );
+    const order = query.order ?? "desc";
+    let page = q.selectAll();
+    const after = query.after;
+    if (after) {
+      page = page.where((eb) =>
+        order === "desc"
+          ? eb.or([eb("at", "<", after.at), eb.and([eb("at", "=", after.at), eb("id", "<", after.id)])])
+          : eb.or([eb("at", ">", after.at), eb.and([eb("at", "=", after.at), eb("id", ">", after.id)])]),
+      );
+    }
+    const rows = await guard(() =>
+      page.orderBy("at", order).orderBy("id", order).limit(query.limit).execute(),
+    );
+    return { entries: rows.map(toAuthLog), total: Number(total.n) };
+  }
+
+  async enqueueNotification(n: Notification): Promise<void> {
+    await guard(() =>
+      this.#db
+        .insertInto("notifications")
+        .values({
+          id: n.id,
+          user_id: n.userId,
+          kind: n.kind,
+          payload_json: JSON.stringify(n.payload),
+          created_at: n.createdAt,
+          sent_at: n.sentAt,
+        })
+        .execute(),
+    );
+  }
+
+  async listPendingNotifications(limit: number): Promise<Notification[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("notifications")
+        .selectAll()
+        .where("sent_at", "is", null)
+        .orderBy("created_at")
+        .orderBy("id")
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      userId: r.user_id,
+      kind: r.kind,
+      payload: JSON.parse(r.payload_json) as unknown,
+      createdAt: Number(r.created_at),
+      sentAt: r.sent_at === null ? null : Number(r.sent_at),
+    }));
+  }
+
+  async markNotificationSent(id: string, at: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("notifications")
+        .set({ sent_at: at })
+        .where("id", "=", id)
+        .where("sent_at", "is", null)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const row = await guard(() =>
+      this.#db.selectFrom("meta").select("value").where("key", "=", key).executeTakeFirst(),
+    );
+    return row?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await guard(() =>
+      this.#db
+        .insertInto("meta")
+        .values({ key, value })
+        .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+        .execute(),
+    );
+  }
+}
+
+// ---------------------------------------------------------------- errors
+
+/**
+ * Map driver errors to Twofold errors: a unique-constraint violation becomes `conflictCode`, a lost
+ * connection ERR_STORE_UNAVAILABLE, anything else ERR_STORE. Callers fail closed on all of them (N2).
+ */
+async function guard<T>(
+  fn: () => Promise<T>,
+  conflictCode: "ERR_CONFLICT" | "ERR_USER_EXISTS" | "ERR_TOKEN_EXISTS" = "ERR_CONFLICT",
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof TwofoldError) throw error;
+    const e = error as { code?: string; message?: string };
+    const code = e.code ?? "";
+    if (
+      code === "23505" ||
+      code.startsWith("SQLITE_CONSTRAINT_UNIQUE") ||
+      code === "SQLITE_CONSTRAINT_PRIMARYKEY"
+    ) {
+      throw new TwofoldError(conflictCode, "a record with the same key already exists", {
+        cause: error,
+        detail: e.message,
+      });
+    }
+    if (code === "23503" || code === "SQLITE_CONSTRAINT_FOREIGNKEY") {
+      throw new TwofoldError("ERR_NOT_FOUND", "a referenced record does not exist", {
+        cause: error,
+        detail: e.message,
+      });
+    }
+    if (
+      ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001", "SQLITE_BUSY"].includes(
+        code,
+      ) ||
+      /Connection terminated|connection timeout|not connected|The database connection is not open/i.test(
+        e.message ?? "",
+      )
+    ) {
+      throw new TwofoldError("ERR_STORE_UNAVAILABLE", "the database is unavailable", {
+        cause: error,
+        detail: e.message,
+      });
+    }
+    throw new TwofoldError("ERR_STORE", "database operation failed", { cause: error, detail: e.message });
+  }
+}
+
+// ---------------------------------------------------------------- row mapping
+
+function num(v: number | null): number | null {
+  return v === null ? null : Number(v);
+}
+
+function toUser(r: UsersTable): User {
+  return {
+    id: r.id,
+    username: r.username,
+    usernameCanonical: r.username_canonical,
+    realName: r.real_name,
+    email: r.email,
+    phone: r.phone,
+    status: r.status as UserStatus,
+    passwordHash: r.password_hash,
+    notes: r.notes,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toApplication(r: ApplicationsTable): Application {
+  return {
+    id: r.id,
+    name: r.name,
+    type: r.type as ApplicationType,
+    secretSealed: r.secret_sealed,
+    policy: JSON.parse(r.policy_json) as ApplicationPolicy,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toOTP(r: OTPCredentialsTable): OTPCredential {
+  return {
+    id: r.id,
+    kind: r.kind as OTPKind,
+    serial: r.serial,
+    userId: r.user_id,
+    type: r.type as OTPType,
+    algorithm: r.algorithm as OTPAlgorithm,
+    digits: Number(r.digits),
+    period: num(r.period),
+    secretSealed: r.secret_sealed,
+    counter: Number(r.counter),
+    lastStep: num(r.last_step),
+    drift: Number(r.drift),
+    status: r.status as OTPStatus,
+    label: r.label,
+    manufacturer: r.manufacturer,
+    model: r.model,
+    createdAt: Number(r.created_at),
+    activatedAt: num(r.activated_at),
+    pendingExpiresAt: num(r.pending_expires_at),
+    assignedAt: num(r.assigned_at),
+  };
+}
+
+function fromOTP(c: OTPCredential): OTPCredentialsTable {
+  return {
+    id: c.id,
+    kind: c.kind,
+    serial: c.serial,
+    user_id: c.userId,
+    type: c.type,
+    algorithm: c.algorithm,
+    digits: c.digits,
+    period: c.period,
+    secret_sealed: c.secretSealed,
+    counter: c.counter,
+    last_step: c.lastStep,
+    drift: c.drift,
+    status: c.status,
+    label: c.label,
+    manufacturer: c.manufacturer,
+    model: c.model,
+    created_at: c.createdAt,
+    activated_at: c.activatedAt,
+    pending_expires_at: c.pendingExpiresAt,
+    assigned_at: c.assignedAt,
+  };
+}
+
+function toBypass(r: BypassCodesTable): BypassCode {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    codeHash: r.code_hash,
+    usesLeft: num(r.uses_left),
+    maxUses: num(r.max_uses),
+    expiresAt: num(r.expires_at),
+    source: r.source as BypassSource,
+    createdBy: r.created_by,
+    createdAt: Number(r.created_at),
+    lastUsedAt: num(r.last_used_at),
+    revokedAt: num(r.revoked_at),
+    idCheck: r.id_check,
+  };
+}
+
+function fromBypass(c: BypassCode): BypassCodesTable {
+  return {
+    id: c.id,
+    user_id: c.userId,
+    code_hash: c.codeHash,
+    uses_left: c.usesLeft,
+    max_uses: c.maxUses,
+    expires_at: c.expiresAt,
+    source: c.source,
+    created_by: c.createdBy,
+    created_at: c.createdAt,
+    last_used_at: c.lastUsedAt,
+    revoked_at: c.revokedAt,
+    id_check: c.idCheck,
+  };
+}
+
+function toLockout(r: {
+  user_id: string;
+  factor_class: string;
+  failures: number;
+  last_failure_at: number | null;
+}): LockoutState {
+  return {
+    userId: r.user_id,
+    factorClass: r.factor_class as FactorClass,
+    failures: Number(r.failures),
+    lastFailureAt: num(r.last_failure_at),
+  };
+}
+
+function toAudit(r: Omit<AuditLogTable, "id"> & { id: number }): AuditEvent {
+  return {
+    id: Number(r.id),
+    at: Number(r.at),
+    actor: r.actor,
+    action: r.action,
+    targetType: r.target_type,
+    targetId: r.target_id,
+    before: r.before_json === null ? null : (JSON.parse(r.before_json) as unknown),
+    after: r.after_json === null ? null : (JSON.parse(r.after_json) as unknown),
+    sourceIp: r.source_ip,
+  };
+}
+
+function toAuthLog(r: AuthLogTable): AuthLogEntry {
+  return {
+    id: r.id,
+    at: Number(r.at),
+    userId: r.user_id,
+    username: r.username,
+    applicationId: r.application_id,
+    factor: r.factor as AuthFactor,
+    result: r.result as AuthResult,
+    reason: r.reason,
+    ip: r.ip,
+    txid: r.txid,
+    node: r.node,
+  };
+}

@@ -1,0 +1,220 @@
+// The one migration set, applied to SQLite and PostgreSQL alike (dialect differences kept to column types and triggers).
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import { TwofoldError } from "../core/errors.ts";
+
+export type Dialect = "sqlite" | "postgres";
+
+// biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed schema exists.
+type AnyDB = Kysely<any>;
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const big = dialect === "postgres" ? "bigint" : "integer";
+  return {
+    "0001_initial": {
+      async up(db: AnyDB) {
+        await db.schema
+          .createTable("users")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("username", "text", (c) => c.notNull())
+          .addColumn("username_canonical", "text", (c) => c.notNull().unique())
+          .addColumn("real_name", "text")
+          .addColumn("email", "text")
+          .addColumn("email_canonical", "text")
+          .addColumn("phone", "text")
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("password_hash", "text")
+          .addColumn("notes", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("updated_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("users_email_canonical").on("users").column("email_canonical").execute();
+
+        await db.schema
+          .createTable("user_aliases")
+          .addColumn("alias_canonical", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("alias", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("user_aliases_user").on("user_aliases").column("user_id").execute();
+
+        await db.schema
+          .createTable("applications")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("type", "text", (c) => c.notNull())
+          .addColumn("secret_sealed", "text", (c) => c.notNull())
+          .addColumn("policy_json", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("updated_at", big, (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable("otp_credentials")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("serial", "text", (c) => c.unique())
+          .addColumn("user_id", "text", (c) => c.references("users.id").onDelete("set null"))
+          .addColumn("type", "text", (c) => c.notNull())
+          .addColumn("algorithm", "text", (c) => c.notNull())
+          .addColumn("digits", "integer", (c) => c.notNull())
+          .addColumn("period", "integer")
+          .addColumn("secret_sealed", "text", (c) => c.notNull())
+          .addColumn("counter", big, (c) => c.notNull().defaultTo(0))
+          .addColumn("last_step", big)
+          .addColumn("drift", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("label", "text")
+          .addColumn("manufacturer", "text")
+          .addColumn("model", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("activated_at", big)
+          .addColumn("pending_expires_at", big)
+          .addColumn("assigned_at", big)
+          .execute();
+        await db.schema.createIndex("otp_credentials_user").on("otp_credentials").column("user_id").execute();
+
+        await db.schema
+          .createTable("bypass_codes")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("code_hash", "text", (c) => c.notNull())
+          .addColumn("uses_left", "integer")
+          .addColumn("max_uses", "integer")
+          .addColumn("expires_at", big)
+          .addColumn("source", "text", (c) => c.notNull())
+          .addColumn("created_by", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("last_used_at", big)
+          .addColumn("revoked_at", big)
+          .addColumn("id_check", "text")
+          .execute();
+        await db.schema.createIndex("bypass_codes_user").on("bypass_codes").column("user_id").execute();
+
+        await db.schema
+          .createTable("rescue_codes")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("set_id", "text", (c) => c.notNull())
+          .addColumn("code_hash", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("used_at", big)
+          .execute();
+        await db.schema.createIndex("rescue_codes_user").on("rescue_codes").column("user_id").execute();
+
+        await db.schema
+          .createTable("lockouts")
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("factor_class", "text", (c) => c.notNull())
+          .addColumn("failures", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("last_failure_at", big)
+          .addPrimaryKeyConstraint("lockouts_pk", ["user_id", "factor_class"])
+          .execute();
+
+        await db.schema
+          .createTable("audit_log")
+          .addColumn("id", dialect === "postgres" ? "bigserial" : "integer", (c) =>
+            dialect === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn("at", big, (c) => c.notNull())
+          .addColumn("actor", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("target_type", "text")
+          .addColumn("target_id", "text")
+          .addColumn("before_json", "text")
+          .addColumn("after_json", "text")
+          .addColumn("source_ip", "text")
+          .execute();
+        // The audit log is append-only: the database itself refuses updates and deletes.
+        if (dialect === "postgres") {
+          await sql`CREATE OR REPLACE FUNCTION twofold_append_only() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql`.execute(db);
+          await sql`CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION twofold_append_only()`.execute(db);
+        } else {
+          await sql`CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`.execute(db);
+          await sql`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`.execute(db);
+        }
+
+        await db.schema
+          .createTable("auth_log")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("at", big, (c) => c.notNull())
+          .addColumn("user_id", "text")
+          .addColumn("username", "text", (c) => c.notNull())
+          .addColumn("application_id", "text")
+          .addColumn("factor", "text", (c) => c.notNull())
+          .addColumn("result", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("ip", "text")
+          .addColumn("txid", "text", (c) => c.notNull())
+          .addColumn("node", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("auth_log_at").on("auth_log").columns(["at", "id"]).execute();
+
+        await db.schema
+          .createTable("notifications")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("payload_json", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("sent_at", big)
+          .execute();
+        await db.schema
+          .createIndex("notifications_pending")
+          .on("notifications")
+          .columns(["sent_at", "created_at"])
+          .execute();
+
+        await db.schema
+          .createTable("meta")
+          .addColumn("key", "text", (c) => c.primaryKey())
+          .addColumn("value", "text", (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+}
+
+class InCodeProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+export interface MigrationReport {
+  applied: string[];
+}
+
+/**
+ * Bring the schema up to date. Kysely's migrator takes a lock table first, so several nodes starting
+ * at once apply each migration exactly once; each migration runs in a transaction where the database
+ * supports transactional DDL, so an interrupted run leaves no half schema (F-15).
+ */
+export async function migrateToLatest(db: AnyDB, dialect: Dialect): Promise<MigrationReport> {
+  // Kysely looks for its bookkeeping tables in every schema; name ours so another schema's are not taken for them.
+  const schema =
+    dialect === "postgres"
+      ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+      : undefined;
+  const migrator = new Migrator({
+    db,
+    provider: new InCodeProvider(dialect),
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    throw new TwofoldError("ERR_STORE", "database migration failed", {
+      cause: error,
+      detail: String((error as Error).message ?? error),
+    });
+  }
+  return { applied: (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName) };
+}
+
+export function latestMigrationName(): string {
+  return Object.keys(migrations("sqlite")).sort().at(-1)!;
+}

@@ -1,0 +1,141 @@
+// Row types of the database tables, as Kysely sees them (snake_case columns, times as epoch milliseconds).
+import type { Generated } from "kysely";
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  username_canonical: string;
+  real_name: string | null;
+  email: string | null;
+  email_canonical: string | null;
+  phone: string | null;
+  status: string;
+  password_hash: string | null;
+  notes: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UserAliasesTable {
+  alias_canonical: string;
+  user_id: string;
+  alias: string;
+}
+
+export interface ApplicationsTable {
+  id: string;
+  name: string;
+  type: string;
+  secret_sealed: string;
+  policy_json: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface OTPCredentialsTable {
+  id: string;
+  kind: string;
+  serial: string | null;
+  user_id: string | null;
+  type: string;
+  algorithm: string;
+  digits: number;
+  period: number | null;
+  secret_sealed: string;
+  counter: number;
+  last_step: number | null;
+  drift: number;
+  status: string;
+  label: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  created_at: number;
+  activated_at: number | null;
+  pending_expires_at: number | null;
+  assigned_at: number | null;
+}
+
+export interface BypassCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: string;
+  uses_left: number | null;
+  max_uses: number | null;
+  expires_at: number | null;
+  source: string;
+  created_by: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  id_check: string | null;
+}
+
+export interface RescueCodesTable {
+  id: string;
+  user_id: string;
+  set_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+export interface LockoutsTable {
+  user_id: string;
+  factor_class: string;
+  failures: number;
+  last_failure_at: number | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  before_json: string | null;
+  after_json: string | null;
+  source_ip: string | null;
+}
+
+export interface AuthLogTable {
+  id: string;
+  at: number;
+  user_id: string | null;
+  username: string;
+  application_id: string | null;
+  factor: string;
+  result: string;
+  reason: string;
+  ip: string | null;
+  txid: string;
+  node: string;
+}
+
+export interface NotificationsTable {
+  id: string;
+  user_id: string;
+  kind: string;
+  payload_json: string;
+  created_at: number;
+  sent_at: number | null;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  user_aliases: UserAliasesTable;
+  applications: ApplicationsTable;
+  otp_credentials: OTPCredentialsTable;
+  bypass_codes: BypassCodesTable;
+  rescue_codes: RescueCodesTable;
+  lockouts: LockoutsTable;
+  audit_log: AuditLogTable;
+  auth_log: AuthLogTable;
+  notifications: NotificationsTable;
+  meta: MetaTable;
+}

@@ -1,0 +1,43 @@
+// Builds core dependencies over a real test database, with a test clock and a fresh keyring.
+import { loadConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { randomBytes } from "../../src/core/crypto/index.ts";
+import { Keyring } from "../../src/core/crypto/keyring.ts";
+import { createServices, type Services } from "../../src/core/services.ts";
+import type { KyselyStore } from "../../src/store/kysely-store.ts";
+import { TestClock } from "./clock.ts";
+import { createTestDatabase, type DialectName, type TestDatabase } from "./stores.ts";
+
+export interface TestContext {
+  db: TestDatabase;
+  store: KyselyStore;
+  clock: TestClock;
+  keyring: Keyring;
+  config: Readonly<Config>;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export async function createTestContext(
+  dialect: DialectName,
+  overrides: Record<string, unknown> = {},
+): Promise<TestContext> {
+  const db = await createTestDatabase(dialect);
+  const store = await db.open();
+  const clock = new TestClock();
+  const keyring = new Keyring([{ id: "t1", key: randomBytes(32) }]);
+  const config = loadConfig({ env: {}, overrides: { mode: "demo", ...overrides } });
+  const services = createServices({ store, keyring, clock, config, nodeName: "test-node" });
+  return {
+    db,
+    store,
+    clock,
+    keyring,
+    config,
+    services,
+    close: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+}
