@@ -81,21 +81,17 @@ export function checkImportedToken(token: ImportedToken, pathOf: FieldPath): Err
   return issues;
 }
 
-/** Every problem with the tokens of one file: each token's own checks, then serials used more than once. */
-export function checkImportedTokens(
-  entries: readonly { token: ImportedToken; pathOf: FieldPath }[],
-): ErrorIssue[] {
+/**
+ * Serials used more than once in one file, each reported at its later occurrence. Callers pass the serial
+ * of every entry that has one, including entries with other problems, so all clashes show in one pass.
+ */
+export function findDuplicateSerials(entries: readonly { serial: string; path: string }[]): ErrorIssue[] {
   const issues: ErrorIssue[] = [];
   const firstSeen = new Map<string, string>();
-  for (const { token, pathOf } of entries) {
-    issues.push(...checkImportedToken(token, pathOf));
-    const earlier = firstSeen.get(token.serial);
-    if (earlier === undefined) firstSeen.set(token.serial, pathOf("serial"));
-    else
-      issues.push({
-        path: pathOf("serial"),
-        message: `serial: ${JSON.stringify(token.serial)} is already used at ${earlier}`,
-      });
+  for (const { serial, path } of entries) {
+    const earlier = firstSeen.get(serial);
+    if (earlier === undefined) firstSeen.set(serial, path);
+    else issues.push({ path, message: `serial: ${JSON.stringify(serial)} is already used at ${earlier}` });
   }
   return issues;
 }

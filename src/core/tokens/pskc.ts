@@ -10,10 +10,11 @@ import {
 } from "../crypto/index.ts";
 import { type ErrorIssue, isTwofoldError } from "../errors.ts";
 import {
-  checkImportedTokens,
+  checkImportedToken,
   createImportError,
-  type FieldPath,
+  findDuplicateSerials,
   type ImportedToken,
+  type ImportedTokenField,
   MAX_IMPORT_BYTES,
 } from "./imported-token.ts";
 
@@ -100,6 +101,8 @@ class PSKCReader {
   readonly #undecryptable: ErrorIssue[] = [];
   /** Set when encrypted values are present but no usable key or password was given. */
   #keyNeeded: ErrorIssue | undefined;
+  /** Every serial found, with where, for the duplicate check — also from packages with other problems. */
+  readonly #serials: { serial: string; path: string }[] = [];
   #root!: Element;
   #encryptionKey: KeyMaterial | null | undefined;
   #macKey: MACKey | null | undefined;
@@ -123,12 +126,12 @@ class PSKCReader {
     const packages = childElements(root, NS_PSKC, "KeyPackage");
     if (packages.length === 0) this.#fail("KeyContainer", "has no KeyPackage", root);
 
-    const entries: { token: ImportedToken; pathOf: FieldPath }[] = [];
+    const tokens: ImportedToken[] = [];
     packages.forEach((pkg, i) => {
-      const entry = this.#readKeyPackage(pkg, `KeyPackage[${i + 1}]`);
-      if (entry) entries.push(entry);
+      const token = this.#readKeyPackage(pkg, `KeyPackage[${i + 1}]`);
+      if (token) tokens.push(token);
     });
-    this.#invalid.push(...checkImportedTokens(entries));
+    this.#invalid.push(...findDuplicateSerials(this.#serials));
 
     if (this.#invalid.length > 0) {
       const issues = [
@@ -149,7 +152,7 @@ class PSKCReader {
         "the secrets could not be decrypted: wrong pre-shared key or password, or the file was altered",
         this.#undecryptable,
       );
-    return entries.map((e) => e.token);
+    return tokens;
   }
 
   /** Size and DTD checks on the raw text, then a namespace-aware parse; any problem here ends the import. */
@@ -191,7 +194,7 @@ class PSKCReader {
     return root;
   }
 
-  #readKeyPackage(pkg: Element, base: string): { token: ImportedToken; pathOf: FieldPath } | undefined {
+  #readKeyPackage(pkg: Element, base: string): ImportedToken | undefined {
     const problemsBefore = this.#problemCount();
 
     // RFC 6030 §4.3.1: DeviceInfo says which physical token this key lives in.
@@ -255,6 +258,7 @@ class PSKCReader {
     // RFC 6030 makes SerialNo optional; Key@Id is mandatory and, without a serial, is what the vendor prints.
     const serial = serialNo ?? key.getAttribute("Id")?.trim() ?? "";
     const serialPath = serialNo !== null ? `${devicePath}/SerialNo` : `${keyPath}/@Id`;
+    if (serial !== "") this.#serials.push({ serial, path: serialPath });
 
     if (
       this.#problemCount() > problemsBefore ||
@@ -267,7 +271,7 @@ class PSKCReader {
     )
       return undefined;
 
-    const paths: Record<string, string> = {
+    const paths: Record<ImportedTokenField, string> = {
       serial: serialPath,
       type: keyPath,
       algorithm: `${paramsPath}/Suite`,
@@ -276,10 +280,10 @@ class PSKCReader {
       counter: counterPath,
       secret: secretPath,
     };
-    return {
-      token: { serial, type, algorithm, digits, period, counter, secret, manufacturer, model },
-      pathOf: (field) => paths[field] ?? keyPath,
-    };
+    const token: ImportedToken = { serial, type, algorithm, digits, period, counter, secret, manufacturer, model };
+    const issues = checkImportedToken(token, (field) => paths[field]);
+    this.#invalid.push(...issues);
+    return issues.length === 0 ? token : undefined;
   }
 
   /** The hash a TOTP/HOTP key uses, from `<Suite hash="SHA256"/>` or `<Suite>HMAC-SHA256</Suite>`. */

@@ -27,9 +27,9 @@
 import { decodeBase32 } from "../base32.ts";
 import type { ErrorIssue } from "../errors.ts";
 import {
-  checkImportedTokens,
+  checkImportedToken,
   createImportError,
-  type FieldPath,
+  findDuplicateSerials,
   type ImportedToken,
   MAX_IMPORT_BYTES,
 } from "./imported-token.ts";
@@ -46,7 +46,8 @@ export function parseTokenCSV(text: string): ImportedToken[] {
     ]);
 
   const issues: ErrorIssue[] = [];
-  const entries: { token: ImportedToken; pathOf: FieldPath }[] = [];
+  const tokens: ImportedToken[] = [];
+  const serials: { serial: string; path: string }[] = [];
   const lines = text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/);
   let seenData = false;
 
@@ -66,18 +67,22 @@ export function parseTokenCSV(text: string): ImportedToken[] {
     const rowIssues: string[] = [];
     const token = readRow(fields, rowIssues);
     for (const message of rowIssues) issues.push({ path, message });
-    if (token) entries.push({ token, pathOf: () => path });
+    if (token) {
+      issues.push(...checkImportedToken(token, () => path));
+      tokens.push(token);
+    }
+    if (fields[0]) serials.push({ serial: fields[0], path });
   });
 
-  issues.push(...checkImportedTokens(entries));
-  if (issues.length === 0 && entries.length === 0) issues.push({ path: "file", message: "has no tokens" });
+  issues.push(...findDuplicateSerials(serials));
+  if (issues.length === 0 && tokens.length === 0) issues.push({ path: "file", message: "has no tokens" });
   if (issues.length > 0)
     throw createImportError(
       "ERR_IMPORT_INVALID",
       `the token CSV has ${issues.length} problem${issues.length === 1 ? "" : "s"}; nothing was imported`,
       issues,
     );
-  return entries.map((e) => e.token);
+  return tokens;
 }
 
 /** One data row to a token, or undefined with the reasons pushed to `problems` (never quoting the secret). */
