@@ -31,7 +31,7 @@ const NS_XENC11 = "http://www.w3.org/2009/xmlenc11#";
 const NS_DS = "http://www.w3.org/2000/09/xmldsig#";
 const NS_PKCS5 = "http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#";
 
-/** Key@Algorithm values we import. RFC 6030 §10 registers the `:hotp` form; vendors also write `#hotp`. */
+/** Key@Algorithm values we import. RFC 6030 §10.1 defines the `:hotp` form; vendors also write `#hotp`. */
 const KEY_ALGORITHMS = new Map<string, "hotp" | "totp">([
   [`${NS_PSKC}:hotp`, "hotp"],
   [`${NS_PSKC}#hotp`, "hotp"],
@@ -64,7 +64,12 @@ const HMAC_ALGORITHMS = new Map<string, HashAlgorithm>([
   ["http://www.w3.org/2001/04/xmldsig-more#hmac-sha512", "SHA512"],
 ]);
 
-const PBKDF2_ALGORITHMS = new Set([`${NS_PKCS5}pbkdf2`, `${NS_XENC11}pbkdf2`]);
+// RFC 6030 §6.2 names PBKDF2 by the PKCS #5 schema URI; XML Encryption 1.1 has its own; some tools drop "v2-0".
+const PBKDF2_ALGORITHMS = new Set([
+  `${NS_PKCS5}pbkdf2`,
+  "http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5#pbkdf2",
+  `${NS_XENC11}pbkdf2`,
+]);
 
 /** A hostile file must not make an import spin for minutes; vendor files use a few thousand iterations. */
 const MAX_PBKDF2_ITERATIONS = 1_000_000;
@@ -115,6 +120,7 @@ class PSKCReader {
     const root = this.#parseDocument(xml);
     this.#root = root;
 
+    // RFC 6030 §1.2: a higher minor version only adds what an older reader may ignore; only major 1 exists.
     const version = root.getAttribute("Version");
     if (version !== null && !/^1(\.\d+)?$/.test(version))
       this.#fail(
@@ -247,7 +253,7 @@ class PSKCReader {
     let period: number | null | undefined = null;
     if (type === "hotp") {
       const element = this.#single(data, NS_PSKC, "Counter", dataPath);
-      // RFC 4226 §5.2: the counter starts at 0 unless the vendor says otherwise.
+      // RFC 6030 §10.1 asks for a Counter; some vendor tools leave it out for new tokens, which start at 0.
       counter = element ? this.#readInteger(element, counterPath) : 0;
     } else if (type === "totp") {
       const element = this.#single(data, NS_PSKC, "TimeInterval", dataPath);
@@ -280,7 +286,17 @@ class PSKCReader {
       counter: counterPath,
       secret: secretPath,
     };
-    const token: ImportedToken = { serial, type, algorithm, digits, period, counter, secret, manufacturer, model };
+    const token: ImportedToken = {
+      serial,
+      type,
+      algorithm,
+      digits,
+      period,
+      counter,
+      secret,
+      manufacturer,
+      model,
+    };
     const issues = checkImportedToken(token, (field) => paths[field]);
     this.#invalid.push(...issues);
     return issues.length === 0 ? token : undefined;
@@ -297,7 +313,7 @@ class PSKCReader {
     return undefined;
   }
 
-  /** RFC 6030 §4.1 ResponseFormat: Length digits, Encoding DECIMAL for HOTP/TOTP. */
+  /** RFC 6030 §4.3.4 ResponseFormat: Length digits, Encoding DECIMAL for HOTP/TOTP (§10.1). */
   #readResponseFormat(format: Element, path: string): 6 | 8 | undefined {
     const encoding = format.getAttribute("Encoding");
     // Encoding is required by the schema but some vendor tools leave it out; OTP codes are decimal anyway.
@@ -309,7 +325,7 @@ class PSKCReader {
     return undefined;
   }
 
-  /** A binary data element (RFC 6030 §4.2): base64 PlainValue, or EncryptedValue with its ValueMAC. */
+  /** A binary data element (RFC 6030 §4.1): base64 PlainValue, or EncryptedValue with its ValueMAC. */
   #readBinary(element: Element, path: string): Uint8Array | undefined {
     const plain = this.#single(element, NS_PSKC, "PlainValue", path);
     const encrypted = this.#single(element, NS_PSKC, "EncryptedValue", path);

@@ -1,0 +1,412 @@
+// The store-conformance suite: every Store behaviour the core relies on, run against SQLite and PostgreSQL alike.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
+import { randomId } from "../../src/core/crypto/index.ts";
+import type { BypassCode, OTPCredential, User } from "../../src/core/model.ts";
+import type { KyselyStore } from "../../src/store/kysely-store.ts";
+import { migrateToLatest } from "../../src/store/migrations.ts";
+import { createTestDatabase, dialects, type TestDatabase } from "../support/stores.ts";
+
+const T = 1_800_000_000_000;
+
+function user(name: string, extra: Partial<User> = {}): User {
+  return {
+    id: randomId("DU"),
+    username: name,
+    usernameCanonical: name.toLowerCase(),
+    realName: null,
+    email: null,
+    phone: null,
+    status: "active",
+    passwordHash: null,
+    notes: null,
+    createdAt: T,
+    updatedAt: T,
+    ...extra,
+  };
+}
+
+function otp(extra: Partial<OTPCredential> = {}): OTPCredential {
+  return {
+    id: randomId("DA"),
+    kind: "app",
+    serial: null,
+    userId: null,
+    type: "totp",
+    algorithm: "SHA1",
+    digits: 6,
+    period: 30,
+    secretSealed: "v1.k.x",
+    counter: 0,
+    lastStep: null,
+    drift: 0,
+    status: "active",
+    label: null,
+    manufacturer: null,
+    model: null,
+    createdAt: T,
+    activatedAt: T,
+    pendingExpiresAt: null,
+    assignedAt: null,
+    ...extra,
+  };
+}
+
+function bypass(userId: string, extra: Partial<BypassCode> = {}): BypassCode {
+  return {
+    id: randomId("DB"),
+    userId,
+    codeHash: "h",
+    usesLeft: 3,
+    maxUses: 3,
+    expiresAt: T + 3600_000,
+    source: "admin",
+    createdBy: "test",
+    createdAt: T,
+    lastUsedAt: null,
+    revokedAt: null,
+    idCheck: null,
+    ...extra,
+  };
+}
+
+for (const dialect of await dialects()) {
+  describe(`Store conformance on ${dialect}`, () => {
+    let db: TestDatabase;
+    let store: KyselyStore;
+    before(async () => {
+      db = await createTestDatabase(dialect);
+      store = await db.open();
+    });
+    after(async () => {
+      await store.close();
+      await db.drop();
+    });
+
+    test("migrations are idempotent: a second run applies nothing", async () => {
+      const report = await migrateToLatest(store.kysely as never, dialect);
+      assert.deepEqual(report.applied, []);
+    });
+
+    test("users: insert, unique canonical name, lookup by name, alias and unique e-mail", async () => {
+      const alice = user("Alice", { email: "Alice@Example.edu" });
+      await store.insertUser(alice);
+      await assert.rejects(store.insertUser(user("ALICE", { usernameCanonical: "alice" })), { code: "ERR_USER_EXISTS" });
+      assert.equal((await store.findUserByIdentifier("alice"))?.id, alice.id);
+      assert.equal((await store.findUserByIdentifier("alice@example.edu"))?.id, alice.id);
+      await store.addAlias(alice.id, "a.example", "a.example");
+      assert.equal((await store.findUserByIdentifier("a.example"))?.id, alice.id);
+      await assert.rejects(store.addAlias(alice.id, "a.example", "a.example"), { code: "ERR_USER_EXISTS" });
+      assert.deepEqual(await store.listAliases(alice.id), ["a.example"]);
+      // An e-mail shared by two users identifies neither.
+      const twin = user("twin", { email: "shared@example.edu" });
+      await store.insertUser(twin);
+      await store.insertUser(user("twin2", { email: "shared@example.edu" }));
+      assert.equal(await store.findUserByIdentifier("shared@example.edu"), undefined);
+    });
+
+    test("users: search, paging, update and delete", async () => {
+      for (const n of ["carol", "dave", "erin"]) await store.insertUser(user(n, { realName: `${n} Person` }));
+      const page = await store.listUsers({ limit: 2, offset: 0 });
+      assert.equal(page.users.length, 2);
+      assert.ok(page.total >= 5);
+      const found = await store.listUsers({ search: "DAVE" });
+      assert.deepEqual(
+        found.users.map((u) => u.usernameCanonical),
+        ["dave"],
+      );
+      // LIKE wildcards in a search are literal.
+      assert.equal((await store.listUsers({ search: "%" })).total, 0);
+      const dave = found.users[0]!;
+      const updated = await store.updateUser(dave.id, { status: "disabled", realName: "D" }, T + 5);
+      assert.equal(updated?.status, "disabled");
+      assert.equal(updated?.updatedAt, T + 5);
+      assert.equal(await store.updateUser("DUNOPE", { status: "active" }, T), undefined);
+      assert.equal(await store.deleteUser(dave.id), true);
+      assert.equal(await store.getUser(dave.id), undefined);
+      assert.equal(await store.deleteUser(dave.id), false);
+    });
+
+    test("applications: insert, read, update policy, delete", async () => {
+      const id = randomId("DI");
+      await store.insertApplication({
+        id,
+        name: "VPN",
+        type: "radius",
+        secretSealed: "v1.k.s",
+        policy: { newUserPolicy: "deny", allowBypassCodes: true, allowRescueCodes: false },
+        createdAt: T,
+        updatedAt: T,
+      });
+      assert.equal((await store.getApplication(id))?.policy.allowRescueCodes, false);
+      const u = await store.updateApplication(
+        id,
+        { policy: { newUserPolicy: "enroll", allowBypassCodes: false, allowRescueCodes: false } },
+        T + 1,
+      );
+      assert.equal(u?.policy.newUserPolicy, "enroll");
+      assert.ok((await store.listApplications()).some((a) => a.id === id));
+      assert.equal(await store.deleteApplication(id), true);
+    });
+
+    test("TOTP step: only a later step is consumed, and only once (B1)", async () => {
+      const u = user("totp-user");
+      await store.insertUser(u);
+      const c = otp({ userId: u.id });
+      await store.insertOTPCredentials([c]);
+      assert.equal(await store.consumeTOTPStep(c.id, 100, 0), true);
+      assert.equal(await store.consumeTOTPStep(c.id, 100, 0), false);
+      assert.equal(await store.consumeTOTPStep(c.id, 99, 0), false);
+      assert.equal(await store.consumeTOTPStep(c.id, 101, 2), true);
+      const after = await store.getOTPCredential(c.id);
+      assert.equal(after?.lastStep, 101);
+      assert.equal(after?.drift, 2);
+      const racers = await Promise.all(Array.from({ length: 20 }, () => store.consumeTOTPStep(c.id, 150, 0)));
+      assert.equal(racers.filter(Boolean).length, 1);
+    });
+
+    test("HOTP counter: moves past the match only if not already past it", async () => {
+      const c = otp({ type: "hotp", period: null, counter: 5 });
+      await store.insertOTPCredentials([c]);
+      assert.equal(await store.consumeHOTPCounter(c.id, 4), false);
+      assert.equal(await store.consumeHOTPCounter(c.id, 7), true);
+      assert.equal((await store.getOTPCredential(c.id))?.counter, 8);
+      assert.equal(await store.consumeHOTPCounter(c.id, 7), false);
+      assert.equal(await store.resyncHOTPCounter(c.id, 5, 20), false);
+      assert.equal(await store.resyncHOTPCounter(c.id, 8, 20), true);
+    });
+
+    test("pending enrolment: activates once, not after expiry; expired ones are purged", async () => {
+      const u = user("pending-user");
+      await store.insertUser(u);
+      const fresh = otp({ userId: u.id, status: "pending", pendingExpiresAt: T + 600_000, activatedAt: null });
+      const stale = otp({ userId: u.id, status: "pending", pendingExpiresAt: T - 1, activatedAt: null });
+      await store.insertOTPCredentials([fresh, stale]);
+      assert.equal((await store.listUsableOTPCredentials(u.id)).length, 0);
+      assert.equal(await store.activateOTPCredential(stale.id, { step: 1 }, T), false);
+      assert.equal(await store.activateOTPCredential(fresh.id, { step: 7, drift: 1 }, T), true);
+      assert.equal(await store.activateOTPCredential(fresh.id, { step: 8 }, T), false);
+      const active = await store.getOTPCredential(fresh.id);
+      assert.equal(active?.status, "active");
+      assert.equal(active?.lastStep, 7);
+      assert.equal(await store.deleteExpiredPendingOTP(T), 1);
+      assert.equal(await store.getOTPCredential(stale.id), undefined);
+    });
+
+    test("hardware tokens: unique serials, assign once, unassign, inventory listing", async () => {
+      const u = user("token-user");
+      await store.insertUser(u);
+      const t1 = otp({ kind: "token", serial: "SN-0001", type: "hotp", period: null });
+      const t2 = otp({ kind: "token", serial: "SN-0002", type: "hotp", period: null });
+      await store.insertOTPCredentials([t1, t2]);
+      await assert.rejects(store.insertOTPCredentials([otp({ kind: "token", serial: "SN-0001" })]), {
+        code: "ERR_TOKEN_EXISTS",
+      });
+      assert.equal((await store.findTokenBySerial("SN-0002"))?.id, t2.id);
+      assert.equal(await store.assignToken(t1.id, u.id, T), true);
+      assert.equal(await store.assignToken(t1.id, u.id, T), false);
+      const inventory = await store.listOTPCredentials({ kind: "token", unassigned: true });
+      assert.deepEqual(
+        inventory.credentials.map((c) => c.serial),
+        ["SN-0002"],
+      );
+      assert.equal((await store.listUsableOTPCredentials(u.id)).length, 1);
+      assert.equal(await store.unassignToken(t1.id), true);
+      assert.equal(await store.unassignToken(t1.id), false);
+    });
+
+    test("a failed batch insert leaves nothing behind", async () => {
+      const batch = [otp({ kind: "token", serial: "BATCH-1" }), otp({ kind: "token", serial: "BATCH-1" })];
+      await assert.rejects(store.insertOTPCredentials(batch));
+      assert.equal(await store.findTokenBySerial("BATCH-1"), undefined);
+    });
+
+    test("deleting a user removes app enrolments and returns lent tokens to the inventory", async () => {
+      const u = user("leaver");
+      await store.insertUser(u);
+      const app = otp({ userId: u.id });
+      const token = otp({ kind: "token", serial: "SN-LEAVER", userId: u.id, assignedAt: T });
+      await store.insertOTPCredentials([app, token]);
+      await store.deleteUser(u.id);
+      assert.equal(await store.getOTPCredential(app.id), undefined);
+      assert.equal((await store.getOTPCredential(token.id))?.userId, null);
+    });
+
+    test("bypass codes: decrement to zero, never below; expiry and revocation stop use (C4, C5)", async () => {
+      const u = user("bypass-user");
+      await store.insertUser(u);
+      const code = bypass(u.id, { usesLeft: 2, maxUses: 2 });
+      const expired = bypass(u.id, { expiresAt: T - 1 });
+      const unlimited = bypass(u.id, { usesLeft: null, maxUses: null, expiresAt: null });
+      await store.insertBypassCodes([code, expired, unlimited]);
+      assert.equal((await store.listLiveBypassCodes(u.id, T)).length, 2);
+      assert.deepEqual(await store.consumeBypassCode(code.id, T), { usesLeft: 1 });
+      assert.deepEqual(await store.consumeBypassCode(code.id, T), { usesLeft: 0 });
+      assert.equal(await store.consumeBypassCode(code.id, T), undefined);
+      assert.equal(await store.consumeBypassCode(expired.id, T), undefined);
+      assert.deepEqual(await store.consumeBypassCode(unlimited.id, T), { usesLeft: null });
+      assert.equal(await store.revokeBypassCode(unlimited.id, T), true);
+      assert.equal(await store.consumeBypassCode(unlimited.id, T), undefined);
+      assert.equal((await store.listBypassCodes(u.id)).length, 3);
+      assert.equal((await store.listLiveBypassCodes(u.id, T)).length, 0);
+    });
+
+    test("bypass codes: 64 racing consumers of a 20-use code get exactly 20", async () => {
+      const u = user("bypass-race");
+      await store.insertUser(u);
+      const code = bypass(u.id, { usesLeft: 20, maxUses: 20 });
+      await store.insertBypassCodes([code]);
+      const results = await Promise.all(Array.from({ length: 64 }, () => store.consumeBypassCode(code.id, T)));
+      assert.equal(results.filter((r) => r !== undefined).length, 20);
+      assert.equal((await store.getBypassCode(code.id))?.usesLeft, 0);
+    });
+
+    test("rescue codes: replacing voids the old set; each code is consumed once", async () => {
+      const u = user("rescue-user");
+      await store.insertUser(u);
+      const set = (setId: string) =>
+        Array.from({ length: 3 }, () => ({
+          id: randomId("RC"),
+          userId: u.id,
+          setId,
+          codeHash: "h",
+          createdAt: T,
+          usedAt: null,
+        }));
+      const first = set("S1");
+      await store.replaceRescueCodes(u.id, first);
+      assert.equal(await store.consumeRescueCode(first[0]!.id, T), true);
+      assert.equal(await store.consumeRescueCode(first[0]!.id, T), false);
+      assert.equal((await store.listUnusedRescueCodes(u.id)).length, 2);
+      await store.replaceRescueCodes(u.id, set("S2"));
+      const unused = await store.listUnusedRescueCodes(u.id);
+      assert.equal(unused.length, 3);
+      assert.ok(unused.every((c) => c.setId === "S2"));
+      assert.equal(await store.consumeRescueCode(first[1]!.id, T), false);
+    });
+
+    test("lockout rows: created on first attempt, counted, reset, cleared", async () => {
+      const u = user("lock-user");
+      await store.insertUser(u);
+      await assert.rejects(store.lockAttemptState(u.id, "otp"), { code: "ERR_STORE" });
+      const s0 = await store.transaction((tx) => tx.lockAttemptState(u.id, "otp"));
+      assert.equal(s0.failures, 0);
+      await store.transaction(async (tx) => {
+        await tx.lockAttemptState(u.id, "otp");
+        assert.equal(await tx.recordFailure(u.id, "otp", T), 1);
+        assert.equal(await tx.recordFailure(u.id, "otp", T + 1), 2);
+      });
+      assert.deepEqual(await store.getLockout(u.id, "otp"), {
+        userId: u.id,
+        factorClass: "otp",
+        failures: 2,
+        lastFailureAt: T + 1,
+      });
+      await store.resetLockout(u.id, "otp");
+      assert.equal((await store.getLockout(u.id, "otp"))?.failures, 0);
+      await store.transaction(async (tx) => {
+        await tx.lockAttemptState(u.id, "bypass");
+        await tx.recordFailure(u.id, "bypass", T);
+      });
+      assert.equal(await store.clearLockouts(u.id), 1);
+    });
+
+    test("lockout rows serialise attempts: parallel read-modify-write loses no count", async () => {
+      const u = user("lock-race");
+      await store.insertUser(u);
+      await Promise.all(
+        Array.from({ length: 40 }, () =>
+          store.transaction(async (tx) => {
+            const s = await tx.lockAttemptState(u.id, "otp");
+            // Read, think, write: only correct if nobody else can interleave.
+            await new Promise((r) => setTimeout(r, 1));
+            await tx.recordFailure(u.id, "otp", T + s.failures);
+          }),
+        ),
+      );
+      assert.equal((await store.getLockout(u.id, "otp"))?.failures, 40);
+    });
+
+    test("a transaction that throws writes nothing", async () => {
+      const u = user("rollback-user");
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.insertUser(u);
+          throw new Error("boom");
+        }),
+      );
+      assert.equal(await store.getUser(u.id), undefined);
+    });
+
+    test("audit log: appended in order and refused any update or delete", async () => {
+      const id1 = await store.appendAudit({ actor: "a", action: "x", targetType: "user", targetId: "1", after: { v: 1 } }, T);
+      const id2 = await store.appendAudit({ actor: "a", action: "y", targetType: null, targetId: null }, T + 1);
+      assert.ok(id2 > id1);
+      const events = await store.listAudit({ afterId: id1 - 1, limit: 10 });
+      assert.deepEqual(
+        events.map((e) => [e.action, e.after]),
+        [
+          ["x", { v: 1 }],
+          ["y", null],
+        ],
+      );
+      await assert.rejects(sql`update audit_log set actor = 'mallory'`.execute(store.kysely));
+      await assert.rejects(sql`delete from audit_log`.execute(store.kysely));
+      assert.equal((await store.listAudit({ limit: 1000 })).filter((e) => e.actor === "mallory").length, 0);
+    });
+
+    test("authentication log: time filter, ordering and keyset paging", async () => {
+      for (let i = 0; i < 5; i++) {
+        await store.appendAuthLog({
+          id: `AL${i}`,
+          at: T + (i < 3 ? 0 : i),
+          userId: null,
+          username: "u",
+          applicationId: null,
+          factor: "totp",
+          result: i % 2 ? "deny" : "allow",
+          reason: "r",
+          ip: null,
+          txid: `tx${i}`,
+          node: "n",
+        });
+      }
+      const first = await store.listAuthLog({ minTime: T, maxTime: T + 10, limit: 2 });
+      assert.equal(first.total, 5);
+      assert.deepEqual(
+        first.entries.map((e) => e.id),
+        ["AL4", "AL3"],
+      );
+      const last = first.entries.at(-1)!;
+      const second = await store.listAuthLog({ minTime: T, maxTime: T + 10, limit: 10, after: { at: last.at, id: last.id } });
+      assert.deepEqual(
+        second.entries.map((e) => e.id),
+        ["AL2", "AL1", "AL0"],
+      );
+      const denies = await store.listAuthLog({ minTime: T, maxTime: T + 10, limit: 10, results: ["deny"], order: "asc" });
+      assert.deepEqual(
+        denies.entries.map((e) => e.id),
+        ["AL1", "AL3"],
+      );
+    });
+
+    test("notification outbox and meta", async () => {
+      await store.enqueueNotification({ id: "N1", userId: "DU1", kind: "k", payload: { a: 1 }, createdAt: T, sentAt: null });
+      const pending = await store.listPendingNotifications(10);
+      assert.deepEqual(pending[0]?.payload, { a: 1 });
+      assert.equal(await store.markNotificationSent("N1", T), true);
+      assert.equal(await store.markNotificationSent("N1", T), false);
+      assert.equal(await store.getMeta("k"), undefined);
+      await store.setMeta("k", "1");
+      await store.setMeta("k", "2");
+      assert.equal(await store.getMeta("k"), "2");
+    });
+
+    test("a closed store reports the database as unavailable, not as a crash", async () => {
+      const other = await db.open();
+      await other.close();
+      await assert.rejects(other.ping(), (e: { code?: string }) => ["ERR_STORE_UNAVAILABLE", "ERR_STORE"].includes(e.code ?? ""));
+    });
+  });
+}
