@@ -92,7 +92,9 @@ for (const dialect of await dialects()) {
     test("users: insert, unique canonical name, lookup by name, alias and unique e-mail", async () => {
       const alice = user("Alice", { email: "Alice@Example.edu" });
       await store.insertUser(alice);
-      await assert.rejects(store.insertUser(user("ALICE", { usernameCanonical: "alice" })), { code: "ERR_USER_EXISTS" });
+      await assert.rejects(store.insertUser(user("ALICE", { usernameCanonical: "alice" })), {
+        code: "ERR_USER_EXISTS",
+      });
       assert.equal((await store.findUserByIdentifier("alice"))?.id, alice.id);
       assert.equal((await store.findUserByIdentifier("alice@example.edu"))?.id, alice.id);
       await store.addAlias(alice.id, "a.example", "a.example");
@@ -180,7 +182,12 @@ for (const dialect of await dialects()) {
     test("pending enrolment: activates once, not after expiry; expired ones are purged", async () => {
       const u = user("pending-user");
       await store.insertUser(u);
-      const fresh = otp({ userId: u.id, status: "pending", pendingExpiresAt: T + 600_000, activatedAt: null });
+      const fresh = otp({
+        userId: u.id,
+        status: "pending",
+        pendingExpiresAt: T + 600_000,
+        activatedAt: null,
+      });
       const stale = otp({ userId: u.id, status: "pending", pendingExpiresAt: T - 1, activatedAt: null });
       await store.insertOTPCredentials([fresh, stale]);
       assert.equal((await store.listUsableOTPCredentials(u.id)).length, 0);
@@ -257,7 +264,9 @@ for (const dialect of await dialects()) {
       await store.insertUser(u);
       const code = bypass(u.id, { usesLeft: 20, maxUses: 20 });
       await store.insertBypassCodes([code]);
-      const results = await Promise.all(Array.from({ length: 64 }, () => store.consumeBypassCode(code.id, T)));
+      const results = await Promise.all(
+        Array.from({ length: 64 }, () => store.consumeBypassCode(code.id, T)),
+      );
       assert.equal(results.filter((r) => r !== undefined).length, 20);
       assert.equal((await store.getBypassCode(code.id))?.usesLeft, 0);
     });
@@ -340,8 +349,14 @@ for (const dialect of await dialects()) {
     });
 
     test("audit log: appended in order and refused any update or delete", async () => {
-      const id1 = await store.appendAudit({ actor: "a", action: "x", targetType: "user", targetId: "1", after: { v: 1 } }, T);
-      const id2 = await store.appendAudit({ actor: "a", action: "y", targetType: null, targetId: null }, T + 1);
+      const id1 = await store.appendAudit(
+        { actor: "a", action: "x", targetType: "user", targetId: "1", after: { v: 1 } },
+        T,
+      );
+      const id2 = await store.appendAudit(
+        { actor: "a", action: "y", targetType: null, targetId: null },
+        T + 1,
+      );
       assert.ok(id2 > id1);
       const events = await store.listAudit({ afterId: id1 - 1, limit: 10 });
       assert.deepEqual(
@@ -379,12 +394,23 @@ for (const dialect of await dialects()) {
         ["AL4", "AL3"],
       );
       const last = first.entries.at(-1)!;
-      const second = await store.listAuthLog({ minTime: T, maxTime: T + 10, limit: 10, after: { at: last.at, id: last.id } });
+      const second = await store.listAuthLog({
+        minTime: T,
+        maxTime: T + 10,
+        limit: 10,
+        after: { at: last.at, id: last.id },
+      });
       assert.deepEqual(
         second.entries.map((e) => e.id),
         ["AL2", "AL1", "AL0"],
       );
-      const denies = await store.listAuthLog({ minTime: T, maxTime: T + 10, limit: 10, results: ["deny"], order: "asc" });
+      const denies = await store.listAuthLog({
+        minTime: T,
+        maxTime: T + 10,
+        limit: 10,
+        results: ["deny"],
+        order: "asc",
+      });
       assert.deepEqual(
         denies.entries.map((e) => e.id),
         ["AL1", "AL3"],
@@ -392,7 +418,14 @@ for (const dialect of await dialects()) {
     });
 
     test("notification outbox and meta", async () => {
-      await store.enqueueNotification({ id: "N1", userId: "DU1", kind: "k", payload: { a: 1 }, createdAt: T, sentAt: null });
+      await store.enqueueNotification({
+        id: "N1",
+        userId: "DU1",
+        kind: "k",
+        payload: { a: 1 },
+        createdAt: T,
+        sentAt: null,
+      });
       const pending = await store.listPendingNotifications(10);
       assert.deepEqual(pending[0]?.payload, { a: 1 });
       assert.equal(await store.markNotificationSent("N1", T), true);
@@ -406,7 +439,9 @@ for (const dialect of await dialects()) {
     test("a closed store reports the database as unavailable, not as a crash", async () => {
       const other = await db.open();
       await other.close();
-      await assert.rejects(other.ping(), (e: { code?: string }) => ["ERR_STORE_UNAVAILABLE", "ERR_STORE"].includes(e.code ?? ""));
+      await assert.rejects(other.ping(), (e: { code?: string }) =>
+        ["ERR_STORE_UNAVAILABLE", "ERR_STORE"].includes(e.code ?? ""),
+      );
     });
   });
 }

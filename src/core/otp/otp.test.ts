@@ -97,13 +97,20 @@ function hasOathtool(): boolean {
   }
 }
 
-describe("agreement with oathtool (Debian oath-toolkit)", { skip: !hasOathtool() && process.env["CI"] !== "true" ? "oathtool not installed (apt-get install oathtool)" : false }, () => {
+describe("agreement with oathtool (Debian oath-toolkit)", {
+  skip:
+    !hasOathtool() && process.env["CI"] !== "true"
+      ? "oathtool not installed (apt-get install oathtool)"
+      : false,
+}, () => {
   test("random keys, HOTP and TOTP in all three algorithms", () => {
     for (let i = 0; i < 8; i++) {
       const key = randomBytes(32);
       const hex = Buffer.from(key).toString("hex");
       const counter = i * 1000 + 7;
-      const hotp = execFileSync("oathtool", ["--hotp", "-d", "6", "-c", String(counter), hex], { encoding: "utf8" }).trim();
+      const hotp = execFileSync("oathtool", ["--hotp", "-d", "6", "-c", String(counter), hex], {
+        encoding: "utf8",
+      }).trim();
       assert.equal(generateHOTP({ key, algorithm: "SHA1", digits: 6 }, counter), hotp);
       for (const alg of ["SHA1", "SHA256", "SHA512"] as const) {
         const t = 1_700_000_000 + i * 977;
@@ -112,7 +119,11 @@ describe("agreement with oathtool (Debian oath-toolkit)", { skip: !hasOathtool()
           ["--totp=" + alg.toLowerCase(), "-d", "8", "-s", "30", "-N", `@${t}`, hex],
           { encoding: "utf8" },
         ).trim();
-        assert.equal(generateTOTP({ key, algorithm: alg, digits: 8, period: 30 }, t * 1000), out, `${alg} @${t}`);
+        assert.equal(
+          generateTOTP({ key, algorithm: alg, digits: 8, period: 30 }, t * 1000),
+          out,
+          `${alg} @${t}`,
+        );
       }
     }
   });

@@ -32,8 +32,10 @@ export interface TOTPWindow {
 }
 
 /**
- * Look for `code` among the steps around now + drift. Every candidate is compared in constant time.
- * A step at or below the last used one never matches, so each code works at most once.
+ * Look for `code` among the steps around now and around now + learned drift (RFC 6238 §5.2, §6): the
+ * ±window allowance always applies to the current step, and a device whose clock was seen to drift is
+ * also accepted around where its clock is. Every candidate is compared in constant time. A step at or
+ * below the last used one never matches, so each code works at most once (B1).
  */
 export function verifyTOTP(
   params: TOTPParameters,
@@ -42,9 +44,10 @@ export function verifyTOTP(
   w: TOTPWindow,
 ): TOTPMatch | undefined {
   const current = totpStep(nowMs, params.period);
-  const centre = current + w.drift;
+  const from = current - w.window + Math.min(0, w.drift);
+  const to = current + w.window + Math.max(0, w.drift);
   let match: TOTPMatch | undefined;
-  for (let step = centre - w.window; step <= centre + w.window; step++) {
+  for (let step = from; step <= to; step++) {
     const equal = constantTimeEqual(generateHOTP(params, step), code);
     if (equal && match === undefined && (w.lastUsedStep === null || step > w.lastUsedStep)) {
       match = { step, offset: step - current };

@@ -1,0 +1,76 @@
+// The shape of one CLI command and what it is given to run: parsed arguments, output, config and runtime.
+import type { Config } from "../config/schema.ts";
+import type { Actor } from "../core/deps.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import type { Output } from "./output.ts";
+
+export interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+  /** Placeholder shown in help, e.g. `N` for `--limit N`. */
+  value?: string;
+  description: string;
+}
+
+export interface ArgSpec {
+  name: string;
+  optional?: boolean;
+}
+
+export interface Command {
+  /** The words that select it, e.g. ["user", "add"]. */
+  path: string[];
+  summary: string;
+  args?: ArgSpec[];
+  options?: Record<string, OptionSpec>;
+  /** Extra help text (examples, exit codes). */
+  details?: string;
+  run(ctx: CommandContext): Promise<number | undefined>;
+}
+
+/** Options every command accepts. */
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  config: { type: "string", value: "FILE", description: "configuration file (default: $TWOFOLD_CONFIG)" },
+  demo: { type: "boolean", description: "demo mode: SQLite under ./data, a demo organisation (never for real users)" },
+  json: { type: "boolean", description: "machine-readable JSON output" },
+  help: { type: "boolean", short: "h", description: "show help" },
+  version: { type: "boolean", description: "print the version" },
+};
+
+/** A mistake in how the command was called (exit code 2), with a hint on what to do instead. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+  readonly hint: string | undefined;
+
+  constructor(message: string, hint?: string) {
+    super(message);
+    this.hint = hint;
+  }
+}
+
+export interface CommandContext {
+  command: Command;
+  /** Positional arguments after the command words. */
+  args: string[];
+  json: boolean;
+  out: Output;
+  actor: Actor;
+  /** Loaded (once) from --config / $TWOFOLD_CONFIG, with --demo applied. */
+  config(): Readonly<Config>;
+  /** Opened (once) from the configuration; closed by main when the command returns. */
+  runtime(): Promise<Runtime>;
+  /** Close the runtime now (idempotent); for commands that manage their own lifetime. */
+  closeRuntime(): Promise<void>;
+  string(name: string): string | undefined;
+  flag(name: string): boolean;
+  /** A whole-number option within [min, max], or undefined when absent; a usage error otherwise. */
+  integer(name: string, min: number, max: number): number | undefined;
+  /** The configuration file given on the command line or in $TWOFOLD_CONFIG. */
+  configFile: string | undefined;
+  stdin: NodeJS.ReadStream;
+}
+
+/** The `twofold …` words of a command, for hints and help. */
+export function commandName(command: Command): string {
+  return ["twofold", ...command.path].join(" ");
+}

@@ -1,0 +1,32 @@
+// Reading from stdin: a piped secret (--password-stdin) or an answer typed at a terminal prompt.
+import { createInterface } from "node:readline/promises";
+
+const MAX_STDIN_BYTES = 1024 * 1024;
+
+/** All of stdin as text (refusing more than 1 MiB), without one trailing line break. */
+export async function readStdinText(stdin: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stdin) {
+    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buffer.length;
+    if (size > MAX_STDIN_BYTES) throw new Error("stdin is larger than 1 MiB");
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+}
+
+/** Ask one question on the terminal; undefined when stdin ends (Ctrl-D). */
+export async function prompt(
+  question: string,
+  stdin: NodeJS.ReadableStream,
+  stdout: NodeJS.WritableStream,
+): Promise<string | undefined> {
+  const rl = createInterface({ input: stdin, output: stdout, terminal: true });
+  try {
+    const closed = new Promise<undefined>((resolve) => rl.once("close", () => resolve(undefined)));
+    return await Promise.race([rl.question(question), closed]);
+  } finally {
+    rl.close();
+  }
+}
