@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { parse as parseYAML } from "yaml";
+import { parseDocument } from "yaml";
 import { type ErrorIssue, TwofoldError } from "../core/errors.ts";
 import { type Config, ConfigSchema } from "./schema.ts";
 
@@ -37,7 +37,9 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
       });
     }
     try {
-      const parsed: unknown = parseYAML(readFileSync(file, "utf8"));
+      const doc = parseDocument(readFileSync(file, "utf8"));
+      if (doc.errors.length > 0) throw doc.errors[0];
+      const parsed = plainFromYAML(doc.toJS({ mapAsMap: true }), "", issues);
       if (parsed !== null && parsed !== undefined) {
         if (typeof parsed !== "object" || Array.isArray(parsed))
           issues.push({ path: "(file)", message: "the file must hold a mapping of settings" });
@@ -74,6 +76,27 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     );
   }
   return deepFreeze(withDefaults);
+}
+
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Maps from the YAML parser become plain objects; keys that could pollute prototypes are refused (H-1). */
+function plainFromYAML(value: unknown, path: string, issues: ErrorIssue[]): unknown {
+  if (value instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of value) {
+      const key = String(k);
+      const here = path ? `${path}.${key}` : key;
+      if (FORBIDDEN_KEYS.has(key)) {
+        issues.push({ path: here, message: "this key is not allowed" });
+        continue;
+      }
+      out[key] = plainFromYAML(v, here, issues);
+    }
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => plainFromYAML(v, `${path}.${i}`, issues));
+  return value;
 }
 
 /** Decode a configured master key (base64 or base64url). */

@@ -20,8 +20,6 @@ export interface Clock {
   now(): number;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
-
 export interface Page {
   limit: number;
   offset: number;

@@ -7,10 +7,12 @@ import type { Config } from "../config/schema.ts";
 import { randomBytes } from "../core/crypto/index.ts";
 import { Keyring, type MasterKey } from "../core/crypto/keyring.ts";
 import { TwofoldError } from "../core/errors.ts";
-import { type Clock, type Store, systemClock } from "../core/ports.ts";
+import type { Clock, Store } from "../core/ports.ts";
+import { systemClock } from "./system-clock.ts";
 import { createServices, type Services } from "../core/services.ts";
 import { openStore } from "../store/open-store.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { countPasscodeVerifications, createMetrics, readPackageVersion, type TwofoldMetrics } from "./metrics.ts";
 
 export interface Runtime {
   config: Readonly<Config>;
@@ -20,6 +22,7 @@ export interface Runtime {
   logger: Logger;
   nodeName: string;
   services: Services;
+  metrics: TwofoldMetrics;
   close(): Promise<void>;
 }
 
@@ -44,7 +47,9 @@ export async function createRuntime(
     poolSize: config.database.poolSize,
     ...(options.schema ? { schema: options.schema } : {}),
   });
-  const services = createServices({ store, keyring, clock, config, nodeName });
+  const metrics = createMetrics({ version: readPackageVersion() });
+  const core = createServices({ store, keyring, clock, config, nodeName });
+  const services = { ...core, verifyPasscode: countPasscodeVerifications(core.verifyPasscode, metrics) };
   return {
     config,
     store,
@@ -53,7 +58,11 @@ export async function createRuntime(
     logger,
     nodeName,
     services,
-    close: () => store.close(),
+    metrics,
+    close: async () => {
+      metrics.close();
+      await store.close();
+    },
   };
 }
 
