@@ -1,6 +1,7 @@
 // Concurrency threats (B1, C4, F-8, F-9): one-time values used by many requests at once, on one node and on two.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { Worker } from "node:worker_threads";
 import { randomBytes } from "../../src/core/crypto/index.ts";
 import { createServices } from "../../src/core/services.ts";
 import type { PasscodeOutcome } from "../../src/core/use-cases/verify-passcode.ts";
@@ -119,6 +120,46 @@ for (const dialect of await dialects()) {
           assert.equal(allows(rs), 1);
         } finally {
           await nodeB.close();
+        }
+      });
+    } else {
+      test("three threads with their own connections to one SQLite file: a 20-use bypass code raced 96 times gives exactly 20", async () => {
+        const workers = await Promise.all(
+          [0, 1, 2].map(
+            () =>
+              new Promise<Worker>((resolve, reject) => {
+                // Workers do not inherit tsx's loader, so the entry registers it, then loads the TypeScript module.
+                const entry = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.resolve("../support/sqlite-node-worker.ts"))}); })`;
+                const w = new Worker(entry, {
+                  eval: true,
+                  workerData: { file: t.db.location, key: t.keyringKey, now: t.clock.now() },
+                });
+                w.once("message", () => resolve(w));
+                w.once("error", reject);
+              }),
+          ),
+        );
+        try {
+          for (let round = 0; round < 3; round++) {
+            const username = `threads-${round}`;
+            await t.services.createUser(ADMIN, { username });
+            const passcode = (
+              await t.services.issueBypassCodes(ADMIN, username, { uses: 20 })
+            ).codes.reveal()[0]!;
+            const answers = await Promise.all(
+              workers.map(
+                (w) =>
+                  new Promise<string[]>((resolve) => {
+                    w.once("message", resolve);
+                    w.postMessage({ username, passcode, count: 32 });
+                  }),
+              ),
+            );
+            assert.equal(answers.flat().filter((r) => r === "allow").length, 20, `round ${round}`);
+          }
+        } finally {
+          for (const w of workers) w.postMessage("close");
+          await Promise.all(workers.map((w) => new Promise((r) => w.once("exit", r))));
         }
       });
     }

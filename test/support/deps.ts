@@ -13,6 +13,8 @@ export interface TestContext {
   store: KyselyStore;
   clock: TestClock;
   keyring: Keyring;
+  /** The keyring's master key, for other threads that open the same database. */
+  keyringKey: Uint8Array;
   config: Readonly<Config>;
   services: Services;
   close(): Promise<void>;
@@ -25,7 +27,8 @@ export async function createTestContext(
   const db = await createTestDatabase(dialect);
   const store = await db.open();
   const clock = new TestClock();
-  const keyring = new Keyring([{ id: "t1", key: randomBytes(32) }]);
+  const keyringKey = randomBytes(32);
+  const keyring = new Keyring([{ id: "t1", key: keyringKey }]);
   const config = loadConfig({ env: {}, overrides: { mode: "demo", ...overrides } });
   const services = createServices({ store, keyring, clock, config, nodeName: "test-node" });
   return {
@@ -33,6 +36,7 @@ export async function createTestContext(
     store,
     clock,
     keyring,
+    keyringKey,
     config,
     services,
     close: async () => {
