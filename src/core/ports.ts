@@ -117,6 +117,8 @@ export interface Store {
   /** Set TOTP drift and last step after a resync, only if the last step has not moved since it was read. */
   resyncTOTP(id: string, expectedLastStep: number | null, lastStep: number, drift: number): Promise<boolean>;
   setOTPStatus(id: string, status: OTPStatus): Promise<boolean>;
+  /** Replace a sealed secret (key rotation), only if it is still the value that was read. */
+  resealOTPSecret(id: string, expected: string, sealed: string): Promise<boolean>;
   deleteOTPCredential(id: string): Promise<boolean>;
   deleteExpiredPendingOTP(now: number): Promise<number>;
 

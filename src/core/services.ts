@@ -6,6 +6,7 @@ import type { Clock, Store } from "./ports.ts";
 import * as applications from "./use-cases/applications.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
+import * as keys from "./use-cases/key-rotation.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
 import * as users from "./use-cases/users.ts";
@@ -74,6 +75,8 @@ export function createServices(input: {
     revokeAllBypassCodes: bind(deps, bypass.revokeAllBypassCodes),
     generateRescueCodes: bind(deps, rescue.generateRescueCodes),
     countUnusedRescueCodes: bind(deps, rescue.countUnusedRescueCodes),
+    // key rotation
+    resealSecrets: bind(deps, keys.resealSecrets),
     // the one passcode check
     verifyPasscode: bind(deps, passcode.verifyPasscode),
   };

@@ -465,6 +465,18 @@ export class KyselyStore implements Store {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  async resealOTPSecret(id: string, expected: string, sealed: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("otp_credentials")
+        .set({ secret_sealed: sealed })
+        .where("id", "=", id)
+        .where("secret_sealed", "=", expected)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   async deleteOTPCredential(id: string): Promise<boolean> {
     const r = await guard(() =>
       this.#db.deleteFrom("otp_credentials").where("id", "=", id).executeTakeFirst(),

@@ -16,7 +16,7 @@ export function defaultApplicationPolicy(deps: Pick<Deps, "policy">): Applicatio
   return { newUserPolicy: deps.policy.newUserPolicy, allowBypassCodes: true, allowRescueCodes: true };
 }
 
-function sealContext(id: string) {
+export function applicationSealContext(id: string) {
   return { table: "applications", column: "secret_sealed", row: id };
 }
 
@@ -51,7 +51,7 @@ export async function createApplication(
     id,
     name,
     type: input.type as ApplicationType,
-    secretSealed: deps.keyring.seal(Buffer.from(secret, "utf8"), sealContext(id)),
+    secretSealed: deps.keyring.seal(Buffer.from(secret, "utf8"), applicationSealContext(id)),
     policy: { ...defaultApplicationPolicy(deps), ...input.policy },
     createdAt: now,
     updatedAt: now,
@@ -81,7 +81,9 @@ export async function requireApplication(deps: Deps, id: string): Promise<Applic
 
 /** The application's secret key, for verifying its signed requests. */
 export function openApplicationSecret(deps: Pick<Deps, "keyring">, app: Application): Secret<string> {
-  return new Secret(Buffer.from(deps.keyring.open(app.secretSealed, sealContext(app.id))).toString("utf8"));
+  return new Secret(
+    Buffer.from(deps.keyring.open(app.secretSealed, applicationSealContext(app.id))).toString("utf8"),
+  );
 }
 
 export async function rotateApplicationSecret(deps: Deps, actor: Actor, id: string): Promise<Secret<string>> {
@@ -90,7 +92,7 @@ export async function rotateApplicationSecret(deps: Deps, actor: Actor, id: stri
   await deps.store.transaction(async (tx) => {
     await tx.updateApplication(
       id,
-      { secretSealed: deps.keyring.seal(Buffer.from(secret, "utf8"), sealContext(id)) },
+      { secretSealed: deps.keyring.seal(Buffer.from(secret, "utf8"), applicationSealContext(id)) },
       deps.clock.now(),
     );
     await audit({ ...deps, store: tx }, actor, {
