@@ -72,7 +72,14 @@ function hmacCeiling(): Row {
     for (let i = 0; i < 1000; i++) generateHOTP(params, ops++);
   }
   const seconds = (performance.now() - start) / 1000;
-  return { scenario: "raw HMAC-SHA1 HOTP code (ceiling)", ops, seconds, perSecond: ops / seconds, p50ms: null, p99ms: null };
+  return {
+    scenario: "raw HMAC-SHA1 HOTP code (ceiling)",
+    ops,
+    seconds,
+    perSecond: ops / seconds,
+    p50ms: null,
+    p99ms: null,
+  };
 }
 
 async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Row[]> {
@@ -88,7 +95,12 @@ async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Row[]> {
       const name = `bench-${i}`;
       await t.services.createUser(ADMIN, { username: name });
       const e = await t.services.enrollTOTP(ADMIN, name);
-      const params = { key: decodeBase32(e.secret.reveal())!, algorithm: "SHA1" as const, digits: 6, period: 30 };
+      const params = {
+        key: decodeBase32(e.secret.reveal())!,
+        algorithm: "SHA1" as const,
+        digits: 6,
+        period: 30,
+      };
       const code = (ms: number) => generateTOTP(params, ms);
       await t.services.confirmTOTP(ADMIN, e.credentialId, code(t.clock.now()));
       const bypass = (await t.services.issueBypassCodes(ADMIN, name, { uses: 1000 })).codes.reveal()[0]!;
@@ -131,11 +143,13 @@ else console.error("PostgreSQL unreachable: its rows are missing");
 
 const ceiling = rows[0]!.perSecond;
 const fmt = (n: number | null, d = 0) => (n === null ? "–" : n.toFixed(d));
-console.log(`\nbench/passcode — ${SECONDS}s per scenario, ${USERS} users, ${CONCURRENCY} in flight, node ${process.version}\n`);
+console.log(
+  `\nbench/passcode — ${SECONDS}s per scenario, ${USERS} users, ${CONCURRENCY} in flight, node ${process.version}\n`,
+);
 console.log("| scenario | ops | ops/s | share of HMAC ceiling | p50 ms | p99 ms |");
 console.log("|---|---:|---:|---:|---:|---:|");
 for (const r of rows) {
   console.log(
-    `| ${r.scenario} | ${r.ops} | ${fmt(r.perSecond)} | ${(r.perSecond / ceiling * 100).toFixed(2)} % | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} |`,
+    `| ${r.scenario} | ${r.ops} | ${fmt(r.perSecond)} | ${((r.perSecond / ceiling) * 100).toFixed(2)} % | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} |`,
   );
 }

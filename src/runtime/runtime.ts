@@ -8,11 +8,16 @@ import { randomBytes } from "../core/crypto/index.ts";
 import { Keyring, type MasterKey } from "../core/crypto/keyring.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { Clock, Store } from "../core/ports.ts";
-import { systemClock } from "./system-clock.ts";
 import { createServices, type Services } from "../core/services.ts";
 import { openStore } from "../store/open-store.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { countPasscodeVerifications, createMetrics, readPackageVersion, type TwofoldMetrics } from "./metrics.ts";
+import {
+  countPasscodeVerifications,
+  createMetrics,
+  readPackageVersion,
+  type TwofoldMetrics,
+} from "./metrics.ts";
+import { systemClock } from "./system-clock.ts";
 
 export interface Runtime {
   config: Readonly<Config>;

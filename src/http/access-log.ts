@@ -1,0 +1,29 @@
+// One structured log line and the HTTP metrics per response: route pattern, never the URL, query, body or headers (N1).
+import type { FastifyInstance } from "fastify";
+import type { TwofoldMetrics } from "../runtime/metrics.ts";
+import { sentErrorCode } from "./errors.ts";
+
+/** Requests that matched no route share one label, so random URLs cannot grow the metrics without bound. */
+const UNMATCHED = "(unmatched)";
+
+export function registerAccessLog(app: FastifyInstance, metrics: TwofoldMetrics): void {
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? UNMATCHED;
+    const method = request.method;
+    const status = reply.statusCode;
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpRequests.inc({ method, route, status: String(status) });
+    metrics.httpDuration.observe({ method, route }, seconds);
+    const errorCode = sentErrorCode(request);
+    request.log.info(
+      {
+        method,
+        route,
+        status,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...(errorCode ? { errorCode } : {}),
+      },
+      "request completed",
+    );
+  });
+}

@@ -1,0 +1,38 @@
+// Answers requests Node's HTTP parser rejects before Fastify sees them (oversized headers, slow clients, garbage).
+import type { Socket } from "node:net";
+import type { FastifyBaseLogger } from "fastify";
+import { SECURITY_HEADERS } from "./security-headers.ts";
+
+const ANSWERS: Readonly<Record<string, { status: string; message: string }>> = {
+  HPE_HEADER_OVERFLOW: {
+    status: "431 Request Header Fields Too Large",
+    message: "The request headers are too large.",
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: "408 Request Timeout",
+    message: "The request took too long to arrive.",
+  },
+};
+const BAD_REQUEST = { status: "400 Bad Request", message: "The request is not valid." };
+
+/** Same body shape and headers as every other error; the connection is closed afterwards (H-1: slowloris, 16 kB headers). */
+export function createClientErrorHandler(log: FastifyBaseLogger) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const answer = ANSWERS[error.code ?? ""] ?? BAD_REQUEST;
+    log.info({ code: error.code, status: answer.status }, "client error");
+    const body = JSON.stringify({ error: { code: "ERR_VALIDATION", message: answer.message } });
+    const headers = [
+      `HTTP/1.1 ${answer.status}`,
+      "Content-Type: application/json; charset=utf-8",
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      "Cache-Control: no-store",
+      "Connection: close",
+      ...Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}`),
+    ];
+    socket.end(`${headers.join("\r\n")}\r\n\r\n${body}`);
+  };
+}

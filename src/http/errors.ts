@@ -1,0 +1,173 @@
+// The one error-code → HTTP status table, and the error and not-found handlers that never send detail or stacks.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { type ErrorCode, type ErrorIssue, isTwofoldError } from "../core/errors.ts";
+
+/** Every code has a status; adding a code to ERROR_CODES without a row here fails the typecheck. */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
+  ERR_CONFIG_INVALID: 500,
+  ERR_VALIDATION: 400,
+  ERR_NOT_FOUND: 404,
+  ERR_CONFLICT: 409,
+  ERR_POLICY: 422,
+  ERR_FORBIDDEN: 403,
+  ERR_UNAUTHENTICATED: 401,
+  ERR_RATE_LIMITED: 429,
+  ERR_USERNAME_INVALID: 400,
+  ERR_USER_EXISTS: 409,
+  ERR_USER_NOT_FOUND: 404,
+  ERR_APPLICATION_NOT_FOUND: 404,
+  ERR_ENROLLMENT_NOT_FOUND: 404,
+  ERR_ENROLLMENT_EXPIRED: 410,
+  ERR_TOTP_INVALID: 400,
+  ERR_TOTP_REPLAYED: 400,
+  ERR_OTP_SECRET_TOO_SHORT: 400,
+  ERR_TOKEN_NOT_FOUND: 404,
+  ERR_TOKEN_EXISTS: 409,
+  ERR_TOKEN_ASSIGNED: 409,
+  ERR_TOKEN_RESYNC_FAILED: 400,
+  ERR_IMPORT_INVALID: 400,
+  ERR_IMPORT_DECRYPT: 400,
+  ERR_BYPASS_POLICY: 422,
+  ERR_BYPASS_NOT_FOUND: 404,
+  ERR_KEYRING: 500,
+  ERR_DECRYPT: 500,
+  ERR_STORE: 500,
+  ERR_STORE_UNAVAILABLE: 503,
+  ERR_PAYLOAD_TOO_LARGE: 413,
+  ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  ERR_ROUTE_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
+  ERR_INTERNAL: 500,
+};
+
+/** Fastify's own errors, by their code. Anything else Fastify raises with a 4xx status is a bad request. */
+const FASTIFY_ERRORS: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: "ERR_PAYLOAD_TOO_LARGE",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "ERR_UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "ERR_VALIDATION",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "ERR_VALIDATION",
+  // Also raised for "__proto__" / "constructor.prototype" keys (onProtoPoisoning: "error").
+  FST_ERR_CTP_INVALID_JSON_BODY: "ERR_VALIDATION",
+  FST_ERR_VALIDATION: "ERR_VALIDATION",
+  FST_ERR_BAD_URL: "ERR_VALIDATION",
+  FST_ERR_MAX_PARAM_LENGTH: "ERR_ROUTE_NOT_FOUND",
+  FST_ERR_NOT_FOUND: "ERR_ROUTE_NOT_FOUND",
+  // The handler did not answer within server.requestTimeoutSeconds (almost always a slow database).
+  FST_ERR_HANDLER_TIMEOUT: "ERR_STORE_UNAVAILABLE",
+};
+
+const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
+  401: "ERR_UNAUTHENTICATED",
+  403: "ERR_FORBIDDEN",
+  404: "ERR_ROUTE_NOT_FOUND",
+  405: "ERR_METHOD_NOT_ALLOWED",
+  413: "ERR_PAYLOAD_TOO_LARGE",
+  415: "ERR_UNSUPPORTED_MEDIA_TYPE",
+  429: "ERR_RATE_LIMITED",
+};
+
+const GENERIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  ERR_VALIDATION: "The request is not valid.",
+  ERR_ROUTE_NOT_FOUND: "Not found.",
+  ERR_METHOD_NOT_ALLOWED: "Method not allowed.",
+  ERR_UNAUTHENTICATED: "Authentication required.",
+  ERR_FORBIDDEN: "Forbidden.",
+  ERR_PAYLOAD_TOO_LARGE: "The request body is too large.",
+  ERR_UNSUPPORTED_MEDIA_TYPE: "Unsupported content type.",
+  ERR_RATE_LIMITED: "Too many requests. Try again later.",
+  ERR_STORE_UNAVAILABLE: "The service is temporarily unavailable.",
+  ERR_INTERNAL: "Internal error.",
+};
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; issues?: ErrorIssue[] };
+}
+
+export interface ErrorReply {
+  status: number;
+  body: ErrorBody;
+  /** The code to log (may be more specific than the one sent, for 5xx). */
+  logCode: string;
+  /** Whether this is our fault: logged at error level with the detail. */
+  internal: boolean;
+}
+
+/** Turn anything thrown into what the client is told. Only 4xx answers carry specifics; 5xx are generic. */
+export function describeError(error: unknown): ErrorReply {
+  if (isTwofoldError(error)) {
+    const status = ERROR_STATUS[error.code];
+    if (status >= 500)
+      return serverError(status === 503 ? "ERR_STORE_UNAVAILABLE" : "ERR_INTERNAL", error.code);
+    const issues =
+      error.issues.length > 0 ? error.issues.map((i) => ({ path: i.path, message: i.message })) : [];
+    return clientError(error.code, error.publicMessage, issues);
+  }
+  const e = error as { code?: unknown; statusCode?: unknown; validation?: unknown } | null;
+  const fastifyCode = typeof e?.code === "string" ? FASTIFY_ERRORS[e.code] : undefined;
+  if (fastifyCode) {
+    const status = ERROR_STATUS[fastifyCode];
+    if (status >= 500) return serverError(fastifyCode, String(e?.code));
+    return clientError(fastifyCode, GENERIC_MESSAGES[fastifyCode]!, validationIssues(e?.validation));
+  }
+  // A body parser's SyntaxError, or any other error that says it is the client's (4xx): never a 5xx.
+  const statusCode = typeof e?.statusCode === "number" ? e.statusCode : 0;
+  if (error instanceof SyntaxError || (statusCode >= 400 && statusCode < 500)) {
+    const code = STATUS_CODES[statusCode] ?? "ERR_VALIDATION";
+    return clientError(code, GENERIC_MESSAGES[code]!, []);
+  }
+  return serverError("ERR_INTERNAL", typeof e?.code === "string" ? e.code : "unknown");
+}
+
+function clientError(code: ErrorCode, message: string, issues: ErrorIssue[]): ErrorReply {
+  return {
+    status: ERROR_STATUS[code],
+    body: { error: { code, message, ...(issues.length > 0 ? { issues } : {}) } },
+    logCode: code,
+    internal: false,
+  };
+}
+
+function serverError(code: ErrorCode, logCode: string): ErrorReply {
+  return {
+    status: ERROR_STATUS[code],
+    body: { error: { code, message: GENERIC_MESSAGES[code]! } },
+    logCode,
+    internal: true,
+  };
+}
+
+/** Ajv-style validation results (should a route bring its own compiler), as path + message. */
+function validationIssues(validation: unknown): ErrorIssue[] {
+  if (!Array.isArray(validation)) return [];
+  return validation.slice(0, 20).map((v: { instancePath?: string; message?: string }) => ({
+    path: (v.instancePath ?? "").replace(/^\//, "").replaceAll("/", ".") || "(root)",
+    message: v.message ?? "is not valid",
+  }));
+}
+
+/** The error code sent for each answered request, for the access log line. */
+const sentCodes = new WeakMap<FastifyRequest, string>();
+
+export function sentErrorCode(request: FastifyRequest): string | undefined {
+  return sentCodes.get(request);
+}
+
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const described = describeError(error);
+  sentCodes.set(request, described.logCode);
+  if (described.internal) request.log.error({ err: error, errorCode: described.logCode }, "request failed");
+  else if (isTwofoldError(error) && error.detail)
+    request.log.debug({ errorCode: error.code, detail: error.detail }, "request refused");
+  return reply.code(described.status).type("application/json; charset=utf-8").send(described.body);
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) => {
+    sentCodes.set(request, "ERR_ROUTE_NOT_FOUND");
+    return reply
+      .code(404)
+      .type("application/json; charset=utf-8")
+      .send({ error: { code: "ERR_ROUTE_NOT_FOUND", message: GENERIC_MESSAGES.ERR_ROUTE_NOT_FOUND } });
+  });
+}

@@ -1,0 +1,139 @@
+// GET / : the start page (status; in demo mode the demo organisation, alice's QR code and a passcode form).
+import { Type as T } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import QRCode from "qrcode";
+import { PASSCODE_MESSAGES } from "../../core/use-cases/verify-passcode.ts";
+import type { DemoInfo } from "../../runtime/demo-info.ts";
+import { readPackageVersion } from "../../runtime/metrics.ts";
+import type { Runtime } from "../../runtime/runtime.ts";
+import { html, renderPage, SafeHTML, STYLESHEET, STYLESHEET_PATH } from "../html.ts";
+import { requireSameOrigin } from "../same-origin.ts";
+
+const HTML_TYPE = "text/html; charset=utf-8";
+
+const CLI_COMMANDS = [
+  "npx twofold user list",
+  "npx twofold bypass issue alice",
+  "npx twofold totp enroll bob",
+  "npx twofold rescue generate alice",
+  "npx twofold audit tail",
+];
+
+const PasscodeForm = T.Object(
+  {
+    username: T.String({ minLength: 1, maxLength: 256 }),
+    passcode: T.String({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+
+export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: DemoInfo | undefined): void {
+  let qr: Promise<string> | undefined;
+  const aliceQR = () => {
+    qr ??= demo
+      ? QRCode.toString(demo.aliceTOTPURI, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
+      : Promise.resolve("");
+    return qr;
+  };
+
+  app.get(STYLESHEET_PATH, { schema: { response: { 200: T.String() } } }, async (_request, reply) =>
+    reply.type("text/css; charset=utf-8").header("cache-control", "public, max-age=3600").send(STYLESHEET),
+  );
+
+  app.get("/", { schema: { response: { 200: T.String() } } }, async (_request, reply) => {
+    const body = html`${renderStatus(runtime)}${demo ? renderDemo(demo, await aliceQR()) : ""}`;
+    return reply.type(HTML_TYPE).send(renderPage("Twofold", body));
+  });
+
+  if (!demo) return;
+  const publicOrigin = runtime.config.server.publicUrl
+    ? new URL(runtime.config.server.publicUrl).origin
+    : undefined;
+  app.post<{ Body: { username: string; passcode: string } }>(
+    "/demo/passcode",
+    {
+      schema: { body: PasscodeForm, response: { 200: T.String() } },
+      preHandler: requireSameOrigin(publicOrigin),
+    },
+    async (request, reply) => {
+      const outcome = await runtime.services.verifyPasscode({
+        username: request.body.username,
+        passcode: request.body.passcode,
+        ip: request.ip,
+      });
+      // Unknown user, wrong code and lockout read the same (A5): the page shows only the generic words.
+      const result =
+        outcome.result === "allow"
+          ? html`<p class="result" role="status">Allowed (factor: ${outcome.factor})</p><p>${PASSCODE_MESSAGES.allow}</p>`
+          : html`<p class="result" role="status">Denied: ${PASSCODE_MESSAGES.deny}</p>`;
+      const body = html`<h1>Passcode result</h1>${result}<p><a href="/">Back to the start page</a></p>`;
+      return reply.type(HTML_TYPE).send(renderPage("Passcode result – Twofold", body));
+    },
+  );
+}
+
+function renderStatus(runtime: Runtime): SafeHTML {
+  const { config } = runtime;
+  const database = config.database.url ? "PostgreSQL" : "SQLite";
+  return html`<h1>Twofold is running</h1>
+<dl>
+<dt>Version</dt><dd>${readPackageVersion()}</dd>
+<dt>Mode</dt><dd>${config.mode}</dd>
+<dt>Database</dt><dd>${database}</dd>
+<dt>Node</dt><dd>${runtime.nodeName}</dd>
+</dl>
+<h2>Service endpoints</h2>
+<ul>
+<li><a href="/health">/health</a> – liveness</li>
+<li><a href="/ready">/ready</a> – readiness (database reachable)</li>
+${config.metrics.enabled ? html`<li><a href="/metrics">/metrics</a> – Prometheus metrics</li>` : ""}
+</ul>
+`;
+}
+
+function renderDemo(demo: DemoInfo, qrSVG: string): SafeHTML {
+  // The SVG comes from the qrcode library (paths only, no text from the URI); it is labelled for screen readers.
+  const svg = qrSVG.replace(/^<svg /, '<svg role="img" aria-labelledby="alice-qr-caption" ');
+  return html`<h2>Demo organisation: ${demo.organization}</h2>
+<p class="warning">Demo mode: generated keys and well-known passwords. Never use it for real users.</p>
+<table>
+<caption>Demo users</caption>
+<thead><tr><th scope="col">Username</th><th scope="col">Password</th><th scope="col">Factors</th></tr></thead>
+<tbody>
+${demo.users.map(
+  (
+    u,
+  ) => html`<tr><td>${u.username}</td><td><code>${u.password}</code></td><td>${u.factors.join(", ")}</td></tr>
+`,
+)}</tbody>
+</table>
+<h3>Demo application</h3>
+<dl>
+<dt>Name</dt><dd>${demo.application.name}</dd>
+<dt>Type</dt><dd>${demo.application.type}</dd>
+<dt>Integration key</dt><dd><code>${demo.application.integrationKey}</code></dd>
+</dl>
+<h3>Alice's authenticator app</h3>
+<figure>
+${rawSVG(svg)}
+<figcaption id="alice-qr-caption">QR code for alice's account: scan it with an authenticator app, then try one of its passcodes below.</figcaption>
+</figure>
+<h3>Try a passcode</h3>
+<form method="post" action="/demo/passcode">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" required maxlength="256" value="alice">
+<label for="passcode">Passcode</label>
+<input id="passcode" name="passcode" autocomplete="one-time-code" inputmode="numeric" required maxlength="64">
+<button type="submit">Check passcode</button>
+</form>
+<h3>Next, try the command line</h3>
+<ul>
+${CLI_COMMANDS.map((c) => html`<li><code>${c}</code></li>`)}
+</ul>
+`;
+}
+
+/** Mark generated SVG markup as already safe (it never contains request data). */
+function rawSVG(svg: string): SafeHTML {
+  return new SafeHTML(svg);
+}

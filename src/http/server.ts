@@ -1,0 +1,191 @@
+// The HTTP server: one Fastify instance with every cross-cutting concern, listening on HTTP or HTTPS, closing gracefully.
+import { readFileSync } from "node:fs";
+import type { Server as HTTPSServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { Server as TLSServer } from "node:tls";
+import fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import type { Config } from "../config/schema.ts";
+import { randomHex } from "../core/crypto/index.ts";
+import { TwofoldError } from "../core/errors.ts";
+import type { DemoInfo } from "../runtime/demo-info.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { registerAccessLog } from "./access-log.ts";
+import { createClientErrorHandler } from "./client-error.ts";
+import { registerErrorHandling, sendError } from "./errors.ts";
+import { registerFormBodyParser } from "./form-body.ts";
+import { registerHealthRoutes } from "./routes/health.ts";
+import { registerMetricsRoute } from "./routes/metrics.ts";
+import { registerStartPage } from "./routes/start-page.ts";
+import { registerSecurityHeaders, setSecurityHeaders } from "./security-headers.ts";
+import { requireRouteSchemas, validatorCompiler } from "./validation.ts";
+
+export interface ServerOptions {
+  /** Present in demo mode: the start page shows it and the demo passcode form exists. */
+  demo?: DemoInfo;
+}
+
+export interface RunningServer {
+  /** Where the server listens, with the real port when the configured port was 0. */
+  url: string;
+  /** Stop accepting, let open requests finish (up to server.shutdownGraceSeconds), then close. */
+  close(): Promise<void>;
+}
+
+/** Node's default, set explicitly: larger headers get 431 before any of our code runs (H-1). */
+const MAX_HEADER_BYTES = 16 * 1024;
+/** Headers must arrive quickly; slow senders (slowloris) are cut off (H-1). */
+const HEADERS_TIMEOUT_MS = 10_000;
+
+export function buildServer(runtime: Runtime, options: ServerOptions = {}): FastifyInstance {
+  const { server } = runtime.config;
+  const logger = runtime.logger.child({ component: "http" });
+  const tls = readTLSFiles(server.tls);
+  const requestTimeout = server.requestTimeoutSeconds * 1000;
+  const nodeServerOptions = {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    requestTimeout,
+    headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+    // How often Node checks the two timeouts above (its default, 30 s, would let them overrun).
+    connectionsCheckingInterval: 1000,
+  };
+  const alwaysHTTPS = tls !== undefined || server.publicUrl.startsWith("https:");
+  const base: FastifyServerOptions = {
+    loggerInstance: logger,
+    // Fastify's own request lines carry the raw URL (query strings); access-log.ts writes ours instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomHex(8),
+    requestIdHeader: false,
+    bodyLimit: server.bodyLimit,
+    trustProxy: server.trustProxy.length > 0 ? [...server.trustProxy] : false,
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    requestTimeout,
+    handlerTimeout: requestTimeout,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    exposeHeadRoutes: true,
+    clientErrorHandler: createClientErrorHandler(logger),
+    frameworkErrors: (error, request, reply) => {
+      setSecurityHeaders(request, reply, alwaysHTTPS);
+      sendError(error, request, reply);
+    },
+  };
+  const app = (tls
+    ? fastify({
+        ...(base as FastifyServerOptions<HTTPSServer>),
+        https: { ...nodeServerOptions, ...tls, minVersion: "TLSv1.2" },
+      })
+    : fastify({ ...base, http: nodeServerOptions })) as unknown as FastifyInstance;
+
+  app.setValidatorCompiler(validatorCompiler);
+  requireRouteSchemas(app);
+  registerErrorHandling(app);
+  registerSecurityHeaders(app, alwaysHTTPS);
+  registerAccessLog(app, runtime.metrics);
+  registerFormBodyParser(app);
+  // JSON and HTML forms only: any other content type is a 415, not a string handed to a schema.
+  app.removeContentTypeParser("text/plain");
+
+  registerHealthRoutes(app, runtime.store);
+  if (runtime.config.metrics.enabled) registerMetricsRoute(app, runtime.metrics);
+  registerStartPage(app, runtime, options.demo);
+  return app;
+}
+
+export async function startServer(runtime: Runtime, options: ServerOptions = {}): Promise<RunningServer> {
+  return listenServer(buildServer(runtime, options), runtime);
+}
+
+/** Listen with an instance from buildServer (tests add routes to it first). */
+export async function listenServer(app: FastifyInstance, runtime: Runtime): Promise<RunningServer> {
+  const { host, port, shutdownGraceSeconds } = runtime.config.server;
+  await app.listen({ host, port });
+  const address = app.server.address() as AddressInfo;
+  const scheme = app.server instanceof TLSServer ? "https" : "http";
+  const shownHost =
+    host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `${scheme}://${shownHost}:${address.port}`,
+    close: () => {
+      closing ??= closeGracefully(app, shutdownGraceSeconds * 1000);
+      return closing;
+    },
+  };
+}
+
+/**
+ * Fastify's close stops accepting connections, answers 503 on busy keep-alive connections, drops idle ones and
+ * waits for requests in flight. Those get the grace period; after it their connections are cut.
+ */
+async function closeGracefully(app: FastifyInstance, graceMs: number): Promise<void> {
+  const timer = setTimeout(() => {
+    app.log.warn({ graceMs }, "shutdown grace period over: closing remaining connections");
+    app.server.closeAllConnections();
+  }, graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * On SIGTERM or SIGINT: close the server gracefully, then the runtime (database), then exit 0. A second
+ * signal while shutting down exits at once with 1. `exit` defaults to process.exit (the CLI passes its own
+ * so a clean stop returns from main). Returns a function that removes the handlers.
+ */
+export function installSignalHandlers(
+  server: RunningServer,
+  runtime: Runtime,
+  exit: (code: number) => void = (code) => process.exit(code),
+): () => void {
+  let shuttingDown = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      runtime.logger.warn({ signal }, "second signal: exiting now");
+      exit(1);
+      return;
+    }
+    shuttingDown = true;
+    runtime.logger.info({ signal }, "shutting down");
+    void (async () => {
+      let code = 0;
+      try {
+        await server.close();
+        await runtime.close();
+      } catch (error) {
+        runtime.logger.error({ err: error }, "shutdown failed");
+        code = 1;
+      }
+      runtime.logger.flush(() => exit(code));
+    })();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  return () => {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  };
+}
+
+function readTLSFiles(tls: Config["server"]["tls"]): { cert: Buffer; key: Buffer } | undefined {
+  if (!tls.cert && !tls.key) return undefined;
+  if (!tls.cert || !tls.key)
+    throw new TwofoldError("ERR_CONFIG_INVALID", "server.tls needs both cert and key", {
+      issues: [
+        { path: tls.cert ? "server.tls.key" : "server.tls.cert", message: "required when the other is set" },
+      ],
+    });
+  const read = (path: string, setting: string) => {
+    try {
+      return readFileSync(path);
+    } catch (cause) {
+      throw new TwofoldError("ERR_CONFIG_INVALID", `cannot read ${setting} file ${path}`, {
+        cause,
+        issues: [{ path: setting, message: `cannot read ${path}: ${(cause as Error).message}` }],
+      });
+    }
+  };
+  return { cert: read(tls.cert, "server.tls.cert"), key: read(tls.key, "server.tls.key") };
+}

@@ -1,0 +1,128 @@
+// TLS from configuration: a real HTTPS client trusting a throwaway CA reaches the server, and HSTS is sent.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { get } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { buildServer, startServer } from "../../src/http/server.ts";
+import { IN_CI } from "../support/stores.ts";
+import { createTestRuntime } from "./support.ts";
+
+function haveOpenSSL(): boolean {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    if (IN_CI) throw new Error("openssl is required under CI=true");
+    console.error("\n*** SKIPPING TLS test: the openssl command is missing ***\n");
+    return false;
+  }
+}
+
+/** A CA and a server certificate for DNS:localhost signed by it, valid for one day. */
+function makeCertificates(dir: string) {
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl(
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=Twofold Test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
+  openssl("req", "-new", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
+  writeFileSync(
+    join(dir, "server.ext"),
+    "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+  );
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "1",
+    "-extfile",
+    "server.ext",
+  );
+  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
+}
+
+function request(url: string, options: { ca?: Buffer }): Promise<{ res: IncomingMessage; body: string }> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    // Connect to the address the server listens on, but verify the certificate for "localhost".
+    get(
+      { host: "127.0.0.1", port, path: "/health", servername: "localhost", agent: false, ...options },
+      (res) => {
+        let body = "";
+        res.on("data", (d) => {
+          body += d;
+        });
+        res.on("end", () => resolve({ res, body }));
+      },
+    ).on("error", reject);
+  });
+}
+
+test("with server.tls set the server speaks HTTPS with the configured certificate and sends HSTS", {
+  skip: !haveOpenSSL(),
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "twofold-tls-"));
+  const files = makeCertificates(dir);
+  const t = await createTestRuntime({
+    overrides: { "server.tls.cert": files.cert, "server.tls.key": files.key },
+  });
+  const server = await startServer(t.runtime);
+  try {
+    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const { res, body } = await request(server.url, { ca: readFileSync(files.ca) });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(JSON.parse(body), { status: "ok" });
+    assert.equal(res.headers["strict-transport-security"], "max-age=31536000; includeSubDomains");
+    assert.equal(res.headers["x-content-type-options"], "nosniff");
+
+    // A client that does not trust the CA refuses the connection: the certificate is really checked.
+    await assert.rejects(request(server.url, {}), /self-signed|unable to (get|verify)|certificate/i);
+  } finally {
+    await server.close();
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an unreadable certificate file is a configuration error naming the setting", async () => {
+  // loadConfig already checks that both files exist; a directory exists but cannot be read as PEM.
+  const dir = mkdtempSync(join(tmpdir(), "twofold-tls-"));
+  const t = await createTestRuntime({ overrides: { "server.tls.cert": dir, "server.tls.key": dir } });
+  try {
+    assert.throws(
+      () => buildServer(t.runtime),
+      (e: Error & { code?: string; issues?: { path: string }[] }) =>
+        e.code === "ERR_CONFIG_INVALID" && e.issues?.[0]?.path === "server.tls.cert",
+    );
+  } finally {
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
