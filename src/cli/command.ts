@@ -22,6 +22,8 @@ export interface Command {
   path: string[];
   summary: string;
   args?: ArgSpec[];
+  /** Required options shown beside the arguments in usage, e.g. `--name N --type T`. */
+  synopsis?: string;
   options?: Record<string, OptionSpec>;
   /** Extra help text (examples, exit codes). */
   details?: string;
@@ -31,7 +33,10 @@ export interface Command {
 /** Options every command accepts. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   config: { type: "string", value: "FILE", description: "configuration file (default: $TWOFOLD_CONFIG)" },
-  demo: { type: "boolean", description: "demo mode: SQLite under ./data, a demo organisation (never for real users)" },
+  demo: {
+    type: "boolean",
+    description: "demo mode: SQLite under ./data, a demo organisation (never for real users)",
+  },
   json: { type: "boolean", description: "machine-readable JSON output" },
   help: { type: "boolean", short: "h", description: "show help" },
   version: { type: "boolean", description: "print the version" },
@@ -56,7 +61,7 @@ export interface CommandContext {
   out: Output;
   actor: Actor;
   /** Loaded (once) from --config / $TWOFOLD_CONFIG, with --demo applied. */
-  config(): Readonly<Config>;
+  config(): Promise<Readonly<Config>>;
   /** Opened (once) from the configuration; closed by main when the command returns. */
   runtime(): Promise<Runtime>;
   /** Close the runtime now (idempotent); for commands that manage their own lifetime. */

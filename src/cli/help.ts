@@ -1,9 +1,13 @@
 // Usage text for the whole CLI, a command group and a single command, built from the command table.
 import { type Command, commandName, GLOBAL_OPTIONS, type OptionSpec } from "./command.ts";
 
-export function usageLine(command: Command): string {
+function argumentWords(command: Command): string[] {
   const args = (command.args ?? []).map((a) => (a.optional ? `[${a.name}]` : a.name));
-  return [commandName(command), ...args, "[options]"].join(" ");
+  return command.synopsis ? [...args, command.synopsis] : args;
+}
+
+export function usageLine(command: Command): string {
+  return [commandName(command), ...argumentWords(command), "[options]"].join(" ");
 }
 
 function optionLines(options: Record<string, OptionSpec>): string[] {
@@ -16,10 +20,7 @@ function optionLines(options: Record<string, OptionSpec>): string[] {
 }
 
 function commandLines(commands: readonly Command[]): string[] {
-  const rows = commands.map((c) => {
-    const args = (c.args ?? []).map((a) => (a.optional ? `[${a.name}]` : a.name));
-    return [[...c.path, ...args].join(" "), c.summary] as const;
-  });
+  const rows = commands.map((c) => [[...c.path, ...argumentWords(c)].join(" "), c.summary] as const);
   const width = Math.max(...rows.map(([l]) => l.length));
   return rows.map(([l, s]) => `  ${l.padEnd(width)}  ${s}`);
 }

@@ -25,7 +25,9 @@ export function createProgress(label: string, stream: ProgressStream = process.s
     const percent = Math.floor(fraction * 100);
     if (tty) {
       const filled = Math.round(fraction * WIDTH);
-      stream.write(`\r${label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${percent}% ${done}/${total}`);
+      stream.write(
+        `\r${label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${percent}% ${done}/${total}`,
+      );
       drawn = true;
       return;
     }

@@ -1,0 +1,108 @@
+// `twofold app …`: create applications (integration key, secret key, API host), list, rotate the secret, delete.
+import type { Config } from "../../config/schema.ts";
+import { APPLICATION_TYPES } from "../../core/model.ts";
+import { publicApplication } from "../../core/use-cases/applications.ts";
+import { type Command, UsageError } from "../command.ts";
+import { isoTime } from "../output.ts";
+
+/** The host Duo client software is configured with: the public URL's host, else host:port. */
+export function apiHost(config: Readonly<Config>): string {
+  if (config.server.publicUrl) return new URL(config.server.publicUrl).host;
+  return `${config.server.host}:${config.server.port}`;
+}
+
+export const appCommands: Command[] = [
+  {
+    path: ["app", "create"],
+    summary: "create an application: prints its integration key, secret key and API host",
+    synopsis: "--name N --type T",
+    options: {
+      name: { type: "string", value: "N", description: "display name" },
+      type: { type: "string", value: "T", description: APPLICATION_TYPES.join("|") },
+    },
+    async run(ctx) {
+      const name = ctx.string("name");
+      const type = ctx.string("type");
+      if (!name || !type)
+        throw new UsageError(
+          `missing ${!name ? "--name" : "--type"}`,
+          `usage: twofold app create --name N --type ${APPLICATION_TYPES.join("|")}`,
+        );
+      if (!(APPLICATION_TYPES as readonly string[]).includes(type))
+        throw new UsageError(
+          `--type must be one of ${APPLICATION_TYPES.join(", ")}, got ${JSON.stringify(type)}`,
+        );
+      const runtime = await ctx.runtime();
+      const { application, secretKey } = await runtime.services.createApplication(ctx.actor, { name, type });
+      // The secret key is shown here and by rotate-secret only: it is stored sealed.
+      const shown = {
+        integrationKey: application.id,
+        secretKey: secretKey.reveal(),
+        apiHost: apiHost(runtime.config),
+        name: application.name,
+        type: application.type,
+      };
+      ctx.out.data(shown, () => {
+        ctx.out.line(`Created application ${shown.name} (${shown.type})`);
+        ctx.out.line(`  integration key: ${shown.integrationKey}`);
+        ctx.out.line(`  secret key:      ${shown.secretKey}`);
+        ctx.out.line(`  API host:        ${shown.apiHost}`);
+        ctx.out.line("Keep the secret key safe: it is not shown again (rotate-secret makes a new one).");
+      });
+      return 0;
+    },
+  },
+  {
+    path: ["app", "list"],
+    summary: "list applications (never their secrets)",
+    async run(ctx) {
+      const { store } = await ctx.runtime();
+      const apps = (await store.listApplications()).map(publicApplication);
+      ctx.out.data(apps, () =>
+        ctx.out.table(
+          apps,
+          [
+            { header: "INTEGRATION KEY", value: (a) => a.id },
+            { header: "NAME", value: (a) => a.name },
+            { header: "TYPE", value: (a) => a.type },
+            { header: "CREATED", value: (a) => isoTime(a.createdAt) },
+          ],
+          "(no applications)",
+        ),
+      );
+      return 0;
+    },
+  },
+  {
+    path: ["app", "rotate-secret"],
+    summary: "replace an application's secret key (prints the new one once)",
+    args: [{ name: "ID" }],
+    async run(ctx) {
+      const { services } = await ctx.runtime();
+      const secret = await services.rotateApplicationSecret(ctx.actor, ctx.args[0]!);
+      ctx.out.data({ integrationKey: ctx.args[0], secretKey: secret.reveal() }, () => {
+        ctx.out.line(`new secret key for ${ctx.args[0]}: ${secret.reveal()}`);
+        ctx.out.line("The old secret no longer works; update the application's configuration.");
+      });
+      return 0;
+    },
+  },
+  {
+    path: ["app", "delete"],
+    summary: "delete an application",
+    args: [{ name: "ID" }],
+    synopsis: "--yes",
+    options: { yes: { type: "boolean", description: "confirm the deletion" } },
+    async run(ctx) {
+      if (!ctx.flag("yes"))
+        throw new UsageError(
+          "deleting an application stops every login through it",
+          `run \`twofold app delete ${ctx.args[0]} --yes\` to confirm`,
+        );
+      const { services } = await ctx.runtime();
+      await services.deleteApplication(ctx.actor, ctx.args[0]!);
+      ctx.out.data({ deleted: ctx.args[0] }, () => ctx.out.line(`deleted application ${ctx.args[0]}`));
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,130 @@
+// `twofold audit tail` (administrative changes, optionally followed) and `twofold auth log` (authentication attempts).
+import type { AuditEvent, AuthLogEntry } from "../../core/model.ts";
+import type { Store } from "../../core/ports.ts";
+import type { Command, CommandContext } from "../command.ts";
+import { type Column, isoTime, toJSONValue } from "../output.ts";
+
+const AUDIT_COLUMNS: Column<AuditEvent>[] = [
+  { header: "ID", value: (e) => e.id },
+  { header: "TIME", value: (e) => isoTime(e.at) },
+  { header: "ACTOR", value: (e) => e.actor },
+  { header: "ACTION", value: (e) => e.action },
+  { header: "TARGET", value: (e) => (e.targetId ? `${e.targetType}:${e.targetId}` : e.targetType) },
+  { header: "IP", value: (e) => e.sourceIp },
+];
+
+const hasEventAfter = async (store: Store, id: number) =>
+  (await store.listAudit({ afterId: id, limit: 1 })).length > 0;
+
+/**
+ * The newest `limit` audit events, oldest first. The store reads forward from an id, so the newest id is
+ * found by galloping then bisecting (a few dozen cheap queries, however long the log), and the window
+ * before it is widened until it holds `limit` events (ids may have gaps).
+ */
+async function latestAuditEvents(store: Store, limit: number): Promise<AuditEvent[]> {
+  if (!(await hasEventAfter(store, 0))) return [];
+  let high = 1;
+  while (await hasEventAfter(store, high)) high *= 2;
+  let low = Math.floor(high / 2); // an event exists after `low`, none after `high`
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    if (await hasEventAfter(store, mid)) low = mid;
+    else high = mid;
+  }
+  const newest = high;
+  let after = Math.max(0, newest - limit);
+  for (;;) {
+    const events = await store.listAudit({ afterId: after, limit: newest - after });
+    if (events.length >= limit || after === 0) return events.slice(-limit);
+    after = Math.max(0, after - (limit - events.length));
+  }
+}
+
+function formatAuditLine(e: AuditEvent): string {
+  return AUDIT_COLUMNS.map((c) => String(c.value(e) ?? "-")).join("  ");
+}
+
+/** Wait `ms`, or less when `stop` fires. */
+function sleep(ms: number, stop: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    stop.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function follow(ctx: CommandContext, store: Store, lastId: number): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    let last = lastId;
+    while (!stop.signal.aborted) {
+      await sleep(1000, stop.signal);
+      if (stop.signal.aborted) break;
+      for (const e of await store.listAudit({ afterId: last, limit: 1000 })) {
+        if (ctx.json) process.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
+        else ctx.out.line(formatAuditLine(e));
+        last = e.id;
+      }
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+export const auditCommands: Command[] = [
+  {
+    path: ["audit", "tail"],
+    summary: "show the newest audit events (who changed what)",
+    options: {
+      limit: { type: "string", value: "N", description: "how many events (default 20)" },
+      follow: { type: "boolean", short: "f", description: "keep printing new events until interrupted" },
+    },
+    details: "With --follow and --json, prints one JSON object per line.",
+    async run(ctx) {
+      const limit = ctx.integer("limit", 1, 100_000) ?? 20;
+      const { store } = await ctx.runtime();
+      const events = await latestAuditEvents(store, limit);
+      if (ctx.flag("follow") && ctx.json) {
+        for (const e of events) process.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
+      } else {
+        ctx.out.data(events, () => ctx.out.table(events, AUDIT_COLUMNS, "(no audit events)"));
+      }
+      if (ctx.flag("follow")) await follow(ctx, store, events.at(-1)?.id ?? 0);
+      return 0;
+    },
+  },
+  {
+    path: ["auth", "log"],
+    summary: "show the newest authentication attempts",
+    options: { limit: { type: "string", value: "N", description: "how many entries (default 20)" } },
+    async run(ctx) {
+      const limit = ctx.integer("limit", 1, 100_000) ?? 20;
+      const { store, clock } = await ctx.runtime();
+      const { entries } = await store.listAuthLog({ minTime: 0, maxTime: clock.now(), limit, order: "desc" });
+      const list = entries.reverse();
+      ctx.out.data(list, () =>
+        ctx.out.table<AuthLogEntry>(
+          list,
+          [
+            { header: "TIME", value: (e) => isoTime(e.at) },
+            { header: "USER", value: (e) => e.username },
+            { header: "RESULT", value: (e) => e.result },
+            { header: "FACTOR", value: (e) => e.factor },
+            { header: "REASON", value: (e) => e.reason },
+            { header: "APPLICATION", value: (e) => e.applicationId },
+            { header: "IP", value: (e) => e.ip },
+            { header: "TXID", value: (e) => e.txid },
+          ],
+          "(no authentication attempts)",
+        ),
+      );
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,41 @@
+// The command table: every `twofold` command, in the order help lists them, and the group summaries.
+import type { Command } from "../command.ts";
+import { appCommands } from "./app.ts";
+import { auditCommands } from "./audit.ts";
+import { bypassCommands } from "./bypass.ts";
+import { configCommands } from "./config.ts";
+import { dbCommands } from "./db.ts";
+import { passcodeCommands } from "./passcode.ts";
+import { rescueCommands } from "./rescue.ts";
+import { serveCommands } from "./serve.ts";
+import { tokenCommands } from "./token.ts";
+import { totpCommands } from "./totp.ts";
+import { userCommands } from "./user.ts";
+
+export const COMMANDS: readonly Command[] = [
+  ...serveCommands,
+  ...configCommands,
+  ...dbCommands,
+  ...userCommands,
+  ...totpCommands,
+  ...tokenCommands,
+  ...bypassCommands,
+  ...rescueCommands,
+  ...appCommands,
+  ...auditCommands,
+  ...passcodeCommands,
+];
+
+export const GROUPS: Record<string, string> = {
+  config: "check the configuration",
+  db: "database maintenance",
+  user: "manage users",
+  totp: "authenticator-app enrolments",
+  token: "hardware tokens: inventory and loans",
+  bypass: "bypass codes from the service desk",
+  rescue: "rescue codes",
+  app: "applications (integrations)",
+  audit: "the audit log",
+  auth: "the authentication log",
+  passcode: "test a passcode",
+};

@@ -1,0 +1,60 @@
+// `twofold serve`: runs the HTTP server until SIGINT/SIGTERM; in demo mode seeds the demo organisation and prints a banner.
+import QRCode from "qrcode";
+import type { DemoInfo } from "../../runtime/demo-info.ts";
+import type { Command, CommandContext } from "../command.ts";
+
+export const serveCommands: Command[] = [
+  {
+    path: ["serve"],
+    summary: "run the server (with --demo: SQLite under ./data and a demo organisation)",
+    details:
+      "Stops cleanly on SIGINT or SIGTERM, letting open requests finish (server.shutdownGraceSeconds).",
+    async run(ctx) {
+      const runtime = await ctx.runtime();
+      const demo =
+        runtime.config.mode === "demo"
+          ? await (await import("../../runtime/demo.ts")).ensureDemoOrganization(runtime)
+          : undefined;
+      // Loaded here, not at the top, so other commands do not pay for loading the HTTP stack.
+      const { startServer, installSignalHandlers } = await import("../../http/server.ts");
+      const server = await startServer(runtime, demo ? { demo } : {});
+
+      // On SIGTERM/SIGINT the handlers close the server, then the runtime. A clean shutdown returns from
+      // main, so bin/twofold.js sets exit code 0; a failed shutdown or a second signal exits at once.
+      const stopped = new Promise<number>((resolve) => {
+        installSignalHandlers(server, { ...runtime, close: ctx.closeRuntime }, (code) =>
+          code === 0 ? resolve(0) : process.exit(code),
+        );
+      });
+      await printBanner(ctx, server.url, demo);
+      return stopped;
+    },
+  },
+];
+
+async function printBanner(ctx: CommandContext, url: string, demo: DemoInfo | undefined): Promise<void> {
+  const config = await ctx.config();
+  ctx.out.data({ url, mode: config.mode, demo: demo ?? null }, () => {});
+  if (ctx.json) return;
+  const out = ctx.out;
+  if (!demo) {
+    out.line(`Twofold is listening on ${url}`);
+    return;
+  }
+  out.line(
+    `Twofold demo (${demo.organization}): NOT for real users; data under ${config.database.sqlitePath}`,
+  );
+  out.line(`Listening on ${url}`);
+  out.line();
+  out.line("Demo users (local passwords):");
+  for (const u of demo.users) out.line(`  ${u.username} / ${u.password}    ${u.factors.join("; ")}`);
+  out.line(
+    `Demo application: ${demo.application.name} (${demo.application.type}), integration key ${demo.application.integrationKey}`,
+  );
+  out.line();
+  out.line("alice's authenticator app: scan this QR code, or add the URI by hand:");
+  out.line(`  ${demo.aliceTOTPURI}`);
+  out.line((await QRCode.toString(demo.aliceTOTPURI, { type: "terminal", small: true })).trimEnd());
+  out.line();
+  out.line(`Open ${url} in a browser: the start page says what is running and what to try next.`);
+}

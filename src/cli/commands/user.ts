@@ -1,0 +1,228 @@
+// `twofold user …`: add, list, show, import, enable/disable, alias, delete and unlock users.
+
+import type { UserStatus } from "../../core/model.ts";
+import { MAX_IMPORT_BYTES } from "../../core/tokens/imported-token.ts";
+import { toPublicToken } from "../../core/use-cases/hardware-tokens.ts";
+import { type PublicUser, toPublicUser } from "../../core/use-cases/users.ts";
+import { type Command, type CommandContext, UsageError } from "../command.ts";
+import { readInputFile, readStdinText } from "../input.ts";
+import { type Column, isoTime } from "../output.ts";
+import { createProgress } from "../progress.ts";
+import { parseUserCSV } from "../user-csv.ts";
+
+const STATUSES: readonly UserStatus[] = ["active", "bypass", "disabled"];
+
+const USER_COLUMNS: Column<PublicUser>[] = [
+  { header: "USERNAME", value: (u) => u.username },
+  { header: "STATUS", value: (u) => u.status },
+  { header: "NAME", value: (u) => u.realName },
+  { header: "EMAIL", value: (u) => u.email },
+  { header: "PHONE", value: (u) => u.phone },
+  { header: "CREATED", value: (u) => isoTime(u.createdAt) },
+  { header: "ID", value: (u) => u.id },
+];
+
+function parseStatus(value: string | undefined): UserStatus | undefined {
+  if (value === undefined) return undefined;
+  if (!STATUSES.includes(value as UserStatus))
+    throw new UsageError(`status must be one of ${STATUSES.join(", ")}, got ${JSON.stringify(value)}`);
+  return value as UserStatus;
+}
+
+function printUser(ctx: CommandContext, user: PublicUser, verb: string): void {
+  ctx.out.data(user, () => {
+    ctx.out.line(`${verb} user ${user.username} (${user.id}), status ${user.status}`);
+  });
+}
+
+function setStatus(status: UserStatus, verb: string): Command["run"] {
+  return async (ctx) => {
+    const { services } = await ctx.runtime();
+    printUser(ctx, await services.setUserStatus(ctx.actor, ctx.args[0]!, status), verb);
+    return 0;
+  };
+}
+
+export const userCommands: Command[] = [
+  {
+    path: ["user", "add"],
+    summary: "create a user",
+    args: [{ name: "USERNAME" }],
+    options: {
+      email: { type: "string", value: "E", description: "e-mail address" },
+      name: { type: "string", value: "REAL", description: "real name" },
+      phone: { type: "string", value: "+E164", description: "phone number, e.g. +886912345678" },
+      "password-stdin": { type: "boolean", description: "read a local password from stdin" },
+      status: { type: "string", value: "S", description: "active (default), bypass or disabled" },
+    },
+    async run(ctx) {
+      const status = parseStatus(ctx.string("status"));
+      const password = ctx.flag("password-stdin") ? await readStdinText(ctx.stdin) : undefined;
+      if (password === "") throw new UsageError("--password-stdin: stdin was empty");
+      const { services } = await ctx.runtime();
+      const user = await services.createUser(ctx.actor, {
+        username: ctx.args[0]!,
+        email: ctx.string("email") ?? null,
+        realName: ctx.string("name") ?? null,
+        phone: ctx.string("phone") ?? null,
+        ...(status ? { status } : {}),
+        ...(password ? { password } : {}),
+      });
+      printUser(ctx, user, "created");
+      return 0;
+    },
+  },
+  {
+    path: ["user", "list"],
+    summary: "list users",
+    options: {
+      search: { type: "string", value: "S", description: "part of the username, e-mail or name" },
+      limit: { type: "string", value: "N", description: "at most N users (default 100)" },
+      offset: { type: "string", value: "N", description: "skip the first N users" },
+    },
+    async run(ctx) {
+      const limit = ctx.integer("limit", 1, 10_000) ?? 100;
+      const offset = ctx.integer("offset", 0, Number.MAX_SAFE_INTEGER) ?? 0;
+      const { store } = await ctx.runtime();
+      const search = ctx.string("search");
+      const { users, total } = await store.listUsers({ limit, offset, ...(search ? { search } : {}) });
+      const list = users.map(toPublicUser);
+      ctx.out.data({ users: list, total }, () => {
+        ctx.out.table(list, USER_COLUMNS, "(no users)");
+        if (total > offset + list.length)
+          ctx.out.note(`showing ${list.length} of ${total}; use --offset ${offset + list.length} for more`);
+      });
+      return 0;
+    },
+  },
+  {
+    path: ["user", "show"],
+    summary: "show a user: status, aliases, factors and lockouts",
+    args: [{ name: "USER" }],
+    async run(ctx) {
+      const runtime = await ctx.runtime();
+      const { services, store, clock } = runtime;
+      const user = await services.requireUser(ctx.args[0]!);
+      const aliases = await store.listAliases(user.id);
+      const { credentials } = await store.listOTPCredentials({ userId: user.id });
+      const factors = credentials.map(toPublicToken);
+      const bypassLive = (await store.listLiveBypassCodes(user.id, clock.now())).length;
+      const rescueUnused = await services.countUnusedRescueCodes(user.id);
+      const lockouts = (await store.listLockouts(user.id)).filter((l) => l.failures > 0);
+      const shown = {
+        user: toPublicUser(user),
+        aliases,
+        authenticatorApps: factors.filter((f) => f.kind === "app"),
+        tokens: factors.filter((f) => f.kind === "token"),
+        liveBypassCodes: bypassLive,
+        unusedRescueCodes: rescueUnused,
+        lockouts,
+      };
+      ctx.out.data(shown, () => {
+        const u = shown.user;
+        const o = ctx.out;
+        o.line(`${u.username} (${u.id})`);
+        o.line(`  status:     ${u.status}`);
+        o.line(`  name:       ${u.realName ?? "-"}`);
+        o.line(`  e-mail:     ${u.email ?? "-"}`);
+        o.line(`  phone:      ${u.phone ?? "-"}`);
+        o.line(`  password:   ${u.hasPassword ? "local password set" : "none"}`);
+        o.line(`  aliases:    ${aliases.length > 0 ? aliases.join(", ") : "-"}`);
+        o.line(`  created:    ${isoTime(u.createdAt)}`);
+        o.line("factors:");
+        for (const f of shown.authenticatorApps)
+          o.line(
+            `  authenticator app ${f.id} (${f.label ?? "-"}): ${f.status}, ${f.type} ${f.digits} digits`,
+          );
+        for (const t of shown.tokens)
+          o.line(
+            `  hardware token ${t.serial} (${t.type}): ${t.status}, lent ${isoTime(t.assignedAt) ?? "-"}`,
+          );
+        o.line(`  live bypass codes:   ${bypassLive}`);
+        o.line(`  unused rescue codes: ${rescueUnused}`);
+        o.line("lockouts:");
+        if (lockouts.length === 0) o.line("  none");
+        for (const l of lockouts)
+          o.line(`  ${l.factorClass}: ${l.failures} failures, last ${isoTime(l.lastFailureAt) ?? "-"}`);
+      });
+      return 0;
+    },
+  },
+  {
+    path: ["user", "import"],
+    summary: "create users from a CSV file (header username,email,name,phone); all or nothing",
+    args: [{ name: "FILE.csv" }],
+    details:
+      "Columns are found by header name (username is required; email, name, phone, status optional).\n" +
+      "Any problem refuses the whole file, listing every line at fault.",
+    async run(ctx) {
+      const rows = parseUserCSV(readInputFile(ctx.args[0]!, MAX_IMPORT_BYTES).toString("utf8"));
+      const { services } = await ctx.runtime();
+      const progress = createProgress("importing users");
+      progress.update(0, rows.length);
+      const { created } = await services.importUsers(ctx.actor, rows, (done, total) =>
+        progress.update(done, total),
+      );
+      progress.finish();
+      ctx.out.data({ created }, () => ctx.out.line(`imported ${created} user${created === 1 ? "" : "s"}`));
+      return 0;
+    },
+  },
+  {
+    path: ["user", "disable"],
+    summary: "disable a user (every authentication is denied)",
+    args: [{ name: "USER" }],
+    run: setStatus("disabled", "disabled"),
+  },
+  {
+    path: ["user", "enable"],
+    summary: "make a user active again",
+    args: [{ name: "USER" }],
+    run: setStatus("active", "enabled"),
+  },
+  {
+    path: ["user", "alias"],
+    summary: "add another name the user can be found by",
+    args: [{ name: "USER" }, { name: "ALIAS" }],
+    async run(ctx) {
+      const { services } = await ctx.runtime();
+      const [user, alias] = ctx.args as [string, string];
+      await services.addUserAlias(ctx.actor, user, alias);
+      ctx.out.data({ user, alias }, () => ctx.out.line(`${alias} now also names ${user}`));
+      return 0;
+    },
+  },
+  {
+    path: ["user", "delete"],
+    summary: "delete a user and all their factors",
+    args: [{ name: "USER" }],
+    synopsis: "--yes",
+    options: { yes: { type: "boolean", description: "confirm the deletion" } },
+    async run(ctx) {
+      if (!ctx.flag("yes"))
+        throw new UsageError(
+          "deleting a user removes all their factors and cannot be undone",
+          `run \`twofold user delete ${ctx.args[0]} --yes\` to confirm`,
+        );
+      const { services } = await ctx.runtime();
+      await services.deleteUser(ctx.actor, ctx.args[0]!);
+      ctx.out.data({ deleted: ctx.args[0] }, () => ctx.out.line(`deleted user ${ctx.args[0]}`));
+      return 0;
+    },
+  },
+  {
+    path: ["user", "unlock"],
+    summary: "clear a user's lockouts (after checking their identity)",
+    args: [{ name: "USER" }],
+    async run(ctx) {
+      const { services } = await ctx.runtime();
+      const cleared = await services.unlockUser(ctx.actor, ctx.args[0]!);
+      ctx.out.data({ user: ctx.args[0], cleared }, () =>
+        ctx.out.line(
+          `unlocked ${ctx.args[0]} (${cleared} lockout counter${cleared === 1 ? "" : "s"} cleared)`,
+        ),
+      );
+      return 0;
+    },
+  },
+];

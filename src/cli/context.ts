@@ -1,0 +1,108 @@
+// Builds what a command runs with: its parsed options and arguments, output, actor, and lazily the config and runtime.
+import { userInfo } from "node:os";
+import { parseArgs } from "node:util";
+import type { Config } from "../config/schema.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { type Command, type CommandContext, commandName, GLOBAL_OPTIONS, UsageError } from "./command.ts";
+import { cliEnvironment } from "./environment.ts";
+import { createOutput } from "./output.ts";
+
+export function buildContext(command: Command, rest: string[], json: boolean): CommandContext {
+  const options = { ...GLOBAL_OPTIONS, ...command.options };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: Object.fromEntries(
+        Object.entries(options).map(([k, o]) => [
+          k,
+          o.short ? { type: o.type, short: o.short } : { type: o.type },
+        ]),
+      ),
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    const message = (error as Error).message.split(/\. /)[0]!.replace(/\.$/, "");
+    throw new UsageError(message, `run \`${commandName(command)} --help\` for its options`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const args = parsed.positionals;
+  const specs = command.args ?? [];
+  const required = specs.filter((a) => !a.optional);
+  if (args.length < required.length)
+    throw new UsageError(
+      `missing ${required
+        .slice(args.length)
+        .map((a) => a.name)
+        .join(" ")}`,
+      `usage: ${commandName(command)} ${specs.map((a) => (a.optional ? `[${a.name}]` : a.name)).join(" ")}`,
+    );
+  if (args.length > specs.length)
+    throw new UsageError(
+      `unexpected argument \`${args[specs.length]}\``,
+      `run \`${commandName(command)} --help\` for its usage`,
+    );
+
+  const configFile = (values["config"] as string | undefined) ?? process.env["TWOFOLD_CONFIG"];
+  let config: Promise<Readonly<Config>> | undefined;
+  let runtime: Promise<Runtime> | undefined;
+  let closing: Promise<void> | undefined;
+  const loadOnce = () => {
+    // Loaded on first use: the schema library is slow to load, and help or usage errors never need it.
+    config ??= import("../config/load.ts").then(({ loadConfig }) =>
+      loadConfig({
+        env: cliEnvironment(),
+        ...(configFile ? { file: configFile } : {}),
+        ...(values["demo"] ? { overrides: { mode: "demo" } } : {}),
+      }),
+    );
+    return config;
+  };
+  const str = (name: string) => values[name] as string | undefined;
+  return {
+    command,
+    args,
+    json,
+    out: createOutput(json, { stdout: process.stdout, stderr: process.stderr }),
+    actor: { name: `cli:${osUser()}` },
+    configFile,
+    stdin: process.stdin,
+    config: loadOnce,
+    runtime: () => {
+      runtime ??= Promise.all([import("../runtime/runtime.ts"), loadOnce()]).then(([m, c]) =>
+        m.createRuntime(c),
+      );
+      return runtime;
+    },
+    closeRuntime: () => {
+      // A runtime that failed to open was reported already; only a failure to close is news.
+      closing ??= runtime
+        ? runtime.then(
+            (r) => r.close(),
+            () => {},
+          )
+        : Promise.resolve();
+      return closing;
+    },
+    string: str,
+    flag: (name) => values[name] === true,
+    integer(name, min, max) {
+      const raw = str(name);
+      if (raw === undefined) return undefined;
+      if (!/^-?\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max)
+        throw new UsageError(
+          `--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+        );
+      return Number(raw);
+    },
+  };
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env["USER"] ?? process.env["USERNAME"] ?? "unknown";
+  }
+}

@@ -1,0 +1,115 @@
+// `twofold user …` end to end: add, list, show, alias, disable, and CSV import that is all or nothing.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createSandbox, type Sandbox } from "./helpers.ts";
+
+interface ListedUser {
+  username: string;
+  status: string;
+  email: string | null;
+  realName: string | null;
+  createdAt: string;
+}
+
+describe("twofold user", () => {
+  let box: Sandbox;
+  before(() => {
+    box = createSandbox();
+  });
+  after(() => box.cleanup());
+
+  test("user add creates users once; the password never comes back", () => {
+    const alice = box.json<Record<string, unknown>>([
+      "user",
+      "add",
+      "alice",
+      "--email",
+      "alice@example.edu",
+      "--name",
+      "Alice Example",
+      "--phone",
+      "+886912345678",
+    ]);
+    assert.equal(alice["username"], "alice");
+    assert.equal(alice["hasPassword"], false);
+    assert.match(String(alice["createdAt"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+    const bob = box.run(["user", "add", "bob", "--password-stdin"], { input: "correct horse\n" });
+    assert.equal(bob.code, 0, bob.stderr);
+    assert.match(bob.stdout, /created user bob/);
+
+    const again = box.run(["user", "add", "ALICE"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^error: user ALICE already exists/);
+  });
+
+  test("user import: a good file is imported with progress; a file with bad lines imports nothing", () => {
+    const good = join(box.dir, "good.csv");
+    // Columns are found by header name, in any order.
+    writeFileSync(
+      good,
+      'email,username,name,phone\ncarol@example.edu,carol,Carol,\n,dave,,+886900000001\n"e@example.edu",erin,"Erin, E.",\n',
+    );
+    const ok = box.run(["user", "import", good]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /imported 3 users/);
+    assert.match(ok.stderr, /importing users: 0%/);
+    assert.match(ok.stderr, /importing users: 100%/);
+
+    const bad = join(box.dir, "bad.csv");
+    writeFileSync(
+      bad,
+      "username,email,name,phone\nfrank,frank@example.edu,Frank,\ngrace,not-an-email,Grace,\nheidi,,Heidi,\nivan,,Ivan,0912\n",
+    );
+    const refused = box.run(["user", "import", bad]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /nothing was imported/);
+    assert.match(refused.stderr, /^ {2}line 3: email: /m);
+    assert.match(refused.stderr, /^ {2}line 5: phone: /m);
+    assert.doesNotMatch(refused.stderr, /line [24]:/);
+  });
+
+  test("user alias, disable, list and show", () => {
+    assert.equal(box.run(["user", "alias", "carol", "carol.c@example.edu"]).code, 0);
+    assert.equal(box.run(["user", "disable", "erin"]).code, 0);
+
+    const { users, total } = box.json<{ users: ListedUser[]; total: number }>(["user", "list"]);
+    assert.deepEqual(
+      users.map((u) => u.username),
+      ["alice", "bob", "carol", "dave", "erin"],
+      "nothing from the refused file",
+    );
+    assert.equal(total, 5);
+    assert.equal(users.find((u) => u.username === "erin")?.status, "disabled");
+    assert.equal(users.find((u) => u.username === "erin")?.realName, "Erin, E.");
+    assert.ok(users.every((u) => !("passwordHash" in u)));
+
+    const table = box.run(["user", "list", "--search", "example.edu", "--limit", "2"]);
+    assert.equal(table.code, 0);
+    const lines = table.stdout.trim().split("\n");
+    assert.match(lines[0]!, /^USERNAME\s+STATUS\s+NAME\s+EMAIL/);
+    assert.equal(lines.length, 3);
+    assert.match(table.stderr, /showing 2 of 3/);
+
+    const shown = box.run(["user", "show", "carol.c@example.edu"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^carol \(DU[A-Z0-9]{18}\)/);
+    assert.match(shown.stdout, /aliases:\s+carol\.c@example\.edu/);
+    assert.match(shown.stdout, /unused rescue codes: 0/);
+
+    const json = box.json<{ user: ListedUser; aliases: string[]; lockouts: unknown[] }>([
+      "user",
+      "show",
+      "carol",
+    ]);
+    assert.equal(json.user.username, "carol");
+    assert.deepEqual(json.aliases, ["carol.c@example.edu"]);
+    assert.deepEqual(json.lockouts, []);
+
+    const missing = box.run(["user", "show", "nobody", "--json"]);
+    assert.equal(missing.code, 1);
+    assert.equal(JSON.parse(missing.stdout).error.code, "ERR_USER_NOT_FOUND");
+  });
+});
