@@ -4,7 +4,6 @@ import { parseArgs } from "node:util";
 import type { Config } from "../config/schema.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { type Command, type CommandContext, commandName, GLOBAL_OPTIONS, UsageError } from "./command.ts";
-import { cliEnvironment } from "./environment.ts";
 import { createOutput } from "./output.ts";
 
 export function buildContext(command: Command, rest: string[], json: boolean): CommandContext {
@@ -52,7 +51,7 @@ export function buildContext(command: Command, rest: string[], json: boolean): C
     // Loaded on first use: the schema library is slow to load, and help or usage errors never need it.
     config ??= import("../config/load.ts").then(({ loadConfig }) =>
       loadConfig({
-        env: cliEnvironment(),
+        env: process.env,
         ...(configFile ? { file: configFile } : {}),
         ...(values["demo"] ? { overrides: { mode: "demo" } } : {}),
       }),

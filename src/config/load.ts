@@ -18,7 +18,7 @@ export interface LoadOptions {
 }
 
 /** Variables that are not settings but are still ours. */
-const RESERVED_ENV = new Set(["TWOFOLD_CONFIG", "TWOFOLD_ENCRYPTION_KEY"]);
+const RESERVED_ENV = new Set(["TWOFOLD_CONFIG", "TWOFOLD_ENCRYPTION_KEY", "TWOFOLD_DEBUG"]);
 const RESERVED_ENV_PREFIXES = ["TWOFOLD_TEST_"];
 
 // Unknown keys anywhere are mistakes (a typo would silently keep a default), so every object is closed.

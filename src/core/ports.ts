@@ -159,7 +159,8 @@ export interface Store {
 
   // Logs and outbox
   appendAudit(event: AuditInput, at: number): Promise<number>;
-  listAudit(query: { afterId?: number; limit: number }): Promise<AuditEvent[]>;
+  /** Events after `afterId` in id order; with `order: "desc"`, the newest first. */
+  listAudit(query: { afterId?: number; limit: number; order?: "asc" | "desc" }): Promise<AuditEvent[]>;
   appendAuthLog(entry: AuthLogEntry): Promise<void>;
   listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }>;
   enqueueNotification(n: Notification): Promise<void>;

@@ -103,7 +103,9 @@ async function ensureAliceTOTP(runtime: Runtime): Promise<string> {
   const key = decodeBase32(enrollment.secret.reveal());
   if (!key) throw new TwofoldError("ERR_INTERNAL", "demo enrolment secret is not base32");
   const { algorithm, digits, period } = config.policy.totp;
-  const code = generateTOTP({ key, algorithm, digits, period }, clock.now());
+  // Confirm with the previous step's code (accepted within the ±1 window), so the code alice's app shows
+  // right now is still unused and works on the start page at once.
+  const code = generateTOTP({ key, algorithm, digits, period }, clock.now() - period * 1000);
   await services.confirmTOTP(DEMO_ACTOR, enrollment.credentialId, code);
   // Demo data (see ensureDemoOrganization): kept so an interrupted first start does not enrol alice twice.
   await store.setMeta(ALICE_URI_KEY, enrollment.uri.reveal());

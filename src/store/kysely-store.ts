@@ -752,13 +752,13 @@ export class KyselyStore implements Store {
     return Number(row.id);
   }
 
-  async listAudit(query: { afterId?: number; limit: number }): Promise<AuditEvent[]> {
+  async listAudit(query: { afterId?: number; limit: number; order?: "asc" | "desc" }): Promise<AuditEvent[]> {
     const rows = await guard(() =>
       this.#db
         .selectFrom("audit_log")
         .selectAll()
         .where("id", ">", query.afterId ?? 0)
-        .orderBy("id")
+        .orderBy("id", query.order ?? "asc")
         .limit(query.limit)
         .execute(),
     );

@@ -5,7 +5,6 @@ import { dirname, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
-import pg from "pg";
 import { TwofoldError } from "../core/errors.ts";
 import { KyselyStore } from "./kysely-store.ts";
 import { type Dialect, migrateToLatest } from "./migrations.ts";
@@ -33,7 +32,7 @@ export interface OpenedStore {
 const INT8_OID = 20;
 
 export async function openStore(options: StoreOptions): Promise<OpenedStore> {
-  const opened = options.url ? openPostgres(options) : openSqlite(options);
+  const opened = options.url ? await openPostgres(options) : openSqlite(options);
   if (options.migrate ?? true) {
     try {
       await migrateToLatest(opened.kysely, opened.dialect);
@@ -45,7 +44,9 @@ export async function openStore(options: StoreOptions): Promise<OpenedStore> {
   return opened;
 }
 
-function openPostgres(options: StoreOptions): OpenedStore {
+async function openPostgres(options: StoreOptions): Promise<OpenedStore> {
+  // Loaded on demand: SQLite installations (and every short CLI command on them) never pay for it.
+  const { default: pg } = await import("pg");
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
     throw new TwofoldError("ERR_CONFIG_INVALID", `invalid PostgreSQL schema name ${schema}`);

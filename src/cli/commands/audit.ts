@@ -13,31 +13,9 @@ const AUDIT_COLUMNS: Column<AuditEvent>[] = [
   { header: "IP", value: (e) => e.sourceIp },
 ];
 
-const hasEventAfter = async (store: Store, id: number) =>
-  (await store.listAudit({ afterId: id, limit: 1 })).length > 0;
-
-/**
- * The newest `limit` audit events, oldest first. The store reads forward from an id, so the newest id is
- * found by galloping then bisecting (a few dozen cheap queries, however long the log), and the window
- * before it is widened until it holds `limit` events (ids may have gaps).
- */
+/** The newest `limit` audit events, oldest first. */
 async function latestAuditEvents(store: Store, limit: number): Promise<AuditEvent[]> {
-  if (!(await hasEventAfter(store, 0))) return [];
-  let high = 1;
-  while (await hasEventAfter(store, high)) high *= 2;
-  let low = Math.floor(high / 2); // an event exists after `low`, none after `high`
-  while (high - low > 1) {
-    const mid = Math.floor((low + high) / 2);
-    if (await hasEventAfter(store, mid)) low = mid;
-    else high = mid;
-  }
-  const newest = high;
-  let after = Math.max(0, newest - limit);
-  for (;;) {
-    const events = await store.listAudit({ afterId: after, limit: newest - after });
-    if (events.length >= limit || after === 0) return events.slice(-limit);
-    after = Math.max(0, after - (limit - events.length));
-  }
+  return (await store.listAudit({ limit, order: "desc" })).reverse();
 }
 
 function formatAuditLine(e: AuditEvent): string {

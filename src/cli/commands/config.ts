@@ -1,7 +1,6 @@
 // `twofold config validate`: checks a configuration and reports every problem, or prints the effective settings.
 import type { Config } from "../../config/schema.ts";
 import type { Command } from "../command.ts";
-import { cliEnvironment } from "../environment.ts";
 
 const REDACTED = "[redacted]";
 
@@ -16,7 +15,7 @@ export const configCommands: Command[] = [
       const file = ctx.args[0] ?? ctx.configFile;
       const { loadConfig } = await import("../../config/load.ts");
       const config = loadConfig({
-        env: cliEnvironment(),
+        env: process.env,
         ...(file ? { file } : {}),
         ...(ctx.flag("demo") ? { overrides: { mode: "demo" } } : {}),
       });

@@ -5,6 +5,7 @@ import { auditCommands } from "./audit.ts";
 import { bypassCommands } from "./bypass.ts";
 import { configCommands } from "./config.ts";
 import { dbCommands } from "./db.ts";
+import { keysCommands } from "./keys.ts";
 import { passcodeCommands } from "./passcode.ts";
 import { rescueCommands } from "./rescue.ts";
 import { serveCommands } from "./serve.ts";
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   ...serveCommands,
   ...configCommands,
   ...dbCommands,
+  ...keysCommands,
   ...userCommands,
   ...totpCommands,
   ...tokenCommands,
@@ -29,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
 export const GROUPS: Record<string, string> = {
   config: "check the configuration",
   db: "database maintenance",
+  keys: "encryption keys",
   user: "manage users",
   totp: "authenticator-app enrolments",
   token: "hardware tokens: inventory and loans",
