@@ -56,6 +56,8 @@ export interface ErrorIssue {
 /** Public messages: what a client or user is told for each code. Deliberately generic. */
 const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
   ERR_VALIDATION: "The request is not valid.",
+  ERR_UNAUTHENTICATED: "Authentication required.",
+  ERR_FORBIDDEN: "Forbidden.",
   ERR_NOT_FOUND: "Not found.",
   ERR_ROUTE_NOT_FOUND: "Not found.",
   ERR_METHOD_NOT_ALLOWED: "Method not allowed.",
@@ -65,6 +67,11 @@ const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
   ERR_STORE_UNAVAILABLE: "The service is temporarily unavailable.",
   ERR_INTERNAL: "Internal error.",
 };
+
+/** The generic text shown outside for a code, when it has one. */
+export function genericMessage(code: ErrorCode): string | undefined {
+  return PUBLIC_MESSAGES[code];
+}
 
 export class TwofoldError extends Error {
   override readonly name = "TwofoldError";

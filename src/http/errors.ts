@@ -1,6 +1,6 @@
 // The one error-code → HTTP status table, and the error and not-found handlers that never send detail or stacks.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type ErrorCode, type ErrorIssue, isTwofoldError } from "../core/errors.ts";
+import { type ErrorCode, type ErrorIssue, genericMessage, isTwofoldError } from "../core/errors.ts";
 
 /** Every code has a status; adding a code to ERROR_CODES without a row here fails the typecheck. */
 export const ERROR_STATUS: Record<ErrorCode, number> = {
@@ -66,19 +66,6 @@ const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   429: "ERR_RATE_LIMITED",
 };
 
-const GENERIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
-  ERR_VALIDATION: "The request is not valid.",
-  ERR_ROUTE_NOT_FOUND: "Not found.",
-  ERR_METHOD_NOT_ALLOWED: "Method not allowed.",
-  ERR_UNAUTHENTICATED: "Authentication required.",
-  ERR_FORBIDDEN: "Forbidden.",
-  ERR_PAYLOAD_TOO_LARGE: "The request body is too large.",
-  ERR_UNSUPPORTED_MEDIA_TYPE: "Unsupported content type.",
-  ERR_RATE_LIMITED: "Too many requests. Try again later.",
-  ERR_STORE_UNAVAILABLE: "The service is temporarily unavailable.",
-  ERR_INTERNAL: "Internal error.",
-};
-
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; issues?: ErrorIssue[] };
 }
@@ -107,13 +94,13 @@ export function describeError(error: unknown): ErrorReply {
   if (fastifyCode) {
     const status = ERROR_STATUS[fastifyCode];
     if (status >= 500) return serverError(fastifyCode, String(e?.code));
-    return clientError(fastifyCode, GENERIC_MESSAGES[fastifyCode]!, validationIssues(e?.validation));
+    return clientError(fastifyCode, genericMessage(fastifyCode)!, validationIssues(e?.validation));
   }
   // A body parser's SyntaxError, or any other error that says it is the client's (4xx): never a 5xx.
   const statusCode = typeof e?.statusCode === "number" ? e.statusCode : 0;
   if (error instanceof SyntaxError || (statusCode >= 400 && statusCode < 500)) {
     const code = STATUS_CODES[statusCode] ?? "ERR_VALIDATION";
-    return clientError(code, GENERIC_MESSAGES[code]!, []);
+    return clientError(code, genericMessage(code)!, []);
   }
   return serverError("ERR_INTERNAL", typeof e?.code === "string" ? e.code : "unknown");
 }
@@ -130,7 +117,7 @@ function clientError(code: ErrorCode, message: string, issues: ErrorIssue[]): Er
 function serverError(code: ErrorCode, logCode: string): ErrorReply {
   return {
     status: ERROR_STATUS[code],
-    body: { error: { code, message: GENERIC_MESSAGES[code]! } },
+    body: { error: { code, message: genericMessage(code)! } },
     logCode,
     internal: true,
   };
@@ -168,6 +155,6 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return reply
       .code(404)
       .type("application/json; charset=utf-8")
-      .send({ error: { code: "ERR_ROUTE_NOT_FOUND", message: GENERIC_MESSAGES.ERR_ROUTE_NOT_FOUND } });
+      .send({ error: { code: "ERR_ROUTE_NOT_FOUND", message: genericMessage("ERR_ROUTE_NOT_FOUND") } });
   });
 }
