@@ -1,10 +1,12 @@
 // Architecture rules from DESIGN.md §2 and STYLE.md: dependencies point inward, one crypto module, no Math.random.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { test } from "node:test";
 
 function sources(dir: string): string[] {
+  // A layer with no code yet (src/adapters, src/radius) has no folder in a fresh clone.
+  if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return sources(path);
