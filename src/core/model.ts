@@ -163,3 +163,54 @@ export interface Notification {
   createdAt: number;
   sentAt: number | null;
 }
+
+/** A phone or computer running the Twofold Authenticator, bound by a single-use activation. */
+export interface Device {
+  id: string;
+  userId: string;
+  name: string;
+  /** The device's ECDSA P-256 public key (raw uncompressed point, base64url): answers are signed with it (D3). */
+  publicKey: string;
+  /** How to reach it (a Web Push subscription), sealed: it lets anyone send it pushes. */
+  deliverySealed: string | null;
+  status: "active" | "revoked";
+  createdAt: number;
+  lastSeenAt: number | null;
+}
+
+export interface DeviceActivation {
+  id: string;
+  userId: string;
+  /** Keyed hash of the activation secret (the link is `id.secret`, shown once as a QR code). */
+  secretHash: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export type PushStatus = "pending" | "approved" | "denied" | "fraud" | "expired";
+
+/** What the app shows about a login it is asked to approve (D6). Shown as text, never as markup. */
+export interface PushContext {
+  application: string;
+  time: number;
+  ip: string | null;
+  place: string | null;
+  /** Text the application supplied (Duo `pushinfo`), length-limited. */
+  info: string | null;
+}
+
+export interface PushTransaction {
+  id: string;
+  userId: string;
+  applicationId: string | null;
+  status: PushStatus;
+  /** Verified push: keyed hash of the code shown on the login screen; null for plain approve (D1). */
+  codeHash: string | null;
+  context: PushContext;
+  createdAt: number;
+  expiresAt: number;
+  answeredAt: number | null;
+  /** The device that answered. */
+  deviceId: string | null;
+}

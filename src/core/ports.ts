@@ -5,12 +5,16 @@ import type {
   AuditInput,
   AuthLogEntry,
   BypassCode,
+  Device,
+  DeviceActivation,
   FactorClass,
   LockoutState,
   Notification,
   OTPCredential,
   OTPKind,
   OTPStatus,
+  PushStatus,
+  PushTransaction,
   RescueCode,
   User,
 } from "./model.ts";
@@ -166,6 +170,35 @@ export interface Store {
   enqueueNotification(n: Notification): Promise<void>;
   listPendingNotifications(limit: number): Promise<Notification[]>;
   markNotificationSent(id: string, at: number): Promise<boolean>;
+
+  // Push: devices, activations, transactions (D1-D5)
+  insertDevice(device: Device): Promise<void>;
+  getDevice(id: string): Promise<Device | undefined>;
+  listDevices(userId: string): Promise<Device[]>;
+  setDeviceStatus(id: string, status: Device["status"]): Promise<boolean>;
+  touchDevice(id: string, now: number): Promise<void>;
+  insertDeviceActivation(activation: DeviceActivation): Promise<void>;
+  getDeviceActivation(id: string): Promise<DeviceActivation | undefined>;
+  /** Use an activation once: only if unused and not expired (G5). */
+  consumeDeviceActivation(id: string, now: number): Promise<boolean>;
+  insertPushTransaction(push: PushTransaction): Promise<void>;
+  getPushTransaction(id: string): Promise<PushTransaction | undefined>;
+  /** A user's pushes created at or after `since`, newest first (rate limits, D4). */
+  listPushTransactions(userId: string, since: number): Promise<PushTransaction[]>;
+  /**
+   * Move a pending, unexpired push to its final state: one conditional write, so racing answers end
+   * in exactly one terminal state (D2). False when it was already answered or has expired.
+   */
+  resolvePushTransaction(
+    id: string,
+    status: Exclude<PushStatus, "pending" | "expired">,
+    deviceId: string | null,
+    now: number,
+  ): Promise<boolean>;
+  /** Mark every pending push past its expiry as expired; returns how many. */
+  expirePushTransactions(now: number): Promise<number>;
+  getPushSuspendedAt(userId: string): Promise<number | null>;
+  setPushSuspendedAt(userId: string, at: number | null): Promise<void>;
 
   // Small key/value state (demo seeding marker, schema facts)
   getMeta(key: string): Promise<string | undefined>;

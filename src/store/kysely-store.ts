@@ -12,6 +12,8 @@ import type {
   AuthResult,
   BypassCode,
   BypassSource,
+  Device,
+  DeviceActivation,
   FactorClass,
   LockoutState,
   Notification,
@@ -19,6 +21,9 @@ import type {
   OTPKind,
   OTPStatus,
   OTPType,
+  PushContext,
+  PushStatus,
+  PushTransaction,
   RescueCode,
   User,
   UserStatus,
@@ -32,7 +37,9 @@ import type {
   AuthLogTable,
   BypassCodesTable,
   Database,
+  DevicesTable,
   OTPCredentialsTable,
+  PushTransactionsTable,
   UsersTable,
 } from "./tables.ts";
 
@@ -860,6 +867,189 @@ export class KyselyStore implements Store {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  // ---------------------------------------------------------------- push
+
+  async insertDevice(d: Device): Promise<void> {
+    await guard(
+      () =>
+        this.#db
+          .insertInto("devices")
+          .values({
+            id: d.id,
+            user_id: d.userId,
+            name: d.name,
+            public_key: d.publicKey,
+            delivery_sealed: d.deliverySealed,
+            status: d.status,
+            created_at: d.createdAt,
+            last_seen_at: d.lastSeenAt,
+          })
+          .execute(),
+      "ERR_CONFLICT",
+    );
+  }
+
+  async getDevice(id: string): Promise<Device | undefined> {
+    const row = await guard(() =>
+      this.#db.selectFrom("devices").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return row && toDevice(row);
+  }
+
+  async listDevices(userId: string): Promise<Device[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("devices")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .orderBy("created_at")
+        .execute(),
+    );
+    return rows.map(toDevice);
+  }
+
+  async setDeviceStatus(id: string, status: Device["status"]): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db.updateTable("devices").set({ status }).where("id", "=", id).executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async touchDevice(id: string, now: number): Promise<void> {
+    await guard(() =>
+      this.#db.updateTable("devices").set({ last_seen_at: now }).where("id", "=", id).execute(),
+    );
+  }
+
+  async insertDeviceActivation(a: DeviceActivation): Promise<void> {
+    await guard(() =>
+      this.#db
+        .insertInto("device_activations")
+        .values({
+          id: a.id,
+          user_id: a.userId,
+          secret_hash: a.secretHash,
+          created_at: a.createdAt,
+          expires_at: a.expiresAt,
+          used_at: a.usedAt,
+        })
+        .execute(),
+    );
+  }
+
+  async getDeviceActivation(id: string): Promise<DeviceActivation | undefined> {
+    const r = await guard(() =>
+      this.#db.selectFrom("device_activations").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return (
+      r && {
+        id: r.id,
+        userId: r.user_id,
+        secretHash: r.secret_hash,
+        createdAt: Number(r.created_at),
+        expiresAt: Number(r.expires_at),
+        usedAt: num(r.used_at),
+      }
+    );
+  }
+
+  async consumeDeviceActivation(id: string, now: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("device_activations")
+        .set({ used_at: now })
+        .where("id", "=", id)
+        .where("used_at", "is", null)
+        .where("expires_at", ">", now)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async insertPushTransaction(p: PushTransaction): Promise<void> {
+    await guard(() =>
+      this.#db
+        .insertInto("push_transactions")
+        .values({
+          id: p.id,
+          user_id: p.userId,
+          application_id: p.applicationId,
+          status: p.status,
+          code_hash: p.codeHash,
+          context_json: JSON.stringify(p.context),
+          created_at: p.createdAt,
+          expires_at: p.expiresAt,
+          answered_at: p.answeredAt,
+          device_id: p.deviceId,
+        })
+        .execute(),
+    );
+  }
+
+  async getPushTransaction(id: string): Promise<PushTransaction | undefined> {
+    const row = await guard(() =>
+      this.#db.selectFrom("push_transactions").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return row && toPush(row);
+  }
+
+  async listPushTransactions(userId: string, since: number): Promise<PushTransaction[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("push_transactions")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .where("created_at", ">=", since)
+        .orderBy("created_at", "desc")
+        .orderBy("id")
+        .execute(),
+    );
+    return rows.map(toPush);
+  }
+
+  async resolvePushTransaction(
+    id: string,
+    status: Exclude<PushStatus, "pending" | "expired">,
+    deviceId: string | null,
+    now: number,
+  ): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("push_transactions")
+        .set({ status, device_id: deviceId, answered_at: now })
+        .where("id", "=", id)
+        .where("status", "=", "pending")
+        .where("expires_at", ">", now)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async expirePushTransactions(now: number): Promise<number> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("push_transactions")
+        .set({ status: "expired" })
+        .where("status", "=", "pending")
+        .where("expires_at", "<=", now)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows);
+  }
+
+  async getPushSuspendedAt(userId: string): Promise<number | null> {
+    const row = await guard(() =>
+      this.#db.selectFrom("users").select("push_suspended_at").where("id", "=", userId).executeTakeFirst(),
+    );
+    return num(row?.push_suspended_at ?? null);
+  }
+
+  async setPushSuspendedAt(userId: string, at: number | null): Promise<void> {
+    await guard(() =>
+      this.#db.updateTable("users").set({ push_suspended_at: at }).where("id", "=", userId).execute(),
+    );
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     const row = await guard(() =>
       this.#db.selectFrom("meta").select("value").where("key", "=", key).executeTakeFirst(),
@@ -931,6 +1121,34 @@ async function guard<T>(
 
 function num(v: number | null): number | null {
   return v === null ? null : Number(v);
+}
+
+function toDevice(r: DevicesTable): Device {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    publicKey: r.public_key,
+    deliverySealed: r.delivery_sealed,
+    status: r.status as Device["status"],
+    createdAt: Number(r.created_at),
+    lastSeenAt: num(r.last_seen_at),
+  };
+}
+
+function toPush(r: PushTransactionsTable): PushTransaction {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    applicationId: r.application_id,
+    status: r.status as PushStatus,
+    codeHash: r.code_hash,
+    context: JSON.parse(r.context_json) as PushContext,
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    answeredAt: num(r.answered_at),
+    deviceId: r.device_id,
+  };
 }
 
 function toUser(r: UsersTable): User {

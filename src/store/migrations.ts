@@ -175,6 +175,55 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0002_push": {
+      async up(db: AnyDB) {
+        // Devices running the Twofold Authenticator: a public key (answers are signed with it) and how to reach it.
+        await db.schema
+          .createTable("devices")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("public_key", "text", (c) => c.notNull())
+          .addColumn("delivery_sealed", "text")
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("last_seen_at", big)
+          .execute();
+        await db.schema.createIndex("devices_user").on("devices").column("user_id").execute();
+
+        await db.schema
+          .createTable("device_activations")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("secret_hash", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .addColumn("used_at", big)
+          .execute();
+
+        await db.schema
+          .createTable("push_transactions")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("application_id", "text")
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("code_hash", "text")
+          .addColumn("context_json", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .addColumn("answered_at", big)
+          .addColumn("device_id", "text")
+          .execute();
+        await db.schema
+          .createIndex("push_transactions_user")
+          .on("push_transactions")
+          .columns(["user_id", "created_at"])
+          .execute();
+
+        // Set when the user reports a push as fraud ("This wasn't me"): no pushes until cleared (D5).
+        await db.schema.alterTable("users").addColumn("push_suspended_at", big).execute();
+      },
+    },
   };
 }
 

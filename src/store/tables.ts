@@ -14,6 +14,7 @@ export interface UsersTable {
   notes: string | null;
   created_at: number;
   updated_at: number;
+  push_suspended_at?: number | null;
 }
 
 export interface UserAliasesTable {
@@ -126,6 +127,39 @@ export interface MetaTable {
   value: string;
 }
 
+export interface DevicesTable {
+  id: string;
+  user_id: string;
+  name: string;
+  public_key: string;
+  delivery_sealed: string | null;
+  status: string;
+  created_at: number;
+  last_seen_at: number | null;
+}
+
+export interface DeviceActivationsTable {
+  id: string;
+  user_id: string;
+  secret_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface PushTransactionsTable {
+  id: string;
+  user_id: string;
+  application_id: string | null;
+  status: string;
+  code_hash: string | null;
+  context_json: string;
+  created_at: number;
+  expires_at: number;
+  answered_at: number | null;
+  device_id: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   user_aliases: UserAliasesTable;
@@ -138,4 +172,7 @@ export interface Database {
   auth_log: AuthLogTable;
   notifications: NotificationsTable;
   meta: MetaTable;
+  devices: DevicesTable;
+  device_activations: DeviceActivationsTable;
+  push_transactions: PushTransactionsTable;
 }

@@ -59,6 +59,9 @@ for (const dialect of await dialects()) {
         "auth_log",
         "notifications",
         "meta",
+        "devices",
+        "device_activations",
+        "push_transactions",
       ];
       let dump = "";
       for (const table of tables) {

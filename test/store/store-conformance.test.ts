@@ -436,6 +436,83 @@ for (const dialect of await dialects()) {
       assert.equal(await store.getMeta("k"), "2");
     });
 
+    test("devices and single-use, expiring activations (G5)", async () => {
+      const u = user("device-owner");
+      await store.insertUser(u);
+      await store.insertDeviceActivation({
+        id: "ACT1",
+        userId: u.id,
+        secretHash: "h",
+        createdAt: T,
+        expiresAt: T + 600_000,
+        usedAt: null,
+      });
+      await store.insertDeviceActivation({
+        id: "ACT2",
+        userId: u.id,
+        secretHash: "h",
+        createdAt: T,
+        expiresAt: T + 1,
+        usedAt: null,
+      });
+      assert.equal(await store.consumeDeviceActivation("ACT2", T + 1), false, "expired");
+      const racers = await Promise.all(
+        Array.from({ length: 10 }, () => store.consumeDeviceActivation("ACT1", T + 5)),
+      );
+      assert.equal(racers.filter(Boolean).length, 1);
+      assert.equal((await store.getDeviceActivation("ACT1"))?.usedAt, T + 5);
+      await store.insertDevice({
+        id: "DP1",
+        userId: u.id,
+        name: "Pixel",
+        publicKey: "pk",
+        deliverySealed: null,
+        status: "active",
+        createdAt: T,
+        lastSeenAt: null,
+      });
+      await store.touchDevice("DP1", T + 9);
+      assert.equal((await store.listDevices(u.id))[0]?.lastSeenAt, T + 9);
+      assert.equal(await store.setDeviceStatus("DP1", "revoked"), true);
+      assert.equal((await store.getDevice("DP1"))?.status, "revoked");
+    });
+
+    test("push transactions: racing answers end in exactly one terminal state; expiry wins over late answers (D2)", async () => {
+      const u = user("push-user");
+      await store.insertUser(u);
+      const push = (id: string, expiresAt: number) => ({
+        id,
+        userId: u.id,
+        applicationId: null,
+        status: "pending" as const,
+        codeHash: null,
+        context: { application: "VPN", time: T, ip: "192.0.2.1", place: null, info: "from <b>x</b>" },
+        createdAt: T,
+        expiresAt,
+        answeredAt: null,
+        deviceId: null,
+      });
+      for (let i = 0; i < 5; i++) {
+        await store.insertPushTransaction(push(`TX${i}`, T + 60_000));
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, (_, k) =>
+            store.resolvePushTransaction(`TX${i}`, k % 2 ? "approved" : "denied", "DP1", T + 1),
+          ),
+        );
+        assert.equal(answers.filter(Boolean).length, 1);
+        assert.notEqual((await store.getPushTransaction(`TX${i}`))?.status, "pending");
+      }
+      await store.insertPushTransaction(push("TXLATE", T + 60_000));
+      assert.equal(await store.resolvePushTransaction("TXLATE", "approved", "DP1", T + 60_000), false);
+      assert.equal(await store.expirePushTransactions(T + 60_000), 1);
+      assert.equal((await store.getPushTransaction("TXLATE"))?.status, "expired");
+      assert.equal((await store.getPushTransaction("TX0"))?.context.info, "from <b>x</b>");
+      assert.equal((await store.listPushTransactions(u.id, T)).length, 6);
+      assert.equal(await store.getPushSuspendedAt(u.id), null);
+      await store.setPushSuspendedAt(u.id, T);
+      assert.equal(await store.getPushSuspendedAt(u.id), T);
+    });
+
     test("a closed store reports the database as unavailable, not as a crash", async () => {
       const other = await db.open();
       await other.close();
