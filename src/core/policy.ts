@@ -32,6 +32,17 @@ export interface Policy {
     maxLivePerUser: number;
   };
   rescue: { count: number };
+  push: {
+    lifetimeSeconds: number;
+    codeDigits: number;
+    maxPending: number;
+    ratePerWindow: number;
+    rateWindowSeconds: number;
+    maxSinceSuccess: number;
+    answerMaxAgeSeconds: number;
+    activationSeconds: number;
+    infoMaxBytes: number;
+  };
 }
 
 /** SP 800-63B-4 §3.2.2: never more than 100 consecutive failed attempts, whatever is configured. */

@@ -7,6 +7,7 @@ import * as applications from "./use-cases/applications.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as keys from "./use-cases/key-rotation.ts";
+import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
 import * as users from "./use-cases/users.ts";
@@ -75,6 +76,13 @@ export function createServices(input: {
     revokeAllBypassCodes: bind(deps, bypass.revokeAllBypassCodes),
     generateRescueCodes: bind(deps, rescue.generateRescueCodes),
     countUnusedRescueCodes: bind(deps, rescue.countUnusedRescueCodes),
+    // push approval
+    createDeviceActivation: bind(deps, push.createDeviceActivation),
+    activateDevice: bind(deps, push.activateDevice),
+    startPush: bind(deps, push.startPush),
+    answerPush: bind(deps, push.answerPush),
+    getPushStatus: bind(deps, push.getPushStatus),
+    clearPushSuspension: bind(deps, push.clearPushSuspension),
     // key rotation
     resealSecrets: bind(deps, keys.resealSecrets),
     // the one passcode check

@@ -1,0 +1,357 @@
+// Push approval: device activation, push transactions with number matching, signed answers, fatigue limits (D1-D6, G5).
+
+import { importP256PublicKey, verifyP256Signature } from "../crypto/ecdsa.ts";
+import { randomBytes, randomDigits, randomHex, randomId } from "../crypto/index.ts";
+import { type Actor, audit, type Deps } from "../deps.ts";
+import { TwofoldError } from "../errors.ts";
+import { evaluateLockout } from "../lockout.ts";
+import type { Application, Device, PushContext, PushStatus, PushTransaction, User } from "../model.ts";
+import { Secret } from "../secret.ts";
+import { notify } from "./notify.ts";
+import { findUser, requireUser } from "./users.ts";
+
+// ---------------------------------------------------------------- activation (G5, D3)
+
+export interface DeviceActivationTicket {
+  activationId: string;
+  /** `id.secret`: put in the activation link / QR code, shown once. 160 random bits (G5 asks ≥ 112). */
+  token: Secret<string>;
+  expiresAt: number;
+}
+
+export async function createDeviceActivation(
+  deps: Deps,
+  actor: Actor,
+  identifier: string,
+): Promise<DeviceActivationTicket> {
+  const user = await requireUser(deps, identifier);
+  const now = deps.clock.now();
+  const id = randomId("AC");
+  const secret = Buffer.from(randomBytes(20)).toString("base64url");
+  const expiresAt = now + deps.policy.push.activationSeconds * 1000;
+  await deps.store.transaction(async (tx) => {
+    await tx.insertDeviceActivation({
+      id,
+      userId: user.id,
+      secretHash: deps.keyring.hashCode(secret, id),
+      createdAt: now,
+      expiresAt,
+      usedAt: null,
+    });
+    await audit({ ...deps, store: tx }, actor, {
+      action: "device.activation.create",
+      targetType: "user",
+      targetId: user.id,
+      after: { activationId: id, expiresAt },
+    });
+  });
+  return { activationId: id, token: new Secret(`${id}.${secret}`), expiresAt };
+}
+
+export interface DeviceRegistration {
+  token: string;
+  name: string;
+  /** base64url of the 65-byte uncompressed P-256 public key (WebCrypto `exportKey("raw")`). */
+  publicKey: string;
+  /** Opaque delivery data (a Web Push subscription), sealed at rest. */
+  delivery?: unknown;
+}
+
+/** Bind a device with a single-use activation: refused when unknown, used, expired or the key is not P-256. */
+export async function activateDevice(
+  deps: Deps,
+  registration: DeviceRegistration,
+): Promise<{ device: Device; user: User }> {
+  const invalid = () =>
+    new TwofoldError("ERR_ACTIVATION_INVALID", "this activation link is not valid (used or expired?)");
+  const [id, secret] = registration.token.split(".");
+  if (!id || !secret) throw invalid();
+  const now = deps.clock.now();
+  const activation = await deps.store.getDeviceActivation(id);
+  if (!activation || !deps.keyring.verifyCodeHash(secret, id, activation.secretHash)) throw invalid();
+  const publicKey = Buffer.from(registration.publicKey, "base64url");
+  if (!importP256PublicKey(publicKey))
+    throw new TwofoldError("ERR_VALIDATION", "publicKey must be an uncompressed P-256 point", {
+      issues: [{ path: "publicKey", message: "not an uncompressed P-256 point (base64url)" }],
+    });
+  const name = registration.name.trim().slice(0, 100) || "Twofold Authenticator";
+  const deviceId = randomId("DP");
+  const device: Device = {
+    id: deviceId,
+    userId: activation.userId,
+    name,
+    publicKey: Buffer.from(publicKey).toString("base64url"),
+    deliverySealed:
+      registration.delivery === undefined
+        ? null
+        : deps.keyring.seal(Buffer.from(JSON.stringify(registration.delivery)), {
+            table: "devices",
+            column: "delivery_sealed",
+            row: deviceId,
+          }),
+    status: "active",
+    createdAt: now,
+    lastSeenAt: now,
+  };
+  await deps.store.transaction(async (tx) => {
+    if (!(await tx.consumeDeviceActivation(id, now))) throw invalid();
+    await tx.insertDevice(device);
+    await audit(
+      { ...deps, store: tx },
+      { name: `device:${deviceId}` },
+      {
+        action: "factor.add",
+        targetType: "user",
+        targetId: activation.userId,
+        after: { deviceId, kind: "authenticator", name },
+      },
+    );
+    await notify({ ...deps, store: tx }, activation.userId, "factor-added", {
+      factor: "Twofold Authenticator",
+      name,
+    });
+  });
+  const user = await deps.store.getUser(activation.userId);
+  return { device, user: user! };
+}
+
+// ---------------------------------------------------------------- starting a push (D1, D4, D5, D6)
+
+export interface PushRequest {
+  username: string;
+  application?: Application | null;
+  ip?: string | null;
+  place?: string | null;
+  /** Application-supplied text (Duo `pushinfo`), shown as text. */
+  info?: string | null;
+  /** Verified push: the login screen shows a code the user types into the app (D1). */
+  verified: boolean;
+}
+
+export type PushStart =
+  | {
+      started: true;
+      txid: string;
+      userId: string;
+      expiresAt: number;
+      code: Secret<string> | null;
+      devices: Device[];
+    }
+  | {
+      started: false;
+      reason:
+        | "no_devices"
+        | "push_suspended"
+        | "push_pending"
+        | "rate_limited"
+        | "too_many_since_success"
+        | "locked_out"
+        | "unknown_user";
+    };
+
+export async function startPush(deps: Deps, request: PushRequest): Promise<PushStart> {
+  const p = deps.policy.push;
+  if (request.info && Buffer.byteLength(request.info, "utf8") > p.infoMaxBytes)
+    throw new TwofoldError("ERR_VALIDATION", `push text is limited to ${p.infoMaxBytes} bytes`, {
+      issues: [{ path: "info", message: `longer than ${p.infoMaxBytes} bytes` }],
+    });
+  const user = await findUser(deps, request.username);
+  if (!user || user.status === "disabled") return { started: false, reason: "unknown_user" };
+  const now = deps.clock.now();
+  const devices = (await deps.store.listDevices(user.id)).filter((d) => d.status === "active");
+  if (devices.length === 0) return { started: false, reason: "no_devices" };
+  if ((await deps.store.getPushSuspendedAt(user.id)) !== null)
+    return { started: false, reason: "push_suspended" };
+  const lock = evaluateLockout(await deps.store.getLockout(user.id, "push"), now, deps.policy.lockout);
+  if (!lock.allowed) return { started: false, reason: "locked_out" };
+
+  return deps.store.transaction(async (tx) => {
+    // Serialise push starts per user, so limits hold when logins race on several nodes.
+    await tx.lockAttemptState(user.id, "push");
+    await tx.expirePushTransactions(now);
+    const recent = await tx.listPushTransactions(user.id, now - Math.max(p.rateWindowSeconds, 86_400) * 1000);
+    if (recent.filter((t) => t.status === "pending").length >= p.maxPending)
+      return { started: false, reason: "push_pending" } as const;
+    const windowStart = now - p.rateWindowSeconds * 1000;
+    if (recent.filter((t) => t.createdAt >= windowStart).length >= p.ratePerWindow)
+      return { started: false, reason: "rate_limited" } as const;
+    const lastApproval = recent.findIndex((t) => t.status === "approved");
+    const sinceSuccess = lastApproval === -1 ? recent.length : lastApproval;
+    if (sinceSuccess >= p.maxSinceSuccess)
+      return { started: false, reason: "too_many_since_success" } as const;
+
+    const txid = randomHex(16);
+    const code = request.verified ? randomDigits(p.codeDigits) : null;
+    const context: PushContext = {
+      application: request.application?.name ?? "Twofold",
+      time: now,
+      ip: request.ip ?? null,
+      place: request.place ?? null,
+      info: request.info ?? null,
+    };
+    const push: PushTransaction = {
+      id: txid,
+      userId: user.id,
+      applicationId: request.application?.id ?? null,
+      status: "pending",
+      codeHash: code === null ? null : deps.keyring.hashCode(code, txid),
+      context,
+      createdAt: now,
+      expiresAt: now + p.lifetimeSeconds * 1000,
+      answeredAt: null,
+      deviceId: null,
+    };
+    await tx.insertPushTransaction(push);
+    return {
+      started: true,
+      txid,
+      userId: user.id,
+      expiresAt: push.expiresAt,
+      code: code === null ? null : new Secret(code),
+      devices,
+    } as const;
+  });
+}
+
+// ---------------------------------------------------------------- answering (D1, D2, D3, D5, A4)
+
+export type PushDecision = "approve" | "deny" | "fraud";
+
+export interface PushAnswer {
+  txid: string;
+  deviceId: string;
+  decision: PushDecision;
+  /** Verified push: the code the user typed. */
+  code?: string;
+  /** When the device signed the answer (ms since epoch). */
+  timestamp: number;
+  /** base64url ES256 signature (raw r‖s) over canonicalPushAnswer(...). */
+  signature: string;
+}
+
+/** The exact bytes a device signs: fixed fields, one per line, so no field can bleed into another (D3). */
+export function canonicalPushAnswer(a: Omit<PushAnswer, "signature" | "deviceId">): Uint8Array {
+  return new Uint8Array(
+    Buffer.from(
+      ["twofold-push-answer/1", a.txid, a.decision, a.code ?? "", String(a.timestamp)].join("\n"),
+      "utf8",
+    ),
+  );
+}
+
+/**
+ * Apply a device's answer. Refused (ERR_PUSH_ANSWER_INVALID) when the device is not the user's, the
+ * signature does not verify, or the timestamp is stale. The terminal state is one conditional write, so
+ * racing answers end in exactly one state (D2). A wrong typed code denies the login and counts as a
+ * failure (D1); an approval while the user is locked is a deny (A4); "fraud" suspends pushes (D5).
+ */
+export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ status: PushStatus }> {
+  const now = deps.clock.now();
+  const refuse = (detail: string) =>
+    new TwofoldError("ERR_PUSH_ANSWER_INVALID", "this answer was refused", { detail });
+  const push = await deps.store.getPushTransaction(answer.txid);
+  if (!push) throw new TwofoldError("ERR_PUSH_NOT_FOUND", "no such push");
+  const device = await deps.store.getDevice(answer.deviceId);
+  if (device?.status !== "active" || device.userId !== push.userId) throw refuse("device not the user's");
+  if (!["approve", "deny", "fraud"].includes(answer.decision)) throw refuse("unknown decision");
+  if (Math.abs(now - answer.timestamp) > deps.policy.push.answerMaxAgeSeconds * 1000)
+    throw refuse("stale timestamp");
+  const signed = verifyP256Signature(
+    Buffer.from(device.publicKey, "base64url"),
+    canonicalPushAnswer(answer),
+    Buffer.from(answer.signature, "base64url"),
+  );
+  if (!signed) throw refuse("bad signature");
+  if (push.status !== "pending")
+    throw new TwofoldError("ERR_PUSH_ALREADY_ANSWERED", "this push already has an answer");
+  if (push.expiresAt <= now) {
+    await deps.store.expirePushTransactions(now);
+    throw new TwofoldError("ERR_PUSH_EXPIRED", "this push has expired");
+  }
+
+  let status: Exclude<PushStatus, "pending" | "expired">;
+  let failure = false;
+  if (answer.decision === "fraud") status = "fraud";
+  else if (answer.decision === "deny") status = "denied";
+  else if (
+    push.codeHash !== null &&
+    !(answer.code && deps.keyring.verifyCodeHash(answer.code, push.id, push.codeHash))
+  ) {
+    status = "denied";
+    failure = true;
+  } else {
+    const lock = evaluateLockout(await deps.store.getLockout(push.userId, "push"), now, deps.policy.lockout);
+    const otpLock = evaluateLockout(
+      await deps.store.getLockout(push.userId, "otp"),
+      now,
+      deps.policy.lockout,
+    );
+    status = lock.allowed && otpLock.allowed ? "approved" : "denied";
+  }
+
+  await deps.store.transaction(async (tx) => {
+    // The user's push lockout row first, as startPush takes it: answers and starts for one user queue up.
+    await tx.lockAttemptState(push.userId, "push");
+    if (!(await tx.resolvePushTransaction(push.id, status, device.id, now)))
+      throw new TwofoldError("ERR_PUSH_ALREADY_ANSWERED", "this push already has an answer");
+    await tx.touchDevice(device.id, now);
+    const txDeps = { ...deps, store: tx };
+    if (failure) await tx.recordFailure(push.userId, "push", now);
+    if (status === "approved") await tx.resetLockout(push.userId, "push");
+    if (status === "fraud") {
+      await tx.setPushSuspendedAt(push.userId, now);
+      await audit(
+        txDeps,
+        { name: `device:${device.id}` },
+        {
+          action: "push.fraud_reported",
+          targetType: "user",
+          targetId: push.userId,
+          after: { txid: push.id, application: push.context.application, ip: push.context.ip },
+        },
+      );
+      await notify(txDeps, push.userId, "push-fraud-reported", {
+        application: push.context.application,
+        ip: push.context.ip,
+      });
+    }
+    await tx.appendAuthLog({
+      id: randomId("AL"),
+      at: now,
+      userId: push.userId,
+      username: (await tx.getUser(push.userId))?.usernameCanonical ?? "",
+      applicationId: push.applicationId,
+      factor: "push",
+      result: status === "approved" ? "allow" : "deny",
+      reason: failure ? "wrong_push_code" : `push_${status}`,
+      ip: push.context.ip,
+      txid: push.id,
+      node: deps.nodeName,
+    });
+  });
+  return { status };
+}
+
+/** The push's state now (a pending push past its expiry reads as expired). */
+export async function getPushStatus(deps: Deps, txid: string): Promise<PushStatus> {
+  const push = await deps.store.getPushTransaction(txid);
+  if (!push) throw new TwofoldError("ERR_PUSH_NOT_FOUND", "no such push");
+  if (push.status === "pending" && push.expiresAt <= deps.clock.now()) {
+    await deps.store.expirePushTransactions(deps.clock.now());
+    return "expired";
+  }
+  return push.status;
+}
+
+/** Clear a fraud suspension (service desk, after talking to the user). */
+export async function clearPushSuspension(deps: Deps, actor: Actor, identifier: string): Promise<void> {
+  const user = await requireUser(deps, identifier);
+  await deps.store.transaction(async (tx) => {
+    await tx.setPushSuspendedAt(user.id, null);
+    await audit({ ...deps, store: tx }, actor, {
+      action: "push.suspension_cleared",
+      targetType: "user",
+      targetId: user.id,
+    });
+  });
+}
