@@ -1,11 +1,14 @@
-// The only module that imports node:crypto: randomness, constant-time comparison, keyed hashing and AEAD.
+// Twofold's cryptography (with ecdsa.ts beside it, the only code that imports node:crypto): randomness, constant-time comparison, keyed hashing, AEAD.
 import {
   createCipheriv,
   createDecipheriv,
+  createECDH,
   createHash,
   createHmac,
+  createPrivateKey,
   hkdfSync,
   randomBytes as nodeRandomBytes,
+  sign as nodeSign,
   pbkdf2Sync,
   randomInt,
   scrypt as scryptCallback,
@@ -218,4 +221,119 @@ export function unwrapAESKW(kek: Uint8Array, wrapped: Uint8Array): Uint8Array {
       cause,
     });
   }
+}
+
+// ---- P-256, HKDF with a salt, AES-128-GCM and ES256: the primitives Web Push (RFC 8291, RFC 8292) is built on.
+// Keys travel as bytes: a private key is the 32-byte scalar, a public key the 65-byte uncompressed point
+// (X9.62, 0x04 ‖ x ‖ y), which is how subscriptions (p256dh), the aes128gcm keyid and VAPID's `k` carry them.
+
+const P256_CURVE = "prime256v1";
+
+export interface P256KeyPair {
+  /** The private scalar, 32 bytes. */
+  privateKey: Uint8Array;
+  /** The public key as an uncompressed point, 65 bytes starting with 0x04. */
+  publicKeyRaw: Uint8Array;
+}
+
+/** A fresh P-256 key pair (for ECDH or ECDSA; RFC 8292 §3.2 wants different pairs for the two). */
+export function generateP256KeyPair(): P256KeyPair {
+  const ecdh = createECDH(P256_CURVE);
+  ecdh.generateKeys();
+  // getPrivateKey drops leading zero octets; the scalar is always handled as 32 bytes.
+  return { privateKey: leftPad(ecdh.getPrivateKey(), 32), publicKeyRaw: new Uint8Array(ecdh.getPublicKey()) };
+}
+
+/** The uncompressed public point of a P-256 private scalar. */
+export function deriveP256PublicKey(privateKey: Uint8Array): Uint8Array {
+  const ecdh = createECDH(P256_CURVE);
+  try {
+    ecdh.setPrivateKey(privateKey);
+  } catch (cause) {
+    throw new TwofoldError("ERR_VALIDATION", "not a P-256 private key", { cause });
+  }
+  return new Uint8Array(ecdh.getPublicKey());
+}
+
+/**
+ * ECDH on P-256: the 32-byte x coordinate of privateKey × peer. OpenSSL decodes the peer point and refuses one
+ * that is not on the curve, which RFC 8291 §7 requires (an off-curve point can leak the private key).
+ */
+export function computeP256SharedSecret(privateKey: Uint8Array, peerPublicRaw: Uint8Array): Uint8Array {
+  if (peerPublicRaw.length !== 65 || peerPublicRaw[0] !== 0x04)
+    throw new TwofoldError("ERR_VALIDATION", "peer key is not an uncompressed P-256 point");
+  const ecdh = createECDH(P256_CURVE);
+  try {
+    ecdh.setPrivateKey(privateKey);
+  } catch (cause) {
+    throw new TwofoldError("ERR_VALIDATION", "not a P-256 private key", { cause });
+  }
+  try {
+    return new Uint8Array(ecdh.computeSecret(peerPublicRaw));
+  } catch (cause) {
+    throw new TwofoldError("ERR_VALIDATION", "peer key is not a point on P-256", { cause });
+  }
+}
+
+/** HKDF-SHA256 (RFC 5869) with an explicit salt and binary info, as RFC 8188 §2.2 and RFC 8291 §3.3 use it. */
+export function deriveHKDF(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  return new Uint8Array(hkdfSync("sha256", ikm, salt, info, length));
+}
+
+/** AEAD_AES_128_GCM (RFC 5116) with a caller-chosen 12-byte nonce: ciphertext ‖ 16-byte tag, no AAD. */
+export function encryptAES128GCM(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  if (key.length !== 16 || nonce.length !== GCM_IV)
+    throw new TwofoldError("ERR_VALIDATION", "AES-128-GCM needs a 16-byte key and a 12-byte nonce");
+  const cipher = createCipheriv("aes-128-gcm", key, nonce);
+  return new Uint8Array(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+}
+
+/** Opens what encryptAES128GCM sealed; a wrong key or any altered byte fails with ERR_DECRYPT. */
+export function decryptAES128GCM(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array {
+  if (key.length !== 16 || nonce.length !== GCM_IV)
+    throw new TwofoldError("ERR_VALIDATION", "AES-128-GCM needs a 16-byte key and a 12-byte nonce");
+  if (sealed.length < GCM_TAG) throw new TwofoldError("ERR_DECRYPT", "ciphertext shorter than its tag");
+  const decipher = createDecipheriv("aes-128-gcm", key, nonce);
+  decipher.setAuthTag(sealed.subarray(sealed.length - GCM_TAG));
+  try {
+    return new Uint8Array(
+      Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - GCM_TAG)), decipher.final()]),
+    );
+  } catch (cause) {
+    throw new TwofoldError("ERR_DECRYPT", "ciphertext failed authentication", { cause });
+  }
+}
+
+/**
+ * ECDSA P-256 with SHA-256 (JWS "ES256", RFC 7518 §3.4) from a raw private scalar. The signature is r ‖ s,
+ * 32 bytes each, not DER, as ecdsa.ts's verifyP256Signature checks it. ECDSA is randomised: signing the same
+ * data twice gives different signatures.
+ */
+export function signES256(privateKey: Uint8Array, data: Uint8Array | string): Uint8Array {
+  const publicKeyRaw = deriveP256PublicKey(privateKey);
+  const key = createPrivateKey({
+    key: { ...p256JWK(publicKeyRaw), d: Buffer.from(privateKey).toString("base64url") },
+    format: "jwk",
+  });
+  return new Uint8Array(nodeSign("sha256", toBytes(data), { key, dsaEncoding: "ieee-p1363" }));
+}
+
+function p256JWK(publicKeyRaw: Uint8Array): { kty: "EC"; crv: "P-256"; x: string; y: string } {
+  const raw = Buffer.from(publicKeyRaw);
+  return {
+    kty: "EC",
+    crv: "P-256",
+    x: raw.subarray(1, 33).toString("base64url"),
+    y: raw.subarray(33, 65).toString("base64url"),
+  };
+}
+
+function leftPad(bytes: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  out.set(bytes, length - bytes.length);
+  return out;
+}
+
+function toBytes(data: Uint8Array | string): Uint8Array {
+  return typeof data === "string" ? Buffer.from(data, "utf8") : data;
 }
