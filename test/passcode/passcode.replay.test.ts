@@ -99,6 +99,43 @@ for (const dialect of await dialects()) {
       assert.equal((await verify("hotp-user", token.codeAt(42))).result, "allow");
     });
 
+    test("B2: a TOTP token whose clock runs 20 steps slow is resynchronised with two consecutive codes", async () => {
+      const { generateTOTP } = await import("../../src/core/otp/totp.ts");
+      const key = randomBytes(20);
+      const codeAt = (ms: number) => generateTOTP({ key, algorithm: "SHA1", digits: 6, period: 30 }, ms);
+      await t.services.createUser(ADMIN, { username: "slow-token" });
+      await t.services.importTokens(ADMIN, [
+        {
+          serial: "TOTP-SLOW",
+          type: "totp",
+          algorithm: "SHA1",
+          digits: 6,
+          period: 30,
+          counter: 0,
+          secret: key,
+          manufacturer: null,
+          model: null,
+        },
+      ]);
+      await t.services.assignToken(ADMIN, "TOTP-SLOW", "slow-token");
+      const tokenTime = () => t.clock.now() - 20 * 30_000;
+      assert.equal((await verify("slow-token", codeAt(tokenTime()))).result, "deny", "outside the window");
+      await assert.rejects(
+        t.services.resyncToken(ADMIN, "TOTP-SLOW", codeAt(tokenTime()), codeAt(tokenTime() + 60_000)),
+        {
+          code: "ERR_TOKEN_RESYNC_FAILED",
+        },
+      );
+      await t.services.resyncToken(ADMIN, "TOTP-SLOW", codeAt(tokenTime() - 30_000), codeAt(tokenTime()));
+      assert.equal(
+        (await verify("slow-token", codeAt(tokenTime()))).result,
+        "deny",
+        "resync codes are used up",
+      );
+      t.clock.advance(30_000);
+      assert.equal((await verify("slow-token", codeAt(tokenTime()))).result, "allow");
+    });
+
     test("tokens can be found by the code they show, without using it up", async () => {
       const key = randomBytes(20);
       const token = await assignHOTPToken(t, "finder", "FIND-ME-7", key);

@@ -1,10 +1,10 @@
 // Hardware tokens: import into the inventory, lend to users, take back, resync, and identify a token by its code.
-import { randomId } from "../crypto/index.ts";
+import { constantTimeEqual, randomId } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { type ErrorIssue, TwofoldError } from "../errors.ts";
 import type { OTPCredential } from "../model.ts";
-import { findHOTPCounter } from "../otp/hotp.ts";
-import { generateTOTP, totpStep } from "../otp/totp.ts";
+import { generateHOTP, type OTPParameters } from "../otp/hotp.ts";
+import { totpStep } from "../otp/totp.ts";
 import type { ImportedToken } from "../tokens/imported-token.ts";
 import { notify } from "./notify.ts";
 import { matchOTP, openOTPParameters, otpSealContext } from "./otp-credentials.ts";
@@ -162,37 +162,39 @@ export async function resyncToken(
   let ok = false;
   let after: Record<string, number> = {};
   if (token.type === "hotp") {
-    let from = token.counter;
-    let found: number | undefined;
-    while (from <= token.counter + range) {
-      const c = findHOTPCounter(params, code1, from, token.counter + range - from);
-      if (c === undefined) break;
-      if (findHOTPCounter(params, code2, c + 1, 0) !== undefined) {
-        found = c;
-        break;
-      }
-      from = c + 1;
-    }
+    const found = findConsecutivePair(params, code1, code2, token.counter, token.counter + range);
     if (found === undefined) throw fail();
     ok = await deps.store.resyncHOTPCounter(token.id, token.counter, found + 2);
     after = { counter: found + 2 };
   } else {
-    const period = token.period ?? 30;
-    const now = deps.clock.now();
-    const current = totpStep(now, period);
+    // A TOTP code is the HOTP code of its time step (RFC 6238 §4), so the same search runs over steps.
+    const current = totpStep(deps.clock.now(), token.period ?? 30);
     const span = Math.min(range, 1000);
-    let found: number | undefined;
-    for (let s = current - span; s <= current + span && found === undefined; s++) {
-      const p = { ...params, period };
-      if (generateTOTP(p, s * period * 1000) === code1 && generateTOTP(p, (s + 1) * period * 1000) === code2)
-        found = s;
-    }
+    const found = findConsecutivePair(params, code1, code2, current - span, current + span);
     if (found === undefined) throw fail();
     ok = await deps.store.resyncTOTP(token.id, token.lastStep, found + 1, found + 1 - current);
     after = { drift: found + 1 - current };
   }
   if (!ok) throw new TwofoldError("ERR_CONFLICT", "the token was used while resynchronising; try again");
   await audit(deps, actor, { action: "token.resync", targetType: "token", targetId: token.id, after });
+}
+
+/** The first counter (or step) c in [from, to] whose code is `code1` and whose successor's is `code2`. */
+function findConsecutivePair(
+  params: OTPParameters,
+  code1: string,
+  code2: string,
+  from: number,
+  to: number,
+): number | undefined {
+  for (let c = from; c <= to; c++) {
+    if (
+      constantTimeEqual(generateHOTP(params, c), code1) &&
+      constantTimeEqual(generateHOTP(params, c + 1), code2)
+    )
+      return c;
+  }
+  return undefined;
 }
 
 /**
