@@ -269,29 +269,27 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
     throw new TwofoldError("ERR_PUSH_EXPIRED", "this push has expired");
   }
 
-  let status: Exclude<PushStatus, "pending" | "expired">;
-  let failure = false;
-  if (answer.decision === "fraud") status = "fraud";
-  else if (answer.decision === "deny") status = "denied";
-  else if (
-    push.codeHash !== null &&
-    !(answer.code && deps.keyring.verifyCodeHash(answer.code, push.id, push.codeHash))
-  ) {
-    status = "denied";
-    failure = true;
-  } else {
-    const lock = evaluateLockout(await deps.store.getLockout(push.userId, "push"), now, deps.policy.lockout);
-    const otpLock = evaluateLockout(
-      await deps.store.getLockout(push.userId, "otp"),
-      now,
-      deps.policy.lockout,
-    );
-    status = lock.allowed && otpLock.allowed ? "approved" : "denied";
-  }
+  const codeMatches =
+    push.codeHash === null ||
+    Boolean(answer.code && deps.keyring.verifyCodeHash(answer.code, push.id, push.codeHash));
 
-  await deps.store.transaction(async (tx) => {
-    // The user's push lockout row first, as startPush takes it: answers and starts for one user queue up.
-    await tx.lockAttemptState(push.userId, "push");
+  return deps.store.transaction(async (tx) => {
+    // The user's push lockout row first, as startPush takes it: answers and starts for one user queue up,
+    // and the lock state below is read at completion, under that row lock (A4).
+    const pushLock = await tx.lockAttemptState(push.userId, "push");
+    let status: Exclude<PushStatus, "pending" | "expired">;
+    let failure = false;
+    if (answer.decision === "fraud") status = "fraud";
+    else if (answer.decision === "deny") status = "denied";
+    else if (!codeMatches) {
+      status = "denied";
+      failure = true;
+    } else {
+      const locked =
+        !evaluateLockout(pushLock, now, deps.policy.lockout).allowed ||
+        !evaluateLockout(await tx.getLockout(push.userId, "otp"), now, deps.policy.lockout).allowed;
+      status = locked ? "denied" : "approved";
+    }
     if (!(await tx.resolvePushTransaction(push.id, status, device.id, now)))
       throw new TwofoldError("ERR_PUSH_ALREADY_ANSWERED", "this push already has an answer");
     await tx.touchDevice(device.id, now);
@@ -328,8 +326,8 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
       txid: push.id,
       node: deps.nodeName,
     });
+    return { status };
   });
-  return { status };
 }
 
 /** The push's state now (a pending push past its expiry reads as expired). */
