@@ -162,12 +162,12 @@ export async function startPush(deps: Deps, request: PushRequest): Promise<PushS
   if (devices.length === 0) return { started: false, reason: "no_devices" };
   if ((await deps.store.getPushSuspendedAt(user.id)) !== null)
     return { started: false, reason: "push_suspended" };
-  const lock = evaluateLockout(await deps.store.getLockout(user.id, "push"), now, deps.policy.lockout);
-  if (!lock.allowed) return { started: false, reason: "locked_out" };
 
   return deps.store.transaction(async (tx) => {
     // Serialise push starts per user, so limits hold when logins race on several nodes.
-    await tx.lockAttemptState(user.id, "push");
+    const lock = await tx.lockAttemptState(user.id, "push");
+    if (!evaluateLockout(lock, now, deps.policy.lockout).allowed)
+      return { started: false, reason: "locked_out" } as const;
     await tx.expirePushTransactions(now);
     const recent = await tx.listPushTransactions(user.id, now - Math.max(p.rateWindowSeconds, 86_400) * 1000);
     if (recent.filter((t) => t.status === "pending").length >= p.maxPending)
