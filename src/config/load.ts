@@ -17,8 +17,13 @@ export interface LoadOptions {
   overrides?: Record<string, unknown>;
 }
 
-/** Variables that are not settings but are still ours. */
-const RESERVED_ENV = new Set(["TWOFOLD_CONFIG", "TWOFOLD_ENCRYPTION_KEY", "TWOFOLD_DEBUG"]);
+/** Variables that are not settings but are still ours (TWOFOLD_DEVICE_STATE: `twofold device`'s state file). */
+const RESERVED_ENV = new Set([
+  "TWOFOLD_CONFIG",
+  "TWOFOLD_ENCRYPTION_KEY",
+  "TWOFOLD_DEBUG",
+  "TWOFOLD_DEVICE_STATE",
+]);
 const RESERVED_ENV_PREFIXES = ["TWOFOLD_TEST_"];
 
 // Unknown keys anywhere are mistakes (a typo would silently keep a default), so every object is closed.

@@ -39,6 +39,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   ERR_DECRYPT: 500,
   ERR_STORE: 500,
   ERR_STORE_UNAVAILABLE: 503,
+  // Raised by the command-line authenticator when it cannot reach a Twofold server; never by the server.
+  ERR_SERVER_UNREACHABLE: 502,
   ERR_PAYLOAD_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_ROUTE_NOT_FOUND: 404,
