@@ -246,3 +246,12 @@ function deepFreeze<T>(value: T): Readonly<T> {
   }
   return value;
 }
+
+/** The base URL users and devices reach this server at: server.publicUrl, else derived from host, port and TLS. */
+export function publicBaseUrl(config: Readonly<Config>): string {
+  const { publicUrl, host, port, tls } = config.server;
+  if (publicUrl) return publicUrl.replace(/\/+$/, "");
+  const shownHost =
+    host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+  return `${tls.cert ? "https" : "http"}://${shownHost}:${port}`;
+}

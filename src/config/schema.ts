@@ -206,6 +206,31 @@ export const ConfigSchema = T.Object(
       },
       { default: {} },
     ),
+    push: T.Object(
+      {
+        geoipFile: T.String({
+          default: "",
+          description:
+            "MaxMind DB file (GeoLite2/GeoIP2 City, DB-IP City Lite) for the place shown with a push; empty: no place",
+        }),
+        webPush: T.Object(
+          {
+            enabled: T.Boolean({
+              default: true,
+              description:
+                "Send pushes to devices' Web Push subscriptions (RFC 8030) besides the live stream",
+            }),
+            subject: T.String({
+              default: "",
+              description:
+                "VAPID contact (mailto: or https: URI) for push-service operators; default: server.publicUrl",
+            }),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
     logging: T.Object(
       {
         level: T.Union(

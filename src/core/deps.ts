@@ -2,7 +2,7 @@
 import type { Keyring } from "./crypto/keyring.ts";
 import type { AuditInput } from "./model.ts";
 import type { Policy } from "./policy.ts";
-import type { Clock, Store } from "./ports.ts";
+import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
 
 export interface Deps {
   store: Store;
@@ -14,6 +14,12 @@ export interface Deps {
   /** Domains stripped from `user@domain` before lookup (A3). */
   stripDomains: readonly string[];
   nodeName: string;
+  /** Push wake-ups across nodes (and within this one). */
+  pushEvents: PushEvents;
+  /** Background delivery of new pushes (Web Push); absent when not configured. */
+  pushDelivery?: PushDelivery;
+  /** GeoIP place of a requesting IP; absent when no database is configured. */
+  places?: PlaceLookup;
 }
 
 /** Who performed an administrative action, and from where (audit: actor, source IP). */

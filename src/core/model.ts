@@ -174,6 +174,8 @@ export interface Device {
   /** How to reach it (a Web Push subscription), sealed: it lets anyone send it pushes. */
   deliverySealed: string | null;
   status: "active" | "revoked";
+  /** The offline passcode generator provisioned with the device (an authenticator-app TOTP credential). */
+  otpCredentialId: string | null;
   createdAt: number;
   lastSeenAt: number | null;
 }
@@ -188,7 +190,8 @@ export interface DeviceActivation {
   usedAt: number | null;
 }
 
-export type PushStatus = "pending" | "approved" | "denied" | "fraud" | "expired";
+/** `cancelled`: the login that asked stopped waiting (the user chose another way, or gave up). */
+export type PushStatus = "pending" | "approved" | "denied" | "fraud" | "expired" | "cancelled";
 
 /** What the app shows about a login it is asked to approve (D6). Shown as text, never as markup. */
 export interface PushContext {
@@ -198,6 +201,8 @@ export interface PushContext {
   place: string | null;
   /** Text the application supplied (Duo `pushinfo`), length-limited. */
   info: string | null;
+  /** Verified push: how many digits the login screen shows (absent on plain approve). */
+  codeDigits?: number;
 }
 
 export interface PushTransaction {

@@ -24,6 +24,46 @@ export interface Clock {
   now(): number;
 }
 
+/** A change to a push, told to every node: waiting logins and open apps wake and re-read the store. */
+export type PushEvent =
+  | { kind: "created"; txid: string; userId: string }
+  | { kind: "resolved"; txid: string; userId: string; status: PushStatus };
+
+/**
+ * Wake-ups between processes (PostgreSQL LISTEN/NOTIFY) or within one (SQLite). Only a hint: the store
+ * decides every outcome, and waiters also re-read it on a timer, so a lost event delays but never decides.
+ */
+export interface PushEvents {
+  publish(event: PushEvent): Promise<void>;
+  /** Listen for events about one push (`tx:<txid>`) or one user (`user:<userId>`); returns the unsubscribe. */
+  subscribe(key: string, listener: (event: PushEvent) => void): () => void;
+  /** Resolve after `ms` of real time, or earlier when an event for `key` arrives or `signal` aborts. */
+  waitFor(key: string, ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** What the app shows about a pending push (device API, Web Push payload, live stream). */
+export interface PushView {
+  txid: string;
+  application: string;
+  time: number;
+  ip: string | null;
+  place: string | null;
+  info: string | null;
+  expiresAt: number;
+  verified: boolean;
+  codeDigits: number | null;
+}
+
+/** Sends a new push to the user's devices (Web Push). Fire and forget: failures are the adapter's to log. */
+export interface PushDelivery {
+  deliver(push: PushView, devices: readonly Device[]): void;
+}
+
+/** Turns a requesting IP into a place ("Taipei, Taiwan") when a GeoIP database is configured. */
+export interface PlaceLookup {
+  lookup(ip: string): string | null;
+}
+
 export interface Page {
   limit: number;
   offset: number;
@@ -177,6 +217,13 @@ export interface Store {
   listDevices(userId: string): Promise<Device[]>;
   setDeviceStatus(id: string, status: Device["status"]): Promise<boolean>;
   touchDevice(id: string, now: number): Promise<void>;
+  /**
+   * Replace (or clear) how the device is reached; sealed by the caller. With `expected`, only if the stored
+   * value is still that (key rotation must not overwrite a subscription the device just renewed).
+   */
+  setDeviceDelivery(id: string, deliverySealed: string | null, expected?: string): Promise<boolean>;
+  /** Every device that has delivery data (key rotation). */
+  listDevicesWithDelivery(): Promise<Device[]>;
   insertDeviceActivation(activation: DeviceActivation): Promise<void>;
   getDeviceActivation(id: string): Promise<DeviceActivation | undefined>;
   /** Use an activation once: only if unused and not expired (G5). */
@@ -185,6 +232,8 @@ export interface Store {
   getPushTransaction(id: string): Promise<PushTransaction | undefined>;
   /** A user's pushes created at or after `since`, newest first (rate limits, D4). */
   listPushTransactions(userId: string, since: number): Promise<PushTransaction[]>;
+  /** A user's pending pushes not yet expired at `now`, newest first (what the app shows). */
+  listPendingPushes(userId: string, now: number): Promise<PushTransaction[]>;
   /**
    * Move a pending, unexpired push to its final state: one conditional write, so racing answers end
    * in exactly one terminal state (D2). False when it was already answered or has expired.
@@ -203,4 +252,6 @@ export interface Store {
   // Small key/value state (demo seeding marker, schema facts)
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+  /** Insert only if the key is absent (several nodes creating the same value race safely); true if inserted. */
+  insertMetaIfAbsent(key: string, value: string): Promise<boolean>;
 }

@@ -2,9 +2,10 @@
 import type { Keyring } from "./crypto/keyring.ts";
 import type { Actor, Deps } from "./deps.ts";
 import type { Policy } from "./policy.ts";
-import type { Clock, Store } from "./ports.ts";
+import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
 import * as applications from "./use-cases/applications.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
+import * as devices from "./use-cases/devices.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as keys from "./use-cases/key-rotation.ts";
 import * as push from "./use-cases/push.ts";
@@ -31,6 +32,9 @@ export function createServices(input: {
   clock: Clock;
   config: ServiceConfig;
   nodeName: string;
+  pushEvents: PushEvents;
+  pushDelivery?: PushDelivery;
+  places?: PlaceLookup;
 }) {
   const deps: Deps = {
     store: input.store,
@@ -40,6 +44,9 @@ export function createServices(input: {
     issuer: input.config.organization.issuer,
     stripDomains: input.config.identity.stripDomains,
     nodeName: input.nodeName,
+    pushEvents: input.pushEvents,
+    ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
+    ...(input.places ? { places: input.places } : {}),
   };
   return {
     deps,
@@ -82,7 +89,14 @@ export function createServices(input: {
     startPush: bind(deps, push.startPush),
     answerPush: bind(deps, push.answerPush),
     getPushStatus: bind(deps, push.getPushStatus),
+    waitForPush: bind(deps, push.waitForPush),
+    cancelPush: bind(deps, push.cancelPush),
     clearPushSuspension: bind(deps, push.clearPushSuspension),
+    authenticateDevice: bind(deps, devices.authenticateDevice),
+    listDevicePushes: bind(deps, devices.listDevicePushes),
+    updateDeviceDelivery: bind(deps, devices.updateDeviceDelivery),
+    listUserDevices: bind(deps, devices.listUserDevices),
+    revokeDevice: bind(deps, devices.revokeDevice),
     // key rotation
     resealSecrets: bind(deps, keys.resealSecrets),
     // the one passcode check

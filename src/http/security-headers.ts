@@ -19,6 +19,9 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 };
 
+/** Headers a route may set itself, tighter or looser for its own pages; every other one is always ours. */
+const ROUTE_OVERRIDABLE = new Set(["content-security-policy", "permissions-policy"]);
+
 export const HSTS = "max-age=31536000; includeSubDomains";
 
 /**
@@ -34,7 +37,9 @@ export function registerSecurityHeaders(app: FastifyInstance, alwaysHTTPS: boole
 
 /** For the few answers Fastify sends without running hooks (malformed URLs). */
 export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply, alwaysHTTPS: boolean): void {
-  reply.headers(SECURITY_HEADERS);
+  // A route may set its own policy (the authenticator app needs the camera and a worker); the rest are ours.
+  for (const [name, value] of Object.entries(SECURITY_HEADERS))
+    if (!ROUTE_OVERRIDABLE.has(name) || !reply.hasHeader(name)) reply.header(name, value);
   reply.header("x-request-id", request.id);
   if (alwaysHTTPS || request.protocol === "https") reply.header("strict-transport-security", HSTS);
   // Answers here are about one user at one moment (and the demo page shows passwords): never cache them,

@@ -13,6 +13,7 @@ import { registerAccessLog } from "./access-log.ts";
 import { createClientErrorHandler } from "./client-error.ts";
 import { registerErrorHandling, sendError } from "./errors.ts";
 import { registerFormBodyParser } from "./form-body.ts";
+import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMetricsRoute } from "./routes/metrics.ts";
 import { registerStartPage } from "./routes/start-page.ts";
@@ -89,6 +90,7 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   registerHealthRoutes(app, runtime.store);
   if (runtime.config.metrics.enabled) registerMetricsRoute(app, runtime.metrics);
   registerStartPage(app, runtime, options.demo);
+  registerDeviceRoutes(app, runtime);
   return app;
 }
 

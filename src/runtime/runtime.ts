@@ -2,14 +2,18 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { LocalPushEvents } from "../adapters/events/local-push-events.ts";
+import { WebPushSender } from "../adapters/push/web-push.ts";
+import { WebPushDelivery } from "../adapters/push/web-push-delivery.ts";
 import { decodeKey } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { randomBytes } from "../core/crypto/index.ts";
 import { Keyring, type MasterKey } from "../core/crypto/keyring.ts";
 import { TwofoldError } from "../core/errors.ts";
-import type { Clock, Store } from "../core/ports.ts";
+import type { Clock, PushEvents, Store } from "../core/ports.ts";
 import { createServices, type Services } from "../core/services.ts";
 import { openStore } from "../store/open-store.ts";
+import { PgPushEvents } from "../store/pg-push-events.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import {
   countPasscodeVerifications,
@@ -18,6 +22,7 @@ import {
   type TwofoldMetrics,
 } from "./metrics.ts";
 import { systemClock } from "./system-clock.ts";
+import { loadVAPIDKeys } from "./vapid.ts";
 
 export interface Runtime {
   config: Readonly<Config>;
@@ -28,6 +33,12 @@ export interface Runtime {
   nodeName: string;
   services: Services;
   metrics: TwofoldMetrics;
+  /** Push wake-ups: PostgreSQL LISTEN/NOTIFY across nodes, or in-process on SQLite. */
+  pushEvents: PushEvents;
+  /** The VAPID public key devices subscribe with (base64url), or null when Web Push is off. */
+  vapidPublicKey: string | null;
+  /** Web Push to http:// push services is allowed (tests with a local push service only). */
+  webPushAllowHTTP: boolean;
   close(): Promise<void>;
 }
 
@@ -36,6 +47,8 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** PostgreSQL schema (tests). */
   schema?: string;
+  /** Let Web Push reach http:// push services (tests with a local push service only). */
+  webPushAllowHTTP?: boolean;
 }
 
 export async function createRuntime(
@@ -46,14 +59,50 @@ export async function createRuntime(
   const logger = options.logger ?? createLogger({ level: config.logging.level, node: nodeName });
   const keyring = new Keyring(loadMasterKeys(config));
   const clock = options.clock ?? systemClock;
-  const { store } = await openStore({
+  const { store, kysely } = await openStore({
     url: config.database.url,
     sqlitePath: config.database.sqlitePath,
     poolSize: config.database.poolSize,
     ...(options.schema ? { schema: options.schema } : {}),
   });
+  let pushEvents: PushEvents & { close?(): Promise<void> };
+  let vapid: Awaited<ReturnType<typeof loadVAPIDKeys>> | null = null;
+  try {
+    pushEvents = config.database.url
+      ? await PgPushEvents.start({
+          url: config.database.url,
+          kysely,
+          onError: (err) => logger.warn({ err }, "push wake-up connection lost; reconnecting"),
+        })
+      : new LocalPushEvents();
+    if (config.push.webPush.enabled) vapid = await loadVAPIDKeys(store, keyring);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const delivery = vapid
+    ? new WebPushDelivery({
+        sender: new WebPushSender({
+          vapid: { ...vapid, subject: vapidSubject(config) },
+          clock,
+          allowInsecureHTTP: options.webPushAllowHTTP ?? false,
+        }),
+        keyring,
+        store,
+        log: logger.child({ component: "web-push" }),
+        ttlSeconds: config.policy.push.lifetimeSeconds,
+      })
+    : undefined;
   const metrics = createMetrics({ version: readPackageVersion() });
-  const core = createServices({ store, keyring, clock, config, nodeName });
+  const core = createServices({
+    store,
+    keyring,
+    clock,
+    config,
+    nodeName,
+    pushEvents,
+    ...(delivery ? { pushDelivery: delivery } : {}),
+  });
   const services = { ...core, verifyPasscode: countPasscodeVerifications(core.verifyPasscode, metrics) };
   return {
     config,
@@ -64,11 +113,29 @@ export async function createRuntime(
     nodeName,
     services,
     metrics,
+    pushEvents,
+    vapidPublicKey: vapid ? Buffer.from(vapid.publicKeyRaw).toString("base64url") : null,
+    webPushAllowHTTP: options.webPushAllowHTTP ?? false,
     close: async () => {
       metrics.close();
+      await delivery?.settle();
+      await pushEvents.close?.();
       await store.close();
     },
   };
+}
+
+/** RFC 8292 §2.1: a contact for the push service's operator; the public URL when https, else a mailto:. */
+function vapidSubject(config: Readonly<Config>): string {
+  if (config.push.webPush.subject) return config.push.webPush.subject;
+  if (config.server.publicUrl.startsWith("https:")) return config.server.publicUrl;
+  let host = "localhost";
+  try {
+    host = new URL(config.server.publicUrl).hostname || host;
+  } catch {
+    // no usable public URL: keep localhost
+  }
+  return `mailto:twofold@${host}`;
 }
 
 /**

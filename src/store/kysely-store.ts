@@ -881,6 +881,7 @@ export class KyselyStore implements Store {
             public_key: d.publicKey,
             delivery_sealed: d.deliverySealed,
             status: d.status,
+            otp_credential_id: d.otpCredentialId,
             created_at: d.createdAt,
             last_seen_at: d.lastSeenAt,
           })
@@ -919,6 +920,27 @@ export class KyselyStore implements Store {
     await guard(() =>
       this.#db.updateTable("devices").set({ last_seen_at: now }).where("id", "=", id).execute(),
     );
+  }
+
+  async setDeviceDelivery(id: string, deliverySealed: string | null, expected?: string): Promise<boolean> {
+    const r = await guard(() => {
+      let q = this.#db.updateTable("devices").set({ delivery_sealed: deliverySealed }).where("id", "=", id);
+      if (expected !== undefined) q = q.where("delivery_sealed", "=", expected);
+      return q.executeTakeFirst();
+    });
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async listDevicesWithDelivery(): Promise<Device[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("devices")
+        .selectAll()
+        .where("delivery_sealed", "is not", null)
+        .orderBy("id")
+        .execute(),
+    );
+    return rows.map(toDevice);
   }
 
   async insertDeviceActivation(a: DeviceActivation): Promise<void> {
@@ -1007,6 +1029,21 @@ export class KyselyStore implements Store {
     return rows.map(toPush);
   }
 
+  async listPendingPushes(userId: string, now: number): Promise<PushTransaction[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("push_transactions")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .where("status", "=", "pending")
+        .where("expires_at", ">", now)
+        .orderBy("created_at", "desc")
+        .orderBy("id")
+        .execute(),
+    );
+    return rows.map(toPush);
+  }
+
   async resolvePushTransaction(
     id: string,
     status: Exclude<PushStatus, "pending" | "expired">,
@@ -1065,6 +1102,17 @@ export class KyselyStore implements Store {
         .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
         .execute(),
     );
+  }
+
+  async insertMetaIfAbsent(key: string, value: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .insertInto("meta")
+        .values({ key, value })
+        .onConflict((oc) => oc.column("key").doNothing())
+        .executeTakeFirst(),
+    );
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 }
 
@@ -1131,6 +1179,7 @@ function toDevice(r: DevicesTable): Device {
     publicKey: r.public_key,
     deliverySealed: r.delivery_sealed,
     status: r.status as Device["status"],
+    otpCredentialId: r.otp_credential_id,
     createdAt: Number(r.created_at),
     lastSeenAt: num(r.last_seen_at),
   };

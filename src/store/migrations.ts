@@ -224,6 +224,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("users").addColumn("push_suspended_at", big).execute();
       },
     },
+    "0003_push_delivery": {
+      async up(db: AnyDB) {
+        // The offline passcode generator provisioned with each device, removed with it.
+        await db.schema.alterTable("devices").addColumn("otp_credential_id", "text").execute();
+        // Expiry sweeps and per-user pending lists stay index scans with many pushes in flight.
+        await db.schema
+          .createIndex("push_transactions_pending")
+          .on("push_transactions")
+          .columns(["status", "expires_at"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -134,6 +134,7 @@ export interface DevicesTable {
   public_key: string;
   delivery_sealed: string | null;
   status: string;
+  otp_credential_id: string | null;
   created_at: number;
   last_seen_at: number | null;
 }

@@ -13,6 +13,8 @@ export const ADMIN = { name: "test-admin" };
 
 export interface HTTPTestContext {
   runtime: Runtime;
+  /** The PostgreSQL schema (PostgreSQL runs), for a second node on the same data. */
+  schema: string | undefined;
   clock: TestClock;
   /** Every log line the runtime wrote (JSON text). */
   logs: string[];
@@ -20,7 +22,7 @@ export interface HTTPTestContext {
 }
 
 export async function createTestRuntime(
-  options: { dialect?: DialectName; overrides?: Record<string, unknown> } = {},
+  options: { dialect?: DialectName; overrides?: Record<string, unknown>; webPushAllowHTTP?: boolean } = {},
 ): Promise<HTTPTestContext> {
   const dialect = options.dialect ?? "sqlite";
   const db = await createTestDatabase(dialect);
@@ -43,10 +45,16 @@ export async function createTestRuntime(
     destination: { write: (m: string) => logs.push(m) },
   });
   const clock = new TestClock();
-  const runtime = await createRuntime(config, { clock, logger, ...(db.schema ? { schema: db.schema } : {}) });
+  const runtime = await createRuntime(config, {
+    clock,
+    logger,
+    ...(db.schema ? { schema: db.schema } : {}),
+    ...(options.webPushAllowHTTP ? { webPushAllowHTTP: true } : {}),
+  });
   let closed = false;
   return {
     runtime,
+    schema: db.schema,
     clock,
     logs,
     close: async () => {

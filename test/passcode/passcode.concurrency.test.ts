@@ -1,7 +1,9 @@
 // Concurrency threats (B1, C4, F-8, F-9): one-time values used by many requests at once, on one node and on two.
+
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Worker } from "node:worker_threads";
+import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
 import { randomBytes } from "../../src/core/crypto/index.ts";
 import { createServices } from "../../src/core/services.ts";
 import type { PasscodeOutcome } from "../../src/core/use-cases/verify-passcode.ts";
@@ -96,6 +98,7 @@ for (const dialect of await dialects()) {
             clock: t.clock,
             config: t.config,
             nodeName: "node-b",
+            pushEvents: new LocalPushEvents(),
           });
           for (let round = 0; round < 5; round++) {
             const username = `two-node-${round}`;

@@ -468,11 +468,18 @@ for (const dialect of await dialects()) {
         publicKey: "pk",
         deliverySealed: null,
         status: "active",
+        otpCredentialId: "DA1",
         createdAt: T,
         lastSeenAt: null,
       });
       await store.touchDevice("DP1", T + 9);
       assert.equal((await store.listDevices(u.id))[0]?.lastSeenAt, T + 9);
+      assert.equal((await store.getDevice("DP1"))?.otpCredentialId, "DA1");
+      assert.equal(await store.setDeviceDelivery("DP1", "sealed-subscription"), true);
+      assert.equal((await store.getDevice("DP1"))?.deliverySealed, "sealed-subscription");
+      assert.equal(await store.setDeviceDelivery("DP1", null), true);
+      assert.equal((await store.getDevice("DP1"))?.deliverySealed, null);
+      assert.equal(await store.setDeviceDelivery("DP-none", null), false);
       assert.equal(await store.setDeviceStatus("DP1", "revoked"), true);
       assert.equal((await store.getDevice("DP1"))?.status, "revoked");
     });
@@ -508,9 +515,32 @@ for (const dialect of await dialects()) {
       assert.equal((await store.getPushTransaction("TXLATE"))?.status, "expired");
       assert.equal((await store.getPushTransaction("TX0"))?.context.info, "from <b>x</b>");
       assert.equal((await store.listPushTransactions(u.id, T)).length, 6);
+      await store.insertPushTransaction(push("TXOPEN", T + 30_000));
+      await store.insertPushTransaction({ ...push("TXNEWER", T + 40_000), createdAt: T + 5 });
+      assert.deepEqual(
+        (await store.listPendingPushes(u.id, T + 10)).map((p) => p.id),
+        ["TXNEWER", "TXOPEN"],
+        "pending and unexpired, newest first",
+      );
+      assert.deepEqual(
+        (await store.listPendingPushes(u.id, T + 30_000)).map((p) => p.id),
+        ["TXNEWER"],
+      );
+      assert.equal(await store.resolvePushTransaction("TXOPEN", "cancelled", null, T + 11), true);
+      assert.equal((await store.getPushTransaction("TXOPEN"))?.status, "cancelled");
       assert.equal(await store.getPushSuspendedAt(u.id), null);
       await store.setPushSuspendedAt(u.id, T);
       assert.equal(await store.getPushSuspendedAt(u.id), T);
+    });
+
+    test("meta values inserted only when absent: one of many racing writers wins", async () => {
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.insertMetaIfAbsent("race-key", `value-${i}`)),
+      );
+      assert.equal(results.filter(Boolean).length, 1);
+      const winner = results.indexOf(true);
+      assert.equal(await store.getMeta("race-key"), `value-${winner}`);
+      assert.equal(await store.insertMetaIfAbsent("race-key", "late"), false);
     });
 
     test("a closed store reports the database as unavailable, not as a crash", async () => {

@@ -1,4 +1,5 @@
 // Builds core dependencies over a real test database, with a test clock and a fresh keyring.
+import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { randomBytes } from "../../src/core/crypto/index.ts";
@@ -30,7 +31,14 @@ export async function createTestContext(
   const keyringKey = randomBytes(32);
   const keyring = new Keyring([{ id: "t1", key: keyringKey }]);
   const config = loadConfig({ env: {}, overrides: { mode: "demo", ...overrides } });
-  const services = createServices({ store, keyring, clock, config, nodeName: "test-node" });
+  const services = createServices({
+    store,
+    keyring,
+    clock,
+    config,
+    nodeName: "test-node",
+    pushEvents: new LocalPushEvents(),
+  });
   return {
     db,
     store,

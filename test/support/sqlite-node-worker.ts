@@ -1,5 +1,7 @@
 // A second "node" on the same SQLite file, in its own thread with its own connection: verifies passcodes on request.
+
 import { parentPort, workerData } from "node:worker_threads";
+import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { Keyring } from "../../src/core/crypto/keyring.ts";
 import { createServices } from "../../src/core/services.ts";
@@ -15,6 +17,7 @@ const services = createServices({
   clock,
   config: loadConfig({ env: {}, overrides: { mode: "demo" } }),
   nodeName: "worker",
+  pushEvents: new LocalPushEvents(),
 });
 
 parentPort!.on("message", async (m: { username: string; passcode: string; count: number } | "close") => {

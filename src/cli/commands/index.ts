@@ -7,6 +7,7 @@ import { configCommands } from "./config.ts";
 import { dbCommands } from "./db.ts";
 import { keysCommands } from "./keys.ts";
 import { passcodeCommands } from "./passcode.ts";
+import { pushCommands } from "./push.ts";
 import { rescueCommands } from "./rescue.ts";
 import { serveCommands } from "./serve.ts";
 import { tokenCommands } from "./token.ts";
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   ...appCommands,
   ...auditCommands,
   ...passcodeCommands,
+  ...pushCommands,
 ];
 
 export const GROUPS: Record<string, string> = {
@@ -41,4 +43,5 @@ export const GROUPS: Record<string, string> = {
   audit: "the audit log",
   auth: "the authentication log",
   passcode: "test a passcode",
+  push: "push approval: activate the Twofold Authenticator, send a test push",
 };

@@ -17,7 +17,7 @@ export const keysCommands: Command[] = [
       }
       ctx.out.data(report, () => {
         ctx.out.line(
-          `re-sealed ${report.otpCredentials} OTP secrets and ${report.applications} application secrets; ${report.alreadyCurrent} already current`,
+          `re-sealed ${report.otpCredentials} OTP secrets, ${report.applications} application secrets, ${report.devices} device delivery records and ${report.settings} server keys; ${report.alreadyCurrent} already current`,
         );
         ctx.out.line(
           "Keep older keys configured until the bypass and rescue codes hashed with them have expired.",

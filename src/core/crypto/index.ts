@@ -81,6 +81,10 @@ export function sha256Hex(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+export function sha256(data: Uint8Array | string): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(data).digest());
+}
+
 export function sha512Hex(data: Uint8Array | string): string {
   return createHash("sha512").update(data).digest("hex");
 }

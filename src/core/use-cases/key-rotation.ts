@@ -2,10 +2,20 @@
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { applicationSealContext } from "./applications.ts";
 import { otpSealContext } from "./otp-credentials.ts";
+import { deliverySealContext } from "./push.ts";
+
+/** Meta values that hold sealed secrets (the VAPID private key). */
+export const SEALED_META_KEYS = ["push.vapid.private"] as const;
+
+export function metaSealContext(key: (typeof SEALED_META_KEYS)[number]) {
+  return { table: "meta", column: "value", row: key };
+}
 
 export interface ResealReport {
   otpCredentials: number;
   applications: number;
+  devices: number;
+  settings: number;
   alreadyCurrent: number;
 }
 
@@ -20,10 +30,17 @@ export async function resealSecrets(
   actor: Actor,
   onProgress?: (done: number, total: number) => void,
 ): Promise<ResealReport> {
-  const report: ResealReport = { otpCredentials: 0, applications: 0, alreadyCurrent: 0 };
+  const report: ResealReport = {
+    otpCredentials: 0,
+    applications: 0,
+    devices: 0,
+    settings: 0,
+    alreadyCurrent: 0,
+  };
   const { credentials } = await deps.store.listOTPCredentials({ limit: Number.MAX_SAFE_INTEGER });
   const applications = await deps.store.listApplications();
-  const total = credentials.length + applications.length;
+  const devices = await deps.store.listDevicesWithDelivery();
+  const total = credentials.length + applications.length + devices.length + SEALED_META_KEYS.length;
   let done = 0;
   for (const c of credentials) {
     onProgress?.(++done, total);
@@ -45,6 +62,29 @@ export async function resealSecrets(
     const fresh = deps.keyring.seal(deps.keyring.open(a.secretSealed, context), context);
     await deps.store.updateApplication(a.id, { secretSealed: fresh }, deps.clock.now());
     report.applications++;
+  }
+  for (const d of devices) {
+    onProgress?.(++done, total);
+    const sealed = d.deliverySealed!;
+    if (!deps.keyring.needsRotation(sealed)) {
+      report.alreadyCurrent++;
+      continue;
+    }
+    const context = deliverySealContext(d.id);
+    const fresh = deps.keyring.seal(deps.keyring.open(sealed, context), context);
+    if (await deps.store.setDeviceDelivery(d.id, fresh, sealed)) report.devices++;
+  }
+  for (const key of SEALED_META_KEYS) {
+    onProgress?.(++done, total);
+    const sealed = await deps.store.getMeta(key);
+    if (sealed === undefined) continue;
+    if (!deps.keyring.needsRotation(sealed)) {
+      report.alreadyCurrent++;
+      continue;
+    }
+    const context = metaSealContext(key);
+    await deps.store.setMeta(key, deps.keyring.seal(deps.keyring.open(sealed, context), context));
+    report.settings++;
   }
   await audit(deps, actor, { action: "keys.reseal", targetType: null, targetId: null, after: { ...report } });
   return report;

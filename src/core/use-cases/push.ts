@@ -1,16 +1,32 @@
 // Push approval: device activation, push transactions with number matching, signed answers, fatigue limits (D1-D6, G5).
 
+import { encodeBase32 } from "../base32.ts";
 import { importP256PublicKey, verifyP256Signature } from "../crypto/ecdsa.ts";
 import { randomBytes, randomDigits, randomHex, randomId } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
 import { evaluateLockout } from "../lockout.ts";
-import type { Application, Device, PushContext, PushStatus, PushTransaction, User } from "../model.ts";
+import type {
+  Application,
+  Device,
+  OTPCredential,
+  PushContext,
+  PushStatus,
+  PushTransaction,
+  User,
+} from "../model.ts";
+import type { PushEvent, PushView } from "../ports.ts";
 import { Secret } from "../secret.ts";
 import { notify } from "./notify.ts";
+import { otpSealContext } from "./otp-credentials.ts";
 import { findUser, requireUser } from "./users.ts";
 
 // ---------------------------------------------------------------- activation (G5, D3)
+
+/** Where a device's sealed delivery data (its Web Push subscription) is bound. */
+export function deliverySealContext(deviceId: string) {
+  return { table: "devices", column: "delivery_sealed", row: deviceId };
+}
 
 export interface DeviceActivationTicket {
   activationId: string;
@@ -57,11 +73,25 @@ export interface DeviceRegistration {
   delivery?: unknown;
 }
 
-/** Bind a device with a single-use activation: refused when unknown, used, expired or the key is not P-256. */
+/** The offline passcode seed given to a device once, at activation. */
+export interface ProvisionedTOTP {
+  secret: Secret<string>;
+  algorithm: OTPCredential["algorithm"];
+  digits: number;
+  period: number;
+  issuer: string;
+  account: string;
+}
+
+/**
+ * Bind a device with a single-use activation: refused when unknown, used, expired or the key is not P-256.
+ * The same activation provisions the device's offline passcodes: an active TOTP credential of the user,
+ * whose seed is returned once and removed with the device.
+ */
 export async function activateDevice(
   deps: Deps,
   registration: DeviceRegistration,
-): Promise<{ device: Device; user: User }> {
+): Promise<{ device: Device; user: User; totp: ProvisionedTOTP }> {
   const invalid = () =>
     new TwofoldError("ERR_ACTIVATION_INVALID", "this activation link is not valid (used or expired?)");
   const [id, secret] = registration.token.split(".");
@@ -76,6 +106,31 @@ export async function activateDevice(
     });
   const name = registration.name.trim().slice(0, 100) || "Twofold Authenticator";
   const deviceId = randomId("DP");
+  const t = deps.policy.totp;
+  const seed = randomBytes(t.secretBytes);
+  const credential: OTPCredential = {
+    id: randomId("DA"),
+    kind: "app",
+    serial: null,
+    userId: activation.userId,
+    type: "totp",
+    algorithm: t.algorithm,
+    digits: t.digits,
+    period: t.period,
+    secretSealed: "",
+    counter: 0,
+    lastStep: null,
+    drift: 0,
+    status: "active",
+    label: `Twofold Authenticator: ${name}`,
+    manufacturer: null,
+    model: null,
+    createdAt: now,
+    activatedAt: now,
+    pendingExpiresAt: null,
+    assignedAt: null,
+  };
+  credential.secretSealed = deps.keyring.seal(seed, otpSealContext(credential.id));
   const device: Device = {
     id: deviceId,
     userId: activation.userId,
@@ -84,17 +139,18 @@ export async function activateDevice(
     deliverySealed:
       registration.delivery === undefined
         ? null
-        : deps.keyring.seal(Buffer.from(JSON.stringify(registration.delivery)), {
-            table: "devices",
-            column: "delivery_sealed",
-            row: deviceId,
-          }),
+        : deps.keyring.seal(
+            Buffer.from(JSON.stringify(registration.delivery)),
+            deliverySealContext(deviceId),
+          ),
     status: "active",
+    otpCredentialId: credential.id,
     createdAt: now,
     lastSeenAt: now,
   };
   await deps.store.transaction(async (tx) => {
     if (!(await tx.consumeDeviceActivation(id, now))) throw invalid();
+    await tx.insertOTPCredentials([credential]);
     await tx.insertDevice(device);
     await audit(
       { ...deps, store: tx },
@@ -103,7 +159,7 @@ export async function activateDevice(
         action: "factor.add",
         targetType: "user",
         targetId: activation.userId,
-        after: { deviceId, kind: "authenticator", name },
+        after: { deviceId, kind: "authenticator", name, credentialId: credential.id },
       },
     );
     await notify({ ...deps, store: tx }, activation.userId, "factor-added", {
@@ -111,8 +167,19 @@ export async function activateDevice(
       name,
     });
   });
-  const user = await deps.store.getUser(activation.userId);
-  return { device, user: user! };
+  const user = (await deps.store.getUser(activation.userId))!;
+  return {
+    device,
+    user,
+    totp: {
+      secret: new Secret(encodeBase32(seed)),
+      algorithm: t.algorithm,
+      digits: t.digits,
+      period: t.period,
+      issuer: deps.issuer,
+      account: user.username,
+    },
+  };
 }
 
 // ---------------------------------------------------------------- starting a push (D1, D4, D5, D6)
@@ -163,7 +230,8 @@ export async function startPush(deps: Deps, request: PushRequest): Promise<PushS
   if ((await deps.store.getPushSuspendedAt(user.id)) !== null)
     return { started: false, reason: "push_suspended" };
 
-  return deps.store.transaction(async (tx) => {
+  const place = request.place ?? (request.ip ? (deps.places?.lookup(request.ip) ?? null) : null);
+  const started = await deps.store.transaction(async (tx) => {
     // Serialise push starts per user, so limits hold when logins race on several nodes.
     const lock = await tx.lockAttemptState(user.id, "push");
     if (!evaluateLockout(lock, now, deps.policy.lockout).allowed)
@@ -186,8 +254,9 @@ export async function startPush(deps: Deps, request: PushRequest): Promise<PushS
       application: request.application?.name ?? "Twofold",
       time: now,
       ip: request.ip ?? null,
-      place: request.place ?? null,
+      place,
       info: request.info ?? null,
+      ...(code === null ? {} : { codeDigits: p.codeDigits }),
     };
     const push: PushTransaction = {
       id: txid,
@@ -209,8 +278,39 @@ export async function startPush(deps: Deps, request: PushRequest): Promise<PushS
       expiresAt: push.expiresAt,
       code: code === null ? null : new Secret(code),
       devices,
+      push,
     } as const;
   });
+  if (!started.started) return started;
+  // Committed: now wake open apps (any node) and send Web Push. Neither decides anything, so neither may
+  // fail the login: the app also polls, and the waiting login re-reads the store.
+  await publishQuietly(deps, { kind: "created", txid: started.txid, userId: user.id });
+  deps.pushDelivery?.deliver(pushView(started.push), devices);
+  const { push: _push, ...result } = started;
+  return result;
+}
+
+/** What a device is shown about a push. */
+export function pushView(push: PushTransaction): PushView {
+  return {
+    txid: push.id,
+    application: push.context.application,
+    time: push.context.time,
+    ip: push.context.ip,
+    place: push.context.place,
+    info: push.context.info,
+    expiresAt: push.expiresAt,
+    verified: push.codeHash !== null,
+    codeDigits: push.codeHash === null ? null : (push.context.codeDigits ?? null),
+  };
+}
+
+async function publishQuietly(deps: Deps, event: PushEvent): Promise<void> {
+  try {
+    await deps.pushEvents.publish(event);
+  } catch {
+    // Wake-ups are hints; waiters re-read the store on a timer.
+  }
 }
 
 // ---------------------------------------------------------------- answering (D1, D2, D3, D5, A4)
@@ -273,7 +373,7 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
     push.codeHash === null ||
     Boolean(answer.code && deps.keyring.verifyCodeHash(answer.code, push.id, push.codeHash));
 
-  return deps.store.transaction(async (tx) => {
+  const result = await deps.store.transaction(async (tx) => {
     // The user's push lockout row first, as startPush takes it: answers and starts for one user queue up,
     // and the lock state below is read at completion, under that row lock (A4).
     const pushLock = await tx.lockAttemptState(push.userId, "push");
@@ -328,6 +428,8 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
     });
     return { status };
   });
+  await publishQuietly(deps, { kind: "resolved", txid: push.id, userId: push.userId, status: result.status });
+  return result;
 }
 
 /** The push's state now (a pending push past its expiry reads as expired). */
@@ -339,6 +441,66 @@ export async function getPushStatus(deps: Deps, txid: string): Promise<PushStatu
     return "expired";
   }
   return push.status;
+}
+
+// ---------------------------------------------------------------- waiting and cancelling (for logins)
+
+/** How long a waiter sleeps between store reads when no wake-up arrives (a lost event only delays). */
+export const PUSH_WAIT_POLL_MS = 1000;
+
+export interface PushWaitOptions {
+  /** Give up after this long and answer `pending` (the caller polls again or cancels). */
+  timeoutMs: number;
+  /** Stop waiting early (the login's connection closed); answers `pending`. */
+  signal?: AbortSignal;
+  /** Store re-read interval without wake-ups; PUSH_WAIT_POLL_MS unless set. */
+  pollMs?: number;
+}
+
+/**
+ * Wait for a push's outcome: the final status as soon as any node records it, `expired` at its expiry, or
+ * `pending` when the deadline passes first. Every answer comes from the store, never from the wake-up.
+ */
+export async function waitForPush(deps: Deps, txid: string, options: PushWaitOptions): Promise<PushStatus> {
+  const key = `tx:${txid}`;
+  let woken = false;
+  const unsubscribe = deps.pushEvents.subscribe(key, () => {
+    woken = true;
+  });
+  try {
+    const deadline = deps.clock.now() + Math.max(0, options.timeoutMs);
+    const poll = options.pollMs ?? PUSH_WAIT_POLL_MS;
+    for (;;) {
+      woken = false;
+      const push = await deps.store.getPushTransaction(txid);
+      if (!push) throw new TwofoldError("ERR_PUSH_NOT_FOUND", "no such push");
+      const now = deps.clock.now();
+      if (push.status !== "pending") return push.status;
+      if (push.expiresAt <= now) {
+        await deps.store.expirePushTransactions(now);
+        return "expired";
+      }
+      const remaining = deadline - now;
+      if (remaining <= 0 || options.signal?.aborted) return "pending";
+      // An event that arrived while we were reading means "read again now".
+      if (!woken)
+        await deps.pushEvents.waitFor(key, Math.min(remaining, poll, push.expiresAt - now), options.signal);
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
+/** The login stopped waiting: a pending push ends as `cancelled` (the app stops showing it). */
+export async function cancelPush(deps: Deps, txid: string): Promise<PushStatus> {
+  const push = await deps.store.getPushTransaction(txid);
+  if (!push) throw new TwofoldError("ERR_PUSH_NOT_FOUND", "no such push");
+  const now = deps.clock.now();
+  if (await deps.store.resolvePushTransaction(txid, "cancelled", null, now)) {
+    await publishQuietly(deps, { kind: "resolved", txid, userId: push.userId, status: "cancelled" });
+    return "cancelled";
+  }
+  return getPushStatus(deps, txid);
 }
 
 /** Clear a fraud suspension (service desk, after talking to the user). */

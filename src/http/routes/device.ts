@@ -1,0 +1,359 @@
+// /device/v1/*: the Twofold Authenticator's API — activation, signed requests, pending pushes, live stream, answers.
+import type { ServerResponse } from "node:http";
+import { PassThrough } from "node:stream";
+import { type Static, Type as T } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { TwofoldError } from "../../core/errors.ts";
+import type { Device } from "../../core/model.ts";
+import type { PushEvent, PushView } from "../../core/ports.ts";
+import type { Runtime } from "../../runtime/runtime.ts";
+
+const Base64url = (min: number, max: number) =>
+  T.String({ pattern: "^[A-Za-z0-9_-]*$", minLength: min, maxLength: max });
+
+const Subscription = T.Object(
+  {
+    endpoint: T.String({ minLength: 10, maxLength: 2048, pattern: "^https?://" }),
+    keys: T.Object({ p256dh: Base64url(87, 88), auth: Base64url(22, 24) }, { additionalProperties: false }),
+    expirationTime: T.Optional(T.Union([T.Null(), T.Number()])),
+  },
+  { additionalProperties: false },
+);
+
+const Delivery = T.Union([
+  T.Object({ type: T.Literal("webpush"), subscription: Subscription }, { additionalProperties: false }),
+  T.Object({ type: T.Literal("none") }, { additionalProperties: false }),
+]);
+type Delivery = Static<typeof Delivery>;
+
+const ActivateBody = T.Object(
+  {
+    token: T.String({ minLength: 3, maxLength: 200 }),
+    name: T.String({ maxLength: 200 }),
+    publicKey: Base64url(87, 88),
+    delivery: T.Optional(Delivery),
+  },
+  { additionalProperties: false },
+);
+
+const ActivateReply = T.Object(
+  {
+    deviceId: T.String(),
+    username: T.String(),
+    organization: T.String(),
+    totp: T.Object(
+      {
+        secret: T.String(),
+        algorithm: T.String(),
+        digits: T.Integer(),
+        period: T.Integer(),
+        issuer: T.String(),
+        account: T.String(),
+      },
+      { additionalProperties: false },
+    ),
+    vapidPublicKey: T.Union([T.String(), T.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+const Push = T.Object(
+  {
+    txid: T.String(),
+    application: T.String(),
+    time: T.Number(),
+    ip: T.Union([T.String(), T.Null()]),
+    place: T.Union([T.String(), T.Null()]),
+    info: T.Union([T.String(), T.Null()]),
+    expiresAt: T.Number(),
+    verified: T.Boolean(),
+    codeDigits: T.Union([T.Integer(), T.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+const AnswerBody = T.Object(
+  {
+    deviceId: T.String({ minLength: 1, maxLength: 64 }),
+    decision: T.Union([T.Literal("approve"), T.Literal("deny"), T.Literal("fraud")]),
+    code: T.Optional(T.String({ maxLength: 16 })),
+    timestamp: T.Integer({ minimum: 0 }),
+    signature: Base64url(1, 200),
+  },
+  { additionalProperties: false },
+);
+
+const TxidParams = T.Object(
+  { txid: T.String({ pattern: "^[0-9a-f]{1,64}$" }) },
+  { additionalProperties: false },
+);
+const Ok = T.Object({ ok: T.Literal(true) }, { additionalProperties: false });
+
+/** The live stream's keep-alive: proxies and phones drop silent connections. */
+const KEEP_ALIVE_MS = 15_000;
+/** Without wake-ups (another process on the same SQLite file), the stream re-reads pending pushes this often. */
+const STREAM_POLL_MS = 2_000;
+
+/** Raw request bodies of signed requests: the signature covers the bytes as sent. */
+const rawBodies = new WeakMap<FastifyRequest, Buffer>();
+
+export function registerDeviceRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const { services } = runtime;
+  const streams = new Set<ServerResponse>();
+  app.addHook("preClose", async () => {
+    for (const raw of streams) raw.end();
+  });
+
+  const authenticate = (request: FastifyRequest): Promise<Device> =>
+    services.authenticateDevice({
+      authorization: request.headers.authorization,
+      method: request.method,
+      path: request.url,
+      body: new Uint8Array(rawBodies.get(request) ?? Buffer.alloc(0)),
+    });
+
+  app.get(
+    "/device/v1/vapid",
+    {
+      schema: {
+        response: {
+          200: T.Object({ publicKey: T.Union([T.String(), T.Null()]) }, { additionalProperties: false }),
+        },
+      },
+    },
+    async () => ({
+      publicKey: runtime.vapidPublicKey,
+    }),
+  );
+
+  app.post<{ Body: Static<typeof ActivateBody> }>(
+    "/device/v1/activate",
+    { schema: { body: ActivateBody, response: { 200: ActivateReply } } },
+    async (request) => {
+      const { token, name, publicKey, delivery } = request.body;
+      const { device, user, totp } = await services.activateDevice({
+        token,
+        name,
+        publicKey,
+        ...(delivery && delivery.type !== "none" ? { delivery: checkDelivery(delivery, runtime) } : {}),
+      });
+      request.log.info({ deviceId: device.id, userId: user.id }, "device activated");
+      return {
+        deviceId: device.id,
+        username: user.username,
+        organization: runtime.config.organization.name,
+        totp: { ...totp, secret: totp.secret.reveal() },
+        vapidPublicKey: runtime.vapidPublicKey,
+      };
+    },
+  );
+
+  app.get(
+    "/device/v1/pushes",
+    { schema: { response: { 200: T.Object({ pushes: T.Array(Push) }, { additionalProperties: false }) } } },
+    async (request) => {
+      const device = await authenticate(request);
+      return { pushes: await services.listDevicePushes(device) };
+    },
+  );
+
+  app.put<{ Body: Delivery }>(
+    "/device/v1/delivery",
+    {
+      schema: { body: Delivery, response: { 200: Ok } },
+      preParsing: captureRawBody,
+    },
+    async (request) => {
+      const device = await authenticate(request);
+      const delivery = request.body;
+      await services.updateDeviceDelivery(
+        device,
+        delivery.type === "none" ? null : checkDelivery(delivery, runtime),
+      );
+      return { ok: true as const };
+    },
+  );
+
+  app.post<{ Params: Static<typeof TxidParams>; Body: Static<typeof AnswerBody> }>(
+    "/device/v1/pushes/:txid/answer",
+    {
+      schema: {
+        params: TxidParams,
+        body: AnswerBody,
+        response: {
+          200: T.Object(
+            { status: T.Union([T.Literal("approved"), T.Literal("denied"), T.Literal("fraud")]) },
+            { additionalProperties: false },
+          ),
+        },
+      },
+    },
+    async (request) => {
+      const { deviceId, decision, code, timestamp, signature } = request.body;
+      const { status } = await services.answerPush({
+        txid: request.params.txid,
+        deviceId,
+        decision,
+        ...(code ? { code } : {}),
+        timestamp,
+        signature,
+      });
+      if (status !== "approved" && status !== "denied" && status !== "fraud")
+        throw new TwofoldError("ERR_INTERNAL", "unexpected push status");
+      return { status };
+    },
+  );
+
+  app.get("/device/v1/stream", { schema: { response: { 200: T.String() } } }, async (request, reply) => {
+    const device = await authenticate(request);
+    const initial = await services.listDevicePushes(device);
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      "x-accel-buffering": "no",
+      "x-request-id": request.id,
+    });
+    raw.socket?.setNoDelay(true);
+    streams.add(raw);
+    const stream = new DeviceStream(raw, device, runtime);
+    stream.open(initial);
+    raw.on("close", () => {
+      streams.delete(raw);
+      stream.close();
+    });
+  });
+}
+
+/**
+ * One open app: sends each pending push once and each resolution of one it was sent. Wake-ups come from the
+ * push events (any node); a timer re-reads the store in case a wake-up was lost or came from elsewhere.
+ */
+class DeviceStream {
+  readonly #sent = new Set<string>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
+  #refreshing: Promise<void> | undefined;
+  #again = false;
+
+  constructor(
+    private readonly raw: ServerResponse,
+    private readonly device: Device,
+    private readonly runtime: Runtime,
+  ) {}
+
+  open(initial: PushView[]): void {
+    this.raw.write(": connected\n\n");
+    for (const push of initial.reverse()) this.#sendPush(push);
+    this.#unsubscribe = this.runtime.pushEvents.subscribe(`user:${this.device.userId}`, (event) =>
+      this.#onEvent(event),
+    );
+    this.#timers.push(
+      setInterval(() => this.raw.write(": keep-alive\n\n"), KEEP_ALIVE_MS),
+      setInterval(() => this.#refresh(), STREAM_POLL_MS),
+    );
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#unsubscribe?.();
+    for (const t of this.#timers) clearInterval(t);
+  }
+
+  #onEvent(event: PushEvent): void {
+    if (event.kind === "resolved" && this.#sent.has(event.txid)) {
+      this.#sent.delete(event.txid);
+      this.#write("resolved", { txid: event.txid, status: event.status });
+      return;
+    }
+    this.#refresh();
+  }
+
+  /** Re-read pending pushes: send new ones, report ones that ended. One read at a time, coalesced. */
+  #refresh(): void {
+    if (this.#refreshing) {
+      this.#again = true;
+      return;
+    }
+    this.#refreshing = this.#read()
+      .catch((err: unknown) => this.runtime.logger.debug({ err }, "device stream refresh failed"))
+      .finally(() => {
+        this.#refreshing = undefined;
+        if (this.#again && !this.#closed) {
+          this.#again = false;
+          this.#refresh();
+        }
+      });
+  }
+
+  async #read(): Promise<void> {
+    if (this.#closed) return;
+    const pending = await this.runtime.store.listPendingPushes(this.device.userId, this.runtime.clock.now());
+    if (this.#closed) return;
+    const open = new Set(pending.map((p) => p.id));
+    for (const txid of [...this.#sent]) {
+      if (open.has(txid)) continue;
+      this.#sent.delete(txid);
+      const status = await this.runtime.services.getPushStatus(txid).catch(() => "expired" as const);
+      this.#write("resolved", { txid, status });
+    }
+    const views = await this.runtime.services.listDevicePushes(this.device);
+    for (const view of views.reverse()) this.#sendPush(view);
+  }
+
+  #sendPush(push: PushView): void {
+    if (this.#sent.has(push.txid)) return;
+    this.#sent.add(push.txid);
+    this.#write("push", push);
+  }
+
+  #write(event: string, data: object): void {
+    if (this.#closed) return;
+    this.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+}
+
+/** A Web Push subscription the server can really use: a P-256 key, a 16-byte secret, an https endpoint. */
+function checkDelivery(delivery: Extract<Delivery, { type: "webpush" }>, runtime: Runtime): Delivery {
+  const { endpoint, keys } = delivery.subscription;
+  const issues: { path: string; message: string }[] = [];
+  const p256dh = Buffer.from(keys.p256dh, "base64url");
+  if (p256dh.length !== 65 || p256dh[0] !== 4)
+    issues.push({
+      path: "body.delivery.subscription.keys.p256dh",
+      message: "not an uncompressed P-256 point",
+    });
+  if (Buffer.from(keys.auth, "base64url").length !== 16)
+    issues.push({ path: "body.delivery.subscription.keys.auth", message: "must be 16 bytes" });
+  let url: URL | undefined;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    issues.push({ path: "body.delivery.subscription.endpoint", message: "not a URL" });
+  }
+  if (url && url.protocol !== "https:" && !(runtime.webPushAllowHTTP && url.protocol === "http:"))
+    issues.push({ path: "body.delivery.subscription.endpoint", message: "must be https" });
+  if (issues.length) throw new TwofoldError("ERR_VALIDATION", "The request is not valid.", { issues });
+  return { type: "webpush", subscription: { endpoint, keys } };
+}
+
+/** Keep the bytes of a signed request's body (the signature covers them) and hand Fastify a copy to parse. */
+async function captureRawBody(request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream) {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const limit = request.routeOptions.bodyLimit ?? 1024 * 1024;
+  for await (const chunk of payload) {
+    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buffer.length;
+    if (size > limit) throw new TwofoldError("ERR_PAYLOAD_TOO_LARGE", "The request body is too large.");
+    chunks.push(buffer);
+  }
+  const body = Buffer.concat(chunks);
+  rawBodies.set(request, body);
+  const copy = Object.assign(new PassThrough(), { receivedEncodedLength: body.length });
+  copy.end(body);
+  return copy;
+}

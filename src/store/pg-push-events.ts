@@ -1,0 +1,145 @@
+// Push wake-ups across nodes on one PostgreSQL: NOTIFY on a per-schema channel, LISTEN on a dedicated connection.
+import { type Kysely, sql } from "kysely";
+import type pg from "pg";
+import { LocalPushEvents } from "../adapters/events/local-push-events.ts";
+import { randomHex } from "../core/crypto/index.ts";
+import type { PushStatus } from "../core/model.ts";
+import type { PushEvent, PushEvents } from "../core/ports.ts";
+import type { Database } from "./tables.ts";
+
+export interface PgPushEventsOptions {
+  url: string;
+  /** The store's connections: their current schema names the channel, so nodes sharing data share it. */
+  kysely: Kysely<Database>;
+  onError?: (error: unknown) => void;
+  /** First reconnect delay; doubles up to 30 s. */
+  reconnectMs?: number;
+}
+
+interface Wire {
+  /** The sending process: its own events were already dispatched locally. */
+  o: string;
+  k: "c" | "r";
+  t: string;
+  u: string;
+  s?: PushStatus;
+}
+
+const STATUSES: readonly PushStatus[] = ["pending", "approved", "denied", "fraud", "expired", "cancelled"];
+
+/**
+ * Local hub plus PostgreSQL NOTIFY. An event is dispatched here at once and sent to every other node;
+ * a listening connection that drops is re-opened with backoff (meanwhile waiters fall back to polling).
+ */
+export class PgPushEvents implements PushEvents {
+  readonly #local = new LocalPushEvents();
+  readonly #origin = randomHex(8);
+  readonly #channel: string;
+  readonly #options: PgPushEventsOptions;
+  #client: pg.Client | undefined;
+  #closed = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #delay: number;
+
+  private constructor(options: PgPushEventsOptions, schema: string) {
+    this.#options = options;
+    // An identifier of at most 63 bytes that needs no quoting, whatever the schema is called.
+    this.#channel = `twofold_push_${schema.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 48)}`.toLowerCase();
+    this.#delay = options.reconnectMs ?? 500;
+  }
+
+  static async start(options: PgPushEventsOptions): Promise<PgPushEvents> {
+    // The schema as the store's connections see it (search_path from the URL or the schema option).
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(options.kysely);
+    const events = new PgPushEvents(options, rows[0]?.schema ?? "public");
+    await events.#connect();
+    return events;
+  }
+
+  /** True while the LISTEN connection is up. */
+  get listening(): boolean {
+    return this.#client !== undefined;
+  }
+
+  async publish(event: PushEvent): Promise<void> {
+    this.#local.dispatch(event);
+    const wire: Wire = {
+      o: this.#origin,
+      k: event.kind === "created" ? "c" : "r",
+      t: event.txid,
+      u: event.userId,
+      ...(event.kind === "resolved" ? { s: event.status } : {}),
+    };
+    await sql`select pg_notify(${this.#channel}, ${JSON.stringify(wire)})`.execute(this.#options.kysely);
+  }
+
+  subscribe(key: string, listener: (event: PushEvent) => void): () => void {
+    return this.#local.subscribe(key, listener);
+  }
+
+  waitFor(key: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return this.#local.waitFor(key, ms, signal);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.end().catch(() => {});
+  }
+
+  async #connect(): Promise<void> {
+    const { default: pgModule } = await import("pg");
+    const client = new pgModule.Client({
+      connectionString: this.#options.url,
+      connectionTimeoutMillis: 5000,
+    });
+    const lost = (error?: unknown) => {
+      if (this.#client !== client) return;
+      this.#client = undefined;
+      if (error) this.#options.onError?.(error);
+      client.end().catch(() => {});
+      this.#scheduleReconnect();
+    };
+    client.on("error", lost);
+    client.on("end", () => lost());
+    client.on("notification", (message) => {
+      if (message.channel === this.#channel && message.payload) this.#receive(message.payload);
+    });
+    await client.connect();
+    await client.query(`LISTEN "${this.#channel}"`);
+    if (this.#closed) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.#client = client;
+    this.#delay = this.#options.reconnectMs ?? 500;
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed) return;
+    const delay = this.#delay;
+    this.#delay = Math.min(this.#delay * 2, 30_000);
+    this.#retryTimer = setTimeout(() => {
+      this.#connect().catch((error: unknown) => {
+        this.#options.onError?.(error);
+        this.#scheduleReconnect();
+      });
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  #receive(payload: string): void {
+    let wire: Wire;
+    try {
+      wire = JSON.parse(payload) as Wire;
+    } catch {
+      return;
+    }
+    if (wire.o === this.#origin || typeof wire.t !== "string" || typeof wire.u !== "string") return;
+    if (wire.k === "c") this.#local.dispatch({ kind: "created", txid: wire.t, userId: wire.u });
+    else if (wire.k === "r" && wire.s && STATUSES.includes(wire.s))
+      this.#local.dispatch({ kind: "resolved", txid: wire.t, userId: wire.u, status: wire.s });
+  }
+}
