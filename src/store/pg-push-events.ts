@@ -94,6 +94,8 @@ export class PgPushEvents implements PushEvents {
     const client = new pgModule.Client({
       connectionString: this.#options.url,
       connectionTimeoutMillis: 5000,
+      // Named, so operators can tell this long-lived idle connection from a leak in pg_stat_activity.
+      application_name: "twofold-push-events",
     });
     const lost = (error?: unknown) => {
       if (this.#client !== client) return;

@@ -1,0 +1,115 @@
+// Push wake-ups: the in-process hub, and PostgreSQL LISTEN/NOTIFY between nodes, including a dropped listening connection.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import pg from "pg";
+import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
+import type { PushEvent } from "../../src/core/ports.ts";
+import { openStore } from "../../src/store/open-store.ts";
+import { PgPushEvents } from "../../src/store/pg-push-events.ts";
+import { createTestDatabase, dialects, PG_URL } from "../support/stores.ts";
+
+const resolved = (txid: string, userId = "U1"): PushEvent => ({
+  kind: "resolved",
+  txid,
+  userId,
+  status: "approved",
+});
+
+describe("in-process push events", () => {
+  test("listeners get events by push and by user; unsubscribing forgets the key", async () => {
+    const events = new LocalPushEvents();
+    const byTx: PushEvent[] = [];
+    const byUser: PushEvent[] = [];
+    const offTx = events.subscribe("tx:T1", (e) => byTx.push(e));
+    const offUser = events.subscribe("user:U1", (e) => byUser.push(e));
+    await events.publish(resolved("T1"));
+    await events.publish(resolved("T2"));
+    assert.equal(byTx.length, 1);
+    assert.equal(byUser.length, 2);
+    offTx();
+    offUser();
+    assert.equal(events.listenedKeys, 0);
+  });
+
+  test("a throwing listener does not stop the others", async () => {
+    const events = new LocalPushEvents();
+    let woke = false;
+    events.subscribe("tx:T1", () => {
+      throw new Error("bad listener");
+    });
+    events.subscribe("tx:T1", () => {
+      woke = true;
+    });
+    await events.publish(resolved("T1"));
+    assert.equal(woke, true);
+  });
+
+  test("waitFor ends on an event, on abort, or after its time, and leaves no listener behind", async () => {
+    const events = new LocalPushEvents();
+    const t0 = Date.now();
+    const waiting = events.waitFor("tx:T1", 10_000);
+    await events.publish(resolved("T1"));
+    await waiting;
+    const controller = new AbortController();
+    const aborted = events.waitFor("tx:T2", 10_000, controller.signal);
+    controller.abort();
+    await aborted;
+    await events.waitFor("tx:T3", 20);
+    assert.ok(Date.now() - t0 < 2_000);
+    assert.equal(events.listenedKeys, 0);
+  });
+});
+
+if ((await dialects()).includes("postgres")) {
+  describe("PostgreSQL push events", () => {
+    test("an event published on one node wakes listeners on another; a dropped connection is re-opened", async () => {
+      const db = await createTestDatabase("postgres");
+      const a = await openStore({ url: PG_URL, schema: db.schema!, poolSize: 2 });
+      const b = await openStore({ url: PG_URL, schema: db.schema!, poolSize: 2, migrate: false });
+      const nodeA = await PgPushEvents.start({ url: PG_URL, kysely: a.kysely });
+      const nodeB = await PgPushEvents.start({ url: PG_URL, kysely: b.kysely, reconnectMs: 50 });
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      try {
+        const seenOnB: PushEvent[] = [];
+        const seenOnA: PushEvent[] = [];
+        nodeB.subscribe("user:U1", (e) => seenOnB.push(e));
+        nodeA.subscribe("user:U1", (e) => seenOnA.push(e));
+        const arrived = nodeB.waitFor("tx:T1", 5_000);
+        await nodeA.publish(resolved("T1"));
+        await arrived;
+        assert.deepEqual(seenOnB, [resolved("T1")]);
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(seenOnA.length, 1, "the sender dispatches its own event once, not again from NOTIFY");
+
+        // Cut every listening connection of this schema's channel, as a database restart or a proxy would.
+        const channel = `twofold_push_${db.schema}`;
+        const cut = await admin.query(
+          "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'twofold-push-events' and query = $1",
+          [`LISTEN "${channel}"`],
+        );
+        assert.equal(cut.rowCount, 2, "both nodes were listening on the schema's channel");
+        const deadline = Date.now() + 5_000;
+        while (!nodeB.listening && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        while (nodeB.listening && Date.now() < deadline) {
+          // `listening` may still be true before the client notices; wait until it has reconnected.
+          const again = nodeB.waitFor("tx:T2", 200);
+          await nodeA.publish(resolved("T2"));
+          await again;
+          if (seenOnB.some((e) => e.txid === "T2")) break;
+        }
+        assert.ok(
+          seenOnB.some((e) => e.txid === "T2"),
+          "events flow again after the listening connection was re-opened",
+        );
+      } finally {
+        await admin.end();
+        await nodeA.close();
+        await nodeB.close();
+        await a.store.close();
+        await b.store.close();
+        await db.drop();
+      }
+    });
+  });
+}
