@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { LocalPushEvents } from "../adapters/events/local-push-events.ts";
+import { type GeoIP, openGeoIP } from "../adapters/geoip/mmdb.ts";
 import { WebPushSender } from "../adapters/push/web-push.ts";
 import { WebPushDelivery } from "../adapters/push/web-push-delivery.ts";
 import { decodeKey } from "../config/load.ts";
@@ -59,6 +60,8 @@ export async function createRuntime(
   const logger = options.logger ?? createLogger({ level: config.logging.level, node: nodeName });
   const keyring = new Keyring(loadMasterKeys(config));
   const clock = options.clock ?? systemClock;
+  // Opened before the database: a bad GeoIP file stops the start with its path in the message.
+  const places: GeoIP | undefined = config.push.geoipFile ? openGeoIP(config.push.geoipFile) : undefined;
   const { store, kysely } = await openStore({
     url: config.database.url,
     sqlitePath: config.database.sqlitePath,
@@ -102,6 +105,7 @@ export async function createRuntime(
     nodeName,
     pushEvents,
     ...(delivery ? { pushDelivery: delivery } : {}),
+    ...(places ? { places } : {}),
   });
   const services = { ...core, verifyPasscode: countPasscodeVerifications(core.verifyPasscode, metrics) };
   return {
@@ -120,6 +124,7 @@ export async function createRuntime(
       metrics.close();
       await delivery?.settle();
       await pushEvents.close?.();
+      places?.close();
       await store.close();
     },
   };
