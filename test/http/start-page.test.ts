@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { buildServer } from "../../src/http/server.ts";
-import { createTestRuntime, DEMO, enrollTOTPUser, wrongCode } from "./support.ts";
+import { TestDevice } from "../support/test-device.ts";
+import { ADMIN, createTestRuntime, DEMO, enrollTOTPUser, wrongCode } from "./support.ts";
 
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
@@ -137,6 +138,39 @@ test("a cross-site POST to the demo form is refused with 403 (I2)", async () => 
       payload,
     });
     assert.equal(sameOrigin.statusCode, 200);
+  } finally {
+    await app.close();
+    await t.close();
+  }
+});
+
+test("in demo mode the start page activates the authenticator and runs a push login to its result", async () => {
+  const t = await createTestRuntime();
+  const app = buildServer(t.runtime, { demo: DEMO });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  try {
+    await t.runtime.services.createUser(ADMIN, { username: "alice" });
+    const post = (path: string, fields: Record<string, string>) =>
+      fetch(`${base}${path}`, { method: "POST", headers: FORM, body: form(fields) }).then((r) => r.text());
+
+    const page = await post("/demo/activate", { username: "alice" });
+    const token = /#activate=([A-Za-z0-9_.-]+)/.exec(page)?.[1];
+    assert.ok(token, "the page carries the activation link");
+    assert.match(page, /<svg role="img" aria-labelledby="activation-caption"/);
+    const device = new TestDevice(base, () => t.clock.now());
+    assert.equal((await device.activate(token)).status, 200);
+
+    const pushPage = await post("/demo/push", { username: "alice" });
+    const code = /<strong id="push-code">(\d+)<\/strong>/.exec(pushPage)?.[1];
+    const txid = /action="\/demo\/push\/([0-9a-f]+)"/.exec(pushPage)?.[1];
+    assert.ok(code && txid, pushPage);
+    const result = fetch(`${base}/demo/push/${txid}`).then((r) => r.text());
+    assert.equal((await device.answer(txid, "approve", code)).status, 200);
+    assert.match(await result, /<p class="result" role="status" id="push-result">allow \(approved\)<\/p>/);
+
+    const refused = await post("/demo/push", { username: "nobody" });
+    assert.match(refused, /No such user/);
   } finally {
     await app.close();
     await t.close();

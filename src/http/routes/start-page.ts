@@ -2,6 +2,7 @@
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import QRCode from "qrcode";
+import { publicBaseUrl } from "../../config/load.ts";
 import { PASSCODE_MESSAGES } from "../../core/use-cases/verify-passcode.ts";
 import type { DemoInfo } from "../../runtime/demo-info.ts";
 import { readPackageVersion } from "../../runtime/metrics.ts";
@@ -12,6 +13,8 @@ import { requireSameOrigin } from "../same-origin.ts";
 const HTML_TYPE = "text/html; charset=utf-8";
 
 const CLI_COMMANDS = [
+  "npx twofold push activate alice",
+  "npx twofold push send alice",
   "npx twofold user list",
   "npx twofold bypass issue alice",
   "npx twofold totp enroll bob",
@@ -49,6 +52,88 @@ export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: 
   const publicOrigin = runtime.config.server.publicUrl
     ? new URL(runtime.config.server.publicUrl).origin
     : undefined;
+  const UserForm = T.Object(
+    { username: T.String({ minLength: 1, maxLength: 256 }) },
+    { additionalProperties: false },
+  );
+
+  // Demo: a fresh activation link (QR) for a demo user's Twofold Authenticator.
+  app.post<{ Body: { username: string } }>(
+    "/demo/activate",
+    {
+      schema: { body: UserForm, response: { 200: T.String() } },
+      preHandler: requireSameOrigin(publicOrigin),
+    },
+    async (request, reply) => {
+      const ticket = await runtime.services.createDeviceActivation(
+        { name: "demo-start-page", ip: request.ip },
+        request.body.username,
+      );
+      const link = `${publicBaseUrl(runtime.config)}/authenticator#activate=${ticket.token.reveal()}`;
+      const svg = (
+        await QRCode.toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
+      ).replace(/^<svg /, '<svg role="img" aria-labelledby="activation-caption" ');
+      const body = html`<h1>Activate the Twofold Authenticator</h1>
+<figure>${rawSVG(svg)}<figcaption id="activation-caption">Scan this with the Twofold Authenticator (or the phone's camera), or open the link below. It works once, for 10 minutes.</figcaption></figure>
+<p><a href="${link}">${link}</a></p>
+<p><a href="/">Back to the start page</a></p>`;
+      return reply.type(HTML_TYPE).send(renderPage("Activate – Twofold", body));
+    },
+  );
+
+  // Demo: a push as a login would send it. The page shows the code to type in the app; "Show the result"
+  // waits (server side, no script) until the user answers or the push expires.
+  app.post<{ Body: { username: string } }>(
+    "/demo/push",
+    {
+      schema: { body: UserForm, response: { 200: T.String() } },
+      preHandler: requireSameOrigin(publicOrigin),
+    },
+    async (request, reply) => {
+      const started = await runtime.services.startPush({
+        username: request.body.username,
+        application: null,
+        ip: request.ip,
+        info: "Demo login from the start page",
+        verified: true,
+      });
+      const body = started.started
+        ? html`<h1>Push sent</h1>
+<p>Open the Twofold Authenticator and type this code to approve:</p>
+<p class="result" role="status" aria-live="polite"><strong id="push-code">${started.code!.reveal()}</strong></p>
+<form method="get" action="/demo/push/${started.txid}"><button type="submit">Show the result</button></form>`
+        : html`<h1>No push sent</h1><p class="result" role="status">${PUSH_REFUSALS[started.reason] ?? started.reason}</p>`;
+      return reply
+        .type(HTML_TYPE)
+        .send(renderPage("Push – Twofold", html`${body}<p><a href="/">Back to the start page</a></p>`));
+    },
+  );
+
+  app.get<{ Params: { txid: string } }>(
+    "/demo/push/:txid",
+    {
+      schema: {
+        params: T.Object(
+          { txid: T.String({ pattern: "^[0-9a-f]{1,64}$" }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: T.String() },
+      },
+    },
+    async (request, reply) => {
+      const controller = new AbortController();
+      reply.raw.on("close", () => controller.abort());
+      const status = await runtime.services.waitForPush(request.params.txid, {
+        timeoutMs: 90_000,
+        signal: controller.signal,
+      });
+      const body = html`<h1>Push result</h1>
+<p class="result" role="status" id="push-result">${status === "approved" ? "allow" : "deny"} (${status})</p>
+<p><a href="/">Back to the start page</a></p>`;
+      return reply.type(HTML_TYPE).send(renderPage("Push result – Twofold", body));
+    },
+  );
+
   app.post<{ Body: { username: string; passcode: string } }>(
     "/demo/passcode",
     {
@@ -71,6 +156,16 @@ export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: 
     },
   );
 }
+
+const PUSH_REFUSALS: Record<string, string> = {
+  no_devices: "This user has no activated Twofold Authenticator yet.",
+  push_suspended: "This user reported a push as fraud; pushes stay off until the service desk clears it.",
+  push_pending: "A push for this user is still waiting for an answer.",
+  rate_limited: "Too many pushes in the last minutes; try again later.",
+  too_many_since_success: "Too many pushes since the last approved one.",
+  locked_out: "This user is locked out.",
+  unknown_user: "No such user.",
+};
 
 function renderStatus(runtime: Runtime): SafeHTML {
   const { config } = runtime;
@@ -125,6 +220,18 @@ ${rawSVG(svg)}
 <label for="passcode">Passcode</label>
 <input id="passcode" name="passcode" autocomplete="one-time-code" inputmode="numeric" required maxlength="64">
 <button type="submit">Check passcode</button>
+</form>
+<h3>Try push approval</h3>
+<p>Activate the Twofold Authenticator for a demo user (open the link on a phone, or in another browser window), then send that user a push.</p>
+<form method="post" action="/demo/activate">
+<label for="activate-user">Username</label>
+<input id="activate-user" name="username" required maxlength="256" value="alice">
+<button type="submit">Activation link</button>
+</form>
+<form method="post" action="/demo/push">
+<label for="push-user">Username</label>
+<input id="push-user" name="username" required maxlength="256" value="alice">
+<button type="submit">Send a push</button>
 </form>
 <h3>Next, try the command line</h3>
 <ul>
