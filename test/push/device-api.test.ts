@@ -209,6 +209,32 @@ for (const dialect of await dialects()) {
       }
     });
 
+    test("a device may keep only a few live streams open", async () => {
+      const device = devices.bob!;
+      const open = [];
+      try {
+        for (let i = 0; i < 4; i++) {
+          const s = await device.openStream();
+          open.push(s);
+          assert.equal(s.response.status, 200);
+        }
+        const fifth = await device.signedFetch("GET", "/device/v1/stream");
+        assert.equal(fifth.status, 429);
+        assert.equal(((await fifth.json()) as { error: { code: string } }).error.code, "ERR_RATE_LIMITED");
+      } finally {
+        for (const s of open) s.close();
+      }
+      // Closed streams are counted out again.
+      const deadline = Date.now() + 3000;
+      let again = await device.signedFetch("GET", "/device/v1/stream");
+      while (again.status !== 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        again = await device.signedFetch("GET", "/device/v1/stream");
+      }
+      assert.equal(again.status, 200);
+      await again.body?.cancel();
+    });
+
     test("a wrong code denies, deny denies, fraud suspends pushes; the waiting logins see each", async () => {
       const device = devices.alice!;
       const cases = [

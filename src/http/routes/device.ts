@@ -94,12 +94,16 @@ const KEEP_ALIVE_MS = 15_000;
 /** Without wake-ups (another process on the same SQLite file), the stream re-reads pending pushes this often. */
 const STREAM_POLL_MS = 2_000;
 
+/** Open live streams per device: an app needs one (two while it reconnects); more is a fault or abuse. */
+const MAX_STREAMS_PER_DEVICE = 4;
+
 /** Raw request bodies of signed requests: the signature covers the bytes as sent. */
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();
 
 export function registerDeviceRoutes(app: FastifyInstance, runtime: Runtime): void {
   const { services } = runtime;
   const streams = new Set<ServerResponse>();
+  const streamsPerDevice = new Map<string, number>();
   app.addHook("preClose", async () => {
     for (const raw of streams) raw.end();
   });
@@ -206,7 +210,11 @@ export function registerDeviceRoutes(app: FastifyInstance, runtime: Runtime): vo
 
   app.get("/device/v1/stream", { schema: { response: { 200: T.String() } } }, async (request, reply) => {
     const device = await authenticate(request);
+    const open = streamsPerDevice.get(device.id) ?? 0;
+    if (open >= MAX_STREAMS_PER_DEVICE)
+      throw new TwofoldError("ERR_RATE_LIMITED", "too many open streams for this device");
     const initial = await services.listDevicePushes(device);
+    streamsPerDevice.set(device.id, open + 1);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -223,6 +231,9 @@ export function registerDeviceRoutes(app: FastifyInstance, runtime: Runtime): vo
     raw.on("close", () => {
       streams.delete(raw);
       stream.close();
+      const left = (streamsPerDevice.get(device.id) ?? 1) - 1;
+      if (left > 0) streamsPerDevice.set(device.id, left);
+      else streamsPerDevice.delete(device.id);
     });
   });
 }
