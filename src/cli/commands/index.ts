@@ -5,6 +5,7 @@ import { auditCommands } from "./audit.ts";
 import { bypassCommands } from "./bypass.ts";
 import { configCommands } from "./config.ts";
 import { dbCommands } from "./db.ts";
+import { deviceCommands } from "./device.ts";
 import { keysCommands } from "./keys.ts";
 import { passcodeCommands } from "./passcode.ts";
 import { pushCommands } from "./push.ts";
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   ...auditCommands,
   ...passcodeCommands,
   ...pushCommands,
+  ...deviceCommands,
 ];
 
 export const GROUPS: Record<string, string> = {
@@ -44,4 +46,5 @@ export const GROUPS: Record<string, string> = {
   auth: "the authentication log",
   passcode: "test a passcode",
   push: "push approval: activate the Twofold Authenticator, send a test push",
+  device: "the command-line Twofold Authenticator (for headless use and tests)",
 };

@@ -1,0 +1,489 @@
+// `twofold device …` end to end: the command-line authenticator against a real listening `twofold serve`, with pushes
+// started by `twofold push send` as a login would; every step runs the CLI as a child process.
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { once } from "node:events";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer as createHTTPSServer } from "node:https";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { IN_CI } from "../support/stores.ts";
+import { createSandbox, type RunResult, type Sandbox, totp } from "./helpers.ts";
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  await once(probe, "close");
+  return port;
+}
+
+/** `twofold serve` (production mode) on `port`; resolves once it listens. */
+async function startServer(box: Sandbox): Promise<ChildProcess> {
+  const child = box.spawn(["serve"]);
+  let out = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start in 30 s: ${out}`)), 30_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (/listening on http/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${out}`));
+    });
+  });
+  return child;
+}
+
+interface SentPush {
+  txid: string;
+  code: string | null;
+  /** The waiting `push send` process's final JSON and exit code. */
+  result: Promise<{ exit: number | null; status: string }>;
+}
+
+/** `twofold push send USER --json`: the txid and code arrive on stderr at once, the outcome on stdout at the end. */
+async function sendPush(box: Sandbox, user: string, extra: string[] = []): Promise<SentPush> {
+  const child = box.spawn(["push", "send", user, "--wait", "30", "--json", ...extra]);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  const exited = once(child, "exit") as Promise<[number | null]>;
+  const first = await new Promise<{ txid: string; code: string | null }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no push line in 30 s: ${stderr}${stdout}`)), 30_000);
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      const line = /^\{.*"txid".*\}$/m.exec(stderr);
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line[0]));
+      }
+    });
+    void exited.then(([code]) => {
+      clearTimeout(timer);
+      reject(new Error(`push send exited with ${code} before sending: ${stderr}${stdout}`));
+    });
+  });
+  return {
+    ...first,
+    result: exited.then(([exit]) => ({ exit, status: (JSON.parse(stdout) as { status: string }).status })),
+  };
+}
+
+/** A wrong code of the right shape. */
+function wrongCode(code: string): string {
+  return code.slice(0, -1) + String((Number(code.at(-1)) + 1) % 10);
+}
+
+describe("twofold device (command-line authenticator) against a real server", () => {
+  let box: Sandbox;
+  let server: ChildProcess;
+  let url: string;
+  let state: string;
+  /** Run `twofold device …` on the test's state file. */
+  let device: (args: string[], input?: string) => RunResult;
+  let deviceJSON: <T>(args: string[]) => T;
+
+  before(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    box = createSandbox(
+      [
+        "server:",
+        `  port: ${port}`,
+        `  publicUrl: ${url}`,
+        // A run of test pushes must not hit the fatigue limits (D4); they have their own tests.
+        "policy:",
+        "  push: { ratePerWindow: 100, maxSinceSuccess: 100 }",
+      ].join("\n"),
+    );
+    assert.equal(box.run(["user", "add", "alice"]).code, 0);
+    assert.equal(box.run(["user", "add", "bob"]).code, 0);
+    server = await startServer(box);
+    state = join(box.dir, "home", "device.json");
+    device = (args, input) => box.run(["device", ...args, "--state", state], input ? { input } : {});
+    deviceJSON = <T>(args: string[]) => box.json<T>(["device", ...args, "--state", state]);
+  });
+
+  after(async () => {
+    if (server && server.exitCode === null) {
+      const exited = once(server, "exit");
+      server.kill("SIGTERM");
+      await exited;
+    }
+    box?.cleanup();
+  });
+
+  test("a missing state file is a clear error (exit 1), not a stack trace", () => {
+    for (const args of [["pending"], ["passcode"], ["accounts"], ["approve", "abc"]]) {
+      const r = device(args);
+      assert.equal(r.code, 1, args.join(" "));
+      assert.match(r.stderr, /^error: no device state at .*device\.json: activate an account first/);
+      assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, "no stack trace");
+    }
+  });
+
+  test("activate from a `push activate` link: the state file is 0600 and holds a key, never printed", () => {
+    const ticket = box.json<{ link: string }>(["push", "activate", "alice"]);
+    assert.ok(ticket.link.startsWith(`${url}/authenticator#activate=`));
+    const r = device(["activate", ticket.link, "--name", "ci runner", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const shown = JSON.parse(r.stdout);
+    assert.equal(shown.username, "alice");
+    assert.equal(shown.server, url);
+    assert.equal(shown.name, "ci runner");
+    assert.match(shown.deviceId, /^DP[A-Z0-9]{18}$/);
+
+    assert.equal(statSync(state).mode & 0o777, 0o600);
+    const saved = JSON.parse(readFileSync(state, "utf8"));
+    assert.equal(saved.accounts.length, 1);
+    const [account] = saved.accounts;
+    assert.equal(account.privateKey.kty, "EC");
+    assert.equal(account.privateKey.crv, "P-256");
+    assert.ok(!r.stdout.includes(account.privateKey.d) && !r.stdout.includes(account.totp.secret));
+
+    // The server lists the device under alice.
+    const devices = box.json<{ id: string; name: string }[]>(["push", "devices", "alice"]);
+    assert.deepEqual(
+      devices.map((d) => [d.id, d.name]),
+      [[shown.deviceId, "ci runner"]],
+    );
+    const accounts = device(["accounts", "--json"]);
+    assert.equal(accounts.code, 0, accounts.stderr);
+    assert.ok(
+      !accounts.stdout.includes(account.privateKey.d) && !accounts.stdout.includes(account.totp.secret),
+    );
+    assert.deepEqual(
+      JSON.parse(accounts.stdout).accounts.map((a: { account: string }) => a.account),
+      [`alice@${new URL(url).host}`],
+    );
+  });
+
+  test("a used link, an unknown link and something that is not a link are refused clearly", () => {
+    const ticket = box.json<{ link: string }>(["push", "activate", "alice"]);
+    assert.equal(device(["activate", ticket.link]).code, 0);
+    const again = device(["activate", ticket.link]);
+    assert.equal(again.code, 1);
+    assert.match(
+      again.stderr,
+      /^error: this activation link is not valid: it was used already or has expired/,
+    );
+
+    const forged = ticket.link.replace(/#activate=.*$/, "#activate=ACFORGEDFORGEDFORGED1.c2VjcmV0");
+    const unknown = device(["activate", forged, "--json"]);
+    assert.equal(unknown.code, 1);
+    assert.equal(JSON.parse(unknown.stdout).error.code, "ERR_ACTIVATION_INVALID");
+
+    const notLink = device(["activate", "ACxxxx.yyyy"]);
+    assert.equal(notLink.code, 2);
+    assert.match(notLink.stderr, /^error: this is not an activation link\nhint: /);
+
+    // The failures did not touch the state: alice's two devices are there, nothing else.
+    assert.equal(JSON.parse(readFileSync(state, "utf8")).accounts.length, 2);
+  });
+
+  test("the passcode the device shows is one the server accepts (and it matches an independent TOTP)", () => {
+    const { passcodes } = deviceJSON<{
+      passcodes: { code: string; secondsLeft: number; deviceId: string }[];
+    }>([
+      "passcode",
+      "--account",
+      deviceJSON<{ accounts: { deviceId: string }[] }>(["accounts"]).accounts[0]!.deviceId,
+    ]);
+    assert.equal(passcodes.length, 1);
+    const [p] = passcodes;
+    assert.match(p!.code, /^\d{6}$/);
+    assert.ok(p!.secondsLeft >= 1 && p!.secondsLeft <= 30);
+    const seed = JSON.parse(readFileSync(state, "utf8")).accounts[0].totp.secret as string;
+    const key = Buffer.from(
+      seed
+        .split("")
+        .map((c) => "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".indexOf(c).toString(2).padStart(5, "0"))
+        .join("")
+        .match(/.{8}/g)!
+        .map((b) => Number.parseInt(b, 2)),
+    );
+    const now = Date.now();
+    assert.ok([totp(key, now), totp(key, now - 30_000)].includes(p!.code), "RFC 6238 from the saved seed");
+    const check = box.json<{ result: string; factor: string }>(["passcode", "check", "alice", p!.code]);
+    assert.deepEqual([check.result, check.factor], ["allow", "totp"]);
+  });
+
+  test("approve with the code shown on the login screen: the waiting login is approved", async () => {
+    const push = await sendPush(box, "alice", ["--info", "VPN login"]);
+    assert.match(push.code!, /^\d{6}$/);
+    const { pushes } = deviceJSON<{ pushes: { txid: string; verified: boolean; info: string }[] }>([
+      "pending",
+    ]);
+    const listed = pushes.find((p) => p.txid === push.txid);
+    assert.ok(listed, "the pending push is listed");
+    assert.equal(listed.verified, true);
+    assert.equal(listed.info, "VPN login");
+
+    const r = device(["approve", push.txid, "--code", push.code!, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { txid: push.txid, decision: "approve", status: "approved" });
+    assert.deepEqual(await push.result, { exit: 0, status: "approved" });
+    assert.deepEqual(deviceJSON<{ pushes: unknown[] }>(["pending"]).pushes, []);
+
+    // A second answer to the same push is refused.
+    const late = device(["deny", push.txid]);
+    assert.equal(late.code, 1);
+    assert.match(late.stderr, /already has an answer/);
+  });
+
+  test("approve with a wrong code: the login is denied and the command exits 1", async () => {
+    const push = await sendPush(box, "alice");
+    const r = device(["approve", push.txid, "--code", wrongCode(push.code!)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^denied: the login was not approved/);
+    assert.deepEqual(await push.result, { exit: 1, status: "denied" });
+  });
+
+  test("approve without the code of a verified push is a usage error that names --code", async () => {
+    const push = await sendPush(box, "alice");
+    const r = device(["approve", push.txid]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /asks for the 6-digit code shown on the login screen\nhint: add --code CODE/);
+    assert.equal(device(["deny", push.txid]).code, 0);
+    assert.deepEqual(await push.result, { exit: 1, status: "denied" });
+  });
+
+  test("deny: the waiting login is denied", async () => {
+    const push = await sendPush(box, "alice", ["--no-code"]);
+    assert.equal(push.code, null);
+    const r = device(["deny", push.txid, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).status, "denied");
+    assert.deepEqual(await push.result, { exit: 1, status: "denied" });
+  });
+
+  test("watch --auto approve answers a push as it arrives on the live stream", async () => {
+    const watcher = box.spawn([
+      "device",
+      "watch",
+      "--auto",
+      "approve",
+      "--count",
+      "1",
+      "--json",
+      "--state",
+      state,
+    ]);
+    let out = "";
+    watcher.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = once(watcher, "exit") as Promise<[number | null]>;
+    const push = await sendPush(box, "alice", ["--no-code"]);
+    assert.deepEqual(await push.result, { exit: 0, status: "approved" });
+    const [code] = await exited;
+    assert.equal(code, 0);
+    const events = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(events[0].event, "push");
+    assert.equal(events[0].txid, push.txid);
+    assert.deepEqual(events[1], {
+      event: "answered",
+      txid: push.txid,
+      decision: "approve",
+      status: "approved",
+    });
+  });
+
+  test("watch --auto approve --code-file types the code of a verified push", async () => {
+    const codes = join(box.dir, "codes.txt");
+    writeFileSync(codes, "");
+    const watcher = box.spawn([
+      "device",
+      "watch",
+      "--auto",
+      "approve",
+      "--code-file",
+      codes,
+      "--count",
+      "1",
+      "--state",
+      state,
+    ]);
+    const exited = once(watcher, "exit") as Promise<[number | null]>;
+    const push = await sendPush(box, "alice");
+    writeFileSync(codes, `${push.txid} ${push.code}\n`);
+    assert.deepEqual(await push.result, { exit: 0, status: "approved" });
+    const [code] = await exited;
+    assert.equal(code, 0);
+  });
+
+  test("two accounts in one state file: pending lists both; fraud finds bob's push and stops his pushes", async () => {
+    const ticket = box.json<{ link: string }>(["push", "activate", "bob"]);
+    // The link from stdin keeps it out of the process list.
+    assert.equal(device(["activate", "-", "--name", "bob's runner"], ticket.link).code, 0);
+    const push = await sendPush(box, "bob", ["--no-code"]);
+    const listed = deviceJSON<{ pushes: { txid: string; username: string }[] }>(["pending"]).pushes;
+    assert.deepEqual(
+      listed.map((p) => [p.txid, p.username]),
+      [[push.txid, "bob"]],
+    );
+    const r = device(["fraud", push.txid, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).status, "fraud");
+    assert.deepEqual(await push.result, { exit: 1, status: "fraud" });
+    const next = box.run(["push", "send", "bob", "--wait", "0"]);
+    assert.equal(next.code, 3);
+    assert.match(next.stdout, /reported a push as fraud/);
+
+    const both = device(["passcode"]);
+    assert.equal(both.code, 0, both.stderr);
+    assert.match(both.stdout, /alice@.*\d{6}/);
+    assert.match(both.stdout, /bob@.*\d{6}/);
+    const none = device(["passcode", "--account", "carol"]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no account "carol"/);
+  });
+
+  test("TWOFOLD_DEVICE_STATE names the state file, and the server-side commands still accept that variable", () => {
+    const env = { TWOFOLD_DEVICE_STATE: state };
+    const accounts = box.run(["device", "accounts", "--json"], { env });
+    assert.equal(accounts.code, 0, accounts.stderr);
+    assert.equal(JSON.parse(accounts.stdout).accounts.length, 3);
+    const users = box.run(["user", "list", "--json"], { env });
+    assert.equal(users.code, 0, users.stderr);
+  });
+
+  test("a revoked device is told why its signature is refused", () => {
+    const saved = JSON.parse(readFileSync(state, "utf8"));
+    const bob = saved.accounts.find((a: { username: string }) => a.username === "bob");
+    assert.equal(box.run(["push", "revoke", bob.deviceId]).code, 0);
+    const r = device(["pending", "--account", "bob"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: the server refused this device's signature: the device was revoked/);
+  });
+
+  test("a server that is not running: ERR_SERVER_UNREACHABLE", async () => {
+    const saved = JSON.parse(readFileSync(state, "utf8"));
+    const port = await freePort();
+    saved.accounts = [{ ...saved.accounts[0], server: `http://127.0.0.1:${port}` }];
+    const other = join(box.dir, "unreachable.json");
+    writeFileSync(other, JSON.stringify(saved), { mode: 0o600 });
+    const r = box.run(["device", "pending", "--state", other, "--json"]);
+    assert.equal(r.code, 1);
+    assert.equal(JSON.parse(r.stdout).error.code, "ERR_SERVER_UNREACHABLE");
+  });
+});
+
+function haveOpenSSL(): boolean {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    if (IN_CI) throw new Error("openssl is required under CI=true");
+    console.error("\n*** SKIPPING device TLS test: the openssl command is missing ***\n");
+    return false;
+  }
+}
+
+/** A throwaway CA and a certificate for IP:127.0.0.1 signed by it. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl(
+    ...["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1"],
+    ...["-subj", "/CN=Twofold Device Test CA", "-addext", "basicConstraints=critical,CA:TRUE"],
+    ...["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+  );
+  openssl("req", "-new", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
+  writeFileSync(
+    join(dir, "server.ext"),
+    "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+  );
+  openssl(
+    ...["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
+    ...["-out", "server.pem", "-days", "1", "-extfile", "server.ext"],
+  );
+  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
+}
+
+describe("twofold device over HTTPS with a private CA", { skip: !haveOpenSSL() }, () => {
+  test("untrusted without --ca (a clear error), trusted with --ca FILE or NODE_EXTRA_CA_CERTS", async () => {
+    const box = createSandbox();
+    const files = makeCertificates(box.dir);
+    const https = createHTTPSServer(
+      { cert: readFileSync(files.cert), key: readFileSync(files.key) },
+      (req, res) => {
+        res.writeHead(req.url === "/device/v1/pushes" ? 200 : 404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ pushes: [] }));
+      },
+    );
+    https.listen(0, "127.0.0.1");
+    await once(https, "listening");
+    try {
+      const { port } = https.address() as { port: number };
+      const jwk = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
+      const state = join(box.dir, "device.json");
+      const account = {
+        server: `https://127.0.0.1:${port}`,
+        deviceId: "DPTLSTEST000000000001",
+        name: "tls",
+        username: "alice",
+        organization: "Test",
+        activatedAt: new Date().toISOString(),
+        privateKey: { kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y, d: jwk.d },
+        totp: {
+          secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+          algorithm: "SHA1",
+          digits: 6,
+          period: 30,
+          issuer: "T",
+          account: "alice",
+        },
+      };
+      writeFileSync(state, JSON.stringify({ version: 1, accounts: [account] }), { mode: 0o600 });
+
+      // The child processes run while this process serves: spawnSync would block the server.
+      const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+        const child = box.spawn(["device", "pending", "--state", state, ...args], env);
+        let stdout = "";
+        let stderr = "";
+        child.stdout!.on("data", (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr!.on("data", (d: Buffer) => {
+          stderr += d.toString();
+        });
+        const [code] = (await once(child, "exit")) as [number | null];
+        return { code, stdout, stderr };
+      };
+      const untrusted = await run([]);
+      assert.equal(untrusted.code, 1);
+      assert.match(
+        untrusted.stderr,
+        /^error: cannot reach https:\/\/127\.0\.0\.1:\d+: its TLS certificate is not trusted/,
+      );
+      assert.match(untrusted.stderr, /--ca FILE or NODE_EXTRA_CA_CERTS/);
+      const withCA = await run(["--ca", files.ca]);
+      assert.equal(withCA.code, 0, withCA.stderr);
+      assert.match(withCA.stdout, /\(no pending logins\)/);
+      const withEnv = await run(["--json"], { NODE_EXTRA_CA_CERTS: files.ca });
+      assert.equal(withEnv.code, 0, withEnv.stderr);
+      assert.deepEqual(JSON.parse(withEnv.stdout), { pushes: [] });
+    } finally {
+      https.close();
+      box.cleanup();
+    }
+  });
+});
