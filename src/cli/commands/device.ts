@@ -337,7 +337,9 @@ async function watch(ctx: CommandContext, clients: DeviceClient[]): Promise<numb
       } catch (error) {
         const refused =
           isTwofoldError(error) &&
-          !["ERR_SERVER_UNREACHABLE", "ERR_STORE_UNAVAILABLE", "ERR_INTERNAL"].includes(error.code);
+          !["ERR_SERVER_UNREACHABLE", "ERR_STORE_UNAVAILABLE", "ERR_RATE_LIMITED", "ERR_INTERNAL"].includes(
+            error.code,
+          );
         if (refused) {
           // The server will not take this device (revoked, clock): retrying cannot help.
           failure = explainDeviceError(error);
