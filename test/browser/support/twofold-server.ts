@@ -1,0 +1,155 @@
+// A real Twofold server in this process on 127.0.0.1 (temp SQLite), and the `twofold` CLI run against the same files.
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { loadConfig } from "../../../src/config/load.ts";
+import type { PushRequest } from "../../../src/core/use-cases/push.ts";
+import { registerAuthenticatorRoutes } from "../../../src/http/routes/authenticator.ts";
+import { buildServer, listenServer, type RunningServer } from "../../../src/http/server.ts";
+import { createRuntime, type Runtime } from "../../../src/runtime/runtime.ts";
+import { createSandbox, type RunResult, type Sandbox } from "../../cli/helpers.ts";
+
+export const ADMIN = { name: "browser-test" };
+
+export interface PushStarted {
+  txid: string;
+  /** The code the login screen shows (null with --no-code). */
+  code: string | null;
+  /** Resolves when the login stops waiting: `twofold push send`'s exit code (null in-process) and status. */
+  outcome: Promise<{ exitCode: number | null; status: string }>;
+}
+
+export class TwofoldUnderTest {
+  private running: RunningServer | undefined;
+
+  private constructor(
+    readonly url: string,
+    readonly runtime: Runtime,
+    readonly box: Sandbox,
+    running: RunningServer,
+  ) {
+    this.running = running;
+  }
+
+  static async start(organization: string): Promise<TwofoldUnderTest> {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const box = createSandbox(
+      [
+        "organization:",
+        `  name: ${JSON.stringify(organization)}`,
+        "server:",
+        "  host: 127.0.0.1",
+        `  port: ${port}`,
+        `  publicUrl: ${url}`,
+        "  shutdownGraceSeconds: 1",
+        "policy:",
+        "  push:",
+        // Several pushes for one user within a minute: more than the fatigue limit's default allows.
+        "    ratePerWindow: 50",
+      ].join("\n"),
+    );
+    const runtime = await createRuntime(loadConfig({ file: box.configFile, env: {} }));
+    const app = buildServer(runtime);
+    // Until server.ts registers the app itself.
+    if (!app.hasRoute({ method: "GET", url: "/authenticator/" })) registerAuthenticatorRoutes(app);
+    const running = await listenServer(app, runtime);
+    return new TwofoldUnderTest(url, runtime, box, running);
+  }
+
+  /** Run `twofold ARGS --json` (asynchronously: the server in this process must keep answering). */
+  async json<T>(args: string[]): Promise<T> {
+    const result = await this.run([...args, "--json"]);
+    if (result.code !== 0)
+      throw new Error(`twofold ${args.join(" ")} exited ${result.code}: ${result.stderr}${result.stdout}`);
+    return JSON.parse(result.stdout) as T;
+  }
+
+  run(args: string[]): Promise<RunResult> {
+    return collect(this.box.spawn(args));
+  }
+
+  /** `twofold push send USER … --json --wait 30`: resolves once the code is known; `outcome` when it exits. */
+  async sendPush(username: string, options: string[] = []): Promise<PushStarted> {
+    const child = this.box.spawn(["push", "send", username, ...options, "--wait", "30", "--json"]);
+    const finished = collect(child);
+    const pending = await new Promise<{ txid: string; code: string | null }>((resolve, reject) => {
+      let stderr = "";
+      const timer = setTimeout(
+        () => reject(new Error(`push send printed no code in 20 s: ${stderr}`)),
+        20_000,
+      );
+      child.stderr!.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const line = stderr.split("\n").find((l) => l.startsWith("{"));
+        if (!line) return;
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as { txid: string; code: string | null });
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`push send exited ${code} before sending: ${stderr}`));
+      });
+    });
+    return {
+      ...pending,
+      outcome: finished.then((r) => ({
+        exitCode: r.code,
+        status: (JSON.parse(r.stdout) as { status: string }).status,
+      })),
+    };
+  }
+
+  /**
+   * A login's push started in this process with the core services (faster than a CLI run, and with the
+   * fields the CLI cannot set, such as the place); `outcome` is what the waiting login learns.
+   */
+  async startPush(request: Omit<PushRequest, "verified">): Promise<PushStarted> {
+    const { services } = this.runtime;
+    const started = await services.startPush({ ...request, verified: true });
+    if (!started.started) throw new Error(`push not started: ${started.reason}`);
+    return {
+      txid: started.txid,
+      code: started.code?.reveal() ?? null,
+      outcome: services.waitForPush(started.txid, { timeoutMs: 30_000 }).then((status) => ({
+        exitCode: null,
+        status,
+      })),
+    };
+  }
+
+  /** Stop listening (the runtime stays open for the test's checks). */
+  async stop(): Promise<void> {
+    await this.running?.close();
+    this.running = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.stop().catch(() => undefined);
+    await this.runtime.close().catch(() => undefined);
+    this.box.cleanup();
+  }
+}
+
+function collect(child: ChildProcess): Promise<RunResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return once(child, "exit").then(([code]) => ({ code: code as number | null, stdout, stderr }));
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  await once(server, "close");
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
