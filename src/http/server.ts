@@ -13,6 +13,7 @@ import { registerAccessLog } from "./access-log.ts";
 import { createClientErrorHandler } from "./client-error.ts";
 import { registerErrorHandling, sendError } from "./errors.ts";
 import { registerFormBodyParser } from "./form-body.ts";
+import { registerAuthenticatorRoutes } from "./routes/authenticator.ts";
 import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMetricsRoute } from "./routes/metrics.ts";
@@ -91,6 +92,7 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   if (runtime.config.metrics.enabled) registerMetricsRoute(app, runtime.metrics);
   registerStartPage(app, runtime, options.demo);
   registerDeviceRoutes(app, runtime);
+  registerAuthenticatorRoutes(app, {});
   return app;
 }
 

@@ -71,7 +71,11 @@ export async function listDevicePushes(deps: Deps, device: Device): Promise<Push
 }
 
 /** Replace how the device is reached (a renewed Web Push subscription), or stop Web Push for it. */
-export async function updateDeviceDelivery(deps: Deps, device: Device, delivery: unknown | null): Promise<void> {
+export async function updateDeviceDelivery(
+  deps: Deps,
+  device: Device,
+  delivery: unknown | null,
+): Promise<void> {
   const sealed =
     delivery === null
       ? null
@@ -116,6 +120,9 @@ export async function revokeDevice(deps: Deps, actor: Actor, deviceId: string): 
       targetId: device.userId,
       before: { deviceId: device.id, kind: "authenticator", name: device.name },
     });
-    await notify(txDeps, device.userId, "factor-removed", { factor: "Twofold Authenticator", name: device.name });
+    await notify(txDeps, device.userId, "factor-removed", {
+      factor: "Twofold Authenticator",
+      name: device.name,
+    });
   });
 }

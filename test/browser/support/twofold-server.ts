@@ -4,7 +4,6 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { loadConfig } from "../../../src/config/load.ts";
 import type { PushRequest } from "../../../src/core/use-cases/push.ts";
-import { registerAuthenticatorRoutes } from "../../../src/http/routes/authenticator.ts";
 import { buildServer, listenServer, type RunningServer } from "../../../src/http/server.ts";
 import { createRuntime, type Runtime } from "../../../src/runtime/runtime.ts";
 import { createSandbox, type RunResult, type Sandbox } from "../../cli/helpers.ts";
@@ -51,8 +50,6 @@ export class TwofoldUnderTest {
     );
     const runtime = await createRuntime(loadConfig({ file: box.configFile, env: {} }));
     const app = buildServer(runtime);
-    // Until server.ts registers the app itself.
-    if (!app.hasRoute({ method: "GET", url: "/authenticator/" })) registerAuthenticatorRoutes(app);
     const running = await listenServer(app, runtime);
     return new TwofoldUnderTest(url, runtime, box, running);
   }
