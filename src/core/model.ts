@@ -30,6 +30,11 @@ export interface ApplicationPolicy {
   allowBypassCodes: boolean;
   /** Whether rescue codes are accepted as a second factor for this application. */
   allowRescueCodes: boolean;
+  /**
+   * Whether pushes without number matching may be sent for this application (integrations with no screen to
+   * show a code, e.g. a VPN over RADIUS). Off by default: verified push (D1). Absent in older rows = off.
+   */
+  allowPlainPush?: boolean;
 }
 
 export interface Application {

@@ -137,6 +137,31 @@ for (const dialect of await dialects()) {
       assert.deepEqual(await t.services.answerPush(phone.answer(s.txid, "approve")), { status: "approved" });
     });
 
+    test("D1: plain approve only for applications whose policy allows it (no screen for a code)", async () => {
+      await activate(t, "plain-app");
+      const withScreen = await t.services.createApplication(ADMIN, { name: "Portal", type: "web-sdk" });
+      const noScreen = await t.services.createApplication(ADMIN, {
+        name: "VPN",
+        type: "radius",
+        policy: { allowPlainPush: true },
+      });
+      assert.deepEqual(
+        await t.services.startPush({
+          username: "plain-app",
+          application: withScreen.application,
+          verified: false,
+        }),
+        { started: false, reason: "verified_push_required" },
+      );
+      const plain = await t.services.startPush({
+        username: "plain-app",
+        application: noScreen.application,
+        verified: false,
+      });
+      assert.ok(plain.started);
+      assert.equal(plain.code, null);
+    });
+
     test("D3: replayed, tampered, stale, foreign and other-device answers are refused", async () => {
       const phone = await activate(t, "signer");
       const stranger = await activate(t, "stranger");

@@ -19,6 +19,11 @@ export const appCommands: Command[] = [
     options: {
       name: { type: "string", value: "N", description: "display name" },
       type: { type: "string", value: "T", description: APPLICATION_TYPES.join("|") },
+      "allow-plain-push": {
+        type: "boolean",
+        description:
+          "allow pushes without number matching (only for integrations with no screen, e.g. RADIUS)",
+      },
     },
     async run(ctx) {
       const name = ctx.string("name");
@@ -33,7 +38,11 @@ export const appCommands: Command[] = [
           `--type must be one of ${APPLICATION_TYPES.join(", ")}, got ${JSON.stringify(type)}`,
         );
       const runtime = await ctx.runtime();
-      const { application, secretKey } = await runtime.services.createApplication(ctx.actor, { name, type });
+      const { application, secretKey } = await runtime.services.createApplication(ctx.actor, {
+        name,
+        type,
+        ...(ctx.flag("allow-plain-push") ? { policy: { allowPlainPush: true } } : {}),
+      });
       // The secret key is shown here and by rotate-secret only: it is stored sealed.
       const shown = {
         integrationKey: application.id,

@@ -13,7 +13,12 @@ import { Secret } from "../secret.ts";
 const SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 export function defaultApplicationPolicy(deps: Pick<Deps, "policy">): ApplicationPolicy {
-  return { newUserPolicy: deps.policy.newUserPolicy, allowBypassCodes: true, allowRescueCodes: true };
+  return {
+    newUserPolicy: deps.policy.newUserPolicy,
+    allowBypassCodes: true,
+    allowRescueCodes: true,
+    allowPlainPush: false,
+  };
 }
 
 export function applicationSealContext(id: string) {

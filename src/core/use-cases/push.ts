@@ -213,7 +213,8 @@ export type PushStart =
         | "rate_limited"
         | "too_many_since_success"
         | "locked_out"
-        | "unknown_user";
+        | "unknown_user"
+        | "verified_push_required";
     };
 
 export async function startPush(deps: Deps, request: PushRequest): Promise<PushStart> {
@@ -222,6 +223,9 @@ export async function startPush(deps: Deps, request: PushRequest): Promise<PushS
     throw new TwofoldError("ERR_VALIDATION", `push text is limited to ${p.infoMaxBytes} bytes`, {
       issues: [{ path: "info", message: `longer than ${p.infoMaxBytes} bytes` }],
     });
+  // D1: an application gets pushes without number matching only when its policy says it has no screen.
+  if (!request.verified && request.application && request.application.policy.allowPlainPush !== true)
+    return { started: false, reason: "verified_push_required" };
   const user = await findUser(deps, request.username);
   if (!user || user.status === "disabled") return { started: false, reason: "unknown_user" };
   const now = deps.clock.now();

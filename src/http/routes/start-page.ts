@@ -165,6 +165,7 @@ const PUSH_REFUSALS: Record<string, string> = {
   too_many_since_success: "Too many pushes since the last approved one.",
   locked_out: "This user is locked out.",
   unknown_user: "No such user.",
+  verified_push_required: "This application must show a code to type in the app.",
 };
 
 function renderStatus(runtime: Runtime): SafeHTML {
