@@ -13,7 +13,7 @@ import { loadConfig } from "../src/config/load.ts";
 import { generateP256Signer } from "../src/core/crypto/ecdsa.ts";
 import { randomBytes, randomHex, randomId } from "../src/core/crypto/index.ts";
 import type { PushStatus } from "../src/core/model.ts";
-import { canonicalPushAnswer, PUSH_WAIT_POLL_MS, type PushAnswer } from "../src/core/use-cases/push.ts";
+import { canonicalPushAnswer, type PushAnswer } from "../src/core/use-cases/push.ts";
 import { createRuntime, type Runtime } from "../src/runtime/runtime.ts";
 import type { KyselyStore } from "../src/store/kysely-store.ts";
 import { createTestDatabase, type DialectName, PG_URL, postgresAvailable } from "../test/support/stores.ts";
@@ -372,7 +372,10 @@ class PushBench {
     // Logins arrive over time, in batches here: SQLite's driver wakes every queued query on each release,
     // so thousands of store reads issued at once cost quadratic time (see docs/benchmarks.md).
     // Polling waiters' batches are spread over one poll period, as logins arriving over a second would be.
-    const spacing = pollMs === undefined ? PUSH_WAIT_POLL_MS / Math.ceil(users.length / WAITER_BATCH) : 0;
+    const spacing =
+      pollMs === undefined
+        ? this.runtime.pushEvents.fallbackPollMs / Math.ceil(users.length / WAITER_BATCH)
+        : 0;
     for (let first = 0; first < users.length; first += WAITER_BATCH) {
       const batch = users.slice(first, first + WAITER_BATCH);
       const batchStart = hr();
@@ -594,18 +597,20 @@ async function benchDialect(
         rows.push(row("answerPush → waitForPush returns, two processes", r));
         await bench.topUp(there, LONG_POLL_MS);
       }
-      // The waiters as they run by default: a store read per waiter every PUSH_WAIT_POLL_MS besides wake-ups.
+      // The waiters as they run by default: a store read per waiter every fallbackPollMs (±20 %) besides wake-ups.
       // Answers queue behind those reads, so this part has a time budget instead of a fixed sample.
       await bench.stopWaiters();
-      await progress(`${dialect}: ${n} waiters polling every second`, () =>
-        bench.startWaiters(all, undefined),
-      );
+      await progress(`${dialect}: ${n} waiters polling by default`, () => bench.startWaiters(all, undefined));
       const polledIdle = await bench.measureIdle();
       const r = await progress(`${dialect}: answers under the default poll`, () =>
         bench.answerHere(polled, DEFAULT_POLL_BUDGET_MS),
       );
       rows.push(
-        row("answerPush → waitForPush returns, one process, default 1 s poll", r, { idle: polledIdle }),
+        row(
+          `answerPush → waitForPush returns, one process, default ${bench.runtime.pushEvents.fallbackPollMs / 1000} s poll`,
+          r,
+          { idle: polledIdle },
+        ),
       );
       await progress(`${dialect}: waiters stopped`, () => bench.stopWaiters());
       await bench.expireAll();

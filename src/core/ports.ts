@@ -27,13 +27,20 @@ export interface Clock {
 /** A change to a push, told to every node: waiting logins and open apps wake and re-read the store. */
 export type PushEvent =
   | { kind: "created"; txid: string; userId: string }
-  | { kind: "resolved"; txid: string; userId: string; status: PushStatus };
+  | { kind: "resolved"; txid: string; userId: string; status: PushStatus }
+  /** Events may have been missed (a listening connection was re-opened): every listener re-reads. */
+  | { kind: "resync" };
 
 /**
  * Wake-ups between processes (PostgreSQL LISTEN/NOTIFY) or within one (SQLite). Only a hint: the store
  * decides every outcome, and waiters also re-read it on a timer, so a lost event delays but never decides.
  */
 export interface PushEvents {
+  /**
+   * How often a waiter re-reads the store without a wake-up. Short where other processes may write without
+   * telling us (another process on the same SQLite file), long where every node is heard (NOTIFY).
+   */
+  readonly fallbackPollMs: number;
   publish(event: PushEvent): Promise<void>;
   /** Listen for events about one push (`tx:<txid>`) or one user (`user:<userId>`); returns the unsubscribe. */
   subscribe(key: string, listener: (event: PushEvent) => void): () => void;

@@ -2,6 +2,10 @@
 import { type Kysely, sql } from "kysely";
 import type pg from "pg";
 import { LocalPushEvents } from "../adapters/events/local-push-events.ts";
+
+/** Every node is heard through NOTIFY (and a re-opened connection triggers a resync): the timer is a backstop. */
+export const PG_FALLBACK_POLL_MS = 10_000;
+
 import { randomHex } from "../core/crypto/index.ts";
 import type { PushStatus } from "../core/model.ts";
 import type { PushEvent, PushEvents } from "../core/ports.ts";
@@ -32,12 +36,14 @@ const STATUSES: readonly PushStatus[] = ["pending", "approved", "denied", "fraud
  * a listening connection that drops is re-opened with backoff (meanwhile waiters fall back to polling).
  */
 export class PgPushEvents implements PushEvents {
+  readonly fallbackPollMs = PG_FALLBACK_POLL_MS;
   readonly #local = new LocalPushEvents();
   readonly #origin = randomHex(8);
   readonly #channel: string;
   readonly #options: PgPushEventsOptions;
   #client: pg.Client | undefined;
   #closed = false;
+  #everConnected = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #delay: number;
 
@@ -63,6 +69,7 @@ export class PgPushEvents implements PushEvents {
 
   async publish(event: PushEvent): Promise<void> {
     this.#local.dispatch(event);
+    if (event.kind === "resync") return;
     const wire: Wire = {
       o: this.#origin,
       k: event.kind === "created" ? "c" : "r",
@@ -115,8 +122,12 @@ export class PgPushEvents implements PushEvents {
       await client.end().catch(() => {});
       return;
     }
+    const reconnected = this.#everConnected;
     this.#client = client;
+    this.#everConnected = true;
     this.#delay = this.#options.reconnectMs ?? 500;
+    // Whatever was notified while the connection was down is lost: everyone re-reads now.
+    if (reconnected) this.#local.dispatch({ kind: "resync" });
   }
 
   #scheduleReconnect(): void {

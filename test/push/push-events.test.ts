@@ -31,6 +31,15 @@ describe("in-process push events", () => {
     assert.equal(events.listenedKeys, 0);
   });
 
+  test("a resync reaches every listener, whatever its key", async () => {
+    const events = new LocalPushEvents();
+    const seen: string[] = [];
+    events.subscribe("tx:T1", (e) => seen.push(`tx:${e.kind}`));
+    events.subscribe("user:U9", (e) => seen.push(`user:${e.kind}`));
+    await events.publish({ kind: "resync" });
+    assert.deepEqual(seen.sort(), ["tx:resync", "user:resync"]);
+  });
+
   test("a throwing listener does not stop the others", async () => {
     const events = new LocalPushEvents();
     let woke = false;
@@ -96,11 +105,15 @@ if ((await dialects()).includes("postgres")) {
           const again = nodeB.waitFor("tx:T2", 200);
           await nodeA.publish(resolved("T2"));
           await again;
-          if (seenOnB.some((e) => e.txid === "T2")) break;
+          if (seenOnB.some((e) => "txid" in e && e.txid === "T2")) break;
         }
         assert.ok(
-          seenOnB.some((e) => e.txid === "T2"),
+          seenOnB.some((e) => "txid" in e && e.txid === "T2"),
           "events flow again after the listening connection was re-opened",
+        );
+        assert.ok(
+          seenOnB.some((e) => e.kind === "resync"),
+          "listeners were told to re-read what they may have missed while the connection was down",
         );
       } finally {
         await admin.end();

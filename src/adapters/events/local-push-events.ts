@@ -1,10 +1,13 @@
 // Push wake-ups within one process: listeners by key, and waits that end on an event, a timeout or an abort.
 import type { PushEvent, PushEvents } from "../../core/ports.ts";
 
-/** Keys an event is delivered under: its push and its user. */
-export function pushEventKeys(event: PushEvent): [string, string] {
-  return [`tx:${event.txid}`, `user:${event.userId}`];
+/** Keys an event is delivered under: its push and its user (a resync goes to every key). */
+function pushEventKeys(event: PushEvent, all: Iterable<string>): string[] {
+  return event.kind === "resync" ? [...all] : [`tx:${event.txid}`, `user:${event.userId}`];
 }
+
+/** A CLI on the same SQLite file answers or starts pushes without telling this process: look often. */
+export const LOCAL_FALLBACK_POLL_MS = 2_000;
 
 /**
  * The in-process hub. `dispatch` hands an event to local listeners; `publish` does the same here, and the
@@ -13,13 +16,18 @@ export function pushEventKeys(event: PushEvent): [string, string] {
  */
 export class LocalPushEvents implements PushEvents {
   readonly #listeners = new Map<string, Set<(event: PushEvent) => void>>();
+  readonly fallbackPollMs: number;
+
+  constructor(fallbackPollMs = LOCAL_FALLBACK_POLL_MS) {
+    this.fallbackPollMs = fallbackPollMs;
+  }
 
   async publish(event: PushEvent): Promise<void> {
     this.dispatch(event);
   }
 
   dispatch(event: PushEvent): void {
-    for (const key of pushEventKeys(event)) {
+    for (const key of pushEventKeys(event, this.#listeners.keys())) {
       const set = this.#listeners.get(key);
       if (!set) continue;
       for (const listener of [...set]) {

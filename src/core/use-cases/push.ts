@@ -2,7 +2,7 @@
 
 import { encodeBase32 } from "../base32.ts";
 import { importP256PublicKey, verifyP256Signature } from "../crypto/ecdsa.ts";
-import { randomBytes, randomDigits, randomHex, randomId } from "../crypto/index.ts";
+import { randomBelow, randomBytes, randomDigits, randomHex, randomId } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
 import { evaluateLockout } from "../lockout.ts";
@@ -449,15 +449,12 @@ export async function getPushStatus(deps: Deps, txid: string): Promise<PushStatu
 
 // ---------------------------------------------------------------- waiting and cancelling (for logins)
 
-/** How long a waiter sleeps between store reads when no wake-up arrives (a lost event only delays). */
-export const PUSH_WAIT_POLL_MS = 1000;
-
 export interface PushWaitOptions {
   /** Give up after this long and answer `pending` (the caller polls again or cancels). */
   timeoutMs: number;
   /** Stop waiting early (the login's connection closed); answers `pending`. */
   signal?: AbortSignal;
-  /** Store re-read interval without wake-ups; PUSH_WAIT_POLL_MS unless set. */
+  /** Store re-read interval without wake-ups; the push events' fallbackPollMs (±20 %) unless set. */
   pollMs?: number;
 }
 
@@ -473,7 +470,9 @@ export async function waitForPush(deps: Deps, txid: string, options: PushWaitOpt
   });
   try {
     const deadline = deps.clock.now() + Math.max(0, options.timeoutMs);
-    const poll = options.pollMs ?? PUSH_WAIT_POLL_MS;
+    // Jittered, so logins that started together do not all re-read together.
+    const poll =
+      options.pollMs ?? Math.round(deps.pushEvents.fallbackPollMs * (0.8 + randomBelow(400) / 1000));
     for (;;) {
       woken = false;
       const push = await deps.store.getPushTransaction(txid);
