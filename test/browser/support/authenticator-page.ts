@@ -136,12 +136,24 @@ export class AuthenticatorPage {
 
   /** Resolves once a service worker is active and controls the page (the shell is then cached). */
   async serviceWorkerReady(): Promise<void> {
-    await this.page.evaluate(`(async () => {
-      await navigator.serviceWorker.ready;
-      if (!navigator.serviceWorker.controller)
-        await new Promise((resolve) =>
-          navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true }));
-    })()`);
+    // An active worker, then a page it controls. `controllerchange` can pass unseen (the worker claims the
+    // page while the test looks elsewhere), so look for the controller a few times and reload if it never comes:
+    // a reload is always controlled by an active worker. Page evaluations have no timeout of their own.
+    await this.page.evaluate(`Promise.race([
+      navigator.serviceWorker.ready,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("no active service worker in 15 s")), 15000)),
+    ]).then(() => true)`);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const controlled = await this.page.evaluate(`new Promise((resolve) => {
+        if (navigator.serviceWorker.controller) return resolve(true);
+        navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true), { once: true });
+        setTimeout(() => resolve(Boolean(navigator.serviceWorker.controller)), 2000);
+      })`);
+      if (controlled) return;
+      await this.page.reload();
+      await this.ready();
+    }
+    throw new Error("the service worker never controlled the page");
   }
 
   /**
