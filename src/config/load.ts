@@ -251,7 +251,15 @@ function deepFreeze<T>(value: T): Readonly<T> {
 export function publicBaseUrl(config: Readonly<Config>): string {
   const { publicUrl, host, port, tls } = config.server;
   if (publicUrl) return publicUrl.replace(/\/+$/, "");
-  const shownHost =
-    host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
-  return `${tls.cert ? "https" : "http"}://${shownHost}:${port}`;
+  return `${tls.cert ? "https" : "http"}://${urlHost(host)}:${port}`;
+}
+
+/** A listening address as a URL's host: the wildcard addresses as localhost, IPv6 in brackets. */
+export function urlHost(host: string): string {
+  return host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+}
+
+/** The link (and QR code) that activates a Twofold Authenticator: the app's page with the token in the fragment. */
+export function activationLink(config: Readonly<Config>, token: string): string {
+  return `${publicBaseUrl(config)}/authenticator#activate=${token}`;
 }

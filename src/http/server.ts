@@ -4,6 +4,7 @@ import type { Server as HTTPSServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Server as TLSServer } from "node:tls";
 import fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import { urlHost } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { randomHex } from "../core/crypto/index.ts";
 import { TwofoldError } from "../core/errors.ts";
@@ -106,11 +107,9 @@ export async function listenServer(app: FastifyInstance, runtime: Runtime): Prom
   await app.listen({ host, port });
   const address = app.server.address() as AddressInfo;
   const scheme = app.server instanceof TLSServer ? "https" : "http";
-  const shownHost =
-    host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
-    url: `${scheme}://${shownHost}:${address.port}`,
+    url: `${scheme}://${urlHost(host)}:${address.port}`,
     close: () => {
       closing ??= closeGracefully(app, shutdownGraceSeconds * 1000);
       return closing;

@@ -1,6 +1,6 @@
 // `twofold push …`: activate a user's Twofold Authenticator, send a test push and wait for it, manage devices and fraud holds.
 import QRCode from "qrcode";
-import { publicBaseUrl } from "../../config/load.ts";
+import { activationLink } from "../../config/load.ts";
 import type { Command } from "../command.ts";
 
 function when(ms: number): string {
@@ -18,7 +18,7 @@ export const pushCommands: Command[] = [
     async run(ctx) {
       const runtime = await ctx.runtime();
       const ticket = await runtime.services.createDeviceActivation(ctx.actor, ctx.args[0]!);
-      const link = `${publicBaseUrl(runtime.config)}/authenticator#activate=${ticket.token.reveal()}`;
+      const link = activationLink(runtime.config, ticket.token.reveal());
       const qr = ctx.json ? "" : await QRCode.toString(link, { type: "terminal", small: true });
       ctx.out.data({ activationId: ticket.activationId, link, expiresAt: ticket.expiresAt }, () => {
         ctx.out.line(

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { TwofoldError } from "../../core/errors.ts";
 import type { Device } from "../../core/model.ts";
 import type { PushEvent, PushView } from "../../core/ports.ts";
+import { pushView } from "../../core/use-cases/push.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 
 const Base64url = (min: number, max: number) =>
@@ -93,6 +94,8 @@ const Ok = T.Object({ ok: T.Literal(true) }, { additionalProperties: false });
 const KEEP_ALIVE_MS = 15_000;
 /** Without wake-ups (another process on the same SQLite file), the stream re-reads pending pushes this often. */
 const STREAM_POLL_MS = 2_000;
+/** How often an open stream records its device as seen. */
+const TOUCH_EVERY_MS = 60_000;
 
 /** Open live streams per device: an app needs one (two while it reconnects); more is a fault or abuse. */
 const MAX_STREAMS_PER_DEVICE = 4;
@@ -249,6 +252,8 @@ class DeviceStream {
   #closed = false;
   #refreshing: Promise<void> | undefined;
   #again = false;
+  /** When this stream last recorded its device as seen (opening did, through listDevicePushes). */
+  #touchedAt = 0;
 
   constructor(
     private readonly raw: ServerResponse,
@@ -257,6 +262,7 @@ class DeviceStream {
   ) {}
 
   open(initial: PushView[]): void {
+    this.#touchedAt = this.runtime.clock.now();
     this.raw.write(": connected\n\n");
     for (const push of initial.reverse()) this.#sendPush(push);
     this.#unsubscribe = this.runtime.pushEvents.subscribe(`user:${this.device.userId}`, (event) =>
@@ -311,8 +317,13 @@ class DeviceStream {
       const status = await this.runtime.services.getPushStatus(txid).catch(() => "expired" as const);
       this.#write("resolved", { txid, status });
     }
-    const views = await this.runtime.services.listDevicePushes(this.device);
-    for (const view of views.reverse()) this.#sendPush(view);
+    for (const push of pending.reverse()) this.#sendPush(pushView(push));
+    // An open stream means the device is there; recording that once a minute is enough for "last seen".
+    const now = this.runtime.clock.now();
+    if (now - this.#touchedAt >= TOUCH_EVERY_MS) {
+      this.#touchedAt = now;
+      await this.runtime.store.touchDevice(this.device.id, now);
+    }
   }
 
   #sendPush(push: PushView): void {

@@ -2,7 +2,7 @@
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import QRCode from "qrcode";
-import { publicBaseUrl } from "../../config/load.ts";
+import { activationLink } from "../../config/load.ts";
 import { PASSCODE_MESSAGES } from "../../core/use-cases/verify-passcode.ts";
 import type { DemoInfo } from "../../runtime/demo-info.ts";
 import { readPackageVersion } from "../../runtime/metrics.ts";
@@ -69,7 +69,7 @@ export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: 
         { name: "demo-start-page", ip: request.ip },
         request.body.username,
       );
-      const link = `${publicBaseUrl(runtime.config)}/authenticator#activate=${ticket.token.reveal()}`;
+      const link = activationLink(runtime.config, ticket.token.reveal());
       const svg = (
         await QRCode.toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
       ).replace(/^<svg /, '<svg role="img" aria-labelledby="activation-caption" ');
