@@ -1,7 +1,7 @@
 // `twofold device …` end to end: the command-line authenticator against a real listening `twofold serve`, with pushes
 // started by `twofold push send` as a login would; every step runs the CLI as a child process.
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
@@ -9,8 +9,8 @@ import { createServer as createHTTPSServer } from "node:https";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { IN_CI } from "../support/stores.ts";
-import { createSandbox, type RunResult, type Sandbox, totp } from "./helpers.ts";
+import { haveOpenSSL, makeCertificates } from "../support/certificates.ts";
+import { collectOutput, createSandbox, type RunResult, type Sandbox, totp } from "./helpers.ts";
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -386,42 +386,14 @@ describe("twofold device (command-line authenticator) against a real server", ()
   });
 });
 
-function haveOpenSSL(): boolean {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    if (IN_CI) throw new Error("openssl is required under CI=true");
-    console.error("\n*** SKIPPING device TLS test: the openssl command is missing ***\n");
-    return false;
-  }
-}
-
-/** A throwaway CA and a certificate for IP:127.0.0.1 signed by it. */
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(
-    ...["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1"],
-    ...["-subj", "/CN=Twofold Device Test CA", "-addext", "basicConstraints=critical,CA:TRUE"],
-    ...["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-  );
-  openssl("req", "-new", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
-  writeFileSync(
-    join(dir, "server.ext"),
-    "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-  );
-  openssl(
-    ...["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
-    ...["-out", "server.pem", "-days", "1", "-extfile", "server.ext"],
-  );
-  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
-}
-
-describe("twofold device over HTTPS with a private CA", { skip: !haveOpenSSL() }, () => {
+describe("twofold device over HTTPS with a private CA", { skip: !haveOpenSSL("the device TLS test") }, () => {
   test("untrusted without --ca (a clear error), trusted with --ca FILE or NODE_EXTRA_CA_CERTS", async () => {
     const box = createSandbox();
-    const files = makeCertificates(box.dir);
+    const files = makeCertificates(box.dir, {
+      caName: "Twofold Device Test CA",
+      commonName: "127.0.0.1",
+      subjectAltName: "IP:127.0.0.1",
+    });
     const https = createHTTPSServer(
       { cert: readFileSync(files.cert), key: readFileSync(files.key) },
       (req, res) => {
@@ -455,19 +427,8 @@ describe("twofold device over HTTPS with a private CA", { skip: !haveOpenSSL() }
       writeFileSync(state, JSON.stringify({ version: 1, accounts: [account] }), { mode: 0o600 });
 
       // The child processes run while this process serves: spawnSync would block the server.
-      const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-        const child = box.spawn(["device", "pending", "--state", state, ...args], env);
-        let stdout = "";
-        let stderr = "";
-        child.stdout!.on("data", (d: Buffer) => {
-          stdout += d.toString();
-        });
-        child.stderr!.on("data", (d: Buffer) => {
-          stderr += d.toString();
-        });
-        const [code] = (await once(child, "exit")) as [number | null];
-        return { code, stdout, stderr };
-      };
+      const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+        collectOutput(box.spawn(["device", "pending", "--state", state, ...args], env));
       const untrusted = await run([]);
       assert.equal(untrusted.code, 1);
       assert.match(

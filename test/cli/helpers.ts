@@ -1,6 +1,7 @@
 // Test helpers for the CLI: a temp directory with its own config and database, running `bin/twofold.js`, and an independent OTP.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,6 +12,20 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** Everything a spawned command prints, and its exit code, once it exits (the caller's event loop keeps running). */
+export async function collectOutput(child: ChildProcess): Promise<RunResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const [code] = (await once(child, "exit")) as [number | null];
+  return { code, stdout, stderr };
 }
 
 export interface Sandbox {

@@ -1,72 +1,14 @@
 // TLS from configuration: a real HTTPS client trusting a throwaway CA reaches the server, and HSTS is sent.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { get } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { buildServer, startServer } from "../../src/http/server.ts";
-import { IN_CI } from "../support/stores.ts";
+import { haveOpenSSL, makeCertificates } from "../support/certificates.ts";
 import { createTestRuntime } from "./support.ts";
-
-function haveOpenSSL(): boolean {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    if (IN_CI) throw new Error("openssl is required under CI=true");
-    console.error("\n*** SKIPPING TLS test: the openssl command is missing ***\n");
-    return false;
-  }
-}
-
-/** A CA and a server certificate for DNS:localhost signed by it, valid for one day. */
-function makeCertificates(dir: string) {
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=Twofold Test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
-  openssl("req", "-new", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
-  writeFileSync(
-    join(dir, "server.ext"),
-    "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-  );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "1",
-    "-extfile",
-    "server.ext",
-  );
-  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
-}
 
 function request(url: string, options: { ca?: Buffer }): Promise<{ res: IncomingMessage; body: string }> {
   const { port } = new URL(url);
@@ -87,13 +29,14 @@ function request(url: string, options: { ca?: Buffer }): Promise<{ res: Incoming
 
 test("with server.tls set the server speaks HTTPS with the configured certificate and sends HSTS", {
   // Locally a missing openssl skips loudly; under CI=true nothing skips (.ci/run installs it).
-  skip:
-    !haveOpenSSL() && process.env["CI"] !== "true"
-      ? "openssl not installed (apt-get install openssl)"
-      : false,
+  skip: !haveOpenSSL("the TLS test"),
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "twofold-tls-"));
-  const files = makeCertificates(dir);
+  const files = makeCertificates(dir, {
+    caName: "Twofold Test CA",
+    commonName: "localhost",
+    subjectAltName: "DNS:localhost",
+  });
   const t = await createTestRuntime({
     overrides: { "server.tls.cert": files.cert, "server.tls.key": files.key },
   });

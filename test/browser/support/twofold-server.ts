@@ -1,12 +1,10 @@
-// A real Twofold server in this process on 127.0.0.1 (temp SQLite), and the `twofold` CLI run against the same files.
-import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { loadConfig } from "../../../src/config/load.ts";
 import type { PushRequest } from "../../../src/core/use-cases/push.ts";
 import { buildServer, listenServer, type RunningServer } from "../../../src/http/server.ts";
 import { createRuntime, type Runtime } from "../../../src/runtime/runtime.ts";
-import { createSandbox, type RunResult, type Sandbox } from "../../cli/helpers.ts";
+import { collectOutput, createSandbox, type RunResult, type Sandbox } from "../../cli/helpers.ts";
 
 export const ADMIN = { name: "browser-test" };
 
@@ -63,13 +61,13 @@ export class TwofoldUnderTest {
   }
 
   run(args: string[]): Promise<RunResult> {
-    return collect(this.box.spawn(args));
+    return collectOutput(this.box.spawn(args));
   }
 
   /** `twofold push send USER … --json --wait 30`: resolves once the code is known; `outcome` when it exits. */
   async sendPush(username: string, options: string[] = []): Promise<PushStarted> {
     const child = this.box.spawn(["push", "send", username, ...options, "--wait", "30", "--json"]);
-    const finished = collect(child);
+    const finished = collectOutput(child);
     const pending = await new Promise<{ txid: string; code: string | null }>((resolve, reject) => {
       let stderr = "";
       const timer = setTimeout(
@@ -126,18 +124,6 @@ export class TwofoldUnderTest {
     await this.runtime.close().catch(() => undefined);
     this.box.cleanup();
   }
-}
-
-function collect(child: ChildProcess): Promise<RunResult> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr!.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return once(child, "exit").then(([code]) => ({ code: code as number | null, stdout, stderr }));
 }
 
 async function freePort(): Promise<number> {
