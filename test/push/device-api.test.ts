@@ -38,7 +38,7 @@ for (const dialect of await dialects()) {
     before(async () => {
       t = await createTestRuntime({ dialect, webPushAllowHTTP: true });
       server = await startServer(t.runtime);
-      pushService = await startPushEndpoint();
+      pushService = await startPushEndpoint({ now: () => t.clock.now() });
       for (const name of ["alice", "bob", "carol", "dave"])
         await t.runtime.services.createUser(ADMIN, { username: name });
     });

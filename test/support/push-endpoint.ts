@@ -35,9 +35,15 @@ export interface RefusedPushRequest {
 /** What `respondWith` can make the service do instead of accepting: a status, or never answering. */
 export type PushFailureMode = number | "hang";
 
-/** Start a push service on 127.0.0.1 with an ephemeral port. */
-export async function startPushEndpoint(): Promise<PushEndpoint> {
+/**
+ * Start a push service on 127.0.0.1 with an ephemeral port. `now` is the service's clock in
+ * milliseconds: pass the sender's clock when the sender runs on a test clock, or VAPID tokens
+ * dated by that clock are judged against the wall clock and refused once the dates drift apart.
+ */
+export async function startPushEndpoint(options: { now?: () => number } = {}): Promise<PushEndpoint> {
   const endpoint = new PushEndpoint();
+  const now = options.now;
+  if (now) endpoint.nowSeconds = () => Math.floor(now() / 1000);
   await endpoint.listen();
   return endpoint;
 }
