@@ -254,6 +254,12 @@ export function publicBaseUrl(config: Readonly<Config>): string {
   return `${tls.cert ? "https" : "http"}://${urlHost(host)}:${port}`;
 }
 
+/** The host Duo client software is configured with: the public URL's host, else host:port. */
+export function apiHost(config: Readonly<Config>): string {
+  if (config.server.publicUrl) return new URL(config.server.publicUrl).host;
+  return `${config.server.host}:${config.server.port}`;
+}
+
 /** A listening address as a URL's host: the wildcard addresses as localhost, IPv6 in brackets. */
 export function urlHost(host: string): string {
   return host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;

@@ -193,6 +193,27 @@ export interface DeviceActivation {
   createdAt: number;
   expiresAt: number;
   usedAt: number | null;
+  /** Set when an administrator asked for the activation for a registered phone (Admin API). */
+  phoneId?: string | null;
+}
+
+export const PHONE_TYPES = ["unknown", "mobile", "landline"] as const;
+
+/**
+ * A phone an administrator registered (Admin API, duo-compat §5.3): a number and description attached to one
+ * user. Its activation link enrols the Twofold Authenticator on it; `deviceId` is that device once activated.
+ */
+export interface Phone {
+  id: string;
+  userId: string | null;
+  /** E.164, e.g. `+15555550100`; null when the phone has no number (a tablet). */
+  number: string | null;
+  extension: string | null;
+  name: string | null;
+  type: (typeof PHONE_TYPES)[number];
+  platform: string;
+  deviceId: string | null;
+  createdAt: number;
 }
 
 /** `cancelled`: the login that asked stopped waiting (the user chose another way, or gave up). */
@@ -217,6 +238,8 @@ export interface PushTransaction {
   status: PushStatus;
   /** Verified push: keyed hash of the code shown on the login screen; null for plain approve (D1). */
   codeHash: string | null;
+  /** The same code sealed, for showing it again to the login that asked (Auth API status); never compared. */
+  codeSealed?: string | null;
   context: PushContext;
   createdAt: number;
   expiresAt: number;

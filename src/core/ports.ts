@@ -13,6 +13,7 @@ import type {
   OTPCredential,
   OTPKind,
   OTPStatus,
+  Phone,
   PushStatus,
   PushTransaction,
   RescueCode,
@@ -109,6 +110,18 @@ export type UserPatch = Partial<
   usernameCanonical?: string;
 };
 
+export interface PhoneQuery extends Partial<Page> {
+  userId?: string;
+  number?: string;
+}
+
+export interface BypassCodeQuery extends Partial<Page> {
+  /** Only codes that can still be used at this time: not revoked, not expired, uses left. */
+  liveAt?: number;
+}
+
+export type PhonePatch = Partial<Pick<Phone, "number" | "extension" | "name" | "type" | "platform">>;
+
 export type ApplicationPatch = Partial<Pick<Application, "name" | "secretSealed" | "policy">>;
 
 /**
@@ -180,6 +193,8 @@ export interface Store {
   listBypassCodes(userId: string): Promise<BypassCode[]>;
   /** Codes that could still be used now: not revoked, not expired, uses left. */
   listLiveBypassCodes(userId: string, now: number): Promise<BypassCode[]>;
+  /** Every user's codes, newest first, a page at a time (Admin API account-wide list; metadata only). */
+  listAllBypassCodes(query: BypassCodeQuery): Promise<{ codes: BypassCode[]; total: number }>;
   /**
    * Use a bypass code once: one conditional decrement of uses left that also checks expiry and revocation
    * (C4). Returns the uses left afterwards (null = unlimited), or undefined when nothing was consumed.
@@ -255,6 +270,33 @@ export interface Store {
   expirePushTransactions(now: number): Promise<number>;
   getPushSuspendedAt(userId: string): Promise<number | null>;
   setPushSuspendedAt(userId: string, at: number | null): Promise<void>;
+
+  /** The first status poll of a push marks it announced (one conditional write); false if one already did. */
+  markPushAnnounced(id: string, now: number): Promise<boolean>;
+
+  // Signed APIs (Duo Auth/Admin API)
+  /**
+   * Remember a signed request's digest until `expiresAt`: true the first time, false when the same digest is
+   * already held and unexpired (a replay, K2). One conditional write, so two nodes cannot both accept it.
+   */
+  claimSignedRequest(digest: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Forget digests whose date has left the window; returns how many. */
+  purgeSignedRequests(now: number): Promise<number>;
+  /** The latest authentication-log entry of a transaction (Auth API status of a passcode attempt). */
+  findAuthLogByTxid(txid: string): Promise<AuthLogEntry | undefined>;
+
+  // Phones registered through the Admin API
+  insertPhone(phone: Phone): Promise<void>;
+  getPhone(id: string): Promise<Phone | undefined>;
+  listPhones(query: PhoneQuery): Promise<{ phones: Phone[]; total: number }>;
+  updatePhone(id: string, patch: PhonePatch): Promise<Phone | undefined>;
+  deletePhone(id: string): Promise<boolean>;
+  /** Attach to a user: only if the phone has no user yet or already has this one. */
+  attachPhone(id: string, userId: string): Promise<boolean>;
+  /** Detach from a user: only if it is attached to that user. */
+  detachPhone(id: string, userId: string): Promise<boolean>;
+  /** Record (or clear) the Twofold Authenticator activated for the phone. */
+  setPhoneDevice(id: string, deviceId: string | null): Promise<void>;
 
   // Small key/value state (demo seeding marker, schema facts)
   getMeta(key: string): Promise<string | undefined>;

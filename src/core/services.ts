@@ -4,10 +4,12 @@ import type { Actor, Deps } from "./deps.ts";
 import type { Policy } from "./policy.ts";
 import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
 import * as applications from "./use-cases/applications.ts";
+import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as devices from "./use-cases/devices.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as keys from "./use-cases/key-rotation.ts";
+import * as phones from "./use-cases/phones.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
@@ -97,10 +99,29 @@ export function createServices(input: {
     updateDeviceDelivery: bind(deps, devices.updateDeviceDelivery),
     listUserDevices: bind(deps, devices.listUserDevices),
     revokeDevice: bind(deps, devices.revokeDevice),
+    // Duo-compatible Auth API logins
+    preauthenticate: bind(deps, authAPI.preauthenticate),
+    findLoginUser: bind(deps, authAPI.findLoginUser),
+    requestAuthPush: bind(deps, authAPI.requestAuthPush),
+    denyLogin: bind(deps, authAPI.denyLogin),
+    readAuthStatus: bind(deps, authAPI.readAuthStatus),
+    enrollNewUser: bind(deps, authAPI.enrollNewUser),
+    readActivationStatus: bind(deps, authAPI.readActivationStatus),
+    statusHoldMs: () => authAPI.statusHoldMs(deps),
     // key rotation
     resealSecrets: bind(deps, keys.resealSecrets),
     // the one passcode check
     verifyPasscode: bind(deps, passcode.verifyPasscode),
+    // Duo-compatible Admin API: user details, single tokens, registered phones
+    updateUser: bind(deps, users.updateUser),
+    createToken: bind(deps, tokens.createToken),
+    deleteToken: bind(deps, tokens.deleteToken),
+    createPhone: bind(deps, phones.createPhone),
+    updatePhone: bind(deps, phones.updatePhone),
+    deletePhone: bind(deps, phones.deletePhone),
+    attachPhone: bind(deps, phones.attachPhone),
+    detachPhone: bind(deps, phones.detachPhone),
+    createPhoneActivation: bind(deps, phones.createPhoneActivation),
   };
 }
 

@@ -1,6 +1,14 @@
 // The one error-code → HTTP status table, and the error and not-found handlers that never send detail or stacks.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type ErrorCode, type ErrorIssue, genericMessage, isTwofoldError } from "../core/errors.ts";
+import {
+  DUO_FAILURES,
+  duoFailureFrom,
+  duoFormatOf,
+  isDuoPath,
+  sendDuoFailure,
+  sendDuoOK,
+} from "./duo/envelope.ts";
 
 /** Every code has a status; adding a code to ERROR_CODES without a row here fails the typecheck. */
 export const ERROR_STATUS: Record<ErrorCode, number> = {
@@ -153,13 +161,32 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   if (described.internal) request.log.error({ err: error, errorCode: described.logCode }, "request failed");
   else if (isTwofoldError(error) && error.detail)
     request.log.debug({ errorCode: error.code, detail: error.detail }, "request refused");
+  if (isDuoPath(request.url)) return sendDuoError(error, described, request, reply);
   return reply.code(described.status).type("application/json; charset=utf-8").send(described.body);
+}
+
+/**
+ * Duo paths answer in Duo's envelope. Where a route marks itself fail-closed (login decisions), an internal
+ * error becomes that route's deny answer: duo_unix would let the user in on a 5xx (duo-compat §2.3, N2).
+ */
+function sendDuoError(
+  error: unknown,
+  described: ErrorReply,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const format = duoFormatOf(request.url);
+  const config = request.routeOptions.config as { duoFailClosed?: (() => unknown) | undefined } | undefined;
+  if (described.status >= 500 && config?.duoFailClosed)
+    return sendDuoOK(reply, format, config.duoFailClosed());
+  return sendDuoFailure(reply, format, duoFailureFrom(error, described));
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     sentCodes.set(request, "ERR_ROUTE_NOT_FOUND");
+    if (isDuoPath(request.url)) return sendDuoFailure(reply, duoFormatOf(request.url), DUO_FAILURES.notFound);
     return reply
       .code(404)
       .type("application/json; charset=utf-8")

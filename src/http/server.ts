@@ -12,6 +12,9 @@ import type { DemoInfo } from "../runtime/demo-info.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { registerAccessLog } from "./access-log.ts";
 import { createClientErrorHandler } from "./client-error.ts";
+import { registerAdminAPIRoutes } from "./duo/admin-api.ts";
+import { registerAuthAPIRoutes } from "./duo/auth-api.ts";
+import { registerRestV1Routes } from "./duo/rest-v1.ts";
 import { registerErrorHandling, sendError } from "./errors.ts";
 import { registerFormBodyParser } from "./form-body.ts";
 import { registerAuthenticatorRoutes } from "./routes/authenticator.ts";
@@ -94,6 +97,9 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   registerStartPage(app, runtime, options.demo);
   registerDeviceRoutes(app, runtime);
   registerAuthenticatorRoutes(app, {});
+  registerAuthAPIRoutes(app, runtime);
+  registerRestV1Routes(app, runtime);
+  registerAdminAPIRoutes(app, runtime);
   return app;
 }
 

@@ -21,6 +21,7 @@ import type {
   OTPKind,
   OTPStatus,
   OTPType,
+  Phone,
   PushContext,
   PushStatus,
   PushTransaction,
@@ -29,7 +30,17 @@ import type {
   UserStatus,
 } from "../core/model.ts";
 import type { OTPAlgorithm } from "../core/otp/hotp.ts";
-import type { ApplicationPatch, AuthLogQuery, OTPQuery, Store, UserPatch, UserQuery } from "../core/ports.ts";
+import type {
+  ApplicationPatch,
+  AuthLogQuery,
+  BypassCodeQuery,
+  OTPQuery,
+  PhonePatch,
+  PhoneQuery,
+  Store,
+  UserPatch,
+  UserQuery,
+} from "../core/ports.ts";
 import type { Dialect } from "./migrations.ts";
 import type {
   ApplicationsTable,
@@ -39,6 +50,7 @@ import type {
   Database,
   DevicesTable,
   OTPCredentialsTable,
+  PhonesTable,
   PushTransactionsTable,
   UsersTable,
 } from "./tables.ts";
@@ -547,6 +559,29 @@ export class KyselyStore implements Store {
     return rows.map(toBypass);
   }
 
+  async listAllBypassCodes(query: BypassCodeQuery): Promise<{ codes: BypassCode[]; total: number }> {
+    let q = this.#db.selectFrom("bypass_codes");
+    const now = query.liveAt;
+    if (now !== undefined)
+      q = q
+        .where("revoked_at", "is", null)
+        .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+        .where((eb) => eb.or([eb("uses_left", "is", null), eb("uses_left", ">", 0)]));
+    const [rows, count] = await guard(() =>
+      Promise.all([
+        q
+          .selectAll()
+          .orderBy("created_at", "desc")
+          .orderBy("id")
+          .limit(query.limit ?? 100)
+          .offset(query.offset ?? 0)
+          .execute(),
+        q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+      ]),
+    );
+    return { codes: rows.map(toBypass), total: Number(count.n) };
+  }
+
   async consumeBypassCode(id: string, now: number): Promise<{ usesLeft: number | null } | undefined> {
     const row = await guard(() =>
       this.#db
@@ -954,6 +989,7 @@ export class KyselyStore implements Store {
           created_at: a.createdAt,
           expires_at: a.expiresAt,
           used_at: a.usedAt,
+          phone_id: a.phoneId ?? null,
         })
         .execute(),
     );
@@ -971,6 +1007,7 @@ export class KyselyStore implements Store {
         createdAt: Number(r.created_at),
         expiresAt: Number(r.expires_at),
         usedAt: num(r.used_at),
+        phoneId: r.phone_id ?? null,
       }
     );
   }
@@ -998,6 +1035,7 @@ export class KyselyStore implements Store {
           application_id: p.applicationId,
           status: p.status,
           code_hash: p.codeHash,
+          code_sealed: p.codeSealed ?? null,
           context_json: JSON.stringify(p.context),
           created_at: p.createdAt,
           expires_at: p.expiresAt,
@@ -1084,6 +1122,132 @@ export class KyselyStore implements Store {
   async setPushSuspendedAt(userId: string, at: number | null): Promise<void> {
     await guard(() =>
       this.#db.updateTable("users").set({ push_suspended_at: at }).where("id", "=", userId).execute(),
+    );
+  }
+
+  async markPushAnnounced(id: string, now: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("push_transactions")
+        .set({ announced_at: now })
+        .where("id", "=", id)
+        .where("announced_at", "is", null)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async claimSignedRequest(digest: string, expiresAt: number, now: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .insertInto("signed_requests")
+        .values({ digest, expires_at: expiresAt })
+        .onConflict((oc) =>
+          oc
+            .column("digest")
+            .doUpdateSet({ expires_at: expiresAt })
+            .where("signed_requests.expires_at", "<=", now),
+        )
+        .executeTakeFirst(),
+    );
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async purgeSignedRequests(now: number): Promise<number> {
+    const r = await guard(() =>
+      this.#db.deleteFrom("signed_requests").where("expires_at", "<=", now).executeTakeFirst(),
+    );
+    return Number(r.numDeletedRows);
+  }
+
+  async findAuthLogByTxid(txid: string): Promise<AuthLogEntry | undefined> {
+    const r = await guard(() =>
+      this.#db
+        .selectFrom("auth_log")
+        .selectAll()
+        .where("txid", "=", txid)
+        .orderBy("at", "desc")
+        .orderBy("id", "desc")
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    return r && toAuthLog(r);
+  }
+
+  async insertPhone(p: Phone): Promise<void> {
+    await guard(() => this.#db.insertInto("phones").values(fromPhone(p)).execute());
+  }
+
+  async getPhone(id: string): Promise<Phone | undefined> {
+    const r = await guard(() =>
+      this.#db.selectFrom("phones").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return r && toPhone(r);
+  }
+
+  async listPhones(query: PhoneQuery): Promise<{ phones: Phone[]; total: number }> {
+    let q = this.#db.selectFrom("phones");
+    if (query.userId !== undefined) q = q.where("user_id", "=", query.userId);
+    if (query.number !== undefined) q = q.where("number", "=", query.number);
+    const [rows, count] = await guard(() =>
+      Promise.all([
+        q
+          .selectAll()
+          .orderBy("created_at")
+          .orderBy("id")
+          .limit(query.limit ?? 100)
+          .offset(query.offset ?? 0)
+          .execute(),
+        q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+      ]),
+    );
+    return { phones: rows.map(toPhone), total: Number(count.n) };
+  }
+
+  async updatePhone(id: string, patch: PhonePatch): Promise<Phone | undefined> {
+    const set: Partial<PhonesTable> = {};
+    if (patch.number !== undefined) set.number = patch.number;
+    if (patch.extension !== undefined) set.extension = patch.extension;
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.type !== undefined) set.type = patch.type;
+    if (patch.platform !== undefined) set.platform = patch.platform;
+    if (Object.keys(set).length > 0)
+      await guard(() => this.#db.updateTable("phones").set(set).where("id", "=", id).execute());
+    return this.getPhone(id);
+  }
+
+  async deletePhone(id: string): Promise<boolean> {
+    const r = await guard(() => this.#db.deleteFrom("phones").where("id", "=", id).executeTakeFirst());
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  async attachPhone(id: string, userId: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("phones")
+        .set({ user_id: userId })
+        .where("id", "=", id)
+        .where((eb) => eb.or([eb("user_id", "is", null), eb("user_id", "=", userId)]))
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async detachPhone(id: string, userId: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("phones")
+        .set({ user_id: null })
+        .where("id", "=", id)
+        .where("user_id", "=", userId)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async setPhoneDevice(id: string, deviceId: string | null): Promise<void> {
+    await guard(() =>
+      this.#db.updateTable("phones").set({ device_id: deviceId }).where("id", "=", id).execute(),
     );
   }
 
@@ -1192,6 +1356,7 @@ function toPush(r: PushTransactionsTable): PushTransaction {
     applicationId: r.application_id,
     status: r.status as PushStatus,
     codeHash: r.code_hash,
+    codeSealed: r.code_sealed ?? null,
     context: JSON.parse(r.context_json) as PushContext,
     createdAt: Number(r.created_at),
     expiresAt: Number(r.expires_at),
@@ -1337,6 +1502,34 @@ function toAudit(r: Omit<AuditLogTable, "id"> & { id: number }): AuditEvent {
     before: r.before_json === null ? null : (JSON.parse(r.before_json) as unknown),
     after: r.after_json === null ? null : (JSON.parse(r.after_json) as unknown),
     sourceIp: r.source_ip,
+  };
+}
+
+function toPhone(r: PhonesTable): Phone {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    number: r.number,
+    extension: r.extension,
+    name: r.name,
+    type: r.type as Phone["type"],
+    platform: r.platform,
+    deviceId: r.device_id,
+    createdAt: Number(r.created_at),
+  };
+}
+
+function fromPhone(p: Phone): PhonesTable {
+  return {
+    id: p.id,
+    user_id: p.userId,
+    number: p.number,
+    extension: p.extension,
+    name: p.name,
+    type: p.type,
+    platform: p.platform,
+    device_id: p.deviceId,
+    created_at: p.createdAt,
   };
 }
 

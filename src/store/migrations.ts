@@ -236,6 +236,44 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0004_duo_api": {
+      async up(db: AnyDB) {
+        // Signed requests seen within the date window, by digest: an identical one again is a replay (K2).
+        await db.schema
+          .createTable("signed_requests")
+          .addColumn("digest", "text", (c) => c.primaryKey())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("signed_requests_expiry")
+          .on("signed_requests")
+          .column("expires_at")
+          .execute();
+        // Set by the first status poll of a push, which answers at once (it carries the code to type);
+        // every later poll waits for a change (duo-compat §3.9: at most 20 polls may be non-final).
+        await db.schema.alterTable("push_transactions").addColumn("announced_at", big).execute();
+        // The verified-push code, sealed, so an Auth API status poll can show it again (only a hash decides).
+        await db.schema.alterTable("push_transactions").addColumn("code_sealed", "text").execute();
+        // Auth API status polls find a passcode attempt's outcome by its transaction id.
+        await db.schema.createIndex("auth_log_txid").on("auth_log").column("txid").execute();
+        // Admin API phones: a number and description an administrator registers, attached to one user, and
+        // the Twofold Authenticator activated through its activation link.
+        await db.schema
+          .createTable("phones")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.references("users.id").onDelete("set null"))
+          .addColumn("number", "text")
+          .addColumn("extension", "text")
+          .addColumn("name", "text")
+          .addColumn("type", "text", (c) => c.notNull())
+          .addColumn("platform", "text", (c) => c.notNull())
+          .addColumn("device_id", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("phones_user").on("phones").column("user_id").execute();
+        await db.schema.alterTable("device_activations").addColumn("phone_id", "text").execute();
+      },
+    },
   };
 }
 

@@ -146,6 +146,7 @@ export interface DeviceActivationsTable {
   created_at: number;
   expires_at: number;
   used_at: number | null;
+  phone_id?: string | null;
 }
 
 export interface PushTransactionsTable {
@@ -159,6 +160,25 @@ export interface PushTransactionsTable {
   expires_at: number;
   answered_at: number | null;
   device_id: string | null;
+  announced_at?: number | null;
+  code_sealed?: string | null;
+}
+
+export interface SignedRequestsTable {
+  digest: string;
+  expires_at: number;
+}
+
+export interface PhonesTable {
+  id: string;
+  user_id: string | null;
+  number: string | null;
+  extension: string | null;
+  name: string | null;
+  type: string;
+  platform: string;
+  device_id: string | null;
+  created_at: number;
 }
 
 export interface Database {
@@ -176,4 +196,6 @@ export interface Database {
   devices: DevicesTable;
   device_activations: DeviceActivationsTable;
   push_transactions: PushTransactionsTable;
+  signed_requests: SignedRequestsTable;
+  phones: PhonesTable;
 }

@@ -41,7 +41,7 @@ export interface Sandbox {
 }
 
 /** The environment of the test process without anything that would change how the CLI behaves. */
-function baseEnv(): NodeJS.ProcessEnv {
+export function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith("TWOFOLD_") || k.startsWith("NODE_TEST") || k === "NODE_OPTIONS") continue;

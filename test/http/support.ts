@@ -6,6 +6,7 @@ import { generateTOTP } from "../../src/core/otp/totp.ts";
 import type { DemoInfo } from "../../src/runtime/demo-info.ts";
 import { createLogger } from "../../src/runtime/logger.ts";
 import { createRuntime, type Runtime } from "../../src/runtime/runtime.ts";
+import { systemClock } from "../../src/runtime/system-clock.ts";
 import { TestClock } from "../support/clock.ts";
 import { createTestDatabase, type DialectName, PG_URL } from "../support/stores.ts";
 
@@ -22,7 +23,13 @@ export interface HTTPTestContext {
 }
 
 export async function createTestRuntime(
-  options: { dialect?: DialectName; overrides?: Record<string, unknown>; webPushAllowHTTP?: boolean } = {},
+  options: {
+    dialect?: DialectName;
+    overrides?: Record<string, unknown>;
+    webPushAllowHTTP?: boolean;
+    /** Run on the real clock (tests with real clients, which sign with the real time); `clock` is then unused. */
+    systemClock?: boolean;
+  } = {},
 ): Promise<HTTPTestContext> {
   const dialect = options.dialect ?? "sqlite";
   const db = await createTestDatabase(dialect);
@@ -46,7 +53,7 @@ export async function createTestRuntime(
   });
   const clock = new TestClock();
   const runtime = await createRuntime(config, {
-    clock,
+    clock: options.systemClock ? systemClock : clock,
     logger,
     ...(db.schema ? { schema: db.schema } : {}),
     ...(options.webPushAllowHTTP ? { webPushAllowHTTP: true } : {}),

@@ -543,6 +543,104 @@ for (const dialect of await dialects()) {
       assert.equal(await store.insertMetaIfAbsent("race-key", "late"), false);
     });
 
+    test("signed requests: a digest is claimed once within its window, by exactly one of racing claims (K2)", async () => {
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => store.claimSignedRequest("digest-1", T + 300_000, T)),
+      );
+      assert.equal(results.filter(Boolean).length, 1);
+      assert.equal(await store.claimSignedRequest("digest-1", T + 300_000, T + 299_999), false);
+      // Once its window has passed, the same digest may be claimed again (the date no longer verifies anyway).
+      assert.equal(await store.claimSignedRequest("digest-1", T + 700_000, T + 300_000), true);
+      assert.equal(await store.claimSignedRequest("digest-2", T + 10, T), true);
+      assert.equal(await store.purgeSignedRequests(T + 10), 1);
+      assert.equal(await store.claimSignedRequest("digest-2", T + 20, T + 10), true);
+    });
+
+    test("a push's first status poll is announced once; auth-log entries are found by transaction id", async () => {
+      const u = user("poller");
+      await store.insertUser(u);
+      await store.insertPushTransaction({
+        id: "TXPOLL",
+        userId: u.id,
+        applicationId: null,
+        status: "pending",
+        codeHash: null,
+        codeSealed: "v1.k.sealed",
+        context: { application: "VPN", time: T, ip: null, place: null, info: null },
+        createdAt: T,
+        expiresAt: T + 60_000,
+        answeredAt: null,
+        deviceId: null,
+      });
+      assert.equal((await store.getPushTransaction("TXPOLL"))?.codeSealed, "v1.k.sealed");
+      const marks = await Promise.all([1, 2, 3].map(() => store.markPushAnnounced("TXPOLL", T + 1)));
+      assert.deepEqual(marks.filter(Boolean).length, 1);
+      for (const [id, at, result] of [
+        ["ALTXLOG1", T, "deny"],
+        ["ALTXLOG2", T + 5, "allow"],
+      ] as const)
+        await store.appendAuthLog({
+          id,
+          at,
+          userId: u.id,
+          username: "poller",
+          applicationId: "DIAPP",
+          factor: "totp",
+          result,
+          reason: "r",
+          ip: null,
+          txid: "TXLOG",
+          node: "n",
+        });
+      assert.equal((await store.findAuthLogByTxid("TXLOG"))?.id, "ALTXLOG2");
+      assert.equal(await store.findAuthLogByTxid("TXNONE"), undefined);
+    });
+
+    test("phones: create, list by user and number, update, attach to one user only, device, delete", async () => {
+      const a = user("phone-a");
+      const b = user("phone-b");
+      await store.insertUser(a);
+      await store.insertUser(b);
+      const phone = {
+        id: "DPPHONE1",
+        userId: null,
+        number: "+15555550100",
+        extension: null,
+        name: "Desk",
+        type: "mobile" as const,
+        platform: "generic smartphone",
+        deviceId: null,
+        createdAt: T,
+      };
+      await store.insertPhone(phone);
+      await store.insertPhone({ ...phone, id: "DPPHONE2", number: "+15555550101" });
+      assert.deepEqual(await store.getPhone("DPPHONE1"), phone);
+      assert.equal(await store.attachPhone("DPPHONE1", a.id), true);
+      assert.equal(await store.attachPhone("DPPHONE1", a.id), true);
+      assert.equal(await store.attachPhone("DPPHONE1", b.id), false);
+      assert.equal(await store.detachPhone("DPPHONE1", b.id), false);
+      const mine = await store.listPhones({ userId: a.id });
+      assert.deepEqual([mine.total, mine.phones.map((p) => p.id)], [1, ["DPPHONE1"]]);
+      const byNumber = await store.listPhones({ number: "+15555550101" });
+      assert.deepEqual(
+        byNumber.phones.map((p) => p.id),
+        ["DPPHONE2"],
+      );
+      const paged = await store.listPhones({ limit: 1, offset: 1 });
+      assert.deepEqual([paged.total, paged.phones.map((p) => p.id)], [2, ["DPPHONE2"]]);
+      assert.equal(
+        (await store.updatePhone("DPPHONE1", { name: "Desk phone", type: "landline" }))?.name,
+        "Desk phone",
+      );
+      await store.setPhoneDevice("DPPHONE1", "DPDEVICE");
+      assert.equal((await store.getPhone("DPPHONE1"))?.deviceId, "DPDEVICE");
+      // Deleting the user leaves the phone, unattached.
+      await store.deleteUser(a.id);
+      assert.equal((await store.getPhone("DPPHONE1"))?.userId, null);
+      assert.equal(await store.deletePhone("DPPHONE1"), true);
+      assert.equal(await store.deletePhone("DPPHONE1"), false);
+    });
+
     test("a closed store reports the database as unavailable, not as a crash", async () => {
       const other = await db.open();
       await other.close();

@@ -1,15 +1,9 @@
 // `twofold app …`: create applications (integration key, secret key, API host), list, rotate the secret, delete.
-import type { Config } from "../../config/schema.ts";
+import { apiHost } from "../../config/load.ts";
 import { APPLICATION_TYPES } from "../../core/model.ts";
 import { publicApplication } from "../../core/use-cases/applications.ts";
 import { type Command, UsageError } from "../command.ts";
 import { isoTime } from "../output.ts";
-
-/** The host Duo client software is configured with: the public URL's host, else host:port. */
-export function apiHost(config: Readonly<Config>): string {
-  if (config.server.publicUrl) return new URL(config.server.publicUrl).host;
-  return `${config.server.host}:${config.server.port}`;
-}
 
 export const appCommands: Command[] = [
   {

@@ -5,7 +5,7 @@ import { type ErrorIssue, TwofoldError } from "../errors.ts";
 import type { OTPCredential } from "../model.ts";
 import { generateHOTP, type OTPParameters } from "../otp/hotp.ts";
 import { totpStep } from "../otp/totp.ts";
-import type { ImportedToken } from "../tokens/imported-token.ts";
+import { checkImportedToken, type ImportedToken, type ImportedTokenField } from "../tokens/imported-token.ts";
 import { notify } from "./notify.ts";
 import { matchOTP, openOTPParameters, otpSealContext } from "./otp-credentials.ts";
 import type { ImportProgress } from "./users.ts";
@@ -47,30 +47,8 @@ export async function importTokens(
     );
   const now = deps.clock.now();
   const credentials: OTPCredential[] = tokens.map((t, i) => {
-    const id = randomId("DH");
     onProgress?.(i + 1, tokens.length + 1);
-    return {
-      id,
-      kind: "token",
-      serial: t.serial,
-      userId: null,
-      type: t.type,
-      algorithm: t.algorithm,
-      digits: t.digits,
-      period: t.type === "totp" ? (t.period ?? 30) : null,
-      secretSealed: deps.keyring.seal(t.secret, otpSealContext(id)),
-      counter: t.type === "hotp" ? t.counter : 0,
-      lastStep: null,
-      drift: 0,
-      status: "active",
-      label: null,
-      manufacturer: t.manufacturer,
-      model: t.model,
-      createdAt: now,
-      activatedAt: now,
-      pendingExpiresAt: null,
-      assignedAt: null,
-    };
+    return buildTokenCredential(deps, t, now);
   });
   await deps.store.transaction(async (tx) => {
     await tx.insertOTPCredentials(credentials);
@@ -83,6 +61,123 @@ export async function importTokens(
   });
   onProgress?.(tokens.length + 1, tokens.length + 1);
   return { imported: credentials.length };
+}
+
+/** An inventory token (unassigned) with its secret sealed to its row. */
+function buildTokenCredential(deps: Deps, t: ImportedToken, now: number): OTPCredential {
+  const id = randomId("DH");
+  return {
+    id,
+    kind: "token",
+    serial: t.serial,
+    userId: null,
+    type: t.type,
+    algorithm: t.algorithm,
+    digits: t.digits,
+    period: t.type === "totp" ? (t.period ?? 30) : null,
+    secretSealed: deps.keyring.seal(t.secret, otpSealContext(id)),
+    counter: t.type === "hotp" ? t.counter : 0,
+    lastStep: null,
+    drift: 0,
+    status: "active",
+    label: null,
+    manufacturer: t.manufacturer,
+    model: t.model,
+    createdAt: now,
+    activatedAt: now,
+    pendingExpiresAt: null,
+    assignedAt: null,
+  };
+}
+
+export interface NewToken {
+  serial: string;
+  type: "hotp" | "totp";
+  digits: 6 | 8;
+  secret: Uint8Array;
+  /** HOTP: the first counter the token will show (default 0). */
+  counter?: number;
+  /** TOTP: the time step in seconds (default 30). */
+  period?: number;
+}
+
+/**
+ * Add one token to the inventory (Admin API `POST /admin/v1/tokens`): the same checks as an import (B4: at
+ * least 128-bit seeds), an unused serial, audited. `fieldNames` names each field as the caller's API does.
+ */
+export async function createToken(
+  deps: Deps,
+  actor: Actor,
+  input: NewToken,
+  fieldNames: Partial<Record<ImportedTokenField, string>> = {},
+): Promise<PublicToken> {
+  const token: ImportedToken = {
+    serial: input.serial,
+    type: input.type,
+    algorithm: "SHA1",
+    digits: input.digits,
+    period: input.type === "totp" ? (input.period ?? 30) : null,
+    counter: input.type === "hotp" ? (input.counter ?? 0) : 0,
+    secret: input.secret,
+    manufacturer: null,
+    model: null,
+  };
+  const issues = checkImportedToken(token, (field) => fieldNames[field] ?? field);
+  if (issues.length > 0) {
+    const short = issues.some((i) => i.message.includes("ERR_OTP_SECRET_TOO_SHORT"));
+    throw new TwofoldError(short ? "ERR_OTP_SECRET_TOO_SHORT" : "ERR_VALIDATION", "invalid token", {
+      issues,
+    });
+  }
+  if (await deps.store.findTokenBySerial(token.serial))
+    throw new TwofoldError(
+      "ERR_TOKEN_EXISTS",
+      `a token with serial ${token.serial} is already in the inventory`,
+    );
+  const credential = buildTokenCredential(deps, token, deps.clock.now());
+  await deps.store.transaction(async (tx) => {
+    await tx.insertOTPCredentials([credential]);
+    await audit({ ...deps, store: tx }, actor, {
+      action: "token.create",
+      targetType: "token",
+      targetId: credential.id,
+      after: {
+        serial: credential.serial,
+        type: credential.type,
+        digits: credential.digits,
+        period: credential.period,
+        counter: credential.counter,
+      },
+    });
+  });
+  return toPublicToken(credential);
+}
+
+/** A hardware token by its id (Admin API paths), never an authenticator-app credential. */
+export async function requireTokenById(deps: Deps, id: string): Promise<OTPCredential> {
+  const t = await deps.store.getOTPCredential(id);
+  if (t?.kind !== "token") throw new TwofoldError("ERR_TOKEN_NOT_FOUND", `no token ${id}`);
+  return t;
+}
+
+/** Remove a token from the inventory; a user it was lent to can no longer use it. Audited. */
+export async function deleteToken(deps: Deps, actor: Actor, id: string): Promise<void> {
+  const token = await requireTokenById(deps, id);
+  await deps.store.transaction(async (tx) => {
+    if (!(await tx.deleteOTPCredential(token.id)))
+      throw new TwofoldError("ERR_TOKEN_NOT_FOUND", `no token ${id}`);
+    await audit({ ...deps, store: tx }, actor, {
+      action: "token.delete",
+      targetType: "token",
+      targetId: token.id,
+      before: { serial: token.serial, userId: token.userId },
+    });
+    if (token.userId)
+      await notify({ ...deps, store: tx }, token.userId, "factor-removed", {
+        factor: "hardware token",
+        serial: token.serial,
+      });
+  });
 }
 
 export async function requireToken(deps: Deps, serial: string): Promise<OTPCredential> {
@@ -146,53 +241,47 @@ export async function resyncToken(
   serial: string,
   code1: string,
   code2: string,
+  /** A third consecutive code (Duo's Admin API asks for three): checked too when given. */
+  code3?: string,
 ): Promise<void> {
   const token = await requireToken(deps, serial);
   const params = openOTPParameters(deps.keyring, token);
   const range = deps.policy.hotp.resyncLookAhead;
+  const codes = code3 === undefined ? [code1, code2] : [code1, code2, code3];
   const fail = () =>
-    new TwofoldError("ERR_TOKEN_RESYNC_FAILED", "those codes are not two consecutive codes of this token");
-  if (
-    !/^[0-9]+$/.test(code1) ||
-    !/^[0-9]+$/.test(code2) ||
-    code1.length !== token.digits ||
-    code2.length !== token.digits
-  )
-    throw fail();
+    new TwofoldError("ERR_TOKEN_RESYNC_FAILED", "those codes are not consecutive codes of this token");
+  if (codes.some((c) => !/^[0-9]+$/.test(c) || c.length !== token.digits)) throw fail();
+  const n = codes.length;
   let ok = false;
   let after: Record<string, number> = {};
   if (token.type === "hotp") {
-    const found = findConsecutivePair(params, code1, code2, token.counter, token.counter + range);
+    const found = findConsecutiveCodes(params, codes, token.counter, token.counter + range);
     if (found === undefined) throw fail();
-    ok = await deps.store.resyncHOTPCounter(token.id, token.counter, found + 2);
-    after = { counter: found + 2 };
+    ok = await deps.store.resyncHOTPCounter(token.id, token.counter, found + n);
+    after = { counter: found + n };
   } else {
     // A TOTP code is the HOTP code of its time step (RFC 6238 §4), so the same search runs over steps.
     const current = totpStep(deps.clock.now(), token.period ?? 30);
     const span = Math.min(range, 1000);
-    const found = findConsecutivePair(params, code1, code2, current - span, current + span);
+    const found = findConsecutiveCodes(params, codes, current - span, current + span);
     if (found === undefined) throw fail();
-    ok = await deps.store.resyncTOTP(token.id, token.lastStep, found + 1, found + 1 - current);
-    after = { drift: found + 1 - current };
+    const last = found + n - 1;
+    ok = await deps.store.resyncTOTP(token.id, token.lastStep, last, last - current);
+    after = { drift: last - current };
   }
   if (!ok) throw new TwofoldError("ERR_CONFLICT", "the token was used while resynchronising; try again");
   await audit(deps, actor, { action: "token.resync", targetType: "token", targetId: token.id, after });
 }
 
-/** The first counter (or step) c in [from, to] whose code is `code1` and whose successor's is `code2`. */
-function findConsecutivePair(
+/** The first counter (or step) c in [from, to] whose code is `codes[0]` and whose successors' are the rest. */
+function findConsecutiveCodes(
   params: OTPParameters,
-  code1: string,
-  code2: string,
+  codes: readonly string[],
   from: number,
   to: number,
 ): number | undefined {
   for (let c = from; c <= to; c++) {
-    if (
-      constantTimeEqual(generateHOTP(params, c), code1) &&
-      constantTimeEqual(generateHOTP(params, c + 1), code2)
-    )
-      return c;
+    if (codes.every((code, i) => constantTimeEqual(generateHOTP(params, c + i), code))) return c;
   }
   return undefined;
 }

@@ -24,6 +24,16 @@ import { findUser, requireUser } from "./users.ts";
 // ---------------------------------------------------------------- activation (G5, D3)
 
 /** Where a device's sealed delivery data (its Web Push subscription) is bound. */
+export function pushCodeSealContext(txid: string) {
+  return { table: "push_transactions", column: "code_sealed", row: txid };
+}
+
+/** The verified-push code of a push, for the login that started it (Auth API status); null on plain approve. */
+export function openPushCode(deps: Pick<Deps, "keyring">, push: PushTransaction): string | null {
+  if (!push.codeSealed) return null;
+  return Buffer.from(deps.keyring.open(push.codeSealed, pushCodeSealContext(push.id))).toString("utf8");
+}
+
 export function deliverySealContext(deviceId: string) {
   return { table: "devices", column: "delivery_sealed", row: deviceId };
 }
@@ -39,12 +49,22 @@ export async function createDeviceActivation(
   deps: Deps,
   actor: Actor,
   identifier: string,
+  options: {
+    /** The Admin API phone this activation is for: the device is recorded on it once activated. */
+    phoneId?: string;
+    /** Validity, at most the policy's activation lifetime. */
+    validSeconds?: number;
+  } = {},
 ): Promise<DeviceActivationTicket> {
   const user = await requireUser(deps, identifier);
   const now = deps.clock.now();
   const id = randomId("AC");
   const secret = Buffer.from(randomBytes(20)).toString("base64url");
-  const expiresAt = now + deps.policy.push.activationSeconds * 1000;
+  const seconds = Math.min(
+    options.validSeconds ?? Number.POSITIVE_INFINITY,
+    deps.policy.push.activationSeconds,
+  );
+  const expiresAt = now + seconds * 1000;
   await deps.store.transaction(async (tx) => {
     await tx.insertDeviceActivation({
       id,
@@ -53,12 +73,13 @@ export async function createDeviceActivation(
       createdAt: now,
       expiresAt,
       usedAt: null,
+      phoneId: options.phoneId ?? null,
     });
     await audit({ ...deps, store: tx }, actor, {
       action: "device.activation.create",
       targetType: "user",
       targetId: user.id,
-      after: { activationId: id, expiresAt },
+      after: { activationId: id, expiresAt, ...(options.phoneId ? { phoneId: options.phoneId } : {}) },
     });
   });
   return { activationId: id, token: new Secret(`${id}.${secret}`), expiresAt };
@@ -152,6 +173,27 @@ export async function activateDevice(
     if (!(await tx.consumeDeviceActivation(id, now))) throw invalid();
     await tx.insertOTPCredentials([credential]);
     await tx.insertDevice(device);
+    if (activation.phoneId) {
+      // Re-activating a phone (a new handset, a reinstalled app) replaces the authenticator it had.
+      const previous = (await tx.getPhone(activation.phoneId))?.deviceId;
+      const old = previous ? await tx.getDevice(previous) : undefined;
+      if (old?.status === "active") {
+        await tx.setDeviceStatus(old.id, "revoked");
+        await tx.setDeviceDelivery(old.id, null);
+        if (old.otpCredentialId) await tx.deleteOTPCredential(old.otpCredentialId);
+        await audit(
+          { ...deps, store: tx },
+          { name: `device:${deviceId}` },
+          {
+            action: "factor.remove",
+            targetType: "user",
+            targetId: old.userId,
+            before: { deviceId: old.id, kind: "authenticator", name: old.name, replacedBy: deviceId },
+          },
+        );
+      }
+      await tx.setPhoneDevice(activation.phoneId, deviceId);
+    }
     await audit(
       { ...deps, store: tx },
       { name: `device:${deviceId}` },
@@ -268,6 +310,7 @@ export async function startPush(deps: Deps, request: PushRequest): Promise<PushS
       applicationId: request.application?.id ?? null,
       status: "pending",
       codeHash: code === null ? null : deps.keyring.hashCode(code, txid),
+      codeSealed: code === null ? null : deps.keyring.seal(Buffer.from(code), pushCodeSealContext(txid)),
       context,
       createdAt: now,
       expiresAt: now + p.lifetimeSeconds * 1000,

@@ -3,6 +3,7 @@ import { hashPassword, randomId } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { type ErrorIssue, TwofoldError } from "../errors.ts";
 import type { User, UserStatus } from "../model.ts";
+import type { UserPatch } from "../ports.ts";
 import { canonicalizeUsername, tryCanonicalizeUsername } from "../username.ts";
 
 export interface NewUser {
@@ -13,6 +14,8 @@ export interface NewUser {
   status?: UserStatus;
   password?: string | null;
   notes?: string | null;
+  /** Other names the user logs in with (Duo `alias1`…); they share the user's counters and factors (A3). */
+  aliases?: string[];
 }
 
 /** What an admin sees of a user: never the password hash. */
@@ -53,6 +56,12 @@ function validateNewUser(input: NewUser): ErrorIssue[] {
   } catch (e) {
     issues.push({ path: "username", message: (e as Error).message });
   }
+  issues.push(...validateUserFields(input));
+  return issues;
+}
+
+function validateUserFields(input: Pick<NewUser, "email" | "phone" | "realName">): ErrorIssue[] {
+  const issues: ErrorIssue[] = [];
   if (input.email && !/^[^\s@]+@[^\s@]+$/.test(input.email))
     issues.push({ path: "email", message: "not an e-mail address" });
   if (input.phone && !/^\+[1-9][0-9]{6,14}$/.test(input.phone))
@@ -86,16 +95,143 @@ export async function createUser(deps: Deps, actor: Actor, input: NewUser): Prom
   // One identity, one record: a new username may not equal an existing alias or e-mail (A3).
   if (await deps.store.findUserByIdentifier(user.usernameCanonical))
     throw new TwofoldError("ERR_USER_EXISTS", `user ${user.username} already exists`);
+  const aliases = await checkNewAliases(deps, user, input.aliases ?? [], []);
   await deps.store.transaction(async (tx) => {
     await tx.insertUser(user);
+    for (const a of aliases) await tx.addAlias(user.id, a.alias, a.canonical);
     await audit({ ...deps, store: tx }, actor, {
       action: "user.create",
       targetType: "user",
       targetId: user.id,
-      after: toPublicUser(user),
+      after: {
+        ...toPublicUser(user),
+        ...(aliases.length > 0 ? { aliases: aliases.map((a) => a.alias) } : {}),
+      },
     });
   });
   return toPublicUser(user);
+}
+
+/** What an administrator may change about a user (never the id, the password hash or the creation time). */
+export interface UserChanges {
+  username?: string;
+  realName?: string | null;
+  email?: string | null;
+  status?: UserStatus;
+  notes?: string | null;
+  /** The complete new list of aliases: names not in it are removed, new ones added. */
+  aliases?: string[];
+}
+
+/**
+ * Aliases to add for `user`: each a valid name, none repeated, none the user's own username, and none naming
+ * another user (one identity, one record, A3). `keep` are the user's aliases that stay.
+ */
+async function checkNewAliases(
+  deps: Deps,
+  user: Pick<User, "id" | "usernameCanonical">,
+  wanted: readonly string[],
+  keep: readonly string[],
+): Promise<Array<{ alias: string; canonical: string }>> {
+  const issues: ErrorIssue[] = [];
+  const out: Array<{ alias: string; canonical: string }> = [];
+  const seen = new Set(keep);
+  for (const [i, raw] of wanted.entries()) {
+    const canonical = tryCanonicalizeUsername(raw);
+    const path = `aliases[${i}]`;
+    if (!canonical) {
+      issues.push({ path, message: "not a valid name" });
+      continue;
+    }
+    if (canonical === user.usernameCanonical || seen.has(canonical)) {
+      issues.push({ path, message: "repeats the username or another alias" });
+      continue;
+    }
+    seen.add(canonical);
+    const owner = await deps.store.findUserByIdentifier(canonical);
+    if (owner) throw new TwofoldError("ERR_USER_EXISTS", `${raw} already names a user`);
+    out.push({ alias: raw.trim(), canonical });
+  }
+  if (issues.length > 0) throw new TwofoldError("ERR_VALIDATION", "invalid aliases", { issues });
+  return out;
+}
+
+/** Change a user's names and details in one transaction, audited with the values before and after. */
+export async function updateUser(
+  deps: Deps,
+  actor: Actor,
+  identifier: string,
+  changes: UserChanges,
+): Promise<PublicUser> {
+  const user = await requireUser(deps, identifier);
+  const issues = validateUserFields(changes);
+  let usernameCanonical: string | undefined;
+  if (changes.username !== undefined) {
+    usernameCanonical = tryCanonicalizeUsername(changes.username);
+    if (!usernameCanonical) issues.push({ path: "username", message: "not a valid username" });
+  }
+  if (issues.length > 0) throw new TwofoldError("ERR_VALIDATION", "invalid user", { issues });
+  if (usernameCanonical !== undefined && usernameCanonical !== user.usernameCanonical) {
+    const owner = await deps.store.findUserByIdentifier(usernameCanonical);
+    if (owner && owner.id !== user.id)
+      throw new TwofoldError("ERR_USER_EXISTS", `${changes.username} already names a user`);
+  }
+  const currentAliases = await deps.store.listAliases(user.id);
+  const currentKeys = new Map(currentAliases.map((a) => [canonicalizeUsername(a), a]));
+  let removed: string[] = [];
+  let added: Array<{ alias: string; canonical: string }> = [];
+  if (changes.aliases !== undefined) {
+    const wantedKeys = new Set(changes.aliases.map((a) => tryCanonicalizeUsername(a)));
+    removed = [...currentKeys.keys()].filter((k) => !wantedKeys.has(k));
+    const kept = [...currentKeys.keys()].filter((k) => wantedKeys.has(k));
+    const fresh = changes.aliases.filter((a) => {
+      const k = tryCanonicalizeUsername(a);
+      return k === undefined || !currentKeys.has(k);
+    });
+    added = await checkNewAliases(
+      deps,
+      { id: user.id, usernameCanonical: usernameCanonical ?? user.usernameCanonical },
+      fresh,
+      kept,
+    );
+  }
+  const patch: UserPatch = {};
+  if (changes.username !== undefined) {
+    patch.username = changes.username.trim();
+    patch.usernameCanonical = usernameCanonical!;
+  }
+  if (changes.realName !== undefined) patch.realName = changes.realName;
+  if (changes.email !== undefined) patch.email = changes.email;
+  if (changes.status !== undefined) patch.status = changes.status;
+  if (changes.notes !== undefined) patch.notes = changes.notes;
+  const updated = await deps.store.transaction(async (tx) => {
+    const u = await tx.updateUser(user.id, patch, deps.clock.now());
+    if (!u) throw new TwofoldError("ERR_USER_NOT_FOUND", `no user ${JSON.stringify(identifier)}`);
+    for (const key of removed) await tx.removeAlias(user.id, key);
+    for (const a of added) await tx.addAlias(user.id, a.alias, a.canonical);
+    const before: Record<string, unknown> = {};
+    for (const k of Object.keys(patch) as Array<keyof UserPatch>)
+      if (k !== "usernameCanonical") before[k] = user[k as keyof User];
+    await audit({ ...deps, store: tx }, actor, {
+      action: "user.update",
+      targetType: "user",
+      targetId: user.id,
+      before: { ...before, ...(changes.aliases !== undefined ? { aliases: currentAliases } : {}) },
+      after: {
+        ...Object.fromEntries(Object.entries(patch).filter(([k]) => k !== "usernameCanonical")),
+        ...(changes.aliases !== undefined
+          ? {
+              aliases: [
+                ...currentAliases.filter((a) => !removed.includes(canonicalizeUsername(a))),
+                ...added.map((a) => a.alias),
+              ],
+            }
+          : {}),
+      },
+    });
+    return u;
+  });
+  return toPublicUser(updated);
 }
 
 export interface UserImportRow extends NewUser {

@@ -224,16 +224,45 @@ async function logAttempt(
     reason: string;
   },
 ): Promise<void> {
+  await recordAuthAttempt(deps, {
+    user: e.user,
+    username: typeof e.attempt.username === "string" ? e.attempt.username : "",
+    application: e.app,
+    ip: e.attempt.ip ?? null,
+    txid: e.txid,
+    now: e.now,
+    factor: e.factor,
+    result: e.result,
+    reason: e.reason,
+  });
+}
+
+/** One line of the authentication log: who, through which application, with what, and why. */
+export async function recordAuthAttempt(
+  deps: Deps,
+  e: {
+    user: User | undefined;
+    /** As given (for unknown users); cut to 256 characters. */
+    username: string;
+    application: Application | null;
+    ip: string | null;
+    txid: string;
+    now: number;
+    factor: AuthFactor;
+    result: "allow" | "deny";
+    reason: string;
+  },
+): Promise<void> {
   await deps.store.appendAuthLog({
     id: randomId("AL"),
     at: e.now,
     userId: e.user?.id ?? null,
-    username: typeof e.attempt.username === "string" ? e.attempt.username.slice(0, 256) : "",
-    applicationId: e.app?.id ?? null,
+    username: e.username.slice(0, 256),
+    applicationId: e.application?.id ?? null,
     factor: e.factor,
     result: e.result,
     reason: e.reason,
-    ip: e.attempt.ip ?? null,
+    ip: e.ip,
     txid: e.txid,
     node: deps.nodeName,
   });

@@ -1,0 +1,197 @@
+// Duo request signing (duo-compat §1): parse the Authorization header and date, build every canonical-request variant, verify in constant time.
+import { constantTimeEqual, type HashAlgorithm, hmacHex, sha512Hex } from "./crypto/index.ts";
+import type { Secret } from "./secret.ts";
+
+/** The canonical-request variants of duo-compat §1.2. */
+export type SignatureVariant = "L" | "v2" | "v4" | "v5";
+
+/** The largest allowed difference between a request's date and our clock (K2; Duo's mock uses the same). */
+export const SIGNATURE_WINDOW_MS = 300_000;
+
+/** `Authorization: Basic base64(ikey:hexdigest)` (§1.1). */
+export interface DuoCredentials {
+  ikey: string;
+  /** The hex digest as sent, lowercased. */
+  signature: string;
+  algorithm: Extract<HashAlgorithm, "SHA1" | "SHA512">;
+}
+
+/** Why a request's credentials are refused; each maps to one Duo error code in the HTTP layer (§1.7). */
+export type CredentialProblem = "missing" | "malformed" | "bad_date" | "skewed_date" | "bad_signature";
+
+const IKEY = /^[A-Z0-9]{20}$/;
+const HEX = /^[0-9a-fA-F]+$/;
+
+/** Parse the header strictly: anything but `Basic` + base64 of `IKEY:hex` (40 or 128 digits) is malformed. */
+export function parseDuoAuthorization(
+  header: string | undefined,
+): { ok: true; credentials: DuoCredentials } | { ok: false; problem: "missing" | "malformed" } {
+  if (header === undefined || header.trim() === "") return { ok: false, problem: "missing" };
+  const m = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(header.trim());
+  if (!m) return { ok: false, problem: "malformed" };
+  const decoded = Buffer.from(m[1]!, "base64").toString("latin1");
+  const colon = decoded.indexOf(":");
+  if (colon === -1) return { ok: false, problem: "malformed" };
+  const ikey = decoded.slice(0, colon);
+  const signature = decoded.slice(colon + 1);
+  if (!IKEY.test(ikey) || !HEX.test(signature)) return { ok: false, problem: "malformed" };
+  const algorithm = signature.length === 40 ? "SHA1" : signature.length === 128 ? "SHA512" : undefined;
+  if (!algorithm) return { ok: false, problem: "malformed" };
+  return { ok: true, credentials: { ikey, signature: signature.toLowerCase(), algorithm } };
+}
+
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+/** RFC 5322 §3.3 date-time as the clients write it: `Sun, 22 Nov 2026 18:51:27 GMT|-0000|+0100`. */
+const RFC5322_DATE =
+  /^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (GMT|UTC|UT|[+-]\d{4})$/;
+
+/**
+ * Parse a `Date`/`X-Duo-Date` value strictly (K2): one format, real calendar values, an explicit zone. Returns
+ * epoch milliseconds, or undefined for anything else. The string itself is signed verbatim; this only checks it.
+ */
+export function parseRequestDate(value: string): number | undefined {
+  const m = RFC5322_DATE.exec(value);
+  if (!m) return undefined;
+  const [, d, mon, y, hh, mm, ss, zone] = m;
+  const month = MONTHS.indexOf(mon!.toLowerCase());
+  const day = Number(d);
+  const hour = Number(hh);
+  const minute = Number(mm);
+  const second = Number(ss);
+  if (month === -1 || hour > 23 || minute > 59 || second > 60) return undefined;
+  const utc = Date.UTC(Number(y), month, day, hour, minute, Math.min(second, 59));
+  if (new Date(utc).getUTCDate() !== day) return undefined;
+  let offsetMinutes = 0;
+  if (zone!.startsWith("+") || zone!.startsWith("-")) {
+    const h = Number(zone!.slice(1, 3));
+    const min = Number(zone!.slice(3, 5));
+    if (h > 23 || min > 59) return undefined;
+    offsetMinutes = (zone![0] === "-" ? -1 : 1) * (h * 60 + min);
+  }
+  return utc - offsetMinutes * 60_000;
+}
+
+/**
+ * Percent-encode for the canonical params line (§1.5 step 3): RFC 3986 unreserved characters stay, every other
+ * UTF-8 byte becomes %XX with uppercase hex (encodeURIComponent leaves `!'()*` alone, so those are added).
+ */
+export function encodeCanonical(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/**
+ * The params line (§1.5 steps 3-5) for decoded name/value pairs. Pairs are sorted by encoded name (`encoded`, as
+ * Python and duo_unix sign) or by the name before encoding (`raw`, as Node's duo_api sorts: the two differ only for
+ * names with characters outside [A-Za-z0-9-._~]); values of a repeated name keep their order (`given`, Node) or are
+ * sorted too (`sorted`, Python).
+ */
+export function canonicalParams(
+  pairs: ReadonlyArray<readonly [string, string]>,
+  repeated: "given" | "sorted" = "given",
+  names: "encoded" | "raw" = "encoded",
+): string {
+  const encoded = pairs.map(([k, v], i) => ({ k: encodeCanonical(k), v: encodeCanonical(v), raw: k, i }));
+  encoded.sort((a, b) => {
+    const [x, y] = names === "raw" ? [a.raw, b.raw] : [a.k, b.k];
+    if (x !== y) return x < y ? -1 : 1;
+    if (repeated === "sorted" && a.v !== b.v) return a.v < b.v ? -1 : 1;
+    return a.i - b.i;
+  });
+  return encoded.map((p) => `${p.k}=${p.v}`).join("&");
+}
+
+/**
+ * The v5 header line (§1.2): extra `X-Duo-*` headers (not the date), names lowercased and sorted, names and
+ * values alternately joined by NUL, SHA-512 hex. With no such headers this is the hash of the empty string.
+ */
+export function canonicalDuoHeaders(headers: ReadonlyArray<readonly [string, string]>): string {
+  const list = headers
+    .map(([k, v]) => [k.toLowerCase(), v] as const)
+    .filter(([k]) => k.startsWith("x-duo-") && k !== "x-duo-date")
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return sha512Hex(list.flat().join("\u0000"));
+}
+
+/** What was received, as the verifier needs it. */
+export interface SignedRequestParts {
+  method: string;
+  /** The path exactly as requested, without the query string. */
+  path: string;
+  /** Host-line candidates (§1.4): the configured API host, the Host header, the Host header without its port. */
+  hosts: readonly string[];
+  /** `X-Duo-Date`, else `Date`, verbatim; null when neither was sent. */
+  date: string | null;
+  /** Decoded parameters in wire order: the query for GET/DELETE and JSON requests, else the form body. */
+  params: ReadonlyArray<readonly [string, string]>;
+  /** The raw body of a JSON request (v4/v5 hash it as received); null for form requests. */
+  jsonBody: Uint8Array | null;
+  /** Every request header, for the v5 `X-Duo-*` line. */
+  headers: ReadonlyArray<readonly [string, string]>;
+  /** Whether the undated legacy variant is acceptable here (only the paths its clients use). */
+  allowUndated: boolean;
+}
+
+export type SignatureCheck =
+  | { ok: true; variant: SignatureVariant; algorithm: DuoCredentials["algorithm"]; signedAt: number | null }
+  | { ok: false; problem: Exclude<CredentialProblem, "missing" | "malformed"> };
+
+/**
+ * Verify a Duo-signed request (§1.2-§1.5, K1, K2). Every candidate canonical string for the signature's hash is
+ * built and each digest compared in constant time; all candidates are always computed, so timing does not
+ * tell which line differed. A dated request must be within the window; an undated one only matches variant L.
+ */
+export function verifyDuoSignature(
+  parts: SignedRequestParts,
+  credentials: DuoCredentials,
+  secret: Secret<string>,
+  now: number,
+): SignatureCheck {
+  let signedAt: number | null = null;
+  if (parts.date !== null) {
+    const at = parseRequestDate(parts.date);
+    if (at === undefined) return { ok: false, problem: "bad_date" };
+    signedAt = at;
+  } else if (!parts.allowUndated) return { ok: false, problem: "bad_date" };
+
+  const method = parts.method.toUpperCase();
+  const hosts = [...new Set(parts.hosts.map((h) => h.toLowerCase()).filter((h) => h !== ""))];
+  const paramLines = [
+    ...new Set([
+      canonicalParams(parts.params, "given"),
+      canonicalParams(parts.params, "sorted"),
+      canonicalParams(parts.params, "given", "raw"),
+    ]),
+  ];
+  const candidates: Array<{ variant: SignatureVariant; text: string }> = [];
+  for (const host of hosts) {
+    for (const params of paramLines) {
+      const lines = [method, host, parts.path, params];
+      // L and v2 do not cover a body: a JSON body must be signed by v4 or v5, whose lines hash it.
+      if (parts.allowUndated && parts.jsonBody === null)
+        candidates.push({ variant: "L", text: lines.join("\n") });
+      if (parts.date === null) continue;
+      const dated = [parts.date, ...lines];
+      if (parts.jsonBody === null) candidates.push({ variant: "v2", text: dated.join("\n") });
+      if (credentials.algorithm !== "SHA512") continue;
+      const bodyHash = sha512Hex(parts.jsonBody ?? new Uint8Array());
+      if (parts.jsonBody !== null) candidates.push({ variant: "v4", text: [...dated, bodyHash].join("\n") });
+      candidates.push({
+        variant: "v5",
+        text: [...dated, bodyHash, canonicalDuoHeaders(parts.headers)].join("\n"),
+      });
+    }
+  }
+  const key = secret.reveal();
+  let matched: SignatureVariant | undefined;
+  for (const c of candidates) {
+    if (constantTimeEqual(hmacHex(credentials.algorithm, key, c.text), credentials.signature))
+      matched ??= c.variant;
+  }
+  if (!matched) return { ok: false, problem: "bad_signature" };
+  if (signedAt !== null && Math.abs(now - signedAt) > SIGNATURE_WINDOW_MS)
+    return { ok: false, problem: "skewed_date" };
+  return { ok: true, variant: matched, algorithm: credentials.algorithm, signedAt };
+}

@@ -1,0 +1,396 @@
+// The login steps behind the Duo-compatible Auth API and REST v1: preauth (may this user log in, and how), passcode and push authentication, and the status of a transaction.
+import { randomHex } from "../crypto/index.ts";
+import type { Deps } from "../deps.ts";
+import { evaluateLockout } from "../lockout.ts";
+import type { Application, AuthFactor, Device, OTPCredential, PushStatus, User } from "../model.ts";
+import {
+  createDeviceActivation,
+  type DeviceActivationTicket,
+  openPushCode,
+  type PushStart,
+  startPush,
+  waitForPush,
+} from "./push.ts";
+import { createUser, findUser } from "./users.ts";
+import { PASSCODE_MESSAGES, recordAuthAttempt } from "./verify-passcode.ts";
+
+/** What a user is offered at preauth (duo-compat §3.6 `devices`). */
+export interface AuthDevice {
+  id: string;
+  /** A Twofold Authenticator is a `phone`; hardware tokens and authenticator apps are `token`s. */
+  type: "phone" | "token";
+  name: string;
+  capabilities: Array<"auto" | "push" | "mobile_otp">;
+}
+
+export type PreauthOutcome =
+  | { result: "auth"; user: User; devices: AuthDevice[]; message: string }
+  | { result: "allow" | "deny" | "enroll"; user: User | null; message: string; reason: string };
+
+export const AUTH_MESSAGES = {
+  active: "Account is active",
+  bypassUser: "Bypass user: no second factor required",
+  denied: "Access denied. Contact your IT service desk.",
+  disabled: "Your account is disabled. Contact your IT service desk.",
+  lockedOut: "Your account is locked out after too many failed attempts. Contact your IT service desk.",
+  enroll: "Set up a second factor to continue. Contact your IT service desk for an activation link.",
+  approved: "Success. Logging you in...",
+  bypassCode: "Success. Bypass code accepted.",
+  pushDenied: "Login request denied.",
+  pushFraud: "Login request reported as fraudulent. Push is suspended; contact your IT service desk.",
+  timeout: "Login timed out.",
+  cancelled: "Login request cancelled.",
+  pushed: "Pushed a login request to your device...",
+  pushSuspended: "Push is suspended on your account. Use a passcode or contact your IT service desk.",
+  pushBusy: "A login request is already waiting on your device. Answer it or wait a minute.",
+  pushLimited: "Too many login requests. Use a passcode or try again later.",
+  verifiedPushRequired:
+    "This application cannot show a verification code, so push is not allowed here. Use a passcode.",
+  unavailable: "Second-factor service temporarily unavailable. Access denied.",
+  smsUnavailable:
+    "SMS passcodes are not available. Use a passcode from your authenticator app or token, or a bypass code.",
+  optionUnavailable: "That option is not available. Choose one of the options listed or enter a passcode.",
+} as const;
+
+/**
+ * Logins denied before any factor ran, by the reason the authentication log records. An async `/auth` answers
+ * these with a transaction id like any other (duo_unix reads a missing `txid` as a server error and shows
+ * nothing); its status poll reads the reason back from the log. The reasons never collide with a passcode's.
+ */
+const IMMEDIATE_DENIALS = {
+  push_unknown_user: { status: "deny", message: AUTH_MESSAGES.denied },
+  push_user_disabled: { status: "deny", message: AUTH_MESSAGES.disabled },
+  push_suspended: { status: "deny", message: AUTH_MESSAGES.pushSuspended },
+  push_already_pending: { status: "deny", message: AUTH_MESSAGES.pushBusy },
+  push_rate_limited: { status: "deny", message: AUTH_MESSAGES.pushLimited },
+  push_locked_out: { status: "locked_out", message: AUTH_MESSAGES.lockedOut },
+  push_needs_verification: { status: "deny", message: AUTH_MESSAGES.verifiedPushRequired },
+  sms_unavailable: { status: "deny", message: AUTH_MESSAGES.smsUnavailable },
+  option_unavailable: { status: "deny", message: AUTH_MESSAGES.optionUnavailable },
+} as const satisfies Record<string, { status: string; message: string }>;
+
+export type ImmediateDenial = keyof typeof IMMEDIATE_DENIALS;
+
+function immediateOutcome(reason: ImmediateDenial, factor: AuthFactor): AuthOutcome {
+  const { status, message } = IMMEDIATE_DENIALS[reason];
+  return { result: "deny", status, message, factor };
+}
+
+/**
+ * Deny a login at once (an unknown or disabled user asking for a push, a push the policy refuses, a factor
+ * that does not exist here): logged like every attempt (N1), with a transaction id its status poll finds.
+ */
+export async function denyLogin(
+  deps: Deps,
+  input: {
+    user: User | undefined;
+    username: string;
+    application: Application;
+    ip: string | null;
+    factor: AuthFactor;
+    reason: ImmediateDenial;
+  },
+): Promise<{ txid: string; outcome: AuthOutcome }> {
+  const txid = randomHex(16);
+  await recordAuthAttempt(deps, { ...input, txid, now: deps.clock.now(), result: "deny" });
+  return { txid, outcome: immediateOutcome(input.reason, input.factor) };
+}
+
+/**
+ * Who this is and what they may use (§3.6). Unknown and unenrolled users follow the application's new-user
+ * policy; disabled users are denied; users in bypass status are let in without a second factor; a user whose
+ * every factor is locked is denied. The allow, deny and enroll outcomes are written to the authentication log.
+ */
+export async function preauthenticate(
+  deps: Deps,
+  input: { user: User | undefined; username: string; application: Application; ip: string | null },
+): Promise<PreauthOutcome> {
+  const { user, application } = input;
+  const now = deps.clock.now();
+  const finish = async (
+    result: "allow" | "deny" | "enroll",
+    reason: string,
+    message: string,
+  ): Promise<PreauthOutcome> => {
+    await recordAuthAttempt(deps, {
+      user,
+      username: input.username,
+      application,
+      ip: input.ip,
+      txid: randomHex(16),
+      now,
+      factor: "none",
+      result: result === "allow" ? "allow" : "deny",
+      reason,
+    });
+    return { result, user: user ?? null, message, reason };
+  };
+  const newUser = () =>
+    application.policy.newUserPolicy === "enroll"
+      ? finish("enroll", "enroll", AUTH_MESSAGES.enroll)
+      : finish("deny", "not_enrolled", AUTH_MESSAGES.denied);
+
+  if (!user) return newUser();
+  if (user.status === "disabled") return finish("deny", "user_disabled", AUTH_MESSAGES.disabled);
+  if (user.status === "bypass") return finish("allow", "bypass_user", AUTH_MESSAGES.bypassUser);
+
+  const [devices, credentials, bypass, rescue, lockouts, suspendedAt] = await Promise.all([
+    deps.store.listDevices(user.id),
+    deps.store.listUsableOTPCredentials(user.id),
+    deps.store.listLiveBypassCodes(user.id, now),
+    deps.store.listUnusedRescueCodes(user.id),
+    deps.store.listLockouts(user.id),
+    deps.store.getPushSuspendedAt(user.id),
+  ]);
+  const active = devices.filter((d) => d.status === "active");
+  const hasPasscodes =
+    credentials.length > 0 ||
+    (bypass.length > 0 && application.policy.allowBypassCodes) ||
+    (rescue.length > 0 && application.policy.allowRescueCodes);
+  if (active.length === 0 && !hasPasscodes) return newUser();
+
+  const open = (cls: "otp" | "push" | "bypass" | "rescue") =>
+    evaluateLockout(
+      lockouts.find((l) => l.factorClass === cls),
+      now,
+      deps.policy.lockout,
+    ).allowed;
+  const pushOpen = active.length > 0 && suspendedAt === null && open("push");
+  const passcodeOpen =
+    (credentials.length > 0 && open("otp")) ||
+    (bypass.length > 0 && application.policy.allowBypassCodes && open("bypass")) ||
+    (rescue.length > 0 && application.policy.allowRescueCodes && open("rescue"));
+  if (!pushOpen && !passcodeOpen) return finish("deny", "locked_out", AUTH_MESSAGES.lockedOut);
+
+  return {
+    result: "auth",
+    user,
+    devices: listAuthDevices(active, credentials, suspendedAt === null),
+    message: AUTH_MESSAGES.active,
+  };
+}
+
+function listAuthDevices(
+  devices: Device[],
+  credentials: OTPCredential[],
+  pushAllowed: boolean,
+): AuthDevice[] {
+  const onDevices = new Set(devices.map((d) => d.otpCredentialId).filter((id) => id !== null));
+  return [
+    ...devices.map(
+      (d): AuthDevice => ({
+        id: d.id,
+        type: "phone",
+        name: d.name,
+        capabilities: pushAllowed ? ["auto", "push", "mobile_otp"] : ["mobile_otp"],
+      }),
+    ),
+    ...credentials
+      .filter((c) => !onDevices.has(c.id))
+      .map(
+        (c): AuthDevice => ({
+          id: c.id,
+          type: "token",
+          name: c.kind === "token" ? `Token ${c.serial ?? ""}`.trim() : (c.label ?? "Authenticator app"),
+          capabilities: ["mobile_otp"],
+        }),
+      ),
+  ];
+}
+
+/** A login's answer (§3.7, §3.8): `waiting` only from status polls while a push is pending. */
+export interface AuthOutcome {
+  result: "allow" | "deny" | "waiting";
+  /** Duo's `status`: allow, bypass, deny, fraud, timeout, locked_out, pushed. */
+  status: string;
+  message: string;
+  factor: AuthFactor;
+}
+
+/** Duo's answer for a passcode outcome (from the one passcode use case, where lockout applies: A4). */
+export function passcodeOutcome(result: "allow" | "deny", factor: AuthFactor): AuthOutcome {
+  if (result === "deny") return { result, status: "deny", message: PASSCODE_MESSAGES.deny, factor };
+  if (factor === "bypass") return { result, status: "bypass", message: AUTH_MESSAGES.bypassCode, factor };
+  return { result, status: "allow", message: PASSCODE_MESSAGES.allow, factor };
+}
+
+export type PushRequestOutcome =
+  | { started: true; txid: string; code: string | null; expiresAt: number }
+  | { started: false; noCapableDevice: true }
+  | { started: false; noCapableDevice: false; txid: string; outcome: AuthOutcome };
+
+/** Why startPush refused, as the denial the login is told (and the log records). */
+type PushRefusal = Extract<PushStart, { started: false }>["reason"];
+const PUSH_REFUSALS: Record<Exclude<PushRefusal, "no_devices">, ImmediateDenial> = {
+  unknown_user: "push_unknown_user",
+  push_suspended: "push_suspended",
+  push_pending: "push_already_pending",
+  rate_limited: "push_rate_limited",
+  too_many_since_success: "push_rate_limited",
+  locked_out: "push_locked_out",
+  verified_push_required: "push_needs_verification",
+};
+
+/**
+ * Send a push for a login (§3.7). `verified` is whether the caller can show the user a code (an async call
+ * whose status polls are shown, or a client that said so); without it the application must allow plain
+ * pushes (D1). `device` is `auto` or one of the user's devices. An unknown or disabled user, and a push the
+ * policy refuses, are denied at once and logged.
+ */
+export async function requestAuthPush(
+  deps: Deps,
+  input: {
+    user: User | undefined;
+    username: string;
+    application: Application;
+    device: string;
+    ip: string | null;
+    info: string | null;
+    verified: boolean;
+  },
+): Promise<PushRequestOutcome> {
+  const { user } = input;
+  const deny = async (reason: ImmediateDenial): Promise<PushRequestOutcome> => ({
+    started: false,
+    noCapableDevice: false,
+    ...(await denyLogin(deps, { ...input, factor: "push", reason })),
+  });
+  if (!user) return deny("push_unknown_user");
+  if (user.status === "disabled") return deny("push_user_disabled");
+  const devices = (await deps.store.listDevices(user.id)).filter((d) => d.status === "active");
+  if (devices.length === 0 || (input.device !== "auto" && !devices.some((d) => d.id === input.device)))
+    return { started: false, noCapableDevice: true };
+  const start = await startPush(deps, {
+    username: user.usernameCanonical,
+    application: input.application,
+    ip: input.ip,
+    info: input.info,
+    verified: input.verified,
+  });
+  if (start.started)
+    return {
+      started: true,
+      txid: start.txid,
+      code: start.code?.reveal() ?? null,
+      expiresAt: start.expiresAt,
+    };
+  if (start.reason === "no_devices") return { started: false, noCapableDevice: true };
+  return deny(PUSH_REFUSALS[start.reason]);
+}
+
+/** The text shown while a push waits: with the code to type into the app when it is a verified push. */
+export function pushedMessage(code: string | null): string {
+  return code === null
+    ? `${AUTH_MESSAGES.pushed} Approve it in the Twofold app.`
+    : `${AUTH_MESSAGES.pushed} Enter code ${code} in the Twofold app to approve it.`;
+}
+
+export function pushOutcome(status: PushStatus, code: string | null): AuthOutcome {
+  switch (status) {
+    case "approved":
+      return { result: "allow", status: "allow", message: AUTH_MESSAGES.approved, factor: "push" };
+    case "pending":
+      return { result: "waiting", status: "pushed", message: pushedMessage(code), factor: "push" };
+    case "fraud":
+      return { result: "deny", status: "fraud", message: AUTH_MESSAGES.pushFraud, factor: "push" };
+    case "expired":
+      return { result: "deny", status: "timeout", message: AUTH_MESSAGES.timeout, factor: "push" };
+    case "cancelled":
+      return { result: "deny", status: "deny", message: AUTH_MESSAGES.cancelled, factor: "push" };
+    default:
+      return { result: "deny", status: "deny", message: AUTH_MESSAGES.pushDenied, factor: "push" };
+  }
+}
+
+/**
+ * How long a status poll holds a pending push before answering `waiting`. Released duo_unix lets a user in
+ * after 20 non-final replies (duo-compat §3.9), so a push's whole life must fit in far fewer: at least 20 s,
+ * and long enough that the longest allowed push lifetime takes at most 12 holds.
+ */
+export function statusHoldMs(deps: Pick<Deps, "policy">): number {
+  return Math.max(20_000, Math.ceil((deps.policy.push.lifetimeSeconds * 1000) / 12));
+}
+
+export type StatusLookup = { found: false } | { found: true; outcome: AuthOutcome };
+
+/**
+ * The state of a login transaction for the integration that started it (§3.8, §3.9). A push's first poll
+ * answers at once (it carries the code to type); later polls wait until the push ends or `holdMs` passes.
+ * A passcode transaction is already final: its outcome is read from the authentication log. An approved
+ * push of a user disabled since is a deny (A4: checked at completion).
+ */
+export async function readAuthStatus(
+  deps: Deps,
+  input: { txid: string; application: Application; holdMs: number; signal?: AbortSignal },
+): Promise<StatusLookup> {
+  const push = await deps.store.getPushTransaction(input.txid);
+  if (push) {
+    if (push.applicationId !== input.application.id) return { found: false };
+    const code = openPushCode(deps, push);
+    let status: PushStatus = push.status;
+    if (status === "pending" && push.expiresAt <= deps.clock.now())
+      status = await waitForPush(deps, push.id, { timeoutMs: 0 });
+    else if (status === "pending" && !(await deps.store.markPushAnnounced(push.id, deps.clock.now())))
+      status = await waitForPush(deps, push.id, {
+        timeoutMs: input.holdMs,
+        ...(input.signal ? { signal: input.signal } : {}),
+      });
+    if (status === "approved") {
+      const user = await deps.store.getUser(push.userId);
+      if (!user || user.status === "disabled")
+        return {
+          found: true,
+          outcome: { result: "deny", status: "deny", message: AUTH_MESSAGES.disabled, factor: "push" },
+        };
+    }
+    return { found: true, outcome: pushOutcome(status, code) };
+  }
+  const entry = await deps.store.findAuthLogByTxid(input.txid);
+  if (!entry || entry.applicationId !== input.application.id) return { found: false };
+  if (entry.result === "deny" && Object.hasOwn(IMMEDIATE_DENIALS, entry.reason))
+    return { found: true, outcome: immediateOutcome(entry.reason as ImmediateDenial, entry.factor) };
+  return { found: true, outcome: passcodeOutcome(entry.result, entry.factor) };
+}
+
+/** Find the user a request names: `user_id` (exact) or `username` (any spelling, alias or e-mail). */
+export async function findLoginUser(
+  deps: Deps,
+  by: { userId?: string | undefined; username?: string | undefined },
+): Promise<User | undefined> {
+  if (by.userId !== undefined) return deps.store.getUser(by.userId);
+  if (by.username !== undefined) return findUser(deps, by.username);
+  return undefined;
+}
+
+/**
+ * Auth API enrolment (§3.4): a new user (named, or given a generated name) and a Twofold Authenticator
+ * activation for them. A name already taken is refused: enrolment never hands out access to an existing user.
+ */
+export async function enrollNewUser(
+  deps: Deps,
+  actor: { name: string; ip?: string | null },
+  input: { username?: string | undefined; validSeconds: number },
+): Promise<{ user: User; ticket: DeviceActivationTicket }> {
+  const username = input.username ?? `user-${randomHex(5)}`;
+  const created = await createUser(deps, actor, { username });
+  const ticket = await createDeviceActivation(deps, actor, created.id, { validSeconds: input.validSeconds });
+  return { user: (await deps.store.getUser(created.id))!, ticket };
+}
+
+/** Whether an enrolment's activation was used (§3.5): `success`, still `waiting`, or `invalid`. */
+export async function readActivationStatus(
+  deps: Deps,
+  input: { userId: string; token: string },
+): Promise<"success" | "waiting" | "invalid"> {
+  const [id, secret] = input.token.split(".");
+  if (!id || !secret) return "invalid";
+  const activation = await deps.store.getDeviceActivation(id);
+  if (
+    !activation ||
+    activation.userId !== input.userId ||
+    !deps.keyring.verifyCodeHash(secret, id, activation.secretHash)
+  )
+    return "invalid";
+  if (activation.usedAt !== null) return "success";
+  return activation.expiresAt > deps.clock.now() ? "waiting" : "invalid";
+}

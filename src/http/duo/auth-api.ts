@@ -1,0 +1,349 @@
+// The Duo-compatible Auth API v2 (duo-compat §3.1-§3.8): ping, check, logo, enroll, enroll_status, preauth, auth, auth_status.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Type as T } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import QRCode from "qrcode";
+import { activationLink, publicBaseUrl } from "../../config/load.ts";
+import { TwofoldError } from "../../core/errors.ts";
+import { AUTH_MESSAGES, type AuthOutcome } from "../../core/use-cases/auth-api.ts";
+import type { Runtime } from "../../runtime/runtime.ts";
+import { DuoRefusal, invalidParameters } from "./envelope.ts";
+import {
+  type AuthFactorRequest,
+  checkIP,
+  menuFactor,
+  menuOption,
+  promptFor,
+  pushInfoText,
+  requireOneUserReference,
+  runAuth,
+  runPreauth,
+  runStatus,
+  TYPED_MAX,
+  truthy,
+} from "./login-steps.ts";
+import { AUTH_API_TYPES, Flag, registerDuoScope, strict, Text } from "./signed-routes.ts";
+
+const LOGO = readFileSync(join(import.meta.dirname, "../authenticator/icon-512.png"));
+
+const Time = T.Object({ time: T.Integer() }, strict);
+const Result = T.Object(
+  {
+    result: T.Union([T.Literal("allow"), T.Literal("deny"), T.Literal("waiting")]),
+    status: T.String(),
+    status_msg: T.String(),
+  },
+  { additionalProperties: true },
+);
+
+/** A login decision that could not be reached (database down): a deny, never a 5xx (N2, duo-compat §2.3). */
+const UNAVAILABLE = () => ({ result: "deny", status: "deny", status_msg: AUTH_MESSAGES.unavailable });
+
+function resultBody(outcome: AuthOutcome): Record<string, unknown> {
+  return {
+    result: outcome.result,
+    status: outcome.status,
+    status_msg: outcome.message,
+    ...(outcome.result === "waiting" ? { auth_delayed: false } : {}),
+  };
+}
+
+const noCapableDevice = () =>
+  new DuoRefusal("ERR_VALIDATION", invalidParameters("no capable device"), "no device can do this factor");
+
+export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): void {
+  const now = () => Math.floor(runtime.clock.now() / 1000);
+  const pushLifetimeMs = runtime.config.policy.push.lifetimeSeconds * 1000;
+  const requestTimeoutMs = runtime.config.server.requestTimeoutSeconds * 1000;
+
+  registerDuoScope(app, runtime, (route) => {
+    route({
+      method: "GET",
+      url: "/auth/v2/ping",
+      integrations: "unsigned",
+      params: T.Object({}, strict),
+      response: Time,
+      handler: async () => ({ response: { time: now() } }),
+    });
+
+    route({
+      method: "GET",
+      url: "/auth/v2/check",
+      integrations: AUTH_API_TYPES,
+      params: T.Object({}, strict),
+      response: Time,
+      handler: async () => ({ response: { time: now() } }),
+    });
+
+    route({
+      method: "GET",
+      url: "/auth/v2/logo",
+      integrations: AUTH_API_TYPES,
+      params: T.Object({}, strict),
+      response: T.Unknown({ description: "image/png bytes" }),
+      handler: async () => ({ raw: LOGO, contentType: "image/png" }),
+    });
+
+    route({
+      method: "POST",
+      url: "/auth/v2/enroll",
+      integrations: AUTH_API_TYPES,
+      replayProtected: true,
+      params: T.Object(
+        {
+          username: Text(),
+          valid_secs: T.Optional(T.String({ pattern: "^[0-9]{1,9}$" })),
+          bypass_codes: T.Optional(T.String({ pattern: "^[0-9]{1,2}$" })),
+        },
+        strict,
+      ),
+      response: T.Object(
+        {
+          activation_barcode: T.String(),
+          activation_code: T.String(),
+          activation_url: T.String(),
+          expiration: T.Integer(),
+          user_id: T.String(),
+          username: T.String(),
+        },
+        strict,
+      ),
+      handler: async ({ params, application, request }) => {
+        if (params.bypass_codes !== undefined && params.bypass_codes !== "0")
+          throw new DuoRefusal(
+            "ERR_VALIDATION",
+            invalidParameters("bypass_codes (issue bypass codes through the Admin API)"),
+          );
+        const { user, ticket } = await runtime.services.enrollNewUser(
+          { name: `integration:${application.id}`, ip: request.ip },
+          { username: params.username, validSeconds: Number(params.valid_secs ?? 86_400) },
+        );
+        const link = activationLink(runtime.config, ticket.token.reveal());
+        return {
+          response: {
+            activation_barcode: `${publicBaseUrl(runtime.config)}/frame/qr?value=${encodeURIComponent(link)}`,
+            activation_code: link,
+            activation_url: link,
+            expiration: Math.floor(ticket.expiresAt / 1000),
+            user_id: user.id,
+            username: user.username,
+          },
+        };
+      },
+    });
+
+    route({
+      method: "POST",
+      url: "/auth/v2/enroll_status",
+      integrations: AUTH_API_TYPES,
+      params: T.Object(
+        { user_id: T.String({ maxLength: 64 }), activation_code: T.String({ maxLength: 2048 }) },
+        strict,
+      ),
+      response: T.Union([T.Literal("success"), T.Literal("waiting"), T.Literal("invalid")]),
+      handler: async ({ params }) => {
+        const code = params.activation_code;
+        const token = code.includes("activate=") ? code.slice(code.indexOf("activate=") + 9) : code;
+        return { response: await runtime.services.readActivationStatus({ userId: params.user_id, token }) };
+      },
+    });
+
+    route({
+      method: "POST",
+      url: "/auth/v2/preauth",
+      integrations: AUTH_API_TYPES,
+      failClosed: UNAVAILABLE,
+      params: T.Object(
+        {
+          username: Text(),
+          user_id: Text(64),
+          ipaddr: Text(64),
+          hostname: Text(),
+          trusted_device_token: Text(512),
+          client_supports_verified_push: Flag,
+          text_prompt: Flag,
+          failmode: T.Optional(
+            T.Union([T.Literal("open"), T.Literal("closed"), T.Literal("safe"), T.Literal("secure")]),
+          ),
+        },
+        strict,
+      ),
+      response: T.Object(
+        {
+          result: T.Union([T.Literal("auth"), T.Literal("allow"), T.Literal("deny"), T.Literal("enroll")]),
+          status_msg: T.String(),
+          devices: T.Optional(T.Array(T.Object({}, { additionalProperties: true }))),
+          enroll_portal_url: T.Optional(T.String()),
+          prompt: T.Optional(T.Object({}, { additionalProperties: true })),
+        },
+        strict,
+      ),
+      handler: async ({ params, application }) => {
+        const ref = { userId: params.user_id, username: params.username };
+        requireOneUserReference(ref);
+        const preauth = await runPreauth(runtime, application, ref, checkIP(params.ipaddr));
+        if (preauth.result !== "auth")
+          return {
+            response: {
+              result: preauth.result,
+              status_msg: preauth.message,
+              ...(preauth.result === "enroll"
+                ? { enroll_portal_url: `${publicBaseUrl(runtime.config)}/authenticator` }
+                : {}),
+            },
+          };
+        return {
+          response: {
+            result: "auth",
+            status_msg: preauth.message,
+            devices: preauth.devices.map((d) => ({
+              device: d.id,
+              type: d.type,
+              number: "",
+              name: d.name,
+              display_name: d.type === "phone" ? `${d.name} (Twofold Authenticator)` : d.name,
+              capabilities: d.capabilities,
+            })),
+            // duo_unix ≥ 2.2 prints `prompt.text`; menu entries name `push1`… in the order of `devices`.
+            ...(truthy(params.text_prompt) ? { prompt: promptFor(preauth, preauth.user.username) } : {}),
+          },
+        };
+      },
+    });
+
+    route({
+      method: "POST",
+      url: "/auth/v2/auth",
+      integrations: AUTH_API_TYPES,
+      replayProtected: true,
+      failClosed: UNAVAILABLE,
+      handlerTimeoutMs: pushLifetimeMs + requestTimeoutMs,
+      params: T.Object(
+        {
+          factor: T.Union([
+            T.Literal("auto"),
+            T.Literal("push"),
+            T.Literal("passcode"),
+            T.Literal("phone"),
+            T.Literal("sms"),
+            T.Literal("prompt"),
+          ]),
+          username: Text(),
+          user_id: Text(64),
+          device: Text(64),
+          // What the user typed: anything longer than a passcode is simply a wrong one.
+          passcode: Text(TYPED_MAX),
+          async: Flag,
+          type: Text(),
+          display_username: Text(),
+          pushinfo: Text(runtime.config.server.bodyLimit),
+          ipaddr: Text(64),
+          hostname: Text(),
+          txid: Text(64),
+          prompt: Text(TYPED_MAX),
+        },
+        strict,
+      ),
+      response: T.Union([T.Object({ txid: T.String() }, strict), Result]),
+      handler: async ({ params, application, signal }) => {
+        const ref = { userId: params.user_id, username: params.username };
+        requireOneUserReference(ref);
+        const isAsync = truthy(params.async);
+        const factor = await chooseFactor(runtime, ref, params, isAsync);
+        const step = await runAuth(runtime, application, {
+          ref,
+          factor,
+          async: isAsync,
+          ip: checkIP(params.ipaddr),
+          signal,
+        });
+        if (step.kind === "no_capable_device") throw noCapableDevice();
+        if (step.kind === "async") return { response: { txid: step.txid } };
+        return { response: resultBody(step.outcome) };
+      },
+    });
+
+    route({
+      method: "GET",
+      url: "/auth/v2/auth_status",
+      integrations: AUTH_API_TYPES,
+      failClosed: UNAVAILABLE,
+      handlerTimeoutMs: runtime.services.statusHoldMs() + requestTimeoutMs,
+      params: T.Object({ txid: T.String({ minLength: 1, maxLength: 64 }) }, strict),
+      response: Result,
+      handler: async ({ params, application, signal }) => ({
+        response: resultBody(await runStatus(runtime, application, params.txid, signal)),
+      }),
+    });
+  });
+
+  // The QR code of an enrolment's activation link (`activation_barcode`): the link is the query, never logged.
+  app.get(
+    "/frame/qr",
+    {
+      schema: {
+        querystring: T.Object({ value: T.String({ minLength: 1, maxLength: 1024 }) }, strict),
+        response: { 200: T.Unknown({ description: "image/png bytes" }) },
+      },
+    },
+    async (request, reply) => {
+      const { value } = request.query as { value: string };
+      // Only this server's activation links: not a QR code generator for anything anyone asks.
+      if (!value.startsWith(activationLink(runtime.config, "")))
+        throw new TwofoldError("ERR_VALIDATION", "not an activation link of this server", {
+          issues: [{ path: "query.value", message: "must be an activation link of this server" }],
+        });
+      const png = await QRCode.toBuffer(value, {
+        type: "png",
+        margin: 2,
+        errorCorrectionLevel: "M",
+        scale: 6,
+      });
+      return reply.type("image/png").send(png);
+    },
+  );
+}
+
+/**
+ * What `factor` (and `device`, `passcode`, `prompt`) ask for (§3.7). A push can show a verification code only
+ * when the client polls status (async) or said it can show one; otherwise it is a plain push, which the
+ * application's policy must allow (D1).
+ */
+async function chooseFactor(
+  runtime: Runtime,
+  ref: { userId?: string | undefined; username?: string | undefined },
+  params: {
+    factor: string;
+    device?: string;
+    passcode?: string;
+    prompt?: string;
+    pushinfo?: string;
+    client_supports_verified_push?: string;
+  },
+  isAsync: boolean,
+): Promise<AuthFactorRequest> {
+  const verified = isAsync;
+  const info = pushInfoText(runtime, params.pushinfo);
+  switch (params.factor) {
+    case "passcode":
+      if (!params.passcode) throw new DuoRefusal("ERR_VALIDATION", invalidParameters("passcode"));
+      return { kind: "passcode", passcode: params.passcode };
+    case "auto":
+    case "push":
+      return { kind: "push", device: params.device ?? "auto", info, verified };
+    case "prompt": {
+      const answer = params.prompt ?? "";
+      const option = menuOption(answer);
+      return option
+        ? menuFactor(runtime, ref, option, info, verified)
+        : { kind: "passcode", passcode: answer };
+    }
+    case "sms":
+      // Duo answers a deny and sends a new batch; none is sent here, and the message says so (§3.7).
+      return { kind: "unavailable", reason: "sms_unavailable" };
+    default:
+      // Voice calls are not offered: no device is capable of them.
+      return { kind: "no_capable_device" };
+  }
+}

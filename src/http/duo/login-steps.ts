@@ -1,0 +1,245 @@
+// The login steps shared by the Auth API v2 and the legacy REST v1 paths: preauth, auth by passcode or push (sync or async), and status.
+import { isIP } from "node:net";
+import type { Application, User } from "../../core/model.ts";
+import {
+  AUTH_MESSAGES,
+  type AuthOutcome,
+  type PreauthOutcome,
+  passcodeOutcome,
+} from "../../core/use-cases/auth-api.ts";
+import type { Runtime } from "../../runtime/runtime.ts";
+import { DuoRefusal, invalidParameters } from "./envelope.ts";
+import { parseURLEncoded } from "./signed-routes.ts";
+
+export interface UserReference {
+  userId?: string | undefined;
+  username?: string | undefined;
+}
+
+/** Exactly one of `user_id` and `username` (§3.6). */
+export function requireOneUserReference(ref: UserReference): void {
+  if ((ref.userId === undefined) === (ref.username === undefined))
+    throw new DuoRefusal(
+      "ERR_VALIDATION",
+      invalidParameters("exactly one of username and user_id is required"),
+    );
+}
+
+/** `ipaddr` is the login's client address: an IP literal or nothing. */
+export function checkIP(ip: string | undefined): string | null {
+  if (ip === undefined || ip === "") return null;
+  if (isIP(ip) === 0) throw new DuoRefusal("ERR_VALIDATION", invalidParameters("ipaddr"));
+  return ip;
+}
+
+export async function runPreauth(
+  runtime: Runtime,
+  application: Application,
+  ref: UserReference,
+  ip: string | null,
+): Promise<PreauthOutcome> {
+  const user = await runtime.services.findLoginUser(ref);
+  return runtime.services.preauthenticate({
+    user,
+    username: ref.username ?? ref.userId ?? "",
+    application,
+    ip,
+  });
+}
+
+/** A push's menu entries (`push1`, `push2`, …) are the user's push-capable devices in preauth order. */
+export function pushDevices(preauth: PreauthOutcome): Array<{ id: string; name: string }> {
+  return preauth.result === "auth"
+    ? preauth.devices.filter((d) => d.capabilities.includes("push")).map((d) => ({ id: d.id, name: d.name }))
+    : [];
+}
+
+/** The menu duo_unix prints and the factor tokens its lines map to (§3.9 `prompt`/`factors`). */
+export function promptFor(
+  preauth: PreauthOutcome & { result: "auth" },
+  username: string,
+): { text: string; factors: Record<string, string> } {
+  const pushes = pushDevices(preauth);
+  const factors: Record<string, string> = {};
+  const lines = [`Twofold second-factor login for ${username}`, ""];
+  if (pushes.length === 0) {
+    lines.push("Enter a passcode from your authenticator app, token or a bypass code.", "", "Passcode: ");
+    return { text: lines.join("\n"), factors };
+  }
+  factors["default"] = "push1";
+  lines.push("Enter a passcode or select one of the following options:", "");
+  pushes.forEach((d, i) => {
+    lines.push(` ${i + 1}. Push a login request to "${d.name}"`);
+    factors[String(i + 1)] = `push${i + 1}`;
+  });
+  lines.push("", `Passcode or option (1-${pushes.length}): `);
+  return { text: lines.join("\n"), factors };
+}
+
+/** The device a menu token `pushN` means: the N-th of the user's active devices, in preauth's order. */
+export async function pushDeviceByIndex(
+  runtime: Runtime,
+  ref: UserReference,
+  n: number,
+): Promise<string | undefined> {
+  const user = await runtime.services.findLoginUser(ref);
+  if (!user) return undefined;
+  const devices = (await runtime.store.listDevices(user.id)).filter((d) => d.status === "active");
+  return devices[n - 1]?.id;
+}
+
+/** The longest answer a login prompt may send: duo_unix reads at most 255 characters; longer is a wrong passcode. */
+export const TYPED_MAX = 1024;
+
+/** A factor token from the preauth menu (`push1`, `sms1`, `phone2`, …), or null for anything else (a passcode). */
+export function menuOption(typed: string): { kind: "push" | "phone" | "sms"; index: number } | null {
+  const menu = /^(push|phone|sms)(\d{1,2})$/.exec(typed);
+  return menu ? { kind: menu[1] as "push" | "phone" | "sms", index: Number(menu[2]) } : null;
+}
+
+/** What a menu token asks for: a push to the N-th device, or a deny naming what is not offered here. */
+export async function menuFactor(
+  runtime: Runtime,
+  ref: UserReference,
+  option: { kind: "push" | "phone" | "sms"; index: number },
+  info: string | null,
+  verified: boolean,
+): Promise<AuthFactorRequest> {
+  if (option.kind === "sms") return { kind: "unavailable", reason: "sms_unavailable" };
+  const device = option.kind === "push" ? await pushDeviceByIndex(runtime, ref, option.index) : undefined;
+  return device
+    ? { kind: "push", device, info, verified }
+    : { kind: "unavailable", reason: "option_unavailable" };
+}
+
+export type AuthFactorRequest =
+  | { kind: "passcode"; passcode: string }
+  | { kind: "push"; device: string; info: string | null; verified: boolean }
+  /** An SMS, or a menu option that does not exist here (a phone call, a device the user lacks): a deny. */
+  | { kind: "unavailable"; reason: "sms_unavailable" | "option_unavailable" }
+  /** The API named a device or factor no device of the user can do: Duo's 400 "no capable device". */
+  | { kind: "no_capable_device" };
+
+export type AuthStepResult =
+  | { kind: "async"; txid: string }
+  | { kind: "final"; outcome: AuthOutcome }
+  | { kind: "no_capable_device" };
+
+/**
+ * One `/auth` call. Passcodes are checked at once (an async call's status then reads the logged outcome);
+ * pushes are sent, then either returned as a transaction to poll or waited for until they end. A client that
+ * hangs up while waiting cancels its push. A login denied at once still gets a transaction id when async, so
+ * the client polls and shows why.
+ */
+export async function runAuth(
+  runtime: Runtime,
+  application: Application,
+  input: {
+    ref: UserReference;
+    factor: AuthFactorRequest;
+    async: boolean;
+    ip: string | null;
+    signal: AbortSignal;
+  },
+): Promise<AuthStepResult> {
+  const { services } = runtime;
+  const user = await services.findLoginUser(input.ref);
+  const username = user?.usernameCanonical ?? input.ref.username ?? input.ref.userId ?? "";
+  const factor = input.factor;
+  const answer = (denied: { txid: string; outcome: AuthOutcome }): AuthStepResult =>
+    input.async ? { kind: "async", txid: denied.txid } : { kind: "final", outcome: denied.outcome };
+  if (factor.kind === "no_capable_device") return factor;
+  if (factor.kind === "unavailable")
+    return answer(
+      await services.denyLogin({
+        user,
+        username,
+        application,
+        ip: input.ip,
+        factor: factor.reason === "sms_unavailable" ? "sms" : "none",
+        reason: factor.reason,
+      }),
+    );
+  if (factor.kind === "passcode") {
+    const outcome = await services.verifyPasscode({
+      username,
+      passcode: factor.passcode,
+      application,
+      ip: input.ip,
+    });
+    const result = passcodeOutcome(outcome.result, outcome.factor);
+    return input.async ? { kind: "async", txid: outcome.txid } : { kind: "final", outcome: result };
+  }
+  const pushed = await services.requestAuthPush({
+    user,
+    username,
+    application,
+    device: factor.device,
+    ip: input.ip,
+    info: factor.info,
+    verified: factor.verified,
+  });
+  if (!pushed.started) return pushed.noCapableDevice ? { kind: "no_capable_device" } : answer(pushed);
+  if (input.async) return { kind: "async", txid: pushed.txid };
+  const status = await services.waitForPush(pushed.txid, {
+    timeoutMs: pushed.expiresAt - runtime.clock.now() + 1000,
+    signal: input.signal,
+  });
+  if (status === "pending") await services.cancelPush(pushed.txid);
+  return { kind: "final", outcome: await finalStatus(runtime, application, pushed.txid) };
+}
+
+async function finalStatus(runtime: Runtime, application: Application, txid: string): Promise<AuthOutcome> {
+  const read = await runtime.services.readAuthStatus({ txid, application, holdMs: 0 });
+  if (!read.found) return { result: "deny", status: "deny", message: AUTH_MESSAGES.denied, factor: "push" };
+  return read.outcome;
+}
+
+/** A transaction's state for status polls; an unknown txid (or another integration's) is a parameter error. */
+export async function runStatus(
+  runtime: Runtime,
+  application: Application,
+  txid: string,
+  signal: AbortSignal,
+): Promise<AuthOutcome> {
+  const read = await runtime.services.readAuthStatus({
+    txid,
+    application,
+    holdMs: runtime.services.statusHoldMs(),
+    signal,
+  });
+  if (!read.found) throw new DuoRefusal("ERR_VALIDATION", invalidParameters("txid"), "unknown transaction");
+  return read.outcome;
+}
+
+/**
+ * `pushinfo` is URL-encoded `key=value` pairs (§3.7): shown in the app as `key: value` lines, cut to the
+ * configured length rather than refused (duo_unix always sends it, with the command being run).
+ */
+export function pushInfoText(runtime: Runtime, pushinfo: string | undefined): string | null {
+  if (!pushinfo) return null;
+  let text: string;
+  try {
+    text = parseURLEncoded(pushinfo)
+      .map(([k, v]) => (v === "" ? k : `${k}: ${v}`))
+      .join("\n");
+  } catch {
+    text = pushinfo;
+  }
+  const max = runtime.config.policy.push.infoMaxBytes;
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= max) return text || null;
+  // Cut on a character boundary: drop a partial UTF-8 sequence at the end.
+  return (
+    bytes
+      .subarray(0, max)
+      .toString("utf8")
+      .replace(/\uFFFD+$/, "") || null
+  );
+}
+
+export function truthy(v: string | undefined): boolean {
+  return v === "1" || v === "true";
+}
+
+export type { User };

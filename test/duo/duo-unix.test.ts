@@ -1,0 +1,362 @@
+// Debian's login_duo and pam_duo 1.11.3 (legacy REST v1, BSON, undated SHA-1 signatures) against a real Twofold, configured with host and cafile only.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { ADMIN } from "../http/support.ts";
+import { type DuoTestServer, type Integration, startDuoTestServer } from "../support/duo-server.ts";
+import {
+  createLocalUser,
+  haveDuoUnix,
+  type LocalUser,
+  pamtesterVerdict,
+  runLoginDuoHeadless,
+  runLoginDuoInteractive,
+  runPamDuo,
+  shellMarker,
+  writeDuoConfig,
+} from "../support/duo-unix.ts";
+
+const run = haveDuoUnix("login_duo / pam_duo tests");
+
+/** A push nobody answers ends this quickly (the shortest lifetime policy allows), so the deny test is short. */
+const PUSH_LIFETIME_S = 15;
+
+describe("login_duo and pam_duo 1.11.3 against Twofold", { skip: !run }, () => {
+  let s: DuoTestServer;
+  let unix: Integration;
+  let headless: Integration;
+  let aliceDevice: string;
+  let daveDevice: string;
+  let pamUser: LocalUser;
+  let pamDevice: string;
+  /** host and cafile only (plus the keys): everything else at duo_unix's defaults, failmode safe included. */
+  let conf: string;
+  /** The same for an integration that allows pushes without a code (login_duo's autopush cannot show one). */
+  let autopushConf: string;
+
+  before(async () => {
+    s = await startDuoTestServer({ overrides: { "policy.push.lifetimeSeconds": PUSH_LIFETIME_S } });
+    unix = await s.createIntegration("unix");
+    headless = await s.createIntegration("unix", { allowPlainPush: true });
+    conf = writeDuoConfig({
+      dir: s.dir,
+      name: "login_duo.conf",
+      ...unix,
+      host: s.host,
+      cafile: s.certificates.ca,
+    });
+    autopushConf = writeDuoConfig({
+      dir: s.dir,
+      name: "autopush.conf",
+      ...headless,
+      host: s.host,
+      cafile: s.certificates.ca,
+      extra: { autopush: "yes" },
+    });
+    const { services } = s.t.runtime;
+    for (const username of ["alice", "bob", "carol", "dave", "frank", "gina"])
+      await services.createUser(ADMIN, { username });
+    aliceDevice = await s.activateAuthenticator("alice");
+    daveDevice = await s.activateAuthenticator("dave");
+    // One user per unanswered push, so no per-user push limit decides those tests instead of the timeout.
+    await s.activateAuthenticator("frank");
+    await s.activateAuthenticator("gina");
+    await services.setUserStatus(ADMIN, "carol", "disabled");
+    await s.activateAuthenticator("carol");
+    pamUser = createLocalUser();
+    await services.createUser(ADMIN, { username: pamUser.name });
+    pamDevice = await s.activateAuthenticator(pamUser.name);
+  });
+
+  after(async () => {
+    pamUser?.remove();
+    await s?.close();
+  });
+
+  /** The current passcode of a command-line authenticator. */
+  async function passcode(state: string): Promise<string> {
+    const r = await s.device(state, ["passcode"]);
+    const code = /\b(\d{6})\b/.exec(r.stdout)?.[1];
+    assert.ok(code, `device passcode printed ${r.stdout}${r.stderr}`);
+    return code;
+  }
+
+  /**
+   * Approve the push whose code the login prints ("Enter code 123456 …") with the command-line authenticator,
+   * once: returns a watcher for onOutput and a promise of the approval's result.
+   */
+  function approveWhenCodeShown(state: string) {
+    let started: Promise<string> | undefined;
+    return {
+      onOutput: (output: string) => {
+        const code = /Enter code (\d+)/.exec(output)?.[1];
+        if (!code || started) return;
+        started = (async () => {
+          const pending = await s.device(state, ["pending", "--json"]);
+          const txid = /"txid":\s*"([0-9a-f]+)"/.exec(pending.stdout)?.[1];
+          assert.ok(txid, `device pending printed ${pending.stdout}${pending.stderr}`);
+          const r = await s.device(state, ["approve", txid, "--code", code]);
+          return r.stdout.trim();
+        })();
+      },
+      result: () => started ?? Promise.resolve("never asked"),
+    };
+  }
+
+  test("a passcode login: the user types the authenticator's code and the command runs", async () => {
+    const shell = shellMarker();
+    const code = await passcode(aliceDevice);
+    const r = await runLoginDuoInteractive({
+      conf,
+      user: "alice",
+      command: shell.command,
+      answers: [{ waitFor: /Passcode or option \(1-1\): /, type: code }],
+    });
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /Twofold second-factor login for alice/);
+    assert.match(r.output, /Success\. Logging you in/);
+    assert.ok(r.output.includes(shell.marker), r.output);
+    // The same code again is a replay: refused.
+    const again = await runLoginDuoInteractive({
+      conf: writeDuoConfig({
+        dir: s.dir,
+        name: "one-prompt.conf",
+        ...unix,
+        host: s.host,
+        cafile: s.certificates.ca,
+        extra: { prompts: "1" },
+      }),
+      user: "alice",
+      command: shell.command,
+      answers: [{ waitFor: /Passcode or option/, type: code }],
+    });
+    assert.equal(again.code, 1, again.output);
+    assert.match(again.output, /Incorrect passcode/);
+    assert.ok(!again.output.includes(shell.marker));
+  });
+
+  test("a bypass code from the service desk works as a passcode", async () => {
+    const shell = shellMarker();
+    const issued = await s.t.runtime.services.issueBypassCodes(ADMIN, "bob", {
+      count: 1,
+      uses: 1,
+      validSeconds: 600,
+    });
+    const r = await runLoginDuoInteractive({
+      conf,
+      user: "bob",
+      command: shell.command,
+      answers: [{ waitFor: /Passcode: /, type: issued.codes.reveal()[0]! }],
+    });
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /Bypass code accepted/);
+    assert.ok(r.output.includes(shell.marker));
+  });
+
+  test("a push login: option 1, the code is shown, the command-line authenticator approves with it", async () => {
+    const shell = shellMarker();
+    const approver = approveWhenCodeShown(aliceDevice);
+    const r = await runLoginDuoInteractive({
+      conf,
+      user: "alice",
+      command: shell.command,
+      answers: [{ waitFor: /Passcode or option \(1-1\): /, type: "1" }],
+      onOutput: approver.onOutput,
+      timeoutMs: 60_000,
+    });
+    assert.equal(await approver.result(), "approved");
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /Pushed a login request to your device\.\.\. Enter code \d{6}/);
+    assert.ok(r.output.includes(shell.marker), r.output);
+  });
+
+  test("an autopush login: no prompt, a push without a code, approved by the authenticator watching its stream", async () => {
+    const shell = shellMarker();
+    const watcher = s.device(daveDevice, ["watch", "--auto", "approve", "--count", "1"]);
+    // Let the watcher connect its live stream before the push is sent (the stream also lists pending pushes).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const r = await runLoginDuoHeadless({
+      conf: autopushConf,
+      user: "dave",
+      command: shell.command,
+      timeoutMs: 60_000,
+    });
+    const watched = await watcher;
+    assert.equal(r.code, 0, `${r.output}\nwatcher: ${watched.stdout}${watched.stderr}`);
+    assert.ok(r.output.includes(shell.marker));
+    const logged = await s.t.runtime.store.listAuthLog({
+      minTime: 0,
+      maxTime: Date.now() + 1000,
+      limit: 5,
+      order: "desc",
+    });
+    assert.ok(
+      logged.entries.some(
+        (e) => e.factor === "push" && e.result === "allow" && e.applicationId === headless.ikey,
+      ),
+    );
+  });
+
+  test("a disabled user is denied and told so; the command does not run", async () => {
+    const shell = shellMarker();
+    const r = await runLoginDuoInteractive({ conf, user: "carol", command: shell.command });
+    assert.equal(r.code, 1, r.output);
+    assert.match(r.output, /Your account is disabled/);
+    assert.ok(!r.output.includes(shell.marker));
+  });
+
+  test("options not offered here (sms1, phone1, push9) and a waiting push are denied with the reason, and the user is asked again", async () => {
+    await s.t.runtime.services.createUser(ADMIN, { username: "hank" });
+    const hankDevice = await s.activateAuthenticator("hank");
+    const shell = shellMarker();
+    const code = await passcode(hankDevice);
+    const r = await runLoginDuoInteractive({
+      conf,
+      user: "hank",
+      command: shell.command,
+      answers: [
+        { waitFor: /Passcode or option \(1-1\): /, type: "sms1" },
+        {
+          waitFor: /SMS passcodes are not available[\s\S]*Passcode or option \(1-1\): /,
+          type: "x".repeat(200),
+        },
+        { waitFor: /Incorrect passcode[\s\S]*Passcode or option \(1-1\): /, type: code },
+      ],
+    });
+    assert.equal(r.code, 0, r.output);
+    assert.equal(r.answered, 3, r.output);
+    assert.ok(r.output.includes(shell.marker), r.output);
+
+    const waiting = await s.t.runtime.services.startPush({ username: "hank", verified: false });
+    assert.ok(waiting.started);
+    try {
+      const busy = await runLoginDuoInteractive({
+        conf,
+        user: "hank",
+        command: shell.command,
+        answers: [
+          { waitFor: /Passcode or option \(1-1\): /, type: "1" },
+          { waitFor: /already waiting[\s\S]*Passcode or option \(1-1\): /, type: "phone1" },
+          { waitFor: /option is not available[\s\S]*Passcode or option \(1-1\): /, type: "push9" },
+        ],
+      });
+      assert.equal(busy.code, 1, busy.output);
+      assert.equal(busy.answered, 3, busy.output);
+      assert.equal(busy.output.match(/option is not available/g)?.length, 2, busy.output);
+      assert.ok(!busy.output.includes(shell.marker));
+    } finally {
+      await s.t.runtime.services.cancelPush(waiting.txid);
+    }
+    const hank = await s.t.runtime.store.findUserByIdentifier("hank");
+    const { entries } = await s.t.runtime.store.listAuthLog({
+      minTime: 0,
+      maxTime: Number.MAX_SAFE_INTEGER,
+      limit: 50,
+      userIds: [hank!.id],
+    });
+    const reasons = entries.map((e) => e.reason);
+    for (const reason of ["sms_unavailable", "push_already_pending", "option_unavailable"])
+      assert.ok(reasons.includes(reason), `the authentication log records ${reason}: ${reasons.join(", ")}`);
+  });
+
+  test("an unenrolled user and an unknown user are denied (not let in under failmode safe)", async () => {
+    for (const user of ["nobody-here"]) {
+      const shell = shellMarker();
+      const r = await runLoginDuoInteractive({ conf, user, command: shell.command });
+      assert.equal(r.code, 1, r.output);
+      assert.match(r.output, /Access denied/);
+      assert.ok(!r.output.includes(shell.marker));
+    }
+    await s.t.runtime.services.createUser(ADMIN, { username: "erin" });
+    const shell = shellMarker();
+    const r = await runLoginDuoInteractive({ conf, user: "erin", command: shell.command });
+    assert.equal(r.code, 1, r.output);
+    assert.ok(!r.output.includes(shell.marker));
+  });
+
+  test("a push nobody answers ends in a deny after its lifetime, in few status polls (never 20 pending ones)", async () => {
+    const shell = shellMarker();
+    const started = Date.now();
+    const r = await runLoginDuoInteractive({
+      conf: writeDuoConfig({
+        dir: s.dir,
+        name: "unanswered.conf",
+        ...unix,
+        host: s.host,
+        cafile: s.certificates.ca,
+        extra: { prompts: "1" },
+      }),
+      user: "frank",
+      command: shell.command,
+      answers: [{ waitFor: /Passcode or option/, type: "1" }],
+      timeoutMs: 90_000,
+    });
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(r.code, 1, r.output);
+    assert.match(r.output, /Login timed out/);
+    assert.ok(!r.output.includes(shell.marker), r.output);
+    assert.ok(seconds >= PUSH_LIFETIME_S - 1 && seconds < PUSH_LIFETIME_S + 20, `took ${seconds} s`);
+    // Each non-final status reply is one printed line: far below duo_unix's 20-poll limit.
+    const pushedLines = r.output.split("\n").filter((l) => l.startsWith("Pushed a login request")).length;
+    assert.ok(pushedLines >= 1 && pushedLines <= 3, `${pushedLines} pending replies`);
+  });
+
+  test("the same, headless (autopush, one blocking call): a deny when the push times out", async () => {
+    const shell = shellMarker();
+    const started = Date.now();
+    const r = await runLoginDuoHeadless({
+      conf: autopushConf,
+      user: "gina",
+      command: shell.command,
+      timeoutMs: 90_000,
+    });
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(r.code, 1, r.output);
+    assert.ok(!r.output.includes(shell.marker));
+    assert.ok(seconds >= PUSH_LIFETIME_S - 1, `a deny after ${seconds} s: not the timeout`);
+    const pushes = await s.t.runtime.store.listPushTransactions(
+      (await s.t.runtime.services.requireUser("gina")).id,
+      0,
+    );
+    assert.deepEqual(
+      pushes.map((p) => p.status),
+      ["expired"],
+    );
+  });
+
+  test("pam_duo: a passcode, then a push approved by the command-line authenticator", async () => {
+    const code = await passcode(pamDevice);
+    const r = await runPamDuo({
+      conf,
+      user: pamUser.name,
+      answers: [{ waitFor: /Passcode or option \(1-1\): /, type: code }],
+    });
+    assert.equal(pamtesterVerdict(r.output), "successfully authenticated", r.output);
+    assert.equal(r.code, 0);
+
+    const approver = approveWhenCodeShown(pamDevice);
+    const pushed = await runPamDuo({
+      conf,
+      user: pamUser.name,
+      answers: [{ waitFor: /Passcode or option \(1-1\): /, type: "1" }],
+      onOutput: approver.onOutput,
+      timeoutMs: 60_000,
+    });
+    assert.equal(await approver.result(), "approved");
+    assert.equal(pamtesterVerdict(pushed.output), "successfully authenticated", pushed.output);
+
+    const wrong = await runPamDuo({
+      conf: writeDuoConfig({
+        dir: s.dir,
+        name: "pam-one-prompt.conf",
+        ...unix,
+        host: s.host,
+        cafile: s.certificates.ca,
+        extra: { prompts: "1" },
+      }),
+      user: pamUser.name,
+      answers: [{ waitFor: /Passcode or option/, type: "000000" }],
+    });
+    assert.notEqual(wrong.code, 0, wrong.output);
+    assert.notEqual(pamtesterVerdict(wrong.output), "successfully authenticated");
+  });
+});
