@@ -284,6 +284,8 @@ export interface Store {
   purgeSignedRequests(now: number): Promise<number>;
   /** The latest authentication-log entry of a transaction (Auth API status of a passcode attempt). */
   findAuthLogByTxid(txid: string): Promise<AuthLogEntry | undefined>;
+  /** When the user last logged in (their latest `allow` in the authentication log), or undefined. */
+  lastLoginAt(userId: string): Promise<number | undefined>;
 
   // Phones registered through the Admin API
   insertPhone(phone: Phone): Promise<void>;

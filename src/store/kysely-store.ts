@@ -1160,6 +1160,20 @@ export class KyselyStore implements Store {
     return Number(r.numDeletedRows);
   }
 
+  async lastLoginAt(userId: string): Promise<number | undefined> {
+    const r = await guard(() =>
+      this.#db
+        .selectFrom("auth_log")
+        .select("at")
+        .where("user_id", "=", userId)
+        .where("result", "=", "allow")
+        .orderBy("at", "desc")
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    return r === undefined ? undefined : Number(r.at);
+  }
+
   async findAuthLogByTxid(txid: string): Promise<AuthLogEntry | undefined> {
     const r = await guard(() =>
       this.#db

@@ -274,6 +274,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("device_activations").addColumn("phone_id", "text").execute();
       },
     },
+    "0005_auth_log_user": {
+      async up(db: AnyDB) {
+        // A user's latest successful login (Admin API `last_login`) is one index lookup, not a log scan.
+        await db.schema
+          .createIndex("auth_log_user_result_at")
+          .on("auth_log")
+          .columns(["user_id", "result", "at"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -657,6 +657,9 @@ for (const dialect of DIALECTS) {
           ["denied", "not_available"],
         ],
       );
+      // The user's last_login is the latest success (records[1]), not the deny after it.
+      const logged = await api.ok("GET", `/admin/v1/users/${user.user_id}`);
+      assert.equal(logged.last_login, records[1]!.timestamp);
       const first = records[0]!;
       assert.equal(first.event_type, "authentication");
       assert.deepEqual(first.user, { name: "log-user", key: user.user_id });

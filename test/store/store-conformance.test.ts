@@ -594,6 +594,22 @@ for (const dialect of await dialects()) {
         });
       assert.equal((await store.findAuthLogByTxid("TXLOG"))?.id, "ALTXLOG2");
       assert.equal(await store.findAuthLogByTxid("TXNONE"), undefined);
+      assert.equal(await store.lastLoginAt(u.id), T + 5, "the latest allow");
+      await store.appendAuthLog({
+        id: "ALTXLOG3",
+        at: T + 9,
+        userId: u.id,
+        username: "poller",
+        applicationId: "DIAPP",
+        factor: "totp",
+        result: "deny",
+        reason: "r",
+        ip: null,
+        txid: "TXLOG3",
+        node: "n",
+      });
+      assert.equal(await store.lastLoginAt(u.id), T + 5, "a later deny is not a login");
+      assert.equal(await store.lastLoginAt("USNOBODY"), undefined);
     });
 
     test("phones: create, list by user and number, update, attach to one user only, device, delete", async () => {

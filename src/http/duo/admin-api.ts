@@ -260,12 +260,13 @@ async function userObject(runtime: Runtime, user: User): Promise<Record<string, 
   const { store } = runtime;
   const now = runtime.clock.now();
   const devices = await store.listDevices(user.id);
-  const [aliases, phones, tokens, usable, lockouts] = await Promise.all([
+  const [aliases, phones, tokens, usable, lockouts, lastLogin] = await Promise.all([
     store.listAliases(user.id),
     userPhones(runtime, user, devices),
     store.listOTPCredentials({ userId: user.id, kind: "token", limit: LIST_PAGE.max, offset: 0 }),
     store.listUsableOTPCredentials(user.id),
     store.listLockouts(user.id),
+    store.lastLoginAt(user.id),
   ]);
   const locked = lockouts.some((l) => {
     const decision = evaluateLockout(l, now, runtime.services.deps.policy.lockout);
@@ -284,7 +285,7 @@ async function userObject(runtime: Runtime, user: User): Promise<Record<string, 
     status: user.status,
     notes: user.notes ?? "",
     created: seconds(user.createdAt),
-    last_login: null,
+    last_login: lastLogin === undefined ? null : seconds(lastLogin),
     last_directory_sync: null,
     is_enrolled: usable.length > 0 || devices.some((d) => d.status === "active"),
     lockout_reason: locked ? "Failed Attempts" : null,
