@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import https from "node:https";
 import { after, before, describe, test } from "node:test";
-import duo from "@duosecurity/duo_api";
+import duo, { type Reply as DuoReply } from "@duosecurity/duo_api";
 import constants from "@duosecurity/duo_api/lib/constants.js";
 import { hotp } from "../cli/helpers.ts";
 import { ADMIN } from "../http/support.ts";
@@ -27,15 +27,6 @@ function getTLS(url: string, ca: string): Promise<{ status: number; type: string
       })
       .on("error", reject);
   });
-}
-
-interface DuoReply {
-  stat: "OK" | "FAIL" | "ERROR";
-  response?: unknown;
-  code?: number;
-  message?: string;
-  message_detail?: string;
-  metadata?: Record<string, unknown>;
 }
 
 type Client = InstanceType<typeof duo.Client>;

@@ -1,13 +1,15 @@
 // Types for the parts of Duo's official Node clients the tests drive (the packages ship none).
 declare module "@duosecurity/duo_api" {
-  type Callback = (reply: {
+  /** A parsed Duo envelope (duo-compat §2.1). */
+  export interface Reply {
     stat: "OK" | "FAIL" | "ERROR";
     response?: unknown;
     code?: number;
     message?: string;
     message_detail?: string;
     metadata?: Record<string, unknown>;
-  }) => void;
+  }
+  type Callback = (reply: Reply) => void;
   class Client {
     constructor(ikey: string, skey: string, host: string, sigVersion?: 2 | 5);
     jsonApiCall(method: string, path: string, params: Record<string, unknown>, callback: Callback): void;

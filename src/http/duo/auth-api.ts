@@ -12,8 +12,6 @@ import { DuoRefusal, invalidParameters } from "./envelope.ts";
 import {
   type AuthFactorRequest,
   checkIP,
-  menuFactor,
-  menuOption,
   promptFor,
   pushInfoText,
   requireOneUserReference,
@@ -22,6 +20,7 @@ import {
   runStatus,
   TYPED_MAX,
   truthy,
+  typedFactor,
 } from "./login-steps.ts";
 import { AUTH_API_TYPES, Flag, registerDuoScope, strict, Text } from "./signed-routes.ts";
 
@@ -250,7 +249,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
         const ref = { userId: params.user_id, username: params.username };
         requireOneUserReference(ref);
         const isAsync = truthy(params.async);
-        const factor = await chooseFactor(runtime, ref, params, isAsync);
+        const factor = chooseFactor(runtime, params, isAsync);
         const step = await runAuth(runtime, application, {
           ref,
           factor,
@@ -310,9 +309,8 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
  * when the client polls status (async) or said it can show one; otherwise it is a plain push, which the
  * application's policy must allow (D1).
  */
-async function chooseFactor(
+function chooseFactor(
   runtime: Runtime,
-  ref: { userId?: string | undefined; username?: string | undefined },
   params: {
     factor: string;
     device?: string;
@@ -322,7 +320,7 @@ async function chooseFactor(
     client_supports_verified_push?: string;
   },
   isAsync: boolean,
-): Promise<AuthFactorRequest> {
+): AuthFactorRequest {
   const verified = isAsync;
   const info = pushInfoText(runtime, params.pushinfo);
   switch (params.factor) {
@@ -332,13 +330,8 @@ async function chooseFactor(
     case "auto":
     case "push":
       return { kind: "push", device: params.device ?? "auto", info, verified };
-    case "prompt": {
-      const answer = params.prompt ?? "";
-      const option = menuOption(answer);
-      return option
-        ? menuFactor(runtime, ref, option, info, verified)
-        : { kind: "passcode", passcode: answer };
-    }
+    case "prompt":
+      return typedFactor(params.prompt ?? "", info, verified);
     case "sms":
       // Duo answers a deny and sends a new batch; none is sent here, and the message says so (§3.7).
       return { kind: "unavailable", reason: "sms_unavailable" };

@@ -76,45 +76,51 @@ export function promptFor(
   return { text: lines.join("\n"), factors };
 }
 
-/** The device a menu token `pushN` means: the N-th of the user's active devices, in preauth's order. */
-export async function pushDeviceByIndex(
-  runtime: Runtime,
-  ref: UserReference,
-  n: number,
-): Promise<string | undefined> {
-  const user = await runtime.services.findLoginUser(ref);
-  if (!user) return undefined;
-  const devices = (await runtime.store.listDevices(user.id)).filter((d) => d.status === "active");
-  return devices[n - 1]?.id;
-}
-
 /** The longest answer a login prompt may send: duo_unix reads at most 255 characters; longer is a wrong passcode. */
 export const TYPED_MAX = 1024;
 
-/** A factor token from the preauth menu (`push1`, `sms1`, `phone2`, …), or null for anything else (a passcode). */
-export function menuOption(typed: string): { kind: "push" | "phone" | "sms"; index: number } | null {
+type MenuOption = { kind: "push" | "phone" | "sms"; index: number };
+
+/**
+ * What a login prompt's answer asks for: a factor token from the preauth menu (`push1`, `sms1`, `phone2`, …),
+ * resolved against the user's devices in runAuth, or anything else, which is a passcode.
+ */
+export function typedFactor(typed: string, info: string | null, verified: boolean): AuthFactorRequest {
   const menu = /^(push|phone|sms)(\d{1,2})$/.exec(typed);
-  return menu ? { kind: menu[1] as "push" | "phone" | "sms", index: Number(menu[2]) } : null;
+  if (!menu) return { kind: "passcode", passcode: typed };
+  return {
+    kind: "menu",
+    option: { kind: menu[1] as MenuOption["kind"], index: Number(menu[2]) },
+    info,
+    verified,
+  };
 }
 
-/** What a menu token asks for: a push to the N-th device, or a deny naming what is not offered here. */
-export async function menuFactor(
+/**
+ * A menu token's factor: `pushN` is a push to the N-th of the user's active devices, in preauth's order; SMS,
+ * phone calls and devices the user lacks are denied, saying what is not offered here.
+ */
+async function menuFactor(
   runtime: Runtime,
-  ref: UserReference,
-  option: { kind: "push" | "phone" | "sms"; index: number },
-  info: string | null,
-  verified: boolean,
-): Promise<AuthFactorRequest> {
-  if (option.kind === "sms") return { kind: "unavailable", reason: "sms_unavailable" };
-  const device = option.kind === "push" ? await pushDeviceByIndex(runtime, ref, option.index) : undefined;
+  user: User | undefined,
+  menu: Extract<AuthFactorRequest, { kind: "menu" }>,
+): Promise<Exclude<AuthFactorRequest, { kind: "menu" }>> {
+  if (menu.option.kind === "sms") return { kind: "unavailable", reason: "sms_unavailable" };
+  const devices =
+    menu.option.kind === "push" && user
+      ? (await runtime.store.listDevices(user.id)).filter((d) => d.status === "active")
+      : [];
+  const device = devices[menu.option.index - 1]?.id;
   return device
-    ? { kind: "push", device, info, verified }
+    ? { kind: "push", device, info: menu.info, verified: menu.verified }
     : { kind: "unavailable", reason: "option_unavailable" };
 }
 
 export type AuthFactorRequest =
   | { kind: "passcode"; passcode: string }
   | { kind: "push"; device: string; info: string | null; verified: boolean }
+  /** A token from the preauth menu; runAuth resolves it once it has the user. */
+  | { kind: "menu"; option: MenuOption; info: string | null; verified: boolean }
   /** An SMS, or a menu option that does not exist here (a phone call, a device the user lacks): a deny. */
   | { kind: "unavailable"; reason: "sms_unavailable" | "option_unavailable" }
   /** The API named a device or factor no device of the user can do: Duo's 400 "no capable device". */
@@ -145,9 +151,9 @@ export async function runAuth(
   const { services } = runtime;
   const user = await services.findLoginUser(input.ref);
   const username = user?.usernameCanonical ?? input.ref.username ?? input.ref.userId ?? "";
-  const factor = input.factor;
-  const answer = (denied: { txid: string; outcome: AuthOutcome }): AuthStepResult =>
-    input.async ? { kind: "async", txid: denied.txid } : { kind: "final", outcome: denied.outcome };
+  const factor = input.factor.kind === "menu" ? await menuFactor(runtime, user, input.factor) : input.factor;
+  const answer = (done: { txid: string; outcome: AuthOutcome }): AuthStepResult =>
+    input.async ? { kind: "async", txid: done.txid } : { kind: "final", outcome: done.outcome };
   if (factor.kind === "no_capable_device") return factor;
   if (factor.kind === "unavailable")
     return answer(
@@ -167,8 +173,7 @@ export async function runAuth(
       application,
       ip: input.ip,
     });
-    const result = passcodeOutcome(outcome.result, outcome.factor);
-    return input.async ? { kind: "async", txid: outcome.txid } : { kind: "final", outcome: result };
+    return answer({ txid: outcome.txid, outcome: passcodeOutcome(outcome.result, outcome.factor) });
   }
   const pushed = await services.requestAuthPush({
     user,

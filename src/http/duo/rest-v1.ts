@@ -7,8 +7,6 @@ import { DuoRefusal, invalidParameters } from "./envelope.ts";
 import {
   type AuthFactorRequest,
   checkIP,
-  menuFactor,
-  menuOption,
   promptFor,
   pushInfoText,
   runAuth,
@@ -16,6 +14,7 @@ import {
   runStatus,
   TYPED_MAX,
   truthy,
+  typedFactor,
 } from "./login-steps.ts";
 import { AUTH_API_TYPES, registerDuoScope, strict, Text } from "./signed-routes.ts";
 
@@ -108,7 +107,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
         handler: async ({ params, application, signal }) => {
           const ref = { username: params.user };
           const isAsync = truthy(params.async);
-          const factor = await v1Factor(runtime, ref, params.auto, params.pushinfo, isAsync);
+          const factor = v1Factor(runtime, params.auto, params.pushinfo, isAsync);
           const step = await runAuth(runtime, application, {
             ref,
             factor,
@@ -144,14 +143,12 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
  * a passcode (§3.9). Phone calls and SMS are not offered: `phoneN`/`smsN` are denied, saying so.
  * Interactive logins poll status, where the verification code is shown; headless ones cannot show it.
  */
-async function v1Factor(
+function v1Factor(
   runtime: Runtime,
-  ref: { username: string },
   auto: string,
   pushinfo: string | undefined,
   isAsync: boolean,
-): Promise<AuthFactorRequest> {
-  const option = menuOption(auto);
-  if (!option) return { kind: "passcode", passcode: auto.trim() };
-  return menuFactor(runtime, ref, option, pushInfoText(runtime, pushinfo), isAsync);
+): AuthFactorRequest {
+  const factor = typedFactor(auto, pushInfoText(runtime, pushinfo), isAsync);
+  return factor.kind === "passcode" ? { kind: "passcode", passcode: auto.trim() } : factor;
 }
