@@ -35,6 +35,12 @@ export interface ApplicationPolicy {
    * show a code, e.g. a VPN over RADIUS). Off by default: verified push (D1). Absent in older rows = off.
    */
   allowPlainPush?: boolean;
+  /**
+   * Whether requests signed without a date (duo_unix ≤ 2.0.4, Debian's and Ubuntu's 1.11.3) are refused. Such a
+   * signature never expires, so a captured request can be sent again at any time. Absent = accepted: those
+   * clients have no other way to sign.
+   */
+  refuseUndatedSignatures?: boolean;
 }
 
 export interface Application {

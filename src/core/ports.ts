@@ -280,6 +280,8 @@ export interface Store {
    * already held and unexpired (a replay, K2). One conditional write, so two nodes cannot both accept it.
    */
   claimSignedRequest(digest: string, expiresAt: number, now: number): Promise<boolean>;
+  /** When a remembered digest was claimed (`now` of the winning claim); null for rows older than that record. */
+  signedRequestSeenAt(digest: string): Promise<number | null | undefined>;
   /** Forget digests whose date has left the window; returns how many. */
   purgeSignedRequests(now: number): Promise<number>;
   /** The latest authentication-log entry of a transaction (Auth API status of a passcode attempt). */

@@ -12,6 +12,7 @@ import * as keys from "./use-cases/key-rotation.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
+import * as signedRequests from "./use-cases/signed-requests.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
 import * as users from "./use-cases/users.ts";
 import * as passcode from "./use-cases/verify-passcode.ts";
@@ -64,6 +65,7 @@ export function createServices(input: {
     // applications
     createApplication: bind(deps, applications.createApplication),
     requireApplication: bind(deps, applications.requireApplication),
+    updateApplication: bind(deps, applications.updateApplication),
     rotateApplicationSecret: bind(deps, applications.rotateApplicationSecret),
     deleteApplication: bind(deps, applications.deleteApplication),
     openApplicationSecret: (app: Parameters<typeof applications.openApplicationSecret>[1]) =>
@@ -108,6 +110,9 @@ export function createServices(input: {
     enrollNewUser: bind(deps, authAPI.enrollNewUser),
     readActivationStatus: bind(deps, authAPI.readActivationStatus),
     statusHoldMs: () => authAPI.statusHoldMs(deps),
+    // signed Duo requests seen before (K2)
+    admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
+    purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
     // key rotation
     resealSecrets: bind(deps, keys.resealSecrets),
     // the one passcode check

@@ -46,27 +46,128 @@ const RFC5322_DATE =
   /^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (GMT|UTC|UT|[+-]\d{4})$/;
 
 /**
- * Parse a `Date`/`X-Duo-Date` value strictly (K2): one format, real calendar values, an explicit zone. Returns
- * epoch milliseconds, or undefined for anything else. The string itself is signed verbatim; this only checks it.
+ * duo_unix 2.1–2.2.3 writes its date with `strftime("%a, %d %b %Y %T %z")` in the process locale (duo-compat
+ * §1.3), and pam_duo inherits the locale of the program that loads it (GDM, login, su, sudo call setlocale), so
+ * `%a` and `%b` may be localised: `Mi, 18 Nov 2026 13:51:27 -0500`, `mer., 18 nov. 2026 …`, `三, 18 11月 2026 …`.
+ * The weekday is ignored; the month must be one of these abbreviations, exactly as glibc 2.36 writes `%b` for the
+ * locales named (compared case-insensitively, without a trailing dot). A month must be known, not guessed from the
+ * server's clock: a date whose month could be any month would let a captured request be sent again a month later.
+ * Locales whose abbreviations would clash with these (Croatian `lis` is October, Czech `lis` November) are left
+ * out, and CJK locales write the month as a number (` 1月`, `11월`), read below.
+ */
+const LOCALISED_MONTHS: ReadonlyArray<readonly string[]> = [
+  // en, de (de_DE/AT/CH), fr (fr_FR/CA/BE), es, it, pt, nl, sv/da/nb, fi, pl, cs, sk, hu, ro, tr, ru, uk, el, he
+  ["jan", "jän", "janv", "ene", "gen", "tammi", "sty", "led", "ian", "oca", "янв", "січ", "ιαν", "ינו"],
+  ["feb", "févr", "fév", "fev", "helmi", "lut", "úno", "febr", "şub", "фев", "лют", "φεβ", "פבר"],
+  ["mar", "mär", "mars", "mrt", "maalis", "bře", "márc", "мар", "бер", "μαρ", "מרץ"],
+  ["apr", "april", "avril", "avr", "abr", "huhti", "kwi", "dub", "ápr", "nis", "апр", "кві", "απρ", "אפר"],
+  ["may", "mai", "mag", "mei", "maj", "máj", "touko", "kvě", "мая", "май", "тра", "μαΐ", "מאי"],
+  ["jun", "juin", "giu", "juni", "kesä", "cze", "čen", "jún", "iun", "haz", "июн", "чер", "ιουν", "יונ"],
+  [
+    "jul",
+    "juil",
+    "jui",
+    "lug",
+    "juli",
+    "heinä",
+    "lip",
+    "čec",
+    "júl",
+    "iul",
+    "tem",
+    "июл",
+    "лип",
+    "ιουλ",
+    "יול",
+  ],
+  ["aug", "août", "aoû", "ago", "elo", "sie", "srp", "ağu", "авг", "сер", "αυγ", "אוג"],
+  ["sep", "sept", "set", "syys", "wrz", "zář", "szept", "eyl", "сен", "вер", "σεπ", "ספט"],
+  ["oct", "okt", "ott", "out", "loka", "paź", "říj", "eki", "окт", "жов", "οκτ", "אוק"],
+  ["nov", "marras", "lis", "kas", "ноя", "лис", "νοε", "נוב"],
+  ["dec", "dez", "déc", "dic", "des", "joulu", "gru", "pro", "ara", "дек", "гру", "δεκ", "דצמ"],
+];
+
+const MONTH_BY_NAME: ReadonlyMap<string, number> = (() => {
+  const map = new Map<string, number>();
+  LOCALISED_MONTHS.forEach((names, month) => {
+    for (const name of names) {
+      if (map.has(name) && map.get(name) !== month) throw new Error(`month name ${name} is ambiguous`);
+      map.set(name, month);
+    }
+  });
+  return map;
+})();
+
+/** The month a `%b` abbreviation names, or undefined. Exported for the table's own tests. */
+export function monthOfAbbreviation(name: string): number | undefined {
+  const numeric = /^(\d{1,2})(?:月|월)$/u.exec(name);
+  if (numeric) {
+    const n = Number(numeric[1]);
+    return n >= 1 && n <= 12 ? n - 1 : undefined;
+  }
+  return MONTH_BY_NAME.get(name.toLowerCase().replace(/\.$/, ""));
+}
+
+/** `%a, %d %b %Y %T %z` in any locale: a weekday word, two-digit day, month word (CJK: padded number), numeric offset. */
+const STRFTIME_DATE = /^[^\s,]{1,16}, (\d{2}) +(\S{1,16}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-]\d{4})$/u;
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A header value as Node hands it over (each byte one character, latin1) read as text: UTF-8 when the bytes are
+ * valid UTF-8 (every UTF-8 locale), else ISO-8859-1 (the legacy `de_DE`, `fr_FR` locales).
+ */
+function headerText(value: string): string {
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  if (/[^\x00-\xff]/.test(value)) return value;
+  try {
+    return UTF8.decode(Buffer.from(value, "latin1"));
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Parse a `Date`/`X-Duo-Date` value strictly (K2): RFC 5322 as the SDKs write it, or duo_unix 2.1–2.2.3's
+ * localised `strftime` (see {@link LOCALISED_MONTHS}); real calendar values and an explicit zone either way.
+ * Returns epoch milliseconds, or undefined for anything else. The string itself is signed verbatim; this only
+ * checks it.
  */
 export function parseRequestDate(value: string): number | undefined {
-  const m = RFC5322_DATE.exec(value);
-  if (!m) return undefined;
-  const [, d, mon, y, hh, mm, ss, zone] = m;
-  const month = MONTHS.indexOf(mon!.toLowerCase());
+  const rfc = RFC5322_DATE.exec(value);
+  if (rfc) {
+    const [, d, mon, y, hh, mm, ss, zone] = rfc;
+    return toEpoch(Number(y), MONTHS.indexOf(mon!.toLowerCase()), d!, hh!, mm!, ss!, zone!);
+  }
+  const local = STRFTIME_DATE.exec(headerText(value));
+  if (!local) return undefined;
+  const [, d, mon, y, hh, mm, ss, zone] = local;
+  const month = monthOfAbbreviation(mon!);
+  return month === undefined ? undefined : toEpoch(Number(y), month, d!, hh!, mm!, ss!, zone!);
+}
+
+function toEpoch(
+  year: number,
+  month: number,
+  d: string,
+  hh: string,
+  mm: string,
+  ss: string,
+  zone: string,
+): number | undefined {
   const day = Number(d);
   const hour = Number(hh);
   const minute = Number(mm);
   const second = Number(ss);
   if (month === -1 || hour > 23 || minute > 59 || second > 60) return undefined;
-  const utc = Date.UTC(Number(y), month, day, hour, minute, Math.min(second, 59));
+  const utc = Date.UTC(year, month, day, hour, minute, Math.min(second, 59));
   if (new Date(utc).getUTCDate() !== day) return undefined;
   let offsetMinutes = 0;
-  if (zone!.startsWith("+") || zone!.startsWith("-")) {
-    const h = Number(zone!.slice(1, 3));
-    const min = Number(zone!.slice(3, 5));
+  if (zone.startsWith("+") || zone.startsWith("-")) {
+    const h = Number(zone.slice(1, 3));
+    const min = Number(zone.slice(3, 5));
     if (h > 23 || min > 59) return undefined;
-    offsetMinutes = (zone![0] === "-" ? -1 : 1) * (h * 60 + min);
+    offsetMinutes = (zone[0] === "-" ? -1 : 1) * (h * 60 + min);
   }
   return utc - offsetMinutes * 60_000;
 }
@@ -185,9 +286,19 @@ export function verifyDuoSignature(
     }
   }
   const key = secret.reveal();
+  // Node reads header bytes as latin1, one character per byte. A localised date (duo_unix 2.1–2.2.3) is signed as
+  // the bytes the client wrote, e.g. UTF-8 `Mär`, so those bytes, not the UTF-8 of the characters, go in the HMAC.
+  const dateBytes =
+    parts.date !== null && /[^\x00-\x7f]/.test(parts.date) && !/[^\x00-\xff]/.test(parts.date)
+      ? Buffer.from(parts.date, "latin1")
+      : null;
+  const message = (c: { variant: SignatureVariant; text: string }): string | Uint8Array =>
+    dateBytes === null || c.variant === "L"
+      ? c.text
+      : Buffer.concat([dateBytes, Buffer.from(c.text.slice(parts.date!.length), "utf8")]);
   let matched: SignatureVariant | undefined;
   for (const c of candidates) {
-    if (constantTimeEqual(hmacHex(credentials.algorithm, key, c.text), credentials.signature))
+    if (constantTimeEqual(hmacHex(credentials.algorithm, key, message(c)), credentials.signature))
       matched ??= c.variant;
   }
   if (!matched) return { ok: false, problem: "bad_signature" };

@@ -1141,16 +1141,27 @@ export class KyselyStore implements Store {
     const r = await guard(() =>
       this.#db
         .insertInto("signed_requests")
-        .values({ digest, expires_at: expiresAt })
+        .values({ digest, expires_at: expiresAt, seen_at: now })
         .onConflict((oc) =>
           oc
             .column("digest")
-            .doUpdateSet({ expires_at: expiresAt })
+            .doUpdateSet({ expires_at: expiresAt, seen_at: now })
             .where("signed_requests.expires_at", "<=", now),
         )
         .executeTakeFirst(),
     );
     return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
+
+  async signedRequestSeenAt(digest: string): Promise<number | null | undefined> {
+    const r = await guard(() =>
+      this.#db
+        .selectFrom("signed_requests")
+        .select("seen_at")
+        .where("digest", "=", digest)
+        .executeTakeFirst(),
+    );
+    return r === undefined ? undefined : r.seen_at === null ? null : Number(r.seen_at);
   }
 
   async purgeSignedRequests(now: number): Promise<number> {

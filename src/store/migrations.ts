@@ -284,6 +284,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0010_signed_request_seen_at": {
+      async up(db: AnyDB) {
+        // When a remembered signature was first seen: an identical request within a second of it is a client
+        // sending the same call twice (answered "retry"), a later one a replay (refused). Older rows: null = long ago.
+        await db.schema.alterTable("signed_requests").addColumn("seen_at", big).execute();
+      },
+    },
   };
 }
 

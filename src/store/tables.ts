@@ -167,6 +167,7 @@ export interface PushTransactionsTable {
 export interface SignedRequestsTable {
   digest: string;
   expires_at: number;
+  seen_at: number | null;
 }
 
 export interface PhonesTable {

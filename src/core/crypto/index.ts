@@ -73,8 +73,14 @@ export function hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array
   return new Uint8Array(createHmac(NODE_HASH[algorithm], key).update(data).digest());
 }
 
-export function hmacHex(algorithm: HashAlgorithm, key: Uint8Array | string, data: string): string {
-  return createHmac(NODE_HASH[algorithm], key).update(data, "utf8").digest("hex");
+/** HMAC as lowercase hex; a string message is taken as UTF-8. */
+export function hmacHex(
+  algorithm: HashAlgorithm,
+  key: Uint8Array | string,
+  data: string | Uint8Array,
+): string {
+  const mac = createHmac(NODE_HASH[algorithm], key);
+  return (typeof data === "string" ? mac.update(data, "utf8") : mac.update(data)).digest("hex");
 }
 
 export function sha256Hex(data: Uint8Array | string): string {

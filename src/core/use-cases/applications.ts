@@ -18,6 +18,7 @@ export function defaultApplicationPolicy(deps: Pick<Deps, "policy">): Applicatio
     allowBypassCodes: true,
     allowRescueCodes: true,
     allowPlainPush: false,
+    refuseUndatedSignatures: false,
   };
 }
 
@@ -89,6 +90,40 @@ export function openApplicationSecret(deps: Pick<Deps, "keyring">, app: Applicat
   return new Secret(
     Buffer.from(deps.keyring.open(app.secretSealed, applicationSealContext(app.id))).toString("utf8"),
   );
+}
+
+/** Rename an application or change its policy (the fields given); returns the application as stored. */
+export async function updateApplication(
+  deps: Deps,
+  actor: Actor,
+  id: string,
+  patch: { name?: string; policy?: Partial<ApplicationPolicy> },
+): Promise<Application> {
+  const before = await requireApplication(deps, id);
+  const name = patch.name?.trim();
+  if (name !== undefined && (name.length === 0 || name.length > 100))
+    throw new TwofoldError("ERR_VALIDATION", "application name must be 1-100 characters", {
+      issues: [{ path: "name", message: "must be 1-100 characters" }],
+    });
+  return deps.store.transaction(async (tx) => {
+    const updated = await tx.updateApplication(
+      id,
+      {
+        ...(name !== undefined ? { name } : {}),
+        ...(patch.policy ? { policy: { ...before.policy, ...patch.policy } } : {}),
+      },
+      deps.clock.now(),
+    );
+    if (!updated) throw new TwofoldError("ERR_APPLICATION_NOT_FOUND", `no application ${id}`);
+    await audit({ ...deps, store: tx }, actor, {
+      action: "application.update",
+      targetType: "application",
+      targetId: id,
+      before: publicApplication(before),
+      after: publicApplication(updated),
+    });
+    return updated;
+  });
 }
 
 export async function rotateApplicationSecret(deps: Deps, actor: Actor, id: string): Promise<Secret<string>> {

@@ -12,6 +12,7 @@ import { DuoRefusal, invalidParameters } from "./envelope.ts";
 import {
   type AuthFactorRequest,
   checkIP,
+  IPADDR_MAX,
   promptFor,
   pushInfoText,
   requireOneUserReference,
@@ -157,7 +158,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
         {
           username: Text(),
           user_id: Text(64),
-          ipaddr: Text(64),
+          ipaddr: Text(IPADDR_MAX),
           hostname: Text(),
           trusted_device_token: Text(512),
           client_supports_verified_push: Flag,
@@ -237,7 +238,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
           type: Text(),
           display_username: Text(),
           pushinfo: Text(runtime.config.server.bodyLimit),
-          ipaddr: Text(64),
+          ipaddr: Text(IPADDR_MAX),
           hostname: Text(),
           txid: Text(64),
           prompt: Text(TYPED_MAX),

@@ -26,6 +26,8 @@ export interface DuoFailure {
   message: string;
   /** `message_detail`: which parameter or why, safe to show. */
   detail?: string;
+  /** Sent as `Retry-After` (seconds): duo_unix ≥ 2.1 waits that long, then signs the request again. */
+  retryAfterSeconds?: number;
 }
 
 /** A refusal with Duo's exact code and message (§1.7, §2.1); its ErrorCode is what logs and metrics see. */
@@ -64,6 +66,23 @@ export const DUO_FAILURES = {
     code: 40901,
     message: "Duplicate request",
     detail: "This signed request was already received; sign each request anew.",
+  },
+  // The same signed bytes twice within one second (dates have one-second resolution): a client making the same
+  // call twice, e.g. two parallel logins. duo_unix ≥ 2.1 honours Retry-After and signs again with a later date;
+  // the SDKs resend the same bytes after their back-off, and that copy gets the 409 above.
+  duplicate: {
+    status: 429,
+    code: 42901,
+    message: "Too many requests",
+    detail: "An identical request arrived within the same second; send it again with a new date.",
+    retryAfterSeconds: 1,
+  },
+  // Not a 401: duo_unix lets the user in on a 401 under failmode=safe (duo-compat §1.7); a 403 is a deny.
+  undatedRefused: {
+    status: 403,
+    code: 40301,
+    message: "Access forbidden",
+    detail: "This integration refuses requests signed without a date; use a client that sends X-Duo-Date.",
   },
   notFound: { status: 404, code: 40401, message: "Resource not found" },
 } as const satisfies Record<string, DuoFailure>;
@@ -112,6 +131,7 @@ export function sendDuoFailure(reply: FastifyReply, format: DuoFormat, failure: 
     message: failure.message,
     ...(failure.detail ? { message_detail: failure.detail } : {}),
   };
+  if (failure.retryAfterSeconds !== undefined) reply.header("retry-after", String(failure.retryAfterSeconds));
   return sendDuoBody(reply.code(failure.status), format, body);
 }
 

@@ -25,11 +25,24 @@ export function requireOneUserReference(ref: UserReference): void {
     );
 }
 
-/** `ipaddr` is the login's client address: an IP literal or nothing. */
+/** A DNS host name: dot-separated labels of letters, digits, `-` (and `_`, seen in internal names), at most 253. */
+const HOST_NAME =
+  /^(?=[^]{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+/** The longest `ipaddr` accepted: a full host name with its trailing dot. */
+export const IPADDR_MAX = 254;
+
+/**
+ * `ipaddr` is the login's client address: an IP literal, or nothing known. pam_duo sends PAM_RHOST as it is, and
+ * sshd with `UseDNS yes` puts the client's host name there; duo_unix sends it unresolved (it only resolves with
+ * `fallback_local_ip`, to the server's own address). A host name is therefore accepted as "no address known":
+ * resolving it here would trust whoever controls that DNS zone. Anything else is a 400.
+ */
 export function checkIP(ip: string | undefined): string | null {
   if (ip === undefined || ip === "") return null;
-  if (isIP(ip) === 0) throw new DuoRefusal("ERR_VALIDATION", invalidParameters("ipaddr"));
-  return ip;
+  if (isIP(ip) !== 0) return ip;
+  if (HOST_NAME.test(ip)) return null;
+  throw new DuoRefusal("ERR_VALIDATION", invalidParameters("ipaddr"));
 }
 
 export async function runPreauth(

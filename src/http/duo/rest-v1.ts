@@ -7,6 +7,7 @@ import { DuoRefusal, invalidParameters } from "./envelope.ts";
 import {
   type AuthFactorRequest,
   checkIP,
+  IPADDR_MAX,
   promptFor,
   pushInfoText,
   runAuth,
@@ -46,7 +47,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
         params: T.Object(
           {
             user: T.String({ minLength: 1, maxLength: 256 }),
-            ipaddr: Text(64),
+            ipaddr: Text(IPADDR_MAX),
             hostname: Text(),
             failmode: T.Optional(T.Union([T.Literal("open"), T.Literal("closed")])),
           },
@@ -97,7 +98,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
             factor: T.Literal("auto"),
             auto: T.String({ maxLength: TYPED_MAX }),
             async: T.Optional(T.Union([T.Literal("0"), T.Literal("1")])),
-            ipaddr: Text(64),
+            ipaddr: Text(IPADDR_MAX),
             hostname: Text(),
             pushinfo: Text(runtime.config.server.bodyLimit),
           },

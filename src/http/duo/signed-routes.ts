@@ -3,12 +3,10 @@ import { type Static, Type as T, type TObject, type TSchema } from "@sinclair/ty
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { apiHost } from "../../config/load.ts";
-import { sha256Hex } from "../../core/crypto/index.ts";
 import type { Application, ApplicationType } from "../../core/model.ts";
 import {
   type DuoCredentials,
   parseDuoAuthorization,
-  SIGNATURE_WINDOW_MS,
   type SignatureVariant,
   verifyDuoSignature,
 } from "../../core/signed-request.ts";
@@ -68,7 +66,10 @@ export interface DuoRouteOptions<S extends TObject> {
   pathParams?: TObject;
   /** The `response` member of a successful answer (documentation; answers are serialised as built). */
   response: TSchema;
-  /** Refuse an identical signed request seen again within the date window (K2): calls that change state. */
+  /**
+   * Calls that change state: an identical signed request seen again within the date window is refused (K2), or
+   * within a few seconds when undated; within one second of the first it is answered "retry" (429).
+   */
   replayProtected?: boolean;
   /** A login decision: an internal error answers this deny instead of a 5xx, which duo_unix may let through. */
   failClosed?: () => unknown;
@@ -128,10 +129,11 @@ export function registerDuoScope(
       (_request, body, done) => done(null, body),
     );
     let lastPurge = 0;
-    const purge = (now: number) => {
+    const purge = () => {
+      const now = runtime.clock.now();
       if (now - lastPurge < 60_000) return;
       lastPurge = now;
-      runtime.store.purgeSignedRequests(now).catch((error: unknown) => {
+      runtime.services.purgeSignedRequests().catch((error: unknown) => {
         runtime.logger.warn({ err: error }, "could not purge remembered request signatures");
       });
     };
@@ -163,16 +165,20 @@ export function registerDuoScope(
             const verified = await verifyRequest(runtime, request, input, options.integrations);
             application = verified.application;
             variant = verified.variant;
-            if (options.replayProtected && verified.signedAt !== null) {
-              const now = runtime.clock.now();
-              const digest = sha256Hex(`${verified.credentials.ikey}:${verified.credentials.signature}`);
-              const claimed = await runtime.store.claimSignedRequest(
-                digest,
-                verified.signedAt + SIGNATURE_WINDOW_MS + 1000,
-                now,
-              );
-              purge(now);
-              if (!claimed)
+            if (options.replayProtected) {
+              const admission = await runtime.services.admitSignedRequest({
+                ikey: verified.credentials.ikey,
+                signature: verified.credentials.signature,
+                signedAt: verified.signedAt,
+              });
+              purge();
+              if (admission === "duplicate")
+                throw new DuoRefusal(
+                  "ERR_RATE_LIMITED",
+                  DUO_FAILURES.duplicate,
+                  "the same signed request within one second",
+                );
+              if (admission === "replay")
                 throw new DuoRefusal("ERR_CONFLICT", DUO_FAILURES.replay, "signed request seen before");
             }
           }
@@ -363,6 +369,8 @@ async function verifyRequest(
   }
   if (!integrations.includes(application.type))
     throw new DuoRefusal("ERR_FORBIDDEN", DUO_FAILURES.wrongType, `a ${application.type} integration`);
+  if (check.variant === "L" && application.policy.refuseUndatedSignatures === true)
+    throw new DuoRefusal("ERR_FORBIDDEN", DUO_FAILURES.undatedRefused, "an undated signature");
   // JSON body fields are parameters too, once the body's hash is known to be signed.
   if (input.jsonBody) {
     const fromBody = jsonParameters(input.jsonBody);
