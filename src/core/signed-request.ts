@@ -113,13 +113,19 @@ const STRFTIME_DATE = /^[^\s,]{1,16}, (\d{2}) +(\S{1,16}) (\d{4}) (\d{2}):(\d{2}
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
+function highestCharCode(text: string): number {
+  let highest = 0;
+  for (let i = 0; i < text.length; i++) highest = Math.max(highest, text.charCodeAt(i));
+  return highest;
+}
+
 /**
  * A header value as Node hands it over (each byte one character, latin1) read as text: UTF-8 when the bytes are
  * valid UTF-8 (every UTF-8 locale), else ISO-8859-1 (the legacy `de_DE`, `fr_FR` locales).
  */
 function headerText(value: string): string {
-  if (!/[^\x00-\x7f]/.test(value)) return value;
-  if (/[^\x00-\xff]/.test(value)) return value;
+  const highest = highestCharCode(value);
+  if (highest < 0x80 || highest > 0xff) return value;
   try {
     return UTF8.decode(Buffer.from(value, "latin1"));
   } catch {
@@ -288,10 +294,8 @@ export function verifyDuoSignature(
   const key = secret.reveal();
   // Node reads header bytes as latin1, one character per byte. A localised date (duo_unix 2.1–2.2.3) is signed as
   // the bytes the client wrote, e.g. UTF-8 `Mär`, so those bytes, not the UTF-8 of the characters, go in the HMAC.
-  const dateBytes =
-    parts.date !== null && /[^\x00-\x7f]/.test(parts.date) && !/[^\x00-\xff]/.test(parts.date)
-      ? Buffer.from(parts.date, "latin1")
-      : null;
+  const highest = parts.date === null ? 0 : highestCharCode(parts.date);
+  const dateBytes = highest >= 0x80 && highest <= 0xff ? Buffer.from(parts.date!, "latin1") : null;
   const message = (c: { variant: SignatureVariant; text: string }): string | Uint8Array =>
     dateBytes === null || c.variant === "L"
       ? c.text
