@@ -27,7 +27,7 @@ export function requireOneUserReference(ref: UserReference): void {
 
 /** A DNS host name: dot-separated labels of letters, digits, `-` (and `_`, seen in internal names), at most 253. */
 const HOST_NAME =
-  /^(?=[^]{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 /** The longest `ipaddr` accepted: a full host name with its trailing dot. */
 export const IPADDR_MAX = 254;
