@@ -18,6 +18,10 @@ export const appCommands: Command[] = [
         description:
           "allow pushes without number matching (only for integrations with no screen, e.g. RADIUS)",
       },
+      "refuse-undated-signatures": {
+        type: "boolean",
+        description: "refuse requests signed without a date (duo_unix up to 2.0.4, Debian's 1.11.3)",
+      },
     },
     async run(ctx) {
       const name = ctx.string("name");
@@ -35,7 +39,10 @@ export const appCommands: Command[] = [
       const { application, secretKey } = await runtime.services.createApplication(ctx.actor, {
         name,
         type,
-        ...(ctx.flag("allow-plain-push") ? { policy: { allowPlainPush: true } } : {}),
+        policy: {
+          ...(ctx.flag("allow-plain-push") ? { allowPlainPush: true } : {}),
+          ...(ctx.flag("refuse-undated-signatures") ? { refuseUndatedSignatures: true } : {}),
+        },
       });
       // The secret key is shown here and by rotate-secret only: it is stored sealed.
       const shown = {
@@ -73,6 +80,51 @@ export const appCommands: Command[] = [
           "(no applications)",
         ),
       );
+      return 0;
+    },
+  },
+  {
+    path: ["app", "update"],
+    summary: "rename an application or change its settings",
+    args: [{ name: "ID" }],
+    synopsis: "[--name N] [--refuse-undated-signatures|--accept-undated-signatures]",
+    options: {
+      name: { type: "string", value: "N", description: "new display name" },
+      "refuse-undated-signatures": {
+        type: "boolean",
+        description: "refuse requests signed without a date (a captured one could be sent again any time)",
+      },
+      "accept-undated-signatures": {
+        type: "boolean",
+        description: "accept them again (the default: duo_unix up to 2.0.4 cannot sign otherwise)",
+      },
+    },
+    async run(ctx) {
+      const refuse = ctx.flag("refuse-undated-signatures");
+      const accept = ctx.flag("accept-undated-signatures");
+      if (refuse && accept)
+        throw new UsageError(
+          "--refuse-undated-signatures and --accept-undated-signatures contradict each other",
+        );
+      const name = ctx.string("name");
+      if (name === undefined && !refuse && !accept)
+        throw new UsageError(
+          "nothing to change",
+          "give --name, --refuse-undated-signatures or --accept-undated-signatures",
+        );
+      const { services } = await ctx.runtime();
+      const updated = publicApplication(
+        await services.updateApplication(ctx.actor, ctx.args[0]!, {
+          ...(name !== undefined ? { name } : {}),
+          ...(refuse || accept ? { policy: { refuseUndatedSignatures: refuse } } : {}),
+        }),
+      );
+      ctx.out.data(updated, () => {
+        ctx.out.line(`Updated application ${updated.name} (${updated.type}, ${updated.id})`);
+        ctx.out.line(
+          `  undated signatures: ${updated.policy.refuseUndatedSignatures === true ? "refused" : "accepted"}`,
+        );
+      });
       return 0;
     },
   },

@@ -1,0 +1,67 @@
+// `twofold app create/update`: the per-application setting that refuses requests signed without a date.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createSandbox, type Sandbox } from "./helpers.ts";
+
+interface ListedApp {
+  id: string;
+  name: string;
+  policy: { refuseUndatedSignatures?: boolean };
+}
+
+describe("twofold app: undated signatures", () => {
+  let box: Sandbox;
+  before(() => {
+    box = createSandbox();
+  });
+  after(() => box.cleanup());
+
+  const listed = (id: string) => box.json<ListedApp[]>(["app", "list", "--json"]).find((a) => a.id === id)!;
+
+  test("accepted by default; --refuse-undated-signatures at create, and app update turns it on and off", () => {
+    const plain = box.json<{ integrationKey: string }>(["app", "create", "--name", "Old", "--type", "unix"]);
+    assert.equal(listed(plain.integrationKey).policy.refuseUndatedSignatures, false);
+
+    const strict = box.json<{ integrationKey: string }>([
+      "app",
+      "create",
+      "--name",
+      "New",
+      "--type",
+      "unix",
+      "--refuse-undated-signatures",
+    ]);
+    assert.equal(listed(strict.integrationKey).policy.refuseUndatedSignatures, true);
+
+    const on = box.run(["app", "update", plain.integrationKey, "--refuse-undated-signatures"]);
+    assert.equal(on.code, 0, on.stderr);
+    assert.match(on.stdout, /undated signatures: refused/);
+    assert.equal(listed(plain.integrationKey).policy.refuseUndatedSignatures, true);
+
+    const off = box.run([
+      "app",
+      "update",
+      plain.integrationKey,
+      "--accept-undated-signatures",
+      "--name",
+      "Legacy",
+    ]);
+    assert.equal(off.code, 0, off.stderr);
+    assert.match(off.stdout, /undated signatures: accepted/);
+    const now = listed(plain.integrationKey);
+    assert.deepEqual([now.name, now.policy.refuseUndatedSignatures], ["Legacy", false]);
+  });
+
+  test("contradicting or missing flags are usage errors (exit 2)", () => {
+    const app = box.json<{ integrationKey: string }>(["app", "create", "--name", "X", "--type", "unix"]);
+    for (const args of [
+      ["app", "update", app.integrationKey, "--refuse-undated-signatures", "--accept-undated-signatures"],
+      ["app", "update", app.integrationKey],
+    ]) {
+      const r = box.run(args);
+      assert.equal(r.code, 2, r.stderr);
+    }
+    const unknown = box.run(["app", "update", "DIUNKNOWN00000000000", "--refuse-undated-signatures"]);
+    assert.notEqual(unknown.code, 0);
+  });
+});
