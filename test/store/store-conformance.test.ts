@@ -549,8 +549,12 @@ for (const dialect of await dialects()) {
       );
       assert.equal(results.filter(Boolean).length, 1);
       assert.equal(await store.claimSignedRequest("digest-1", T + 300_000, T + 299_999), false);
+      // A losing claim leaves the winner's time: it tells a copy within the same second from a later replay.
+      assert.equal(await store.signedRequestSeenAt("digest-1"), T);
+      assert.equal(await store.signedRequestSeenAt("digest-unknown"), undefined);
       // Once its window has passed, the same digest may be claimed again (the date no longer verifies anyway).
       assert.equal(await store.claimSignedRequest("digest-1", T + 700_000, T + 300_000), true);
+      assert.equal(await store.signedRequestSeenAt("digest-1"), T + 300_000);
       assert.equal(await store.claimSignedRequest("digest-2", T + 10, T), true);
       assert.equal(await store.purgeSignedRequests(T + 10), 1);
       assert.equal(await store.claimSignedRequest("digest-2", T + 20, T + 10), true);
