@@ -323,6 +323,45 @@ describe("login_duo and pam_duo 1.11.3 against Twofold", { skip: !run }, () => {
     );
   });
 
+  test("pam_duo with a host name in PAM_RHOST (sshd UseDNS yes) sends it as ipaddr: accepted, logged with no address", async () => {
+    const code = await passcode(pamDevice);
+    const r = await runPamDuo({
+      conf,
+      user: pamUser.name,
+      rhost: "client7.example.org",
+      answers: [{ waitFor: /Passcode or option \(1-1\): /, type: code }],
+    });
+    assert.equal(pamtesterVerdict(r.output), "successfully authenticated", r.output);
+    const user = await s.t.runtime.services.requireUser(pamUser.name);
+    const { entries } = await s.t.runtime.store.listAuthLog({
+      minTime: 0,
+      maxTime: Number.MAX_SAFE_INTEGER,
+      limit: 1,
+      order: "desc",
+      userIds: [user.id],
+    });
+    assert.deepEqual([entries[0]?.result, entries[0]?.ip], ["allow", null]);
+  });
+
+  test("an integration that refuses undated signatures denies duo_unix 1.11.3 (a 403), even under failmode safe", async () => {
+    const strict = await s.createIntegration("unix", { refuseUndatedSignatures: true });
+    const strictConf = writeDuoConfig({
+      dir: s.dir,
+      name: "strict.conf",
+      ...strict,
+      host: s.host,
+      cafile: s.certificates.ca,
+    });
+    const shell = shellMarker();
+    const r = await runLoginDuoInteractive({ conf: strictConf, user: "alice", command: shell.command });
+    // A 401 here would be "Invalid ikey or skey" and, with failmode=safe, a login without a second factor.
+    assert.equal(r.code, 1, r.output);
+    assert.ok(!r.output.includes(shell.marker), r.output);
+    const p = await runPamDuo({ conf: strictConf, user: pamUser.name });
+    assert.notEqual(pamtesterVerdict(p.output), "successfully authenticated", p.output);
+    console.log(`login_duo: exit ${r.code}; pam_duo: ${pamtesterVerdict(p.output)}`);
+  });
+
   test("pam_duo: a passcode, then a push approved by the command-line authenticator", async () => {
     const code = await passcode(pamDevice);
     const r = await runPamDuo({

@@ -372,7 +372,10 @@ export interface PamDuoOptions extends InteractiveOptions {
   user: string;
   /** PAM service name; default a fresh `twofold-duo-<hex>`. `sshd` makes pam_duo use async=0. */
   service?: string;
-  /** PAM_RHOST (pamtester `-I rhost=`), sent as `ipaddr` when it is an IP address. */
+  /**
+   * PAM_RHOST (pamtester `-I rhost=`), sent as `ipaddr` as it is: an address, or a host name (sshd with `UseDNS yes`;
+   * pam_duo replaces a name only with `fallback_local_ip`, by the server's own address).
+   */
   rhost?: string;
   /** pam_duo `debug` argument: log lines go to stderr instead of syslog. */
   debug?: boolean;
