@@ -447,4 +447,34 @@ describe("@duosecurity/duo_api against Twofold on port 443", { skip: !run }, () 
         assert.ok(c.expiration !== null && Math.abs(c.expiration - (Date.now() / 1000 + 3600)) < 60);
     });
   }
+
+  test("the same call twice within one second: one is answered; the client resends the other unchanged after the 429 and gets 409 (one attempt logged)", async () => {
+    const { services, store } = s.t.runtime;
+    await services.createUser(ADMIN, { username: "dup" });
+    const dup = await services.requireUser("dup");
+    const client = new duo.Client(auth.ikey, auth.skey, "localhost");
+    // Both calls are signed within one second (dates have one-second resolution), so their bytes are identical.
+    while (Date.now() % 1000 > 300) await new Promise((resolve) => setTimeout(resolve, 20));
+    const params = { username: "dup", factor: "passcode", passcode: "000000", ipaddr: "client7.example.org" };
+    const started = Date.now();
+    const replies = await Promise.all([
+      call(client, "POST", "/auth/v2/auth", params).then((r) => ({ r, ms: Date.now() - started })),
+      call(client, "POST", "/auth/v2/auth", params).then((r) => ({ r, ms: Date.now() - started })),
+    ]);
+    replies.sort((a, b) => a.ms - b.ms);
+    const [answered, refused] = replies;
+    assert.equal(answered!.r.stat, "OK", JSON.stringify(answered!.r));
+    assert.equal((answered!.r.response as { result: string }).result, "deny");
+    // duo_api retries a 429 after 1 s + up to 1 s of jitter with the same headers: that copy is a replay.
+    assert.deepEqual([refused!.r.stat, refused!.r.code], ["FAIL", 40901], JSON.stringify(refused!.r));
+    assert.ok(refused!.ms >= 1000 && refused!.ms < 4000, `the refusal came after ${refused!.ms} ms`);
+    const { entries } = await store.listAuthLog({
+      minTime: 0,
+      maxTime: Number.MAX_SAFE_INTEGER,
+      limit: 10,
+      userIds: [dup.id],
+    });
+    assert.equal(entries.length, 1, "one attempt was processed");
+    console.log(`duo_api: the answer after ${answered!.ms} ms, the 409 after ${refused!.ms} ms`);
+  });
 });
