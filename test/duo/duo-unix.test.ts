@@ -115,7 +115,9 @@ describe("login_duo and pam_duo 1.11.3 against Twofold", { skip: !run }, () => {
     assert.match(r.output, /Twofold second-factor login for alice/);
     assert.match(r.output, /Success\. Logging you in/);
     assert.ok(r.output.includes(shell.marker), r.output);
-    // The same code again is a replay: refused.
+    // The same code again is a replay: refused. (Typed within 2 s, duo_unix 1.11.3's identical undated request is
+    // refused before the passcode is even looked at, a deny too; this one waits so the passcode check answers.)
+    await new Promise((resolve) => setTimeout(resolve, 2100));
     const again = await runLoginDuoInteractive({
       conf: writeDuoConfig({
         dir: s.dir,
