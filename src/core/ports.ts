@@ -155,7 +155,10 @@ export interface Store {
   // Users
   insertUser(user: User): Promise<void>;
   getUser(id: string): Promise<User | undefined>;
-  /** Find by canonical username, alias or e-mail (all canonical). */
+  /**
+   * Find by canonical username, alias or e-mail (all canonical). A key recorded as a username collision
+   * names nobody: undefined, whoever holds it.
+   */
   findUserByIdentifier(canonical: string): Promise<User | undefined>;
   listUsers(query: UserQuery): Promise<{ users: User[]; total: number }>;
   updateUser(id: string, patch: UserPatch, now: number): Promise<User | undefined>;

@@ -133,8 +133,15 @@ export class KyselyStore implements Store {
   }
 
   async findUserByIdentifier(canonical: string): Promise<User | undefined> {
+    // A key two users claim names nobody (A3); checked in the same statement, so a login pays no extra trip.
+    const uncontested = sql<boolean>`not exists (select 1 from username_collisions where canonical = ${canonical})`;
     const direct = await guard(() =>
-      this.#db.selectFrom("users").selectAll().where("username_canonical", "=", canonical).executeTakeFirst(),
+      this.#db
+        .selectFrom("users")
+        .selectAll()
+        .where("username_canonical", "=", canonical)
+        .where(uncontested)
+        .executeTakeFirst(),
     );
     if (direct) return toUser(direct);
     const alias = await guard(() =>
@@ -143,12 +150,19 @@ export class KyselyStore implements Store {
         .innerJoin("users", "users.id", "user_aliases.user_id")
         .selectAll("users")
         .where("user_aliases.alias_canonical", "=", canonical)
+        .where(uncontested)
         .executeTakeFirst(),
     );
     if (alias) return toUser(alias);
     // An e-mail address is an identifier only when exactly one user has it.
     const byEmail = await guard(() =>
-      this.#db.selectFrom("users").selectAll().where("email_canonical", "=", canonical).limit(2).execute(),
+      this.#db
+        .selectFrom("users")
+        .selectAll()
+        .where("email_canonical", "=", canonical)
+        .where(uncontested)
+        .limit(2)
+        .execute(),
     );
     return byEmail.length === 1 ? toUser(byEmail[0]!) : undefined;
   }

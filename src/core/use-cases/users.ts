@@ -55,16 +55,11 @@ async function isNameTaken(deps: Deps, key: string): Promise<boolean> {
 /**
  * The user a typed identifier names, or undefined. A name two users claim (found when usernames were
  * reconciled after a change of `identity.stripDomains`) names neither until an operator settles it: a
- * login must never reach whichever of the two happens to hold the key (A3, G1).
+ * login must never reach whichever of the two happens to hold the key (A3, G1). The store applies that.
  */
 export async function findUser(deps: Deps, identifier: string): Promise<User | undefined> {
   const key = resolveIdentifier(deps, identifier);
-  if (key === undefined) return undefined;
-  const [user, contesting] = await Promise.all([
-    deps.store.findUserByIdentifier(key),
-    deps.store.getUsernameCollision(key),
-  ]);
-  return contesting.length > 0 ? undefined : user;
+  return key === undefined ? undefined : deps.store.findUserByIdentifier(key);
 }
 
 /** The user an operator names by id or by any spelling; a contested name is refused with the ids to use. */
