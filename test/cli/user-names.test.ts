@@ -30,6 +30,11 @@ describe("twofold user with identity.stripDomains", () => {
     assert.equal(twin.code, 1);
     assert.match(twin.stderr, /already exists/);
 
+    // Commands that take USER find the same user under any spelling.
+    const rescue = box.run(["rescue", "generate", "ＢＯＢ@corp"]);
+    assert.equal(rescue.code, 0, rescue.stderr);
+    assert.equal(box.json<{ unused: number }>(["rescue", "status", "bob"]).unused, 10);
+
     assert.equal(box.run(["user", "alias", "bob", "R.Smith@corp"]).code, 0);
     assert.equal(box.json<Shown>(["user", "show", "r.smith"]).user.id, bob.id);
     assert.equal(box.run(["user", "add", "R.SMITH"]).code, 1, "an alias in another spelling is taken");
