@@ -103,6 +103,21 @@ export interface AuthLogQuery {
   order?: "asc" | "desc";
 }
 
+/** A username or alias as stored: its spelling and the key lookups find it by. */
+export interface StoredUserName {
+  kind: "username" | "alias";
+  userId: string;
+  name: string;
+  canonical: string;
+}
+
+/** A canonical key more than one user's name reduces to; it names nobody until an operator settles it. */
+export interface UsernameCollision {
+  canonical: string;
+  userIds: string[];
+  detectedAt: number;
+}
+
 export type UserPatch = Partial<
   Pick<User, "realName" | "email" | "phone" | "status" | "passwordHash" | "notes">
 > & {
@@ -140,7 +155,10 @@ export interface Store {
   // Users
   insertUser(user: User): Promise<void>;
   getUser(id: string): Promise<User | undefined>;
-  /** Find by canonical username, alias or e-mail (all canonical). */
+  /**
+   * Find by canonical username, alias or e-mail (all canonical). A key recorded as a username collision
+   * names nobody: undefined, whoever holds it.
+   */
   findUserByIdentifier(canonical: string): Promise<User | undefined>;
   listUsers(query: UserQuery): Promise<{ users: User[]; total: number }>;
   updateUser(id: string, patch: UserPatch, now: number): Promise<User | undefined>;
@@ -148,6 +166,15 @@ export interface Store {
   addAlias(userId: string, alias: string, aliasCanonical: string): Promise<void>;
   removeAlias(userId: string, aliasCanonical: string): Promise<boolean>;
   listAliases(userId: string): Promise<string[]>;
+  /** Every username and alias as stored: spelling and canonical key (to recompute keys after a settings change). */
+  listUserNames(): Promise<StoredUserName[]>;
+  /** Set a username's or alias's key to `to`, only if it is still `name.canonical`; false otherwise. */
+  recanonicalizeUserName(name: StoredUserName, to: string): Promise<boolean>;
+  /** Replace the recorded username collisions with these (several nodes writing the same set is harmless). */
+  replaceUsernameCollisions(collisions: UsernameCollision[]): Promise<void>;
+  listUsernameCollisions(): Promise<UsernameCollision[]>;
+  /** The users contesting a canonical key; empty when the key is not contested. */
+  getUsernameCollision(canonical: string): Promise<string[]>;
 
   // Applications (integrations)
   insertApplication(app: Application): Promise<void>;

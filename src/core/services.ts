@@ -14,6 +14,7 @@ import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
+import * as usernames from "./use-cases/username-reconciliation.ts";
 import * as users from "./use-cases/users.ts";
 import * as passcode from "./use-cases/verify-passcode.ts";
 
@@ -62,6 +63,9 @@ export function createServices(input: {
     addUserAlias: bind(deps, users.addUserAlias),
     deleteUser: bind(deps, users.deleteUser),
     unlockUser: bind(deps, users.unlockUser),
+    updateUser: bind(deps, users.updateUser),
+    reconcileUsernames: bind(deps, usernames.reconcileUsernames),
+    listUsernameCollisions: bind(deps, usernames.listUsernameCollisions),
     // applications
     createApplication: bind(deps, applications.createApplication),
     requireApplication: bind(deps, applications.requireApplication),
@@ -117,8 +121,7 @@ export function createServices(input: {
     resealSecrets: bind(deps, keys.resealSecrets),
     // the one passcode check
     verifyPasscode: bind(deps, passcode.verifyPasscode),
-    // Duo-compatible Admin API: user details, single tokens, registered phones
-    updateUser: bind(deps, users.updateUser),
+    // Duo-compatible Admin API: single tokens, registered phones
     createToken: bind(deps, tokens.createToken),
     deleteToken: bind(deps, tokens.deleteToken),
     createPhone: bind(deps, phones.createPhone),

@@ -6,9 +6,34 @@ import { canonicalizeUsername } from "./username.ts";
 
 test("case, width and surrounding space fold to one key", () => {
   for (const s of ["Alice", " alice", "ALICE\t", "ａｌｉｃｅ", "Ａｌｉｃｅ "])
-    assert.equal(canonicalizeUsername(s), "alice");
-  assert.equal(canonicalizeUsername("Ｊöｒｇ"), "jörg");
-  assert.equal(canonicalizeUsername("Jo\u0308rg"), "jörg", "combining diaeresis composes (NFKC)");
+    assert.equal(canonicalizeUsername(s, []), "alice");
+  assert.equal(canonicalizeUsername("Ｊöｒｇ", []), "jörg");
+  assert.equal(canonicalizeUsername("Jo\u0308rg", []), "jörg", "combining diaeresis composes (NFKC)");
+});
+
+test("A3: with corp stripped, alice@corp in any spelling is alice; other domains are kept", () => {
+  const strip = ["Corp"];
+  for (const s of ["alice@corp", " Alice@CORP ", "ａｌｉｃｅ＠ｃｏｒｐ", "alice", "alice@corp@corp"])
+    assert.equal(canonicalizeUsername(s, strip), "alice", JSON.stringify(s));
+  assert.equal(canonicalizeUsername("alice@other", strip), "alice@other");
+  assert.equal(canonicalizeUsername("alice@corp.example", strip), "alice@corp.example");
+  assert.equal(canonicalizeUsername("alice@corp", []), "alice@corp", "nothing stripped unless configured");
+  assert.equal(canonicalizeUsername("@corp", strip), "@corp", "a bare domain is not emptied");
+});
+
+test("the canonical form of a canonical form is itself (one key, however often it is applied)", () => {
+  const strip = ["corp"];
+  for (const s of [
+    "Alice",
+    "ａｌｉｃｅ@corp",
+    "bob@corp@corp",
+    "Ｊöｒｇ@ＣＯＲＰ",
+    "x@other@corp",
+    "ǅemal",
+  ]) {
+    const once = canonicalizeUsername(s, strip);
+    assert.equal(canonicalizeUsername(once, strip), once, JSON.stringify(s));
+  }
 });
 
 test("empty, over-long, control, bidi, zero-width and inner-space names are refused", () => {
@@ -22,7 +47,7 @@ test("empty, over-long, control, bidi, zero-width and inner-space names are refu
     "al\u200Bice",
     "al ice",
   ]) {
-    assert.throws(() => canonicalizeUsername(s), { code: "ERR_USERNAME_INVALID" }, JSON.stringify(s));
+    assert.throws(() => canonicalizeUsername(s, []), { code: "ERR_USERNAME_INVALID" }, JSON.stringify(s));
   }
 });
 

@@ -13,6 +13,7 @@ import { Keyring, type MasterKey } from "../core/crypto/keyring.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { Clock, PushEvents, Store } from "../core/ports.ts";
 import { createServices, type Services } from "../core/services.ts";
+import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/username-reconciliation.ts";
 import { openStore } from "../store/open-store.ts";
 import { PgPushEvents } from "../store/pg-push-events.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -71,6 +72,15 @@ export async function createRuntime(
   let pushEvents: PushEvents & { close?(): Promise<void> };
   let vapid: Awaited<ReturnType<typeof loadVAPIDKeys>> | null = null;
   try {
+    // Stored username keys follow identity.stripDomains, which migrations cannot see: bring them up to date
+    // before anything looks a user up (A3). Cheap when nothing changed since the last start.
+    logUsernameReconciliation(
+      logger,
+      await reconcileUsernames(
+        { store, clock, stripDomains: config.identity.stripDomains },
+        { onlyIfChanged: true },
+      ),
+    );
     pushEvents = config.database.url
       ? await PgPushEvents.start({
           url: config.database.url,
@@ -128,6 +138,22 @@ export async function createRuntime(
       await store.close();
     },
   };
+}
+
+/** What a reconciliation of username keys did, for operators: changes at info, collisions as a warning. */
+export function logUsernameReconciliation(logger: Logger, report: ReconcileReport): void {
+  if (!report.ran) return;
+  if (report.changed.length > 0)
+    logger.info(
+      { checked: report.checked, changed: report.changed.length },
+      "usernames and aliases re-keyed for identity.stripDomains",
+    );
+  for (const c of report.collisions)
+    logger.warn(
+      { name: c.canonical, userIds: c.userIds },
+      "username collision: these users' names reduce to one canonical name, which now names none of them; " +
+        "delete or rename all but one (twofold user collisions)",
+    );
 }
 
 /** RFC 8292 §2.1: a contact for the push service's operator; the public URL when https, else a mailto:. */

@@ -38,9 +38,12 @@ import type {
   PhonePatch,
   PhoneQuery,
   Store,
+  StoredUserName,
+  UsernameCollision,
   UserPatch,
   UserQuery,
 } from "../core/ports.ts";
+import { canonicalizeEmail, foldName } from "../core/username.ts";
 import type { Dialect } from "./migrations.ts";
 import type {
   ApplicationsTable,
@@ -109,7 +112,7 @@ export class KyselyStore implements Store {
             username_canonical: user.usernameCanonical,
             real_name: user.realName,
             email: user.email,
-            email_canonical: user.email ? user.email.normalize("NFKC").trim().toLowerCase() : null,
+            email_canonical: user.email ? canonicalizeEmail(user.email) : null,
             phone: user.phone,
             status: user.status,
             password_hash: user.passwordHash,
@@ -130,8 +133,15 @@ export class KyselyStore implements Store {
   }
 
   async findUserByIdentifier(canonical: string): Promise<User | undefined> {
+    // A key two users claim names nobody (A3); checked in the same statement, so a login pays no extra trip.
+    const uncontested = sql<boolean>`not exists (select 1 from username_collisions where canonical = ${canonical})`;
     const direct = await guard(() =>
-      this.#db.selectFrom("users").selectAll().where("username_canonical", "=", canonical).executeTakeFirst(),
+      this.#db
+        .selectFrom("users")
+        .selectAll()
+        .where("username_canonical", "=", canonical)
+        .where(uncontested)
+        .executeTakeFirst(),
     );
     if (direct) return toUser(direct);
     const alias = await guard(() =>
@@ -140,12 +150,19 @@ export class KyselyStore implements Store {
         .innerJoin("users", "users.id", "user_aliases.user_id")
         .selectAll("users")
         .where("user_aliases.alias_canonical", "=", canonical)
+        .where(uncontested)
         .executeTakeFirst(),
     );
     if (alias) return toUser(alias);
     // An e-mail address is an identifier only when exactly one user has it.
     const byEmail = await guard(() =>
-      this.#db.selectFrom("users").selectAll().where("email_canonical", "=", canonical).limit(2).execute(),
+      this.#db
+        .selectFrom("users")
+        .selectAll()
+        .where("email_canonical", "=", canonical)
+        .where(uncontested)
+        .limit(2)
+        .execute(),
     );
     return byEmail.length === 1 ? toUser(byEmail[0]!) : undefined;
   }
@@ -153,10 +170,11 @@ export class KyselyStore implements Store {
   async listUsers(query: UserQuery): Promise<{ users: User[]; total: number }> {
     let q = this.#db.selectFrom("users");
     if (query.search) {
-      const like = `%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const like = `%${foldName(query.search).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       q = q.where((eb) =>
         eb.or([
           eb("username_canonical", "like", sql<string>`${like} escape '\\'`),
+          eb(sql`lower(username)`, "like", sql<string>`${like} escape '\\'`),
           eb("email_canonical", "like", sql<string>`${like} escape '\\'`),
           eb(sql`lower(real_name)`, "like", sql<string>`${like} escape '\\'`),
         ]),
@@ -183,7 +201,7 @@ export class KyselyStore implements Store {
     if (patch.realName !== undefined) values.real_name = patch.realName;
     if (patch.email !== undefined) {
       values.email = patch.email;
-      values.email_canonical = patch.email ? patch.email.normalize("NFKC").trim().toLowerCase() : null;
+      values.email_canonical = patch.email ? canonicalizeEmail(patch.email) : null;
     }
     if (patch.phone !== undefined) values.phone = patch.phone;
     if (patch.status !== undefined) values.status = patch.status;
@@ -243,6 +261,101 @@ export class KyselyStore implements Store {
         .execute(),
     );
     return rows.map((r) => r.alias);
+  }
+
+  async listUserNames(): Promise<StoredUserName[]> {
+    const [users, aliases] = await Promise.all([
+      guard(() => this.#db.selectFrom("users").select(["id", "username", "username_canonical"]).execute()),
+      guard(() =>
+        this.#db.selectFrom("user_aliases").select(["user_id", "alias", "alias_canonical"]).execute(),
+      ),
+    ]);
+    return [
+      ...users.map(
+        (u): StoredUserName => ({
+          kind: "username",
+          userId: u.id,
+          name: u.username,
+          canonical: u.username_canonical,
+        }),
+      ),
+      ...aliases.map(
+        (a): StoredUserName => ({
+          kind: "alias",
+          userId: a.user_id,
+          name: a.alias,
+          canonical: a.alias_canonical,
+        }),
+      ),
+    ];
+  }
+
+  async recanonicalizeUserName(name: StoredUserName, to: string): Promise<boolean> {
+    const r = await guard(() =>
+      name.kind === "username"
+        ? this.#db
+            .updateTable("users")
+            .set({ username_canonical: to })
+            .where("id", "=", name.userId)
+            .where("username_canonical", "=", name.canonical)
+            .executeTakeFirst()
+        : this.#db
+            .updateTable("user_aliases")
+            .set({ alias_canonical: to })
+            .where("user_id", "=", name.userId)
+            .where("alias_canonical", "=", name.canonical)
+            .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async replaceUsernameCollisions(collisions: UsernameCollision[]): Promise<void> {
+    const rows = collisions.flatMap((c) =>
+      c.userIds.map((id) => ({ canonical: c.canonical, user_id: id, detected_at: c.detectedAt })),
+    );
+    await this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).#db;
+      await guard(() => db.deleteFrom("username_collisions").execute());
+      if (rows.length > 0)
+        await guard(() =>
+          db
+            .insertInto("username_collisions")
+            .values(rows)
+            .onConflict((oc) => oc.columns(["canonical", "user_id"]).doNothing())
+            .execute(),
+        );
+    });
+  }
+
+  async listUsernameCollisions(): Promise<UsernameCollision[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("username_collisions")
+        .selectAll()
+        .orderBy("canonical")
+        .orderBy("user_id")
+        .execute(),
+    );
+    const out = new Map<string, UsernameCollision>();
+    for (const r of rows) {
+      const c = out.get(r.canonical) ?? { canonical: r.canonical, userIds: [], detectedAt: r.detected_at };
+      c.userIds.push(r.user_id);
+      c.detectedAt = Math.min(c.detectedAt, r.detected_at);
+      out.set(r.canonical, c);
+    }
+    return [...out.values()];
+  }
+
+  async getUsernameCollision(canonical: string): Promise<string[]> {
+    const rows = await guard(() =>
+      this.#db
+        .selectFrom("username_collisions")
+        .select("user_id")
+        .where("canonical", "=", canonical)
+        .orderBy("user_id")
+        .execute(),
+    );
+    return rows.map((r) => r.user_id);
   }
 
   // ---------------------------------------------------------------- applications

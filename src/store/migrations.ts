@@ -284,6 +284,26 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0006_username_collisions": {
+      async up(db: AnyDB) {
+        // Canonical keys that more than one user's name reduces to (A3): found when keys are recomputed for
+        // the current identity.stripDomains, which a migration cannot see, so `serve` and `db migrate` do it
+        // (reconcileUsernames). A key listed here names nobody until an operator settles it; rows go with
+        // their user.
+        await db.schema
+          .createTable("username_collisions")
+          .addColumn("canonical", "text", (c) => c.notNull())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("detected_at", big, (c) => c.notNull())
+          .addPrimaryKeyConstraint("username_collisions_pk", ["canonical", "user_id"])
+          .execute();
+        await db.schema
+          .createIndex("username_collisions_user")
+          .on("username_collisions")
+          .column("user_id")
+          .execute();
+      },
+    },
     "0010_signed_request_seen_at": {
       async up(db: AnyDB) {
         // When a remembered signature was first seen: an identical request within a second of it is a client

@@ -23,6 +23,12 @@ export interface UserAliasesTable {
   alias: string;
 }
 
+export interface UsernameCollisionsTable {
+  canonical: string;
+  user_id: string;
+  detected_at: number;
+}
+
 export interface ApplicationsTable {
   id: string;
   name: string;
@@ -185,6 +191,7 @@ export interface PhonesTable {
 export interface Database {
   users: UsersTable;
   user_aliases: UserAliasesTable;
+  username_collisions: UsernameCollisionsTable;
   applications: ApplicationsTable;
   otp_credentials: OTPCredentialsTable;
   bypass_codes: BypassCodesTable;

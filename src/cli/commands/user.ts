@@ -1,6 +1,7 @@
 // `twofold user …`: add, list, show, import, enable/disable, alias, delete and unlock users.
 
 import type { UserStatus } from "../../core/model.ts";
+import type { Store, UsernameCollision } from "../../core/ports.ts";
 import { MAX_IMPORT_BYTES } from "../../core/tokens/imported-token.ts";
 import { toPublicToken } from "../../core/use-cases/hardware-tokens.ts";
 import { type PublicUser, toPublicUser } from "../../core/use-cases/users.ts";
@@ -41,6 +42,76 @@ function setStatus(status: UserStatus, verb: string): Command["run"] {
     printUser(ctx, await services.setUserStatus(ctx.actor, ctx.args[0]!, status), verb);
     return 0;
   };
+}
+
+/** One user claiming a contested name, with what tells the operator which one is real. */
+export interface CollisionClaimant {
+  id: string;
+  username: string;
+  status: UserStatus;
+  createdAt: string | null;
+  devices: number;
+  authenticators: number;
+}
+
+export interface CollisionView {
+  name: string;
+  detectedAt: string | null;
+  users: CollisionClaimant[];
+}
+
+export async function describeCollisions(
+  store: Store,
+  collisions: readonly UsernameCollision[],
+): Promise<CollisionView[]> {
+  return Promise.all(
+    collisions.map(async (c) => ({
+      name: c.canonical,
+      detectedAt: isoTime(c.detectedAt),
+      users: (
+        await Promise.all(
+          c.userIds.map(async (id): Promise<CollisionClaimant | undefined> => {
+            const user = await store.getUser(id);
+            if (!user) return undefined;
+            const [devices, otp] = await Promise.all([
+              store.listDevices(id),
+              store.listUsableOTPCredentials(id),
+            ]);
+            return {
+              id,
+              username: user.username,
+              status: user.status,
+              createdAt: isoTime(user.createdAt),
+              devices: devices.filter((d) => d.status === "active").length,
+              authenticators: otp.length,
+            };
+          }),
+        )
+      ).filter((u) => u !== undefined),
+    })),
+  );
+}
+
+export function printCollisions(ctx: CommandContext, collisions: readonly CollisionView[]): void {
+  for (const c of collisions) {
+    ctx.out.line(
+      `COLLISION: ${JSON.stringify(c.name)} is claimed by ${c.users.length} users and names none of them; ` +
+        "nothing was merged",
+    );
+    ctx.out.table(c.users, [
+      { header: "ID", value: (u) => u.id },
+      { header: "USERNAME", value: (u) => u.username },
+      { header: "STATUS", value: (u) => u.status },
+      { header: "CREATED", value: (u) => u.createdAt },
+      { header: "DEVICES", value: (u) => String(u.devices) },
+      { header: "OTP", value: (u) => String(u.authenticators) },
+    ]);
+  }
+  if (collisions.length > 0)
+    ctx.out.line(
+      "Settle each by deleting (twofold user delete ID --yes) or renaming (twofold user rename ID NEWNAME) " +
+        "all but the real user; the name works again at once.",
+    );
 }
 
 export const userCommands: Command[] = [
@@ -145,6 +216,33 @@ export const userCommands: Command[] = [
         for (const l of lockouts)
           o.line(`  ${l.factorClass}: ${l.failures} failures, last ${isoTime(l.lastFailureAt) ?? "-"}`);
       });
+      return 0;
+    },
+  },
+  {
+    path: ["user", "collisions"],
+    summary: "list names that more than one user claims (they name none of them until settled)",
+    details:
+      "A collision appears when adding a domain to identity.stripDomains makes two users' names one\n" +
+      "(bob@corp and bob). Nothing is merged: the name names nobody until all but one are deleted or renamed.",
+    async run(ctx) {
+      const { services, store } = await ctx.runtime();
+      const collisions = await describeCollisions(store, await services.listUsernameCollisions());
+      ctx.out.data({ collisions }, () => {
+        if (collisions.length === 0) ctx.out.line("no username collisions");
+        printCollisions(ctx, collisions);
+      });
+      return 0;
+    },
+  },
+  {
+    path: ["user", "rename"],
+    summary: "change a user's username",
+    args: [{ name: "USER" }, { name: "NEWNAME" }],
+    async run(ctx) {
+      const { services } = await ctx.runtime();
+      const [user, username] = ctx.args as [string, string];
+      printUser(ctx, await services.updateUser(ctx.actor, user, { username }), "renamed");
       return 0;
     },
   },

@@ -5,6 +5,7 @@ import { type ErrorIssue, TwofoldError } from "../errors.ts";
 import type { User, UserStatus } from "../model.ts";
 import type { UserPatch } from "../ports.ts";
 import { canonicalizeUsername, tryCanonicalizeUsername } from "../username.ts";
+import { reconcileIfContested } from "./username-reconciliation.ts";
 
 export interface NewUser {
   username: string;
@@ -26,33 +27,62 @@ export function toPublicUser(user: User): PublicUser {
   return { ...rest, hasPassword: passwordHash !== null };
 }
 
-/** The canonical key for a typed identifier: canonical form, with configured domains stripped (A3). */
+/**
+ * The canonical key of a typed username, alias or e-mail under this deployment's `identity.stripDomains`
+ * (A3): the one form every write stores and every lookup searches. Undefined when it names nobody.
+ */
 export function resolveIdentifier(deps: Pick<Deps, "stripDomains">, raw: string): string | undefined {
-  const canonical = tryCanonicalizeUsername(raw);
-  if (!canonical) return undefined;
-  const at = canonical.lastIndexOf("@");
-  if (at > 0) {
-    const domain = canonical.slice(at + 1);
-    if (deps.stripDomains.some((d) => d.toLowerCase() === domain)) return canonical.slice(0, at);
-  }
-  return canonical;
+  return tryCanonicalizeUsername(raw, deps.stripDomains);
 }
 
+/** The canonical key of a name being written; throws ERR_USERNAME_INVALID for a name that cannot be one. */
+function canonicalName(deps: Pick<Deps, "stripDomains">, raw: string): string {
+  return canonicalizeUsername(raw, deps.stripDomains);
+}
+
+/**
+ * Whether a key is spoken for: a user's name, an alias, a unique e-mail, or a name two users claim that an
+ * operator has yet to settle (see reconcileUsernames).
+ */
+async function isNameTaken(deps: Deps, key: string): Promise<boolean> {
+  const [owner, contesting] = await Promise.all([
+    deps.store.findUserByIdentifier(key),
+    deps.store.getUsernameCollision(key),
+  ]);
+  return owner !== undefined || contesting.length > 0;
+}
+
+/**
+ * The user a typed identifier names, or undefined. A name two users claim (found when usernames were
+ * reconciled after a change of `identity.stripDomains`) names neither until an operator settles it: a
+ * login must never reach whichever of the two happens to hold the key (A3, G1). The store applies that.
+ */
 export async function findUser(deps: Deps, identifier: string): Promise<User | undefined> {
   const key = resolveIdentifier(deps, identifier);
   return key === undefined ? undefined : deps.store.findUserByIdentifier(key);
 }
 
+/** The user an operator names by id or by any spelling; a contested name is refused with the ids to use. */
 export async function requireUser(deps: Deps, identifier: string): Promise<User> {
-  const user = (await deps.store.getUser(identifier)) ?? (await findUser(deps, identifier));
+  const byId = await deps.store.getUser(identifier);
+  if (byId) return byId;
+  const key = resolveIdentifier(deps, identifier);
+  const contesting = key === undefined ? [] : await deps.store.getUsernameCollision(key);
+  if (contesting.length > 0)
+    throw new TwofoldError(
+      "ERR_USER_AMBIGUOUS",
+      `${JSON.stringify(identifier)} names more than one user (${contesting.join(", ")}): use the user id; ` +
+        "see `twofold user collisions`",
+    );
+  const user = key === undefined ? undefined : await deps.store.findUserByIdentifier(key);
   if (!user) throw new TwofoldError("ERR_USER_NOT_FOUND", `no user ${JSON.stringify(identifier)}`);
   return user;
 }
 
-function validateNewUser(input: NewUser): ErrorIssue[] {
+function validateNewUser(deps: Pick<Deps, "stripDomains">, input: NewUser): ErrorIssue[] {
   const issues: ErrorIssue[] = [];
   try {
-    canonicalizeUsername(input.username);
+    canonicalName(deps, input.username);
   } catch (e) {
     issues.push({ path: "username", message: (e as Error).message });
   }
@@ -76,7 +106,7 @@ async function buildUser(deps: Deps, input: NewUser): Promise<User> {
   return {
     id: randomId("DU"),
     username: input.username.trim(),
-    usernameCanonical: canonicalizeUsername(input.username),
+    usernameCanonical: canonicalName(deps, input.username),
     realName: input.realName ?? null,
     email: input.email ?? null,
     phone: input.phone ?? null,
@@ -89,11 +119,12 @@ async function buildUser(deps: Deps, input: NewUser): Promise<User> {
 }
 
 export async function createUser(deps: Deps, actor: Actor, input: NewUser): Promise<PublicUser> {
-  const issues = validateNewUser(input);
+  const issues = validateNewUser(deps, input);
   if (issues.length > 0) throw new TwofoldError("ERR_VALIDATION", "invalid user", { issues });
   const user = await buildUser(deps, input);
-  // One identity, one record: a new username may not equal an existing alias or e-mail (A3).
-  if (await deps.store.findUserByIdentifier(user.usernameCanonical))
+  // One identity, one record: a new username may not equal an existing username, alias or e-mail in any
+  // spelling (A3). `bob` is refused while `bob@corp` exists and `corp` is stripped: that is the same person.
+  if (await isNameTaken(deps, user.usernameCanonical))
     throw new TwofoldError("ERR_USER_EXISTS", `user ${user.username} already exists`);
   const aliases = await checkNewAliases(deps, user, input.aliases ?? [], []);
   await deps.store.transaction(async (tx) => {
@@ -137,7 +168,7 @@ async function checkNewAliases(
   const out: Array<{ alias: string; canonical: string }> = [];
   const seen = new Set(keep);
   for (const [i, raw] of wanted.entries()) {
-    const canonical = tryCanonicalizeUsername(raw);
+    const canonical = resolveIdentifier(deps, raw);
     const path = `aliases[${i}]`;
     if (!canonical) {
       issues.push({ path, message: "not a valid name" });
@@ -148,8 +179,8 @@ async function checkNewAliases(
       continue;
     }
     seen.add(canonical);
-    const owner = await deps.store.findUserByIdentifier(canonical);
-    if (owner) throw new TwofoldError("ERR_USER_EXISTS", `${raw} already names a user`);
+    if (await isNameTaken(deps, canonical))
+      throw new TwofoldError("ERR_USER_EXISTS", `${raw} already names a user`);
     out.push({ alias: raw.trim(), canonical });
   }
   if (issues.length > 0) throw new TwofoldError("ERR_VALIDATION", "invalid aliases", { issues });
@@ -167,25 +198,29 @@ export async function updateUser(
   const issues = validateUserFields(changes);
   let usernameCanonical: string | undefined;
   if (changes.username !== undefined) {
-    usernameCanonical = tryCanonicalizeUsername(changes.username);
+    usernameCanonical = resolveIdentifier(deps, changes.username);
     if (!usernameCanonical) issues.push({ path: "username", message: "not a valid username" });
   }
   if (issues.length > 0) throw new TwofoldError("ERR_VALIDATION", "invalid user", { issues });
   if (usernameCanonical !== undefined && usernameCanonical !== user.usernameCanonical) {
-    const owner = await deps.store.findUserByIdentifier(usernameCanonical);
-    if (owner && owner.id !== user.id)
+    const [owner, contesting] = await Promise.all([
+      deps.store.findUserByIdentifier(usernameCanonical),
+      deps.store.getUsernameCollision(usernameCanonical),
+    ]);
+    if ((owner && owner.id !== user.id) || contesting.some((id) => id !== user.id))
       throw new TwofoldError("ERR_USER_EXISTS", `${changes.username} already names a user`);
   }
   const currentAliases = await deps.store.listAliases(user.id);
-  const currentKeys = new Map(currentAliases.map((a) => [canonicalizeUsername(a), a]));
+  const aliasKey = (a: string) => resolveIdentifier(deps, a) ?? a;
+  const currentKeys = new Map(currentAliases.map((a) => [aliasKey(a), a]));
   let removed: string[] = [];
   let added: Array<{ alias: string; canonical: string }> = [];
   if (changes.aliases !== undefined) {
-    const wantedKeys = new Set(changes.aliases.map((a) => tryCanonicalizeUsername(a)));
+    const wantedKeys = new Set(changes.aliases.map((a) => resolveIdentifier(deps, a)));
     removed = [...currentKeys.keys()].filter((k) => !wantedKeys.has(k));
     const kept = [...currentKeys.keys()].filter((k) => wantedKeys.has(k));
     const fresh = changes.aliases.filter((a) => {
-      const k = tryCanonicalizeUsername(a);
+      const k = resolveIdentifier(deps, a);
       return k === undefined || !currentKeys.has(k);
     });
     added = await checkNewAliases(
@@ -222,7 +257,7 @@ export async function updateUser(
         ...(changes.aliases !== undefined
           ? {
               aliases: [
-                ...currentAliases.filter((a) => !removed.includes(canonicalizeUsername(a))),
+                ...currentAliases.filter((a) => !removed.includes(aliasKey(a))),
                 ...added.map((a) => a.alias),
               ],
             }
@@ -231,6 +266,8 @@ export async function updateUser(
     });
     return u;
   });
+  // A rename or a dropped alias may settle a contested name: look again at once rather than at next start.
+  if (changes.username !== undefined || removed.length > 0) await reconcileIfContested(deps);
   return toPublicUser(updated);
 }
 
@@ -253,14 +290,15 @@ export async function importUsers(
   const issues: ErrorIssue[] = [];
   const seen = new Map<string, number>();
   for (const row of rows) {
-    for (const i of validateNewUser(row))
+    for (const i of validateNewUser(deps, row))
       issues.push({ path: `line ${row.line}`, message: `${i.path}: ${i.message}` });
-    const key = tryCanonicalizeUsername(row.username);
+    const key = resolveIdentifier(deps, row.username);
     if (!key) continue;
+    // `Bob`, `ｂｏｂ` and (with `corp` stripped) `bob@corp` on two lines are one user twice.
     const first = seen.get(key);
     if (first !== undefined) issues.push({ path: `line ${row.line}`, message: `duplicate of line ${first}` });
     else seen.set(key, row.line);
-    if (await deps.store.findUserByIdentifier(key))
+    if (await isNameTaken(deps, key))
       issues.push({ path: `line ${row.line}`, message: `user ${row.username} already exists` });
   }
   if (issues.length > 0)
@@ -316,8 +354,8 @@ export async function addUserAlias(
   alias: string,
 ): Promise<void> {
   const user = await requireUser(deps, identifier);
-  const key = canonicalizeUsername(alias);
-  if (await deps.store.findUserByIdentifier(key))
+  const key = canonicalName(deps, alias);
+  if (key === user.usernameCanonical || (await isNameTaken(deps, key)))
     throw new TwofoldError("ERR_USER_EXISTS", `${alias} already names a user`);
   await deps.store.transaction(async (tx) => {
     await tx.addAlias(user.id, alias.trim(), key);
@@ -341,6 +379,7 @@ export async function deleteUser(deps: Deps, actor: Actor, identifier: string): 
       before: toPublicUser(user),
     });
   });
+  await reconcileIfContested(deps);
 }
 
 /** Clear every lockout counter of a user (service desk, after checking identity). */

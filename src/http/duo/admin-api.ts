@@ -15,7 +15,7 @@ import type {
   User,
 } from "../../core/model.ts";
 import { resolveIdentifier } from "../../core/use-cases/users.ts";
-import { canonicalizeUsername } from "../../core/username.ts";
+import { canonicalizeEmail } from "../../core/username.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 import { DUO_FAILURES, type DuoMetadata, DuoRefusal, invalidParameters } from "./envelope.ts";
 import {
@@ -62,7 +62,6 @@ function pathOf(call: DuoCall<unknown>): Record<string, string> {
 }
 
 /** E-mail addresses compare as the store keeps them: NFKC, trimmed, lowercase. */
-const canonicalEmail = (email: string) => email.normalize("NFKC").trim().toLowerCase();
 const seconds = (ms: number) => Math.floor(ms / 1000);
 const truthy = (flag: string | undefined) => flag === "1" || flag === "true";
 
@@ -494,19 +493,22 @@ export function registerAdminAPIRoutes(app: FastifyInstance, runtime: Runtime): 
       async ({ params }) => {
         if (params.username !== undefined || params.email !== undefined) {
           if (params.username !== undefined && params.email !== undefined) throw invalid("username or email");
-          // Exactly the username or one of its aliases (or, for `email`, the e-mail address): no other spelling.
+          // The username or one of its aliases in any spelling of the one canonical form (or, for `email`,
+          // the e-mail address): never a user found by e-mail when a username was asked for.
           let user: User | undefined;
           if (params.username !== undefined) {
             const key = resolveIdentifier(services.deps, params.username);
-            user = key === undefined ? undefined : await store.findUserByIdentifier(key);
+            user = await services.findUser(params.username);
             if (user && user.usernameCanonical !== key) {
-              const aliasKeys = (await store.listAliases(user.id)).map((a) => canonicalizeUsername(a));
-              if (!aliasKeys.includes(key!)) user = undefined;
+              const aliasKeys = (await store.listAliases(user.id)).map((a) =>
+                resolveIdentifier(services.deps, a),
+              );
+              if (!aliasKeys.includes(key)) user = undefined;
             }
           } else {
-            const email = canonicalEmail(params.email!);
+            const email = canonicalizeEmail(params.email!);
             user = await store.findUserByIdentifier(email);
-            if (user && canonicalEmail(user.email ?? "") !== email) user = undefined;
+            if (user && canonicalizeEmail(user.email ?? "") !== email) user = undefined;
           }
           const found = user ? [await userObject(runtime, user)] : [];
           return {
