@@ -109,16 +109,19 @@ for (const dialect of await dialects()) {
       assert.ok(t.logs.length > 5, "the requests were logged");
       // Still useful: the service desk can match a row to a phone by its last four digits.
       const created = events.find((e) => e.action === "phone.create");
-      assert.equal((created?.after as { number?: string }).number, "+*******4567");
+      assert.equal((created?.after as { number?: string } | undefined)?.number, "+*******4567");
       const updated = events.find((e) => e.action === "phone.update");
       assert.deepEqual(
-        [(updated?.before as { number?: string }).number, (updated?.after as { number?: string }).number],
+        [
+          (updated?.before as { number?: string } | undefined)?.number,
+          (updated?.after as { number?: string } | undefined)?.number,
+        ],
         ["+*******4567", "+*******4321"],
       );
       const erin = events.find(
         (e) => e.action === "user.create" && (e.after as { username?: string }).username === "erin",
       );
-      assert.equal((erin?.after as { phone?: string }).phone, "+********5678");
+      assert.equal((erin?.after as { phone?: string } | undefined)?.phone, "+********5678");
     });
   });
 }
