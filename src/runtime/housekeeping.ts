@@ -1,20 +1,12 @@
 // Runs retention (L-2) on every serving node: at a jittered interval, one run at a time, failures logged and retried next time.
 import { randomBelow } from "../core/crypto/index.ts";
 import type { PruneReport } from "../core/use-cases/housekeeping.ts";
+import { jitter } from "./jitter.ts";
 import type { Logger } from "./logger.ts";
 
 export interface HousekeepingSchedule {
   /** Stop the timer and wait for a run in progress to end. */
   stop(): Promise<void>;
-}
-
-/**
- * `interval` ± 20 %, so nodes started together (a rolling deploy) drift apart instead of pruning in lockstep.
- * Running together would still be correct (each delete is idempotent), only wasteful.
- */
-export function jitter(intervalMs: number): number {
-  const spread = Math.floor(intervalMs * 0.4);
-  return intervalMs - Math.floor(spread / 2) + (spread > 0 ? randomBelow(spread + 1) : 0);
 }
 
 export function startHousekeeping(options: {
@@ -46,6 +38,8 @@ export function startHousekeeping(options: {
       .catch((err: unknown) => log.warn({ err }, "housekeeping run failed; retrying at the next interval"))
       .finally(() => {
         running = undefined;
+        // Nodes started together (a rolling deploy) drift apart instead of pruning in lockstep; running
+        // together would still be correct (each delete is idempotent), only wasteful.
         schedule(jitter(intervalMs));
       });
   };
