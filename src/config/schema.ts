@@ -213,6 +213,12 @@ export const ConfigSchema = T.Object(
           description:
             "MaxMind DB file (GeoLite2/GeoIP2 City, DB-IP City Lite) for the place shown with a push; empty: no place",
         }),
+        streamSafetyPollSeconds: Seconds(
+          45,
+          5,
+          600,
+          "An open app's live stream is woken by push events; without one it re-reads pending pushes this often (±20% jitter)",
+        ),
         webPush: T.Object(
           {
             enabled: T.Boolean({
@@ -228,6 +234,40 @@ export const ConfigSchema = T.Object(
           },
           { default: {} },
         ),
+      },
+      { default: {} },
+    ),
+    housekeeping: T.Object(
+      {
+        enabled: T.Boolean({
+          default: true,
+          description: "Delete expired rows on a timer while serving (twofold db prune does it once)",
+        }),
+        intervalSeconds: Seconds(900, 10, 86400, "How often each node prunes (±20% jitter)"),
+        batchSize: T.Integer({
+          default: 500,
+          minimum: 1,
+          maximum: 10000,
+          description: "Rows per delete statement: each batch is its own short transaction",
+        }),
+        graceSeconds: Seconds(
+          3600,
+          0,
+          30 * 86400,
+          "Expired activation links, unconfirmed enrolments and signed-request replay records are deleted this long after they expire",
+        ),
+        pushRetentionSeconds: Seconds(
+          172800,
+          90000,
+          365 * 86400,
+          "Pushes are deleted this long after they expire (≥ 25 h: push-fatigue limits count a day of pushes)",
+        ),
+        authLogRetentionDays: T.Integer({
+          default: 365,
+          minimum: 0,
+          maximum: 3650,
+          description: "Authentication-log entries older than this are deleted; 0 keeps them forever",
+        }),
       },
       { default: {} },
     ),

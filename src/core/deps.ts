@@ -1,5 +1,6 @@
 // What every use case is given: the ports, the keyring and the policy (no globals, no process state).
 import type { Keyring } from "./crypto/keyring.ts";
+import { maskPhoneFields } from "./mask-phone.ts";
 import type { AuditInput } from "./model.ts";
 import type { Policy } from "./policy.ts";
 import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
@@ -35,5 +36,13 @@ export async function audit(
   actor: Actor,
   event: Omit<AuditInput, "actor" | "sourceIp">,
 ): Promise<void> {
-  await deps.store.appendAudit({ ...event, actor: actor.name, sourceIp: actor.ip ?? null }, deps.clock.now());
+  // The number lives only in its own row (user, phone); the audit trail keeps its last four digits (N1).
+  const details = {
+    ...(event.before !== undefined ? { before: maskPhoneFields(event.before) } : {}),
+    ...(event.after !== undefined ? { after: maskPhoneFields(event.after) } : {}),
+  };
+  await deps.store.appendAudit(
+    { ...event, ...details, actor: actor.name, sourceIp: actor.ip ?? null },
+    deps.clock.now(),
+  );
 }

@@ -329,6 +329,19 @@ export interface Store {
   /** Record (or clear) the Twofold Authenticator activated for the phone. */
   setPhoneDevice(id: string, deviceId: string | null): Promise<void>;
 
+  // Housekeeping (L-2): each call deletes at most `limit` rows in one short statement, oldest first, and
+  // returns how many; callers repeat until fewer than `limit` come back. Safe on several nodes at once.
+  /** Pushes (whatever their status) that expired at or before `before`. */
+  prunePushTransactions(before: number, limit: number): Promise<number>;
+  /** Device activation links, used or not, that expired at or before `before`. */
+  pruneDeviceActivations(before: number, limit: number): Promise<number>;
+  /** Authenticator-app enrolments never confirmed whose time ran out at or before `before`. */
+  prunePendingOTPCredentials(before: number, limit: number): Promise<number>;
+  /** Signed-request replay records that expired at or before `before`. */
+  pruneSignedRequests(before: number, limit: number): Promise<number>;
+  /** Authentication-log entries written before `before`. */
+  pruneAuthLog(before: number, limit: number): Promise<number>;
+
   // Small key/value state (demo seeding marker, schema facts)
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;

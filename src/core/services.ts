@@ -8,6 +8,7 @@ import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as devices from "./use-cases/devices.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
+import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as push from "./use-cases/push.ts";
@@ -22,6 +23,7 @@ export interface ServiceConfig {
   policy: Policy;
   organization: { issuer: string };
   identity: { stripDomains: readonly string[] };
+  housekeeping: housekeeping.Retention;
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -119,6 +121,9 @@ export function createServices(input: {
     purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
     // key rotation
     resealSecrets: bind(deps, keys.resealSecrets),
+    // retention (L-2): the steps are open so other expiring tables can be pruned in the same run
+    pruneExpiredRows: (steps?: readonly housekeeping.PruneStep[]) =>
+      housekeeping.pruneExpiredRows(deps, input.config.housekeeping, steps),
     // the one passcode check
     verifyPasscode: bind(deps, passcode.verifyPasscode),
     // Duo-compatible Admin API: single tokens, registered phones

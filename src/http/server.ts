@@ -9,6 +9,7 @@ import type { Config } from "../config/schema.ts";
 import { randomHex } from "../core/crypto/index.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { DemoInfo } from "../runtime/demo-info.ts";
+import { type HousekeepingSchedule, startHousekeeping } from "../runtime/housekeeping.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { registerAccessLog } from "./access-log.ts";
 import { createClientErrorHandler } from "./client-error.ts";
@@ -114,10 +115,22 @@ export async function listenServer(app: FastifyInstance, runtime: Runtime): Prom
   const address = app.server.address() as AddressInfo;
   const scheme = app.server instanceof TLSServer ? "https" : "http";
   let closing: Promise<void> | undefined;
+  // Every serving node prunes expired rows (L-2); the runs are safe to overlap across nodes.
+  const { housekeeping } = runtime.config;
+  const pruning: HousekeepingSchedule | undefined = housekeeping.enabled
+    ? startHousekeeping({
+        intervalSeconds: housekeeping.intervalSeconds,
+        run: () => runtime.services.pruneExpiredRows(),
+        logger: runtime.logger,
+      })
+    : undefined;
   return {
     url: `${scheme}://${urlHost(host)}:${address.port}`,
     close: () => {
-      closing ??= closeGracefully(app, shutdownGraceSeconds * 1000);
+      closing ??= (async () => {
+        await pruning?.stop();
+        await closeGracefully(app, shutdownGraceSeconds * 1000);
+      })();
       return closing;
     },
   };

@@ -1,5 +1,6 @@
 // Structured JSON logs (pino) with every field that could hold a secret redacted (N1).
 import { type Logger, pino } from "pino";
+import { maskPhone, PHONE_FIELDS } from "../core/mask-phone.ts";
 
 export type { Logger } from "pino";
 
@@ -27,7 +28,20 @@ export const REDACT_PATHS = [
   'req.headers["authorization"]',
   'req.headers["cookie"]',
   'res.headers["set-cookie"]',
+  // Phone numbers are masked to their last four digits rather than removed: an operator can still tell them apart.
+  ...PHONE_FIELDS,
+  ...PHONE_FIELDS.map((f) => `*.${f}`),
+  ...PHONE_FIELDS.map((f) => `*.*.${f}`),
 ];
+
+const PHONE_FIELD_SET = new Set(PHONE_FIELDS);
+
+/** What a redacted field is written as: a phone keeps its last four digits, anything else is gone. */
+function censor(value: unknown, path: string[]): unknown {
+  const field = path.at(-1) ?? "";
+  if (PHONE_FIELD_SET.has(field)) return typeof value === "string" ? maskPhone(value) : value;
+  return "[redacted]";
+}
 
 export interface LoggerOptions {
   level: string;
@@ -40,7 +54,7 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       level: options.level,
       base: { node: options.node },
-      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      redact: { paths: REDACT_PATHS, censor },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

@@ -2,7 +2,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { LocalPushEvents } from "../adapters/events/local-push-events.ts";
 import { type GeoIP, openGeoIP } from "../adapters/geoip/mmdb.ts";
 import { WebPushSender } from "../adapters/push/web-push.ts";
 import { WebPushDelivery } from "../adapters/push/web-push-delivery.ts";
@@ -16,6 +15,7 @@ import { createServices, type Services } from "../core/services.ts";
 import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/username-reconciliation.ts";
 import { openStore } from "../store/open-store.ts";
 import { PgPushEvents } from "../store/pg-push-events.ts";
+import { SqlitePushEvents } from "../store/sqlite-push-events.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import {
   countPasscodeVerifications,
@@ -87,7 +87,7 @@ export async function createRuntime(
           kysely,
           onError: (err) => logger.warn({ err }, "push wake-up connection lost; reconnecting"),
         })
-      : new LocalPushEvents();
+      : new SqlitePushEvents({ kysely });
     if (config.push.webPush.enabled) vapid = await loadVAPIDKeys(store, keyring);
   } catch (error) {
     await store.close();

@@ -311,6 +311,27 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("signed_requests").addColumn("seen_at", big).execute();
       },
     },
+    "0009_housekeeping": {
+      async up(db: AnyDB) {
+        // Housekeeping deletes expired rows a batch at a time, oldest first: each batch is an index range
+        // scan, never a table scan (L-2). signed_requests and auth_log already have theirs.
+        await db.schema
+          .createIndex("push_transactions_expiry")
+          .on("push_transactions")
+          .column("expires_at")
+          .execute();
+        await db.schema
+          .createIndex("device_activations_expiry")
+          .on("device_activations")
+          .column("expires_at")
+          .execute();
+        await db.schema
+          .createIndex("otp_credentials_pending_expiry")
+          .on("otp_credentials")
+          .columns(["status", "pending_expires_at"])
+          .execute();
+      },
+    },
   };
 }
 

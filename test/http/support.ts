@@ -29,6 +29,8 @@ export async function createTestRuntime(
     webPushAllowHTTP?: boolean;
     /** Run on the real clock (tests with real clients, which sign with the real time); `clock` is then unused. */
     systemClock?: boolean;
+    /** Level of the captured log (default info; debug to see every line an operator could turn on). */
+    logLevel?: string;
   } = {},
 ): Promise<HTTPTestContext> {
   const dialect = options.dialect ?? "sqlite";
@@ -47,7 +49,7 @@ export async function createTestRuntime(
   });
   const logs: string[] = [];
   const logger = createLogger({
-    level: "info",
+    level: options.logLevel ?? "info",
     node: "test-node",
     destination: { write: (m: string) => logs.push(m) },
   });

@@ -6,6 +6,7 @@ import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts"
 import type { PushEvent } from "../../src/core/ports.ts";
 import { openStore } from "../../src/store/open-store.ts";
 import { PgPushEvents } from "../../src/store/pg-push-events.ts";
+import { SqlitePushEvents } from "../../src/store/sqlite-push-events.ts";
 import { createTestDatabase, dialects, PG_URL } from "../support/stores.ts";
 
 const resolved = (txid: string, userId = "U1"): PushEvent => ({
@@ -67,6 +68,30 @@ describe("in-process push events", () => {
     assert.ok(Date.now() - t0 < 2_000);
     assert.equal(events.listenedKeys, 0);
   });
+});
+
+test("SQLite: another connection's write on the file resyncs every listener; this process's own writes do not", async () => {
+  const db = await createTestDatabase("sqlite");
+  const mine = await openStore({ sqlitePath: db.location, backgroundCheckpoints: false });
+  const other = await openStore({ sqlitePath: db.location, backgroundCheckpoints: false, migrate: false });
+  const events = new SqlitePushEvents({ kysely: mine.kysely, watchMs: 20 });
+  try {
+    const seen: PushEvent[] = [];
+    events.subscribe("user:U1", (e) => seen.push(e));
+    const settle = () => new Promise((r) => setTimeout(r, 150));
+    await settle();
+    await mine.store.setMeta("written-here", "1");
+    await settle();
+    assert.deepEqual(seen, [], "own writes are published by whoever makes them, not detected");
+    await other.store.setMeta("written-elsewhere", "1");
+    await settle();
+    assert.deepEqual(seen, [{ kind: "resync" }]);
+  } finally {
+    await events.close();
+    await other.store.close();
+    await mine.store.close();
+    await db.drop();
+  }
 });
 
 if ((await dialects()).includes("postgres")) {

@@ -1,5 +1,7 @@
-// `twofold db migrate`: applies pending database migrations, re-keys usernames for identity.stripDomains, and reports both.
+// `twofold db migrate` (applies pending migrations, re-keys usernames for identity.stripDomains, reports both) and
+// `twofold db prune` (retention, once).
 import type { Command } from "../command.ts";
+import { isoTime } from "../output.ts";
 import { describeCollisions, printCollisions } from "./user.ts";
 
 export const dbCommands: Command[] = [
@@ -46,6 +48,33 @@ export const dbCommands: Command[] = [
       } finally {
         await opened.store.close();
       }
+      return 0;
+    },
+  },
+  {
+    path: ["db", "prune"],
+    summary: "delete expired rows once (serve does it every housekeeping.intervalSeconds)",
+    details:
+      "Deletes pushes, activation links, unconfirmed enrolments and signed-request replay records past their\n" +
+      "retention (housekeeping.*), and authentication-log entries older than housekeeping.authLogRetentionDays,\n" +
+      "in batches of housekeeping.batchSize rows. Safe while servers are running.",
+    async run(ctx) {
+      const runtime = await ctx.runtime();
+      const report = await runtime.services.pruneExpiredRows();
+      ctx.out.data(
+        {
+          deleted: report.deleted,
+          steps: report.steps.map((s) => ({ ...s, cutoff: isoTime(s.cutoff) })),
+        },
+        () => {
+          ctx.out.table(report.steps, [
+            { header: "ROWS", value: (s) => s.name },
+            { header: "DELETED", value: (s) => s.deleted },
+            { header: "OLDER THAN", value: (s) => isoTime(s.cutoff) ?? "kept forever" },
+          ]);
+          ctx.out.line(`${report.deleted} expired rows deleted`);
+        },
+      );
       return 0;
     },
   },

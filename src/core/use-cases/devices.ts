@@ -63,10 +63,17 @@ export async function authenticateDevice(deps: Deps, request: DeviceRequest): Pr
   return device;
 }
 
-/** The pushes waiting for this device's user, as the app shows them. */
-export async function listDevicePushes(deps: Deps, device: Device): Promise<PushView[]> {
+/**
+ * The pushes waiting for this device's user, as the app shows them; records the device as seen unless told
+ * not to (an open live stream re-reads often and records it once a minute).
+ */
+export async function listDevicePushes(
+  deps: Deps,
+  device: Device,
+  options: { touch?: boolean } = {},
+): Promise<PushView[]> {
   const pushes = await deps.store.listPendingPushes(device.userId, deps.clock.now());
-  await deps.store.touchDevice(device.id, deps.clock.now());
+  if (options.touch ?? true) await deps.store.touchDevice(device.id, deps.clock.now());
   return pushes.map(pushView);
 }
 

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { TwofoldError } from "../../core/errors.ts";
 import type { Device } from "../../core/model.ts";
 import type { PushEvent, PushView } from "../../core/ports.ts";
-import { pushView } from "../../core/use-cases/push.ts";
+import { jitter } from "../../runtime/jitter.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 
 const Base64url = (min: number, max: number) =>
@@ -92,8 +92,6 @@ const Ok = T.Object({ ok: T.Literal(true) }, { additionalProperties: false });
 
 /** The live stream's keep-alive: proxies and phones drop silent connections. */
 const KEEP_ALIVE_MS = 15_000;
-/** Without wake-ups (another process on the same SQLite file), the stream re-reads pending pushes this often. */
-const STREAM_POLL_MS = 2_000;
 /** How often an open stream records its device as seen. */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -216,7 +214,15 @@ export function registerDeviceRoutes(app: FastifyInstance, runtime: Runtime): vo
     const open = streamsPerDevice.get(device.id) ?? 0;
     if (open >= MAX_STREAMS_PER_DEVICE)
       throw new TwofoldError("ERR_RATE_LIMITED", "too many open streams for this device");
-    const initial = await services.listDevicePushes(device);
+    // Listening before the first read: a push started in between is not missed until the safety poll.
+    const stream = new DeviceStream(reply.raw, device, runtime);
+    let initial: PushView[];
+    try {
+      initial = await services.listDevicePushes(device);
+    } catch (error) {
+      stream.close();
+      throw error;
+    }
     streamsPerDevice.set(device.id, open + 1);
     reply.hijack();
     const raw = reply.raw;
@@ -229,7 +235,6 @@ export function registerDeviceRoutes(app: FastifyInstance, runtime: Runtime): vo
     });
     raw.socket?.setNoDelay(true);
     streams.add(raw);
-    const stream = new DeviceStream(raw, device, runtime);
     stream.open(initial);
     raw.on("close", () => {
       streams.delete(raw);
@@ -242,48 +247,73 @@ export function registerDeviceRoutes(app: FastifyInstance, runtime: Runtime): vo
 }
 
 /**
- * One open app: sends each pending push once and each resolution of one it was sent. Wake-ups come from the
- * push events (any node); a timer re-reads the store in case a wake-up was lost or came from elsewhere.
+ * One open app: sends each pending push once and each resolution of one it was sent. It reads the store when
+ * woken — a push of its user started (`created`, on any node: in-process, NOTIFY, or another process's write
+ * on the SQLite file) or events may have been missed (`resync`) — and otherwise only on a slow, jittered
+ * safety poll (`push.streamSafetyPollSeconds`). An idle app so costs the database one read per safety period,
+ * not one every two seconds. A resolution of a push it was sent needs no read at all.
  */
 class DeviceStream {
   readonly #sent = new Set<string>();
-  readonly #timers: NodeJS.Timeout[] = [];
+  #keepAlive: NodeJS.Timeout | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #opened = false;
+  /** An event came between subscribing and opening: the first read may predate it. */
+  #missed = false;
   #unsubscribe: (() => void) | undefined;
   #closed = false;
   #refreshing: Promise<void> | undefined;
   #again = false;
   /** When this stream last recorded its device as seen (opening did, through listDevicePushes). */
   #touchedAt = 0;
+  readonly #safetyPollMs: number;
 
   constructor(
     private readonly raw: ServerResponse,
     private readonly device: Device,
     private readonly runtime: Runtime,
-  ) {}
+  ) {
+    this.#safetyPollMs = runtime.config.push.streamSafetyPollSeconds * 1000;
+    this.#unsubscribe = runtime.pushEvents.subscribe(`user:${device.userId}`, (event) =>
+      this.#onEvent(event),
+    );
+  }
 
   open(initial: PushView[]): void {
+    this.#opened = true;
     this.#touchedAt = this.runtime.clock.now();
     this.raw.write(": connected\n\n");
     for (const push of initial.reverse()) this.#sendPush(push);
-    this.#unsubscribe = this.runtime.pushEvents.subscribe(`user:${this.device.userId}`, (event) =>
-      this.#onEvent(event),
-    );
-    this.#timers.push(
-      setInterval(() => this.raw.write(": keep-alive\n\n"), KEEP_ALIVE_MS),
-      setInterval(() => this.#refresh(), STREAM_POLL_MS),
-    );
+    this.#keepAlive = setInterval(() => this.raw.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
+    this.#schedulePoll();
+    if (this.#missed) this.#refresh();
   }
 
   close(): void {
     this.#closed = true;
     this.#unsubscribe?.();
-    for (const t of this.#timers) clearInterval(t);
+    clearInterval(this.#keepAlive);
+    clearTimeout(this.#poll);
+  }
+
+  #schedulePoll(): void {
+    if (this.#closed) return;
+    this.#poll = setTimeout(() => {
+      this.#refresh();
+      this.#schedulePoll();
+    }, jitter(this.#safetyPollMs));
   }
 
   #onEvent(event: PushEvent): void {
-    if (event.kind === "resolved" && this.#sent.has(event.txid)) {
-      this.#sent.delete(event.txid);
-      this.#write("resolved", { txid: event.txid, status: event.status });
+    if (!this.#opened) {
+      this.#missed = true;
+      return;
+    }
+    if (event.kind === "resolved") {
+      if (this.#sent.delete(event.txid)) this.#write("resolved", { txid: event.txid, status: event.status });
+      // A read in flight may still return it as pending: read once more after it. Otherwise a push this app
+      // never saw needs no read.
+      else if (this.#refreshing) this.#again = true;
       return;
     }
     this.#refresh();
@@ -308,22 +338,21 @@ class DeviceStream {
 
   async #read(): Promise<void> {
     if (this.#closed) return;
-    const pending = await this.runtime.store.listPendingPushes(this.device.userId, this.runtime.clock.now());
+    const { services, clock } = this.runtime;
+    // An open stream means the device is there; recording that once a minute is enough for "last seen".
+    const now = clock.now();
+    const touch = now - this.#touchedAt >= TOUCH_EVERY_MS;
+    if (touch) this.#touchedAt = now;
+    const pending = await services.listDevicePushes(this.device, { touch });
     if (this.#closed) return;
-    const open = new Set(pending.map((p) => p.id));
+    const open = new Set(pending.map((p) => p.txid));
     for (const txid of [...this.#sent]) {
       if (open.has(txid)) continue;
       this.#sent.delete(txid);
-      const status = await this.runtime.services.getPushStatus(txid).catch(() => "expired" as const);
+      const status = await services.getPushStatus(txid).catch(() => "expired" as const);
       this.#write("resolved", { txid, status });
     }
-    for (const push of pending.reverse()) this.#sendPush(pushView(push));
-    // An open stream means the device is there; recording that once a minute is enough for "last seen".
-    const now = this.runtime.clock.now();
-    if (now - this.#touchedAt >= TOUCH_EVERY_MS) {
-      this.#touchedAt = now;
-      await this.runtime.store.touchDevice(this.device.id, now);
-    }
+    for (const push of pending.reverse()) this.#sendPush(push);
   }
 
   #sendPush(push: PushView): void {

@@ -1,0 +1,93 @@
+// Retention (L-2): deletes what has outlived its use — expired pushes, activation links, enrolments, replay records, old log entries.
+import type { Deps } from "../deps.ts";
+import type { Store } from "../ports.ts";
+
+/** How long each kind of row is kept (configuration `housekeeping.*`). */
+export interface Retention {
+  /** Rows per delete statement. */
+  batchSize: number;
+  /** Activation links, unconfirmed enrolments and replay records: kept this long after they expire. */
+  graceSeconds: number;
+  /** Pushes: kept this long after they expire (push-fatigue limits look back a day). */
+  pushRetentionSeconds: number;
+  /** Authentication-log entries: kept this many days; 0 keeps them forever. */
+  authLogRetentionDays: number;
+}
+
+/**
+ * One table's rule: rows at or before `cutoff` go, `limit` at a time. A new kind of expiring row (another
+ * table) is one more step in the list given to `pruneExpiredRows`.
+ */
+export interface PruneStep {
+  /** What is deleted, as the report names it. */
+  name: string;
+  /** The time up to which rows go, or null when this kind is kept forever. */
+  cutoff(now: number, retention: Retention): number | null;
+  prune(store: Store, before: number, limit: number): Promise<number>;
+}
+
+const SECOND = 1000;
+const DAY = 86_400 * SECOND;
+
+export const PRUNE_STEPS: readonly PruneStep[] = [
+  {
+    name: "pushes",
+    cutoff: (now, r) => now - r.pushRetentionSeconds * SECOND,
+    prune: (store, before, limit) => store.prunePushTransactions(before, limit),
+  },
+  {
+    name: "device activations",
+    cutoff: (now, r) => now - r.graceSeconds * SECOND,
+    prune: (store, before, limit) => store.pruneDeviceActivations(before, limit),
+  },
+  {
+    name: "unconfirmed enrolments",
+    cutoff: (now, r) => now - r.graceSeconds * SECOND,
+    prune: (store, before, limit) => store.prunePendingOTPCredentials(before, limit),
+  },
+  {
+    name: "replay records",
+    cutoff: (now, r) => now - r.graceSeconds * SECOND,
+    prune: (store, before, limit) => store.pruneSignedRequests(before, limit),
+  },
+  {
+    name: "authentication log",
+    cutoff: (now, r) => (r.authLogRetentionDays > 0 ? now - r.authLogRetentionDays * DAY : null),
+    prune: (store, before, limit) => store.pruneAuthLog(before, limit),
+  },
+];
+
+export interface PruneReport {
+  steps: Array<{ name: string; deleted: number; batches: number; cutoff: number | null }>;
+  deleted: number;
+}
+
+/**
+ * Run every step once, each in batches of `retention.batchSize` rows, one short statement each, so a large
+ * backlog never holds a long lock. Several nodes may run this at the same time: a row deleted by one is simply
+ * not found by the other. The cutoffs are fixed at the start, so rows expiring during a run wait for the next.
+ */
+export async function pruneExpiredRows(
+  deps: Pick<Deps, "store" | "clock">,
+  retention: Retention,
+  steps: readonly PruneStep[] = PRUNE_STEPS,
+): Promise<PruneReport> {
+  const now = deps.clock.now();
+  const report: PruneReport = { steps: [], deleted: 0 };
+  for (const step of steps) {
+    const cutoff = step.cutoff(now, retention);
+    let deleted = 0;
+    let batches = 0;
+    if (cutoff !== null) {
+      for (;;) {
+        const n = await step.prune(deps.store, cutoff, retention.batchSize);
+        batches++;
+        deleted += n;
+        if (n < retention.batchSize) break;
+      }
+    }
+    report.steps.push({ name: step.name, deleted, batches, cutoff });
+    report.deleted += deleted;
+  }
+  return report;
+}
