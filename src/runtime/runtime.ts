@@ -66,6 +66,8 @@ export async function createRuntime(
     url: config.database.url,
     sqlitePath: config.database.sqlitePath,
     poolSize: config.database.poolSize,
+    // Operators (and fault tests) tell each node's connections apart in pg_stat_activity.
+    applicationName: `twofold ${nodeName}`,
     ...(options.schema ? { schema: options.schema } : {}),
   });
   let pushEvents: PushEvents & { close?(): Promise<void> };
@@ -75,6 +77,7 @@ export async function createRuntime(
       ? await PgPushEvents.start({
           url: config.database.url,
           kysely,
+          applicationName: `twofold-push-events ${nodeName}`,
           onError: (err) => logger.warn({ err }, "push wake-up connection lost; reconnecting"),
         })
       : new LocalPushEvents();

@@ -19,6 +19,8 @@ export interface StoreOptions {
   schema?: string;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  /** PostgreSQL `application_name` of the pool's connections: names this node in pg_stat_activity. */
+  applicationName?: string;
   /** Run SQLite WAL checkpoints in a background thread (default true for files). */
   backgroundCheckpoints?: boolean;
 }
@@ -54,6 +56,7 @@ async function openPostgres(options: StoreOptions): Promise<OpenedStore> {
     connectionString: options.url,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: 5000,
+    application_name: options.applicationName ?? "twofold",
     // Times are epoch milliseconds in bigint columns: well inside 2^53, so read them as numbers.
     types: {
       getTypeParser: ((oid: number, format?: string) =>
@@ -61,8 +64,14 @@ async function openPostgres(options: StoreOptions): Promise<OpenedStore> {
     },
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  // An idle client losing its connection must not crash the process; the next query reports it.
+  // A connection lost (terminated backend, restart, fail-over) is an 'error' event: on an idle client the pool
+  // re-emits it, on a checked-out one the client does, after failing its query. Either would end the process
+  // without a listener (N2). The query in flight reports the loss to its caller, the pool drops the broken
+  // client when it is released, and the next query opens a new connection.
   pool.on("error", () => {});
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const store = new KyselyStore(kysely, "postgres", { onClose: () => kysely.destroy() });
   return { store, dialect: "postgres", kysely };

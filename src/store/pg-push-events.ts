@@ -16,6 +16,8 @@ export interface PgPushEventsOptions {
   /** The store's connections: their current schema names the channel, so nodes sharing data share it. */
   kysely: Kysely<Database>;
   onError?: (error: unknown) => void;
+  /** `application_name` of the LISTEN connection (default `twofold-push-events`). */
+  applicationName?: string;
   /** First reconnect delay; doubles up to 30 s. */
   reconnectMs?: number;
 }
@@ -102,7 +104,7 @@ export class PgPushEvents implements PushEvents {
       connectionString: this.#options.url,
       connectionTimeoutMillis: 5000,
       // Named, so operators can tell this long-lived idle connection from a leak in pg_stat_activity.
-      application_name: "twofold-push-events",
+      application_name: this.#options.applicationName ?? "twofold-push-events",
     });
     const lost = (error?: unknown) => {
       if (this.#client !== client) return;
@@ -116,8 +118,14 @@ export class PgPushEvents implements PushEvents {
     client.on("notification", (message) => {
       if (message.channel === this.#channel && message.payload) this.#receive(message.payload);
     });
-    await client.connect();
-    await client.query(`LISTEN "${this.#channel}"`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.#channel}"`);
+    } catch (error) {
+      // A half-open connection would linger and keep its socket: close it before the caller retries.
+      client.end().catch(() => {});
+      throw error;
+    }
     if (this.#closed) {
       await client.end().catch(() => {});
       return;
