@@ -68,6 +68,11 @@ export async function createRuntime(
     poolSize: config.database.poolSize,
     // Operators (and fault tests) tell each node's connections apart in pg_stat_activity.
     applicationName: `twofold ${nodeName}`,
+    timeouts: {
+      connectMs: config.database.connectTimeoutSeconds * 1000,
+      statementMs: config.database.statementTimeoutSeconds * 1000,
+      idleMs: config.database.idleTimeoutSeconds * 1000,
+    },
     ...(options.schema ? { schema: options.schema } : {}),
   });
   let pushEvents: PushEvents & { close?(): Promise<void> };
@@ -78,6 +83,7 @@ export async function createRuntime(
           url: config.database.url,
           kysely,
           applicationName: `twofold-push-events ${nodeName}`,
+          connectTimeoutMs: config.database.connectTimeoutSeconds * 1000,
           onError: (err) => logger.warn({ err }, "push wake-up connection lost; reconnecting"),
         })
       : new LocalPushEvents();

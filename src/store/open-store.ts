@@ -4,7 +4,8 @@ import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, SqliteDialect } from "kysely";
+import type { Pool, PoolClient } from "pg";
 import { TwofoldError } from "../core/errors.ts";
 import { KyselyStore } from "./kysely-store.ts";
 import { type Dialect, migrateToLatest } from "./migrations.ts";
@@ -21,8 +22,19 @@ export interface StoreOptions {
   migrate?: boolean;
   /** PostgreSQL `application_name` of the pool's connections: names this node in pg_stat_activity. */
   applicationName?: string;
+  /** PostgreSQL limits (N2): without them, only connecting is bounded (5 s). */
+  timeouts?: DatabaseTimeouts;
   /** Run SQLite WAL checkpoints in a background thread (default true for files). */
   backgroundCheckpoints?: boolean;
+}
+
+export interface DatabaseTimeouts {
+  /** Opening a connection, and waiting for a free one in the pool. */
+  connectMs: number;
+  /** One statement, or a wait for a lock, on the server; the client gives up a second later. */
+  statementMs: number;
+  /** An idle pooled connection is closed, and a transaction left idle is ended by the server. */
+  idleMs: number;
 }
 
 export interface OpenedStore {
@@ -32,8 +44,23 @@ export interface OpenedStore {
 }
 
 const INT8_OID = 20;
+const DEFAULT_CONNECT_MS = 5000;
+/** The client's own limit lies past the server's, so a slow statement ends with the server's clear error. */
+const CLIENT_GRACE_MS = 1000;
 
 export async function openStore(options: StoreOptions): Promise<OpenedStore> {
+  if (options.url && (options.migrate ?? true)) {
+    // Migrations may rewrite large tables or wait for another node's migration lock: they run on a
+    // connection of their own without the statement limits, which are for serving requests.
+    const { timeouts, ...unbounded } = options;
+    const migrating = await openPostgres({ ...unbounded, poolSize: 1 }, timeouts?.connectMs);
+    try {
+      await migrateToLatest(migrating.kysely, migrating.dialect);
+    } finally {
+      await migrating.store.close();
+    }
+    return openPostgres(options, options.timeouts?.connectMs);
+  }
   const opened = options.url ? await openPostgres(options) : openSqlite(options);
   if (options.migrate ?? true) {
     try {
@@ -46,17 +73,30 @@ export async function openStore(options: StoreOptions): Promise<OpenedStore> {
   return opened;
 }
 
-async function openPostgres(options: StoreOptions): Promise<OpenedStore> {
+async function openPostgres(options: StoreOptions, connectMs = DEFAULT_CONNECT_MS): Promise<OpenedStore> {
   // Loaded on demand: SQLite installations (and every short CLI command on them) never pay for it.
   const { default: pg } = await import("pg");
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
     throw new TwofoldError("ERR_CONFIG_INVALID", `invalid PostgreSQL schema name ${schema}`);
+  const limits = options.timeouts;
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: connectMs,
     application_name: options.applicationName ?? "twofold",
+    // A peer that vanished without closing (fail-over, partition) is noticed on idle connections too.
+    keepAlive: true,
+    ...(limits
+      ? {
+          statement_timeout: limits.statementMs,
+          lock_timeout: limits.statementMs,
+          idle_in_transaction_session_timeout: limits.idleMs,
+          // A black-holed server never answers, so its own statement_timeout cannot end the wait.
+          query_timeout: limits.statementMs + CLIENT_GRACE_MS,
+          idleTimeoutMillis: limits.idleMs,
+        }
+      : {}),
     // Times are epoch milliseconds in bigint columns: well inside 2^53, so read them as numbers.
     types: {
       getTypeParser: ((oid: number, format?: string) =>
@@ -72,9 +112,42 @@ async function openPostgres(options: StoreOptions): Promise<OpenedStore> {
   pool.on("connect", (client) => {
     client.on("error", () => {});
   });
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: dropTimedOutClients(pool) }) });
   const store = new KyselyStore(kysely, "postgres", { onClose: () => kysely.destroy() });
   return { store, dialect: "postgres", kysely };
+}
+
+/**
+ * The pool as Kysely sees it. A query the client gave up on (query_timeout) is still outstanding on its
+ * connection, and everything queued behind it would wait too: such a client is destroyed on release, never
+ * handed out again.
+ */
+function dropTimedOutClients(pool: Pool): PostgresPool {
+  const wrappers = new WeakMap<PoolClient, PostgresPoolClient>();
+  const timedOut = new WeakSet<PoolClient>();
+  const wrap = (client: PoolClient): PostgresPoolClient => ({
+    query: ((text: unknown, values?: unknown) => {
+      const result = (client.query as (t: unknown, v?: unknown) => unknown)(text, values);
+      if (result instanceof Promise)
+        result.catch((error: unknown) => {
+          if ((error as Error | undefined)?.message === "Query read timeout") timedOut.add(client);
+        });
+      return result;
+    }) as PostgresPoolClient["query"],
+    release: () => client.release(timedOut.has(client) ? new Error("query read timeout") : undefined),
+  });
+  return {
+    connect: async () => {
+      const client = await pool.connect();
+      let wrapper = wrappers.get(client);
+      if (!wrapper) {
+        wrapper = wrap(client);
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
+    },
+    end: () => pool.end(),
+  };
 }
 
 function openSqlite(options: StoreOptions): OpenedStore {

@@ -18,6 +18,8 @@ export interface PgPushEventsOptions {
   onError?: (error: unknown) => void;
   /** `application_name` of the LISTEN connection (default `twofold-push-events`). */
   applicationName?: string;
+  /** Connecting and subscribing give up after this (default 5 s), and the next attempt is scheduled. */
+  connectTimeoutMs?: number;
   /** First reconnect delay; doubles up to 30 s. */
   reconnectMs?: number;
 }
@@ -102,7 +104,10 @@ export class PgPushEvents implements PushEvents {
     const { default: pgModule } = await import("pg");
     const client = new pgModule.Client({
       connectionString: this.#options.url,
-      connectionTimeoutMillis: 5000,
+      connectionTimeoutMillis: this.#options.connectTimeoutMs ?? 5000,
+      // LISTEN on a server that stopped answering would otherwise wait for ever, and never be retried.
+      query_timeout: this.#options.connectTimeoutMs ?? 5000,
+      keepAlive: true,
       // Named, so operators can tell this long-lived idle connection from a leak in pg_stat_activity.
       application_name: this.#options.applicationName ?? "twofold-push-events",
     });
