@@ -20,6 +20,11 @@ export interface PgPushEventsOptions {
   applicationName?: string;
   /** Connecting and subscribing give up after this (default 5 s), and the next attempt is scheduled. */
   connectTimeoutMs?: number;
+  /**
+   * How often the idle LISTEN connection is asked a trivial query (default 15 s). A server that vanished without
+   * closing it (partition, fail-over behind a firewall) sends nothing, so silence alone proves nothing.
+   */
+  heartbeatMs?: number;
   /** First reconnect delay; doubles up to 30 s. */
   reconnectMs?: number;
 }
@@ -49,6 +54,7 @@ export class PgPushEvents implements PushEvents {
   #closed = false;
   #everConnected = false;
   #retryTimer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
   #delay: number;
 
   private constructor(options: PgPushEventsOptions, schema: string) {
@@ -95,9 +101,19 @@ export class PgPushEvents implements PushEvents {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#heartbeat);
     const client = this.#client;
     this.#client = undefined;
-    await client?.end().catch(() => {});
+    if (!client) return;
+    // A server that no longer answers never acknowledges the goodbye: stop waiting for it after a while.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.end().catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#options.connectTimeoutMs ?? 5000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async #connect(): Promise<void> {
@@ -114,6 +130,7 @@ export class PgPushEvents implements PushEvents {
     const lost = (error?: unknown) => {
       if (this.#client !== client) return;
       this.#client = undefined;
+      clearTimeout(this.#heartbeat);
       if (error) this.#options.onError?.(error);
       client.end().catch(() => {});
       this.#scheduleReconnect();
@@ -139,6 +156,16 @@ export class PgPushEvents implements PushEvents {
     this.#client = client;
     this.#everConnected = true;
     this.#delay = this.#options.reconnectMs ?? 500;
+    // No answer within the query timeout: the connection is lost (and is re-opened like any other loss).
+    const beat = () => {
+      this.#heartbeat = setTimeout(() => {
+        client.query("select 1").then(() => {
+          if (this.#client === client) beat();
+        }, lost);
+      }, this.#options.heartbeatMs ?? 15_000);
+      this.#heartbeat.unref();
+    };
+    beat();
     // Whatever was notified while the connection was down is lost: everyone re-reads now.
     if (reconnected) this.#local.dispatch({ kind: "resync" });
   }

@@ -4,10 +4,13 @@ import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { sign } from "@duosecurity/duo_api/lib/duo_sig.js";
 import { randomBytes, randomHex } from "../../src/core/crypto/index.ts";
+import type { PushEvent } from "../../src/core/ports.ts";
 import { type RunningServer, startServer } from "../../src/http/server.ts";
+import { openStore } from "../../src/store/open-store.ts";
+import { PgPushEvents } from "../../src/store/pg-push-events.ts";
 import { BIN, baseEnv, collectOutput } from "../cli/helpers.ts";
 import { ADMIN, createTestRuntime, DEMO, type HTTPTestContext } from "../http/support.ts";
-import { dialects, PG_URL } from "../support/stores.ts";
+import { createTestDatabase, dialects, PG_URL } from "../support/stores.ts";
 import { type BlackHoleProxy, startBlackHoleProxy } from "../support/tcp-proxy.ts";
 import { TestDevice } from "../support/test-device.ts";
 
@@ -55,6 +58,9 @@ if ((await dialects()).includes("postgres")) {
           "node.name": `blackhole-${randomHex(4)}`,
           "keys.encryption": [{ id: "k1", key: encryptionKey }],
           "policy.push.lifetimeSeconds": 15,
+          // Far past the answer deadline: what answers here is the deadline, not the database's own limits
+          // (test/store/database-limits.test.ts shows those).
+          "database.statementTimeoutSeconds": 30,
         },
       });
       answerMs = t.runtime.config.server.answerTimeoutSeconds * 1000;
@@ -202,6 +208,68 @@ if ((await dialects()).includes("postgres")) {
       assert.equal(held.value.status, 200);
       assert.equal(held.value.body.response.result, "deny");
       assert.ok(held.ms <= holdMs + answerMs + SLACK_MS, `the waiting poll ended after ${held.ms} ms`);
+    });
+  });
+
+  describe("PostgreSQL black-holed: the LISTEN connection (N2)", () => {
+    test("a silent LISTEN connection is given up by its heartbeat and re-opened when the database answers again", async () => {
+      const db = await createTestDatabase("postgres");
+      const target = new URL(PG_URL);
+      const proxy = await startBlackHoleProxy(target.hostname, Number(target.port || 5432));
+      const viaProxy = new URL(PG_URL);
+      viaProxy.host = `127.0.0.1:${proxy.port}`;
+      const a = await openStore({ url: PG_URL, schema: db.schema!, poolSize: 2 });
+      const b = await openStore({
+        url: viaProxy.toString(),
+        schema: db.schema!,
+        poolSize: 2,
+        migrate: false,
+      });
+      const nodeA = await PgPushEvents.start({ url: PG_URL, kysely: a.kysely });
+      const nodeB = await PgPushEvents.start({
+        url: viaProxy.toString(),
+        kysely: b.kysely,
+        heartbeatMs: 200,
+        connectTimeoutMs: 500,
+        reconnectMs: 50,
+      });
+      const until = async (condition: () => boolean, ms: number) => {
+        const t0 = performance.now();
+        while (!condition() && performance.now() - t0 < ms) await new Promise((r) => setTimeout(r, 20));
+        return Math.round(performance.now() - t0);
+      };
+      try {
+        const seen: PushEvent[] = [];
+        nodeB.subscribe("user:U1", (e) => seen.push(e));
+        assert.ok(nodeB.listening);
+        proxy.blackHole();
+        const noticed = await until(() => !nodeB.listening, 10_000);
+        assert.equal(nodeB.listening, false, "the black-holed LISTEN connection was noticed");
+        proxy.heal();
+        const reopened = await until(() => nodeB.listening, 10_000);
+        assert.equal(nodeB.listening, true, "the LISTEN connection was re-opened");
+        assert.ok(
+          seen.some((e) => e.kind === "resync"),
+          "waiters were told to re-read",
+        );
+        const arrived = nodeB.waitFor("tx:T9", 5_000);
+        await nodeA.publish({ kind: "resolved", txid: "T9", userId: "U1", status: "approved" });
+        await arrived;
+        assert.ok(
+          seen.some((e) => "txid" in e && e.txid === "T9"),
+          "events flow again",
+        );
+        console.log(
+          `LISTEN connection black-holed: noticed after ${noticed} ms (heartbeat 200 ms, timeout 500 ms), re-opened ${reopened} ms after the database answered again`,
+        );
+      } finally {
+        await nodeB.close();
+        await nodeA.close();
+        await proxy.close();
+        await b.store.close();
+        await a.store.close();
+        await db.drop();
+      }
     });
   });
 }

@@ -8,15 +8,19 @@ export interface BlackHoleProxy {
   port: number;
   /** From now on: bytes on open connections are dropped both ways, new connections are accepted and never answered. */
   blackHole(): void;
+  /** New connections are forwarded again; those open while black-holed stay dead (their peer gave up on them). */
+  heal(): void;
   close(): Promise<void>;
 }
 
 /**
- * Like a partition or a dead server behind a firewall that drops packets: no reset, no error, no answer. The
+ * Like a partition, or a dead server behind a firewall that drops packets: no reset, no error, no answer. The
  * real server is never touched.
  */
 export async function startBlackHoleProxy(targetHost: string, targetPort: number): Promise<BlackHoleProxy> {
   const sockets = new Set<Socket>();
+  /** Marks the open connections dead: one function per forwarded connection. */
+  const cuts = new Set<() => void>();
   let holed = false;
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -29,27 +33,39 @@ export async function startBlackHoleProxy(targetHost: string, targetPort: number
       client.on("data", () => {});
       return;
     }
+    let dead = false;
+    const cut = () => {
+      dead = true;
+    };
+    cuts.add(cut);
     const upstream = createConnection({ host: targetHost, port: targetPort });
     track(upstream);
     client.on("data", (chunk) => {
-      if (!holed) upstream.write(chunk);
+      if (!dead) upstream.write(chunk);
     });
     upstream.on("data", (chunk) => {
-      if (!holed) client.write(chunk);
+      if (!dead) client.write(chunk);
     });
     // Until black-holed, a closed side closes the other, as the real connection would.
-    client.on("close", () => {
-      if (!holed) upstream.destroy();
-    });
-    upstream.on("close", () => {
-      if (!holed) client.destroy();
-    });
+    const closeBoth = () => {
+      cuts.delete(cut);
+      if (dead) return;
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", closeBoth);
+    upstream.on("close", closeBoth);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     port: (server.address() as AddressInfo).port,
     blackHole() {
       holed = true;
+      for (const cut of cuts) cut();
+      cuts.clear();
+    },
+    heal() {
+      holed = false;
     },
     async close() {
       for (const socket of sockets) socket.destroy();
