@@ -112,8 +112,16 @@ async function openPostgres(options: StoreOptions, connectMs = DEFAULT_CONNECT_M
   pool.on("connect", (client) => {
     client.on("error", () => {});
   });
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: dropTimedOutClients(pool) }) });
-  const store = new KyselyStore(kysely, "postgres", { onClose: () => kysely.destroy() });
+  const dialectPool = dropTimedOutClients(pool);
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: dialectPool }) });
+  // Kysely ends the pool only if it was ever used; a store closed before its first query ends it here, so a
+  // later call fails instead of opening connections nobody will close.
+  const store = new KyselyStore(kysely, "postgres", {
+    onClose: async () => {
+      await kysely.destroy();
+      await dialectPool.end();
+    },
+  });
   return { store, dialect: "postgres", kysely };
 }
 
@@ -125,6 +133,7 @@ async function openPostgres(options: StoreOptions, connectMs = DEFAULT_CONNECT_M
 function dropTimedOutClients(pool: Pool): PostgresPool {
   const wrappers = new WeakMap<PoolClient, PostgresPoolClient>();
   const timedOut = new WeakSet<PoolClient>();
+  let ended: Promise<void> | undefined;
   const wrap = (client: PoolClient): PostgresPoolClient => ({
     query: ((text: unknown, values?: unknown) => {
       const result = (client.query as (t: unknown, v?: unknown) => unknown)(text, values);
@@ -146,7 +155,10 @@ function dropTimedOutClients(pool: Pool): PostgresPool {
       }
       return wrapper;
     },
-    end: () => pool.end(),
+    end: () => {
+      ended ??= pool.end();
+      return ended;
+    },
   };
 }
 
