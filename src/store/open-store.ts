@@ -85,8 +85,10 @@ async function openPostgres(options: StoreOptions, connectMs = DEFAULT_CONNECT_M
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: connectMs,
     application_name: options.applicationName ?? "twofold",
-    // A peer that vanished without closing (fail-over, partition) is noticed on idle connections too.
+    // TCP keepalive from 10 s of silence: a peer that vanished without closing (fail-over, partition) is
+    // eventually noticed on idle connections too (after the system's probes, minutes), not after hours.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(limits
       ? {
           statement_timeout: limits.statementMs,

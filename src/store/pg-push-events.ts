@@ -124,6 +124,7 @@ export class PgPushEvents implements PushEvents {
       // LISTEN on a server that stopped answering would otherwise wait for ever, and never be retried.
       query_timeout: this.#options.connectTimeoutMs ?? 5000,
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       // Named, so operators can tell this long-lived idle connection from a leak in pg_stat_activity.
       application_name: this.#options.applicationName ?? "twofold-push-events",
     });
