@@ -14,8 +14,11 @@ import { createTestDatabase, dialects, PG_URL } from "../support/stores.ts";
 import { type BlackHoleProxy, startBlackHoleProxy } from "../support/tcp-proxy.ts";
 import { TestDevice } from "../support/test-device.ts";
 
-/** Scheduling on a busy test machine, and the request's own work. */
-const SLACK_MS = 2_500;
+/**
+ * Scheduling on a busy test machine, and the request's own work. Without the deadline these calls take the
+ * client-side query limit (31 s here) or, before it existed, the 90 s of a push route.
+ */
+const SLACK_MS = 5_000;
 
 // biome-ignore lint/suspicious/noExplicitAny: a client's view of a Duo answer; the test checks the fields it uses.
 type DuoBody = Record<string, any>;
@@ -202,8 +205,8 @@ if ((await dialects()).includes("postgres")) {
         `the CLI does not report allow: ${cli.value.stdout}${cli.value.stderr}`,
       );
       assert.doesNotMatch(cli.value.stdout, /allow/);
-      // The command starts a Node process, then gives up connecting.
-      assert.ok(cli.ms <= connectMs + 10_000, `CLI ended in ${cli.ms} ms`);
+      // The command starts a Node process (seconds on a busy machine), then gives up connecting.
+      assert.ok(cli.ms <= connectMs + 25_000, `CLI ended in ${cli.ms} ms`);
       // The poll waits for the push up to its hold; a re-read of the store that gets no answer ends it sooner.
       assert.equal(held.value.status, 200);
       assert.equal(held.value.body.response.result, "deny");

@@ -60,7 +60,7 @@ if ((await dialects()).includes("postgres")) {
         const blocked = await settle(store.updateUser(alice.id, { status: "disabled" }, T + 1));
         console.log(`row lock held elsewhere: the write ended after ${blocked.ms} ms (${blocked.outcome})`);
         assert.equal(blocked.outcome, "ERR_STORE_UNAVAILABLE");
-        assert.ok(blocked.ms < LIMITS.statementMs + 2_000, `${blocked.ms} ms`);
+        assert.ok(blocked.ms < LIMITS.statementMs + 4_000, `${blocked.ms} ms`);
         await stuck.query("rollback");
         assert.equal((await store.updateUser(alice.id, { status: "disabled" }, T + 2))?.status, "disabled");
       } finally {
@@ -96,7 +96,7 @@ if ((await dialects()).includes("postgres")) {
           `database black-holed: a read ended after ${silent.ms} ms (${silent.outcome}); once it answers again, the next read took ${after.ms} ms (${after.outcome})`,
         );
         assert.equal(silent.outcome, "ERR_STORE_UNAVAILABLE");
-        assert.ok(silent.ms < LIMITS.statementMs + 3_000, `${silent.ms} ms`);
+        assert.ok(silent.ms < LIMITS.statementMs + 5_000, `${silent.ms} ms`);
         assert.equal(after.outcome, "ok", "a fresh connection, not the one still waiting for its answer");
       } finally {
         await proxy.close();
