@@ -30,6 +30,12 @@ export const ConfigSchema = T.Object(
         }),
         bodyLimit: T.Integer({ default: 65536, minimum: 1024, maximum: 10_485_760 }),
         requestTimeoutSeconds: Seconds(30, 1, 600, "Whole-request timeout"),
+        answerTimeoutSeconds: Seconds(
+          5,
+          1,
+          120,
+          "Longest a request waits for the database: then it gets its fail-closed answer (push waits add their own time)",
+        ),
         shutdownGraceSeconds: Seconds(10, 0, 300, "How long open requests may finish on SIGTERM"),
         tls: T.Object(
           {
@@ -49,6 +55,19 @@ export const ConfigSchema = T.Object(
         }),
         sqlitePath: T.String({ default: "./data/twofold.db", minLength: 1 }),
         poolSize: T.Integer({ default: 10, minimum: 1, maximum: 200 }),
+        connectTimeoutSeconds: Seconds(5, 1, 120, "PostgreSQL: opening a connection gives up after this"),
+        statementTimeoutSeconds: Seconds(
+          5,
+          1,
+          3600,
+          "PostgreSQL: one statement (and a wait for a lock) gives up after this; migrations are exempt",
+        ),
+        idleTimeoutSeconds: Seconds(
+          10,
+          1,
+          3600,
+          "PostgreSQL: idle pooled connections close, and a transaction left idle is ended, after this",
+        ),
       },
       { default: {} },
     ),

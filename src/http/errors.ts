@@ -69,7 +69,7 @@ const FASTIFY_ERRORS: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_BAD_URL: "ERR_VALIDATION",
   FST_ERR_MAX_PARAM_LENGTH: "ERR_ROUTE_NOT_FOUND",
   FST_ERR_NOT_FOUND: "ERR_ROUTE_NOT_FOUND",
-  // The handler did not answer within server.requestTimeoutSeconds (almost always a slow database).
+  // The handler did not answer within server.answerTimeoutSeconds (almost always a slow database).
   FST_ERR_HANDLER_TIMEOUT: "ERR_STORE_UNAVAILABLE",
 };
 

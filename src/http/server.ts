@@ -67,7 +67,9 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     requestTimeout,
-    handlerTimeout: requestTimeout,
+    // Every route answers within server.answerTimeoutSeconds, however slow the database (a 503, or a Duo
+    // login's deny: errors.ts); routes that wait for a push set their own, longer limit (N2).
+    handlerTimeout: server.answerTimeoutSeconds * 1000,
     return503OnClosing: true,
     forceCloseConnections: "idle",
     exposeHeadRoutes: true,

@@ -67,6 +67,13 @@ export async function createRuntime(
     url: config.database.url,
     sqlitePath: config.database.sqlitePath,
     poolSize: config.database.poolSize,
+    // Operators (and fault tests) tell each node's connections apart in pg_stat_activity.
+    applicationName: `twofold ${nodeName}`,
+    timeouts: {
+      connectMs: config.database.connectTimeoutSeconds * 1000,
+      statementMs: config.database.statementTimeoutSeconds * 1000,
+      idleMs: config.database.idleTimeoutSeconds * 1000,
+    },
     ...(options.schema ? { schema: options.schema } : {}),
   });
   let pushEvents: PushEvents & { close?(): Promise<void> };
@@ -85,6 +92,8 @@ export async function createRuntime(
       ? await PgPushEvents.start({
           url: config.database.url,
           kysely,
+          applicationName: `twofold-push-events ${nodeName}`,
+          connectTimeoutMs: config.database.connectTimeoutSeconds * 1000,
           onError: (err) => logger.warn({ err }, "push wake-up connection lost; reconnecting"),
         })
       : new SqlitePushEvents({ kysely });

@@ -1511,6 +1511,25 @@ export class KyselyStore implements Store {
 // ---------------------------------------------------------------- errors
 
 /**
+ * Lost or refused connections, and the limits of database.*TimeoutSeconds: a statement cancelled after
+ * statement_timeout (57014), a lock not granted within lock_timeout (55P03), a transaction ended after
+ * idle_in_transaction_session_timeout (25P03).
+ */
+const UNAVAILABLE_CODES = [
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "57P01",
+  "57P03",
+  "08006",
+  "08001",
+  "57014",
+  "55P03",
+  "25P03",
+  "SQLITE_BUSY",
+];
+
+/**
  * Map driver errors to Twofold errors: a unique-constraint violation becomes `conflictCode`, a lost
  * connection ERR_STORE_UNAVAILABLE, anything else ERR_STORE. Callers fail closed on all of them (N2).
  */
@@ -1541,10 +1560,8 @@ async function guard<T>(
       });
     }
     if (
-      ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001", "SQLITE_BUSY"].includes(
-        code,
-      ) ||
-      /Connection terminated|connection timeout|not connected|The database connection is not open/i.test(
+      UNAVAILABLE_CODES.includes(code) ||
+      /Connection terminated|connection timeout|not connected|The database connection is not open|Query read timeout|timeout exceeded when trying to connect/i.test(
         e.message ?? "",
       )
     ) {

@@ -4,7 +4,8 @@ import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, SqliteDialect } from "kysely";
+import type { Pool, PoolClient } from "pg";
 import { TwofoldError } from "../core/errors.ts";
 import { KyselyStore } from "./kysely-store.ts";
 import { type Dialect, migrateToLatest } from "./migrations.ts";
@@ -19,8 +20,21 @@ export interface StoreOptions {
   schema?: string;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  /** PostgreSQL `application_name` of the pool's connections: names this node in pg_stat_activity. */
+  applicationName?: string;
+  /** PostgreSQL limits (N2): without them, only connecting is bounded (5 s). */
+  timeouts?: DatabaseTimeouts;
   /** Run SQLite WAL checkpoints in a background thread (default true for files). */
   backgroundCheckpoints?: boolean;
+}
+
+export interface DatabaseTimeouts {
+  /** Opening a connection, and waiting for a free one in the pool. */
+  connectMs: number;
+  /** One statement, or a wait for a lock, on the server; the client gives up a second later. */
+  statementMs: number;
+  /** An idle pooled connection is closed, and a transaction left idle is ended by the server. */
+  idleMs: number;
 }
 
 export interface OpenedStore {
@@ -30,8 +44,23 @@ export interface OpenedStore {
 }
 
 const INT8_OID = 20;
+const DEFAULT_CONNECT_MS = 5000;
+/** The client's own limit lies past the server's, so a slow statement ends with the server's clear error. */
+const CLIENT_GRACE_MS = 1000;
 
 export async function openStore(options: StoreOptions): Promise<OpenedStore> {
+  if (options.url && (options.migrate ?? true)) {
+    // Migrations may rewrite large tables or wait for another node's migration lock: they run on a
+    // connection of their own without the statement limits, which are for serving requests.
+    const { timeouts, ...unbounded } = options;
+    const migrating = await openPostgres({ ...unbounded, poolSize: 1 }, timeouts?.connectMs);
+    try {
+      await migrateToLatest(migrating.kysely, migrating.dialect);
+    } finally {
+      await migrating.store.close();
+    }
+    return openPostgres(options, options.timeouts?.connectMs);
+  }
   const opened = options.url ? await openPostgres(options) : openSqlite(options);
   if (options.migrate ?? true) {
     try {
@@ -44,16 +73,32 @@ export async function openStore(options: StoreOptions): Promise<OpenedStore> {
   return opened;
 }
 
-async function openPostgres(options: StoreOptions): Promise<OpenedStore> {
+async function openPostgres(options: StoreOptions, connectMs = DEFAULT_CONNECT_MS): Promise<OpenedStore> {
   // Loaded on demand: SQLite installations (and every short CLI command on them) never pay for it.
   const { default: pg } = await import("pg");
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
     throw new TwofoldError("ERR_CONFIG_INVALID", `invalid PostgreSQL schema name ${schema}`);
+  const limits = options.timeouts;
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: connectMs,
+    application_name: options.applicationName ?? "twofold",
+    // TCP keepalive from 10 s of silence: a peer that vanished without closing (fail-over, partition) is
+    // eventually noticed on idle connections too (after the system's probes, minutes), not after hours.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    ...(limits
+      ? {
+          statement_timeout: limits.statementMs,
+          lock_timeout: limits.statementMs,
+          idle_in_transaction_session_timeout: limits.idleMs,
+          // A black-holed server never answers, so its own statement_timeout cannot end the wait.
+          query_timeout: limits.statementMs + CLIENT_GRACE_MS,
+          idleTimeoutMillis: limits.idleMs,
+        }
+      : {}),
     // Times are epoch milliseconds in bigint columns: well inside 2^53, so read them as numbers.
     types: {
       getTypeParser: ((oid: number, format?: string) =>
@@ -61,11 +106,62 @@ async function openPostgres(options: StoreOptions): Promise<OpenedStore> {
     },
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  // An idle client losing its connection must not crash the process; the next query reports it.
+  // A connection lost (terminated backend, restart, fail-over) is an 'error' event: on an idle client the pool
+  // re-emits it, on a checked-out one the client does, after failing its query. Either would end the process
+  // without a listener (N2). The query in flight reports the loss to its caller, the pool drops the broken
+  // client when it is released, and the next query opens a new connection.
   pool.on("error", () => {});
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const store = new KyselyStore(kysely, "postgres", { onClose: () => kysely.destroy() });
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
+  const dialectPool = dropTimedOutClients(pool);
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: dialectPool }) });
+  // Kysely ends the pool only if it was ever used; a store closed before its first query ends it here, so a
+  // later call fails instead of opening connections nobody will close.
+  const store = new KyselyStore(kysely, "postgres", {
+    onClose: async () => {
+      await kysely.destroy();
+      await dialectPool.end();
+    },
+  });
   return { store, dialect: "postgres", kysely };
+}
+
+/**
+ * The pool as Kysely sees it. A query the client gave up on (query_timeout) is still outstanding on its
+ * connection, and everything queued behind it would wait too: such a client is destroyed on release, never
+ * handed out again.
+ */
+function dropTimedOutClients(pool: Pool): PostgresPool {
+  const wrappers = new WeakMap<PoolClient, PostgresPoolClient>();
+  const timedOut = new WeakSet<PoolClient>();
+  let ended: Promise<void> | undefined;
+  const wrap = (client: PoolClient): PostgresPoolClient => ({
+    query: ((text: unknown, values?: unknown) => {
+      const result = (client.query as (t: unknown, v?: unknown) => unknown)(text, values);
+      if (result instanceof Promise)
+        result.catch((error: unknown) => {
+          if ((error as Error | undefined)?.message === "Query read timeout") timedOut.add(client);
+        });
+      return result;
+    }) as PostgresPoolClient["query"],
+    release: () => client.release(timedOut.has(client) ? new Error("query read timeout") : undefined),
+  });
+  return {
+    connect: async () => {
+      const client = await pool.connect();
+      let wrapper = wrappers.get(client);
+      if (!wrapper) {
+        wrapper = wrap(client);
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
+    },
+    end: () => {
+      ended ??= pool.end();
+      return ended;
+    },
+  };
 }
 
 function openSqlite(options: StoreOptions): OpenedStore {

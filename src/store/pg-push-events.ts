@@ -16,6 +16,15 @@ export interface PgPushEventsOptions {
   /** The store's connections: their current schema names the channel, so nodes sharing data share it. */
   kysely: Kysely<Database>;
   onError?: (error: unknown) => void;
+  /** `application_name` of the LISTEN connection (default `twofold-push-events`). */
+  applicationName?: string;
+  /** Connecting and subscribing give up after this (default 5 s), and the next attempt is scheduled. */
+  connectTimeoutMs?: number;
+  /**
+   * How often the idle LISTEN connection is asked a trivial query (default 15 s). A server that vanished without
+   * closing it (partition, fail-over behind a firewall) sends nothing, so silence alone proves nothing.
+   */
+  heartbeatMs?: number;
   /** First reconnect delay; doubles up to 30 s. */
   reconnectMs?: number;
 }
@@ -45,6 +54,7 @@ export class PgPushEvents implements PushEvents {
   #closed = false;
   #everConnected = false;
   #retryTimer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
   #delay: number;
 
   private constructor(options: PgPushEventsOptions, schema: string) {
@@ -91,22 +101,37 @@ export class PgPushEvents implements PushEvents {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#heartbeat);
     const client = this.#client;
     this.#client = undefined;
-    await client?.end().catch(() => {});
+    if (!client) return;
+    // A server that no longer answers never acknowledges the goodbye: stop waiting for it after a while.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.end().catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#options.connectTimeoutMs ?? 5000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async #connect(): Promise<void> {
     const { default: pgModule } = await import("pg");
     const client = new pgModule.Client({
       connectionString: this.#options.url,
-      connectionTimeoutMillis: 5000,
+      connectionTimeoutMillis: this.#options.connectTimeoutMs ?? 5000,
+      // LISTEN on a server that stopped answering would otherwise wait for ever, and never be retried.
+      query_timeout: this.#options.connectTimeoutMs ?? 5000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       // Named, so operators can tell this long-lived idle connection from a leak in pg_stat_activity.
-      application_name: "twofold-push-events",
+      application_name: this.#options.applicationName ?? "twofold-push-events",
     });
     const lost = (error?: unknown) => {
       if (this.#client !== client) return;
       this.#client = undefined;
+      clearTimeout(this.#heartbeat);
       if (error) this.#options.onError?.(error);
       client.end().catch(() => {});
       this.#scheduleReconnect();
@@ -116,8 +141,14 @@ export class PgPushEvents implements PushEvents {
     client.on("notification", (message) => {
       if (message.channel === this.#channel && message.payload) this.#receive(message.payload);
     });
-    await client.connect();
-    await client.query(`LISTEN "${this.#channel}"`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.#channel}"`);
+    } catch (error) {
+      // A half-open connection would linger and keep its socket: close it before the caller retries.
+      client.end().catch(() => {});
+      throw error;
+    }
     if (this.#closed) {
       await client.end().catch(() => {});
       return;
@@ -126,6 +157,16 @@ export class PgPushEvents implements PushEvents {
     this.#client = client;
     this.#everConnected = true;
     this.#delay = this.#options.reconnectMs ?? 500;
+    // No answer within the query timeout: the connection is lost (and is re-opened like any other loss).
+    const beat = () => {
+      this.#heartbeat = setTimeout(() => {
+        client.query("select 1").then(() => {
+          if (this.#client === client) beat();
+        }, lost);
+      }, this.#options.heartbeatMs ?? 15_000);
+      this.#heartbeat.unref();
+    };
+    beat();
     // Whatever was notified while the connection was down is lost: everyone re-reads now.
     if (reconnected) this.#local.dispatch({ kind: "resync" });
   }

@@ -321,7 +321,14 @@ export type StatusLookup = { found: false } | { found: true; outcome: AuthOutcom
  */
 export async function readAuthStatus(
   deps: Deps,
-  input: { txid: string; application: Application; holdMs: number; signal?: AbortSignal },
+  input: {
+    txid: string;
+    application: Application;
+    holdMs: number;
+    signal?: AbortSignal;
+    /** Called with the hold's length just before a pending push is waited for. */
+    onWait?: (ms: number) => void;
+  },
 ): Promise<StatusLookup> {
   const push = await deps.store.getPushTransaction(input.txid);
   if (push) {
@@ -330,11 +337,13 @@ export async function readAuthStatus(
     let status: PushStatus = push.status;
     if (status === "pending" && push.expiresAt <= deps.clock.now())
       status = await waitForPush(deps, push.id, { timeoutMs: 0 });
-    else if (status === "pending" && !(await deps.store.markPushAnnounced(push.id, deps.clock.now())))
+    else if (status === "pending" && !(await deps.store.markPushAnnounced(push.id, deps.clock.now()))) {
+      input.onWait?.(input.holdMs);
       status = await waitForPush(deps, push.id, {
         timeoutMs: input.holdMs,
         ...(input.signal ? { signal: input.signal } : {}),
       });
+    }
     if (status === "approved") {
       const user = await deps.store.getUser(push.userId);
       if (!user || user.status === "disabled")

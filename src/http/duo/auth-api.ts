@@ -55,7 +55,6 @@ const noCapableDevice = () =>
 export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): void {
   const now = () => Math.floor(runtime.clock.now() / 1000);
   const pushLifetimeMs = runtime.config.policy.push.lifetimeSeconds * 1000;
-  const requestTimeoutMs = runtime.config.server.requestTimeoutSeconds * 1000;
 
   registerDuoScope(app, runtime, (route) => {
     route({
@@ -218,7 +217,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
       integrations: AUTH_API_TYPES,
       replayProtected: true,
       failClosed: UNAVAILABLE,
-      handlerTimeoutMs: pushLifetimeMs + requestTimeoutMs,
+      waitMs: pushLifetimeMs,
       params: T.Object(
         {
           factor: T.Union([
@@ -246,7 +245,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
         strict,
       ),
       response: T.Union([T.Object({ txid: T.String() }, strict), Result]),
-      handler: async ({ params, application, signal }) => {
+      handler: async ({ params, application, signal, deadline }) => {
         const ref = { userId: params.user_id, username: params.username };
         requireOneUserReference(ref);
         const isAsync = truthy(params.async);
@@ -257,6 +256,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
           async: isAsync,
           ip: checkIP(params.ipaddr),
           signal,
+          onWait: (ms) => deadline.extend(ms),
         });
         if (step.kind === "no_capable_device") throw noCapableDevice();
         if (step.kind === "async") return { response: { txid: step.txid } };
@@ -269,11 +269,13 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
       url: "/auth/v2/auth_status",
       integrations: AUTH_API_TYPES,
       failClosed: UNAVAILABLE,
-      handlerTimeoutMs: runtime.services.statusHoldMs() + requestTimeoutMs,
+      waitMs: runtime.services.statusHoldMs(),
       params: T.Object({ txid: T.String({ minLength: 1, maxLength: 64 }) }, strict),
       response: Result,
-      handler: async ({ params, application, signal }) => ({
-        response: resultBody(await runStatus(runtime, application, params.txid, signal)),
+      handler: async ({ params, application, signal, deadline }) => ({
+        response: resultBody(
+          await runStatus(runtime, application, params.txid, signal, (ms) => deadline.extend(ms)),
+        ),
       }),
     });
   });

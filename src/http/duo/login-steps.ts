@@ -159,6 +159,8 @@ export async function runAuth(
     async: boolean;
     ip: string | null;
     signal: AbortSignal;
+    /** Called with its length just before waiting for the push to be answered (the answer deadline moves). */
+    onWait?: (ms: number) => void;
   },
 ): Promise<AuthStepResult> {
   const { services } = runtime;
@@ -199,10 +201,9 @@ export async function runAuth(
   });
   if (!pushed.started) return pushed.noCapableDevice ? { kind: "no_capable_device" } : answer(pushed);
   if (input.async) return { kind: "async", txid: pushed.txid };
-  const status = await services.waitForPush(pushed.txid, {
-    timeoutMs: pushed.expiresAt - runtime.clock.now() + 1000,
-    signal: input.signal,
-  });
+  const timeoutMs = pushed.expiresAt - runtime.clock.now() + 1000;
+  input.onWait?.(timeoutMs);
+  const status = await services.waitForPush(pushed.txid, { timeoutMs, signal: input.signal });
   if (status === "pending") await services.cancelPush(pushed.txid);
   return { kind: "final", outcome: await finalStatus(runtime, application, pushed.txid) };
 }
@@ -219,12 +220,14 @@ export async function runStatus(
   application: Application,
   txid: string,
   signal: AbortSignal,
+  onWait?: (ms: number) => void,
 ): Promise<AuthOutcome> {
   const read = await runtime.services.readAuthStatus({
     txid,
     application,
     holdMs: runtime.services.statusHoldMs(),
     signal,
+    ...(onWait ? { onWait } : {}),
   });
   if (!read.found) throw new DuoRefusal("ERR_VALIDATION", invalidParameters("txid"), "unknown transaction");
   return read.outcome;

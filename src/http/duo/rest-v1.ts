@@ -35,7 +35,6 @@ const Final = T.Object(
 
 export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): void {
   const pushLifetimeMs = runtime.config.policy.push.lifetimeSeconds * 1000;
-  const requestTimeoutMs = runtime.config.server.requestTimeoutSeconds * 1000;
 
   registerDuoScope(app, runtime, (route) => {
     for (const ext of ["bson", "json"]) {
@@ -91,7 +90,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
         integrations: AUTH_API_TYPES,
         replayProtected: true,
         failClosed: UNAVAILABLE,
-        handlerTimeoutMs: pushLifetimeMs + requestTimeoutMs,
+        waitMs: pushLifetimeMs,
         params: T.Object(
           {
             user: T.String({ minLength: 1, maxLength: 256 }),
@@ -105,7 +104,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
           strict,
         ),
         response: T.Union([T.Object({ txid: T.String() }, strict), Final]),
-        handler: async ({ params, application, signal }) => {
+        handler: async ({ params, application, signal, deadline }) => {
           const ref = { username: params.user };
           const isAsync = truthy(params.async);
           const factor = v1Factor(runtime, params.auto, params.pushinfo, isAsync);
@@ -115,6 +114,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
             async: isAsync,
             ip: checkIP(params.ipaddr),
             signal,
+            onWait: (ms) => deadline.extend(ms),
           });
           if (step.kind === "no_capable_device")
             throw new DuoRefusal("ERR_VALIDATION", invalidParameters("no capable device"));
@@ -128,11 +128,13 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
         url: `/rest/v1/status.${ext}`,
         integrations: AUTH_API_TYPES,
         failClosed: UNAVAILABLE,
-        handlerTimeoutMs: runtime.services.statusHoldMs() + requestTimeoutMs,
+        waitMs: runtime.services.statusHoldMs(),
         params: T.Object({ txid: T.String({ minLength: 1, maxLength: 64 }) }, strict),
         response: T.Union([T.Object({ status: T.String() }, strict), Final]),
-        handler: async ({ params, application, signal }) => ({
-          response: v1Body(await runStatus(runtime, application, params.txid, signal)),
+        handler: async ({ params, application, signal, deadline }) => ({
+          response: v1Body(
+            await runStatus(runtime, application, params.txid, signal, (ms) => deadline.extend(ms)),
+          ),
         }),
       });
     }

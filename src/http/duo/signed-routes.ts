@@ -11,6 +11,7 @@ import {
   verifyDuoSignature,
 } from "../../core/signed-request.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
+import { AnswerDeadline } from "../answer-deadline.ts";
 import {
   DUO_FAILURES,
   type DuoFormat,
@@ -50,6 +51,8 @@ export interface DuoCall<P> {
    * stream, which closes as soon as a POST body has been read.)
    */
   signal: AbortSignal;
+  /** server.answerTimeoutSeconds for this call: a handler about to wait for a push extends it by the wait. */
+  deadline: AnswerDeadline;
 }
 
 /** What a handler answers: a `response` (with paging metadata), or raw bytes (the logo). */
@@ -73,8 +76,11 @@ export interface DuoRouteOptions<S extends TObject> {
   replayProtected?: boolean;
   /** A login decision: an internal error answers this deny instead of a 5xx, which duo_unix may let through. */
   failClosed?: () => unknown;
-  /** Long-polling routes wait longer than the server's request timeout. */
-  handlerTimeoutMs?: number;
+  /**
+   * Long-polling routes: the longest push wait they add to the answer deadline (which they extend when the
+   * wait starts). Fastify's handler timeout, a backstop, is this plus the whole-request timeout.
+   */
+  waitMs?: number;
   handler: (call: DuoCall<Static<S>>) => Promise<DuoAnswer>;
 }
 
@@ -128,6 +134,8 @@ export function registerDuoScope(
       { parseAs: "buffer" },
       (_request, body, done) => done(null, body),
     );
+    const answerTimeoutMs = runtime.config.server.answerTimeoutSeconds * 1000;
+    const requestTimeoutMs = runtime.config.server.requestTimeoutSeconds * 1000;
     let lastPurge = 0;
     const purge = () => {
       const now = runtime.clock.now();
@@ -148,7 +156,7 @@ export function registerDuoScope(
       scope.route({
         method: options.method,
         url: options.url,
-        ...(options.handlerTimeoutMs ? { handlerTimeout: options.handlerTimeoutMs } : {}),
+        handlerTimeout: (options.waitMs ?? 0) + requestTimeoutMs,
         config: { duoFailClosed: options.failClosed },
         schema: {
           querystring: AnyQuery,
@@ -157,58 +165,65 @@ export function registerDuoScope(
           response: { 200: Envelope(options.response), "4xx": Failure, "5xx": Failure },
         },
         handler: async (request, reply) => {
-          const format = duoFormatOf(request.url);
-          const input = readParameters(request);
-          let application: Application | undefined;
-          let variant: SignatureVariant = "v2";
-          if (options.integrations !== "unsigned") {
-            const verified = await verifyRequest(runtime, request, input, options.integrations);
-            application = verified.application;
-            variant = verified.variant;
-            if (options.replayProtected) {
-              const admission = await runtime.services.admitSignedRequest({
-                ikey: verified.credentials.ikey,
-                signature: verified.credentials.signature,
-                signedAt: verified.signedAt,
-              });
-              purge();
-              if (admission === "duplicate")
-                throw new DuoRefusal(
-                  "ERR_RATE_LIMITED",
-                  DUO_FAILURES.duplicate,
-                  "the same signed request within one second",
-                );
-              if (admission === "replay")
-                throw new DuoRefusal("ERR_CONFLICT", DUO_FAILURES.replay, "signed request seen before");
-            }
-          }
-          const params = toParameterObject(input.params, arrayParams);
-          if (!checkParams.Check(params)) {
-            const first = checkParams.Errors(params).First();
-            const name = first?.path.replace(/^\//, "").split("/")[0] || "request";
-            throw new DuoRefusal(
-              "ERR_VALIDATION",
-              invalidParameters(name === "request" ? (first?.message ?? "invalid") : name),
-              first ? `${first.path}: ${first.message}` : undefined,
-            );
-          }
-          const hangUp = new AbortController();
-          reply.raw.once("close", () => {
-            if (!reply.raw.writableFinished) hangUp.abort();
-          });
-          const answer = await options.handler({
-            application: application as Application,
-            params: params as Static<S>,
-            variant,
-            format,
-            request,
-            reply,
-            signal: hangUp.signal,
-          });
-          if ("raw" in answer) return reply.code(200).type(answer.contentType).send(answer.raw);
-          return sendDuoOK(reply, format, answer.response, answer.metadata);
+          // Signature checks read the database too: the deadline covers everything after the body arrived.
+          const deadline = new AnswerDeadline(answerTimeoutMs);
+          return deadline.race(answerCall(request, reply, deadline));
         },
       });
+
+      async function answerCall(request: FastifyRequest, reply: FastifyReply, deadline: AnswerDeadline) {
+        const format = duoFormatOf(request.url);
+        const input = readParameters(request);
+        let application: Application | undefined;
+        let variant: SignatureVariant = "v2";
+        if (options.integrations !== "unsigned") {
+          const verified = await verifyRequest(runtime, request, input, options.integrations);
+          application = verified.application;
+          variant = verified.variant;
+          if (options.replayProtected) {
+            const admission = await runtime.services.admitSignedRequest({
+              ikey: verified.credentials.ikey,
+              signature: verified.credentials.signature,
+              signedAt: verified.signedAt,
+            });
+            purge();
+            if (admission === "duplicate")
+              throw new DuoRefusal(
+                "ERR_RATE_LIMITED",
+                DUO_FAILURES.duplicate,
+                "the same signed request within one second",
+              );
+            if (admission === "replay")
+              throw new DuoRefusal("ERR_CONFLICT", DUO_FAILURES.replay, "signed request seen before");
+          }
+        }
+        const params = toParameterObject(input.params, arrayParams);
+        if (!checkParams.Check(params)) {
+          const first = checkParams.Errors(params).First();
+          const name = first?.path.replace(/^\//, "").split("/")[0] || "request";
+          throw new DuoRefusal(
+            "ERR_VALIDATION",
+            invalidParameters(name === "request" ? (first?.message ?? "invalid") : name),
+            first ? `${first.path}: ${first.message}` : undefined,
+          );
+        }
+        const hangUp = new AbortController();
+        reply.raw.once("close", () => {
+          if (!reply.raw.writableFinished) hangUp.abort();
+        });
+        const answer = await options.handler({
+          application: application as Application,
+          params: params as Static<S>,
+          variant,
+          format,
+          request,
+          reply,
+          signal: AbortSignal.any([hangUp.signal, deadline.signal]),
+          deadline,
+        });
+        if ("raw" in answer) return reply.code(200).type(answer.contentType).send(answer.raw);
+        return sendDuoOK(reply, format, answer.response, answer.metadata);
+      }
     });
   });
 }

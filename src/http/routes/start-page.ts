@@ -31,6 +31,8 @@ const PasscodeForm = T.Object(
 );
 
 export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: DemoInfo | undefined): void {
+  // A push ends by its lifetime at the latest.
+  const pushWaitMs = runtime.config.policy.push.lifetimeSeconds * 1000 + 1000;
   let qr: Promise<string> | undefined;
   const aliceQR = () => {
     qr ??= demo
@@ -112,6 +114,8 @@ export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: 
   app.get<{ Params: { txid: string } }>(
     "/demo/push/:txid",
     {
+      // Waits for the push (up to its lifetime), then has the usual answer time to read the result.
+      handlerTimeout: pushWaitMs + runtime.config.server.answerTimeoutSeconds * 1000,
       schema: {
         params: T.Object(
           { txid: T.String({ pattern: "^[0-9a-f]{1,64}$" }) },
@@ -124,7 +128,7 @@ export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: 
       const controller = new AbortController();
       reply.raw.on("close", () => controller.abort());
       const status = await runtime.services.waitForPush(request.params.txid, {
-        timeoutMs: 90_000,
+        timeoutMs: pushWaitMs,
         signal: controller.signal,
       });
       const body = html`<h1>Push result</h1>
