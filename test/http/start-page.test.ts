@@ -62,7 +62,7 @@ test("in demo mode / lists the organisation, users, integration key, QR code, CL
       "npx twofold audit tail",
     ])
       assert.ok(page.includes(`<code>${cmd}</code>`), cmd);
-    assert.match(page, /<form method="post" action="\/demo\/passcode">/);
+    assert.match(page, /<form method="post" action="\/demo\/passcode" aria-label="Check a passcode">/);
     assert.match(page, /<label for="username">[^<]+<\/label>\s*<input id="username" name="username"/);
     assert.match(page, /<label for="passcode">[^<]+<\/label>\s*<input id="passcode" name="passcode"/);
     // The CSP allows no inline script or style: the page must not need any.

@@ -101,7 +101,7 @@ export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: 
         ? html`<h1>Push sent</h1>
 <p>Open the Twofold Authenticator and type this code to approve:</p>
 <p class="result" role="status" aria-live="polite"><strong id="push-code">${started.code!.reveal()}</strong></p>
-<form method="get" action="/demo/push/${started.txid}"><button type="submit">Show the result</button></form>`
+<form method="get" action="/demo/push/${started.txid}" aria-label="Push result"><button type="submit">Show the result</button></form>`
         : html`<h1>No push sent</h1><p class="result" role="status">${PUSH_REFUSALS[started.reason] ?? started.reason}</p>`;
       return reply
         .type(HTML_TYPE)
@@ -215,7 +215,7 @@ ${rawSVG(svg)}
 <figcaption id="alice-qr-caption">QR code for alice's account: scan it with an authenticator app, then try one of its passcodes below.</figcaption>
 </figure>
 <h3>Try a passcode</h3>
-<form method="post" action="/demo/passcode">
+<form method="post" action="/demo/passcode" aria-label="Check a passcode">
 <label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required maxlength="256" value="alice">
 <label for="passcode">Passcode</label>
@@ -224,12 +224,12 @@ ${rawSVG(svg)}
 </form>
 <h3>Try push approval</h3>
 <p>Activate the Twofold Authenticator for a demo user (open the link on a phone, or in another browser window), then send that user a push.</p>
-<form method="post" action="/demo/activate">
+<form method="post" action="/demo/activate" aria-label="Activate the Twofold Authenticator">
 <label for="activate-user">Username</label>
 <input id="activate-user" name="username" required maxlength="256" value="alice">
 <button type="submit">Activation link</button>
 </form>
-<form method="post" action="/demo/push">
+<form method="post" action="/demo/push" aria-label="Send a push">
 <label for="push-user">Username</label>
 <input id="push-user" name="username" required maxlength="256" value="alice">
 <button type="submit">Send a push</button>
