@@ -55,11 +55,11 @@ test("in demo mode / lists the organisation, users, integration key, QR code, CL
     assert.match(page, /<svg role="img" aria-labelledby="alice-qr-caption"[^>]*viewBox/);
     assert.match(page, /<figcaption id="alice-qr-caption">/);
     for (const cmd of [
-      "npx twofold user list",
-      "npx twofold bypass issue alice",
-      "npx twofold totp enroll bob",
-      "npx twofold rescue generate alice",
-      "npx twofold audit tail",
+      "npx twofold user list --demo",
+      "npx twofold bypass issue alice --demo",
+      "npx twofold totp enroll bob --demo",
+      "npx twofold rescue generate alice --demo",
+      "npx twofold audit tail --demo",
     ])
       assert.ok(page.includes(`<code>${cmd}</code>`), cmd);
     assert.match(page, /<form method="post" action="\/demo\/passcode" aria-label="Check a passcode">/);
