@@ -51,8 +51,11 @@ export const pushCommands: Command[] = [
     },
     details:
       "With --json and a wait, one JSON line with the txid and code is printed on stderr at once.\n" +
-      "Exit codes: 0 approved (or --wait 0), 1 denied, fraud, expired or not answered in time,\n" +
-      "3 the push could not be sent.",
+      "Exit codes:\n" +
+      "  0  approved (with --wait 0: sent)\n" +
+      "  1  denied, reported as fraud, expired or not answered in time (or another failure, on stderr)\n" +
+      "  2  usage error (unknown option, bad --wait)\n" +
+      "  3  not sent: no activated device, fraud hold, too many pushes, unknown user, …",
     async run(ctx) {
       const waitSeconds = ctx.integer("wait", 0, 600) ?? 60;
       const { services } = await ctx.runtime();
