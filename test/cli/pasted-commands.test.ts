@@ -3,6 +3,9 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import https from "node:https";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { TestDevice } from "../support/test-device.ts";
 import { base32Decode, collectOutput, createSandbox, type RunResult, type Sandbox, totp } from "./helpers.ts";
@@ -61,8 +64,13 @@ describe("commands the demo prints, pasted as printed", () => {
     const fromBanner = printedCommands(banner);
     const fromPage = printedCommands(await (await fetch(`${url}/`)).text());
     console.log(`printed: ${fromBanner.length} commands in the banner, ${fromPage.length} on the start page`);
-    assert.ok(fromBanner.length >= 7, banner);
-    assert.deepEqual(fromPage, fromBanner);
+    assert.ok(fromPage.length >= 7, banner);
+    // The banner adds the two commands that put the demo on the LAN with TLS, for a phone.
+    assert.deepEqual(fromBanner.slice(0, fromPage.length), fromPage);
+    assert.deepEqual(
+      fromBanner.slice(fromPage.length).map((c) => c.split(" ").slice(0, 4).join(" ")),
+      ["npx twofold certs dev", "npx twofold serve --host"],
+    );
     for (const line of fromBanner) assert.match(line, / --demo$/, line);
   });
 
@@ -135,6 +143,45 @@ describe("commands the demo prints, pasted as printed", () => {
     assert.equal(yes, "npx twofold user delete bob --yes --demo");
     const deleted = run(yes!);
     assert.equal(deleted.code, 0, deleted.stderr);
+
+    // The phone's way in: certs dev, then the TLS server on the LAN address, which a client trusting the CA reaches.
+    const certs = run(take("certs dev"));
+    assert.equal(certs.code, 0, certs.stderr);
+    const tlsLine = take("serve --host 0.0.0.0");
+    ran.push(tlsLine);
+    const tls = box.spawn(tlsLine.slice("npx twofold ".length).split(" "), {
+      ...PASTING_ENV,
+      TWOFOLD_LOGGING_LEVEL: "silent",
+    });
+    try {
+      const listening = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        const timer = setTimeout(() => reject(new Error(`TLS serve printed no URL in 30 s: ${out}`)), 30_000);
+        tls.stdout!.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /Listening on (https:\/\/\S+)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+      });
+      const port = new URL(listening).port;
+      const ca = readFileSync(join(box.dir, "data/certs/ca.pem"));
+      const health = await new Promise<number>((resolve, reject) => {
+        https
+          .get({ host: "127.0.0.1", port, path: "/health", ca, servername: "localhost" }, (r) => {
+            r.resume();
+            resolve(r.statusCode ?? 0);
+          })
+          .on("error", reject);
+      });
+      assert.equal(health, 200, "the certificate verifies against the CA certs dev made");
+    } finally {
+      const exited = once(tls, "exit");
+      tls.kill("SIGTERM");
+      await exited;
+    }
     console.log(`pasted and ran ${ran.length} printed commands`);
   });
 });
