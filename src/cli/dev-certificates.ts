@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
+import { randomHex } from "../core/crypto/index.ts";
 
 export interface DevCertificates {
   dir: string;
@@ -117,7 +118,7 @@ export function createDevCertificates(
   // biome-ignore format: openssl's arguments read best in option/value pairs
   openssl([
     "x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca-key.pem"),
-    "-set_serial", `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
+    "-set_serial", `0x${randomHex(16)}`,
     "-days", String(SERVER_DAYS), "-sha256", "-extfile", path("server.ext"), "-out", path("server.pem"),
   ]);
   rmSync(path("server.csr"));
