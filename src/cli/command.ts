@@ -25,6 +25,8 @@ export interface Command {
   /** Required options shown beside the arguments in usage, e.g. `--name N --type T`. */
   synopsis?: string;
   options?: Record<string, OptionSpec>;
+  /** Settings this command's options override (they win over the file and the environment), e.g. serve's --port. */
+  configOverrides?(options: OptionReader): Record<string, unknown>;
   /** Extra help text (examples, exit codes). */
   details?: string;
   run(ctx: CommandContext): Promise<number | undefined>;
@@ -53,7 +55,15 @@ export class UsageError extends Error {
   }
 }
 
-export interface CommandContext {
+/** Reads parsed options; `integer` makes a usage error of a value out of range. */
+export interface OptionReader {
+  string(name: string): string | undefined;
+  flag(name: string): boolean;
+  /** A whole-number option within [min, max], or undefined when absent; a usage error otherwise. */
+  integer(name: string, min: number, max: number): number | undefined;
+}
+
+export interface CommandContext extends OptionReader {
   command: Command;
   /** Positional arguments after the command words. */
   args: string[];
@@ -66,10 +76,8 @@ export interface CommandContext {
   runtime(): Promise<Runtime>;
   /** Close the runtime now (idempotent); for commands that manage their own lifetime. */
   closeRuntime(): Promise<void>;
-  string(name: string): string | undefined;
-  flag(name: string): boolean;
-  /** A whole-number option within [min, max], or undefined when absent; a usage error otherwise. */
-  integer(name: string, min: number, max: number): number | undefined;
+  /** `words` as a command to paste where this one ran (same launcher, --config, --demo): for hints and next steps. */
+  commandLine(words: string): string;
   /** The configuration file given on the command line or in $TWOFOLD_CONFIG. */
   configFile: string | undefined;
   stdin: NodeJS.ReadStream;

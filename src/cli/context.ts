@@ -3,7 +3,15 @@ import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import type { Config } from "../config/schema.ts";
 import type { Runtime } from "../runtime/runtime.ts";
-import { type Command, type CommandContext, commandName, GLOBAL_OPTIONS, UsageError } from "./command.ts";
+import {
+  type Command,
+  type CommandContext,
+  commandName,
+  GLOBAL_OPTIONS,
+  type OptionReader,
+  UsageError,
+} from "./command.ts";
+import { commandLineOf, formatCommand } from "./command-line.ts";
 import { createOutput } from "./output.ts";
 
 export function buildContext(command: Command, rest: string[], json: boolean): CommandContext {
@@ -43,6 +51,23 @@ export function buildContext(command: Command, rest: string[], json: boolean): C
       `run \`${commandName(command)} --help\` for its usage`,
     );
 
+  const str = (name: string) => values[name] as string | undefined;
+  const reader: OptionReader = {
+    string: str,
+    flag: (name) => values[name] === true,
+    integer(name, min, max) {
+      const raw = str(name);
+      if (raw === undefined) return undefined;
+      if (!/^-?\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max)
+        throw new UsageError(
+          `--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+        );
+      return Number(raw);
+    },
+  };
+  // Read now, so a bad value is a usage error before anything is opened.
+  const overrides = { ...(values["demo"] ? { mode: "demo" } : {}), ...command.configOverrides?.(reader) };
+
   const configFile = (values["config"] as string | undefined) ?? process.env["TWOFOLD_CONFIG"];
   let config: Promise<Readonly<Config>> | undefined;
   let runtime: Promise<Runtime> | undefined;
@@ -53,12 +78,12 @@ export function buildContext(command: Command, rest: string[], json: boolean): C
       loadConfig({
         env: process.env,
         ...(configFile ? { file: configFile } : {}),
-        ...(values["demo"] ? { overrides: { mode: "demo" } } : {}),
+        overrides,
       }),
     );
     return config;
   };
-  const str = (name: string) => values[name] as string | undefined;
+  const line = commandLineOf(process.env, configFile, values["demo"] === true);
   return {
     command,
     args,
@@ -84,17 +109,8 @@ export function buildContext(command: Command, rest: string[], json: boolean): C
         : Promise.resolve();
       return closing;
     },
-    string: str,
-    flag: (name) => values[name] === true,
-    integer(name, min, max) {
-      const raw = str(name);
-      if (raw === undefined) return undefined;
-      if (!/^-?\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max)
-        throw new UsageError(
-          `--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`,
-        );
-      return Number(raw);
-    },
+    commandLine: (words) => formatCommand(line, words),
+    ...reader,
   };
 }
 

@@ -29,6 +29,8 @@ import { requireRouteSchemas, validatorCompiler } from "./validation.ts";
 export interface ServerOptions {
   /** Present in demo mode: the start page shows it and the demo passcode form exists. */
   demo?: DemoInfo;
+  /** How the start page writes a `twofold` command so it works pasted (default: `npx twofold … --demo`). */
+  commandLine?: (words: string) => string;
 }
 
 export interface RunningServer {
@@ -97,7 +99,7 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
 
   registerHealthRoutes(app, runtime.store);
   if (runtime.config.metrics.enabled) registerMetricsRoute(app, runtime.metrics);
-  registerStartPage(app, runtime, options.demo);
+  registerStartPage(app, runtime, options.demo, options.commandLine);
   registerDeviceRoutes(app, runtime);
   registerAuthenticatorRoutes(app, {});
   registerAuthAPIRoutes(app, runtime);

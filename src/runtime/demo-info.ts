@@ -7,3 +7,14 @@ export interface DemoInfo {
   /** alice's authenticator-app URI, shown so a newcomer can scan it (demo data, not a real secret). */
   aliceTOTPURI: string;
 }
+
+/** What the start page and the demo banner suggest trying at the command line (words after `twofold`). */
+export const DEMO_CLI_COMMANDS: readonly string[] = [
+  "push activate alice",
+  "push send alice",
+  "user list",
+  "bypass issue alice",
+  "totp enroll bob",
+  "rescue generate alice",
+  "audit tail",
+];

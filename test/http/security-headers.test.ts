@@ -9,7 +9,7 @@ function assertSecurityHeaders(res: LightMyRequestResponse) {
   const h = res.headers;
   const where = `${res.statusCode} ${res.body.slice(0, 60)}`;
   assert.equal(h["x-content-type-options"], "nosniff", where);
-  assert.equal(h["referrer-policy"], "no-referrer", where);
+  assert.equal(h["referrer-policy"], "same-origin", where);
   assert.equal(h["x-frame-options"], "DENY", where);
   assert.equal(h["cross-origin-opener-policy"], "same-origin", where);
   assert.ok(h["permissions-policy"], where);

@@ -55,14 +55,14 @@ test("in demo mode / lists the organisation, users, integration key, QR code, CL
     assert.match(page, /<svg role="img" aria-labelledby="alice-qr-caption"[^>]*viewBox/);
     assert.match(page, /<figcaption id="alice-qr-caption">/);
     for (const cmd of [
-      "npx twofold user list",
-      "npx twofold bypass issue alice",
-      "npx twofold totp enroll bob",
-      "npx twofold rescue generate alice",
-      "npx twofold audit tail",
+      "npx twofold user list --demo",
+      "npx twofold bypass issue alice --demo",
+      "npx twofold totp enroll bob --demo",
+      "npx twofold rescue generate alice --demo",
+      "npx twofold audit tail --demo",
     ])
       assert.ok(page.includes(`<code>${cmd}</code>`), cmd);
-    assert.match(page, /<form method="post" action="\/demo\/passcode">/);
+    assert.match(page, /<form method="post" action="\/demo\/passcode" aria-label="Check a passcode">/);
     assert.match(page, /<label for="username">[^<]+<\/label>\s*<input id="username" name="username"/);
     assert.match(page, /<label for="passcode">[^<]+<\/label>\s*<input id="passcode" name="passcode"/);
     // The CSP allows no inline script or style: the page must not need any.
@@ -121,6 +121,13 @@ test("a cross-site POST to the demo form is refused with 403 (I2)", async () => 
       { ...FORM, origin: "https://evil.example" },
       { ...FORM, "sec-fetch-site": "cross-site" },
       { ...FORM, origin: "null" },
+      // Exact match: another port, another scheme, a sibling subdomain are other origins.
+      { ...FORM, host: "localhost:8080", origin: "http://localhost:8081" },
+      { ...FORM, host: "localhost:8080", origin: "https://localhost:8080" },
+      { ...FORM, host: "twofold.example.edu", origin: "https://evil.twofold.example.edu" },
+      { ...FORM, host: "localhost:8080", origin: "http://localhost:8080", "sec-fetch-site": "same-site" },
+      { ...FORM, host: "localhost:8080", origin: "null", "sec-fetch-site": "cross-site" },
+      { ...FORM, host: "localhost:8080", origin: "null", "sec-fetch-site": "none" },
     ]) {
       const res = await app.inject({ method: "POST", url: "/demo/passcode", headers, payload });
       assert.equal(res.statusCode, 403, JSON.stringify(headers));
@@ -138,6 +145,35 @@ test("a cross-site POST to the demo form is refused with 403 (I2)", async () => 
       payload,
     });
     assert.equal(sameOrigin.statusCode, 200);
+    // What Chromium sends from a page with `Referrer-Policy: no-referrer`: Origin null, vouched for by Fetch Metadata.
+    const nullOrigin = await app.inject({
+      method: "POST",
+      url: "/demo/passcode",
+      headers: { ...FORM, origin: "null", "sec-fetch-site": "same-origin" },
+      payload,
+    });
+    assert.equal(nullOrigin.statusCode, 200);
+  } finally {
+    await app.close();
+    await t.close();
+  }
+});
+
+test("with server.publicUrl set, only that origin may post: not the Host the request names", async () => {
+  const t = await createTestRuntime({ overrides: { "server.publicUrl": "https://twofold.example.edu" } });
+  const app = buildServer(t.runtime, { demo: DEMO });
+  try {
+    const payload = form({ username: "alice", passcode: "123456" });
+    const post = (origin: string, host: string) =>
+      app.inject({
+        method: "POST",
+        url: "/demo/passcode",
+        headers: { ...FORM, origin, host, "sec-fetch-site": "same-origin" },
+        payload,
+      });
+    assert.equal((await post("https://twofold.example.edu", "internal:8080")).statusCode, 200);
+    assert.equal((await post("https://twofold.example.edu:443", "internal:8080")).statusCode, 403);
+    assert.equal((await post("http://internal:8080", "internal:8080")).statusCode, 403);
   } finally {
     await app.close();
     await t.close();

@@ -3,6 +3,7 @@ import { apiHost } from "../../config/load.ts";
 import { APPLICATION_TYPES } from "../../core/model.ts";
 import { publicApplication } from "../../core/use-cases/applications.ts";
 import { type Command, UsageError } from "../command.ts";
+import { shellWord } from "../command-line.ts";
 import { isoTime } from "../output.ts";
 
 export const appCommands: Command[] = [
@@ -152,7 +153,7 @@ export const appCommands: Command[] = [
       if (!ctx.flag("yes"))
         throw new UsageError(
           "deleting an application stops every login through it",
-          `run \`twofold app delete ${ctx.args[0]} --yes\` to confirm`,
+          `run \`${ctx.commandLine(`app delete ${shellWord(ctx.args[0]!)} --yes`)}\` to confirm`,
         );
       const { services } = await ctx.runtime();
       await services.deleteApplication(ctx.actor, ctx.args[0]!);

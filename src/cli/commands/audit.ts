@@ -4,21 +4,53 @@ import type { Store } from "../../core/ports.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { type Column, isoTime, toJSONValue } from "../output.ts";
 
-const AUDIT_COLUMNS: Column<AuditEvent>[] = [
+/** An audit event with the name of what it is about (a user's username, an application's name), when it still exists. */
+type NamedAuditEvent = AuditEvent & { targetName: string | null };
+
+const AUDIT_COLUMNS: Column<NamedAuditEvent>[] = [
   { header: "ID", value: (e) => e.id },
   { header: "TIME", value: (e) => isoTime(e.at) },
   { header: "ACTOR", value: (e) => e.actor },
   { header: "ACTION", value: (e) => e.action },
-  { header: "TARGET", value: (e) => (e.targetId ? `${e.targetType}:${e.targetId}` : e.targetType) },
+  {
+    header: "TARGET",
+    value: (e) =>
+      `${e.targetId ? `${e.targetType}:${e.targetId}` : e.targetType}${e.targetName ? ` (${e.targetName})` : ""}`,
+  },
   { header: "IP", value: (e) => e.sourceIp },
 ];
+
+/** Looks up users' and applications' names by id, each id once per command. */
+function createNamer(store: Store): (type: string | null, id: string | null) => Promise<string | null> {
+  const known = new Map<string, Promise<string | null>>();
+  return (type, id) => {
+    if (!id || (type !== "user" && type !== "application")) return Promise.resolve(null);
+    const key = `${type}:${id}`;
+    let name = known.get(key);
+    if (!name) {
+      name =
+        type === "user"
+          ? store.getUser(id).then((u) => u?.username ?? null)
+          : store.getApplication(id).then((a) => a?.name ?? null);
+      known.set(key, name);
+    }
+    return name;
+  };
+}
+
+async function withNames(
+  events: AuditEvent[],
+  name: ReturnType<typeof createNamer>,
+): Promise<NamedAuditEvent[]> {
+  return Promise.all(events.map(async (e) => ({ ...e, targetName: await name(e.targetType, e.targetId) })));
+}
 
 /** The newest `limit` audit events, oldest first. */
 async function latestAuditEvents(store: Store, limit: number): Promise<AuditEvent[]> {
   return (await store.listAudit({ limit, order: "desc" })).reverse();
 }
 
-function formatAuditLine(e: AuditEvent): string {
+function formatAuditLine(e: NamedAuditEvent): string {
   return AUDIT_COLUMNS.map((c) => String(c.value(e) ?? "-")).join("  ");
 }
 
@@ -33,7 +65,12 @@ function sleep(ms: number, stop: AbortSignal): Promise<void> {
   });
 }
 
-async function follow(ctx: CommandContext, store: Store, lastId: number): Promise<void> {
+async function follow(
+  ctx: CommandContext,
+  store: Store,
+  name: ReturnType<typeof createNamer>,
+  lastId: number,
+): Promise<void> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once("SIGINT", onSignal);
@@ -43,7 +80,7 @@ async function follow(ctx: CommandContext, store: Store, lastId: number): Promis
     while (!stop.signal.aborted) {
       await sleep(1000, stop.signal);
       if (stop.signal.aborted) break;
-      for (const e of await store.listAudit({ afterId: last, limit: 1000 })) {
+      for (const e of await withNames(await store.listAudit({ afterId: last, limit: 1000 }), name)) {
         if (ctx.json) process.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
         else ctx.out.line(formatAuditLine(e));
         last = e.id;
@@ -63,17 +100,20 @@ export const auditCommands: Command[] = [
       limit: { type: "string", value: "N", description: "how many events (default 20)" },
       follow: { type: "boolean", short: "f", description: "keep printing new events until interrupted" },
     },
-    details: "With --follow and --json, prints one JSON object per line.",
+    details:
+      "TARGET names users and applications beside their ids (targetName in JSON) while they exist.\n" +
+      "With --follow and --json, prints one JSON object per line.",
     async run(ctx) {
       const limit = ctx.integer("limit", 1, 100_000) ?? 20;
       const { store } = await ctx.runtime();
-      const events = await latestAuditEvents(store, limit);
+      const name = createNamer(store);
+      const events = await withNames(await latestAuditEvents(store, limit), name);
       if (ctx.flag("follow") && ctx.json) {
         for (const e of events) process.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
       } else {
         ctx.out.data(events, () => ctx.out.table(events, AUDIT_COLUMNS, "(no audit events)"));
       }
-      if (ctx.flag("follow")) await follow(ctx, store, events.at(-1)?.id ?? 0);
+      if (ctx.flag("follow")) await follow(ctx, store, name, events.at(-1)?.id ?? 0);
       return 0;
     },
   },
@@ -85,9 +125,14 @@ export const auditCommands: Command[] = [
       const limit = ctx.integer("limit", 1, 100_000) ?? 20;
       const { store, clock } = await ctx.runtime();
       const { entries } = await store.listAuthLog({ minTime: 0, maxTime: clock.now(), limit, order: "desc" });
-      const list = entries.reverse();
+      const name = createNamer(store);
+      const list = await Promise.all(
+        entries
+          .reverse()
+          .map(async (e) => ({ ...e, applicationName: await name("application", e.applicationId) })),
+      );
       ctx.out.data(list, () =>
-        ctx.out.table<AuthLogEntry>(
+        ctx.out.table<AuthLogEntry & { applicationName: string | null }>(
           list,
           [
             { header: "TIME", value: (e) => isoTime(e.at) },
@@ -95,7 +140,13 @@ export const auditCommands: Command[] = [
             { header: "RESULT", value: (e) => e.result },
             { header: "FACTOR", value: (e) => e.factor },
             { header: "REASON", value: (e) => e.reason },
-            { header: "APPLICATION", value: (e) => e.applicationId },
+            {
+              header: "APPLICATION",
+              value: (e) =>
+                e.applicationId && e.applicationName
+                  ? `${e.applicationId} (${e.applicationName})`
+                  : e.applicationId,
+            },
             { header: "IP", value: (e) => e.ip },
             { header: "TXID", value: (e) => e.txid },
           ],

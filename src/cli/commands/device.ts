@@ -21,6 +21,7 @@ import {
 import { isTwofoldError, TwofoldError } from "../../core/errors.ts";
 import type { PushStatus } from "../../core/model.ts";
 import { type Command, type CommandContext, type OptionSpec, UsageError } from "../command.ts";
+import { shellWord } from "../command-line.ts";
 import { prompt, readInputFile, readStdinText } from "../input.ts";
 import { isoTime, toJSONValue } from "../output.ts";
 
@@ -425,7 +426,10 @@ export const deviceCommands: Command[] = [
         ctx.out.line(
           `Activated ${accountLabel(account)}${account.organization ? ` (${plain(account.organization)})` : ""} as device ${account.deviceId}.`,
         );
-        ctx.out.line(`Saved in ${path}. Try: twofold device pending, twofold device passcode`);
+        const state = ctx.string("state") ? ` --state ${shellWord(ctx.string("state")!)}` : "";
+        ctx.out.line(
+          `Saved in ${path}. Try: ${ctx.commandLine(`device pending${state}`)}, ${ctx.commandLine(`device passcode${state}`)}`,
+        );
       });
       return 0;
     },

@@ -3,6 +3,7 @@ import type { Command } from "../command.ts";
 import { appCommands } from "./app.ts";
 import { auditCommands } from "./audit.ts";
 import { bypassCommands } from "./bypass.ts";
+import { certsCommands } from "./certs.ts";
 import { configCommands } from "./config.ts";
 import { dbCommands } from "./db.ts";
 import { deviceCommands } from "./device.ts";
@@ -18,6 +19,7 @@ import { userCommands } from "./user.ts";
 export const COMMANDS: readonly Command[] = [
   ...serveCommands,
   ...configCommands,
+  ...certsCommands,
   ...dbCommands,
   ...keysCommands,
   ...userCommands,
@@ -34,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
 
 export const GROUPS: Record<string, string> = {
   config: "check the configuration",
+  certs: "TLS certificates for trying the demo from a phone",
   db: "database maintenance",
   keys: "encryption keys",
   user: "manage users",

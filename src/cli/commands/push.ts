@@ -2,6 +2,7 @@
 import QRCode from "qrcode";
 import { activationLink } from "../../config/load.ts";
 import type { Command } from "../command.ts";
+import { shellWord } from "../command-line.ts";
 
 function when(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -50,8 +51,11 @@ export const pushCommands: Command[] = [
     },
     details:
       "With --json and a wait, one JSON line with the txid and code is printed on stderr at once.\n" +
-      "Exit codes: 0 approved (or --wait 0), 1 denied, fraud, expired or not answered in time,\n" +
-      "3 the push could not be sent.",
+      "Exit codes:\n" +
+      "  0  approved (with --wait 0: sent)\n" +
+      "  1  denied, reported as fraud, expired or not answered in time (or another failure, on stderr)\n" +
+      "  2  usage error (unknown option, bad --wait)\n" +
+      "  3  not sent: no activated device, fraud hold, too many pushes, unknown user, …",
     async run(ctx) {
       const waitSeconds = ctx.integer("wait", 0, 600) ?? 60;
       const { services } = await ctx.runtime();
@@ -66,7 +70,7 @@ export const pushCommands: Command[] = [
       });
       if (!started.started) {
         ctx.out.data({ started: false, reason: started.reason }, () =>
-          ctx.out.line(`No push sent: ${REASONS[started.reason]}`),
+          ctx.out.line(`No push sent: ${describeRefusal(started.reason, ctx.args[0]!, ctx.commandLine)}`),
         );
         return 3;
       }
@@ -130,9 +134,20 @@ export const pushCommands: Command[] = [
   },
 ];
 
+/** Why no push was sent, with the command that fixes it where there is one (ready to paste). */
+function describeRefusal(reason: string, username: string, commandLine: (words: string) => string): string {
+  const user = shellWord(username);
+  switch (reason) {
+    case "no_devices":
+      return `the user has no activated device (activate one: ${commandLine(`push activate ${user}`)})`;
+    case "push_suspended":
+      return `the user reported a push as fraud; clear it with ${commandLine(`push clear-fraud ${user}`)}`;
+    default:
+      return REASONS[reason] ?? reason;
+  }
+}
+
 const REASONS: Record<string, string> = {
-  no_devices: "the user has no activated device (twofold push activate USER)",
-  push_suspended: "the user reported a push as fraud; clear it with twofold push clear-fraud USER",
   push_pending: "a push for this user is still waiting for an answer",
   rate_limited: "too many pushes for this user in the last minutes; try later",
   too_many_since_success: "too many pushes since the user last approved one",

@@ -1,13 +1,46 @@
 // `twofold serve`: runs the HTTP server until SIGINT/SIGTERM; in demo mode seeds the demo organisation and prints a banner.
 import QRCode from "qrcode";
-import type { DemoInfo } from "../../runtime/demo-info.ts";
-import type { Command, CommandContext } from "../command.ts";
+import { publicBaseUrl } from "../../config/load.ts";
+import type { Config } from "../../config/schema.ts";
+import { DEMO_CLI_COMMANDS, type DemoInfo } from "../../runtime/demo-info.ts";
+import { type Command, type CommandContext, UsageError } from "../command.ts";
+import { lanAddress, opensslMissing } from "../dev-certificates.ts";
+import { DEV_CERTS_DIR, DEV_TLS_PORT } from "./certs.ts";
 
 export const serveCommands: Command[] = [
   {
     path: ["serve"],
     summary: "run the server (with --demo: SQLite under ./data and a demo organisation)",
+    options: {
+      host: {
+        type: "string",
+        value: "H",
+        description: "address to listen on (server.host; 0.0.0.0: every one)",
+      },
+      port: { type: "string", value: "N", description: "port to listen on (server.port; 0: any free port)" },
+      "public-url": {
+        type: "string",
+        value: "URL",
+        description: "the address users reach this server at (server.publicUrl)",
+      },
+      "tls-cert": { type: "string", value: "FILE", description: "PEM certificate chain (server.tls.cert)" },
+      "tls-key": { type: "string", value: "FILE", description: "PEM private key (server.tls.key)" },
+    },
+    configOverrides(options) {
+      const port = options.integer("port", 0, 65535);
+      const host = options.string("host");
+      if (host !== undefined && host.trim() === "") throw new UsageError("--host must not be empty");
+      const settings: Record<string, unknown> = {
+        "server.host": host,
+        "server.port": port,
+        "server.publicUrl": options.string("public-url"),
+        "server.tls.cert": options.string("tls-cert"),
+        "server.tls.key": options.string("tls-key"),
+      };
+      return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+    },
     details:
+      "Options win over the configuration file and TWOFOLD_* variables.\n" +
       "Stops cleanly on SIGINT or SIGTERM, letting open requests finish (server.shutdownGraceSeconds).",
     async run(ctx) {
       const runtime = await ctx.runtime();
@@ -17,7 +50,7 @@ export const serveCommands: Command[] = [
           : undefined;
       // Loaded here, not at the top, so other commands do not pay for loading the HTTP stack.
       const { startServer, installSignalHandlers } = await import("../../http/server.ts");
-      const server = await startServer(runtime, demo ? { demo } : {});
+      const server = await startServer(runtime, demo ? { demo, commandLine: ctx.commandLine } : {});
 
       // On SIGTERM/SIGINT the handlers close the server, then the runtime. A clean shutdown returns from
       // main, so bin/twofold.js sets exit code 0; a failed shutdown or a second signal exits at once.
@@ -56,5 +89,42 @@ async function printBanner(ctx: CommandContext, url: string, demo: DemoInfo | un
   out.line(`  ${demo.aliceTOTPURI}`);
   out.line((await QRCode.toString(demo.aliceTOTPURI, { type: "terminal", small: true })).trimEnd());
   out.line();
+  out.line("Try the command line (in this directory, in another terminal):");
+  for (const words of DEMO_CLI_COMMANDS) out.line(`  ${ctx.commandLine(words)}`);
+  out.line();
+  for (const line of phoneAdvice(ctx, config, url)) out.line(line);
+  out.line();
   out.line(`Open ${url} in a browser: the start page says what is running and what to try next.`);
+}
+
+/**
+ * How to reach the demo from a phone. The authenticator app needs a secure origin (W3C Secure Contexts §3:
+ * camera, WebCrypto keys, service worker), which plain HTTP on a LAN address is not.
+ */
+function phoneAdvice(ctx: CommandContext, config: Readonly<Config>, url: string): string[] {
+  if (url.startsWith("https:"))
+    return [
+      `From a phone on this network: open ${publicBaseUrl(config)}/ (with the CA of this certificate installed`,
+      "on the phone, e.g. data/certs/ca.crt from `twofold certs dev`).",
+    ];
+  const lines = [
+    "From a phone: the Twofold Authenticator needs HTTPS (browsers allow its camera and keys only on secure",
+    "origins), and this server speaks plain HTTP.",
+  ];
+  const missing = opensslMissing();
+  if (missing)
+    return [
+      ...lines,
+      `\`twofold certs dev\` would make a local CA and certificate, but ${missing}.`,
+      "Install it, or put the demo behind a reverse proxy with a certificate the phone trusts.",
+    ];
+  const address = lanAddress() ?? "localhost";
+  return [
+    ...lines,
+    "To use the phone over this network with TLS:",
+    `  1. Make a local CA and a certificate for ${address}: ${ctx.commandLine("certs dev")}`,
+    `  2. Install ${DEV_CERTS_DIR}/ca.crt on the phone as a trusted CA certificate (certs dev says how)`,
+    "  3. Stop this server and serve TLS on the LAN address:",
+    `     ${ctx.commandLine(`serve --host 0.0.0.0 --port ${DEV_TLS_PORT} --tls-cert ${DEV_CERTS_DIR}/server.pem --tls-key ${DEV_CERTS_DIR}/server-key.pem --public-url https://${address}:${DEV_TLS_PORT}`)}`,
+  ];
 }

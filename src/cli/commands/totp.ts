@@ -42,7 +42,7 @@ export const totpCommands: Command[] = [
       const e = await services.enrollTOTP(ctx.actor, ctx.args[0]!, label ? { label } : {});
       // The one place the secret is shown: to the operator enrolling the app, once.
       const uri = e.uri.reveal();
-      const next = `twofold totp confirm ${e.credentialId} CODE`;
+      const next = ctx.commandLine(`totp confirm ${e.credentialId} CODE`);
       ctx.out.data(
         { enrollmentId: e.credentialId, uri, secret: e.secret.reveal(), expiresAt: e.expiresAt },
         () => {},

@@ -6,6 +6,7 @@ import { MAX_IMPORT_BYTES } from "../../core/tokens/imported-token.ts";
 import { toPublicToken } from "../../core/use-cases/hardware-tokens.ts";
 import { type PublicUser, toPublicUser } from "../../core/use-cases/users.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
+import { shellWord } from "../command-line.ts";
 import { readInputFile, readStdinText } from "../input.ts";
 import { type Column, isoTime } from "../output.ts";
 import { createProgress } from "../progress.ts";
@@ -300,7 +301,7 @@ export const userCommands: Command[] = [
       if (!ctx.flag("yes"))
         throw new UsageError(
           "deleting a user removes all their factors and cannot be undone",
-          `run \`twofold user delete ${ctx.args[0]} --yes\` to confirm`,
+          `run \`${ctx.commandLine(`user delete ${shellWord(ctx.args[0]!)} --yes`)}\` to confirm`,
         );
       const { services } = await ctx.runtime();
       await services.deleteUser(ctx.actor, ctx.args[0]!);

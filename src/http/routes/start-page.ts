@@ -4,23 +4,13 @@ import type { FastifyInstance } from "fastify";
 import QRCode from "qrcode";
 import { activationLink } from "../../config/load.ts";
 import { PASSCODE_MESSAGES } from "../../core/use-cases/verify-passcode.ts";
-import type { DemoInfo } from "../../runtime/demo-info.ts";
+import { DEMO_CLI_COMMANDS, type DemoInfo } from "../../runtime/demo-info.ts";
 import { readPackageVersion } from "../../runtime/metrics.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 import { html, renderPage, SafeHTML, STYLESHEET, STYLESHEET_PATH } from "../html.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 
 const HTML_TYPE = "text/html; charset=utf-8";
-
-const CLI_COMMANDS = [
-  "npx twofold push activate alice",
-  "npx twofold push send alice",
-  "npx twofold user list",
-  "npx twofold bypass issue alice",
-  "npx twofold totp enroll bob",
-  "npx twofold rescue generate alice",
-  "npx twofold audit tail",
-];
 
 const PasscodeForm = T.Object(
   {
@@ -30,7 +20,19 @@ const PasscodeForm = T.Object(
   { additionalProperties: false },
 );
 
-export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: DemoInfo | undefined): void {
+/** A demo command as `npx twofold … --demo`: what works pasted in the directory `npm start` ran in. */
+const DEMO_COMMAND_LINE = (words: string) => `npx twofold ${words} --demo`;
+
+/**
+ * @param commandLine how to write a command so it reaches this server's database when pasted (the CLI passes
+ *   how `serve` itself was started)
+ */
+export function registerStartPage(
+  app: FastifyInstance,
+  runtime: Runtime,
+  demo: DemoInfo | undefined,
+  commandLine: (words: string) => string = DEMO_COMMAND_LINE,
+): void {
   // A push ends by its lifetime at the latest.
   const pushWaitMs = runtime.config.policy.push.lifetimeSeconds * 1000 + 1000;
   let qr: Promise<string> | undefined;
@@ -46,7 +48,7 @@ export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: 
   );
 
   app.get("/", { schema: { response: { 200: T.String() } } }, async (_request, reply) => {
-    const body = html`${renderStatus(runtime)}${demo ? renderDemo(demo, await aliceQR()) : ""}`;
+    const body = html`${renderStatus(runtime)}${demo ? renderDemo(demo, await aliceQR(), commandLine) : ""}`;
     return reply.type(HTML_TYPE).send(renderPage("Twofold", body));
   });
 
@@ -103,7 +105,7 @@ export function registerStartPage(app: FastifyInstance, runtime: Runtime, demo: 
         ? html`<h1>Push sent</h1>
 <p>Open the Twofold Authenticator and type this code to approve:</p>
 <p class="result" role="status" aria-live="polite"><strong id="push-code">${started.code!.reveal()}</strong></p>
-<form method="get" action="/demo/push/${started.txid}"><button type="submit">Show the result</button></form>`
+<form method="get" action="/demo/push/${started.txid}" aria-label="Push result"><button type="submit">Show the result</button></form>`
         : html`<h1>No push sent</h1><p class="result" role="status">${PUSH_REFUSALS[started.reason] ?? started.reason}</p>`;
       return reply
         .type(HTML_TYPE)
@@ -191,7 +193,7 @@ ${config.metrics.enabled ? html`<li><a href="/metrics">/metrics</a> – Promethe
 `;
 }
 
-function renderDemo(demo: DemoInfo, qrSVG: string): SafeHTML {
+function renderDemo(demo: DemoInfo, qrSVG: string, commandLine: (words: string) => string): SafeHTML {
   // The SVG comes from the qrcode library (paths only, no text from the URI); it is labelled for screen readers.
   const svg = qrSVG.replace(/^<svg /, '<svg role="img" aria-labelledby="alice-qr-caption" ');
   return html`<h2>Demo organisation: ${demo.organization}</h2>
@@ -219,7 +221,7 @@ ${rawSVG(svg)}
 <figcaption id="alice-qr-caption">QR code for alice's account: scan it with an authenticator app, then try one of its passcodes below.</figcaption>
 </figure>
 <h3>Try a passcode</h3>
-<form method="post" action="/demo/passcode">
+<form method="post" action="/demo/passcode" aria-label="Check a passcode">
 <label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required maxlength="256" value="alice">
 <label for="passcode">Passcode</label>
@@ -228,19 +230,20 @@ ${rawSVG(svg)}
 </form>
 <h3>Try push approval</h3>
 <p>Activate the Twofold Authenticator for a demo user (open the link on a phone, or in another browser window), then send that user a push.</p>
-<form method="post" action="/demo/activate">
+<form method="post" action="/demo/activate" aria-label="Activate the Twofold Authenticator">
 <label for="activate-user">Username</label>
 <input id="activate-user" name="username" required maxlength="256" value="alice">
 <button type="submit">Activation link</button>
 </form>
-<form method="post" action="/demo/push">
+<form method="post" action="/demo/push" aria-label="Send a push">
 <label for="push-user">Username</label>
 <input id="push-user" name="username" required maxlength="256" value="alice">
 <button type="submit">Send a push</button>
 </form>
 <h3>Next, try the command line</h3>
+<p>In the directory the demo runs in (its database is <code>./data</code> there):</p>
 <ul>
-${CLI_COMMANDS.map((c) => html`<li><code>${c}</code></li>`)}
+${DEMO_CLI_COMMANDS.map((c) => html`<li><code>${commandLine(c)}</code></li>`)}
 </ul>
 `;
 }

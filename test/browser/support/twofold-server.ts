@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { loadConfig } from "../../../src/config/load.ts";
 import type { PushRequest } from "../../../src/core/use-cases/push.ts";
 import { buildServer, listenServer, type RunningServer } from "../../../src/http/server.ts";
+import type { DemoInfo } from "../../../src/runtime/demo-info.ts";
 import { createRuntime, type Runtime } from "../../../src/runtime/runtime.ts";
 import { collectOutput, createSandbox, type RunResult, type Sandbox } from "../../cli/helpers.ts";
 
@@ -24,15 +25,18 @@ export class TwofoldUnderTest {
     readonly runtime: Runtime,
     readonly box: Sandbox,
     running: RunningServer,
+    /** The demo organisation, when started with `demo: true` (as `npm start` does). */
+    readonly demo?: DemoInfo,
   ) {
     this.running = running;
   }
 
-  static async start(organization: string): Promise<TwofoldUnderTest> {
+  static async start(organization: string, options: { demo?: boolean } = {}): Promise<TwofoldUnderTest> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const box = createSandbox(
       [
+        ...(options.demo ? ["mode: demo"] : []),
         "organization:",
         `  name: ${JSON.stringify(organization)}`,
         "server:",
@@ -47,9 +51,12 @@ export class TwofoldUnderTest {
       ].join("\n"),
     );
     const runtime = await createRuntime(loadConfig({ file: box.configFile, env: {} }));
-    const app = buildServer(runtime);
+    const demo = options.demo
+      ? await (await import("../../../src/runtime/demo.ts")).ensureDemoOrganization(runtime)
+      : undefined;
+    const app = buildServer(runtime, demo ? { demo } : {});
     const running = await listenServer(app, runtime);
-    return new TwofoldUnderTest(url, runtime, box, running);
+    return new TwofoldUnderTest(url, runtime, box, running, demo);
   }
 
   /** Run `twofold ARGS --json` (asynchronously: the server in this process must keep answering). */

@@ -1,0 +1,53 @@
+// No form ships without a browser test that submits it: every <form> under src/http is listed here with the
+// browser test step that submits it, and that step must exist.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+/** Each form, by the text that opens it in the source, and where a browser test submits it. */
+const SUBMITTED_BY: Record<string, { test: string; step: string }> = {
+  '<form method="post" action="/demo/passcode"': {
+    test: "test/browser/start-page.test.ts",
+    step: "checkPasscode(",
+  },
+  '<form method="post" action="/demo/activate"': {
+    test: "test/browser/start-page.test.ts",
+    step: "requestActivationLink(",
+  },
+  '<form method="post" action="/demo/push"': { test: "test/browser/start-page.test.ts", step: "sendPush(" },
+  '<form method="get" action="/demo/push/': {
+    test: "test/browser/start-page.test.ts",
+    step: "showPushResult(",
+  },
+  '<form id="activate-form"': { test: "test/browser/authenticator.test.ts", step: "pasteActivationLink(" },
+  '<form method="dialog"': { test: "test/browser/authenticator.test.ts", step: "reportFraud(" },
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return /\.(ts|js|html)$/.test(name) && !name.endsWith(".test.ts") ? [path] : [];
+  });
+}
+
+test("every form under src/http is submitted by a browser test", () => {
+  const forms = sources(join(ROOT, "src/http")).flatMap((file) =>
+    [...readFileSync(file, "utf8").matchAll(/<form[^>]*/g)].map((m) => ({ file, tag: m[0] })),
+  );
+  const unlisted = forms.filter(
+    (f) => !Object.keys(SUBMITTED_BY).some((opening) => f.tag.startsWith(opening)),
+  );
+  assert.deepEqual(unlisted, [], "a form without a browser test: add one, then list it here");
+  for (const [opening, { test: file, step }] of Object.entries(SUBMITTED_BY)) {
+    assert.ok(
+      forms.some((f) => f.tag.startsWith(opening)),
+      `${opening} is listed but no longer exists`,
+    );
+    assert.ok(readFileSync(join(ROOT, file), "utf8").includes(step), `${file} submits ${opening} (${step})`);
+  }
+  console.log(`forms: ${forms.length}, each submitted by a browser test`);
+});
