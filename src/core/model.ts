@@ -35,6 +35,12 @@ export interface ApplicationPolicy {
    * show a code, e.g. a VPN over RADIUS). Off by default: verified push (D1). Absent in older rows = off.
    */
   allowPlainPush?: boolean;
+  /**
+   * Whether this integration may create users through Auth API enrolment (`/auth/v2/enroll`). Off by default,
+   * like the new-user policy (G1): an integration that never enrols needs nothing, and one that does is given
+   * it by an administrator. Absent in older rows = off.
+   */
+  allowEnrollment?: boolean;
 }
 
 export interface Application {
@@ -183,6 +189,15 @@ export interface Device {
   otpCredentialId: string | null;
   createdAt: number;
   lastSeenAt: number | null;
+}
+
+/** A user an integration created through Auth API enrolment, with the activation handed out for them. */
+export interface APIEnrollment {
+  userId: string;
+  applicationId: string;
+  activationId: string;
+  createdAt: number;
+  expiresAt: number;
 }
 
 export interface DeviceActivation {
