@@ -168,7 +168,8 @@ export const ConfigSchema = T.Object(
               default: 600,
               minimum: 1,
               maximum: 1_000_000,
-              description: "Failed logins per window through one integration key, whatever addresses it reports",
+              description:
+                "Failed logins per window through one integration key, whatever addresses it reports",
             }),
           },
           { default: {} },

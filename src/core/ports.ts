@@ -1,5 +1,5 @@
 // Ports: what the core needs from the outside world (storage, time), implemented by adapters.
-import type { ThrottleCount } from "./throttle.ts";
+
 import type {
   APIEnrollment,
   Application,
@@ -21,6 +21,7 @@ import type {
   RescueCode,
   User,
 } from "./model.ts";
+import type { ThrottleCount } from "./throttle.ts";
 
 /** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */
 export interface Clock {
@@ -301,9 +302,12 @@ export interface Store {
   /**
    * Inside a transaction: hold the integration's enrolment lock until commit (enrolments of one integration
    * are so made one at a time on every node) and return how many of its enrolments are pending at `now`
-   * (neither activated nor expired).
+   * (neither activated nor expired), and when the first of those expires.
    */
-  lockPendingAPIEnrollments(applicationId: string, now: number): Promise<number>;
+  lockPendingAPIEnrollments(
+    applicationId: string,
+    now: number,
+  ): Promise<{ count: number; nextExpiry: number | null }>;
   insertAPIEnrollment(enrollment: APIEnrollment): Promise<void>;
   /**
    * Delete enrolments that expired unactivated before `now`, with their users when those users have no

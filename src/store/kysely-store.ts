@@ -31,7 +31,6 @@ import type {
   UserStatus,
 } from "../core/model.ts";
 import type { OTPAlgorithm } from "../core/otp/hotp.ts";
-import type { ThrottleCount } from "../core/throttle.ts";
 import type {
   ApplicationPatch,
   AuthLogQuery,
@@ -43,6 +42,7 @@ import type {
   UserPatch,
   UserQuery,
 } from "../core/ports.ts";
+import type { ThrottleCount } from "../core/throttle.ts";
 import type { Dialect } from "./migrations.ts";
 import type {
   ApplicationsTable,
@@ -1201,7 +1201,10 @@ export class KyselyStore implements Store {
 
   // ---------------------------------------------------------------- Auth API enrolments (G)
 
-  async lockPendingAPIEnrollments(applicationId: string, now: number): Promise<number> {
+  async lockPendingAPIEnrollments(
+    applicationId: string,
+    now: number,
+  ): Promise<{ count: number; nextExpiry: number | null }> {
     if (!this.#inTransaction)
       throw new TwofoldError("ERR_STORE", "lockPendingAPIEnrollments needs a transaction");
     // A no-op UPDATE of the integration's row: PostgreSQL locks the row until commit, SQLite takes the
@@ -1217,13 +1220,16 @@ export class KyselyStore implements Store {
       this.#db
         .selectFrom("api_enrollments as e")
         .leftJoin("device_activations as a", "a.id", "e.activation_id")
-        .select((eb) => eb.fn.countAll<number | string>().as("n"))
+        .select((eb) => [
+          eb.fn.countAll<number | string>().as("n"),
+          eb.fn.min<number | string | null>("e.expires_at").as("next"),
+        ])
         .where("e.application_id", "=", applicationId)
         .where("e.expires_at", ">", now)
         .where("a.used_at", "is", null)
         .executeTakeFirstOrThrow(),
     );
-    return Number(row.n);
+    return { count: Number(row.n), nextExpiry: row.next === null ? null : Number(row.next) };
   }
 
   async insertAPIEnrollment(e: APIEnrollment): Promise<void> {
@@ -1258,7 +1264,11 @@ export class KyselyStore implements Store {
               .where("a.used_at", "is", null),
           )
           .where((eb) =>
-            eb.not(eb.exists(eb.selectFrom("devices").select("devices.id").whereRef("devices.user_id", "=", "users.id"))),
+            eb.not(
+              eb.exists(
+                eb.selectFrom("devices").select("devices.id").whereRef("devices.user_id", "=", "users.id"),
+              ),
+            ),
           )
           .where((eb) =>
             eb.not(

@@ -295,7 +295,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn("count", "integer", (c) => c.notNull())
           .addPrimaryKeyConstraint("throttle_counts_pk", ["key", "window_start"])
           .execute();
-        await db.schema.createIndex("throttle_counts_window").on("throttle_counts").column("window_start").execute();
+        await db.schema
+          .createIndex("throttle_counts_window")
+          .on("throttle_counts")
+          .column("window_start")
+          .execute();
         // Users an integration created through /auth/v2/enroll: counted against its cap while pending, and
         // deleted with their user once expired unused (G).
         await db.schema
@@ -311,7 +315,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .on("api_enrollments")
           .columns(["application_id", "expires_at"])
           .execute();
-        await db.schema.createIndex("api_enrollments_expiry").on("api_enrollments").column("expires_at").execute();
+        await db.schema
+          .createIndex("api_enrollments_expiry")
+          .on("api_enrollments")
+          .column("expires_at")
+          .execute();
       },
     },
   };

@@ -18,6 +18,11 @@ export const appCommands: Command[] = [
         description:
           "allow pushes without number matching (only for integrations with no screen, e.g. RADIUS)",
       },
+      "allow-enroll": {
+        type: "boolean",
+        description:
+          "let this integration create users through the Auth API's /auth/v2/enroll (off by default)",
+      },
     },
     async run(ctx) {
       const name = ctx.string("name");
@@ -35,7 +40,10 @@ export const appCommands: Command[] = [
       const { application, secretKey } = await runtime.services.createApplication(ctx.actor, {
         name,
         type,
-        ...(ctx.flag("allow-plain-push") ? { policy: { allowPlainPush: true } } : {}),
+        policy: {
+          ...(ctx.flag("allow-plain-push") ? { allowPlainPush: true } : {}),
+          ...(ctx.flag("allow-enroll") ? { allowEnrollment: true } : {}),
+        },
       });
       // The secret key is shown here and by rotate-secret only: it is stored sealed.
       const shown = {

@@ -74,8 +74,7 @@ export async function checkLoginThrottle(deps: Deps, source: LoginSource): Promi
   let worst: LoginThrottleDecision = { allowed: true };
   for (const c of counters) {
     const { current, previous } = windowsToRead(now, c.rule);
-    const count = (start: number) =>
-      rows.find((r) => r.key === c.key && r.windowStart === start)?.count ?? 0;
+    const count = (start: number) => rows.find((r) => r.key === c.key && r.windowStart === start)?.count ?? 0;
     const decision = decideThrottle(now, c.rule, count(current), count(previous));
     if (!decision.allowed && (worst.allowed || decision.retryAfterSeconds > worst.retryAfterSeconds))
       worst = { allowed: false, scope: c.scope, retryAfterSeconds: decision.retryAfterSeconds };

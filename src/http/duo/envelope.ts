@@ -26,6 +26,8 @@ export interface DuoFailure {
   message: string;
   /** `message_detail`: which parameter or why, safe to show. */
   detail?: string;
+  /** Sent as `Retry-After` (seconds): duo_unix ≥ 2.1 waits that long, up to 32 s, before retrying (§2.2). */
+  retryAfterSeconds?: number;
 }
 
 /** A refusal with Duo's exact code and message (§1.7, §2.1); its ErrorCode is what logs and metrics see. */
@@ -67,6 +69,14 @@ export const DUO_FAILURES = {
   },
   notFound: { status: 404, code: 40401, message: "Resource not found" },
 } as const satisfies Record<string, DuoFailure>;
+
+/**
+ * Duo's rate-limit answer (§2.1, §2.2): HTTP 429 with code 42901. Node duo_api and duo_client_python retry it
+ * after 1, 2, 4 … 32 s; duo_unix ≥ 2.1 honours Retry-After; duo_unix 1.x treats it as an abort, which denies.
+ */
+export function rateLimited(retryAfterSeconds: number): DuoFailure {
+  return { status: 429, code: 42901, message: "Too Many Requests", retryAfterSeconds };
+}
 
 export function invalidParameters(detail: string): DuoFailure {
   return { status: 400, code: 40002, message: "Invalid request parameters", detail };
@@ -112,6 +122,7 @@ export function sendDuoFailure(reply: FastifyReply, format: DuoFormat, failure: 
     message: failure.message,
     ...(failure.detail ? { message_detail: failure.detail } : {}),
   };
+  if (failure.retryAfterSeconds !== undefined) reply.header("retry-after", String(failure.retryAfterSeconds));
   return sendDuoBody(reply.code(failure.status), format, body);
 }
 
