@@ -58,7 +58,8 @@ export function decideThrottle(
     // Only after this window ends, when its count becomes the previous one: current·(1 − f) < limit.
     at = start + ms + ms * Math.max(0, 1 - rule.limit / current);
   }
-  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((at - now) / 1000)) };
+  // At `at` itself the count equals the limit: the first whole second after it is when a retry succeeds.
+  return { allowed: false, retryAfterSeconds: Math.floor((at - now) / 1000) + 1 };
 }
 
 /**
