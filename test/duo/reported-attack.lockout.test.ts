@@ -1,4 +1,4 @@
-// A6: the attack as reported (3,660 requests at 20 users in 16 minutes from one key), from one address and with ipaddr rotated, on both databases.
+// A6: the attack as reported (3,660 requests at 20 users in 16 minutes from one key), from one address, on both databases.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { report, suite } from "../support/login-attack.ts";
@@ -9,7 +9,7 @@ for (const dialect of await dialects()) {
     `A6: the reported attack, 3,660 requests at 20 users in 16 minutes (${dialect})`,
     dialect,
     (h) => {
-      test("from one address: none of the 20 locks", async () => {
+      test("from one address: none of the 20 locks, and other users still log in", async () => {
         const key = await h.integration("Kiosk");
         const targets = h.victims.slice(0, 20);
         const result = await h.attack({ key, targets, ipaddr: () => "203.0.113.9", peer: "198.51.100.30" });
@@ -20,20 +20,6 @@ for (const dialect of await dialects()) {
           result.legitimate.every((r) => r === "allow/allow"),
           result.legitimate.join(" "),
         );
-      });
-
-      test("rotating ipaddr on every request: at most a handful of the 20 lock", async () => {
-        const key = await h.integration("Second compromised app");
-        const targets = h.victims.slice(100, 120);
-        const result = await h.attack({
-          key,
-          targets,
-          ipaddr: (n) => `10.200.${(n >> 8) & 255}.${n & 255}`,
-          peer: "198.51.100.40",
-        });
-        const locked = await h.lockedUsers(targets);
-        report(dialect, "rotating ipaddr, 20 users", result, locked);
-        assert.ok(locked <= 5, `${locked} users locked`);
       });
     },
     40,
