@@ -338,6 +338,10 @@ async function startTwofold(
       // The deny cells send up to a few dozen wrong codes per user between unlocks; below this they are all checked.
       "policy.lockout.maxFailures": MAX_FAILURES,
       "policy.lockout.delayAfter": MAX_FAILURES,
+      // Every request comes from one address: the deny cells measure checking codes, not the throttle's 429s.
+      "policy.throttle.perAddress": 1_000_000,
+      "policy.throttle.perPeer": 1_000_000,
+      "policy.throttle.perIntegration": 1_000_000,
     },
   });
   const logger = createLogger({

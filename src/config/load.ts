@@ -148,6 +148,14 @@ function checkSemantics(c: Config, issues: ErrorIssue[]): void {
       path: "policy.lockout.delayBaseSeconds",
       message: "must not exceed policy.lockout.delayMaxSeconds",
     });
+  // A peer is an integration's server relaying every one of its users' logins: a peer limit below the
+  // per-address one would throttle everyone behind a VPN or web application before any single address.
+  const th = c.policy.throttle;
+  if (th.perPeer < th.perAddress)
+    issues.push({
+      path: "policy.throttle.perPeer",
+      message: `must be at least policy.throttle.perAddress (${th.perAddress})`,
+    });
   const tls = c.server.tls;
   if (Boolean(tls.cert) !== Boolean(tls.key))
     issues.push({ path: "server.tls", message: "set both cert and key, or neither" });

@@ -162,6 +162,55 @@ export const ConfigSchema = T.Object(
           },
           { default: {} },
         ),
+        throttle: T.Object(
+          {
+            enabled: T.Boolean({
+              default: true,
+              description: "Throttle failed logins per integration, reported address and peer (A6)",
+            }),
+            windowSeconds: Seconds(900, 60, 86400, "Sliding window the throttle limits count over"),
+            perAddress: T.Integer({
+              default: 20,
+              minimum: 1,
+              maximum: 100_000,
+              description:
+                "Failed logins per window from one reported client address (ipaddr; IPv6 by /64) per integration",
+            }),
+            perPeer: T.Integer({
+              default: 300,
+              minimum: 1,
+              maximum: 1_000_000,
+              description:
+                "Failed logins per window from one connecting address: an integration's server relays all its users, so keep this far above perAddress",
+            }),
+            perIntegration: T.Integer({
+              default: 600,
+              minimum: 1,
+              maximum: 1_000_000,
+              description:
+                "Failed logins per window through one integration key, whatever addresses it reports",
+            }),
+          },
+          { default: {} },
+        ),
+        apiEnrollment: T.Object(
+          {
+            ratePerWindow: T.Integer({
+              default: 20,
+              minimum: 1,
+              maximum: 100_000,
+              description: "Auth API enrolments (/auth/v2/enroll) per integration per window",
+            }),
+            rateWindowSeconds: Seconds(3600, 60, 86400, "Window for ratePerWindow"),
+            maxPending: T.Integer({
+              default: 50,
+              minimum: 1,
+              maximum: 100_000,
+              description: "Enrolments per integration neither activated nor expired",
+            }),
+          },
+          { default: {} },
+        ),
         bypass: T.Object(
           {
             digits: T.Integer({ default: 10, minimum: 9, maximum: 12 }),

@@ -41,6 +41,12 @@ export interface ApplicationPolicy {
    * clients have no other way to sign.
    */
   refuseUndatedSignatures?: boolean;
+  /**
+   * Whether this integration may create users through Auth API enrolment (`/auth/v2/enroll`). Off by default,
+   * like the new-user policy (G1): an integration that never enrols needs nothing, and one that does is given
+   * it by an administrator. Absent in older rows = off.
+   */
+  allowEnrollment?: boolean;
 }
 
 export interface Application {
@@ -189,6 +195,15 @@ export interface Device {
   otpCredentialId: string | null;
   createdAt: number;
   lastSeenAt: number | null;
+}
+
+/** A user an integration created through Auth API enrolment, with the activation handed out for them. */
+export interface APIEnrollment {
+  userId: string;
+  applicationId: string;
+  activationId: string;
+  createdAt: number;
+  expiresAt: number;
 }
 
 export interface DeviceActivation {

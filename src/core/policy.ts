@@ -9,6 +9,25 @@ export interface LockoutPolicy {
   autoUnlockSeconds: number;
 }
 
+/**
+ * Failed logins allowed per sliding window from one source, checked before any user is looked up (A6). The
+ * peer is an integration's server relaying all its users, so its limit is far above the per-address one.
+ */
+export interface ThrottlePolicy {
+  enabled: boolean;
+  windowSeconds: number;
+  perIntegration: number;
+  perAddress: number;
+  perPeer: number;
+}
+
+/** Auth API enrolment (`/auth/v2/enroll`) where an application allows it: a rate and a cap per integration. */
+export interface APIEnrollmentPolicy {
+  ratePerWindow: number;
+  rateWindowSeconds: number;
+  maxPending: number;
+}
+
 export interface Policy {
   newUserPolicy: "deny" | "enroll";
   totp: {
@@ -22,6 +41,8 @@ export interface Policy {
   };
   hotp: { lookAhead: number; resyncLookAhead: number };
   lockout: LockoutPolicy;
+  throttle: ThrottlePolicy;
+  apiEnrollment: APIEnrollmentPolicy;
   bypass: {
     digits: number;
     defaultUses: number;

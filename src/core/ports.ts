@@ -1,5 +1,7 @@
 // Ports: what the core needs from the outside world (storage, time), implemented by adapters.
+
 import type {
+  APIEnrollment,
   Application,
   AuditEvent,
   AuditInput,
@@ -19,6 +21,7 @@ import type {
   RescueCode,
   User,
 } from "./model.ts";
+import type { ThrottleCount } from "./throttle.ts";
 
 /** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */
 export interface Clock {
@@ -315,6 +318,31 @@ export interface Store {
   findAuthLogByTxid(txid: string): Promise<AuthLogEntry | undefined>;
   /** When the user last logged in (their latest `allow` in the authentication log), or undefined. */
   lastLoginAt(userId: string): Promise<number | undefined>;
+
+  // Throttles (A6)
+  /** Counts of these keys in windows starting at or after `since`. */
+  readThrottleCounts(keys: readonly string[], since: number): Promise<ThrottleCount[]>;
+  /** Add one event to each key's window: one statement (an upsert of every row), atomic on every node. */
+  addThrottleEvents(entries: ReadonlyArray<{ key: string; windowStart: number }>): Promise<void>;
+  /** Forget windows that started before `before`; returns how many rows. */
+  deleteThrottleCounts(before: number): Promise<number>;
+
+  // Auth API enrolments (G)
+  /**
+   * Inside a transaction: hold the integration's enrolment lock until commit (enrolments of one integration
+   * are so made one at a time on every node) and return how many of its enrolments are pending at `now`
+   * (neither activated nor expired), and when the first of those expires.
+   */
+  lockPendingAPIEnrollments(
+    applicationId: string,
+    now: number,
+  ): Promise<{ count: number; nextExpiry: number | null }>;
+  insertAPIEnrollment(enrollment: APIEnrollment): Promise<void>;
+  /**
+   * Delete enrolments that expired unactivated before `now`, with their users when those users have no
+   * device and no authenticator app or token (nothing was set up for them since); returns the users deleted.
+   */
+  deleteExpiredAPIEnrollments(now: number): Promise<number>;
 
   // Phones registered through the Admin API
   insertPhone(phone: Phone): Promise<void>;

@@ -10,6 +10,7 @@ import * as devices from "./use-cases/devices.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
+import * as throttle from "./use-cases/login-throttle.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
@@ -107,6 +108,10 @@ export function createServices(input: {
     updateDeviceDelivery: bind(deps, devices.updateDeviceDelivery),
     listUserDevices: bind(deps, devices.listUserDevices),
     revokeDevice: bind(deps, devices.revokeDevice),
+    // throttles on every login entry point, before any user is looked up (A6)
+    checkLoginThrottle: bind(deps, throttle.checkLoginThrottle),
+    countFailedLogin: bind(deps, throttle.countFailedLogin),
+    deleteExpiredThrottleCounts: () => throttle.deleteExpiredThrottleCounts(deps),
     // Duo-compatible Auth API logins
     preauthenticate: bind(deps, authAPI.preauthenticate),
     findLoginUser: bind(deps, authAPI.findLoginUser),
@@ -115,6 +120,7 @@ export function createServices(input: {
     readAuthStatus: bind(deps, authAPI.readAuthStatus),
     enrollNewUser: bind(deps, authAPI.enrollNewUser),
     readActivationStatus: bind(deps, authAPI.readActivationStatus),
+    deleteExpiredEnrollments: () => authAPI.deleteExpiredEnrollments(deps),
     statusHoldMs: () => authAPI.statusHoldMs(deps),
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),

@@ -332,6 +332,44 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0007_throttles_and_api_enrollments": {
+      async up(db: AnyDB) {
+        // Failed logins per integration, reported address and peer, one row per key and fixed window (A6):
+        // each counted event is one upsert that adds one to its row.
+        await db.schema
+          .createTable("throttle_counts")
+          .addColumn("key", "text", (c) => c.notNull())
+          .addColumn("window_start", big, (c) => c.notNull())
+          .addColumn("count", "integer", (c) => c.notNull())
+          .addPrimaryKeyConstraint("throttle_counts_pk", ["key", "window_start"])
+          .execute();
+        await db.schema
+          .createIndex("throttle_counts_window")
+          .on("throttle_counts")
+          .column("window_start")
+          .execute();
+        // Users an integration created through /auth/v2/enroll: counted against its cap while pending, and
+        // deleted with their user once expired unused (G).
+        await db.schema
+          .createTable("api_enrollments")
+          .addColumn("user_id", "text", (c) => c.primaryKey().references("users.id").onDelete("cascade"))
+          .addColumn("application_id", "text", (c) => c.notNull())
+          .addColumn("activation_id", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("api_enrollments_application")
+          .on("api_enrollments")
+          .columns(["application_id", "expires_at"])
+          .execute();
+        await db.schema
+          .createIndex("api_enrollments_expiry")
+          .on("api_enrollments")
+          .column("expires_at")
+          .execute();
+      },
+    },
   };
 }
 

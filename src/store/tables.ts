@@ -188,6 +188,22 @@ export interface PhonesTable {
   created_at: number;
 }
 
+/** Sliding-window throttle counters (A6): events of one key in one fixed window. */
+export interface ThrottleCountsTable {
+  key: string;
+  window_start: number;
+  count: number;
+}
+
+/** Users created through Auth API enrolment, until activated or expired (and deleted). */
+export interface APIEnrollmentsTable {
+  user_id: string;
+  application_id: string;
+  activation_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   user_aliases: UserAliasesTable;
@@ -206,4 +222,6 @@ export interface Database {
   push_transactions: PushTransactionsTable;
   signed_requests: SignedRequestsTable;
   phones: PhonesTable;
+  throttle_counts: ThrottleCountsTable;
+  api_enrollments: APIEnrollmentsTable;
 }

@@ -66,7 +66,8 @@ describe("@duosecurity/duo_api against Twofold on port 443", { skip: !run }, () 
     s = await startDuoTestServer({ port: 443 });
     // The client pins Duo's CA list and ignores NODE_EXTRA_CA_CERTS; its documented override (duo-clients.md).
     (constants as { DUO_PINNED_CERT: string }).DUO_PINNED_CERT = readFileSync(s.certificates.ca, "utf8");
-    auth = await s.createIntegration("auth-api");
+    // Its keys also enrol users through /auth/v2/enroll, which an integration must be allowed to do.
+    auth = await s.createIntegration("auth-api", { allowEnrollment: true });
     plain = await s.createIntegration("auth-api", { allowPlainPush: true });
     const { services } = s.t.runtime;
     for (const v of [2, 5]) {

@@ -560,6 +560,29 @@ for (const dialect of await dialects()) {
       assert.equal(await store.claimSignedRequest("digest-2", T + 20, T + 10), true);
     });
 
+    test("throttle counts: racing upserts lose no event; windows are read from `since` and forgotten before `before` (A6)", async () => {
+      const W = 900_000;
+      await Promise.all(
+        Array.from({ length: 40 }, () =>
+          store.addThrottleEvents([
+            { key: "peer:198.51.100.1", windowStart: T },
+            { key: "integration:DIX", windowStart: T },
+          ]),
+        ),
+      );
+      await store.addThrottleEvents([{ key: "peer:198.51.100.1", windowStart: T - W }]);
+      const counts = await store.readThrottleCounts(["peer:198.51.100.1", "integration:DIX", "other"], T - W);
+      const by = (key: string, start: number) =>
+        counts.find((c) => c.key === key && c.windowStart === start)?.count;
+      assert.deepEqual(
+        [by("peer:198.51.100.1", T), by("integration:DIX", T), by("peer:198.51.100.1", T - W), counts.length],
+        [40, 40, 1, 3],
+      );
+      assert.equal((await store.readThrottleCounts(["peer:198.51.100.1"], T)).length, 1);
+      assert.equal(await store.deleteThrottleCounts(T), 1);
+      assert.equal((await store.readThrottleCounts(["peer:198.51.100.1"], 0)).length, 1);
+    });
+
     test("a push's first status poll is announced once; auth-log entries are found by transaction id", async () => {
       const u = user("poller");
       await store.insertUser(u);

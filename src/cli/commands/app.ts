@@ -23,6 +23,11 @@ export const appCommands: Command[] = [
         type: "boolean",
         description: "refuse requests signed without a date (duo_unix up to 2.0.4, Debian's 1.11.3)",
       },
+      "allow-enroll": {
+        type: "boolean",
+        description:
+          "let this integration create users through the Auth API's /auth/v2/enroll (off by default)",
+      },
     },
     async run(ctx) {
       const name = ctx.string("name");
@@ -43,6 +48,7 @@ export const appCommands: Command[] = [
         policy: {
           ...(ctx.flag("allow-plain-push") ? { allowPlainPush: true } : {}),
           ...(ctx.flag("refuse-undated-signatures") ? { refuseUndatedSignatures: true } : {}),
+          ...(ctx.flag("allow-enroll") ? { allowEnrollment: true } : {}),
         },
       });
       // The secret key is shown here and by rotate-secret only: it is stored sealed.

@@ -3,6 +3,7 @@ import { randomHex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import { evaluateLockout } from "../lockout.ts";
 import type { Application, AuthFactor, Device, OTPCredential, PushStatus, User } from "../model.ts";
+import { decideThrottle, windowsToRead } from "../throttle.ts";
 import {
   createDeviceActivation,
   type DeviceActivationTicket,
@@ -371,19 +372,70 @@ export async function findLoginUser(
   return undefined;
 }
 
+export type EnrollmentResult =
+  | { enrolled: true; user: User; ticket: DeviceActivationTicket }
+  /** The integration's policy does not allow enrolment through the API. */
+  | { enrolled: false; reason: "not_allowed" }
+  /** Too many enrolments in the window, or too many waiting for activation: try again after this long. */
+  | { enrolled: false; reason: "rate_limited" | "too_many_pending"; retryAfterSeconds: number };
+
 /**
  * Auth API enrolment (§3.4): a new user (named, or given a generated name) and a Twofold Authenticator
  * activation for them. A name already taken is refused: enrolment never hands out access to an existing user.
+ *
+ * Only where the integration's policy allows it (G), and within limits per integration: at most
+ * `ratePerWindow` enrolments in any sliding `rateWindowSeconds`, and at most `maxPending` neither activated
+ * nor expired. The integration's enrolments are counted and made one at a time on every node (its enrolment
+ * lock is held by the transaction), so neither limit can be overrun by parallel requests.
  */
 export async function enrollNewUser(
   deps: Deps,
   actor: { name: string; ip?: string | null },
-  input: { username?: string | undefined; validSeconds: number },
-): Promise<{ user: User; ticket: DeviceActivationTicket }> {
-  const username = input.username ?? `user-${randomHex(5)}`;
-  const created = await createUser(deps, actor, { username });
-  const ticket = await createDeviceActivation(deps, actor, created.id, { validSeconds: input.validSeconds });
-  return { user: (await deps.store.getUser(created.id))!, ticket };
+  input: { application: Application; username?: string | undefined; validSeconds: number },
+): Promise<EnrollmentResult> {
+  const { application } = input;
+  if (application.policy.allowEnrollment !== true) return { enrolled: false, reason: "not_allowed" };
+  const limits = deps.policy.apiEnrollment;
+  const rule = { limit: limits.ratePerWindow, windowSeconds: limits.rateWindowSeconds };
+  const key = `enroll:${application.id}`;
+  const now = deps.clock.now();
+  return deps.store.transaction(async (store): Promise<EnrollmentResult> => {
+    const tx: Deps = { ...deps, store };
+    const pending = await store.lockPendingAPIEnrollments(application.id, now);
+    const { current, previous } = windowsToRead(now, rule);
+    const counts = await store.readThrottleCounts([key], previous);
+    const count = (start: number) => counts.find((c) => c.windowStart === start)?.count ?? 0;
+    const rate = decideThrottle(now, rule, count(current), count(previous));
+    if (!rate.allowed)
+      return { enrolled: false, reason: "rate_limited", retryAfterSeconds: rate.retryAfterSeconds };
+    if (pending.count >= limits.maxPending)
+      return {
+        enrolled: false,
+        reason: "too_many_pending",
+        retryAfterSeconds: Math.max(1, Math.ceil(((pending.nextExpiry ?? now) - now) / 1000)),
+      };
+    await store.addThrottleEvents([{ key, windowStart: current }]);
+    const username = input.username ?? `user-${randomHex(5)}`;
+    const created = await createUser(tx, actor, { username });
+    const ticket = await createDeviceActivation(tx, actor, created.id, { validSeconds: input.validSeconds });
+    await store.insertAPIEnrollment({
+      userId: created.id,
+      applicationId: application.id,
+      activationId: ticket.activationId,
+      createdAt: now,
+      expiresAt: ticket.expiresAt,
+    });
+    return { enrolled: true, user: (await store.getUser(created.id))!, ticket };
+  });
+}
+
+/**
+ * Housekeeping: delete Auth API enrolments that expired without being activated, and the users they created
+ * unless something was set up for them since (a device, an authenticator app or a token). Returns how many
+ * users were deleted. Safe to run on several nodes at once.
+ */
+export async function deleteExpiredEnrollments(deps: Deps): Promise<number> {
+  return deps.store.deleteExpiredAPIEnrollments(deps.clock.now());
 }
 
 /** Whether an enrolment's activation was used (§3.5): `success`, still `waiting`, or `invalid`. */

@@ -8,7 +8,7 @@ import { activationLink, publicBaseUrl } from "../../config/load.ts";
 import { TwofoldError } from "../../core/errors.ts";
 import { AUTH_MESSAGES, type AuthOutcome } from "../../core/use-cases/auth-api.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
-import { DuoRefusal, invalidParameters } from "./envelope.ts";
+import { type DuoFailure, DuoRefusal, invalidParameters, rateLimited } from "./envelope.ts";
 import {
   type AuthFactorRequest,
   checkIP,
@@ -48,6 +48,14 @@ function resultBody(outcome: AuthOutcome): Record<string, unknown> {
     ...(outcome.result === "waiting" ? { auth_delayed: false } : {}),
   };
 }
+
+/** `/auth/v2/enroll` on an integration whose policy does not allow it: Duo's answer to a call it may not make (§0). */
+const ENROLLMENT_OFF: DuoFailure = {
+  status: 403,
+  code: 40301,
+  message: "Access forbidden",
+  detail: "Enrolment through the Auth API is not enabled for this integration.",
+};
 
 const noCapableDevice = () =>
   new DuoRefusal("ERR_VALIDATION", invalidParameters("no capable device"), "no device can do this factor");
@@ -114,10 +122,20 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
             "ERR_VALIDATION",
             invalidParameters("bypass_codes (issue bypass codes through the Admin API)"),
           );
-        const { user, ticket } = await runtime.services.enrollNewUser(
+        const enrolled = await runtime.services.enrollNewUser(
           { name: `integration:${application.id}`, ip: request.ip },
-          { username: params.username, validSeconds: Number(params.valid_secs ?? 86_400) },
+          { application, username: params.username, validSeconds: Number(params.valid_secs ?? 86_400) },
         );
+        if (!enrolled.enrolled) {
+          if (enrolled.reason === "not_allowed")
+            throw new DuoRefusal("ERR_FORBIDDEN", ENROLLMENT_OFF, "enrolment is off for this integration");
+          throw new DuoRefusal(
+            "ERR_RATE_LIMITED",
+            rateLimited(enrolled.retryAfterSeconds),
+            `enrolment ${enrolled.reason} for ${enrolled.retryAfterSeconds} s`,
+          );
+        }
+        const { user, ticket } = enrolled;
         const link = activationLink(runtime.config, ticket.token.reveal());
         return {
           response: {
@@ -178,10 +196,10 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
         },
         strict,
       ),
-      handler: async ({ params, application }) => {
+      handler: async ({ params, application, request }) => {
         const ref = { userId: params.user_id, username: params.username };
         requireOneUserReference(ref);
-        const preauth = await runPreauth(runtime, application, ref, checkIP(params.ipaddr));
+        const preauth = await runPreauth(runtime, application, ref, checkIP(params.ipaddr), request.ip);
         if (preauth.result !== "auth")
           return {
             response: {
@@ -245,7 +263,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
         strict,
       ),
       response: T.Union([T.Object({ txid: T.String() }, strict), Result]),
-      handler: async ({ params, application, signal, deadline }) => {
+      handler: async ({ params, application, signal, deadline, request }) => {
         const ref = { userId: params.user_id, username: params.username };
         requireOneUserReference(ref);
         const isAsync = truthy(params.async);
@@ -255,6 +273,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
           factor,
           async: isAsync,
           ip: checkIP(params.ipaddr),
+          peer: request.ip,
           signal,
           onWait: (ms) => deadline.extend(ms),
         });

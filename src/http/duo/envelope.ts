@@ -87,6 +87,14 @@ export const DUO_FAILURES = {
   notFound: { status: 404, code: 40401, message: "Resource not found" },
 } as const satisfies Record<string, DuoFailure>;
 
+/**
+ * Duo's rate-limit answer (§2.1, §2.2): HTTP 429 with code 42901. Node duo_api and duo_client_python retry it
+ * after 1, 2, 4 … 32 s; duo_unix ≥ 2.1 honours Retry-After; duo_unix 1.x treats it as an abort, which denies.
+ */
+export function rateLimited(retryAfterSeconds: number): DuoFailure {
+  return { status: 429, code: 42901, message: "Too Many Requests", retryAfterSeconds };
+}
+
 export function invalidParameters(detail: string): DuoFailure {
   return { status: 400, code: 40002, message: "Invalid request parameters", detail };
 }

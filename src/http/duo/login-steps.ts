@@ -7,8 +7,9 @@ import {
   type PreauthOutcome,
   passcodeOutcome,
 } from "../../core/use-cases/auth-api.ts";
+import type { LoginSource } from "../../core/use-cases/login-throttle.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
-import { DuoRefusal, invalidParameters } from "./envelope.ts";
+import { DuoRefusal, invalidParameters, rateLimited } from "./envelope.ts";
 import { parseURLEncoded } from "./signed-routes.ts";
 
 export interface UserReference {
@@ -45,12 +46,28 @@ export function checkIP(ip: string | undefined): string | null {
   throw new DuoRefusal("ERR_VALIDATION", invalidParameters("ipaddr"));
 }
 
+/**
+ * Refuse a login whose source is throttled with Duo's rate-limit answer (§2.2), before the user is looked up:
+ * a throttled request counts against no user (A6). `peer` is the connecting address (after trusted proxies).
+ */
+async function enforceThrottle(runtime: Runtime, source: LoginSource): Promise<void> {
+  const decision = await runtime.services.checkLoginThrottle(source);
+  if (!decision.allowed)
+    throw new DuoRefusal(
+      "ERR_RATE_LIMITED",
+      rateLimited(decision.retryAfterSeconds),
+      `throttled by ${decision.scope} for ${decision.retryAfterSeconds} s`,
+    );
+}
+
 export async function runPreauth(
   runtime: Runtime,
   application: Application,
   ref: UserReference,
   ip: string | null,
+  peer: string,
 ): Promise<PreauthOutcome> {
+  await enforceThrottle(runtime, { application, ip, peer });
   const user = await runtime.services.findLoginUser(ref);
   return runtime.services.preauthenticate({
     user,
@@ -158,12 +175,16 @@ export async function runAuth(
     factor: AuthFactorRequest;
     async: boolean;
     ip: string | null;
+    /** The connecting address (the integration's server), for its throttle. */
+    peer: string;
     signal: AbortSignal;
     /** Called with its length just before waiting for the push to be answered (the answer deadline moves). */
     onWait?: (ms: number) => void;
   },
 ): Promise<AuthStepResult> {
   const { services } = runtime;
+  const source: LoginSource = { application, ip: input.ip, peer: input.peer };
+  await enforceThrottle(runtime, source);
   const user = await services.findLoginUser(input.ref);
   const username = user?.usernameCanonical ?? input.ref.username ?? input.ref.userId ?? "";
   const factor = input.factor.kind === "menu" ? await menuFactor(runtime, user, input.factor) : input.factor;
@@ -188,6 +209,7 @@ export async function runAuth(
       application,
       ip: input.ip,
     });
+    if (outcome.result === "deny") await services.countFailedLogin(source);
     return answer({ txid: outcome.txid, outcome: passcodeOutcome(outcome.result, outcome.factor) });
   }
   const pushed = await services.requestAuthPush({
@@ -199,7 +221,11 @@ export async function runAuth(
     info: factor.info,
     verified: factor.verified,
   });
-  if (!pushed.started) return pushed.noCapableDevice ? { kind: "no_capable_device" } : answer(pushed);
+  if (!pushed.started) {
+    // A push for a user who does not exist (or may not log in) is a probe, counted like a wrong passcode.
+    if (!user || user.status === "disabled") await services.countFailedLogin(source);
+    return pushed.noCapableDevice ? { kind: "no_capable_device" } : answer(pushed);
+  }
   if (input.async) return { kind: "async", txid: pushed.txid };
   const timeoutMs = pushed.expiresAt - runtime.clock.now() + 1000;
   input.onWait?.(timeoutMs);

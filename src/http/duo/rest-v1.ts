@@ -69,12 +69,13 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
             strict,
           ),
         ]),
-        handler: async ({ params, application }) => {
+        handler: async ({ params, application, request }) => {
           const preauth = await runPreauth(
             runtime,
             application,
             { username: params.user },
             checkIP(params.ipaddr),
+            request.ip,
           );
           if (preauth.result !== "auth")
             return { response: { result: preauth.result, status: preauth.message } };
@@ -104,7 +105,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
           strict,
         ),
         response: T.Union([T.Object({ txid: T.String() }, strict), Final]),
-        handler: async ({ params, application, signal, deadline }) => {
+        handler: async ({ params, application, signal, deadline, request }) => {
           const ref = { username: params.user };
           const isAsync = truthy(params.async);
           const factor = v1Factor(runtime, params.auto, params.pushinfo, isAsync);
@@ -113,6 +114,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
             factor,
             async: isAsync,
             ip: checkIP(params.ipaddr),
+            peer: request.ip,
             signal,
             onWait: (ms) => deadline.extend(ms),
           });
