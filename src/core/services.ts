@@ -129,7 +129,15 @@ export function createServices(input: {
     resealSecrets: bind(deps, keys.resealSecrets),
     // retention (L-2): the steps are open so other expiring tables can be pruned in the same run
     pruneExpiredRows: (steps?: readonly housekeeping.PruneStep[]) =>
-      housekeeping.pruneExpiredRows(deps, input.config.housekeeping, steps),
+      housekeeping.pruneExpiredRows(
+        deps,
+        {
+          ...input.config.housekeeping,
+          throttleRetentionSeconds:
+            2 * Math.max(deps.policy.throttle.windowSeconds, deps.policy.apiEnrollment.rateWindowSeconds),
+        },
+        steps,
+      ),
     // the one passcode check
     verifyPasscode: bind(deps, passcode.verifyPasscode),
     // Duo-compatible Admin API: single tokens, registered phones

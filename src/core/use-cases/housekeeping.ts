@@ -12,6 +12,8 @@ export interface Retention {
   pushRetentionSeconds: number;
   /** Authentication-log entries: kept this many days; 0 keeps them forever. */
   authLogRetentionDays: number;
+  /** Login-throttle counters: kept this long (twice the longest throttle window; the services fill it in). */
+  throttleRetentionSeconds?: number;
 }
 
 /**
@@ -49,6 +51,17 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     name: "replay records",
     cutoff: (now, r) => now - r.graceSeconds * SECOND,
     prune: (store, before, limit) => store.pruneSignedRequests(before, limit),
+  },
+  {
+    // Users an integration enrolled through /auth/v2/enroll who never activated anything, and the records.
+    name: "expired API enrolments",
+    cutoff: (now) => now,
+    prune: (store, before) => store.deleteExpiredAPIEnrollments(before),
+  },
+  {
+    name: "login throttle counters",
+    cutoff: (now, r) => now - (r.throttleRetentionSeconds ?? (2 * DAY) / SECOND) * SECOND,
+    prune: (store, before) => store.deleteThrottleCounts(before),
   },
   {
     name: "authentication log",
