@@ -22,7 +22,7 @@ import {
   truthy,
   typedFactor,
 } from "./login-steps.ts";
-import { AUTH_API_TYPES, Flag, registerDuoScope, strict, Text } from "./signed-routes.ts";
+import { AUTH_API_TYPES, Flag, LoginName, registerDuoScope, strict, Text } from "./signed-routes.ts";
 
 const LOGO = readFileSync(join(import.meta.dirname, "../authenticator/icon-512.png"));
 
@@ -155,7 +155,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
       failClosed: UNAVAILABLE,
       params: T.Object(
         {
-          username: Text(),
+          username: LoginName(),
           user_id: Text(64),
           ipaddr: Text(64),
           hostname: Text(),
@@ -228,7 +228,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
             T.Literal("sms"),
             T.Literal("prompt"),
           ]),
-          username: Text(),
+          username: LoginName(),
           user_id: Text(64),
           device: Text(64),
           // What the user typed: anything longer than a passcode is simply a wrong one.

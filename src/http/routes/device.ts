@@ -8,6 +8,7 @@ import type { Device } from "../../core/model.ts";
 import type { PushEvent, PushView } from "../../core/ports.ts";
 import { pushView } from "../../core/use-cases/push.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
+import { PlainText } from "../validation.ts";
 
 const Base64url = (min: number, max: number) =>
   T.String({ pattern: "^[A-Za-z0-9_-]*$", minLength: min, maxLength: max });
@@ -30,7 +31,7 @@ type Delivery = Static<typeof Delivery>;
 const ActivateBody = T.Object(
   {
     token: T.String({ minLength: 3, maxLength: 200 }),
-    name: T.String({ maxLength: 200 }),
+    name: PlainText({ maxLength: 200 }),
     publicKey: Base64url(87, 88),
     delivery: T.Optional(Delivery),
   },
