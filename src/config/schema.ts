@@ -240,7 +240,22 @@ export const ConfigSchema = T.Object(
       },
       { default: {} },
     ),
-    metrics: T.Object({ enabled: T.Boolean({ default: true }) }, { default: {} }),
+    metrics: T.Object(
+      {
+        enabled: T.Boolean({ default: true }),
+        listen: T.String({
+          default: "",
+          description:
+            "host:port of a listener that serves /metrics alone (e.g. 127.0.0.1:9464); empty: no such listener",
+        }),
+        token: T.String({
+          default: "",
+          description:
+            "Bearer token /metrics requires (32+ characters); when set, /metrics is also on the public listener",
+        }),
+      },
+      { default: {} },
+    ),
   },
   { additionalProperties: false },
 );
