@@ -128,7 +128,8 @@ export function parsePrometheus(
     }
     // Values as Go's ParseFloat reads them, which takes NaN in any case (prom-client writes "Nan").
     const value = m[3] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[3]);
-    if (Number.isNaN(value) && m[3]?.toLowerCase() !== "nan") throw new Error(`bad value in ${JSON.stringify(line)}`);
+    if (Number.isNaN(value) && m[3]?.toLowerCase() !== "nan")
+      throw new Error(`bad value in ${JSON.stringify(line)}`);
     samples.push({ name: m[1]!, labels, value });
   }
   return samples;
