@@ -56,7 +56,8 @@ export async function createTestRuntime(
     clock: options.systemClock ? systemClock : clock,
     logger,
     ...(db.schema ? { schema: db.schema } : {}),
-    ...(options.webPushAllowHTTP ? { webPushAllowHTTP: true } : {}),
+    // A local push service is plain HTTP on 127.0.0.1: both exceptions, explicitly, for tests only.
+    ...(options.webPushAllowHTTP ? { webPushAllowHTTP: true, webPushAllowLoopback: true } : {}),
   });
   let closed = false;
   return {

@@ -357,8 +357,8 @@ function checkDelivery(delivery: Extract<Delivery, { type: "webpush" }>, runtime
   } catch {
     issues.push({ path: "body.delivery.subscription.endpoint", message: "not a URL" });
   }
-  if (url && url.protocol !== "https:" && !(runtime.webPushAllowHTTP && url.protocol === "http:"))
-    issues.push({ path: "body.delivery.subscription.endpoint", message: "must be https" });
+  const problem = url ? runtime.checkWebPushEndpoint(endpoint) : undefined;
+  if (problem) issues.push({ path: "body.delivery.subscription.endpoint", message: problem });
   if (issues.length) throw new TwofoldError("ERR_VALIDATION", "The request is not valid.", { issues });
   return { type: "webpush", subscription: { endpoint, keys } };
 }
