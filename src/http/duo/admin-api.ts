@@ -17,6 +17,7 @@ import type {
 import { resolveIdentifier } from "../../core/use-cases/users.ts";
 import { canonicalizeUsername } from "../../core/username.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
+import { createActivationBarcodeURL } from "../activation-barcode.ts";
 import { PlainText } from "../validation.ts";
 import { DUO_FAILURES, type DuoMetadata, DuoRefusal, invalidParameters } from "./envelope.ts";
 import {
@@ -894,7 +895,7 @@ export function registerAdminAPIRoutes(app: FastifyInstance, runtime: Runtime): 
         return {
           response: {
             activation_url: link,
-            activation_barcode: `${base}/frame/qr?value=${encodeURIComponent(link)}`,
+            activation_barcode: await createActivationBarcodeURL(runtime, ticket),
             // What the link really gets: policy caps activation links (G5).
             valid_secs: seconds(ticket.expiresAt - now()),
             ...(truthy(params.install) ? { installation_url: `${base}/authenticator` } : {}),
