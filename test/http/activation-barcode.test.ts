@@ -83,7 +83,7 @@ for (const dialect of await dialects()) {
         assert.ok(cpuMs < 10, `served from the stored image, not rendered per request (${cpuMs} ms CPU)`);
         assert.equal(readQR(png!), enrolled.activation_code, "the image is the activation link");
         assert.ok(
-          !t.logs.some((l) => l.includes(token.split(".")[1]!) || l.includes(url.pathname.slice(9, 41))),
+          !t.logs.some((l) => l.includes(token.split(".")[1]!) || l.includes(url.pathname.slice(10, 42))),
           "neither the secret nor the handle is logged",
         );
       } finally {
