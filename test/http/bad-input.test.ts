@@ -109,7 +109,7 @@ for (const dialect of await dialects()) {
         const auth = await call(keys, "POST", "/auth/v2/auth", {
           username: "ro\u0007ot",
           factor: "passcode",
-          passcode: "123456",
+          passcode: "1234\u000056",
         });
         for (const r of [preauth, auth]) {
           assert.equal(r.status, 200, JSON.stringify(r.body));

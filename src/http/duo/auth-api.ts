@@ -232,7 +232,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
           user_id: Text(64),
           device: Text(64),
           // What the user typed: anything longer than a passcode is simply a wrong one.
-          passcode: Text(TYPED_MAX),
+          passcode: LoginName(TYPED_MAX),
           async: Flag,
           type: Text(),
           display_username: Text(),
@@ -240,7 +240,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
           ipaddr: Text(64),
           hostname: Text(),
           txid: Text(64),
-          prompt: Text(TYPED_MAX),
+          prompt: LoginName(TYPED_MAX),
         },
         strict,
       ),

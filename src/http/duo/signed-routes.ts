@@ -32,8 +32,8 @@ export const ADMIN_API_TYPES: readonly ApplicationType[] = ["admin-api"];
 export const strict = { additionalProperties: false } as const;
 export const Text = (maxLength = 256) => T.Optional(PlainText({ maxLength }));
 /**
- * The name a login names: any text, so that a name no user can have (control characters, H-3) is still looked up,
- * denied and written to the authentication log like any unknown user, rather than refused unlogged.
+ * What a login names or types (username, passcode): any text, so that a name no user can have (control characters,
+ * H-3) is still looked up, denied and written to the authentication log like any unknown user, not refused unlogged.
  */
 export const LoginName = (maxLength = 256) => T.Optional(T.String({ maxLength }));
 /** Boolean-like parameters (§3): "1"/"0", or true/false from a JSON body. */
