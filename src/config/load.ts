@@ -111,6 +111,18 @@ export function decodeKey(text: string): Uint8Array {
   );
 }
 
+/** A metrics bearer token shorter than this is refused: it is the only thing guarding /metrics on a public listener. */
+const METRICS_TOKEN_MIN = 32;
+
+/** `host:port` (`[v6]:port` for IPv6) as a listen address, or undefined when it is not one. */
+export function parseListenAddress(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):([0-9]{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
 /** Security floors and cross-field rules that a per-field schema cannot express. */
 function checkSemantics(c: Config, issues: ErrorIssue[]): void {
   if (c.mode === "production" && c.keys.encryption.length === 0) {
@@ -171,6 +183,10 @@ function checkSemantics(c: Config, issues: ErrorIssue[]): void {
       issues.push({ path: "server.publicUrl", message: "must be an http(s) URL" });
     }
   }
+  if (c.metrics.listen && !parseListenAddress(c.metrics.listen))
+    issues.push({ path: "metrics.listen", message: "must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464" });
+  if (c.metrics.token && c.metrics.token.length < METRICS_TOKEN_MIN)
+    issues.push({ path: "metrics.token", message: `must be at least ${METRICS_TOKEN_MIN} characters` });
   if (c.database.url && !/^postgres(ql)?:\/\//.test(c.database.url))
     issues.push({ path: "database.url", message: "must be a postgres:// URL (leave empty for SQLite)" });
 }

@@ -1,6 +1,18 @@
 // The one configuration schema: every setting, its default and its security floor (DESIGN.md §4).
 import { type Static, Type as T } from "@sinclair/typebox";
 
+/**
+ * The push services of the browsers the Twofold Authenticator runs in: Chrome, Edge, Opera, Samsung Internet and
+ * Brave use Firebase Cloud Messaging; Firefox Mozilla's autopush; Safari Apple's; older Edge Windows' WNS.
+ */
+export const BROWSER_PUSH_SERVICES = [
+  "fcm.googleapis.com",
+  "android.googleapis.com",
+  "updates.push.services.mozilla.com",
+  "push.apple.com",
+  "notify.windows.com",
+];
+
 const Seconds = (def: number, min: number, max: number, description: string) =>
   T.Integer({ default: def, minimum: min, maximum: max, description });
 
@@ -299,6 +311,14 @@ export const ConfigSchema = T.Object(
               description:
                 "VAPID contact (mailto: or https: URI) for push-service operators; default: server.publicUrl",
             }),
+            allowedHosts: T.Array(
+              T.String({ minLength: 1, maxLength: 253, pattern: "^(\\*|[A-Za-z0-9.-]+)$" }),
+              {
+                default: BROWSER_PUSH_SERVICES,
+                description:
+                  "Push service hosts (each with its subdomains) pushes may be sent to; * allows any. Only https, only public addresses",
+              },
+            ),
           },
           { default: {} },
         ),
@@ -348,7 +368,22 @@ export const ConfigSchema = T.Object(
       },
       { default: {} },
     ),
-    metrics: T.Object({ enabled: T.Boolean({ default: true }) }, { default: {} }),
+    metrics: T.Object(
+      {
+        enabled: T.Boolean({ default: true }),
+        listen: T.String({
+          default: "",
+          description:
+            "host:port of a listener that serves /metrics alone (e.g. 127.0.0.1:9464); empty: no such listener",
+        }),
+        token: T.String({
+          default: "",
+          description:
+            "Bearer token /metrics requires (32+ characters); when set, /metrics is also on the public listener",
+        }),
+      },
+      { default: {} },
+    ),
   },
   { additionalProperties: false },
 );

@@ -280,6 +280,12 @@ export interface Store {
   getDeviceActivation(id: string): Promise<DeviceActivation | undefined>;
   /** Use an activation once: only if unused and not expired (G5). */
   consumeDeviceActivation(id: string, now: number): Promise<boolean>;
+  /** Attach the activation's QR code (sealed) and the hash of its handle, once: false if it already has one. */
+  setDeviceActivationBarcode(id: string, barcodeHash: string, barcodeSealed: string): Promise<boolean>;
+  /** The activation whose QR code handle hashes to this, with the sealed code. */
+  findDeviceActivationBarcode(
+    barcodeHash: string,
+  ): Promise<{ activation: DeviceActivation; barcodeSealed: string } | undefined>;
   insertPushTransaction(push: PushTransaction): Promise<void>;
   getPushTransaction(id: string): Promise<PushTransaction | undefined>;
   /** A user's pushes created at or after `since`, newest first (rate limits, D4). */

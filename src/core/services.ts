@@ -96,6 +96,8 @@ export function createServices(input: {
     countUnusedRescueCodes: bind(deps, rescue.countUnusedRescueCodes),
     // push approval
     createDeviceActivation: bind(deps, push.createDeviceActivation),
+    attachActivationBarcode: bind(deps, push.attachActivationBarcode),
+    readActivationBarcode: bind(deps, push.readActivationBarcode),
     activateDevice: bind(deps, push.activateDevice),
     startPush: bind(deps, push.startPush),
     answerPush: bind(deps, push.answerPush),

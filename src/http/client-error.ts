@@ -18,12 +18,16 @@ const BAD_REQUEST = { status: "400 Bad Request", message: "The request is not va
 /** Same body shape and headers as every other error; the connection is closed afterwards (H-1: slowloris, 16 kB headers). */
 export function createClientErrorHandler(log: FastifyBaseLogger) {
   return (error: Error & { code?: string }, socket: Socket): void => {
-    if (error.code === "ECONNRESET" || !socket.writable) {
+    // A connection that never sent a byte (a browser's preconnect, a load balancer's probe) is closed quietly:
+    // an unsolicited 408 would be read as the answer to the next request sent on it (RFC 9110 §15.5.9).
+    const idle = error.code === "ERR_HTTP_REQUEST_TIMEOUT" && socket.bytesRead === 0;
+    if (error.code === "ECONNRESET" || idle || !socket.writable) {
       socket.destroy();
       return;
     }
     const answer = ANSWERS[error.code ?? ""] ?? BAD_REQUEST;
-    log.info({ code: error.code, status: answer.status }, "client error");
+    // `errorCode`, not `code`: the logger redacts keys named `code` (passcodes).
+    log.info({ errorCode: error.code, status: answer.status }, "client error");
     const body = JSON.stringify({ error: { code: "ERR_VALIDATION", message: answer.message } });
     const headers = [
       `HTTP/1.1 ${answer.status}`,

@@ -1,6 +1,12 @@
 // The one error-code → HTTP status table, and the error and not-found handlers that never send detail or stacks.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type ErrorCode, type ErrorIssue, genericMessage, isTwofoldError } from "../core/errors.ts";
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import {
+  type ErrorCode,
+  type ErrorIssue,
+  genericMessage,
+  isTwofoldError,
+  TwofoldError,
+} from "../core/errors.ts";
 import {
   DUO_FAILURES,
   duoFailureFrom,
@@ -52,6 +58,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   ERR_SERVER_UNREACHABLE: 502,
   ERR_PAYLOAD_TOO_LARGE: 413,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  ERR_REQUEST_TIMEOUT: 408,
   ERR_ROUTE_NOT_FOUND: 404,
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_INTERNAL: 500,
@@ -156,10 +163,19 @@ export function sentErrorCode(request: FastifyRequest): string | undefined {
   return sentCodes.get(request);
 }
 
-export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendError(thrown: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let error = thrown;
+  const handlerTimeout = (thrown as { code?: unknown } | null)?.code === "FST_ERR_HANDLER_TIMEOUT";
+  if (handlerTimeout && request.raw.complete === false) {
+    // The body was still arriving: the client was slow, not this server (H-1: slow bodies are 408, not 503).
+    error = new TwofoldError("ERR_REQUEST_TIMEOUT", "the request body did not arrive in time");
+    reply.header("connection", "close");
+  }
   const described = describeError(error);
   sentCodes.set(request, described.logCode);
-  if (described.internal) request.log.error({ err: error, errorCode: described.logCode }, "request failed");
+  if (handlerTimeout && described.internal) findTimeoutWarnings(request.server)?.count(request);
+  else if (described.internal)
+    request.log.error({ err: error, errorCode: described.logCode }, "request failed");
   else if (isTwofoldError(error) && error.detail)
     request.log.debug({ errorCode: error.code, detail: error.detail }, "request refused");
   if (isDuoPath(request.url)) return sendDuoError(error, described, request, reply);
@@ -183,7 +199,71 @@ function sendDuoError(
   return sendDuoFailure(reply, format, duoFailureFrom(error, described));
 }
 
+/**
+ * Handlers that overrun server.requestTimeoutSeconds (almost always a slow database) are each answered, but logged
+ * as one warning per interval with a count: a stalled database must not turn into one error line per request.
+ */
+class TimeoutWarnings {
+  #pending = 0;
+  #routes = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly log: FastifyBaseLogger,
+    private readonly intervalMs: number,
+  ) {}
+
+  count(request: FastifyRequest): void {
+    if (this.#timer === undefined) {
+      this.#warn(1, [request.routeOptions.url ?? "(unmatched)"]);
+      this.#timer = setInterval(() => this.#flush(), this.intervalMs).unref();
+      return;
+    }
+    this.#pending++;
+    if (this.#routes.size < 10) this.#routes.add(request.routeOptions.url ?? "(unmatched)");
+  }
+
+  #flush(): void {
+    if (this.#pending === 0) {
+      this.stop();
+      return;
+    }
+    this.#warn(this.#pending, [...this.#routes]);
+    this.#pending = 0;
+    this.#routes.clear();
+  }
+
+  #warn(requests: number, routes: string[]): void {
+    this.log.warn(
+      { errorCode: "FST_ERR_HANDLER_TIMEOUT", requests, routes, intervalSeconds: this.intervalMs / 1000 },
+      "requests ran past the handler timeout and were answered 503 (is the database slow?)",
+    );
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+const timeoutWarnings = new WeakMap<object, TimeoutWarnings>();
+
+/** Plugins' instances inherit from the root instance by prototype, so the root's entry is found from any of them. */
+function findTimeoutWarnings(instance: object | null): TimeoutWarnings | undefined {
+  for (let i = instance; i !== null; i = Object.getPrototypeOf(i) as object | null) {
+    const found = timeoutWarnings.get(i);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** At most one handler-timeout warning per this interval. */
+export const TIMEOUT_WARNING_INTERVAL_MS = 60_000;
+
 export function registerErrorHandling(app: FastifyInstance): void {
+  const warnings = new TimeoutWarnings(app.log, TIMEOUT_WARNING_INTERVAL_MS);
+  timeoutWarnings.set(app, warnings);
+  app.addHook("onClose", async () => warnings.stop());
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     sentCodes.set(request, "ERR_ROUTE_NOT_FOUND");

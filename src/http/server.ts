@@ -4,7 +4,7 @@ import type { Server as HTTPSServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Server as TLSServer } from "node:tls";
 import fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
-import { urlHost } from "../config/load.ts";
+import { parseListenAddress, urlHost } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { randomHex } from "../core/crypto/index.ts";
 import { TwofoldError } from "../core/errors.ts";
@@ -36,6 +36,8 @@ export interface ServerOptions {
 export interface RunningServer {
   /** Where the server listens, with the real port when the configured port was 0. */
   url: string;
+  /** Where the separate metrics listener (metrics.listen) is, when there is one. */
+  metricsUrl?: string;
   /** Stop accepting, let open requests finish (up to server.shutdownGraceSeconds), then close. */
   close(): Promise<void>;
 }
@@ -98,7 +100,9 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   app.removeContentTypeParser("text/plain");
 
   registerHealthRoutes(app, runtime.store);
-  if (runtime.config.metrics.enabled) registerMetricsRoute(app, runtime.metrics);
+  // On the public listener only behind a token (metrics.token); metrics.listen adds a listener of its own.
+  const { metrics } = runtime.config;
+  if (metrics.enabled && metrics.token) registerMetricsRoute(app, runtime.metrics, metrics.token);
   registerStartPage(app, runtime, options.demo, options.commandLine);
   registerDeviceRoutes(app, runtime);
   registerAuthenticatorRoutes(app, {});
@@ -115,7 +119,21 @@ export async function startServer(runtime: Runtime, options: ServerOptions = {})
 /** Listen with an instance from buildServer (tests add routes to it first). */
 export async function listenServer(app: FastifyInstance, runtime: Runtime): Promise<RunningServer> {
   const { host, port, shutdownGraceSeconds } = runtime.config.server;
+  const metricsApp = buildMetricsServer(runtime);
   await app.listen({ host, port });
+  let metricsUrl: string | undefined;
+  if (metricsApp) {
+    const where = parseListenAddress(runtime.config.metrics.listen)!;
+    try {
+      await metricsApp.listen(where);
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
+    metricsUrl = `http://${urlHost(where.host)}:${(metricsApp.server.address() as AddressInfo).port}/metrics`;
+  } else if (runtime.config.metrics.enabled && !runtime.config.metrics.token) {
+    app.log.info("metrics are not served: set metrics.listen (a listener of their own) or metrics.token");
+  }
   const address = app.server.address() as AddressInfo;
   const scheme = app.server instanceof TLSServer ? "https" : "http";
   let closing: Promise<void> | undefined;
@@ -130,14 +148,41 @@ export async function listenServer(app: FastifyInstance, runtime: Runtime): Prom
     : undefined;
   return {
     url: `${scheme}://${urlHost(host)}:${address.port}`,
+    ...(metricsUrl ? { metricsUrl } : {}),
     close: () => {
       closing ??= (async () => {
         await pruning?.stop();
-        await closeGracefully(app, shutdownGraceSeconds * 1000);
+        await Promise.all([closeGracefully(app, shutdownGraceSeconds * 1000), metricsApp?.close()]);
       })();
       return closing;
     },
   };
+}
+
+/**
+ * The listener of metrics.listen: /metrics and nothing else, plain HTTP, with the token when one is set. It is
+ * meant for an address only the scraper reaches (loopback, a management network).
+ */
+export function buildMetricsServer(runtime: Runtime): FastifyInstance | undefined {
+  const { metrics } = runtime.config;
+  if (!metrics.enabled || !metrics.listen) return undefined;
+  const app = fastify({
+    loggerInstance: runtime.logger.child({ component: "metrics" }),
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomHex(8),
+    requestIdHeader: false,
+    bodyLimit: 1024,
+    requestTimeout: 10_000,
+    forceCloseConnections: true,
+    http: { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 10_000 },
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+  requireRouteSchemas(app);
+  registerErrorHandling(app);
+  registerSecurityHeaders(app, false);
+  registerMetricsRoute(app, runtime.metrics, metrics.token || undefined);
+  return app;
 }
 
 /**

@@ -1,11 +1,25 @@
 // Route schemas (TypeBox): every route declares one, bodies are checked exactly as sent, objects reject unknown keys.
 import type { TSchema } from "@sinclair/typebox";
+import { Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { FormatRegistry } from "@sinclair/typebox/type";
 import { Value } from "@sinclair/typebox/value";
 import type { FastifyInstance, FastifySchemaCompiler, RouteOptions } from "fastify";
 import { type ErrorIssue, TwofoldError } from "../core/errors.ts";
 
 const MAX_ISSUES = 20;
+
+/** C0 and C1 control characters except tab, line feed and carriage return. */
+const CONTROL_CHARACTER = /[^\P{Cc}\t\n\r]/u;
+const PLAIN_TEXT = "plain-text";
+FormatRegistry.Set(PLAIN_TEXT, (value) => !CONTROL_CHARACTER.test(value));
+
+/**
+ * Text a person typed or an API names (user and phone fields, device names, ids): no control characters. NUL
+ * cannot be stored by PostgreSQL, and none of them belongs in a name (H-1: a 400 naming the field, never a 500).
+ */
+export const PlainText = (options: { minLength?: number; maxLength: number; pattern?: string }) =>
+  T.String({ ...options, format: PLAIN_TEXT });
 const PART_LABEL: Record<string, string> = {
   body: "body",
   querystring: "query",
@@ -53,7 +67,11 @@ function validationError(
     const key = `${path}\u0000${e.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    issues.push({ path, message: e.message });
+    const message =
+      e.schema.format === PLAIN_TEXT && e.message.includes("format")
+        ? "contains control characters"
+        : e.message;
+    issues.push({ path, message });
     if (issues.length >= MAX_ISSUES) break;
   }
   return new TwofoldError("ERR_VALIDATION", "The request is not valid.", { issues });

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { type GeoIP, openGeoIP } from "../adapters/geoip/mmdb.ts";
+import { checkPushEndpointURL, type PushAddressPolicy } from "../adapters/push/push-address.ts";
 import { WebPushSender } from "../adapters/push/web-push.ts";
 import { WebPushDelivery } from "../adapters/push/web-push-delivery.ts";
 import { decodeKey } from "../config/load.ts";
@@ -41,6 +42,11 @@ export interface Runtime {
   vapidPublicKey: string | null;
   /** Web Push to http:// push services is allowed (tests with a local push service only). */
   webPushAllowHTTP: boolean;
+  /**
+   * Why a device's Web Push endpoint cannot be used (not https, not a known push service, not a public address),
+   * or undefined when it can. The same check runs again, with name resolution, before every send.
+   */
+  checkWebPushEndpoint(endpoint: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -51,6 +57,11 @@ export interface RuntimeOptions {
   schema?: string;
   /** Let Web Push reach http:// push services (tests with a local push service only). */
   webPushAllowHTTP?: boolean;
+  /**
+   * Let Web Push reach a push service at a loopback address, whatever push.webPush.allowedHosts says (tests with
+   * a push service on this machine only; there is no setting for it).
+   */
+  webPushAllowLoopback?: boolean;
 }
 
 export async function createRuntime(
@@ -102,12 +113,19 @@ export async function createRuntime(
     await store.close();
     throw error;
   }
+  const pushAddressPolicy: PushAddressPolicy = {
+    allowedHosts: config.push.webPush.allowedHosts,
+    allowHTTP: options.webPushAllowHTTP ?? false,
+    allowLoopback: options.webPushAllowLoopback ?? false,
+  };
   const delivery = vapid
     ? new WebPushDelivery({
         sender: new WebPushSender({
           vapid: { ...vapid, subject: vapidSubject(config) },
           clock,
-          allowInsecureHTTP: options.webPushAllowHTTP ?? false,
+          allowInsecureHTTP: pushAddressPolicy.allowHTTP,
+          allowedHosts: pushAddressPolicy.allowedHosts,
+          allowLoopback: pushAddressPolicy.allowLoopback,
         }),
         keyring,
         store,
@@ -139,6 +157,14 @@ export async function createRuntime(
     pushEvents,
     vapidPublicKey: vapid ? Buffer.from(vapid.publicKeyRaw).toString("base64url") : null,
     webPushAllowHTTP: options.webPushAllowHTTP ?? false,
+    checkWebPushEndpoint: (endpoint) => {
+      try {
+        checkPushEndpointURL(endpoint, pushAddressPolicy);
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    },
     close: async () => {
       metrics.close();
       await delivery?.settle();

@@ -1,5 +1,5 @@
 // The Store port over Kysely: one implementation for SQLite and PostgreSQL, every one-time value a conditional write.
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { TwofoldError } from "../core/errors.ts";
 import type {
   APIEnrollment,
@@ -53,6 +53,7 @@ import type {
   AuthLogTable,
   BypassCodesTable,
   Database,
+  DeviceActivationsTable,
   DevicesTable,
   OTPCredentialsTable,
   PhonesTable,
@@ -1114,17 +1115,33 @@ export class KyselyStore implements Store {
     const r = await guard(() =>
       this.#db.selectFrom("device_activations").selectAll().where("id", "=", id).executeTakeFirst(),
     );
-    return (
-      r && {
-        id: r.id,
-        userId: r.user_id,
-        secretHash: r.secret_hash,
-        createdAt: Number(r.created_at),
-        expiresAt: Number(r.expires_at),
-        usedAt: num(r.used_at),
-        phoneId: r.phone_id ?? null,
-      }
+    return r && toDeviceActivation(r);
+  }
+
+  async setDeviceActivationBarcode(id: string, barcodeHash: string, barcodeSealed: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.#db
+        .updateTable("device_activations")
+        .set({ barcode_hash: barcodeHash, barcode_sealed: barcodeSealed })
+        .where("id", "=", id)
+        .where("barcode_hash", "is", null)
+        .executeTakeFirst(),
     );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async findDeviceActivationBarcode(
+    barcodeHash: string,
+  ): Promise<{ activation: DeviceActivation; barcodeSealed: string } | undefined> {
+    const r = await guard(() =>
+      this.#db
+        .selectFrom("device_activations")
+        .selectAll()
+        .where("barcode_hash", "=", barcodeHash)
+        .executeTakeFirst(),
+    );
+    if (!r?.barcode_sealed) return undefined;
+    return { activation: toDeviceActivation(r), barcodeSealed: r.barcode_sealed };
   }
 
   async consumeDeviceActivation(id: string, now: number): Promise<boolean> {
@@ -1918,5 +1935,17 @@ function toAuthLog(r: AuthLogTable): AuthLogEntry {
     ip: r.ip,
     txid: r.txid,
     node: r.node,
+  };
+}
+
+function toDeviceActivation(r: Selectable<DeviceActivationsTable>): DeviceActivation {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    secretHash: r.secret_hash,
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    usedAt: num(r.used_at),
+    phoneId: r.phone_id ?? null,
   };
 }

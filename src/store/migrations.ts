@@ -363,10 +363,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .on("api_enrollments")
           .columns(["application_id", "expires_at"])
           .execute();
+        await db.schema.createIndex("api_enrollments_expiry").on("api_enrollments").column("expires_at");
+      },
+    },
+    "0011_activation_barcodes": {
+      async up(db: AnyDB) {
+        // The activation QR code, rendered once and sealed, found by the hash of the opaque handle in its URL.
+        await db.schema.alterTable("device_activations").addColumn("barcode_hash", "text").execute();
+        await db.schema.alterTable("device_activations").addColumn("barcode_sealed", "text").execute();
         await db.schema
-          .createIndex("api_enrollments_expiry")
-          .on("api_enrollments")
-          .column("expires_at")
+          .createIndex("device_activations_barcode")
+          .unique()
+          .on("device_activations")
+          .column("barcode_hash")
           .execute();
       },
     },

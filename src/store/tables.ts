@@ -153,6 +153,8 @@ export interface DeviceActivationsTable {
   expires_at: number;
   used_at: number | null;
   phone_id?: string | null;
+  barcode_hash?: string | null;
+  barcode_sealed?: string | null;
 }
 
 export interface PushTransactionsTable {

@@ -531,11 +531,10 @@ for (const dialect of DIALECTS) {
       const limit = s.t.runtime.config.policy.push.activationSeconds;
       assert.ok(activation.valid_secs <= limit && activation.valid_secs >= limit - 5, "capped by policy");
       assert.match(activation.activation_url, /\/authenticator#activate=/);
-      assert.ok(
-        activation.activation_barcode.includes(
-          `/frame/qr?value=${encodeURIComponent(activation.activation_url)}`,
-        ),
-      );
+      // An image URL naming an opaque handle: the activation secret is in no URL (issue item 6).
+      assert.match(activation.activation_barcode, /\/frame\/qr\/[0-9a-f]{32}\.png$/);
+      const secret = activation.activation_url.slice(activation.activation_url.lastIndexOf(".") + 1);
+      assert.ok(!activation.activation_barcode.includes(secret));
       assert.match(activation.installation_url, /\/authenticator$/);
       const token = activation.activation_url.slice(activation.activation_url.indexOf("#activate=") + 10);
       const state = join(s.dir, `phone-${dialect}.json`);

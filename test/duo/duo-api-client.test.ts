@@ -271,7 +271,7 @@ describe("@duosecurity/duo_api against Twofold on port 443", { skip: !run }, () 
             activation_code,
           });
         assert.equal(await status(enrolled.activation_code), "waiting");
-        // The barcode is a QR code image of the link; the same address with anything else is refused.
+        // The barcode is a QR code image of the link at an opaque handle; the old form with a value is gone.
         const barcode = await getTLS(enrolled.activation_barcode, s.certificates.ca);
         assert.deepEqual(
           [barcode.status, barcode.type, barcode.body.subarray(1, 4).toString()],
@@ -281,7 +281,7 @@ describe("@duosecurity/duo_api against Twofold on port 443", { skip: !run }, () 
           `https://localhost/frame/qr?value=${encodeURIComponent("https://evil.example/")}`,
           s.certificates.ca,
         );
-        assert.equal(foreign.status, 400);
+        assert.equal(foreign.status, 404);
         assert.equal(await status(`${enrolled.activation_code.slice(0, -2)}xx`), "invalid");
         const link = enrolled.activation_code.replace(/^https:\/\/[^/]+/, `https://${s.host}`);
         const state = `${s.dir}/enrolled-${sigVersion}.json`;

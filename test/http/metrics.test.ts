@@ -1,12 +1,17 @@
-// /metrics speaks Prometheus text format 0.0.4 and counts requests and passcode checks from any interface.
+// /metrics speaks Prometheus text format 0.0.4 (prom-client), counts requests and passcode checks from any interface,
+// and is never open to anyone: a bearer token on the public listener, or a listener of its own.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { buildServer } from "../../src/http/server.ts";
-import { Counter, Histogram, MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from "../../src/runtime/metrics.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import type { TwofoldError } from "../../src/core/errors.ts";
+import { buildServer, listenServer } from "../../src/http/server.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../../src/runtime/metrics.ts";
 import { createTestRuntime, DEMO, enrollTOTPUser, parsePrometheus } from "./support.ts";
 
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
+const TOKEN = "metrics-token-0123456789abcdefghijklmnop";
+const BEARER = { authorization: `Bearer ${TOKEN}` };
 
 function find(
   samples: ReturnType<typeof parsePrometheus>,
@@ -19,7 +24,7 @@ function find(
 }
 
 test("/metrics parses as Prometheus text and counts requests and passcode verifications", async () => {
-  const t = await createTestRuntime();
+  const t = await createTestRuntime({ overrides: { "metrics.token": TOKEN } });
   const app = buildServer(t.runtime, { demo: DEMO });
   try {
     const alice = await enrollTOTPUser(t, "alice");
@@ -35,7 +40,7 @@ test("/metrics parses as Prometheus text and counts requests and passcode verifi
     await t.runtime.services.verifyPasscode({ username: "nobody", passcode: "123456" });
     for (let i = 0; i < 3; i++) await app.inject({ method: "GET", url: `/random-${i}?q=${i}` });
 
-    const res = await app.inject({ method: "GET", url: "/metrics" });
+    const res = await app.inject({ method: "GET", url: "/metrics", headers: BEARER });
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers["content-type"], PROMETHEUS_CONTENT_TYPE);
     const samples = parsePrometheus(res.body);
@@ -74,51 +79,126 @@ test("/metrics parses as Prometheus text and counts requests and passcode verifi
     assert.ok((find(samples, "nodejs_eventloop_lag_seconds")[0]?.value ?? -1) >= 0);
     assert.match(res.body, /# TYPE http_request_duration_seconds histogram/);
     assert.match(res.body, /# TYPE twofold_passcode_verifications_total counter/);
+    // prom-client's process metrics come along.
+    assert.ok((find(samples, "process_cpu_user_seconds_total")[0]?.value ?? -1) >= 0);
+    assert.ok((find(samples, "nodejs_heap_size_used_bytes")[0]?.value ?? 0) > 0);
   } finally {
     await app.close();
     await t.close();
   }
 });
 
-test("/metrics is absent when metrics.enabled is false", async () => {
-  const t = await createTestRuntime({ overrides: { "metrics.enabled": false } });
+test("by default /metrics is not on the public listener", async () => {
+  const t = await createTestRuntime();
+  const server = await listenServer(buildServer(t.runtime), t.runtime);
+  try {
+    const res = await fetch(`${server.url}/metrics`);
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, "ERR_ROUTE_NOT_FOUND");
+    assert.equal(server.metricsUrl, undefined, "and no other listener was opened");
+    assert.ok(
+      t.logs.some((l) => l.includes("metrics are not served")),
+      "the log says how to turn them on",
+    );
+  } finally {
+    await server.close();
+    await t.close();
+  }
+});
+
+test("with metrics.token, a scrape without the token or with a wrong one is 401; the right one is 200", async () => {
+  const t = await createTestRuntime({ overrides: { "metrics.token": TOKEN } });
   const app = buildServer(t.runtime);
   try {
-    const res = await app.inject({ method: "GET", url: "/metrics" });
-    assert.equal(res.statusCode, 404);
-    assert.equal(res.json().error.code, "ERR_ROUTE_NOT_FOUND");
+    for (const authorization of [
+      undefined,
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Basic ${TOKEN}`,
+      TOKEN,
+    ]) {
+      const res = await app.inject({
+        method: "GET",
+        url: "/metrics",
+        headers: authorization ? { authorization } : {},
+      });
+      assert.equal(res.statusCode, 401, String(authorization));
+      assert.equal(res.json().error.code, "ERR_UNAUTHENTICATED");
+      assert.equal(res.headers["www-authenticate"], 'Bearer realm="metrics"');
+      assert.ok(!res.body.includes("http_requests_total"));
+    }
+    const ok = await app.inject({ method: "GET", url: "/metrics", headers: BEARER });
+    assert.equal(ok.statusCode, 200);
+    assert.match(ok.body, /^# HELP /m);
+    assert.ok(!t.logs.some((l) => l.includes(TOKEN)), "the token is never logged");
   } finally {
     await app.close();
     await t.close();
   }
 });
 
-test("label values with quotes, backslashes and line feeds are escaped and read back intact", () => {
-  const registry = new MetricsRegistry();
-  const c = registry.register(new Counter("test_total", "A help text\nwith a line feed", ["who"]));
-  const nasty = 'a"b\\c\nd} e="f"';
-  c.inc({ who: nasty });
-  c.inc({ who: nasty }, 2);
-  const text = registry.render();
-  assert.equal(text.split("\n").length, 4, "HELP, TYPE, one sample and the final line feed");
-  const [sample] = parsePrometheus(text);
-  assert.deepEqual(sample, { name: "test_total", labels: { who: nasty }, value: 3 });
-  assert.throws(() => c.inc({ other: "x" }), /unknown label/);
-  assert.throws(() => c.inc({}, -1), /only goes up/);
-  assert.throws(() => new Counter("bad-name", "x"), /invalid metric name/);
+test("metrics.listen serves /metrics on its own address and nowhere else", async () => {
+  const t = await createTestRuntime({ overrides: { "metrics.listen": "127.0.0.1:0" } });
+  const server = await listenServer(buildServer(t.runtime), t.runtime);
+  try {
+    assert.ok(server.metricsUrl, "a metrics listener was opened");
+    assert.notEqual(new URL(server.metricsUrl).port, new URL(server.url).port);
+    await fetch(`${server.url}/health`);
+    const scrape = await fetch(server.metricsUrl);
+    assert.equal(scrape.status, 200);
+    assert.equal(scrape.headers.get("content-type"), PROMETHEUS_CONTENT_TYPE);
+    const samples = parsePrometheus(await scrape.text());
+    assert.equal(find(samples, "http_requests_total", { route: "/health" })[0]?.value, 1);
+    assert.equal((await fetch(`${server.url}/metrics`)).status, 404, "not on the public listener");
+    const other = await fetch(new URL("/health", server.metricsUrl));
+    assert.equal(other.status, 404, "the metrics listener serves nothing else");
+  } finally {
+    await server.close();
+    await t.close();
+  }
+  await assert.rejects(fetch(server.metricsUrl ?? ""), "closed with the server");
 });
 
-test("histogram buckets are cumulative and end with +Inf, _sum and _count", () => {
-  const registry = new MetricsRegistry();
-  const h = registry.register(new Histogram("op_seconds", "x", ["op"], [0.1, 1]));
-  for (const v of [0.05, 0.1, 0.5, 5]) h.observe({ op: "a" }, v);
-  const samples = parsePrometheus(registry.render());
-  const buckets = samples.filter((s) => s.name === "op_seconds_bucket").map((s) => [s.labels["le"], s.value]);
-  assert.deepEqual(buckets, [
-    ["0.1", 2],
-    ["1", 3],
-    ["+Inf", 4],
-  ]);
-  assert.equal(samples.find((s) => s.name === "op_seconds_sum")?.value, 5.65);
-  assert.equal(samples.find((s) => s.name === "op_seconds_count")?.value, 4);
+test("metrics.listen with metrics.token asks for the token there too", async () => {
+  const t = await createTestRuntime({
+    overrides: { "metrics.listen": "127.0.0.1:0", "metrics.token": TOKEN },
+  });
+  const server = await listenServer(buildServer(t.runtime), t.runtime);
+  try {
+    assert.equal((await fetch(server.metricsUrl ?? "")).status, 401);
+    assert.equal((await fetch(server.metricsUrl ?? "", { headers: BEARER })).status, 200);
+  } finally {
+    await server.close();
+    await t.close();
+  }
+});
+
+test("/metrics is absent everywhere when metrics.enabled is false", async () => {
+  const t = await createTestRuntime({
+    overrides: { "metrics.enabled": false, "metrics.token": TOKEN, "metrics.listen": "127.0.0.1:0" },
+  });
+  const server = await listenServer(buildServer(t.runtime), t.runtime);
+  try {
+    const res = await fetch(`${server.url}/metrics`, { headers: BEARER });
+    assert.equal(res.status, 404);
+    assert.equal(server.metricsUrl, undefined);
+  } finally {
+    await server.close();
+    await t.close();
+  }
+});
+
+test("a short metrics token or a malformed metrics.listen is refused at start", () => {
+  assert.throws(
+    () => loadConfig({ env: {}, overrides: { mode: "demo", "metrics.token": "short" } }),
+    (e: TwofoldError) => e.issues.some((i) => i.path === "metrics.token"),
+  );
+  for (const listen of ["9464", "localhost", "127.0.0.1:99999", "::1:9464"])
+    assert.throws(
+      () => loadConfig({ env: {}, overrides: { mode: "demo", "metrics.listen": listen } }),
+      (e: TwofoldError) => e.issues.some((i) => i.path === "metrics.listen"),
+      listen,
+    );
+  const ok = loadConfig({ env: {}, overrides: { mode: "demo", "metrics.listen": "[::1]:9464" } });
+  assert.equal(ok.metrics.listen, "[::1]:9464");
 });

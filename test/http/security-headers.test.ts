@@ -26,13 +26,17 @@ function assertSecurityHeaders(res: LightMyRequestResponse) {
 }
 
 test("security headers on 200, 404, 400, 413 and 415 answers, and no-store on API answers", async () => {
-  const t = await createTestRuntime();
+  const t = await createTestRuntime({ overrides: { "metrics.token": "t".repeat(32) } });
   const app = buildServer(t.runtime, { demo: DEMO });
   try {
     const responses = [
       await app.inject({ method: "GET", url: "/health" }),
       await app.inject({ method: "GET", url: "/" }),
-      await app.inject({ method: "GET", url: "/metrics" }),
+      await app.inject({
+        method: "GET",
+        url: "/metrics",
+        headers: { authorization: `Bearer ${"t".repeat(32)}` },
+      }),
       await app.inject({ method: "GET", url: "/missing" }),
       await app.inject({
         method: "POST",

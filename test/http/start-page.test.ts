@@ -20,8 +20,8 @@ test("outside demo mode / shows the status page only, and /demo/passcode does no
     assert.match(res.body, /<dt>Mode<\/dt><dd>production<\/dd>/);
     assert.match(res.body, /<dt>Database<\/dt><dd>SQLite<\/dd>/);
     assert.match(res.body, /<dt>Node<\/dt><dd>test-node<\/dd>/);
-    for (const link of ["/health", "/ready", "/metrics"])
-      assert.ok(res.body.includes(`href="${link}"`), link);
+    for (const link of ["/health", "/ready"]) assert.ok(res.body.includes(`href="${link}"`), link);
+    assert.ok(!res.body.includes('href="/metrics"'), "metrics are not on the public listener by default");
     assert.doesNotMatch(res.body, /Demo|<form|<svg|password/i);
 
     const post = await app.inject({

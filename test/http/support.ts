@@ -58,7 +58,8 @@ export async function createTestRuntime(
     clock: options.systemClock ? systemClock : clock,
     logger,
     ...(db.schema ? { schema: db.schema } : {}),
-    ...(options.webPushAllowHTTP ? { webPushAllowHTTP: true } : {}),
+    // A local push service is plain HTTP on 127.0.0.1: both exceptions, explicitly, for tests only.
+    ...(options.webPushAllowHTTP ? { webPushAllowHTTP: true, webPushAllowLoopback: true } : {}),
   });
   let closed = false;
   return {
@@ -116,7 +117,8 @@ export function parsePrometheus(
   const lines = text.split("\n");
   if (lines.at(-1) !== "") throw new Error("exposition must end with a line feed");
   for (const line of lines.slice(0, -1)) {
-    if (/^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue;
+    // Empty lines are ignored (exposition format 0.0.4); prom-client puts one between merged registries.
+    if (line === "" || /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) throw new Error(`not a Prometheus line: ${JSON.stringify(line)}`);
     const labels: Record<string, string> = {};
@@ -127,8 +129,10 @@ export function parsePrometheus(
       labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
       rest = rest.slice(l[0].length);
     }
+    // Values as Go's ParseFloat reads them, which takes NaN in any case (prom-client writes "Nan").
     const value = m[3] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== "NaN") throw new Error(`bad value in ${JSON.stringify(line)}`);
+    if (Number.isNaN(value) && m[3]?.toLowerCase() !== "nan")
+      throw new Error(`bad value in ${JSON.stringify(line)}`);
     samples.push({ name: m[1]!, labels, value });
   }
   return samples;

@@ -1,4 +1,6 @@
 // Web Push delivery of push approvals: RFC 8291 payload encryption, RFC 8292 VAPID, RFC 8030 delivery.
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 
 import { verifyP256Signature } from "../../core/crypto/ecdsa.ts";
 import {
@@ -14,6 +16,7 @@ import {
 import { TwofoldError } from "../../core/errors.ts";
 import type { Clock } from "../../core/ports.ts";
 import type { Secret } from "../../core/secret.ts";
+import { checkPushEndpointURL, createCheckedLookup, type PushAddressPolicy } from "./push-address.ts";
 
 /** What a user agent hands the application server when it subscribes (W3C Push API `PushSubscription.toJSON()`). */
 export interface PushSubscription {
@@ -353,7 +356,12 @@ export interface WebPushSenderOptions {
   vapidTTLSeconds?: number;
   /** RFC 8030 §8 requires HTTPS; only tests against a local push service set this. */
   allowInsecureHTTP?: boolean;
-  fetch?: typeof fetch;
+  /** Push service hosts (and their subdomains) messages may go to (push.webPush.allowedHosts); `*`: any. */
+  allowedHosts: readonly string[];
+  /** Tests with a push service on this machine only: loopback addresses are allowed. Never in production. */
+  allowLoopback?: boolean;
+  /** Name resolution for the address check (tests); the system resolver unless set. */
+  resolve?: PushAddressPolicy["resolve"];
 }
 
 const URGENCIES: readonly WebPushUrgency[] = ["very-low", "low", "normal", "high"];
@@ -371,8 +379,7 @@ export class WebPushSender {
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #vapidTTL: number;
-  readonly #allowHTTP: boolean;
-  readonly #fetch: typeof fetch;
+  readonly #policy: PushAddressPolicy;
   readonly #tokens = new Map<string, { authorization: string; exp: number }>();
 
   constructor(options: WebPushSenderOptions) {
@@ -383,8 +390,12 @@ export class WebPushSender {
     this.#clock = options.clock;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#vapidTTL = options.vapidTTLSeconds ?? 12 * 3600;
-    this.#allowHTTP = options.allowInsecureHTTP ?? false;
-    this.#fetch = options.fetch ?? fetch;
+    this.#policy = {
+      allowedHosts: options.allowedHosts,
+      allowHTTP: options.allowInsecureHTTP ?? false,
+      allowLoopback: options.allowLoopback ?? false,
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+    };
   }
 
   async send(
@@ -392,7 +403,7 @@ export class WebPushSender {
     payload: object,
     options: WebPushSendOptions,
   ): Promise<WebPushSendResult> {
-    const endpoint = this.#checkEndpoint(subscription.endpoint);
+    const endpoint = checkPushEndpointURL(subscription.endpoint, this.#policy);
     const headers: Record<string, string> = {
       // RFC 8291 §4: exactly one content coding, aes128gcm, and nothing that compresses.
       "Content-Encoding": "aes128gcm",
@@ -412,40 +423,48 @@ export class WebPushSender {
     const body = encryptWebPushPayload(subscription, textEncoder.encode(JSON.stringify(payload)));
     headers["Authorization"] = this.#authorization(endpoint);
 
-    let response: Response;
+    let status: number;
     try {
-      response = await this.#fetch(endpoint.href, {
-        method: "POST",
-        headers,
-        body,
-        // A redirect is not something a push service does; following one would send the request elsewhere.
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
+      status = await this.#post(endpoint, headers, body);
     } catch (cause) {
+      if (cause instanceof TwofoldError) throw cause;
       // The endpoint path is a capability (anyone holding it can push), so only the origin is recorded.
       throw new TwofoldError("ERR_INTERNAL", "push service did not answer", {
         cause,
         detail: `origin=${endpoint.origin} error=${cause instanceof Error ? cause.name : "unknown"}`,
       });
     }
-    // Drain the body so the connection can be reused; its content is not needed.
-    await response.arrayBuffer().catch(() => undefined);
-    return { status: response.status, gone: response.status === 404 || response.status === 410 };
+    return { status, gone: status === 404 || status === 410 };
   }
 
-  #checkEndpoint(endpoint: string): URL {
-    let url: URL;
-    try {
-      url = new URL(endpoint);
-    } catch (cause) {
-      throw new TwofoldError("ERR_VALIDATION", "push endpoint is not a URL", { cause });
-    }
-    if (url.protocol !== "https:" && !(this.#allowHTTP && url.protocol === "http:"))
-      throw new TwofoldError("ERR_VALIDATION", "push endpoint must use https", {
-        detail: `origin=${url.origin}`,
-      });
-    return url;
+  /**
+   * One POST, connected to an address the checked lookup approved (no SSRF, no DNS rebinding between check and
+   * connect). A redirect is answered as its status: following one would send the request elsewhere.
+   */
+  #post(endpoint: URL, headers: Record<string, string>, body: Uint8Array): Promise<number> {
+    const send = endpoint.protocol === "https:" ? httpsRequest : httpRequest;
+    const lookup = createCheckedLookup(this.#policy);
+    return new Promise<number>((resolve, reject) => {
+      const req = send(
+        endpoint,
+        {
+          method: "POST",
+          headers: { ...headers, "Content-Length": String(body.length) },
+          lookup,
+          agent: false,
+          signal: AbortSignal.timeout(this.#timeoutMs),
+        },
+        (res) => {
+          // Read and drop the answer's body: only its status matters.
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+          res.on("error", reject);
+        },
+      );
+      // A refusal by the checked lookup arrives here as it was thrown (a TwofoldError), before any byte is sent.
+      req.on("error", reject);
+      req.end(body);
+    });
   }
 
   /** One token per push service origin, reused while more than half its lifetime is left. */

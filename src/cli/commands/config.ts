@@ -31,6 +31,7 @@ export const configCommands: Command[] = [
 export function redactConfig(config: Readonly<Config>): unknown {
   const copy = structuredClone(config) as Config;
   copy.keys.encryption = copy.keys.encryption.map((k) => ({ id: k.id, key: REDACTED }));
+  if (copy.metrics.token) copy.metrics.token = REDACTED;
   if (copy.database.url) {
     try {
       const url = new URL(copy.database.url);

@@ -2,7 +2,7 @@
 
 import { encodeBase32 } from "../base32.ts";
 import { importP256PublicKey, verifyP256Signature } from "../crypto/ecdsa.ts";
-import { randomBelow, randomBytes, randomDigits, randomHex, randomId } from "../crypto/index.ts";
+import { randomBelow, randomBytes, randomDigits, randomHex, randomId, sha256Hex } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
 import { evaluateLockout } from "../lockout.ts";
@@ -83,6 +83,36 @@ export async function createDeviceActivation(
     });
   });
   return { activationId: id, token: new Secret(`${id}.${secret}`), expiresAt };
+}
+
+/** The activation QR code is sealed at rest: it holds the activation secret. */
+function barcodeSealContext(activationId: string) {
+  return { table: "device_activations", column: "barcode_sealed", row: activationId };
+}
+
+/**
+ * Keep an activation's QR code image, rendered once by the caller, under a new opaque handle: 128 random bits that
+ * say nothing of the activation or its secret, so the image's URL carries no secret (only the hash is stored).
+ */
+export async function attachActivationBarcode(
+  deps: Deps,
+  activationId: string,
+  image: Uint8Array,
+): Promise<string> {
+  const handle = randomHex(16);
+  const sealed = deps.keyring.seal(image, barcodeSealContext(activationId));
+  if (!(await deps.store.setDeviceActivationBarcode(activationId, sha256Hex(handle), sealed)))
+    throw new TwofoldError("ERR_CONFLICT", "the activation already has a QR code");
+  return handle;
+}
+
+/** The QR code image behind a handle, while its activation can still be used; undefined otherwise. */
+export async function readActivationBarcode(deps: Deps, handle: string): Promise<Uint8Array | undefined> {
+  const found = await deps.store.findDeviceActivationBarcode(sha256Hex(handle));
+  if (!found) return undefined;
+  const { activation, barcodeSealed } = found;
+  if (activation.usedAt !== null || activation.expiresAt <= deps.clock.now()) return undefined;
+  return deps.keyring.open(barcodeSealed, barcodeSealContext(activation.id));
 }
 
 export interface DeviceRegistration {

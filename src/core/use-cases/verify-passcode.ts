@@ -238,6 +238,14 @@ async function logAttempt(
 }
 
 /** One line of the authentication log: who, through which application, with what, and why. */
+/**
+ * A name as typed, with control characters written as `\uXXXX`: an attempt with a NUL in the username is logged
+ * like any other (PostgreSQL cannot store NUL), and the log line shows what was sent.
+ */
+function printable(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 export async function recordAuthAttempt(
   deps: Deps,
   e: {
@@ -257,7 +265,7 @@ export async function recordAuthAttempt(
     id: randomId("AL"),
     at: e.now,
     userId: e.user?.id ?? null,
-    username: e.username.slice(0, 256),
+    username: printable(e.username.slice(0, 256)),
     applicationId: e.application?.id ?? null,
     factor: e.factor,
     result: e.result,

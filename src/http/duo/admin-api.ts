@@ -17,6 +17,8 @@ import type {
 import { resolveIdentifier } from "../../core/use-cases/users.ts";
 import { canonicalizeEmail } from "../../core/username.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
+import { createActivationBarcodeURL } from "../activation-barcode.ts";
+import { PlainText } from "../validation.ts";
 import { DUO_FAILURES, type DuoMetadata, DuoRefusal, invalidParameters } from "./envelope.ts";
 import {
   ADMIN_API_TYPES,
@@ -31,8 +33,8 @@ import {
 
 /** A whole number sent as text (every Duo parameter is a string). */
 const Whole = (digits: number) => T.Optional(T.String({ pattern: `^[0-9]{1,${digits}}$` }));
-const List = T.Optional(T.Array(T.String({ maxLength: 128 }), { maxItems: 100 }));
-const Id = T.String({ minLength: 1, maxLength: 64 });
+const List = T.Optional(T.Array(PlainText({ maxLength: 128 }), { maxItems: 100 }));
+const Id = PlainText({ minLength: 1, maxLength: 64 });
 const Paging = { limit: Whole(6), offset: Whole(9) };
 const Path = (...names: string[]): TObject => T.Object(Object.fromEntries(names.map((n) => [n, Id])), strict);
 const AnyObject = T.Object({}, { additionalProperties: true });
@@ -895,7 +897,7 @@ export function registerAdminAPIRoutes(app: FastifyInstance, runtime: Runtime): 
         return {
           response: {
             activation_url: link,
-            activation_barcode: `${base}/frame/qr?value=${encodeURIComponent(link)}`,
+            activation_barcode: await createActivationBarcodeURL(runtime, ticket),
             // What the link really gets: policy caps activation links (G5).
             valid_secs: seconds(ticket.expiresAt - now()),
             ...(truthy(params.install) ? { installation_url: `${base}/authenticator` } : {}),

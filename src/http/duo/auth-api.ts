@@ -3,11 +3,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import QRCode from "qrcode";
 import { activationLink, publicBaseUrl } from "../../config/load.ts";
-import { TwofoldError } from "../../core/errors.ts";
 import { AUTH_MESSAGES, type AuthOutcome } from "../../core/use-cases/auth-api.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
+import { createActivationBarcodeURL, registerActivationBarcodeRoute } from "../activation-barcode.ts";
 import { type DuoFailure, DuoRefusal, invalidParameters, rateLimited } from "./envelope.ts";
 import {
   type AuthFactorRequest,
@@ -23,7 +22,7 @@ import {
   truthy,
   typedFactor,
 } from "./login-steps.ts";
-import { AUTH_API_TYPES, Flag, registerDuoScope, strict, Text } from "./signed-routes.ts";
+import { AUTH_API_TYPES, Flag, LoginName, registerDuoScope, strict, Text } from "./signed-routes.ts";
 
 const LOGO = readFileSync(join(import.meta.dirname, "../authenticator/icon-512.png"));
 
@@ -64,6 +63,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
   const now = () => Math.floor(runtime.clock.now() / 1000);
   const pushLifetimeMs = runtime.config.policy.push.lifetimeSeconds * 1000;
 
+  registerActivationBarcodeRoute(app, runtime);
   registerDuoScope(app, runtime, (route) => {
     route({
       method: "GET",
@@ -139,7 +139,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
         const link = activationLink(runtime.config, ticket.token.reveal());
         return {
           response: {
-            activation_barcode: `${publicBaseUrl(runtime.config)}/frame/qr?value=${encodeURIComponent(link)}`,
+            activation_barcode: await createActivationBarcodeURL(runtime, ticket),
             activation_code: link,
             activation_url: link,
             expiration: Math.floor(ticket.expiresAt / 1000),
@@ -173,7 +173,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
       failClosed: UNAVAILABLE,
       params: T.Object(
         {
-          username: Text(),
+          username: LoginName(),
           user_id: Text(64),
           ipaddr: Text(IPADDR_MAX),
           hostname: Text(),
@@ -246,11 +246,11 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
             T.Literal("sms"),
             T.Literal("prompt"),
           ]),
-          username: Text(),
+          username: LoginName(),
           user_id: Text(64),
           device: Text(64),
           // What the user typed: anything longer than a passcode is simply a wrong one.
-          passcode: Text(TYPED_MAX),
+          passcode: LoginName(TYPED_MAX),
           async: Flag,
           type: Text(),
           display_username: Text(),
@@ -258,7 +258,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
           ipaddr: Text(IPADDR_MAX),
           hostname: Text(),
           txid: Text(64),
-          prompt: Text(TYPED_MAX),
+          prompt: LoginName(TYPED_MAX),
         },
         strict,
       ),
@@ -298,32 +298,6 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
       }),
     });
   });
-
-  // The QR code of an enrolment's activation link (`activation_barcode`): the link is the query, never logged.
-  app.get(
-    "/frame/qr",
-    {
-      schema: {
-        querystring: T.Object({ value: T.String({ minLength: 1, maxLength: 1024 }) }, strict),
-        response: { 200: T.Unknown({ description: "image/png bytes" }) },
-      },
-    },
-    async (request, reply) => {
-      const { value } = request.query as { value: string };
-      // Only this server's activation links: not a QR code generator for anything anyone asks.
-      if (!value.startsWith(activationLink(runtime.config, "")))
-        throw new TwofoldError("ERR_VALIDATION", "not an activation link of this server", {
-          issues: [{ path: "query.value", message: "must be an activation link of this server" }],
-        });
-      const png = await QRCode.toBuffer(value, {
-        type: "png",
-        margin: 2,
-        errorCorrectionLevel: "M",
-        scale: 6,
-      });
-      return reply.type("image/png").send(png);
-    },
-  );
 }
 
 /**

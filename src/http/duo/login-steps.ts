@@ -273,6 +273,8 @@ export function pushInfoText(runtime: Runtime, pushinfo: string | undefined): st
   } catch {
     text = pushinfo;
   }
+  // Shown as lines in the app: line feeds stay, other control characters (and NUL, which PostgreSQL cannot store) go.
+  text = text.replace(/[^\P{Cc}\n]/gu, "");
   const max = runtime.config.policy.push.infoMaxBytes;
   const bytes = Buffer.from(text, "utf8");
   if (bytes.length <= max) return text || null;

@@ -12,6 +12,7 @@ import {
 } from "../../core/signed-request.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 import { AnswerDeadline } from "../answer-deadline.ts";
+import { PlainText } from "../validation.ts";
 import {
   DUO_FAILURES,
   type DuoFormat,
@@ -28,7 +29,12 @@ export const ADMIN_API_TYPES: readonly ApplicationType[] = ["admin-api"];
 
 /** Parameter schemas: every value arrives as text; objects refuse unknown parameters. */
 export const strict = { additionalProperties: false } as const;
-export const Text = (maxLength = 256) => T.Optional(T.String({ maxLength }));
+export const Text = (maxLength = 256) => T.Optional(PlainText({ maxLength }));
+/**
+ * What a login names or types (username, passcode): any text, so that a name no user can have (control characters,
+ * H-3) is still looked up, denied and written to the authentication log like any unknown user, not refused unlogged.
+ */
+export const LoginName = (maxLength = 256) => T.Optional(T.String({ maxLength }));
 /** Boolean-like parameters (§3): "1"/"0", or true/false from a JSON body. */
 export const Flag = T.Optional(
   T.Union([T.Literal("0"), T.Literal("1"), T.Literal("true"), T.Literal("false")]),

@@ -8,6 +8,7 @@ import type { Device } from "../../core/model.ts";
 import type { PushEvent, PushView } from "../../core/ports.ts";
 import { jitter } from "../../runtime/jitter.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
+import { PlainText } from "../validation.ts";
 
 const Base64url = (min: number, max: number) =>
   T.String({ pattern: "^[A-Za-z0-9_-]*$", minLength: min, maxLength: max });
@@ -30,7 +31,7 @@ type Delivery = Static<typeof Delivery>;
 const ActivateBody = T.Object(
   {
     token: T.String({ minLength: 3, maxLength: 200 }),
-    name: T.String({ maxLength: 200 }),
+    name: PlainText({ maxLength: 200 }),
     publicKey: Base64url(87, 88),
     delivery: T.Optional(Delivery),
   },
@@ -385,8 +386,8 @@ function checkDelivery(delivery: Extract<Delivery, { type: "webpush" }>, runtime
   } catch {
     issues.push({ path: "body.delivery.subscription.endpoint", message: "not a URL" });
   }
-  if (url && url.protocol !== "https:" && !(runtime.webPushAllowHTTP && url.protocol === "http:"))
-    issues.push({ path: "body.delivery.subscription.endpoint", message: "must be https" });
+  const problem = url ? runtime.checkWebPushEndpoint(endpoint) : undefined;
+  if (problem) issues.push({ path: "body.delivery.subscription.endpoint", message: problem });
   if (issues.length) throw new TwofoldError("ERR_VALIDATION", "The request is not valid.", { issues });
   return { type: "webpush", subscription: { endpoint, keys } };
 }

@@ -188,7 +188,7 @@ function renderStatus(runtime: Runtime): SafeHTML {
 <ul>
 <li><a href="/health">/health</a> – liveness</li>
 <li><a href="/ready">/ready</a> – readiness (database reachable)</li>
-${config.metrics.enabled ? html`<li><a href="/metrics">/metrics</a> – Prometheus metrics</li>` : ""}
+${config.metrics.enabled && config.metrics.token ? html`<li><a href="/metrics">/metrics</a> – Prometheus metrics (bearer token)</li>` : ""}
 </ul>
 `;
 }
