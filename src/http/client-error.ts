@@ -3,17 +3,20 @@ import type { Socket } from "node:net";
 import type { FastifyBaseLogger } from "fastify";
 import { SECURITY_HEADERS } from "./security-headers.ts";
 
-const ANSWERS: Readonly<Record<string, { status: string; message: string }>> = {
+const ANSWERS: Readonly<Record<string, { status: string; code: string; message: string }>> = {
   HPE_HEADER_OVERFLOW: {
     status: "431 Request Header Fields Too Large",
+    code: "ERR_VALIDATION",
     message: "The request headers are too large.",
   },
+  // The same code as a body that is still arriving when the handler's time is up (src/http/errors.ts).
   ERR_HTTP_REQUEST_TIMEOUT: {
     status: "408 Request Timeout",
+    code: "ERR_REQUEST_TIMEOUT",
     message: "The request took too long to arrive.",
   },
 };
-const BAD_REQUEST = { status: "400 Bad Request", message: "The request is not valid." };
+const BAD_REQUEST = { status: "400 Bad Request", code: "ERR_VALIDATION", message: "The request is not valid." };
 
 /** Same body shape and headers as every other error; the connection is closed afterwards (H-1: slowloris, 16 kB headers). */
 export function createClientErrorHandler(log: FastifyBaseLogger) {
@@ -28,7 +31,7 @@ export function createClientErrorHandler(log: FastifyBaseLogger) {
     const answer = ANSWERS[error.code ?? ""] ?? BAD_REQUEST;
     // `errorCode`, not `code`: the logger redacts keys named `code` (passcodes).
     log.info({ errorCode: error.code, status: answer.status }, "client error");
-    const body = JSON.stringify({ error: { code: "ERR_VALIDATION", message: answer.message } });
+    const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
     const headers = [
       `HTTP/1.1 ${answer.status}`,
       "Content-Type: application/json; charset=utf-8",

@@ -1,5 +1,12 @@
 // The one migration set, applied to SQLite and PostgreSQL alike (dialect differences kept to column types and triggers).
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import {
+  type DatabaseIntrospector,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  sql,
+} from "kysely";
 import { TwofoldError } from "../core/errors.ts";
 
 export type Dialect = "sqlite" | "postgres";
@@ -405,7 +412,7 @@ export async function migrateToLatest(db: AnyDB, dialect: Dialect): Promise<Migr
       ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
       : undefined;
   const migrator = new Migrator({
-    db,
+    db: schema ? withSchemaIntrospection(db, schema) : db,
     provider: new InCodeProvider(dialect),
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
@@ -417,6 +424,33 @@ export async function migrateToLatest(db: AnyDB, dialect: Dialect): Promise<Migr
     });
   }
   return { applied: (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName) };
+}
+
+/**
+ * The migrator asks whether its bookkeeping tables exist by listing every table of every schema, with details
+ * (PostgreSQL's introspection calls pg_get_serial_sequence per column): slow on a server with many schemas, and
+ * it fails outright when another schema is dropped during the listing. Only our own schema matters, so the
+ * migrator gets an introspector that lists that schema's tables alone.
+ */
+function withSchemaIntrospection(db: AnyDB, schema: string): AnyDB {
+  const introspection: DatabaseIntrospector = {
+    getSchemas: async () => [{ name: schema }],
+    getTables: async () => {
+      const rows = await sql<{ name: string; type: string }>`
+        select table_name as name, table_type as type from information_schema.tables
+        where table_schema = ${schema}`.execute(db);
+      return rows.rows.map((r) => ({ name: r.name, schema, isView: r.type === "VIEW", columns: [] }));
+    },
+    getMetadata: async () => ({ tables: await introspection.getTables() }),
+  };
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === "introspection") return introspection;
+      const value: unknown = Reflect.get(target, property, target);
+      // Kysely keeps its state in private fields: its methods must run on the real instance.
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 export function latestMigrationName(): string {

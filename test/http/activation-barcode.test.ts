@@ -53,7 +53,11 @@ for (const dialect of await dialects()) {
       const t = await createTestRuntime({ dialect });
       const app = buildServer(t.runtime);
       try {
-        const created = await t.runtime.services.createApplication(ADMIN, { name: "vpn", type: "auth-api" });
+        const created = await t.runtime.services.createApplication(ADMIN, {
+          name: "vpn",
+          type: "auth-api",
+          policy: { allowEnrollment: true },
+        });
         const keys = { ikey: created.application.id, skey: created.secretKey.reveal() };
         const enrolled = await enroll(app, keys, t.clock.now(), "newcomer");
         const url = new URL(enrolled.activation_barcode);
@@ -96,7 +100,11 @@ for (const dialect of await dialects()) {
       const t = await createTestRuntime({ dialect });
       const app = buildServer(t.runtime);
       try {
-        const created = await t.runtime.services.createApplication(ADMIN, { name: "vpn", type: "auth-api" });
+        const created = await t.runtime.services.createApplication(ADMIN, {
+          name: "vpn",
+          type: "auth-api",
+          policy: { allowEnrollment: true },
+        });
         const keys = { ikey: created.application.id, skey: created.secretKey.reveal() };
         const get = async (path: string) => (await app.inject({ method: "GET", url: path })).statusCode;
         assert.equal(await get(`/frame/qr/${"0".repeat(32)}.png`), 404);
@@ -129,7 +137,11 @@ test(`one address gets ${BARCODE_RATE.requests} QR codes a minute, then 429 unti
   const t = await createTestRuntime();
   const app = buildServer(t.runtime);
   try {
-    const created = await t.runtime.services.createApplication(ADMIN, { name: "vpn", type: "auth-api" });
+    const created = await t.runtime.services.createApplication(ADMIN, {
+      name: "vpn",
+      type: "auth-api",
+      policy: { allowEnrollment: true },
+    });
     const keys = { ikey: created.application.id, skey: created.secretKey.reveal() };
     const path = new URL((await enroll(app, keys, t.clock.now(), "alice")).activation_barcode).pathname;
     const get = async (ip: string) =>
@@ -150,7 +162,11 @@ test("64 concurrent QR code requests leave /health responsive (it was 2.1 s at p
   const app = buildServer(t.runtime);
   const server = await listenServer(app, t.runtime);
   try {
-    const created = await t.runtime.services.createApplication(ADMIN, { name: "vpn", type: "auth-api" });
+    const created = await t.runtime.services.createApplication(ADMIN, {
+      name: "vpn",
+      type: "auth-api",
+      policy: { allowEnrollment: true },
+    });
     const keys = { ikey: created.application.id, skey: created.secretKey.reveal() };
     const path = new URL((await enroll(app, keys, t.clock.now(), "alice")).activation_barcode).pathname;
     const timed = async (url: string) => {

@@ -39,7 +39,7 @@ for (const dialect of await dialects()) {
       const auth = await t.runtime.services.createApplication(ADMIN, {
         name: "Portal",
         type: "auth-api",
-        policy: { newUserPolicy: "enroll" },
+        policy: { newUserPolicy: "enroll", allowEnrollment: true },
       });
       keys.auth = { ikey: auth.application.id, skey: auth.secretKey.reveal() };
       const admin = await t.runtime.services.createApplication(ADMIN, { name: "Admin", type: "admin-api" });
