@@ -4,6 +4,7 @@ import type {
   AuditEvent,
   AuditInput,
   AuthLogEntry,
+  AuthLogWrite,
   BypassCode,
   Device,
   DeviceActivation,
@@ -122,7 +123,7 @@ export interface BypassCodeQuery extends Partial<Page> {
 
 export type PhonePatch = Partial<Pick<Phone, "number" | "extension" | "name" | "type" | "platform">>;
 
-export type ApplicationPatch = Partial<Pick<Application, "name" | "secretSealed" | "policy">>;
+export type ApplicationPatch = Partial<Pick<Application, "name" | "secretSealed" | "policy" | "status">>;
 
 /**
  * Storage. Every counter and one-time value changes by one conditional write whose result says whether
@@ -227,7 +228,8 @@ export interface Store {
   appendAudit(event: AuditInput, at: number): Promise<number>;
   /** Events after `afterId` in id order; with `order: "desc"`, the newest first. */
   listAudit(query: { afterId?: number; limit: number; order?: "asc" | "desc" }): Promise<AuditEvent[]>;
-  appendAuthLog(entry: AuthLogEntry): Promise<void>;
+  /** Denials from anywhere; allows only as the completion gate makes them (GatedAllow, A4). */
+  appendAuthLog(entry: AuthLogWrite): Promise<void>;
   listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }>;
   enqueueNotification(n: Notification): Promise<void>;
   listPendingNotifications(limit: number): Promise<Notification[]>;

@@ -61,11 +61,14 @@ export function createServices(input: {
     addUserAlias: bind(deps, users.addUserAlias),
     deleteUser: bind(deps, users.deleteUser),
     unlockUser: bind(deps, users.unlockUser),
+    listUserLockouts: bind(deps, users.listUserLockouts),
     // applications
     createApplication: bind(deps, applications.createApplication),
     requireApplication: bind(deps, applications.requireApplication),
     rotateApplicationSecret: bind(deps, applications.rotateApplicationSecret),
     deleteApplication: bind(deps, applications.deleteApplication),
+    setApplicationStatus: bind(deps, applications.setApplicationStatus),
+    updateApplicationPolicy: bind(deps, applications.updateApplicationPolicy),
     openApplicationSecret: (app: Parameters<typeof applications.openApplicationSecret>[1]) =>
       applications.openApplicationSecret(deps, app),
     // authenticator apps

@@ -9,6 +9,7 @@ import type {
   AuditInput,
   AuthFactor,
   AuthLogEntry,
+  AuthLogWrite,
   AuthResult,
   BypassCode,
   BypassSource,
@@ -258,6 +259,7 @@ export class KyselyStore implements Store {
             type: app.type,
             secret_sealed: app.secretSealed,
             policy_json: JSON.stringify(app.policy),
+            status: app.status,
             created_at: app.createdAt,
             updated_at: app.updatedAt,
           })
@@ -287,6 +289,7 @@ export class KyselyStore implements Store {
     if (patch.name !== undefined) values.name = patch.name;
     if (patch.secretSealed !== undefined) values.secret_sealed = patch.secretSealed;
     if (patch.policy !== undefined) values.policy_json = JSON.stringify(patch.policy);
+    if (patch.status !== undefined) values.status = patch.status;
     const r = await guard(() =>
       this.#db.updateTable("applications").set(values).where("id", "=", id).executeTakeFirst(),
     );
@@ -807,7 +810,7 @@ export class KyselyStore implements Store {
     return rows.map(toAudit);
   }
 
-  async appendAuthLog(entry: AuthLogEntry): Promise<void> {
+  async appendAuthLog(entry: AuthLogWrite): Promise<void> {
     await guard(() =>
       this.#db
         .insertInto("auth_log")
@@ -1402,6 +1405,7 @@ function toApplication(r: ApplicationsTable): Application {
     type: r.type as ApplicationType,
     secretSealed: r.secret_sealed,
     policy: JSON.parse(r.policy_json) as ApplicationPolicy,
+    status: r.status === "disabled" ? "disabled" : "active",
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };

@@ -284,6 +284,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0008_application_status": {
+      async up(db: AnyDB) {
+        // An application can be disabled: the completion gate then denies its logins, even those under way (A4).
+        await db.schema
+          .alterTable("applications")
+          .addColumn("status", "text", (c) => c.notNull().defaultTo("active"))
+          .execute();
+      },
+    },
   };
 }
 

@@ -2,6 +2,7 @@
 import { hashPassword, randomId } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { type ErrorIssue, TwofoldError } from "../errors.ts";
+import { describeLockout, type LockoutStatus } from "../lockout.ts";
 import type { User, UserStatus } from "../model.ts";
 import type { UserPatch } from "../ports.ts";
 import { canonicalizeUsername, tryCanonicalizeUsername } from "../username.ts";
@@ -341,6 +342,15 @@ export async function deleteUser(deps: Deps, actor: Actor, identifier: string): 
       before: toPublicUser(user),
     });
   });
+}
+
+/** A user's failure counters per factor class: why each refuses attempts and until when (service desk, A6). */
+export async function listUserLockouts(deps: Deps, identifier: string): Promise<LockoutStatus[]> {
+  const user = await requireUser(deps, identifier);
+  const now = deps.clock.now();
+  return (await deps.store.listLockouts(user.id))
+    .filter((l) => l.failures > 0)
+    .map((l) => describeLockout(l, now, deps.policy.lockout));
 }
 
 /** Clear every lockout counter of a user (service desk, after checking identity). */

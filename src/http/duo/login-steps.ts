@@ -173,7 +173,7 @@ export async function runAuth(
       application,
       ip: input.ip,
     });
-    return answer({ txid: outcome.txid, outcome: passcodeOutcome(outcome.result, outcome.factor) });
+    return answer({ txid: outcome.txid, outcome: passcodeOutcome(outcome, runtime.clock.now()) });
   }
   const pushed = await services.requestAuthPush({
     user,
@@ -186,10 +186,18 @@ export async function runAuth(
   });
   if (!pushed.started) return pushed.noCapableDevice ? { kind: "no_capable_device" } : answer(pushed);
   if (input.async) return { kind: "async", txid: pushed.txid };
-  const status = await services.waitForPush(pushed.txid, {
-    timeoutMs: pushed.expiresAt - runtime.clock.now() + 1000,
-    signal: input.signal,
-  });
+  const status = await services
+    .waitForPush(pushed.txid, {
+      timeoutMs: pushed.expiresAt - runtime.clock.now() + 1000,
+      signal: input.signal,
+    })
+    // The push is gone with its user (deleted while it waited): a deny, never an error (A4).
+    .catch((error: unknown) => {
+      if ((error as { code?: string }).code === "ERR_PUSH_NOT_FOUND") return "denied" as const;
+      throw error;
+    });
+  if (status === "denied")
+    return { kind: "final", outcome: await finalStatus(runtime, application, pushed.txid) };
   if (status === "pending") await services.cancelPush(pushed.txid);
   return { kind: "final", outcome: await finalStatus(runtime, application, pushed.txid) };
 }
