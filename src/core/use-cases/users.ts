@@ -333,7 +333,26 @@ export async function addUserAlias(
 
 export async function deleteUser(deps: Deps, actor: Actor, identifier: string): Promise<void> {
   const user = await requireUser(deps, identifier);
-  await deps.store.transaction(async (tx) => {
+  const now = deps.clock.now();
+  const ended = await deps.store.transaction(async (tx) => {
+    // Logins waiting on a push end as denials the log explains: the pushes go with the user, the log stays (A4).
+    const pending = await tx.listPendingPushes(user.id, now);
+    for (const push of pending) {
+      if (!(await tx.resolvePushTransaction(push.id, "cancelled", null, now))) continue;
+      await tx.appendAuthLog({
+        id: randomId("AL"),
+        at: now,
+        userId: user.id,
+        username: user.usernameCanonical,
+        applicationId: push.applicationId,
+        factor: "push",
+        result: "deny",
+        reason: "user_deleted",
+        ip: push.context.ip,
+        txid: push.id,
+        node: deps.nodeName,
+      });
+    }
     await tx.deleteUser(user.id);
     await audit({ ...deps, store: tx }, actor, {
       action: "user.delete",
@@ -341,7 +360,12 @@ export async function deleteUser(deps: Deps, actor: Actor, identifier: string): 
       targetId: user.id,
       before: toPublicUser(user),
     });
+    return pending;
   });
+  for (const push of ended)
+    await deps.pushEvents
+      .publish({ kind: "resolved", txid: push.id, userId: user.id, status: "cancelled" })
+      .catch(() => undefined);
 }
 
 /** A user's failure counters per factor class: why each refuses attempts and until when (service desk, A6). */
