@@ -217,6 +217,7 @@ export interface Store {
    * Inside a transaction: take the user's lockout row for this factor class (creating it if missing) with a
    * write lock held until commit, and return its state. Attempts for one user and class are so verified one
    * at a time on every node, and parallel guesses cannot check more codes than the limit allows (A2).
+   * A user deleted meanwhile has no row: an empty state (nothing is counted; the completion gate denies).
    */
   lockAttemptState(userId: string, factorClass: FactorClass): Promise<LockoutState>;
   /** Count one failed attempt; returns the consecutive failures now recorded. */

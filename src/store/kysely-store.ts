@@ -718,10 +718,23 @@ export class KyselyStore implements Store {
 
   async lockAttemptState(userId: string, factorClass: FactorClass): Promise<LockoutState> {
     if (!this.#inTransaction) throw new TwofoldError("ERR_STORE", "lockAttemptState needs a transaction");
+    // Only for a user that still exists (one deleted since the login looked it up has nothing to lock; the
+    // completion gate then denies): an INSERT … SELECT, still a write that takes the lock below first.
     await guard(() =>
       this.#db
         .insertInto("lockouts")
-        .values({ user_id: userId, factor_class: factorClass, failures: 0, last_failure_at: null })
+        .columns(["user_id", "factor_class", "failures", "last_failure_at"])
+        .expression((eb) =>
+          eb
+            .selectFrom("users")
+            .select([
+              eb.val(userId).as("user_id"),
+              eb.val(factorClass).as("factor_class"),
+              sql<number>`0`.as("failures"),
+              sql<number | null>`null`.as("last_failure_at"),
+            ])
+            .where("id", "=", userId),
+        )
         .onConflict((oc) => oc.columns(["user_id", "factor_class"]).doNothing())
         .execute(),
     );
@@ -734,9 +747,9 @@ export class KyselyStore implements Store {
         .where("user_id", "=", userId)
         .where("factor_class", "=", factorClass)
         .returningAll()
-        .executeTakeFirstOrThrow(),
+        .executeTakeFirst(),
     );
-    return toLockout(row);
+    return row ? toLockout(row) : { userId, factorClass, failures: 0, lastFailureAt: null };
   }
 
   async recordFailure(userId: string, factorClass: FactorClass, now: number): Promise<number> {

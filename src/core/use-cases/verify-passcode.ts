@@ -116,20 +116,6 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
 
   return deps.store.transaction(async (store) => {
     const tx: Deps = { ...deps, store };
-    // Deleted since the lookup: nothing to lock or check (the completion gate re-reads the rest).
-    if (!(await store.getUser(user.id))) {
-      await logAttempt(tx, {
-        user,
-        attempt,
-        app,
-        txid,
-        now,
-        factor: "none",
-        result: "deny",
-        reason: "user_deleted",
-      });
-      return { result: "deny", factor: "none", userId: user.id, txid, reason: "user_deleted" };
-    }
     const state = await store.lockAttemptState(user.id, factorClass);
 
     const deny = async (
@@ -197,6 +183,8 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       };
     };
 
+    // Deleted since the lookup (read after the lock: SQLite takes its write lock first).
+    if (!(await store.getUser(user.id))) return deny("user_deleted");
     const decision = evaluateLockout(state, now, deps.policy.lockout);
     if (!decision.allowed) {
       burnOTPWork();
