@@ -64,7 +64,7 @@ test("the service desk sees why and until when; users see whole minutes", () => 
     failures: 10,
     lastFailureAt: 0,
     state: "locked",
-    until: HOUR,
+    retryAt: HOUR,
   });
   assert.equal(describeLockout({ ...state, failures: 5 }, 0, policy).state, "delayed");
   assert.equal(describeLockout({ ...state, failures: 2 }, 0, policy).state, "open");

@@ -48,7 +48,7 @@ export interface LockoutStatus {
   /** `locked`: refused even with a correct value; `delayed`: the next attempt must wait; `open`: accepted. */
   state: "locked" | "delayed" | "open";
   /** When the next attempt is accepted (null when open). */
-  until: number | null;
+  retryAt: number | null;
 }
 
 export function describeLockout(state: LockoutState, now: number, policy: LockoutPolicy): LockoutStatus {
@@ -58,7 +58,7 @@ export function describeLockout(state: LockoutState, now: number, policy: Lockou
     failures: state.failures,
     lastFailureAt: state.lastFailureAt,
     state: d.allowed ? "open" : d.locked ? "locked" : "delayed",
-    until: d.allowed ? null : d.retryAt,
+    retryAt: d.allowed ? null : d.retryAt,
   };
 }
 

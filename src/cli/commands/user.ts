@@ -146,9 +146,9 @@ export const userCommands: Command[] = [
         for (const l of lockouts) {
           const why =
             l.state === "locked"
-              ? `locked after too many failed attempts until ${isoTime(l.until)}`
+              ? `locked after too many failed attempts until ${isoTime(l.retryAt)}`
               : l.state === "delayed"
-                ? `next attempt accepted from ${isoTime(l.until)}`
+                ? `next attempt accepted from ${isoTime(l.retryAt)}`
                 : "accepting attempts";
           o.line(
             `  ${l.factorClass}: ${why} (${l.failures} consecutive failures, last ${isoTime(l.lastFailureAt) ?? "-"})`,
