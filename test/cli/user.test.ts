@@ -128,6 +128,7 @@ describe("twofold user show: why and until when a user is locked (A6)", () => {
     const refused = box.run(["passcode", "check", "frank", "000000", "--json"]);
     assert.equal(refused.code, 1);
     assert.equal(JSON.parse(refused.stdout).reason, "locked_out");
+    assert.match(JSON.parse(refused.stdout).retryAt, /^\d{4}-\d\d-\d\dT/, "when to try again");
     const before = Date.now();
     const shown = box.run(["user", "show", "frank"]);
     assert.equal(shown.code, 0, shown.stderr);

@@ -105,6 +105,9 @@ for (const dialect of await dialects()) {
         status: "deny",
         status_msg: "Too many failed attempts. Try again in 60 minutes.",
       });
+      // Preauth still offers the push: only the passcode class is locked.
+      const preauth = await duo("POST", "/auth/v2/preauth", { username: "alice" });
+      assert.equal(preauth.body.response.result, "auth");
       // The push the victim approves with the right number is a login: failed passcodes do not stop a push.
       const push = await t.runtime.store.getPushTransaction(txid);
       t.clock.set(push!.createdAt + 1000);

@@ -34,7 +34,7 @@ export const AUTH_MESSAGES = {
   bypassUser: "Bypass user: no second factor required",
   denied: "Access denied. Contact your IT service desk.",
   disabled: "Your account is disabled. Contact your IT service desk.",
-  lockedOut: "Your account is locked out after too many failed attempts. Contact your IT service desk.",
+  lockedOut: "Too many failed attempts. Try again later or contact your IT service desk.",
   enroll: "Set up a second factor to continue. Contact your IT service desk for an activation link.",
   approved: "Success. Logging you in...",
   bypassCode: "Success. Bypass code accepted.",
@@ -173,18 +173,28 @@ export async function preauthenticate(
     (rescue.length > 0 && application.policy.allowRescueCodes);
   if (active.length === 0 && !hasPasscodes) return newUser();
 
-  const open = (cls: "otp" | "push" | "bypass" | "rescue") =>
-    evaluateLockout(
+  // The earliest time one of the user's closed classes opens again: what "try again in N minutes" says.
+  let reopensAt = Number.POSITIVE_INFINITY;
+  const open = (cls: "otp" | "push" | "bypass" | "rescue") => {
+    const d = evaluateLockout(
       lockouts.find((l) => l.factorClass === cls),
       now,
       deps.policy.lockout,
-    ).allowed;
+    );
+    if (!d.allowed) reopensAt = Math.min(reopensAt, d.retryAt);
+    return d.allowed;
+  };
   const pushOpen = active.length > 0 && suspendedAt === null && open("push");
   const passcodeOpen =
     (credentials.length > 0 && open("otp")) ||
     (bypass.length > 0 && application.policy.allowBypassCodes && open("bypass")) ||
     (rescue.length > 0 && application.policy.allowRescueCodes && open("rescue"));
-  if (!pushOpen && !passcodeOpen) return finish("deny", "locked_out", AUTH_MESSAGES.lockedOut);
+  if (!pushOpen && !passcodeOpen)
+    return finish(
+      "deny",
+      "locked_out",
+      Number.isFinite(reopensAt) ? passcodeDenyMessage(reopensAt, now) : AUTH_MESSAGES.lockedOut,
+    );
 
   return {
     result: "auth",
