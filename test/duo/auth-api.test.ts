@@ -148,6 +148,19 @@ for (const dialect of await dialects()) {
       }
     });
 
+    test("a disabled integration is refused like an unknown one; enabled again, it works", async () => {
+      await t.runtime.services.setApplicationStatus(ADMIN, ikey, "disabled");
+      try {
+        const refused = await duo("POST", "/auth/v2/preauth", { username: "alice" });
+        assert.equal(refused.status, 401);
+        assert.equal(refused.body.stat, "FAIL");
+      } finally {
+        await t.runtime.services.setApplicationStatus(ADMIN, ikey, "active");
+      }
+      t.clock.advance(1000);
+      assert.equal((await duo("POST", "/auth/v2/preauth", { username: "alice" })).status, 200);
+    });
+
     test("preauth: a user in bypass status is allowed, a disabled one denied, an unenrolled one offered enrolment where the application says so", async () => {
       const { services } = t.runtime;
       await services.createUser(ADMIN, { username: "byron", status: "bypass" });
