@@ -167,9 +167,15 @@ export const ConfigSchema = T.Object(
             delayMaxSeconds: Seconds(3600, 1, 86400, "Longest delay"),
             autoUnlockSeconds: Seconds(
               3600,
-              0,
+              60,
               604800,
-              "After a lock, one more attempt is allowed this long after the last failure (0 = admin only)",
+              "First lock period: one more attempt is allowed this long after the last failure; each failure while locked doubles it",
+            ),
+            lockMaxSeconds: Seconds(
+              86400,
+              60,
+              604800,
+              "Longest lock period: guesses alone never lock a factor longer than this past the last one (A6)",
             ),
           },
           { default: {} },

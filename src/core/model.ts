@@ -57,9 +57,13 @@ export interface Application {
   /** The secret key, sealed with the keyring (K4). */
   secretSealed: string;
   policy: ApplicationPolicy;
+  /** A disabled application's logins are all denied, including those already under way (A4). */
+  status: ApplicationStatus;
   createdAt: number;
   updatedAt: number;
 }
+
+export type ApplicationStatus = "active" | "disabled";
 
 export type OTPKind = "app" | "token";
 export type OTPType = "totp" | "hotp";
@@ -171,6 +175,18 @@ export interface AuthLogEntry {
   txid: string;
   node: string;
 }
+
+declare const completedByGate: unique symbol;
+
+/**
+ * An `allow` line of the authentication log. Only the completion gate (completion-gate.ts) makes one, after
+ * re-reading user, application, locks and policy in the transaction that writes it (A4, G1); the store's
+ * appendAuthLog takes denials or these, so no other code can record a login as allowed.
+ */
+export type GatedAllow = AuthLogEntry & { result: "allow"; readonly [completedByGate]: true };
+
+/** What the store's authentication log accepts: any denial, and allows made by the completion gate. */
+export type AuthLogWrite = (AuthLogEntry & { result: "deny" }) | GatedAllow;
 
 export interface Notification {
   id: string;

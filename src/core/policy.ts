@@ -6,7 +6,10 @@ export interface LockoutPolicy {
   delayAfter: number;
   delayBaseSeconds: number;
   delayMaxSeconds: number;
+  /** First lock period; each further failure while locked doubles it. */
   autoUnlockSeconds: number;
+  /** Longest lock period: what guesses alone can cost a user at most (A6). */
+  lockMaxSeconds: number;
 }
 
 /**
@@ -66,5 +69,8 @@ export interface Policy {
   };
 }
 
-/** SP 800-63B-4 §3.2.2: never more than 100 consecutive failed attempts, whatever is configured. */
+/**
+ * SP 800-63B-4 §3.2.2: never more than 100 consecutive failed attempts before a factor locks, whatever is
+ * configured (the ceiling of `maxFailures`). Past the lock, one guess per lock period (evaluateLockout).
+ */
 export const HARD_FAILURE_LIMIT = 100;

@@ -6,6 +6,7 @@ import type {
   AuditEvent,
   AuditInput,
   AuthLogEntry,
+  AuthLogWrite,
   BypassCode,
   Device,
   DeviceActivation,
@@ -140,7 +141,7 @@ export interface BypassCodeQuery extends Partial<Page> {
 
 export type PhonePatch = Partial<Pick<Phone, "number" | "extension" | "name" | "type" | "platform">>;
 
-export type ApplicationPatch = Partial<Pick<Application, "name" | "secretSealed" | "policy">>;
+export type ApplicationPatch = Partial<Pick<Application, "name" | "secretSealed" | "policy" | "status">>;
 
 /**
  * Storage. Every counter and one-time value changes by one conditional write whose result says whether
@@ -246,6 +247,7 @@ export interface Store {
    * Inside a transaction: take the user's lockout row for this factor class (creating it if missing) with a
    * write lock held until commit, and return its state. Attempts for one user and class are so verified one
    * at a time on every node, and parallel guesses cannot check more codes than the limit allows (A2).
+   * A user deleted meanwhile has no row: an empty state (nothing is counted; the completion gate denies).
    */
   lockAttemptState(userId: string, factorClass: FactorClass): Promise<LockoutState>;
   /** Count one failed attempt; returns the consecutive failures now recorded. */
@@ -257,7 +259,8 @@ export interface Store {
   appendAudit(event: AuditInput, at: number): Promise<number>;
   /** Events after `afterId` in id order; with `order: "desc"`, the newest first. */
   listAudit(query: { afterId?: number; limit: number; order?: "asc" | "desc" }): Promise<AuditEvent[]>;
-  appendAuthLog(entry: AuthLogEntry): Promise<void>;
+  /** Denials from anywhere; allows only as the completion gate makes them (GatedAllow, A4). */
+  appendAuthLog(entry: AuthLogWrite): Promise<void>;
   listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }>;
   enqueueNotification(n: Notification): Promise<void>;
   listPendingNotifications(limit: number): Promise<Notification[]>;

@@ -69,12 +69,14 @@ export function createServices(input: {
     updateUser: bind(deps, users.updateUser),
     reconcileUsernames: bind(deps, usernames.reconcileUsernames),
     listUsernameCollisions: bind(deps, usernames.listUsernameCollisions),
+    listUserLockouts: bind(deps, users.listUserLockouts),
     // applications
     createApplication: bind(deps, applications.createApplication),
     requireApplication: bind(deps, applications.requireApplication),
     updateApplication: bind(deps, applications.updateApplication),
     rotateApplicationSecret: bind(deps, applications.rotateApplicationSecret),
     deleteApplication: bind(deps, applications.deleteApplication),
+    setApplicationStatus: bind(deps, applications.setApplicationStatus),
     openApplicationSecret: (app: Parameters<typeof applications.openApplicationSecret>[1]) =>
       applications.openApplicationSecret(deps, app),
     // authenticator apps

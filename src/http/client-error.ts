@@ -16,7 +16,11 @@ const ANSWERS: Readonly<Record<string, { status: string; code: string; message: 
     message: "The request took too long to arrive.",
   },
 };
-const BAD_REQUEST = { status: "400 Bad Request", code: "ERR_VALIDATION", message: "The request is not valid." };
+const BAD_REQUEST = {
+  status: "400 Bad Request",
+  code: "ERR_VALIDATION",
+  message: "The request is not valid.",
+};
 
 /** Same body shape and headers as every other error; the connection is closed afterwards (H-1: slowloris, 16 kB headers). */
 export function createClientErrorHandler(log: FastifyBaseLogger) {

@@ -10,6 +10,7 @@ import type {
   AuditInput,
   AuthFactor,
   AuthLogEntry,
+  AuthLogWrite,
   AuthResult,
   BypassCode,
   BypassSource,
@@ -374,6 +375,7 @@ export class KyselyStore implements Store {
             type: app.type,
             secret_sealed: app.secretSealed,
             policy_json: JSON.stringify(app.policy),
+            status: app.status,
             created_at: app.createdAt,
             updated_at: app.updatedAt,
           })
@@ -403,6 +405,7 @@ export class KyselyStore implements Store {
     if (patch.name !== undefined) values.name = patch.name;
     if (patch.secretSealed !== undefined) values.secret_sealed = patch.secretSealed;
     if (patch.policy !== undefined) values.policy_json = JSON.stringify(patch.policy);
+    if (patch.status !== undefined) values.status = patch.status;
     const r = await guard(() =>
       this.#db.updateTable("applications").set(values).where("id", "=", id).executeTakeFirst(),
     );
@@ -831,10 +834,23 @@ export class KyselyStore implements Store {
 
   async lockAttemptState(userId: string, factorClass: FactorClass): Promise<LockoutState> {
     if (!this.#inTransaction) throw new TwofoldError("ERR_STORE", "lockAttemptState needs a transaction");
+    // Only for a user that still exists (one deleted since the login looked it up has nothing to lock; the
+    // completion gate then denies): an INSERT … SELECT, still a write that takes the lock below first.
     await guard(() =>
       this.#db
         .insertInto("lockouts")
-        .values({ user_id: userId, factor_class: factorClass, failures: 0, last_failure_at: null })
+        .columns(["user_id", "factor_class", "failures", "last_failure_at"])
+        .expression((eb) =>
+          eb
+            .selectFrom("users")
+            .select([
+              eb.val(userId).as("user_id"),
+              eb.val(factorClass).as("factor_class"),
+              sql<number>`0`.as("failures"),
+              sql<number | null>`null`.as("last_failure_at"),
+            ])
+            .where("id", "=", userId),
+        )
         .onConflict((oc) => oc.columns(["user_id", "factor_class"]).doNothing())
         .execute(),
     );
@@ -847,9 +863,9 @@ export class KyselyStore implements Store {
         .where("user_id", "=", userId)
         .where("factor_class", "=", factorClass)
         .returningAll()
-        .executeTakeFirstOrThrow(),
+        .executeTakeFirst(),
     );
-    return toLockout(row);
+    return row ? toLockout(row) : { userId, factorClass, failures: 0, lastFailureAt: null };
   }
 
   async recordFailure(userId: string, factorClass: FactorClass, now: number): Promise<number> {
@@ -923,7 +939,7 @@ export class KyselyStore implements Store {
     return rows.map(toAudit);
   }
 
-  async appendAuthLog(entry: AuthLogEntry): Promise<void> {
+  async appendAuthLog(entry: AuthLogWrite): Promise<void> {
     await guard(() =>
       this.#db
         .insertInto("auth_log")
@@ -1777,6 +1793,7 @@ function toApplication(r: ApplicationsTable): Application {
     type: r.type as ApplicationType,
     secretSealed: r.secret_sealed,
     policy: JSON.parse(r.policy_json) as ApplicationPolicy,
+    status: r.status === "disabled" ? "disabled" : "active",
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };

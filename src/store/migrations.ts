@@ -382,7 +382,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .createIndex("device_activations_barcode")
           .unique()
           .on("device_activations")
-          .column("barcode_hash")
+          .column("barcode_hash");
+      },
+    },
+    "0008_application_status": {
+      async up(db: AnyDB) {
+        // An application can be disabled: the completion gate then denies its logins, even those under way (A4).
+        await db.schema
+          .alterTable("applications")
+          .addColumn("status", "text", (c) => c.notNull().defaultTo("active"))
           .execute();
       },
     },

@@ -35,6 +35,8 @@ export interface ApplicationsTable {
   type: string;
   secret_sealed: string;
   policy_json: string;
+  /** `active` or `disabled` (migration 0008). */
+  status: string;
   created_at: number;
   updated_at: number;
 }

@@ -94,3 +94,29 @@ test("every source file opens with a one-line comment saying what it is for", ()
   const offenders = sources("src").filter((f) => !/^\/\/ \S/.test(readFileSync(f, "utf8")));
   assert.deepEqual(offenders, []);
 });
+
+test("only the completion gate records a login as allowed (A4, G1)", () => {
+  // The store takes an `allow` line only as a GatedAllow, which only completion-gate.ts makes; a cast elsewhere,
+  // or a literal allow written another way, would be a second path around the re-checks at completion.
+  const offenders: string[] = [];
+  for (const file of sources("src")) {
+    if (file === "src/core/completion-gate.ts") continue;
+    const code = readFileSync(file, "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
+    if (/\bas\s+GatedAllow\b/.test(code)) offenders.push(`${file}: makes a GatedAllow`);
+    if (/\bresult:\s*["']allow["'][^}]*\bnode:/s.test(code)) offenders.push(`${file}: writes an allow line`);
+    if (/insertInto\(\s*["']auth_log["']/.test(code) && file !== "src/store/kysely-store.ts")
+      offenders.push(`${file}: writes auth_log directly`);
+  }
+  assert.deepEqual(offenders, []);
+  // The interfaces complete logins only through the use cases that call the gate (never the store's log).
+  const interfaces = sources("src").filter((f) => /^src\/(http|cli|radius|oidc)\//.test(f));
+  const direct = interfaces.filter((f) => /\.appendAuthLog\(/.test(readFileSync(f, "utf8")));
+  assert.deepEqual(direct, []);
+  // And every use case that can allow a login goes through it.
+  for (const file of [
+    "src/core/use-cases/verify-passcode.ts",
+    "src/core/use-cases/push.ts",
+    "src/core/use-cases/auth-api.ts",
+  ])
+    assert.match(readFileSync(file, "utf8"), /completeAuthentication\(/, file);
+});

@@ -113,3 +113,71 @@ describe("twofold user", () => {
     assert.equal(JSON.parse(missing.stdout).error.code, "ERR_USER_NOT_FOUND");
   });
 });
+
+describe("twofold user show: why and until when a user is locked (A6)", () => {
+  let box: Sandbox;
+  before(() => {
+    box = createSandbox(["policy:", "  lockout:", "    maxFailures: 2", "    delayAfter: 2"].join("\n"));
+  });
+  after(() => box.cleanup());
+
+  test("after two wrong passcodes the passcode class is locked for an hour; the service desk sees it, unlock clears it", () => {
+    box.json(["user", "add", "frank"]);
+    box.json(["app", "create", "--name", "VPN", "--type", "radius"]);
+    for (let i = 0; i < 2; i++) assert.equal(box.run(["passcode", "check", "frank", "000000"]).code, 1);
+    const refused = box.run(["passcode", "check", "frank", "000000", "--json"]);
+    assert.equal(refused.code, 1);
+    assert.equal(JSON.parse(refused.stdout).reason, "locked_out");
+    assert.match(JSON.parse(refused.stdout).retryAt, /^\d{4}-\d\d-\d\dT/, "when to try again");
+    const before = Date.now();
+    const shown = box.run(["user", "show", "frank"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(
+      shown.stdout,
+      /otp: locked after too many failed attempts until \d{4}-\d\d-\d\dT[\d:.]+Z \(2 consecutive failures/,
+    );
+    const json = box.json<{ lockouts: Array<{ factorClass: string; state: string; retryAt: string }> }>([
+      "user",
+      "show",
+      "frank",
+    ]);
+    assert.equal(json.lockouts.length, 1);
+    assert.equal(json.lockouts[0]!.factorClass, "otp");
+    assert.equal(json.lockouts[0]!.state, "locked");
+    const until = Date.parse(json.lockouts[0]!.retryAt);
+    assert.ok(until > before + 3_590_000 && until <= Date.now() + 3_600_000, json.lockouts[0]!.retryAt);
+    box.json(["user", "unlock", "frank"]);
+    assert.deepEqual(box.json<{ lockouts: unknown[] }>(["user", "show", "frank"]).lockouts, []);
+  });
+
+  test("app disable refuses the application's logins; app enable restores them", () => {
+    const app = box.json<{ integrationKey: string }>([
+      "app",
+      "create",
+      "--name",
+      "Portal",
+      "--type",
+      "auth-api",
+    ]);
+    assert.deepEqual(box.json(["app", "disable", app.integrationKey]), {
+      integrationKey: app.integrationKey,
+      status: "disabled",
+    });
+    const listed = box.json<Array<{ id: string; status: string }>>(["app", "list"]);
+    assert.equal(listed.find((a) => a.id === app.integrationKey)?.status, "disabled");
+    box.json(["user", "add", "gina"]);
+    const push = box.run(["push", "send", "gina", "--app", app.integrationKey, "--wait", "0", "--json"]);
+    assert.equal(push.code, 3, push.stderr);
+    assert.deepEqual(JSON.parse(push.stdout), { started: false, reason: "application_disabled" });
+    assert.deepEqual(box.json(["app", "enable", app.integrationKey]), {
+      integrationKey: app.integrationKey,
+      status: "active",
+    });
+    assert.equal(
+      box
+        .json<Array<{ id: string; status: string }>>(["app", "list"])
+        .find((a) => a.id === app.integrationKey)?.status,
+      "active",
+    );
+  });
+});

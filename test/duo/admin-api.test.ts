@@ -853,6 +853,18 @@ for (const dialect of DIALECTS) {
       }
       const locked = await api.ok("GET", `/admin/v1/users/${user.id}`);
       assert.equal(locked.lockout_reason, "Failed Attempts");
+      // As Duo reports a locked user, with which factor class is locked and until when (A6).
+      assert.equal(locked.status, "locked out");
+      const until = Math.ceil((t.clock.now() + config.policy.lockout.autoUnlockSeconds * 1000) / 1000);
+      assert.deepEqual(locked.lockouts, [
+        {
+          factor_class: "otp",
+          state: "locked",
+          failures: config.policy.lockout.maxFailures,
+          last_failure: Math.floor(t.clock.now() / 1000),
+          until,
+        },
+      ]);
     });
   });
 }

@@ -67,7 +67,7 @@ for (const dialect of await dialects()) {
       return { status: response.status, body: (await response.json()) as Record<string, any> };
     }
 
-    test("A4: a push approved after the user was locked out (by failures elsewhere) is a deny", async () => {
+    test("A6: a victim whose passcodes a stranger locked still logs in by push; while locked, a right and a wrong code get the same bytes (A5)", async () => {
       const started = await duo("POST", "/auth/v2/auth", {
         username: "alice",
         factor: "push",
@@ -77,7 +77,7 @@ for (const dialect of await dialects()) {
       const txid = started.body.response.txid as string;
       const first = await duo("GET", "/auth/v2/auth_status", { txid });
       const code = /Enter code (\d+)/.exec(first.body.response.status_msg)![1]!;
-      // Another login guesses passcodes until the account locks.
+      // Another login guesses passcodes until the passcode class locks.
       const lockout = t.runtime.config.policy.lockout;
       for (let i = 0; i < lockout.maxFailures; i++) {
         // Past any back-off delay, so each guess is checked and counted.
@@ -87,23 +87,78 @@ for (const dialect of await dialects()) {
           factor: "passcode",
           passcode: wrongCode(aliceCode()),
         });
-        assert.equal(guess.body.response.result, "deny");
+        assert.equal(guess.body.response.status_msg, "Incorrect passcode. Please try again.");
       }
-      // The push lives on the store's clock; answer it within its lifetime as measured there.
+      // Locked: the right code and a wrong one get the same bytes, saying when to come back.
+      const raw = async (passcode: string) => {
+        const r = signed("POST", "/auth/v2/auth", { username: "alice", factor: "passcode", passcode });
+        const response = await fetch(r.url, r.init);
+        return { status: response.status, text: await response.text() };
+      };
+      t.clock.advance(1000); // a request signed anew, not the last guess again
+      const right = await raw(aliceCode());
+      const wrong = await raw(wrongCode(aliceCode()));
+      assert.deepEqual(right, wrong);
+      assert.equal(right.status, 200);
+      assert.deepEqual(JSON.parse(right.text).response, {
+        result: "deny",
+        status: "deny",
+        status_msg: "Too many failed attempts. Try again in 60 minutes.",
+      });
+      // Preauth still offers the push: only the passcode class is locked.
+      const preauth = await duo("POST", "/auth/v2/preauth", { username: "alice" });
+      assert.equal(preauth.body.response.result, "auth");
+      // The push the victim approves with the right number is a login: failed passcodes do not stop a push.
       const push = await t.runtime.store.getPushTransaction(txid);
       t.clock.set(push!.createdAt + 1000);
       const answered = await device.answer(txid, "approve", code);
       assert.equal(answered.status, 200);
       const final = await duo("GET", "/auth/v2/auth_status", { txid });
-      assert.equal(final.body.response.result, "deny");
-      // And a correct passcode now is refused too: the lock holds on every path.
-      const correct = await duo("POST", "/auth/v2/auth", {
-        username: "alice",
-        factor: "passcode",
-        passcode: aliceCode(),
-      });
-      assert.equal(correct.body.response.result, "deny");
+      assert.equal(final.body.response.result, "allow");
       await t.runtime.services.unlockUser(ADMIN, "alice");
+    });
+
+    test("A4: a user disabled while their push waits is denied when they approve it; the log and last login agree", async () => {
+      const started = await duo("POST", "/auth/v2/auth", {
+        username: "alice",
+        factor: "push",
+        device: "auto",
+        async: "1",
+      });
+      const txid = started.body.response.txid as string;
+      const first = await duo("GET", "/auth/v2/auth_status", { txid });
+      const code = /Enter code (\d+)/.exec(first.body.response.status_msg)![1]!;
+      const alice = (await t.runtime.services.findUser("alice"))!;
+      const lastLogin = await t.runtime.store.lastLoginAt(alice.id);
+      await t.runtime.services.setUserStatus(ADMIN, "alice", "disabled");
+      try {
+        t.clock.advance(1000);
+        assert.equal((await device.answer(txid, "approve", code)).status, 200);
+        const final = await duo("GET", "/auth/v2/auth_status", { txid });
+        assert.deepEqual(final.body.response, {
+          result: "deny",
+          status: "deny",
+          status_msg: "Your account is disabled. Contact your IT service desk.",
+        });
+        const entry = await t.runtime.store.findAuthLogByTxid(txid);
+        assert.deepEqual([entry?.result, entry?.reason], ["deny", "user_disabled"]);
+        assert.equal(await t.runtime.store.lastLoginAt(alice.id), lastLogin, "no new last login");
+      } finally {
+        await t.runtime.services.setUserStatus(ADMIN, "alice", "active");
+      }
+    });
+
+    test("a disabled integration is refused like an unknown one; enabled again, it works", async () => {
+      await t.runtime.services.setApplicationStatus(ADMIN, ikey, "disabled");
+      try {
+        const refused = await duo("POST", "/auth/v2/preauth", { username: "alice" });
+        assert.equal(refused.status, 401);
+        assert.equal(refused.body.stat, "FAIL");
+      } finally {
+        await t.runtime.services.setApplicationStatus(ADMIN, ikey, "active");
+      }
+      t.clock.advance(1000);
+      assert.equal((await duo("POST", "/auth/v2/preauth", { username: "alice" })).status, 200);
     });
 
     test("preauth: a user in bypass status is allowed, a disabled one denied, an unenrolled one offered enrolment where the application says so", async () => {

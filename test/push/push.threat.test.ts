@@ -223,26 +223,34 @@ for (const dialect of await dialects()) {
       }
     });
 
-    test("A4: a push started before the user was locked out, approved after, is a deny", async () => {
+    test("A6: a victim whose passcode counter an attacker filled still passes by push", async () => {
       const quick = await createTestContext(dialect, {
         "policy.lockout.maxFailures": 3,
         "policy.lockout.delayAfter": 3,
       });
       try {
-        const phone = await activate(quick, "locked-push");
-        const app = await enrollActiveTOTP(quick, "locked-push");
-        const s = await started(quick, "locked-push");
-        // Meanwhile, someone guesses passcodes for the same user (on any node) until the lock.
+        const phone = await activate(quick, "victim-of-guesses");
+        const app = await enrollActiveTOTP(quick, "victim-of-guesses");
+        // A stranger who knows the username guesses passcodes until the passcode class locks.
         const wrong = app.codeAt() === "000000" ? "111111" : "000000";
         for (let i = 0; i < 3; i++)
-          await quick.services.verifyPasscode({ username: "locked-push", passcode: wrong });
+          await quick.services.verifyPasscode({ username: "victim-of-guesses", passcode: wrong });
         assert.equal(
-          (await quick.services.verifyPasscode({ username: "locked-push", passcode: app.codeAt() })).reason,
+          (await quick.services.verifyPasscode({ username: "victim-of-guesses", passcode: app.codeAt() }))
+            .reason,
           "locked_out",
         );
+        // The victim logs in by push, before and after a pending push sees the lock: both approved.
+        const s = await started(quick, "victim-of-guesses");
         assert.deepEqual(await quick.services.answerPush(phone.answer(s.txid, "approve", s.code!.reveal())), {
-          status: "denied",
+          status: "approved",
         });
+        const entry = await quick.store.findAuthLogByTxid(s.txid);
+        assert.deepEqual([entry?.result, entry?.reason], ["allow", "push_approved"]);
+        const user = await quick.services.findUser("victim-of-guesses");
+        assert.equal(await quick.store.lastLoginAt(user!.id), quick.clock.now());
+        // The push success resets the push class only: the passcode lock stays until it runs out.
+        assert.equal((await quick.store.getLockout(user!.id, "otp"))?.failures, 3);
       } finally {
         await quick.close();
       }

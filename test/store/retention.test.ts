@@ -146,8 +146,9 @@ for (const dialect of await dialects()) {
             username: "ursula",
             applicationId: null,
             factor: "totp",
-            result: "allow",
-            reason: "valid_passcode",
+            // Denials: allows are written by the completion gate alone, and retention treats both alike.
+            result: "deny",
+            reason: "invalid_passcode",
             ip: null,
             txid: randomHex(16),
             node: "test-node",

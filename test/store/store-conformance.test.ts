@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { sql } from "kysely";
 import { randomId } from "../../src/core/crypto/index.ts";
-import type { BypassCode, OTPCredential, User } from "../../src/core/model.ts";
+import type { AuthLogWrite, BypassCode, OTPCredential, User } from "../../src/core/model.ts";
 import type { KyselyStore } from "../../src/store/kysely-store.ts";
 import { migrateToLatest } from "../../src/store/migrations.ts";
 import { createTestDatabase, dialects, type TestDatabase } from "../support/stores.ts";
@@ -138,6 +138,7 @@ for (const dialect of await dialects()) {
         type: "radius",
         secretSealed: "v1.k.s",
         policy: { newUserPolicy: "deny", allowBypassCodes: true, allowRescueCodes: false },
+        status: "active",
         createdAt: T,
         updatedAt: T,
       });
@@ -148,6 +149,9 @@ for (const dialect of await dialects()) {
         T + 1,
       );
       assert.equal(u?.policy.newUserPolicy, "enroll");
+      assert.equal(u?.status, "active");
+      assert.equal((await store.updateApplication(id, { status: "disabled" }, T + 2))?.status, "disabled");
+      assert.equal((await store.getApplication(id))?.policy.newUserPolicy, "enroll", "status alone changed");
       assert.ok((await store.listApplications()).some((a) => a.id === id));
       assert.equal(await store.deleteApplication(id), true);
     });
@@ -385,7 +389,7 @@ for (const dialect of await dialects()) {
           ip: null,
           txid: `tx${i}`,
           node: "n",
-        });
+        } as AuthLogWrite);
       }
       const first = await store.listAuthLog({ minTime: T, maxTime: T + 10, limit: 2 });
       assert.equal(first.total, 5);
@@ -618,7 +622,7 @@ for (const dialect of await dialects()) {
           ip: null,
           txid: "TXLOG",
           node: "n",
-        });
+        } as AuthLogWrite);
       assert.equal((await store.findAuthLogByTxid("TXLOG"))?.id, "ALTXLOG2");
       assert.equal(await store.findAuthLogByTxid("TXNONE"), undefined);
       assert.equal(await store.lastLoginAt(u.id), T + 5, "the latest allow");

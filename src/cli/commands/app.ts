@@ -82,6 +82,7 @@ export const appCommands: Command[] = [
             { header: "INTEGRATION KEY", value: (a) => a.id },
             { header: "NAME", value: (a) => a.name },
             { header: "TYPE", value: (a) => a.type },
+            { header: "STATUS", value: (a) => a.status },
             { header: "CREATED", value: (a) => isoTime(a.createdAt) },
           ],
           "(no applications)",
@@ -149,6 +150,28 @@ export const appCommands: Command[] = [
       return 0;
     },
   },
+  ...(["disable", "enable"] as const).map(
+    (verb): Command => ({
+      path: ["app", verb],
+      summary:
+        verb === "disable"
+          ? "disable an application: its requests are refused and its logins under way are denied"
+          : "enable a disabled application again",
+      args: [{ name: "ID" }],
+      async run(ctx) {
+        const { services } = await ctx.runtime();
+        const app = await services.setApplicationStatus(
+          ctx.actor,
+          ctx.args[0]!,
+          verb === "disable" ? "disabled" : "active",
+        );
+        ctx.out.data({ integrationKey: app.id, status: app.status }, () =>
+          ctx.out.line(`application ${app.id} (${app.name}) is now ${app.status}`),
+        );
+        return 0;
+      },
+    }),
+  ),
   {
     path: ["app", "delete"],
     summary: "delete an application",

@@ -1,6 +1,7 @@
 // `twofold passcode check`: an administrator's test login with a passcode, through the one real verification path.
 import { type Command, UsageError } from "../command.ts";
 import { readStdinText } from "../input.ts";
+import { isoTime } from "../output.ts";
 
 export const passcodeCommands: Command[] = [
   {
@@ -30,13 +31,16 @@ export const passcodeCommands: Command[] = [
         ...(outcome.result === "allow" && outcome.usesLeft !== undefined
           ? { usesLeft: outcome.usesLeft }
           : {}),
+        // Locked or delayed: when the factor takes attempts again (the user is told the same).
+        ...(outcome.result === "deny" && outcome.retryAt !== undefined ? { retryAt: outcome.retryAt } : {}),
       };
       ctx.out.data(shown, () => {
         const extra =
           "usesLeft" in shown
             ? `, ${shown.usesLeft === null ? "unlimited" : shown.usesLeft} use${shown.usesLeft === 1 ? "" : "s"} left`
             : "";
-        ctx.out.line(`${shown.result} (factor: ${shown.factor}, reason: ${shown.reason}${extra})`);
+        const retry = "retryAt" in shown ? `, next attempt from ${isoTime(shown.retryAt)}` : "";
+        ctx.out.line(`${shown.result} (factor: ${shown.factor}, reason: ${shown.reason}${extra}${retry})`);
       });
       return outcome.result === "allow" ? 0 : 1;
     },

@@ -153,6 +153,7 @@ const REASONS: Record<string, string> = {
   too_many_since_success: "too many pushes since the user last approved one",
   locked_out: "the user is locked out",
   unknown_user: "no such user (or disabled)",
+  application_disabled: "the application is disabled (twofold app enable APP)",
   verified_push_required:
     "this application must show a code (number matching); create it with --allow-plain-push if it has no screen",
 };

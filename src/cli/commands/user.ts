@@ -180,7 +180,8 @@ export const userCommands: Command[] = [
       const factors = credentials.map(toPublicToken);
       const bypassLive = (await store.listLiveBypassCodes(user.id, clock.now())).length;
       const rescueUnused = await services.countUnusedRescueCodes(user.id);
-      const lockouts = (await store.listLockouts(user.id)).filter((l) => l.failures > 0);
+      // Why each factor class refuses attempts and until when (A6): what the service desk tells the user.
+      const lockouts = await services.listUserLockouts(user.id);
       const shown = {
         user: toPublicUser(user),
         aliases,
@@ -214,8 +215,17 @@ export const userCommands: Command[] = [
         o.line(`  unused rescue codes: ${rescueUnused}`);
         o.line("lockouts:");
         if (lockouts.length === 0) o.line("  none");
-        for (const l of lockouts)
-          o.line(`  ${l.factorClass}: ${l.failures} failures, last ${isoTime(l.lastFailureAt) ?? "-"}`);
+        for (const l of lockouts) {
+          const why =
+            l.state === "locked"
+              ? `locked after too many failed attempts until ${isoTime(l.retryAt)}`
+              : l.state === "delayed"
+                ? `next attempt accepted from ${isoTime(l.retryAt)}`
+                : "accepting attempts";
+          o.line(
+            `  ${l.factorClass}: ${why} (${l.failures} consecutive failures, last ${isoTime(l.lastFailureAt) ?? "-"})`,
+          );
+        }
       });
       return 0;
     },

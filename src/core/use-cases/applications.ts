@@ -6,6 +6,7 @@ import {
   APPLICATION_TYPES,
   type Application,
   type ApplicationPolicy,
+  type ApplicationStatus,
   type ApplicationType,
 } from "../model.ts";
 import { Secret } from "../secret.ts";
@@ -59,6 +60,7 @@ export async function createApplication(
     type: input.type as ApplicationType,
     secretSealed: deps.keyring.seal(Buffer.from(secret, "utf8"), applicationSealContext(id)),
     policy: { ...defaultApplicationPolicy(deps), ...input.policy },
+    status: "active",
     createdAt: now,
     updatedAt: now,
   };
@@ -142,6 +144,31 @@ export async function rotateApplicationSecret(deps: Deps, actor: Actor, id: stri
     });
   });
   return new Secret(secret);
+}
+
+/**
+ * Disable or re-enable an application. A disabled application's signed requests are refused, and the completion
+ * gate denies its logins already under way (a pending push approved later, A4).
+ */
+export async function setApplicationStatus(
+  deps: Deps,
+  actor: Actor,
+  id: string,
+  status: ApplicationStatus,
+): Promise<Application> {
+  const before = await requireApplication(deps, id);
+  return deps.store.transaction(async (tx) => {
+    const after = await tx.updateApplication(id, { status }, deps.clock.now());
+    if (!after) throw new TwofoldError("ERR_APPLICATION_NOT_FOUND", `no application ${id}`);
+    await audit({ ...deps, store: tx }, actor, {
+      action: status === "disabled" ? "application.disable" : "application.enable",
+      targetType: "application",
+      targetId: id,
+      before: { status: before.status },
+      after: { status },
+    });
+    return after;
+  });
 }
 
 export async function deleteApplication(deps: Deps, actor: Actor, id: string): Promise<void> {

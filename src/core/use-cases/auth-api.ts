@@ -1,4 +1,6 @@
 // The login steps behind the Duo-compatible Auth API and REST v1: preauth (may this user log in, and how), passcode and push authentication, and the status of a transaction.
+
+import { type CompletionVerdict, completeAuthentication } from "../completion-gate.ts";
 import { randomHex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import { evaluateLockout } from "../lockout.ts";
@@ -13,7 +15,7 @@ import {
   waitForPush,
 } from "./push.ts";
 import { createUser, findUser } from "./users.ts";
-import { PASSCODE_MESSAGES, recordAuthAttempt } from "./verify-passcode.ts";
+import { PASSCODE_MESSAGES, passcodeDenyMessage, recordAuthAttempt } from "./verify-passcode.ts";
 
 /** What a user is offered at preauth (duo-compat §3.6 `devices`). */
 export interface AuthDevice {
@@ -33,7 +35,7 @@ export const AUTH_MESSAGES = {
   bypassUser: "Bypass user: no second factor required",
   denied: "Access denied. Contact your IT service desk.",
   disabled: "Your account is disabled. Contact your IT service desk.",
-  lockedOut: "Your account is locked out after too many failed attempts. Contact your IT service desk.",
+  lockedOut: "Too many failed attempts. Try again later or contact your IT service desk.",
   enroll: "Set up a second factor to continue. Contact your IT service desk for an activation link.",
   approved: "Success. Logging you in...",
   bypassCode: "Success. Bypass code accepted.",
@@ -66,6 +68,7 @@ const IMMEDIATE_DENIALS = {
   push_rate_limited: { status: "deny", message: AUTH_MESSAGES.pushLimited },
   push_locked_out: { status: "locked_out", message: AUTH_MESSAGES.lockedOut },
   push_needs_verification: { status: "deny", message: AUTH_MESSAGES.verifiedPushRequired },
+  push_application_disabled: { status: "deny", message: AUTH_MESSAGES.denied },
   sms_unavailable: { status: "deny", message: AUTH_MESSAGES.smsUnavailable },
   option_unavailable: { status: "deny", message: AUTH_MESSAGES.optionUnavailable },
 } as const satisfies Record<string, { status: string; message: string }>;
@@ -109,7 +112,7 @@ export async function preauthenticate(
   const { user, application } = input;
   const now = deps.clock.now();
   const finish = async (
-    result: "allow" | "deny" | "enroll",
+    result: "deny" | "enroll",
     reason: string,
     message: string,
   ): Promise<PreauthOutcome> => {
@@ -121,7 +124,7 @@ export async function preauthenticate(
       txid: randomHex(16),
       now,
       factor: "none",
-      result: result === "allow" ? "allow" : "deny",
+      result: "deny",
       reason,
     });
     return { result, user: user ?? null, message, reason };
@@ -133,7 +136,28 @@ export async function preauthenticate(
 
   if (!user) return newUser();
   if (user.status === "disabled") return finish("deny", "user_disabled", AUTH_MESSAGES.disabled);
-  if (user.status === "bypass") return finish("allow", "bypass_user", AUTH_MESSAGES.bypassUser);
+  if (user.status === "bypass") {
+    // A login without a second factor is still a completed authentication: through the gate (A4).
+    const verdict = await deps.store.transaction((store) =>
+      completeAuthentication(
+        { ...deps, store },
+        {
+          userId: user.id,
+          username: input.username,
+          applicationId: application.id,
+          factor: "none",
+          factorClass: null,
+          reason: "bypass_user",
+          ip: input.ip,
+          txid: randomHex(16),
+          now,
+        },
+      ),
+    );
+    return verdict.result === "allow"
+      ? { result: "allow", user, message: AUTH_MESSAGES.bypassUser, reason: "bypass_user" }
+      : { result: "deny", user, message: gateDenyMessage(verdict, now), reason: verdict.reason };
+  }
 
   const [devices, credentials, bypass, rescue, lockouts, suspendedAt] = await Promise.all([
     deps.store.listDevices(user.id),
@@ -150,18 +174,28 @@ export async function preauthenticate(
     (rescue.length > 0 && application.policy.allowRescueCodes);
   if (active.length === 0 && !hasPasscodes) return newUser();
 
-  const open = (cls: "otp" | "push" | "bypass" | "rescue") =>
-    evaluateLockout(
+  // The earliest time one of the user's closed classes opens again: what "try again in N minutes" says.
+  let reopensAt = Number.POSITIVE_INFINITY;
+  const open = (cls: "otp" | "push" | "bypass" | "rescue") => {
+    const d = evaluateLockout(
       lockouts.find((l) => l.factorClass === cls),
       now,
       deps.policy.lockout,
-    ).allowed;
+    );
+    if (!d.allowed) reopensAt = Math.min(reopensAt, d.retryAt);
+    return d.allowed;
+  };
   const pushOpen = active.length > 0 && suspendedAt === null && open("push");
   const passcodeOpen =
     (credentials.length > 0 && open("otp")) ||
     (bypass.length > 0 && application.policy.allowBypassCodes && open("bypass")) ||
     (rescue.length > 0 && application.policy.allowRescueCodes && open("rescue"));
-  if (!pushOpen && !passcodeOpen) return finish("deny", "locked_out", AUTH_MESSAGES.lockedOut);
+  if (!pushOpen && !passcodeOpen)
+    return finish(
+      "deny",
+      "locked_out",
+      Number.isFinite(reopensAt) ? passcodeDenyMessage(reopensAt, now) : AUTH_MESSAGES.lockedOut,
+    );
 
   return {
     result: "auth",
@@ -208,9 +242,42 @@ export interface AuthOutcome {
   factor: AuthFactor;
 }
 
-/** Duo's answer for a passcode outcome (from the one passcode use case, where lockout applies: A4). */
-export function passcodeOutcome(result: "allow" | "deny", factor: AuthFactor): AuthOutcome {
-  if (result === "deny") return { result, status: "deny", message: PASSCODE_MESSAGES.deny, factor };
+/** The words for a login the completion gate refused although its factor checked out (A4). */
+const GATE_MESSAGES: Partial<Record<string, string>> = {
+  user_deleted: AUTH_MESSAGES.denied,
+  application_deleted: AUTH_MESSAGES.denied,
+  application_disabled: AUTH_MESSAGES.denied,
+  bypass_status_revoked: AUTH_MESSAGES.denied,
+  plain_push_not_allowed: AUTH_MESSAGES.verifiedPushRequired,
+};
+
+/** What a user is told when the gate refused: "try again in N minutes" for a lock, else why, in few words. */
+export function gateDenyMessage(
+  verdict: Extract<CompletionVerdict, { result: "deny" }>,
+  now: number,
+): string {
+  if (verdict.retryAt !== null) return passcodeDenyMessage(verdict.retryAt, now);
+  if (verdict.reason === "user_disabled") return AUTH_MESSAGES.disabled;
+  return GATE_MESSAGES[verdict.reason] ?? AUTH_MESSAGES.denied;
+}
+
+/**
+ * Duo's answer for a passcode outcome (from the one passcode use case, where lockout applies: A4). A wrong code
+ * and an unknown user read the same; a locked or delayed factor says when to try again — decided before the
+ * code is looked at, so a right and a wrong code get the same bytes (A5).
+ */
+export function passcodeOutcome(
+  outcome: { result: "allow" | "deny"; factor: AuthFactor; reason?: string; retryAt?: number | null },
+  now: number,
+): AuthOutcome {
+  const { result, factor } = outcome;
+  if (result === "deny") {
+    const message =
+      outcome.retryAt != null
+        ? passcodeDenyMessage(outcome.retryAt, now)
+        : ((outcome.reason && GATE_MESSAGES[outcome.reason]) ?? PASSCODE_MESSAGES.deny);
+    return { result, status: "deny", message, factor };
+  }
   if (factor === "bypass") return { result, status: "bypass", message: AUTH_MESSAGES.bypassCode, factor };
   return { result, status: "allow", message: PASSCODE_MESSAGES.allow, factor };
 }
@@ -230,6 +297,7 @@ const PUSH_REFUSALS: Record<Exclude<PushRefusal, "no_devices">, ImmediateDenial>
   too_many_since_success: "push_rate_limited",
   locked_out: "push_locked_out",
   verified_push_required: "push_needs_verification",
+  application_disabled: "push_application_disabled",
 };
 
 /**
@@ -317,8 +385,8 @@ export type StatusLookup = { found: false } | { found: true; outcome: AuthOutcom
 /**
  * The state of a login transaction for the integration that started it (§3.8, §3.9). A push's first poll
  * answers at once (it carries the code to type); later polls wait until the push ends or `holdMs` passes.
- * A passcode transaction is already final: its outcome is read from the authentication log. An approved
- * push of a user disabled since is a deny (A4: checked at completion).
+ * A passcode transaction is already final: its outcome is read from the authentication log. A push's outcome
+ * was decided once, by the completion gate when it was answered (A4); a gate refusal says why.
  */
 export async function readAuthStatus(
   deps: Deps,
@@ -345,13 +413,22 @@ export async function readAuthStatus(
         ...(input.signal ? { signal: input.signal } : {}),
       });
     }
-    if (status === "approved") {
-      const user = await deps.store.getUser(push.userId);
-      if (!user || user.status === "disabled")
-        return {
-          found: true,
-          outcome: { result: "deny", status: "deny", message: AUTH_MESSAGES.disabled, factor: "push" },
-        };
+    if (status === "denied") {
+      // Refused by the completion gate although the number was right: say why, as the log does (A4).
+      const entry = await deps.store.findAuthLogByTxid(push.id);
+      const retryAt =
+        entry?.reason === "locked_out" || entry?.reason === "rate_delayed"
+          ? await lockedUntil(deps, push.userId)
+          : null;
+      if (entry && (retryAt !== null || entry.reason === "user_disabled" || GATE_MESSAGES[entry.reason])) {
+        const message =
+          retryAt !== null
+            ? passcodeDenyMessage(retryAt, deps.clock.now())
+            : entry.reason === "user_disabled"
+              ? AUTH_MESSAGES.disabled
+              : GATE_MESSAGES[entry.reason]!;
+        return { found: true, outcome: { result: "deny", status: "deny", message, factor: "push" } };
+      }
     }
     return { found: true, outcome: pushOutcome(status, code) };
   }
@@ -359,7 +436,25 @@ export async function readAuthStatus(
   if (!entry || entry.applicationId !== input.application.id) return { found: false };
   if (entry.result === "deny" && Object.hasOwn(IMMEDIATE_DENIALS, entry.reason))
     return { found: true, outcome: immediateOutcome(entry.reason as ImmediateDenial, entry.factor) };
-  return { found: true, outcome: passcodeOutcome(entry.result, entry.factor) };
+  const retryAt =
+    entry.result === "deny" && (entry.reason === "locked_out" || entry.reason === "rate_delayed")
+      ? await lockedUntil(deps, entry.userId)
+      : null;
+  return {
+    found: true,
+    outcome: passcodeOutcome({ ...entry, retryAt }, deps.clock.now()),
+  };
+}
+
+/** The latest time any of the user's locked or delayed factor classes takes attempts again (at least now + 1 ms). */
+async function lockedUntil(deps: Deps, userId: string | null): Promise<number> {
+  const now = deps.clock.now();
+  let until = now + 1;
+  for (const state of userId ? await deps.store.listLockouts(userId) : []) {
+    const d = evaluateLockout(state, now, deps.policy.lockout);
+    if (!d.allowed) until = Math.max(until, d.retryAt);
+  }
+  return until;
 }
 
 /** Find the user a request names: `user_id` (exact) or `username` (any spelling, alias or e-mail). */

@@ -1,6 +1,7 @@
 // Push approval: device activation, push transactions with number matching, signed answers, fatigue limits (D1-D6, G5).
 
 import { encodeBase32 } from "../base32.ts";
+import { completeAuthentication } from "../completion-gate.ts";
 import { importP256PublicKey, verifyP256Signature } from "../crypto/ecdsa.ts";
 import { randomBelow, randomBytes, randomDigits, randomHex, randomId, sha256Hex } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
@@ -286,6 +287,7 @@ export type PushStart =
         | "too_many_since_success"
         | "locked_out"
         | "unknown_user"
+        | "application_disabled"
         | "verified_push_required";
     };
 
@@ -295,6 +297,7 @@ export async function startPush(deps: Deps, request: PushRequest): Promise<PushS
     throw new TwofoldError("ERR_VALIDATION", `push text is limited to ${p.infoMaxBytes} bytes`, {
       issues: [{ path: "info", message: `longer than ${p.infoMaxBytes} bytes` }],
     });
+  if (request.application?.status === "disabled") return { started: false, reason: "application_disabled" };
   // D1: an application gets pushes without number matching only when its policy says it has no screen.
   if (!request.verified && request.application && request.application.policy.allowPlainPush !== true)
     return { started: false, reason: "verified_push_required" };
@@ -420,7 +423,8 @@ export function canonicalPushAnswer(a: Omit<PushAnswer, "signature" | "deviceId"
  * Apply a device's answer. Refused (ERR_PUSH_ANSWER_INVALID) when the device is not the user's, the
  * signature does not verify, or the timestamp is stale. The terminal state is one conditional write, so
  * racing answers end in exactly one state (D2). A wrong typed code denies the login and counts as a
- * failure (D1); an approval while the user is locked is a deny (A4); "fraud" suspends pushes (D5).
+ * failure (D1); an approval is a login only through the completion gate, which re-reads user, application,
+ * the push lock and policy in the same transaction (A4); "fraud" suspends pushes (D5).
  */
 export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ status: PushStatus }> {
   const now = deps.clock.now();
@@ -452,27 +456,40 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
 
   const result = await deps.store.transaction(async (tx) => {
     // The user's push lockout row first, as startPush takes it: answers and starts for one user queue up,
-    // and the lock state below is read at completion, under that row lock (A4).
-    const pushLock = await tx.lockAttemptState(push.userId, "push");
+    // and what the completion gate reads below cannot change before this answer commits (A4).
+    await tx.lockAttemptState(push.userId, "push");
+    const txDeps = { ...deps, store: tx };
+    const username = (await tx.getUser(push.userId))?.usernameCanonical ?? "";
     let status: Exclude<PushStatus, "pending" | "expired">;
     let failure = false;
+    let gated = false;
     if (answer.decision === "fraud") status = "fraud";
     else if (answer.decision === "deny") status = "denied";
     else if (!codeMatches) {
       status = "denied";
       failure = true;
     } else {
-      const locked =
-        !evaluateLockout(pushLock, now, deps.policy.lockout).allowed ||
-        !evaluateLockout(await tx.getLockout(push.userId, "otp"), now, deps.policy.lockout).allowed;
-      status = locked ? "denied" : "approved";
+      // An approval with the right number is a login only if the gate says so now: user, application, the
+      // push class's lock (only push's: failed passcodes do not stop a push, A6) and the application's policy.
+      const verdict = await completeAuthentication(txDeps, {
+        userId: push.userId,
+        username,
+        applicationId: push.applicationId,
+        factor: "push",
+        factorClass: "push",
+        verifiedPush: push.codeHash !== null,
+        reason: "push_approved",
+        ip: push.context.ip,
+        txid: push.id,
+        now,
+      });
+      gated = true;
+      status = verdict.result === "allow" ? "approved" : "denied";
     }
     if (!(await tx.resolvePushTransaction(push.id, status, device.id, now)))
       throw new TwofoldError("ERR_PUSH_ALREADY_ANSWERED", "this push already has an answer");
     await tx.touchDevice(device.id, now);
-    const txDeps = { ...deps, store: tx };
     if (failure) await tx.recordFailure(push.userId, "push", now);
-    if (status === "approved") await tx.resetLockout(push.userId, "push");
     if (status === "fraud") {
       await tx.setPushSuspendedAt(push.userId, now);
       await audit(
@@ -490,19 +507,21 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
         ip: push.context.ip,
       });
     }
-    await tx.appendAuthLog({
-      id: randomId("AL"),
-      at: now,
-      userId: push.userId,
-      username: (await tx.getUser(push.userId))?.usernameCanonical ?? "",
-      applicationId: push.applicationId,
-      factor: "push",
-      result: status === "approved" ? "allow" : "deny",
-      reason: failure ? "wrong_push_code" : `push_${status}`,
-      ip: push.context.ip,
-      txid: push.id,
-      node: deps.nodeName,
-    });
+    // The gate wrote this answer's outcome; the other answers are denials, logged here.
+    if (!gated)
+      await tx.appendAuthLog({
+        id: randomId("AL"),
+        at: now,
+        userId: push.userId,
+        username,
+        applicationId: push.applicationId,
+        factor: "push",
+        result: "deny",
+        reason: failure ? "wrong_push_code" : `push_${status}`,
+        ip: push.context.ip,
+        txid: push.id,
+        node: deps.nodeName,
+      });
     return { status };
   });
   await publishQuietly(deps, { kind: "resolved", txid: push.id, userId: push.userId, status: result.status });

@@ -2,6 +2,7 @@
 import { hashPassword, randomId } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { type ErrorIssue, TwofoldError } from "../errors.ts";
+import { describeLockout, type LockoutStatus } from "../lockout.ts";
 import type { User, UserStatus } from "../model.ts";
 import type { UserPatch } from "../ports.ts";
 import { canonicalizeUsername, tryCanonicalizeUsername } from "../username.ts";
@@ -370,7 +371,26 @@ export async function addUserAlias(
 
 export async function deleteUser(deps: Deps, actor: Actor, identifier: string): Promise<void> {
   const user = await requireUser(deps, identifier);
-  await deps.store.transaction(async (tx) => {
+  const now = deps.clock.now();
+  const ended = await deps.store.transaction(async (tx) => {
+    // Logins waiting on a push end as denials the log explains: the pushes go with the user, the log stays (A4).
+    const pending = await tx.listPendingPushes(user.id, now);
+    for (const push of pending) {
+      if (!(await tx.resolvePushTransaction(push.id, "cancelled", null, now))) continue;
+      await tx.appendAuthLog({
+        id: randomId("AL"),
+        at: now,
+        userId: user.id,
+        username: user.usernameCanonical,
+        applicationId: push.applicationId,
+        factor: "push",
+        result: "deny",
+        reason: "user_deleted",
+        ip: push.context.ip,
+        txid: push.id,
+        node: deps.nodeName,
+      });
+    }
     await tx.deleteUser(user.id);
     await audit({ ...deps, store: tx }, actor, {
       action: "user.delete",
@@ -378,8 +398,22 @@ export async function deleteUser(deps: Deps, actor: Actor, identifier: string): 
       targetId: user.id,
       before: toPublicUser(user),
     });
+    return pending;
   });
+  for (const push of ended)
+    await deps.pushEvents
+      .publish({ kind: "resolved", txid: push.id, userId: user.id, status: "cancelled" })
+      .catch(() => undefined);
   await reconcileIfContested(deps);
+}
+
+/** A user's failure counters per factor class: why each refuses attempts and until when (service desk, A6). */
+export async function listUserLockouts(deps: Deps, identifier: string): Promise<LockoutStatus[]> {
+  const user = await requireUser(deps, identifier);
+  const now = deps.clock.now();
+  return (await deps.store.listLockouts(user.id))
+    .filter((l) => l.failures > 0)
+    .map((l) => describeLockout(l, now, deps.policy.lockout));
 }
 
 /** Clear every lockout counter of a user (service desk, after checking identity). */

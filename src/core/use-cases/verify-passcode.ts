@@ -1,8 +1,9 @@
 // The one passcode use case: whatever was typed (app code, token code, bypass or rescue code), find out which and verify it once.
 
+import { completeAuthentication, type GateDenyReason } from "../completion-gate.ts";
 import { randomBytes, randomHex, randomId } from "../crypto/index.ts";
 import { audit, type Deps } from "../deps.ts";
-import { evaluateLockout } from "../lockout.ts";
+import { evaluateLockout, minutesUntil } from "../lockout.ts";
 import type { Application, AuthFactor, FactorClass, User } from "../model.ts";
 import { generateHOTP } from "../otp/hotp.ts";
 import { classifyPasscode } from "../passcode.ts";
@@ -19,7 +20,10 @@ export interface PasscodeAttempt {
   txid?: string;
 }
 
-/** Why a passcode was refused: for operators and logs only. Clients see one generic deny (A5). */
+/**
+ * Why a passcode was refused: for operators and logs. Clients see one generic deny (A5), except that a locked
+ * or delayed factor says when to try again — the same words for a right and a wrong code.
+ */
 export type DenyReason =
   | "unknown_user"
   | "user_disabled"
@@ -29,7 +33,8 @@ export type DenyReason =
   | "locked_out"
   | "rate_delayed"
   | "concurrent_attempt"
-  | "factor_not_allowed";
+  | "factor_not_allowed"
+  | GateDenyReason;
 
 export type PasscodeOutcome =
   | {
@@ -43,13 +48,33 @@ export type PasscodeOutcome =
       /** Bypass codes: uses left after this one (null = unlimited). */
       usesLeft?: number | null;
     }
-  | { result: "deny"; factor: AuthFactor; userId: string | null; txid: string; reason: DenyReason };
+  | {
+      result: "deny";
+      factor: AuthFactor;
+      userId: string | null;
+      txid: string;
+      reason: DenyReason;
+      /** Locked or delayed: when the factor takes attempts again (decided before any code is checked). */
+      retryAt?: number;
+    };
 
-/** The user-facing words for each outcome. Unknown user, wrong code and lockout read the same (A5). */
+/**
+ * The user-facing words for each outcome. Unknown user and wrong code read the same; a locked or delayed factor
+ * says when to come back, whatever was typed (A5: a right and a wrong code get the same answer).
+ */
 export const PASSCODE_MESSAGES = {
   allow: "Success. Logging you in...",
   deny: "Incorrect passcode. Please try again.",
+  tooManyAttempts: (minutes: number) =>
+    `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
 };
+
+/** The words for a denied passcode: "try again in N minutes" while its factor is locked or delayed. */
+export function passcodeDenyMessage(retryAt: number | null | undefined, now: number): string {
+  return retryAt == null
+    ? PASSCODE_MESSAGES.deny
+    : PASSCODE_MESSAGES.tooManyAttempts(minutesUntil(retryAt, now));
+}
 
 const FACTOR_CLASS = {
   otp: "otp",
@@ -69,8 +94,9 @@ const FACTOR_CLASS = {
  *
  * 1. Classify the passcode by shape; its factor class owns the failure counter (A1).
  * 2. Refuse without checking when the class is locked or delayed (evaluateLockout).
- * 3. Verify; on a match, consume it with one conditional write in the same transaction that resets the
- *    counter and logs the success (B1, C4). A failed conditional write is a replay and a deny.
+ * 3. Verify; on a match, consume it with one conditional write, then complete through the completion gate in
+ *    the same transaction: it re-reads user, application, lock and policy, resets the counter and logs the
+ *    outcome (A4, B1, C4). A failed conditional write is a replay and a deny.
  * 4. Otherwise count the failure; reaching the limit is audited and the user notified (G3).
  */
 export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Promise<PasscodeOutcome> {
@@ -92,9 +118,13 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
     const tx: Deps = { ...deps, store };
     const state = await store.lockAttemptState(user.id, factorClass);
 
-    const deny = async (reason: DenyReason, factor: AuthFactor = "none"): Promise<PasscodeOutcome> => {
+    const deny = async (
+      reason: DenyReason,
+      factor: AuthFactor = "none",
+      retryAt?: number,
+    ): Promise<PasscodeOutcome> => {
       await logAttempt(tx, { user, attempt, app, txid, now, factor, result: "deny", reason });
-      return { result: "deny", factor, userId: user.id, txid, reason };
+      return { result: "deny", factor, userId: user.id, txid, reason, ...(retryAt ? { retryAt } : {}) };
     };
     const fail = async (reason: DenyReason, factor: AuthFactor = "none"): Promise<PasscodeOutcome> => {
       const failures = await store.recordFailure(user.id, factorClass, now);
@@ -108,17 +138,26 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       usesLeft?: number | null,
     ): Promise<PasscodeOutcome> => {
       if (!consumed) return fail("replayed_passcode", factor);
-      await store.resetLockout(user.id, factorClass);
-      await logAttempt(tx, {
-        user,
-        attempt,
-        app,
+      const verdict = await completeAuthentication(tx, {
+        userId: user.id,
+        username: typeof attempt.username === "string" ? attempt.username : "",
+        applicationId: app?.id ?? null,
+        factor,
+        factorClass,
+        reason: "valid_passcode",
+        ip: attempt.ip ?? null,
         txid,
         now,
-        factor,
-        result: "allow",
-        reason: "valid_passcode",
       });
+      if (verdict.result === "deny")
+        return {
+          result: "deny",
+          factor,
+          userId: user.id,
+          txid,
+          reason: verdict.reason,
+          ...(verdict.retryAt ? { retryAt: verdict.retryAt } : {}),
+        };
       if (factor === "rescue") {
         const remaining = (await store.listUnusedRescueCodes(user.id)).length;
         await notify(tx, user.id, "rescue-code-used", { remaining });
@@ -144,10 +183,12 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       };
     };
 
+    // Deleted since the lookup (read after the lock: SQLite takes its write lock first).
+    if (!(await store.getUser(user.id))) return deny("user_deleted");
     const decision = evaluateLockout(state, now, deps.policy.lockout);
     if (!decision.allowed) {
       burnOTPWork();
-      return deny(decision.locked ? "locked_out" : "rate_delayed");
+      return deny(decision.locked ? "locked_out" : "rate_delayed", "none", decision.retryAt);
     }
     if (shape.kind === "malformed") return fail("malformed_passcode");
     if (shape.kind === "bypass" && app && !app.policy.allowBypassCodes)
@@ -220,7 +261,7 @@ async function logAttempt(
     txid: string;
     now: number;
     factor: AuthFactor;
-    result: "allow" | "deny";
+    result: "deny";
     reason: string;
   },
 ): Promise<void> {
@@ -237,7 +278,6 @@ async function logAttempt(
   });
 }
 
-/** One line of the authentication log: who, through which application, with what, and why. */
 /**
  * A name as typed, with control characters written as `\uXXXX`: an attempt with a NUL in the username is logged
  * like any other (PostgreSQL cannot store NUL), and the log line shows what was sent.
@@ -246,6 +286,10 @@ function printable(text: string): string {
   return text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
+/**
+ * One denial in the authentication log: who, through which application, with what, and why. Allows are
+ * written by the completion gate only.
+ */
 export async function recordAuthAttempt(
   deps: Deps,
   e: {
@@ -257,7 +301,7 @@ export async function recordAuthAttempt(
     txid: string;
     now: number;
     factor: AuthFactor;
-    result: "allow" | "deny";
+    result: "deny";
     reason: string;
   },
 ): Promise<void> {

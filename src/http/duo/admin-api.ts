@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { activationLink, publicBaseUrl } from "../../config/load.ts";
 import type { Actor } from "../../core/deps.ts";
 import { type ErrorCode, TwofoldError } from "../../core/errors.ts";
-import { evaluateLockout } from "../../core/lockout.ts";
+import { describeLockout } from "../../core/lockout.ts";
 import type {
   AuthFactor,
   AuthLogEntry,
@@ -269,10 +269,12 @@ async function userObject(runtime: Runtime, user: User): Promise<Record<string, 
     store.listLockouts(user.id),
     store.lastLoginAt(user.id),
   ]);
-  const locked = lockouts.some((l) => {
-    const decision = evaluateLockout(l, now, runtime.services.deps.policy.lockout);
-    return !decision.allowed && decision.locked;
-  });
+  // Why and until when each factor class refuses attempts (A6). Duo reports a locked user as status
+  // "locked out" with a lockout_reason; Twofold locks per factor class, so it says which, in `lockouts`.
+  const classes = lockouts
+    .filter((l) => l.failures > 0)
+    .map((l) => describeLockout(l, now, runtime.services.deps.policy.lockout));
+  const locked = classes.some((l) => l.state === "locked");
   const slots = Object.fromEntries([1, 2, 3, 4].map((n) => [`alias${n}`, aliases[n - 1] ?? null]));
   return {
     user_id: user.id,
@@ -283,13 +285,20 @@ async function userObject(runtime: Runtime, user: User): Promise<Record<string, 
     firstname: null,
     lastname: null,
     email: user.email ?? "",
-    status: user.status,
+    status: locked && user.status === "active" ? "locked out" : user.status,
     notes: user.notes ?? "",
     created: seconds(user.createdAt),
     last_login: lastLogin === undefined ? null : seconds(lastLogin),
     last_directory_sync: null,
     is_enrolled: usable.length > 0 || devices.some((d) => d.status === "active"),
     lockout_reason: locked ? "Failed Attempts" : null,
+    lockouts: classes.map((l) => ({
+      factor_class: l.factorClass,
+      state: l.state,
+      failures: l.failures,
+      last_failure: l.lastFailureAt === null ? null : seconds(l.lastFailureAt),
+      until: l.retryAt === null ? null : Math.ceil(l.retryAt / 1000),
+    })),
     phones,
     tokens: tokens.credentials.map((c) => tokenObject(c)),
     groups: [],

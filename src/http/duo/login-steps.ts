@@ -210,7 +210,7 @@ export async function runAuth(
       ip: input.ip,
     });
     if (outcome.result === "deny") await services.countFailedLogin(source);
-    return answer({ txid: outcome.txid, outcome: passcodeOutcome(outcome.result, outcome.factor) });
+    return answer({ txid: outcome.txid, outcome: passcodeOutcome(outcome, runtime.clock.now()) });
   }
   const pushed = await services.requestAuthPush({
     user,
@@ -229,7 +229,13 @@ export async function runAuth(
   if (input.async) return { kind: "async", txid: pushed.txid };
   const timeoutMs = pushed.expiresAt - runtime.clock.now() + 1000;
   input.onWait?.(timeoutMs);
-  const status = await services.waitForPush(pushed.txid, { timeoutMs, signal: input.signal });
+  const status = await services
+    .waitForPush(pushed.txid, { timeoutMs, signal: input.signal })
+    // The push is gone with its user (deleted while it waited): a deny, never an error (A4).
+    .catch((error: unknown) => {
+      if ((error as { code?: string }).code === "ERR_PUSH_NOT_FOUND") return "denied" as const;
+      throw error;
+    });
   if (status === "pending") await services.cancelPush(pushed.txid);
   return { kind: "final", outcome: await finalStatus(runtime, application, pushed.txid) };
 }

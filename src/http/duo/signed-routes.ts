@@ -353,8 +353,13 @@ async function verifyRequest(
     throw new DuoRefusal("ERR_UNAUTHENTICATED", DUO_FAILURES.missingCredentials, parsed.problem);
   const { credentials } = parsed;
   const application = await runtime.store.getApplication(credentials.ikey);
-  if (!application)
-    throw new DuoRefusal("ERR_UNAUTHENTICATED", DUO_FAILURES.unknownIntegration, "unknown integration key");
+  // A disabled application is refused like an unknown one; its logins already under way end at the gate (A4).
+  if (!application || application.status === "disabled")
+    throw new DuoRefusal(
+      "ERR_UNAUTHENTICATED",
+      DUO_FAILURES.unknownIntegration,
+      application ? "disabled integration" : "unknown integration key",
+    );
   const rawURL = request.raw.url ?? "";
   const path = rawURL.split("?", 1)[0]!;
   const hostHeader = (request.headers.host ?? "").toLowerCase();

@@ -3,7 +3,7 @@ import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import QRCode from "qrcode";
 import { activationLink } from "../../config/load.ts";
-import { PASSCODE_MESSAGES } from "../../core/use-cases/verify-passcode.ts";
+import { PASSCODE_MESSAGES, passcodeDenyMessage } from "../../core/use-cases/verify-passcode.ts";
 import { DEMO_CLI_COMMANDS, type DemoInfo } from "../../runtime/demo-info.ts";
 import { readPackageVersion } from "../../runtime/metrics.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
@@ -156,7 +156,7 @@ export function registerStartPage(
       const result =
         outcome.result === "allow"
           ? html`<p class="result" role="status">Allowed (factor: ${outcome.factor})</p><p>${PASSCODE_MESSAGES.allow}</p>`
-          : html`<p class="result" role="status">Denied: ${PASSCODE_MESSAGES.deny}</p>`;
+          : html`<p class="result" role="status">Denied: ${passcodeDenyMessage(outcome.retryAt, runtime.clock.now())}</p>`;
       const body = html`<h1>Passcode result</h1>${result}<p><a href="/">Back to the start page</a></p>`;
       return reply.type(HTML_TYPE).send(renderPage("Passcode result – Twofold", body));
     },
@@ -171,6 +171,7 @@ const PUSH_REFUSALS: Record<string, string> = {
   too_many_since_success: "Too many pushes since the last approved one.",
   locked_out: "This user is locked out.",
   unknown_user: "No such user.",
+  application_disabled: "This application is disabled.",
   verified_push_required: "This application must show a code to type in the app.",
 };
 

@@ -1,0 +1,104 @@
+// The completion gate: the one place that decides whether an authentication completes, and records the outcome (A4, G1).
+import { randomId } from "./crypto/index.ts";
+import type { Deps } from "./deps.ts";
+import { evaluateLockout } from "./lockout.ts";
+import type { AuthFactor, FactorClass, GatedAllow } from "./model.ts";
+
+/** A factor that checked out, about to become a login. */
+export interface Completion {
+  userId: string;
+  /** As the login named the user (for the log). */
+  username: string;
+  applicationId: string | null;
+  factor: AuthFactor;
+  /**
+   * The lockout class of the factor: it must not be locked now, and a success resets its counter (and only
+   * its counter, A6). Null only for a user in bypass status, who logs in without a factor.
+   */
+  factorClass: FactorClass | null;
+  /** Push only: whether the user typed the login's code (number matching, D1). */
+  verifiedPush?: boolean;
+  /** Why it is an allow (`valid_passcode`, `push_approved`, `bypass_user`). */
+  reason: string;
+  ip: string | null;
+  txid: string;
+  now: number;
+}
+
+/** Why the gate refused a login whose factor checked out: operators read these in the authentication log. */
+export type GateDenyReason =
+  | "user_deleted"
+  | "user_disabled"
+  | "application_deleted"
+  | "application_disabled"
+  | "locked_out"
+  | "rate_delayed"
+  | "factor_not_allowed"
+  | "plain_push_not_allowed"
+  | "bypass_status_revoked";
+
+export type CompletionVerdict =
+  | { result: "allow" }
+  | { result: "deny"; reason: GateDenyReason; retryAt: number | null };
+
+/**
+ * Complete an authentication, inside the caller's transaction (`tx.store` is the transaction; the caller has
+ * already made its one-time writes — a consumed code, a resolved push — in it). Re-reads what may have changed
+ * since the login started — the user, the application, the factor's lock, the application's policy — and
+ * writes the single outcome: an `allow` line (which is also the user's last login) and the reset of the
+ * factor's failure counter, or a `deny` line with the reason. Every interface's allow passes through here:
+ * passcodes (verifyPasscode), push answers (answerPush) and users in bypass status (preauthenticate).
+ */
+export async function completeAuthentication(tx: Deps, c: Completion): Promise<CompletionVerdict> {
+  const verdict = await decide(tx, c);
+  const line = {
+    id: randomId("AL"),
+    at: c.now,
+    userId: c.userId,
+    username: c.username.slice(0, 256),
+    applicationId: c.applicationId,
+    factor: c.factor,
+    ip: c.ip,
+    txid: c.txid,
+    node: tx.nodeName,
+  };
+  if (verdict.result === "deny") {
+    await tx.store.appendAuthLog({ ...line, result: "deny", reason: verdict.reason });
+    return verdict;
+  }
+  if (c.factorClass !== null) await tx.store.resetLockout(c.userId, c.factorClass);
+  await tx.store.appendAuthLog({ ...line, result: "allow", reason: c.reason } as GatedAllow);
+  return verdict;
+}
+
+async function decide(tx: Deps, c: Completion): Promise<CompletionVerdict> {
+  const deny = (reason: GateDenyReason, retryAt: number | null = null): CompletionVerdict => ({
+    result: "deny",
+    reason,
+    retryAt,
+  });
+  const user = await tx.store.getUser(c.userId);
+  if (!user) return deny("user_deleted");
+  if (user.status === "disabled") return deny("user_disabled");
+  if (c.factorClass === null) {
+    if (user.status !== "bypass") return deny("bypass_status_revoked");
+  } else {
+    // Takes the class's lockout row lock (a no-op when the caller holds it): nothing changes it until commit.
+    const lock = evaluateLockout(
+      await tx.store.lockAttemptState(c.userId, c.factorClass),
+      c.now,
+      tx.policy.lockout,
+    );
+    if (!lock.allowed) return deny(lock.locked ? "locked_out" : "rate_delayed", lock.retryAt);
+  }
+  if (c.applicationId !== null) {
+    const app = await tx.store.getApplication(c.applicationId);
+    if (!app) return deny("application_deleted");
+    if (app.status === "disabled") return deny("application_disabled");
+    if (c.factor === "bypass" && !app.policy.allowBypassCodes) return deny("factor_not_allowed");
+    if (c.factor === "rescue" && !app.policy.allowRescueCodes) return deny("factor_not_allowed");
+    if (c.factor === "push" && c.verifiedPush === false && app.policy.allowPlainPush !== true)
+      return deny("plain_push_not_allowed");
+  }
+  return { result: "allow" };
+}

@@ -1,0 +1,256 @@
+// The completion gate (A4, G1): every completion path × every change made while the login was under way ends in a deny the log explains.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
+import { generateP256Signer } from "../../src/core/crypto/ecdsa.ts";
+import type { Application } from "../../src/core/model.ts";
+import type { Store } from "../../src/core/ports.ts";
+import { createServices } from "../../src/core/services.ts";
+import { canonicalPushAnswer } from "../../src/core/use-cases/push.ts";
+import { createTestContext, type TestContext } from "../support/deps.ts";
+import { ADMIN, enrollActiveTOTP } from "../support/factors.ts";
+import { dialects } from "../support/stores.ts";
+
+type Change =
+  | "none"
+  | "user disabled"
+  | "locked"
+  | "user deleted"
+  | "application disabled"
+  | "policy changed";
+const CHANGES: Change[] = [
+  "none",
+  "user disabled",
+  "locked",
+  "user deleted",
+  "application disabled",
+  "policy changed",
+];
+
+/** What each completion path must end in, per change: the reason the authentication log gives. */
+const EXPECTED: Record<string, Record<Change, string>> = {
+  // verifyPasscode: Auth API v2 sync and async, REST v1, `twofold passcode check`, the demo page.
+  passcode: {
+    none: "allow valid_passcode",
+    "user disabled": "deny user_disabled",
+    locked: "deny locked_out",
+    "user deleted": "deny user_deleted",
+    "application disabled": "deny application_disabled",
+    "policy changed": "deny factor_not_allowed",
+  },
+  // answerPush: the device API, behind every push login (Auth API v2, REST v1, `twofold push send`).
+  push: {
+    none: "allow push_approved",
+    "user disabled": "deny user_disabled",
+    locked: "deny locked_out",
+    "user deleted": "deny user_deleted",
+    "application disabled": "deny application_disabled",
+    "policy changed": "deny plain_push_not_allowed",
+  },
+  // preauthenticate: a user in bypass status logs in without a factor (there is no factor lock to check).
+  "bypass user": {
+    none: "allow bypass_user",
+    "user disabled": "deny user_disabled",
+    locked: "allow bypass_user",
+    "user deleted": "deny user_deleted",
+    "application disabled": "deny application_disabled",
+    "policy changed": "deny bypass_status_revoked",
+  },
+};
+
+/** The same services over a store that applies `change` just before the login's transaction: "while pending". */
+function servicesWithChangeAtCompletion(t: TestContext, change: () => Promise<void>) {
+  let pending: (() => Promise<void>) | null = change;
+  const store = new Proxy(t.store, {
+    get(target, prop) {
+      if (prop === "transaction")
+        return async (fn: (tx: Store) => Promise<unknown>) => {
+          const run = pending;
+          pending = null;
+          if (run) await run();
+          return target.transaction(fn);
+        };
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as Store;
+  return createServices({
+    store,
+    keyring: t.keyring,
+    clock: t.clock,
+    config: t.config,
+    nodeName: "gate-test",
+    pushEvents: new LocalPushEvents(),
+  });
+}
+
+for (const dialect of await dialects()) {
+  describe(`completion gate on ${dialect}`, () => {
+    let t: TestContext;
+    let n = 0;
+    before(async () => {
+      t = await createTestContext(dialect);
+    });
+    after(() => t.close());
+
+    async function newApplication(): Promise<Application> {
+      const { application } = await t.services.createApplication(ADMIN, {
+        name: `App ${++n}`,
+        type: "auth-api",
+        policy: { allowBypassCodes: true, allowPlainPush: true },
+      });
+      return application;
+    }
+
+    /** Lock a factor class as failures recorded on another node would. */
+    async function lock(userId: string, factorClass: "otp" | "push"): Promise<void> {
+      await t.store.transaction(async (tx) => {
+        await tx.lockAttemptState(userId, factorClass);
+        for (let i = 0; i < t.config.policy.lockout.maxFailures; i++)
+          await tx.recordFailure(userId, factorClass, t.clock.now());
+      });
+    }
+
+    async function apply(change: Change, username: string, app: Application, factorClass: "otp" | "push") {
+      const user = (await t.services.findUser(username))!;
+      switch (change) {
+        case "none":
+          return;
+        case "user disabled":
+          await t.services.setUserStatus(ADMIN, username, "disabled");
+          return;
+        case "locked":
+          await lock(user.id, factorClass);
+          return;
+        case "user deleted":
+          await t.services.deleteUser(ADMIN, username);
+          return;
+        case "application disabled":
+          await t.services.setApplicationStatus(ADMIN, app.id, "disabled");
+          return;
+        case "policy changed":
+          if (user.status === "bypass") await t.services.setUserStatus(ADMIN, username, "active");
+          else
+            await t.services.updateApplication(ADMIN, app.id, {
+              policy: { allowBypassCodes: false, allowPlainPush: false },
+            });
+      }
+    }
+
+    async function logged(txid: string, username: string) {
+      const entry = await t.store.findAuthLogByTxid(txid);
+      assert.ok(entry, `a log line for ${username}`);
+      assert.equal(entry.username.toLowerCase(), username);
+      return `${entry.result} ${entry.reason}`;
+    }
+
+    for (const change of CHANGES) {
+      test(`passcode × ${change}`, async () => {
+        const username = `pc-${n}-${change.replace(/ /g, "-")}`;
+        const app = await newApplication();
+        const totp = await enrollActiveTOTP(t, username);
+        // The policy case uses a bypass code: the application stops accepting them while the login runs.
+        const passcode =
+          change === "policy changed"
+            ? (await t.services.issueBypassCodes(ADMIN, username, { uses: 1 })).codes.reveal()[0]!
+            : totp.codeAt();
+        const user = (await t.services.findUser(username))!;
+        const services = servicesWithChangeAtCompletion(t, () => apply(change, username, app, "otp"));
+        const outcome = await services.verifyPasscode({ username, passcode, application: app });
+        const expected = EXPECTED["passcode"]![change];
+        assert.equal(`${outcome.result} ${outcome.reason}`, expected);
+        assert.equal(await logged(outcome.txid, username), expected);
+        if (expected.startsWith("deny"))
+          assert.equal(await t.store.lastLoginAt(user.id), undefined, "no last login");
+      });
+
+      test(`push approval × ${change}`, async () => {
+        const username = `push-${n}-${change.replace(/ /g, "-")}`;
+        const app = await newApplication();
+        await t.services.createUser(ADMIN, { username });
+        const signer = generateP256Signer();
+        const ticket = await t.services.createDeviceActivation(ADMIN, username);
+        const { device, user } = await t.services.activateDevice({
+          token: ticket.token.reveal(),
+          name: "Phone",
+          publicKey: Buffer.from(signer.publicKeyRaw).toString("base64url"),
+        });
+        // The policy case is a plain push (no number to type) that the application stops allowing.
+        const verified = change !== "policy changed";
+        const s = await t.services.startPush({ username, application: app, verified, ip: "198.51.100.9" });
+        assert.ok(s.started);
+        await apply(change, username, app, "push");
+        const fields = {
+          txid: s.txid,
+          decision: "approve" as const,
+          timestamp: t.clock.now(),
+          ...(s.code ? { code: s.code.reveal() } : {}),
+        };
+        const answer = {
+          ...fields,
+          deviceId: device.id,
+          signature: Buffer.from(signer.sign(canonicalPushAnswer(fields))).toString("base64url"),
+        };
+        const expected = EXPECTED["push"]![change];
+        if (change === "user deleted")
+          // The push went with its user; the login waiting on it reads the deny from the log.
+          await assert.rejects(t.services.answerPush(answer), { code: "ERR_PUSH_NOT_FOUND" });
+        else {
+          const { status } = await t.services.answerPush(answer);
+          assert.equal(status, expected.startsWith("allow") ? "approved" : "denied");
+          assert.equal(await t.services.getPushStatus(s.txid), status);
+        }
+        assert.equal(await logged(s.txid, username), expected);
+        if (expected.startsWith("deny"))
+          assert.equal(await t.store.lastLoginAt(user.id), undefined, "no last login");
+      });
+
+      test(`bypass-status user × ${change}`, async () => {
+        const username = `by-${n}-${change.replace(/ /g, "-")}`;
+        const app = await newApplication();
+        const created = await t.services.createUser(ADMIN, { username, status: "bypass" });
+        const services = servicesWithChangeAtCompletion(t, () => apply(change, username, app, "otp"));
+        const user = (await t.services.findUser(username))!;
+        const outcome = await services.preauthenticate({ user, username, application: app, ip: null });
+        const expected = EXPECTED["bypass user"]![change];
+        const reason = outcome.result === "auth" ? "auth" : outcome.reason;
+        assert.equal(`${outcome.result === "allow" ? "allow" : "deny"} ${reason}`, expected);
+        const { entries } = await t.store.listAuthLog({
+          minTime: t.clock.now(),
+          maxTime: t.clock.now(),
+          limit: 10,
+          applicationIds: [app.id],
+        });
+        assert.deepEqual(
+          entries.map((e) => `${e.result} ${e.reason}`),
+          [expected],
+        );
+        if (expected.startsWith("deny"))
+          assert.equal(await t.store.lastLoginAt(created.id), undefined, "no last login");
+      });
+    }
+
+    test("a disabled application's pushes are not even started; enabling it again restores them", async () => {
+      const app = await newApplication();
+      await t.services.createUser(ADMIN, { username: "app-toggle" });
+      const ticket = await t.services.createDeviceActivation(ADMIN, "app-toggle");
+      await t.services.activateDevice({
+        token: ticket.token.reveal(),
+        name: "Phone",
+        publicKey: Buffer.from(generateP256Signer().publicKeyRaw).toString("base64url"),
+      });
+      await t.services.setApplicationStatus(ADMIN, app.id, "disabled");
+      const disabled = await t.services.requireApplication(app.id);
+      assert.deepEqual(
+        await t.services.startPush({ username: "app-toggle", application: disabled, verified: true }),
+        { started: false, reason: "application_disabled" },
+      );
+      await t.services.setApplicationStatus(ADMIN, app.id, "active");
+      const enabled = await t.services.requireApplication(app.id);
+      assert.ok(
+        (await t.services.startPush({ username: "app-toggle", application: enabled, verified: true }))
+          .started,
+      );
+    });
+  });
+}
