@@ -317,3 +317,22 @@ test("twofold db prune deletes expired rows once and reports them", async () => 
     box.cleanup();
   }
 });
+
+for (const dialect of await dialects()) {
+  test(`login-throttle counters go once no sliding window reads them (${dialect})`, async () => {
+    const t = await createTestContext(dialect);
+    try {
+      const source = { application: { id: "app-throttled" }, ip: "192.0.2.7", peer: "198.51.100.1" };
+      for (let i = 0; i < 3; i++) await t.services.countFailedLogin(source);
+      const step = async () =>
+        (await t.services.pruneExpiredRows()).steps.find((s) => s.name === "login throttle counters");
+      assert.equal((await step())?.deleted, 0, "the counters are still read");
+      // Defaults: 15-minute window, 1-hour enrolment window; counters go after twice the longest.
+      t.clock.advance(2 * HOUR + MINUTE);
+      assert.equal((await step())?.deleted, 3, "one row each for the integration, the address and the peer");
+      assert.equal((await t.services.checkLoginThrottle(source)).allowed, true);
+    } finally {
+      await t.close();
+    }
+  });
+}
