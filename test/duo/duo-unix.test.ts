@@ -73,11 +73,20 @@ describe("login_duo and pam_duo 1.11.3 against Twofold", { skip: !run }, () => {
   });
 
   /** The current passcode of a command-line authenticator. */
+  /** The last passcode given out per authenticator: each TOTP step's code is accepted once (a replay is denied). */
+  const lastCodes = new Map<string, string>();
   async function passcode(state: string): Promise<string> {
-    const r = await s.device(state, ["passcode"]);
-    const code = /\b(\d{6})\b/.exec(r.stdout)?.[1];
-    assert.ok(code, `device passcode printed ${r.stdout}${r.stderr}`);
-    return code;
+    // Two logins by one device within one 30 s step would show the same code: wait for the next step.
+    for (let waited = 0; ; waited += 1000) {
+      const r = await s.device(state, ["passcode"]);
+      const code = /\b(\d{6})\b/.exec(r.stdout)?.[1];
+      assert.ok(code, `device passcode printed ${r.stdout}${r.stderr}`);
+      if (code !== lastCodes.get(state) || waited > 35_000) {
+        lastCodes.set(state, code);
+        return code;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
 
   /**
