@@ -90,6 +90,26 @@ test("the store and adapters do not import interfaces (http, cli, radius)", () =
   assert.deepEqual(offenders, []);
 });
 
+test("the store imports no adapter, and adapters import no store (both depend on src/core only)", () => {
+  // The store implements the Store port; adapters implement the other ports. Neither knows the other: the
+  // composition root (src/runtime) wires them together, so an adapter such as the PostgreSQL push events can be
+  // replaced without touching the store, and the store's tables are no adapter's business.
+  const offenders: string[] = [];
+  const rules: [string, RegExp][] = [
+    ["src/store", /^src\/adapters\//],
+    ["src/adapters", /^src\/store\//],
+  ];
+  for (const [dir, forbidden] of rules) {
+    for (const file of sources(dir)) {
+      for (const spec of importsOf(file)) {
+        if (!spec.startsWith(".")) continue;
+        if (forbidden.test(relative(".", join(file, "..", spec)))) offenders.push(`${file} → ${spec}`);
+      }
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
 test("every source file opens with a one-line comment saying what it is for", () => {
   const offenders = sources("src").filter((f) => !/^\/\/ \S/.test(readFileSync(f, "utf8")));
   assert.deepEqual(offenders, []);
