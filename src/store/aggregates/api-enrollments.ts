@@ -3,7 +3,7 @@ import { TwofoldError } from "../../core/errors.ts";
 import type { APIEnrollment } from "../../core/model.ts";
 import { connectionOf, guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — auth API enrolments (G): counted per integration under a lock, expired ones removed. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class APIEnrollmentRecords extends StoreContext {
   async lockPendingAPIEnrollments(
     applicationId: string,

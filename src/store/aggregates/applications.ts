@@ -5,7 +5,7 @@ import { toApplication } from "../rows.ts";
 import { guard, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable } from "../tables.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — applications (integrations) and their policies. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class ApplicationRecords extends StoreContext {
   async insertApplication(app: Application): Promise<void> {
     await guard(

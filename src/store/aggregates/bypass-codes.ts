@@ -4,7 +4,7 @@ import type { BypassCodeQuery } from "../../core/ports.ts";
 import { fromBypass, toBypass } from "../rows.ts";
 import { connectionOf, guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — bypass and rescue codes, each use consumed by one conditional write. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class BypassCodeRecords extends StoreContext {
   async insertBypassCodes(codes: BypassCode[]): Promise<void> {
     if (codes.length === 0) return;

@@ -3,7 +3,7 @@ import type { Device, DeviceActivation } from "../../core/model.ts";
 import { toDevice, toDeviceActivation } from "../rows.ts";
 import { guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — authenticator devices and their one-time activations. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class DeviceRecords extends StoreContext {
   async insertDevice(d: Device): Promise<void> {
     await guard(

@@ -1,7 +1,7 @@
 // Housekeeping (L-2): batched pruning of expired rows.
 import { guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — housekeeping (L-2): batched pruning of expired rows. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class HousekeepingRecords extends StoreContext {
   // `DELETE … WHERE key IN (SELECT key … ORDER BY expiry LIMIT n)`: one statement over an index range, so each
   // batch holds its locks briefly. Two nodes pruning at once may pick the same rows; the second then deletes

@@ -5,7 +5,7 @@ import type { FactorClass, LockoutState } from "../../core/model.ts";
 import { toLockout } from "../rows.ts";
 import { guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — per-user, per-factor-class failure counters and locks. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LockoutRecords extends StoreContext {
   async getLockout(userId: string, factorClass: FactorClass): Promise<LockoutState | undefined> {
     const row = await guard(() =>

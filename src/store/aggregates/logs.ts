@@ -4,7 +4,7 @@ import type { AuthLogQuery } from "../../core/ports.ts";
 import { toAudit, toAuthLog } from "../rows.ts";
 import { guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — the audit log and the authentication log. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LogRecords extends StoreContext {
   async appendAudit(event: AuditInput, at: number): Promise<number> {
     const row = await guard(() =>

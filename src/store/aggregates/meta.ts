@@ -1,7 +1,7 @@
 // Key-value metadata of the deployment.
 import { guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — key-value metadata of the deployment. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class MetaRecords extends StoreContext {
   async getMeta(key: string): Promise<string | undefined> {
     const row = await guard(() =>

@@ -2,7 +2,7 @@
 import type { Notification } from "../../core/model.ts";
 import { guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — the notification outbox. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class NotificationRecords extends StoreContext {
   async enqueueNotification(n: Notification): Promise<void> {
     await guard(() =>

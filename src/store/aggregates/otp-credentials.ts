@@ -5,7 +5,7 @@ import { fromOTP, toOTP } from "../rows.ts";
 import { connectionOf, guard, StoreContext } from "../store-context.ts";
 import type { OTPCredentialsTable } from "../tables.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — oTP credentials: soft and hardware tokens, each step or counter consumed by one conditional write. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class OTPCredentialRecords extends StoreContext {
   async insertOTPCredentials(credentials: OTPCredential[]): Promise<void> {
     if (credentials.length === 0) return;

@@ -5,7 +5,7 @@ import { fromPhone, toPhone } from "../rows.ts";
 import { guard, StoreContext } from "../store-context.ts";
 import type { PhonesTable } from "../tables.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — phones and their attachment to users and devices. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class PhoneRecords extends StoreContext {
   async insertPhone(p: Phone): Promise<void> {
     await guard(() => this.db.insertInto("phones").values(fromPhone(p)).execute());

@@ -3,7 +3,7 @@ import type { PushStatus, PushTransaction } from "../../core/model.ts";
 import { num, toPush } from "../rows.ts";
 import { guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — push transactions: created, resolved once, expired; and per-user push suspension. */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class PushRecords extends StoreContext {
   async insertPushTransaction(p: PushTransaction): Promise<void> {
     await guard(() =>

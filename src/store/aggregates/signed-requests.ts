@@ -2,7 +2,7 @@
 import type { ThrottleCount } from "../../core/throttle.ts";
 import { guard, StoreContext } from "../store-context.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — replay records of signed requests and the throttle counters (A6). */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class SignedRequestRecords extends StoreContext {
   async claimSignedRequest(digest: string, expiresAt: number, now: number): Promise<boolean> {
     const r = await guard(() =>

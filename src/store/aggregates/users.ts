@@ -7,7 +7,7 @@ import { toUser } from "../rows.ts";
 import { connectionOf, guard, StoreContext } from "../store-context.ts";
 import type { UsersTable } from "../tables.ts";
 
-/** Methods of KyselyStore (../kysely-store.ts) — users, their aliases and the username-collision list (A3). */
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class UserRecords extends StoreContext {
   async insertUser(user: User): Promise<void> {
     await guard(
