@@ -110,6 +110,19 @@ test("the store imports no adapter, and adapters import no store (both depend on
   assert.deepEqual(offenders, []);
 });
 
+test("the store's aggregate modules stand side by side: none imports another", () => {
+  // Each aggregate (src/store/aggregates) sees only the shared context, the row mapping, the tables and the core;
+  // a query that spans aggregates runs through the Store port inside one transaction instead.
+  const offenders: string[] = [];
+  for (const file of sources("src/store/aggregates")) {
+    for (const spec of importsOf(file)) {
+      if (spec.startsWith(".") && relative(".", join(file, "..", spec)).startsWith("src/store/aggregates/"))
+        offenders.push(`${file} → ${spec}`);
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
 test("every source file opens with a one-line comment saying what it is for", () => {
   const offenders = sources("src").filter((f) => !/^\/\/ \S/.test(readFileSync(f, "utf8")));
   assert.deepEqual(offenders, []);
