@@ -15,6 +15,9 @@ import {
   sendDuoFailure,
   sendDuoOK,
 } from "./duo/envelope.ts";
+import type { ErrorReply } from "./error-reply.ts";
+
+export type { ErrorBody, ErrorReply } from "./error-reply.ts";
 
 /** Every code has a status; adding a code to ERROR_CODES without a row here fails the typecheck. */
 export const ERROR_STATUS: Record<ErrorCode, number> = {
@@ -89,19 +92,6 @@ const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   415: "ERR_UNSUPPORTED_MEDIA_TYPE",
   429: "ERR_RATE_LIMITED",
 };
-
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; issues?: ErrorIssue[] };
-}
-
-export interface ErrorReply {
-  status: number;
-  body: ErrorBody;
-  /** The code to log (may be more specific than the one sent, for 5xx). */
-  logCode: string;
-  /** Whether this is our fault: logged at error level with the detail. */
-  internal: boolean;
-}
 
 /** Turn anything thrown into what the client is told. Only 4xx answers carry specifics; 5xx are generic. */
 export function describeError(error: unknown): ErrorReply {

@@ -2,6 +2,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { PgPushEvents } from "../adapters/events/pg-push-events.ts";
+import { SqlitePushEvents } from "../adapters/events/sqlite-push-events.ts";
 import { type GeoIP, openGeoIP } from "../adapters/geoip/mmdb.ts";
 import { checkPushEndpointURL, type PushAddressPolicy } from "../adapters/push/push-address.ts";
 import { WebPushSender } from "../adapters/push/web-push.ts";
@@ -15,8 +17,6 @@ import type { Clock, PushEvents, Store } from "../core/ports.ts";
 import { createServices, type Services } from "../core/services.ts";
 import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/username-reconciliation.ts";
 import { openStore } from "../store/open-store.ts";
-import { PgPushEvents } from "../store/pg-push-events.ts";
-import { SqlitePushEvents } from "../store/sqlite-push-events.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import {
   countPasscodeVerifications,

@@ -90,6 +90,39 @@ test("the store and adapters do not import interfaces (http, cli, radius)", () =
   assert.deepEqual(offenders, []);
 });
 
+test("the store imports no adapter, and adapters import no store (both depend on src/core only)", () => {
+  // The store implements the Store port; adapters implement the other ports. Neither knows the other: the
+  // composition root (src/runtime) wires them together, so an adapter such as the PostgreSQL push events can be
+  // replaced without touching the store, and the store's tables are no adapter's business.
+  const offenders: string[] = [];
+  const rules: [string, RegExp][] = [
+    ["src/store", /^src\/adapters\//],
+    ["src/adapters", /^src\/store\//],
+  ];
+  for (const [dir, forbidden] of rules) {
+    for (const file of sources(dir)) {
+      for (const spec of importsOf(file)) {
+        if (!spec.startsWith(".")) continue;
+        if (forbidden.test(relative(".", join(file, "..", spec)))) offenders.push(`${file} → ${spec}`);
+      }
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
+test("the store's aggregate modules stand side by side: none imports another", () => {
+  // Each aggregate (src/store/aggregates) sees only the shared context, the row mapping, the tables and the core;
+  // a query that spans aggregates runs through the Store port inside one transaction instead.
+  const offenders: string[] = [];
+  for (const file of sources("src/store/aggregates")) {
+    for (const spec of importsOf(file)) {
+      if (spec.startsWith(".") && relative(".", join(file, "..", spec)).startsWith("src/store/aggregates/"))
+        offenders.push(`${file} → ${spec}`);
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
 test("every source file opens with a one-line comment saying what it is for", () => {
   const offenders = sources("src").filter((f) => !/^\/\/ \S/.test(readFileSync(f, "utf8")));
   assert.deepEqual(offenders, []);
@@ -104,7 +137,7 @@ test("only the completion gate records a login as allowed (A4, G1)", () => {
     const code = readFileSync(file, "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
     if (/\bas\s+GatedAllow\b/.test(code)) offenders.push(`${file}: makes a GatedAllow`);
     if (/\bresult:\s*["']allow["'][^}]*\bnode:/s.test(code)) offenders.push(`${file}: writes an allow line`);
-    if (/insertInto\(\s*["']auth_log["']/.test(code) && file !== "src/store/kysely-store.ts")
+    if (/insertInto\(\s*["']auth_log["']/.test(code) && file !== "src/store/aggregates/logs.ts")
       offenders.push(`${file}: writes auth_log directly`);
   }
   assert.deepEqual(offenders, []);

@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import pg from "pg";
 import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
+import { PgPushEvents } from "../../src/adapters/events/pg-push-events.ts";
+import { SqlitePushEvents } from "../../src/adapters/events/sqlite-push-events.ts";
 import type { PushEvent } from "../../src/core/ports.ts";
 import { openStore } from "../../src/store/open-store.ts";
-import { PgPushEvents } from "../../src/store/pg-push-events.ts";
-import { SqlitePushEvents } from "../../src/store/sqlite-push-events.ts";
 import { createTestDatabase, dialects, PG_URL } from "../support/stores.ts";
 
 const resolved = (txid: string, userId = "U1"): PushEvent => ({

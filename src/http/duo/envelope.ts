@@ -1,7 +1,7 @@
 // Duo's answer envelope (duo-compat §2.1): `{stat:"OK",response}` or `{stat:"FAIL",code,message}`, as JSON or BSON, for every answer on the Duo paths.
 import type { FastifyReply } from "fastify";
 import { type ErrorCode, TwofoldError } from "../../core/errors.ts";
-import type { ErrorReply } from "../errors.ts";
+import type { ErrorReply } from "../error-reply.ts";
 import { type BSONDocument, type BSONValue, encodeBSON } from "./bson.ts";
 
 /** Paths that speak Duo's protocols: every answer there, errors and 404s included, is a Duo envelope. */

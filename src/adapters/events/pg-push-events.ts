@@ -1,20 +1,19 @@
 // Push wake-ups across nodes on one PostgreSQL: NOTIFY on a per-schema channel, LISTEN on a dedicated connection.
-import { type Kysely, sql } from "kysely";
+import { type QueryExecutorProvider, sql } from "kysely";
 import type pg from "pg";
-import { LocalPushEvents } from "../adapters/events/local-push-events.ts";
+import { LocalPushEvents } from "./local-push-events.ts";
 
 /** Every node is heard through NOTIFY (and a re-opened connection triggers a resync): the timer is a backstop. */
 export const PG_FALLBACK_POLL_MS = 10_000;
 
-import { randomHex } from "../core/crypto/index.ts";
-import type { PushStatus } from "../core/model.ts";
-import type { PushEvent, PushEvents } from "../core/ports.ts";
-import type { Database } from "./tables.ts";
+import { randomHex } from "../../core/crypto/index.ts";
+import type { PushStatus } from "../../core/model.ts";
+import type { PushEvent, PushEvents } from "../../core/ports.ts";
 
 export interface PgPushEventsOptions {
   url: string;
   /** The store's connections: their current schema names the channel, so nodes sharing data share it. */
-  kysely: Kysely<Database>;
+  kysely: QueryExecutorProvider;
   onError?: (error: unknown) => void;
   /** `application_name` of the LISTEN connection (default `twofold-push-events`). */
   applicationName?: string;

@@ -1,8 +1,7 @@
 // Push wake-ups on SQLite: the in-process hub, plus one cheap watch for writes by other processes on the same file.
-import { type Kysely, sql } from "kysely";
-import { LOCAL_FALLBACK_POLL_MS, LocalPushEvents } from "../adapters/events/local-push-events.ts";
-import type { PushEvent, PushEvents } from "../core/ports.ts";
-import type { Database } from "./tables.ts";
+import { type QueryExecutorProvider, sql } from "kysely";
+import type { PushEvent, PushEvents } from "../../core/ports.ts";
+import { LOCAL_FALLBACK_POLL_MS, LocalPushEvents } from "./local-push-events.ts";
 
 /** How often the process asks SQLite whether another connection committed (one pragma, no table read). */
 export const SQLITE_WATCH_MS = 2_000;
@@ -16,12 +15,12 @@ export const SQLITE_WATCH_MS = 2_000;
 export class SqlitePushEvents implements PushEvents {
   readonly fallbackPollMs = LOCAL_FALLBACK_POLL_MS;
   readonly #local = new LocalPushEvents();
-  readonly #kysely: Kysely<Database>;
+  readonly #kysely: QueryExecutorProvider;
   readonly #timer: NodeJS.Timeout;
   #version: number | undefined;
   #checking = false;
 
-  constructor(options: { kysely: Kysely<Database>; watchMs?: number }) {
+  constructor(options: { kysely: QueryExecutorProvider; watchMs?: number }) {
     this.#kysely = options.kysely;
     this.#timer = setInterval(() => void this.#check(), options.watchMs ?? SQLITE_WATCH_MS);
     this.#timer.unref();

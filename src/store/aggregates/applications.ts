@@ -1,0 +1,62 @@
+// Applications (integrations) and their policies.
+import type { Application } from "../../core/model.ts";
+import type { ApplicationPatch } from "../../core/ports.ts";
+import { toApplication } from "../rows.ts";
+import { guard, StoreContext } from "../store-context.ts";
+import type { ApplicationsTable } from "../tables.ts";
+
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
+export abstract class ApplicationRecords extends StoreContext {
+  async insertApplication(app: Application): Promise<void> {
+    await guard(
+      () =>
+        this.db
+          .insertInto("applications")
+          .values({
+            id: app.id,
+            name: app.name,
+            type: app.type,
+            secret_sealed: app.secretSealed,
+            policy_json: JSON.stringify(app.policy),
+            status: app.status,
+            created_at: app.createdAt,
+            updated_at: app.updatedAt,
+          })
+          .execute(),
+      "ERR_CONFLICT",
+    );
+  }
+
+  async getApplication(id: string): Promise<Application | undefined> {
+    const row = await guard(() =>
+      this.db.selectFrom("applications").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return row && toApplication(row);
+  }
+
+  async listApplications(): Promise<Application[]> {
+    const rows = await guard(() => this.db.selectFrom("applications").selectAll().orderBy("name").execute());
+    return rows.map(toApplication);
+  }
+
+  async updateApplication(
+    id: string,
+    patch: ApplicationPatch,
+    now: number,
+  ): Promise<Application | undefined> {
+    const values: Partial<ApplicationsTable> = { updated_at: now };
+    if (patch.name !== undefined) values.name = patch.name;
+    if (patch.secretSealed !== undefined) values.secret_sealed = patch.secretSealed;
+    if (patch.policy !== undefined) values.policy_json = JSON.stringify(patch.policy);
+    if (patch.status !== undefined) values.status = patch.status;
+    const r = await guard(() =>
+      this.db.updateTable("applications").set(values).where("id", "=", id).executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1 ? this.getApplication(id) : undefined;
+  }
+
+  async deleteApplication(id: string): Promise<boolean> {
+    const r = await guard(() => this.db.deleteFrom("applications").where("id", "=", id).executeTakeFirst());
+    return Number(r.numDeletedRows) === 1;
+  }
+}

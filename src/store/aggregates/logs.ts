@@ -1,0 +1,115 @@
+// The audit log and the authentication log.
+import type { AuditEvent, AuditInput, AuthLogEntry, AuthLogWrite } from "../../core/model.ts";
+import type { AuthLogQuery } from "../../core/ports.ts";
+import { toAudit, toAuthLog } from "../rows.ts";
+import { guard, StoreContext } from "../store-context.ts";
+
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
+export abstract class LogRecords extends StoreContext {
+  async appendAudit(event: AuditInput, at: number): Promise<number> {
+    const row = await guard(() =>
+      this.db
+        .insertInto("audit_log")
+        .values({
+          at,
+          actor: event.actor,
+          action: event.action,
+          target_type: event.targetType,
+          target_id: event.targetId,
+          before_json: event.before === undefined ? null : JSON.stringify(event.before),
+          after_json: event.after === undefined ? null : JSON.stringify(event.after),
+          source_ip: event.sourceIp ?? null,
+        })
+        .returning("id")
+        .executeTakeFirstOrThrow(),
+    );
+    return Number(row.id);
+  }
+
+  async listAudit(query: { afterId?: number; limit: number; order?: "asc" | "desc" }): Promise<AuditEvent[]> {
+    const rows = await guard(() =>
+      this.db
+        .selectFrom("audit_log")
+        .selectAll()
+        .where("id", ">", query.afterId ?? 0)
+        .orderBy("id", query.order ?? "asc")
+        .limit(query.limit)
+        .execute(),
+    );
+    return rows.map(toAudit);
+  }
+
+  async appendAuthLog(entry: AuthLogWrite): Promise<void> {
+    await guard(() =>
+      this.db
+        .insertInto("auth_log")
+        .values({
+          id: entry.id,
+          at: entry.at,
+          user_id: entry.userId,
+          username: entry.username,
+          application_id: entry.applicationId,
+          factor: entry.factor,
+          result: entry.result,
+          reason: entry.reason,
+          ip: entry.ip,
+          txid: entry.txid,
+          node: entry.node,
+        })
+        .execute(),
+    );
+  }
+
+  async listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }> {
+    let q = this.db.selectFrom("auth_log").where("at", ">=", query.minTime).where("at", "<=", query.maxTime);
+    if (query.userIds?.length) q = q.where("user_id", "in", query.userIds);
+    if (query.applicationIds?.length) q = q.where("application_id", "in", query.applicationIds);
+    if (query.results?.length) q = q.where("result", "in", query.results);
+    if (query.factors?.length) q = q.where("factor", "in", query.factors);
+    const total = await guard(() =>
+      q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+    );
+    const order = query.order ?? "desc";
+    let page = q.selectAll();
+    const after = query.after;
+    if (after) {
+      page = page.where((eb) =>
+        order === "desc"
+          ? eb.or([eb("at", "<", after.at), eb.and([eb("at", "=", after.at), eb("id", "<", after.id)])])
+          : eb.or([eb("at", ">", after.at), eb.and([eb("at", "=", after.at), eb("id", ">", after.id)])]),
+      );
+    }
+    const rows = await guard(() =>
+      page.orderBy("at", order).orderBy("id", order).limit(query.limit).execute(),
+    );
+    return { entries: rows.map(toAuthLog), total: Number(total.n) };
+  }
+
+  async lastLoginAt(userId: string): Promise<number | undefined> {
+    const r = await guard(() =>
+      this.db
+        .selectFrom("auth_log")
+        .select("at")
+        .where("user_id", "=", userId)
+        .where("result", "=", "allow")
+        .orderBy("at", "desc")
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    return r === undefined ? undefined : Number(r.at);
+  }
+
+  async findAuthLogByTxid(txid: string): Promise<AuthLogEntry | undefined> {
+    const r = await guard(() =>
+      this.db
+        .selectFrom("auth_log")
+        .selectAll()
+        .where("txid", "=", txid)
+        .orderBy("at", "desc")
+        .orderBy("id", "desc")
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    return r && toAuthLog(r);
+  }
+}

@@ -1,0 +1,223 @@
+// OTP credentials: soft and hardware tokens, each step or counter consumed by one conditional write.
+import type { OTPCredential, OTPStatus } from "../../core/model.ts";
+import type { OTPQuery } from "../../core/ports.ts";
+import { fromOTP, toOTP } from "../rows.ts";
+import { connectionOf, guard, StoreContext } from "../store-context.ts";
+import type { OTPCredentialsTable } from "../tables.ts";
+
+/** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
+export abstract class OTPCredentialRecords extends StoreContext {
+  async insertOTPCredentials(credentials: OTPCredential[]): Promise<void> {
+    if (credentials.length === 0) return;
+    const rows = credentials.map(fromOTP);
+    await this.transaction(async (tx) => {
+      const db = connectionOf(tx);
+      // Chunks keep each statement under SQLite's bound-parameter limit.
+      for (let i = 0; i < rows.length; i += 200) {
+        await guard(
+          () =>
+            db
+              .insertInto("otp_credentials")
+              .values(rows.slice(i, i + 200))
+              .execute(),
+          "ERR_TOKEN_EXISTS",
+        );
+      }
+    });
+  }
+
+  async getOTPCredential(id: string): Promise<OTPCredential | undefined> {
+    const row = await guard(() =>
+      this.db.selectFrom("otp_credentials").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return row && toOTP(row);
+  }
+
+  async findTokenBySerial(serial: string): Promise<OTPCredential | undefined> {
+    const row = await guard(() =>
+      this.db.selectFrom("otp_credentials").selectAll().where("serial", "=", serial).executeTakeFirst(),
+    );
+    return row && toOTP(row);
+  }
+
+  async listOTPCredentials(query: OTPQuery): Promise<{ credentials: OTPCredential[]; total: number }> {
+    let q = this.db.selectFrom("otp_credentials");
+    if (query.userId !== undefined) q = q.where("user_id", "=", query.userId);
+    if (query.kind !== undefined) q = q.where("kind", "=", query.kind);
+    if (query.status !== undefined) q = q.where("status", "=", query.status);
+    if (query.unassigned) q = q.where("user_id", "is", null);
+    const total = await guard(() =>
+      q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+    );
+    const rows = await guard(() =>
+      q
+        .selectAll()
+        .orderBy("kind")
+        .orderBy("serial")
+        .orderBy("created_at")
+        .orderBy("id")
+        .limit(query.limit ?? 1000)
+        .offset(query.offset ?? 0)
+        .execute(),
+    );
+    return { credentials: rows.map(toOTP), total: Number(total.n) };
+  }
+
+  async listUsableOTPCredentials(userId: string): Promise<OTPCredential[]> {
+    const rows = await guard(() =>
+      this.db
+        .selectFrom("otp_credentials")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .where("status", "=", "active")
+        .orderBy("created_at")
+        .execute(),
+    );
+    return rows.map(toOTP);
+  }
+
+  async consumeTOTPStep(id: string, step: number, drift: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.db
+        .updateTable("otp_credentials")
+        .set({ last_step: step, drift })
+        .where("id", "=", id)
+        .where("status", "=", "active")
+        .where((eb) => eb.or([eb("last_step", "is", null), eb("last_step", "<", step)]))
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async consumeHOTPCounter(id: string, matched: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.db
+        .updateTable("otp_credentials")
+        .set({ counter: matched + 1 })
+        .where("id", "=", id)
+        .where("status", "=", "active")
+        .where("counter", "<=", matched)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async activateOTPCredential(
+    id: string,
+    used: { step?: number; counter?: number; drift?: number },
+    now: number,
+  ): Promise<boolean> {
+    const values: Partial<OTPCredentialsTable> = {
+      status: "active",
+      activated_at: now,
+      pending_expires_at: null,
+    };
+    if (used.step !== undefined) values.last_step = used.step;
+    if (used.counter !== undefined) values.counter = used.counter + 1;
+    if (used.drift !== undefined) values.drift = used.drift;
+    const r = await guard(() =>
+      this.db
+        .updateTable("otp_credentials")
+        .set(values)
+        .where("id", "=", id)
+        .where("status", "=", "pending")
+        .where((eb) => eb.or([eb("pending_expires_at", "is", null), eb("pending_expires_at", ">", now)]))
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async assignToken(id: string, userId: string, now: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.db
+        .updateTable("otp_credentials")
+        .set({ user_id: userId, assigned_at: now })
+        .where("id", "=", id)
+        .where("kind", "=", "token")
+        .where("user_id", "is", null)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async unassignToken(id: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.db
+        .updateTable("otp_credentials")
+        .set({ user_id: null, assigned_at: null })
+        .where("id", "=", id)
+        .where("kind", "=", "token")
+        .where("user_id", "is not", null)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async resyncHOTPCounter(id: string, expectedCounter: number, newCounter: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.db
+        .updateTable("otp_credentials")
+        .set({ counter: newCounter })
+        .where("id", "=", id)
+        .where("counter", "=", expectedCounter)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async resyncTOTP(
+    id: string,
+    expectedLastStep: number | null,
+    lastStep: number,
+    drift: number,
+  ): Promise<boolean> {
+    const r = await guard(() =>
+      this.db
+        .updateTable("otp_credentials")
+        .set({ last_step: lastStep, drift })
+        .where("id", "=", id)
+        .where((eb) =>
+          expectedLastStep === null ? eb("last_step", "is", null) : eb("last_step", "=", expectedLastStep),
+        )
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async setOTPStatus(id: string, status: OTPStatus): Promise<boolean> {
+    const r = await guard(() =>
+      this.db.updateTable("otp_credentials").set({ status }).where("id", "=", id).executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async resealOTPSecret(id: string, expected: string, sealed: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.db
+        .updateTable("otp_credentials")
+        .set({ secret_sealed: sealed })
+        .where("id", "=", id)
+        .where("secret_sealed", "=", expected)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async deleteOTPCredential(id: string): Promise<boolean> {
+    const r = await guard(() =>
+      this.db.deleteFrom("otp_credentials").where("id", "=", id).executeTakeFirst(),
+    );
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  async deleteExpiredPendingOTP(now: number): Promise<number> {
+    const r = await guard(() =>
+      this.db
+        .deleteFrom("otp_credentials")
+        .where("status", "=", "pending")
+        .where("pending_expires_at", "<=", now)
+        .executeTakeFirst(),
+    );
+    return Number(r.numDeletedRows);
+  }
+}

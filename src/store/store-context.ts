@@ -1,0 +1,101 @@
+// What every part of the store shares: the connection or transaction it runs on, and the one driver-error mapping.
+import type { Kysely, Transaction } from "kysely";
+import { TwofoldError } from "../core/errors.ts";
+import type { Store } from "../core/ports.ts";
+import type { Dialect } from "./migrations.ts";
+import type { Database } from "./tables.ts";
+
+export type DB = Kysely<Database> | Transaction<Database>;
+
+/**
+ * The state each aggregate's records work on. KyselyStore (kysely-store.ts) is the one concrete class: it opens
+ * transactions, and its prototype carries the methods of every aggregate in ./aggregates/.
+ */
+export abstract class StoreContext {
+  readonly dialect: Dialect;
+  protected readonly db: DB;
+  /** True for the store handed to a transaction callback: the statements of its methods join that transaction. */
+  protected readonly inTransaction: boolean;
+
+  constructor(db: DB, dialect: Dialect, inTransaction: boolean) {
+    this.db = db;
+    this.dialect = dialect;
+    this.inTransaction = inTransaction;
+  }
+
+  /** The underlying Kysely instance, for maintenance commands and tests. */
+  get kysely(): DB {
+    return this.db;
+  }
+
+  abstract transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+}
+
+/** The connection of the store a transaction callback received (always a KyselyStore, made by transaction()). */
+export function connectionOf(tx: Store): DB {
+  return (tx as unknown as StoreContext).kysely;
+}
+
+/**
+ * Lost or refused connections, and the limits of database.*TimeoutSeconds: a statement cancelled after
+ * statement_timeout (57014), a lock not granted within lock_timeout (55P03), a transaction ended after
+ * idle_in_transaction_session_timeout (25P03).
+ */
+const UNAVAILABLE_CODES = [
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "57P01",
+  "57P03",
+  "08006",
+  "08001",
+  "57014",
+  "55P03",
+  "25P03",
+  "SQLITE_BUSY",
+];
+
+/**
+ * Map driver errors to Twofold errors: a unique-constraint violation becomes `conflictCode`, a lost
+ * connection ERR_STORE_UNAVAILABLE, anything else ERR_STORE. Callers fail closed on all of them (N2).
+ */
+export async function guard<T>(
+  fn: () => Promise<T>,
+  conflictCode: "ERR_CONFLICT" | "ERR_USER_EXISTS" | "ERR_TOKEN_EXISTS" = "ERR_CONFLICT",
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof TwofoldError) throw error;
+    const e = error as { code?: string; message?: string };
+    const code = e.code ?? "";
+    if (
+      code === "23505" ||
+      code.startsWith("SQLITE_CONSTRAINT_UNIQUE") ||
+      code === "SQLITE_CONSTRAINT_PRIMARYKEY"
+    ) {
+      throw new TwofoldError(conflictCode, "a record with the same key already exists", {
+        cause: error,
+        detail: e.message,
+      });
+    }
+    if (code === "23503" || code === "SQLITE_CONSTRAINT_FOREIGNKEY") {
+      throw new TwofoldError("ERR_NOT_FOUND", "a referenced record does not exist", {
+        cause: error,
+        detail: e.message,
+      });
+    }
+    if (
+      UNAVAILABLE_CODES.includes(code) ||
+      /Connection terminated|connection timeout|not connected|The database connection is not open|Query read timeout|timeout exceeded when trying to connect/i.test(
+        e.message ?? "",
+      )
+    ) {
+      throw new TwofoldError("ERR_STORE_UNAVAILABLE", "the database is unavailable", {
+        cause: error,
+        detail: e.message,
+      });
+    }
+    throw new TwofoldError("ERR_STORE", "database operation failed", { cause: error, detail: e.message });
+  }
+}
