@@ -18,12 +18,8 @@ import { openStore } from "../store/open-store.ts";
 import { PgPushEvents } from "../store/pg-push-events.ts";
 import { SqlitePushEvents } from "../store/sqlite-push-events.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import {
-  countPasscodeVerifications,
-  createMetrics,
-  readPackageVersion,
-  type TwofoldMetrics,
-} from "./metrics.ts";
+import { countPasscodeVerifications, createMetrics, type TwofoldMetrics } from "./metrics.ts";
+import { readPackageVersion } from "./package-root.ts";
 import { systemClock } from "./system-clock.ts";
 import { loadVAPIDKeys } from "./vapid.ts";
 
