@@ -51,7 +51,7 @@ writeFileSync(
     "const app = Fastify();",
     'app.get("/health", async () => ({ status: "ok" }));',
     'const url = await app.listen({ host: "127.0.0.1", port: 0 });',
-    "console.log(`listening on ${url}`);",
+    'console.log("listening on " + url);',
     'process.on("SIGTERM", () => app.close().then(() => process.exit(0)));',
   ].join("\n"),
 );
