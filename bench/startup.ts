@@ -118,12 +118,15 @@ function start(args: string[]): { child: ChildProcess; output: () => string } {
   return { child, output: () => output };
 }
 
+/** A start that never finished: counted, not timed. */
+class Hung extends Error {}
+
 function withTimeout<T>(promise: Promise<T>, what: string, child: ChildProcess): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`${what}: no answer in ${TIMEOUT_MS} ms`));
+      reject(new Hung(`${what}: no answer in ${TIMEOUT_MS} ms`));
     }, TIMEOUT_MS);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
@@ -176,14 +179,23 @@ async function timeFirstAnswer(args: string[]): Promise<number> {
 const measure = (s: Scenario) => (s.kind === "exit" ? timeExit(s.args) : timeFirstAnswer(s.args));
 
 const samples = new Map<string, number[]>(SCENARIOS.map((s) => [s.label, []]));
+const hung = new Map<string, number>(SCENARIOS.map((s) => [s.label, 0]));
 try {
   // One unmeasured round: the database is created and migrated, and the files are in the page cache.
-  for (const s of SCENARIOS) await measure(s);
+  for (const s of SCENARIOS)
+    await measure(s).catch((error: unknown) => {
+      if (!(error instanceof Hung)) throw error;
+    });
   for (let round = 0; round < ROUNDS; round++) {
     // Interleaved, starting one further along each round, so a busy moment falls on every scenario alike.
     for (let i = 0; i < SCENARIOS.length; i++) {
       const s = SCENARIOS[(round + i) % SCENARIOS.length]!;
-      samples.get(s.label)!.push(await measure(s));
+      try {
+        samples.get(s.label)!.push(await measure(s));
+      } catch (error) {
+        if (!(error instanceof Hung)) throw error;
+        hung.set(s.label, hung.get(s.label)! + 1);
+      }
     }
     process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
   }
@@ -205,15 +217,15 @@ console.log(
       .map((l) => l.toFixed(1))
       .join(" ")}\n`,
 );
-console.log("| scenario | median ms | min ms | p90 ms | ÷ baseline (medians) | target |");
-console.log("|---|---:|---:|---:|---:|---|");
+console.log("| scenario | median ms | min ms | p90 ms | hung | ÷ baseline (medians) | target |");
+console.log("|---|---:|---:|---:|---:|---:|---|");
 for (const s of SCENARIOS) {
   const xs = samples.get(s.label)!;
   const ratio = s.baseline ? median(s.label) / median(s.baseline.label) : undefined;
   const goal = s.baseline?.target;
   const target = goal === undefined ? "–" : `≤ ${goal}× ${ratio! <= goal ? "(met)" : "(missed)"}`;
   console.log(
-    `| ${s.label} | ${ms(median(s.label))} | ${ms(Math.min(...xs))} | ${ms(quantile(xs, 0.9))} | ` +
+    `| ${s.label} | ${ms(median(s.label))} | ${ms(Math.min(...xs))} | ${ms(quantile(xs, 0.9))} | ${hung.get(s.label)} | ` +
       `${ratio === undefined ? "1×" : `${ratio.toFixed(2)}×`} | ${target} |`,
   );
 }
