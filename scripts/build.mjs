@@ -24,9 +24,14 @@ const result = await esbuild.build({
   format: "esm",
   platform: "node",
   target: "node20",
-  // Dependencies load from node_modules as installed: native addons (better-sqlite3), pino's worker files and
-  // the files the server reads from packages (jsqr) stay where they are, and npm updates need no rebuild.
-  packages: "external",
+  // Dependencies written in JavaScript are bundled too: node then reads a few large files instead of resolving
+  // and reading several hundred small ones (kysely alone has hundreds), which is most of what start-up cost.
+  // These stay in node_modules: native addons (better-sqlite3, pg-native), and pino, which starts worker
+  // threads from its own files. CommonJS dependencies call require(), which the banner provides.
+  external: ["better-sqlite3", "pg", "pg-native", "pino", "thread-stream"],
+  banner: {
+    js: 'import { createRequire as __twofoldCreateRequire } from "node:module"; const require = __twofoldCreateRequire(import.meta.url);',
+  },
   sourcemap: "linked",
   // The maps point at the files under src/, which ship with the package.
   sourcesContent: false,
