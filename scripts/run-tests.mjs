@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with node's test runner (Node 20 has no glob support for --test).
+// Builds dist/, then runs every *.test.ts under src/ and test/ with node's test runner (Node 20 has no glob support for --test).
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +24,12 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
+// Tests that start the real `twofold` command run the build: make it first, so none of them runs a stale one.
+const build = spawnSync(process.execPath, [join(import.meta.dirname, "build.mjs")], {
+  stdio: "inherit",
+  env: process.env,
+});
+if (build.status !== 0) process.exit(build.status ?? 1);
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files],

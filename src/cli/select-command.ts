@@ -1,15 +1,11 @@
 // Finds the command in argv (its words may come after global options), or the help or version text asked for.
-
-import { readFileSync } from "node:fs";
+import { readPackageVersion } from "../runtime/package-root.ts";
 import { type Command, UsageError } from "./command.ts";
 import { COMMANDS, GROUPS } from "./commands/index.ts";
 import { renderCommandHelp, renderGroupHelp, renderMainHelp } from "./help.ts";
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  };
-  return pkg.version;
+  return readPackageVersion();
 }
 
 /** Indexes of the first two words in argv that are not options (skipping the value of --config). */

@@ -1,18 +1,8 @@
 // The metrics Twofold exposes, kept with prom-client (Prometheus text exposition format 0.0.4).
-import { readFileSync } from "node:fs";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { PasscodeAttempt, PasscodeOutcome } from "../core/use-cases/verify-passcode.ts";
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
-
-/** The version in package.json, read once. */
-let cachedVersion: string | undefined;
-export function readPackageVersion(): string {
-  cachedVersion ??= (
-    JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-  ).version;
-  return cachedVersion;
-}
 
 /** Request durations from 5 ms to 10 s: passcode checks are fast, push waits are long. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -18,12 +18,8 @@ import { createServices, type Services } from "../core/services.ts";
 import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/username-reconciliation.ts";
 import { openStore } from "../store/open-store.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import {
-  countPasscodeVerifications,
-  createMetrics,
-  readPackageVersion,
-  type TwofoldMetrics,
-} from "./metrics.ts";
+import { countPasscodeVerifications, createMetrics, type TwofoldMetrics } from "./metrics.ts";
+import { readPackageVersion } from "./package-root.ts";
 import { systemClock } from "./system-clock.ts";
 import { loadVAPIDKeys } from "./vapid.ts";
 

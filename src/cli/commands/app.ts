@@ -1,5 +1,4 @@
 // `twofold app …`: create applications (integration key, secret key, API host), list, rotate the secret, delete.
-import { apiHost } from "../../config/load.ts";
 import { APPLICATION_TYPES } from "../../core/model.ts";
 import { publicApplication } from "../../core/use-cases/applications.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -51,6 +50,7 @@ export const appCommands: Command[] = [
           ...(ctx.flag("allow-enroll") ? { allowEnrollment: true } : {}),
         },
       });
+      const { apiHost } = await import("../../config/load.ts");
       // The secret key is shown here and by rotate-secret only: it is stored sealed.
       const shown = {
         integrationKey: application.id,

@@ -1,8 +1,7 @@
 // `twofold push …`: activate a user's Twofold Authenticator, send a test push and wait for it, manage devices and fraud holds.
-import QRCode from "qrcode";
-import { activationLink } from "../../config/load.ts";
 import type { Command } from "../command.ts";
 import { shellWord } from "../command-line.ts";
+import { renderTerminalQRCode } from "../terminal-qr-code.ts";
 
 function when(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -19,14 +18,15 @@ export const pushCommands: Command[] = [
     async run(ctx) {
       const runtime = await ctx.runtime();
       const ticket = await runtime.services.createDeviceActivation(ctx.actor, ctx.args[0]!);
+      const { activationLink } = await import("../../config/load.ts");
       const link = activationLink(runtime.config, ticket.token.reveal());
-      const qr = ctx.json ? "" : await QRCode.toString(link, { type: "terminal", small: true });
+      const qr = ctx.json ? "" : await renderTerminalQRCode(link);
       ctx.out.data({ activationId: ticket.activationId, link, expiresAt: ticket.expiresAt }, () => {
         ctx.out.line(
           `Activation link for ${ctx.args[0]} (valid until ${when(ticket.expiresAt)}, works once):`,
         );
         ctx.out.line(`  ${link}`);
-        ctx.out.line(qr.trimEnd());
+        ctx.out.line(qr);
       });
       return 0;
     },

@@ -1,10 +1,8 @@
 // `twofold serve`: runs the HTTP server until SIGINT/SIGTERM; in demo mode seeds the demo organisation and prints a banner.
-import QRCode from "qrcode";
-import { publicBaseUrl } from "../../config/load.ts";
-import type { Config } from "../../config/schema.ts";
 import { DEMO_CLI_COMMANDS, type DemoInfo } from "../../runtime/demo-info.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
 import { lanAddress, opensslMissing } from "../dev-certificates.ts";
+import { renderTerminalQRCode } from "../terminal-qr-code.ts";
 import { DEV_CERTS_DIR, DEV_TLS_PORT } from "./certs.ts";
 
 export const serveCommands: Command[] = [
@@ -87,12 +85,14 @@ async function printBanner(ctx: CommandContext, url: string, demo: DemoInfo | un
   out.line();
   out.line("alice's authenticator app: scan this QR code, or add the URI by hand:");
   out.line(`  ${demo.aliceTOTPURI}`);
-  out.line((await QRCode.toString(demo.aliceTOTPURI, { type: "terminal", small: true })).trimEnd());
+  out.line(await renderTerminalQRCode(demo.aliceTOTPURI));
   out.line();
   out.line("Try the command line (in this directory, in another terminal):");
   for (const words of DEMO_CLI_COMMANDS) out.line(`  ${ctx.commandLine(words)}`);
   out.line();
-  for (const line of phoneAdvice(ctx, config, url)) out.line(line);
+  // Loaded already with the configuration: a dynamic import keeps it out of the command table.
+  const { publicBaseUrl } = await import("../../config/load.ts");
+  for (const line of phoneAdvice(ctx, publicBaseUrl(config), url)) out.line(line);
   out.line();
   out.line(`Open ${url} in a browser: the start page says what is running and what to try next.`);
 }
@@ -101,10 +101,10 @@ async function printBanner(ctx: CommandContext, url: string, demo: DemoInfo | un
  * How to reach the demo from a phone. The authenticator app needs a secure origin (W3C Secure Contexts §3:
  * camera, WebCrypto keys, service worker), which plain HTTP on a LAN address is not.
  */
-function phoneAdvice(ctx: CommandContext, config: Readonly<Config>, url: string): string[] {
+function phoneAdvice(ctx: CommandContext, publicUrl: string, url: string): string[] {
   if (url.startsWith("https:"))
     return [
-      `From a phone on this network: open ${publicBaseUrl(config)}/ (with the CA of this certificate installed`,
+      `From a phone on this network: open ${publicUrl}/ (with the CA of this certificate installed`,
       "on the phone, e.g. data/certs/ca.crt from `twofold certs dev`).",
     ];
   const lines = [

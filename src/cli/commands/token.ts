@@ -3,8 +3,6 @@ import { extname } from "node:path";
 import { isTwofoldError, TwofoldError } from "../../core/errors.ts";
 import type { Store } from "../../core/ports.ts";
 import { type ImportedToken, MAX_IMPORT_BYTES } from "../../core/tokens/imported-token.ts";
-import { parsePSKC } from "../../core/tokens/pskc.ts";
-import { parseTokenCSV } from "../../core/tokens/token-csv.ts";
 import { type PublicToken, toPublicToken } from "../../core/use-cases/hardware-tokens.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
 import { readInputFile, readStdinText } from "../input.ts";
@@ -52,6 +50,9 @@ async function parseTokens(ctx: CommandContext, file: string): Promise<ImportedT
   if (format === "csv" && (preSharedKey || password !== undefined))
     throw new UsageError("--psk and --password-stdin apply to PSKC files only");
   const text = content.toString("utf8");
+  // Loaded on use: the PSKC parser brings an XML library the other commands never need.
+  const { parseTokenCSV } = await import("../../core/tokens/token-csv.ts");
+  const { parsePSKC } = await import("../../core/tokens/pskc.ts");
   try {
     return format === "csv"
       ? parseTokenCSV(text)

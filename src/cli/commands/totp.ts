@@ -1,9 +1,9 @@
 // `twofold totp …`: enrol an authenticator app for a user (URI and terminal QR code), confirm it, remove it.
-import QRCode from "qrcode";
 import { isTwofoldError } from "../../core/errors.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { prompt } from "../input.ts";
 import { isoTime } from "../output.ts";
+import { renderTerminalQRCode } from "../terminal-qr-code.ts";
 
 const MAX_TRIES = 3;
 
@@ -51,7 +51,7 @@ export const totpCommands: Command[] = [
       const out = ctx.out;
       out.line(`Authenticator-app enrolment ${e.credentialId} for ${ctx.args[0]}`);
       out.line("Scan this QR code with the app, or add the URI or key by hand:");
-      out.line((await QRCode.toString(uri, { type: "terminal", small: true })).trimEnd());
+      out.line(await renderTerminalQRCode(uri));
       out.line(`URI:     ${uri}`);
       out.line(`key:     ${e.secret.reveal()}`);
       out.line(`expires: ${isoTime(e.expiresAt)} unless confirmed`);

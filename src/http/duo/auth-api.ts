@@ -1,10 +1,10 @@
 // The Duo-compatible Auth API v2 (duo-compat §3.1-§3.8): ping, check, logo, enroll, enroll_status, preauth, auth, auth_status.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { activationLink, publicBaseUrl } from "../../config/load.ts";
 import { AUTH_MESSAGES, type AuthOutcome } from "../../core/use-cases/auth-api.ts";
+import { packagePath } from "../../runtime/package-root.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 import { createActivationBarcodeURL, registerActivationBarcodeRoute } from "../activation-barcode.ts";
 import { type DuoFailure, DuoRefusal, invalidParameters, rateLimited } from "./envelope.ts";
@@ -24,7 +24,7 @@ import {
 } from "./login-steps.ts";
 import { AUTH_API_TYPES, Flag, LoginName, registerDuoScope, strict, Text } from "./signed-routes.ts";
 
-const LOGO = readFileSync(join(import.meta.dirname, "../authenticator/icon-512.png"));
+const LOGO = readFileSync(packagePath("src", "http", "authenticator", "icon-512.png"));
 
 const Time = T.Object({ time: T.Integer() }, strict);
 const Result = T.Object(

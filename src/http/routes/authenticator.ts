@@ -5,6 +5,7 @@ import { extname, join } from "node:path";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { sha256Hex } from "../../core/crypto/index.ts";
+import { packagePath } from "../../runtime/package-root.ts";
 
 export interface AuthenticatorRouteOptions {
   /** Where the app's files are (tests); defaults to src/http/authenticator. */
@@ -82,7 +83,7 @@ export function registerAuthenticatorRoutes(
   app: FastifyInstance,
   options: AuthenticatorRouteOptions = {},
 ): void {
-  const directory = options.directory ?? join(import.meta.dirname, "..", "authenticator");
+  const directory = options.directory ?? packagePath("src", "http", "authenticator");
   const asset = (path: string): Asset => {
     const body = readFileSync(path);
     const type = CONTENT_TYPES[extname(path)];

@@ -5,7 +5,7 @@ import QRCode from "qrcode";
 import { activationLink } from "../../config/load.ts";
 import { PASSCODE_MESSAGES, passcodeDenyMessage } from "../../core/use-cases/verify-passcode.ts";
 import { DEMO_CLI_COMMANDS, type DemoInfo } from "../../runtime/demo-info.ts";
-import { readPackageVersion } from "../../runtime/metrics.ts";
+import { readPackageVersion } from "../../runtime/package-root.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 import { html, renderPage, SafeHTML, STYLESHEET, STYLESHEET_PATH } from "../html.ts";
 import { requireSameOrigin } from "../same-origin.ts";
