@@ -2,6 +2,7 @@
 import { decodeBase32 } from "../core/base32.ts";
 import { generateP256KeyPair, sha256Hex, signES256 } from "../core/crypto/index.ts";
 import { ERROR_CODES, type ErrorCode, TwofoldError } from "../core/errors.ts";
+import { deviceRequestText } from "../core/device-protocol.ts";
 import type { PushStatus } from "../core/model.ts";
 import { generateTOTP, totpStep } from "../core/otp/totp.ts";
 import { canonicalPushAnswer, type PushDecision } from "../core/use-cases/push.ts";
@@ -78,9 +79,7 @@ export function canonicalDeviceRequest(
   const bodyHash = Buffer.from(sha256Hex(body), "hex").toString("base64url");
   return new Uint8Array(
     Buffer.from(
-      ["twofold-device-request/1", method.toUpperCase(), pathAndQuery, String(timestamp), bodyHash].join(
-        "\n",
-      ),
+      deviceRequestText(method, pathAndQuery, timestamp, bodyHash),
       "utf8",
     ),
   );
