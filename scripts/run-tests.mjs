@@ -3,6 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { buildWeb } from "./build-web.mjs";
 
 function collect(dir) {
   const out = [];
@@ -24,6 +25,8 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
+// The server serves the browser code from dist/web: build it from the current web/ sources first.
+await buildWeb();
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files],

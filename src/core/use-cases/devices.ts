@@ -33,12 +33,7 @@ export function canonicalDeviceRequest(r: {
   body: Uint8Array;
 }): Uint8Array {
   const bodyHash = Buffer.from(sha256(r.body)).toString("base64url");
-  return new Uint8Array(
-    Buffer.from(
-      deviceRequestText(r.method, r.path, r.timestamp, bodyHash),
-      "utf8",
-    ),
-  );
+  return new Uint8Array(Buffer.from(deviceRequestText(r.method, r.path, r.timestamp, bodyHash), "utf8"));
 }
 
 /**

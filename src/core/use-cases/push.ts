@@ -412,12 +412,7 @@ export interface PushAnswer {
 
 /** The exact bytes a device signs: fixed fields, one per line, so no field can bleed into another (D3). */
 export function canonicalPushAnswer(a: Omit<PushAnswer, "signature" | "deviceId">): Uint8Array {
-  return new Uint8Array(
-    Buffer.from(
-      pushAnswerText(a.txid, a.decision, a.code, a.timestamp),
-      "utf8",
-    ),
-  );
+  return new Uint8Array(Buffer.from(pushAnswerText(a.txid, a.decision, a.code, a.timestamp), "utf8"));
 }
 
 /**
