@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Builds the browser code under web/ into dist/web (git-ignored), which the server serves: `npm run build:web`.
 // Also imported by scripts/run-tests.mjs, so tests always run against the current web/ sources.
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const OUT_DIR = join(ROOT, "dist", "web");
+const FINAL_DIR = join(ROOT, "dist", "web");
+/** Built beside the final directory, then swapped in: a server reading dist/web never sees a half-written build. */
+const OUT_DIR = join(ROOT, "dist", `web.building-${process.pid}`);
 
 /** Options every bundle shares: browsers from 2022 on (the app needs WebCrypto, IndexedDB, <dialog>, Trusted Types). */
 const COMMON = {
@@ -86,6 +88,8 @@ export async function buildWeb() {
       outputs[relative(OUT_DIR, join(ROOT, path))] = info.bytes;
   const manifest = { authenticator, assets, outputs };
   writeFileSync(join(OUT_DIR, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  rmSync(FINAL_DIR, { recursive: true, force: true });
+  renameSync(OUT_DIR, FINAL_DIR);
   return manifest;
 }
 
@@ -94,7 +98,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const manifest = await buildWeb();
   const total = Object.values(manifest.outputs).reduce((a, b) => a + b, 0);
   console.log(
-    `web: ${Object.keys(manifest.outputs).length} files, ${total} bytes in ${relative(ROOT, OUT_DIR)} ` +
+    `web: ${Object.keys(manifest.outputs).length} files, ${total} bytes in ${relative(ROOT, FINAL_DIR)} ` +
       `(${Math.round(performance.now() - started)} ms)`,
   );
 }

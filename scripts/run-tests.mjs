@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with node's test runner (Node 20 has no glob support for --test).
+// Runs every *.test.ts(x) under src/ and test/ with node's test runner (Node 20 has no glob support for --test).
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ function collect(dir) {
     if (name === "node_modules" || name === "fixtures") continue;
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out.push(...collect(path));
-    else if (name.endsWith(".test.ts")) out.push(path);
+    else if (/\.test\.tsx?$/.test(name)) out.push(path);
   }
   return out;
 }
