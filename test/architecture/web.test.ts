@@ -91,3 +91,13 @@ test("the built bundles stay within their size budgets (gzip), and use no eval o
       );
   }
 });
+
+test("every .tsx file names our JSX runtime itself, so it renders whichever tsconfig the loader finds", () => {
+  const tsx = [...sources("web"), ...sources("src")].filter((f) => f.endsWith(".tsx"));
+  assert.ok(tsx.length > 0);
+  const offenders = tsx.filter((f) => {
+    const text = readFileSync(f, "utf8");
+    return !text.includes("/** @jsxRuntime automatic */") || !text.includes("/** @jsxImportSource #jsx */");
+  });
+  assert.deepEqual(offenders, []);
+});

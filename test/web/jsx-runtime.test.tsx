@@ -1,4 +1,7 @@
 // The server-side JSX runtime: what reaches the browser is escaped text, and markup the CSP would block cannot be written.
+// Compiled with our runtime whichever tsconfig the loader finds (the `twofold` command may start in any directory):
+/** @jsxRuntime automatic */
+/** @jsxImportSource #jsx */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Page } from "../../web/shared/components/page.tsx";

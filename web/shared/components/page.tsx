@@ -1,4 +1,7 @@
 // The shared page frame every server-rendered page uses: language, title, our own stylesheets and behaviours.
+// Compiled with our runtime whichever tsconfig the loader finds (the `twofold` command may start in any directory):
+/** @jsxRuntime automatic */
+/** @jsxImportSource #jsx */
 import type { Child } from "../jsx/html.ts";
 import type { SafeHTML } from "../jsx/jsx-runtime.ts";
 
