@@ -1,10 +1,12 @@
-// The server-side JSX runtime: what reaches the browser is escaped text, and markup the CSP would block cannot be written.
+// The server-side JSX runtime (what reaches the browser is escaped text; markup the CSP would block cannot be written) and the shared catalogue.
 // Compiled with our runtime whichever tsconfig the loader finds (the `twofold` command may start in any directory):
 /** @jsxRuntime automatic */
 /** @jsxImportSource #jsx */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Page } from "../../web/shared/components/page.tsx";
+import { pickLanguage } from "../../web/shared/i18n/catalogue.ts";
+import { SHARED_MESSAGES, sharedMessages } from "../../web/shared/i18n/messages.ts";
 import { html, renderDocument, SafeHTML } from "../../web/shared/jsx/html.ts";
 
 const ATTACK = `"><script>alert(1)</script><img src=x onerror=alert(2)>`;
@@ -81,4 +83,15 @@ test("the shared page frame: language, title, same-origin stylesheets and behavi
     /<link rel="stylesheet" href="\/assets\/web\/base-X.css"><script type="module" src="\/b.js"><\/script>/,
   );
   assert.match(page, /<main><h1>驗證碼<\/h1><\/main><\/body><\/html>\n$/);
+});
+
+test("the shared catalogue gives every text in both languages, parameters included", () => {
+  const en = SHARED_MESSAGES.en;
+  const zh = SHARED_MESSAGES["zh-Hant"];
+  assert.deepEqual(Object.keys(zh).sort(), Object.keys(en).sort());
+  for (const [key, value] of Object.entries(zh)) assert.notEqual(value, en[key as keyof typeof en], key);
+  assert.equal(zh.errorTitle("驗證碼不正確"), "錯誤：驗證碼不正確");
+  assert.equal(en.errorTitle("That passcode didn't work"), "Error: That passcode didn't work");
+  assert.equal(sharedMessages(pickLanguage(["zh-HK", "en"])).needHelp, "需要協助？");
+  assert.equal(sharedMessages(pickLanguage(["zh-CN", "fr"])).needHelp, "Need help?");
 });
