@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Builds dist/, then runs every *.test.ts under src/ and test/ with node's test runner (Node 20 has no glob support for --test).
+// Builds dist/ (server and browser code), then runs every *.test.ts(x) under src/ and test/ with node's test runner (Node 20 has no glob support for --test).
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { buildWeb } from "./build-web.mjs";
 
 function collect(dir) {
   const out = [];
@@ -10,7 +11,7 @@ function collect(dir) {
     if (name === "node_modules" || name === "fixtures") continue;
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out.push(...collect(path));
-    else if (name.endsWith(".test.ts")) out.push(path);
+    else if (/\.test\.tsx?$/.test(name)) out.push(path);
   }
   return out;
 }
@@ -30,6 +31,8 @@ const build = spawnSync(process.execPath, [join(import.meta.dirname, "build.mjs"
   env: process.env,
 });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// The server serves the browser code from dist/web: build it from the current web/ sources too.
+await buildWeb();
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files],

@@ -1,6 +1,7 @@
 // A Twofold Authenticator device (docs/authenticator-protocol.md): activation, signed requests, pending pushes, the live stream, answers, passcodes.
 import { decodeBase32 } from "../core/base32.ts";
 import { generateP256KeyPair, sha256Hex, signES256 } from "../core/crypto/index.ts";
+import { deviceRequestText } from "../core/device-protocol.ts";
 import { ERROR_CODES, type ErrorCode, TwofoldError } from "../core/errors.ts";
 import type { PushStatus } from "../core/model.ts";
 import { generateTOTP, totpStep } from "../core/otp/totp.ts";
@@ -76,14 +77,7 @@ export function canonicalDeviceRequest(
   body: Uint8Array,
 ): Uint8Array {
   const bodyHash = Buffer.from(sha256Hex(body), "hex").toString("base64url");
-  return new Uint8Array(
-    Buffer.from(
-      ["twofold-device-request/1", method.toUpperCase(), pathAndQuery, String(timestamp), bodyHash].join(
-        "\n",
-      ),
-      "utf8",
-    ),
-  );
+  return new Uint8Array(Buffer.from(deviceRequestText(method, pathAndQuery, timestamp, bodyHash), "utf8"));
 }
 
 export interface ActivationResult {

@@ -25,6 +25,7 @@ import { registerMetricsRoute } from "./routes/metrics.ts";
 import { registerStartPage } from "./routes/start-page.ts";
 import { registerSecurityHeaders, setSecurityHeaders } from "./security-headers.ts";
 import { requireRouteSchemas, validatorCompiler } from "./validation.ts";
+import { registerWebAssets } from "./web-assets.ts";
 
 export interface ServerOptions {
   /** Present in demo mode: the start page shows it and the demo passcode form exists. */
@@ -105,6 +106,7 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   if (metrics.enabled && metrics.token) registerMetricsRoute(app, runtime.metrics, metrics.token);
   registerStartPage(app, runtime, options.demo, options.commandLine);
   registerDeviceRoutes(app, runtime);
+  registerWebAssets(app);
   registerAuthenticatorRoutes(app, {});
   registerAuthAPIRoutes(app, runtime);
   registerRestV1Routes(app, runtime);

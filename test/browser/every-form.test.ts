@@ -1,4 +1,4 @@
-// No form ships without a browser test that submits it: every <form> under src/http is listed here with the
+// No form ships without a browser test that submits it: every <form> under src/http and web/ is listed here with the
 // browser test step that submits it, and that step must exist.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -30,14 +30,16 @@ function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return sources(path);
-    return /\.(ts|js|html)$/.test(name) && !name.endsWith(".test.ts") ? [path] : [];
+    return /\.(tsx?|js|html)$/.test(name) && !/\.test\.tsx?$/.test(name) ? [path] : [];
   });
 }
 
-test("every form under src/http is submitted by a browser test", () => {
-  const forms = sources(join(ROOT, "src/http")).flatMap((file) =>
-    [...readFileSync(file, "utf8").matchAll(/<form[^>]*/g)].map((m) => ({ file, tag: m[0] })),
-  );
+test("every form under src/http and web/ is submitted by a browser test", () => {
+  const forms = ["src/http", "web"]
+    .flatMap((dir) => sources(join(ROOT, dir)))
+    .flatMap((file) =>
+      [...readFileSync(file, "utf8").matchAll(/<form[^>]*/g)].map((m) => ({ file, tag: m[0] })),
+    );
   const unlisted = forms.filter(
     (f) => !Object.keys(SUBMITTED_BY).some((opening) => f.tag.startsWith(opening)),
   );

@@ -1,5 +1,6 @@
 // The Auth API's login decisions on both databases: lockout at completion (A4), replayed requests (K2), fail-closed answers (N2), the v1 BSON shapes duo_unix needs.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { sign } from "@duosecurity/duo_api/lib/duo_sig.js";
 import { decodeBSON } from "../../src/http/duo/bson.ts";
@@ -351,6 +352,15 @@ for (const dialect of await dialects()) {
         await s2.close();
         await t2.close();
       }
+    });
+
+    test("/auth/v2/logo answers the Twofold Authenticator's icon, as built from web/authenticator", async () => {
+      const r = signed("GET", "/auth/v2/logo", {});
+      const response = await fetch(r.url, r.init);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "image/png");
+      const body = Buffer.from(await response.arrayBuffer());
+      assert.deepEqual(body, readFileSync("web/authenticator/icon-512.png"));
     });
   });
 }

@@ -69,9 +69,14 @@ test("in demo mode / lists the organisation, users, integration key, QR code, CL
     assert.doesNotMatch(page, /<script|\sstyle=|<style|\son[a-z]+=/i);
     assert.doesNotMatch(page, /(src|href)="(https?:)?\/\//, "no external assets");
 
-    const css = await app.inject({ method: "GET", url: "/assets/twofold.css" });
+    // The stylesheet is the fingerprinted build of web/shared/styles/base.css: cached for good, renamed on change.
+    const stylesheet = /<link rel="stylesheet" href="(\/assets\/web\/base-[A-Z0-9]+\.css)">/.exec(page)?.[1];
+    assert.ok(stylesheet, "the page links the built stylesheet");
+    const css = await app.inject({ method: "GET", url: stylesheet });
     assert.equal(css.statusCode, 200);
     assert.match(String(css.headers["content-type"]), /^text\/css/);
+    assert.equal(css.headers["cache-control"], "public, max-age=31536000, immutable");
+    assert.match(css.body, /outline:3px solid/);
   } finally {
     await app.close();
     await t.close();

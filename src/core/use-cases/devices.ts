@@ -2,6 +2,7 @@
 import { verifyP256Signature } from "../crypto/ecdsa.ts";
 import { sha256 } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
+import { deviceRequestText } from "../device-protocol.ts";
 import { TwofoldError } from "../errors.ts";
 import type { Device } from "../model.ts";
 import type { PushView } from "../ports.ts";
@@ -32,12 +33,7 @@ export function canonicalDeviceRequest(r: {
   body: Uint8Array;
 }): Uint8Array {
   const bodyHash = Buffer.from(sha256(r.body)).toString("base64url");
-  return new Uint8Array(
-    Buffer.from(
-      ["twofold-device-request/1", r.method.toUpperCase(), r.path, String(r.timestamp), bodyHash].join("\n"),
-      "utf8",
-    ),
-  );
+  return new Uint8Array(Buffer.from(deviceRequestText(r.method, r.path, r.timestamp, bodyHash), "utf8"));
 }
 
 /**

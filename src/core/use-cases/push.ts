@@ -5,6 +5,7 @@ import { completeAuthentication } from "../completion-gate.ts";
 import { importP256PublicKey, verifyP256Signature } from "../crypto/ecdsa.ts";
 import { randomBelow, randomBytes, randomDigits, randomHex, randomId, sha256Hex } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
+import { pushAnswerText } from "../device-protocol.ts";
 import { TwofoldError } from "../errors.ts";
 import { evaluateLockout } from "../lockout.ts";
 import type {
@@ -411,12 +412,7 @@ export interface PushAnswer {
 
 /** The exact bytes a device signs: fixed fields, one per line, so no field can bleed into another (D3). */
 export function canonicalPushAnswer(a: Omit<PushAnswer, "signature" | "deviceId">): Uint8Array {
-  return new Uint8Array(
-    Buffer.from(
-      ["twofold-push-answer/1", a.txid, a.decision, a.code ?? "", String(a.timestamp)].join("\n"),
-      "utf8",
-    ),
-  );
+  return new Uint8Array(Buffer.from(pushAnswerText(a.txid, a.decision, a.code, a.timestamp), "utf8"));
 }
 
 /**

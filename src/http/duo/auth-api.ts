@@ -1,12 +1,11 @@
 // The Duo-compatible Auth API v2 (duo-compat §3.1-§3.8): ping, check, logo, enroll, enroll_status, preauth, auth, auth_status.
-import { readFileSync } from "node:fs";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { activationLink, publicBaseUrl } from "../../config/load.ts";
 import { AUTH_MESSAGES, type AuthOutcome } from "../../core/use-cases/auth-api.ts";
-import { packagePath } from "../../runtime/package-root.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 import { createActivationBarcodeURL, registerActivationBarcodeRoute } from "../activation-barcode.ts";
+import { readWebFile } from "../web-assets.ts";
 import { type DuoFailure, DuoRefusal, invalidParameters, rateLimited } from "./envelope.ts";
 import {
   type AuthFactorRequest,
@@ -23,8 +22,6 @@ import {
   typedFactor,
 } from "./login-steps.ts";
 import { AUTH_API_TYPES, Flag, LoginName, registerDuoScope, strict, Text } from "./signed-routes.ts";
-
-const LOGO = readFileSync(packagePath("src", "http", "authenticator", "icon-512.png"));
 
 const Time = T.Object({ time: T.Integer() }, strict);
 const Result = T.Object(
@@ -89,7 +86,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
       integrations: AUTH_API_TYPES,
       params: T.Object({}, strict),
       response: T.Unknown({ description: "image/png bytes" }),
-      handler: async () => ({ raw: LOGO, contentType: "image/png" }),
+      handler: async () => ({ raw: readWebFile("authenticator/icon-512.png"), contentType: "image/png" }),
     });
 
     route({

@@ -1,45 +1,14 @@
-// /authenticator: the Twofold Authenticator web app's files (served as they are), its service worker and its page policy.
-import { readFileSync } from "node:fs";
+// /authenticator: the Twofold Authenticator web app as built from web/authenticator, its service worker and its page policy.
 import { createRequire } from "node:module";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { sha256Hex } from "../../core/crypto/index.ts";
-import { packagePath } from "../../runtime/package-root.ts";
+import { type Asset, loadWebBuild, readAsset } from "../web-assets.ts";
 
 export interface AuthenticatorRouteOptions {
-  /** Where the app's files are (tests); defaults to src/http/authenticator. */
+  /** Where the built app is (tests); defaults to dist/web/authenticator (scripts/build-web.mjs). */
   directory?: string;
 }
-
-/** The app's own files; each is served at /authenticator/<name>. */
-const FILES = [
-  "index.html",
-  "app.js",
-  "app.css",
-  "accounts.js",
-  "crypto.js",
-  "device-client.js",
-  "i18n.js",
-  "push-feed.js",
-  "scanner.js",
-  "strings.js",
-  "sw.js",
-  "manifest.webmanifest",
-  "icon.svg",
-  "icon-192.png",
-  "icon-512.png",
-  "icon-maskable-512.png",
-];
-
-const CONTENT_TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".webmanifest": "application/manifest+json; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-};
 
 /**
  * The app's pages run only our own scripts and styles, talk only to this server (the device API), and take
@@ -73,23 +42,13 @@ const WORKER_CSP = BASE_POLICY.join("; ");
 export const AUTHENTICATOR_PERMISSIONS_POLICY =
   "camera=(self), microphone=(), geolocation=(), payment=(), usb=()";
 
-interface Asset {
-  body: Buffer;
-  type: string;
-  etag: string;
-}
-
 export function registerAuthenticatorRoutes(
   app: FastifyInstance,
   options: AuthenticatorRouteOptions = {},
 ): void {
-  const directory = options.directory ?? packagePath("src", "http", "authenticator");
-  const asset = (path: string): Asset => {
-    const body = readFileSync(path);
-    const type = CONTENT_TYPES[extname(path)];
-    if (!type) throw new Error(`no content type for ${path}`);
-    return { body, type, etag: `"${sha256Hex(body).slice(0, 32)}"` };
-  };
+  const build = loadWebBuild();
+  const directory = options.directory ?? join(build.directory, "authenticator");
+  const asset = (path: string): Asset => readAsset(path);
   const schema = { response: { 200: T.String(), 304: T.Null() } };
 
   const index = asset(join(directory, "index.html"));
@@ -98,7 +57,7 @@ export function registerAuthenticatorRoutes(
   for (const url of ["/authenticator", "/authenticator/"])
     app.get(url, { schema }, async (request, reply) => send(request, reply, index));
 
-  for (const name of FILES.filter((f) => f !== "index.html")) {
+  for (const name of build.manifest.authenticator.filter((f) => f !== "index.html")) {
     const file = asset(join(directory, name));
     const worker = name === "sw.js";
     app.get(`/authenticator/${name}`, { schema }, async (request, reply) => {

@@ -7,7 +7,7 @@ import { PASSCODE_MESSAGES, passcodeDenyMessage } from "../../core/use-cases/ver
 import { DEMO_CLI_COMMANDS, type DemoInfo } from "../../runtime/demo-info.ts";
 import { readPackageVersion } from "../../runtime/package-root.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
-import { html, renderPage, SafeHTML, STYLESHEET, STYLESHEET_PATH } from "../html.ts";
+import { html, renderPage, SafeHTML } from "../html.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 
 const HTML_TYPE = "text/html; charset=utf-8";
@@ -42,10 +42,6 @@ export function registerStartPage(
       : Promise.resolve("");
     return qr;
   };
-
-  app.get(STYLESHEET_PATH, { schema: { response: { 200: T.String() } } }, async (_request, reply) =>
-    reply.type("text/css; charset=utf-8").header("cache-control", "public, max-age=3600").send(STYLESHEET),
-  );
 
   app.get("/", { schema: { response: { 200: T.String() } } }, async (_request, reply) => {
     const body = html`${renderStatus(runtime)}${demo ? renderDemo(demo, await aliceQR(), commandLine) : ""}`;

@@ -7,7 +7,33 @@ const MAX_DECODE_WIDTH = 640;
  * Open the camera into `video` and resolve with the text of the first QR code for which `accept(text)` is
  * true. Rejects when the camera cannot be opened or `signal` aborts. The camera is always released.
  */
-export async function scanQRCode({ video, signal, accept }) {
+/** The parts of the Barcode Detection API used here (not yet in TypeScript's DOM library). */
+interface BarcodeDetectorLike {
+  detect(source: CanvasImageSource): Promise<{ rawValue: string }[]>;
+}
+interface BarcodeDetectorClass {
+  new (options: { formats: string[] }): BarcodeDetectorLike;
+  getSupportedFormats(): Promise<string[]>;
+}
+type JsQR = (
+  data: Uint8ClampedArray,
+  width: number,
+  height: number,
+  options: { inversionAttempts: string },
+) => { data: string } | null;
+type Decoder = (video: HTMLVideoElement) => Promise<string | null>;
+/** The decoder's URL: served by the app's route, outside this bundle (it is large and seldom needed). */
+const JSQR_URL = "/authenticator/vendor/jsqr.js";
+
+export async function scanQRCode({
+  video,
+  signal,
+  accept,
+}: {
+  video: HTMLVideoElement;
+  signal: AbortSignal;
+  accept: (text: string) => boolean;
+}): Promise<string> {
   const stream = await navigator.mediaDevices.getUserMedia({
     video: { facingMode: { ideal: "environment" } },
     audio: false,
@@ -28,12 +54,13 @@ export async function scanQRCode({ video, signal, accept }) {
   }
 }
 
-async function createDecoder() {
-  if ("BarcodeDetector" in self) {
+async function createDecoder(): Promise<Decoder> {
+  const Detector = (self as { BarcodeDetector?: BarcodeDetectorClass }).BarcodeDetector;
+  if (Detector) {
     try {
-      const formats = await self.BarcodeDetector.getSupportedFormats();
+      const formats = await Detector.getSupportedFormats();
       if (formats.includes("qr_code")) {
-        const detector = new self.BarcodeDetector({ formats: ["qr_code"] });
+        const detector = new Detector({ formats: ["qr_code"] });
         return async (video) => {
           const codes = await detector.detect(video);
           return codes[0]?.rawValue ?? null;
@@ -44,10 +71,11 @@ async function createDecoder() {
     }
   }
   // jsQR is a UMD bundle: loaded as a module it sets self.jsQR.
-  await import("/authenticator/vendor/jsqr.js");
-  const jsQR = self.jsQR;
+  await import(JSQR_URL);
+  const jsQR = (self as unknown as { jsQR: JsQR }).jsQR;
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true });
+  if (!context) throw new Error("no 2D canvas");
   return async (video) => {
     const scale = Math.min(1, MAX_DECODE_WIDTH / video.videoWidth);
     canvas.width = Math.round(video.videoWidth * scale);
@@ -60,7 +88,7 @@ async function createDecoder() {
   };
 }
 
-function wait(ms, signal) {
+function wait(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     signal.addEventListener("abort", done, { once: true });

@@ -1,8 +1,13 @@
 // The authenticator's service worker: keeps the app shell so passcodes work offline, shows a notification for
 // each Web Push login request (its context as plain text), and opens the app on that request when clicked.
-importScripts("/authenticator/strings.js");
+/// <reference lib="webworker" />
+import { fillPlaceholders, isLanguage, type Language } from "../shared/i18n/catalogue.ts";
+import { MESSAGES, type MessageKey } from "./messages.ts";
 
-const SHELL_CACHE = "twofold-authenticator-shell-v1";
+declare const self: ServiceWorkerGlobalScope;
+
+/** v2: the app became one bundle (app.js), so v1's module files are dropped with its cache. */
+const SHELL_CACHE = "twofold-authenticator-shell-v2";
 const SETTINGS_CACHE = "twofold-authenticator-settings";
 const LANGUAGE_URL = "/authenticator/settings/language";
 const APP_URL = "/authenticator/";
@@ -10,13 +15,6 @@ const SHELL = [
   APP_URL,
   "/authenticator/app.js",
   "/authenticator/app.css",
-  "/authenticator/accounts.js",
-  "/authenticator/crypto.js",
-  "/authenticator/device-client.js",
-  "/authenticator/i18n.js",
-  "/authenticator/push-feed.js",
-  "/authenticator/scanner.js",
-  "/authenticator/strings.js",
   "/authenticator/manifest.webmanifest",
   "/authenticator/icon.svg",
   "/authenticator/icon-192.png",
@@ -61,7 +59,7 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(fromCache(event, key));
 });
 
-async function fromCache(event, key) {
+async function fromCache(event: FetchEvent, key: string): Promise<Response> {
   const cache = await caches.open(SHELL_CACHE);
   const cached = await cache.match(key);
   const refresh = fetch(key, { cache: "no-cache" }).then(async (response) => {
@@ -75,32 +73,39 @@ async function fromCache(event, key) {
   return refresh;
 }
 
-async function translator() {
-  const strings = self.TWOFOLD_STRINGS;
-  let language = null;
+async function translator(): Promise<{
+  language: Language;
+  t: (key: MessageKey, params?: Record<string, string | number>) => string;
+}> {
+  let saved: string | null = null;
   try {
-    const saved = await (await caches.open(SETTINGS_CACHE)).match(LANGUAGE_URL);
-    if (saved) language = await saved.text();
+    const entry = await (await caches.open(SETTINGS_CACHE)).match(LANGUAGE_URL);
+    if (entry) saved = await entry.text();
   } catch {
     // No saved choice.
   }
-  if (!strings[language]) {
+  let language: Language;
+  if (isLanguage(saved)) language = saved;
+  else {
     const tags = self.navigator.languages ?? [self.navigator.language ?? "en"];
     language = tags.some((tag) => /^zh(-hant|-tw|-hk|-mo|$)/i.test(tag)) ? "zh-Hant" : "en";
   }
-  const table = strings[language];
-  return {
-    language,
-    t: (key, params = {}) =>
-      (table[key] ?? strings.en[key]).replace(/\{(\w+)\}/g, (_, n) => String(params[n] ?? "")),
-  };
+  const table = MESSAGES[language];
+  return { language, t: (key, params = {}) => fillPlaceholders(table[key], params) };
 }
 
 /** Payload: {"type":"push","push":{txid, application, time, ip, place, info, …}} (protocol "Web Push"). */
 self.addEventListener("push", (event) => {
   event.waitUntil(
     (async () => {
-      let push = null;
+      let push: {
+        txid: string;
+        application?: unknown;
+        time?: unknown;
+        ip?: unknown;
+        place?: unknown;
+        info?: unknown;
+      } | null = null;
       try {
         const message = event.data?.json();
         if (message?.type === "push" && typeof message.push?.txid === "string") push = message.push;
@@ -117,9 +122,9 @@ self.addEventListener("push", (event) => {
         });
         return;
       }
-      const time = Number.isFinite(push.time)
-        ? new Intl.DateTimeFormat(language, { timeStyle: "short" }).format(new Date(push.time))
-        : "";
+      const pushTime = typeof push.time === "number" && Number.isFinite(push.time) ? push.time : null;
+      const time =
+        pushTime === null ? "" : new Intl.DateTimeFormat(language, { timeStyle: "short" }).format(pushTime);
       // Notifications show plain text only; the context goes in as it came.
       const body = [time, push.ip, push.place, push.info]
         .filter((part) => typeof part === "string" && part)
@@ -133,8 +138,8 @@ self.addEventListener("push", (event) => {
           lang: language,
           icon: "/authenticator/icon-192.png",
           requireInteraction: true,
-          ...(Number.isFinite(push.time) ? { timestamp: push.time } : {}),
-        },
+          ...(pushTime === null ? {} : { timestamp: pushTime }),
+        } as NotificationOptions,
       );
     })(),
   );
@@ -142,17 +147,19 @@ self.addEventListener("push", (event) => {
 
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const txid = event.notification.data?.txid;
+  const txid: unknown = event.notification.data?.txid;
   event.waitUntil(
     (async () => {
       const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
       const open = windows.find((client) => new URL(client.url).pathname.startsWith("/authenticator"));
       if (open) {
         await open.focus();
-        if (txid) open.postMessage({ type: "open-push", txid });
+        if (typeof txid === "string" && txid) open.postMessage({ type: "open-push", txid });
         return;
       }
-      await self.clients.openWindow(txid ? `${APP_URL}#push=${encodeURIComponent(txid)}` : APP_URL);
+      await self.clients.openWindow(
+        typeof txid === "string" && txid ? `${APP_URL}#push=${encodeURIComponent(txid)}` : APP_URL,
+      );
     })(),
   );
 });

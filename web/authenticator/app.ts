@@ -1,21 +1,37 @@
 // The Twofold Authenticator web app: accounts with offline passcodes, activation by QR code or link, and login
 // requests answered with signed decisions (docs/authenticator-protocol.md). Every text goes through t() and
 // into the page as text (textContent, Text nodes), never as markup.
-import { accountId, deleteAccount, listAccounts, saveAccount } from "./accounts.js";
-import { decodeBase64url, generateDeviceKey, generateTOTP, importTOTPKey, secondsLeft } from "./crypto.js";
-import { activateDevice, answerPush, DeviceAPIError, fetchVAPIDKey, putDelivery } from "./device-client.js";
+import { type Account, accountId, deleteAccount, listAccounts, saveAccount } from "./accounts.ts";
+import { decodeBase64url, generateDeviceKey, generateTOTP, importTOTPKey, secondsLeft } from "./crypto.ts";
+import {
+  activateDevice,
+  answerPush,
+  type Delivery,
+  DeviceAPIError,
+  type DevicePush,
+  fetchVAPIDKey,
+  putDelivery,
+} from "./device-client.ts";
 import {
   currentLanguage,
   formatTime,
   initialLanguage,
   LANGUAGES,
   languageName,
+  type MessageKey,
   setLanguage,
   t,
   translateElements,
-} from "./i18n.js";
-import { PushFeed } from "./push-feed.js";
-import { scanQRCode } from "./scanner.js";
+} from "./i18n.ts";
+import { MESSAGES } from "./messages.ts";
+import { type FeedStatus, PushFeed } from "./push-feed.ts";
+import { scanQRCode } from "./scanner.ts";
+
+type Params = Record<string, string | number>;
+type Decision = "approve" | "deny" | "fraud";
+
+// The string table, for the page's own checks (every key in both languages) and for debugging.
+Object.assign(self, { TWOFOLD_STRINGS: MESSAGES });
 
 const SCOPE = "/authenticator";
 const SERVICE_WORKER_URL = "/authenticator/sw.js";
@@ -23,36 +39,46 @@ const SERVICE_WORKER_URL = "/authenticator/sw.js";
 const ACTIVATION_TOKEN = /^AC[A-Z0-9]{18}\.[A-Za-z0-9_-]{16,128}$/;
 /** Push permission or a slow push service must never hold up activation. */
 const PUSH_SETUP_TIMEOUT_MS = 8000;
-const OUTCOMES = {
+const OUTCOMES: Partial<Record<string, MessageKey>> = {
   approved: "outcomeApproved",
   denied: "outcomeDenied",
   fraud: "outcomeFraud",
 };
-const RESOLVED = {
+const RESOLVED: Partial<Record<string, MessageKey>> = {
   approved: "outcomeResolvedApproved",
   denied: "outcomeResolvedDenied",
   fraud: "outcomeResolvedFraud",
   expired: "outcomeExpired",
 };
 
-const $ = (id) => document.getElementById(id);
+/** An element of the page (index.html): a missing one is a bug, found at once. */
+function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`no #${id} on the page`);
+  return element as T;
+}
+
+interface ActivationMessage {
+  kind: string;
+  key: MessageKey;
+  params: Params;
+  link: string | null;
+}
 
 const state = {
-  accounts: [],
-  /** account id → AccountView */
-  accountViews: new Map(),
+  accounts: [] as Account[],
+  accountViews: new Map<string, AccountView>(),
   /** origin + " " + txid → RequestView */
-  requests: new Map(),
-  /** account id → "connecting" | "online" | "offline" | "rejected" */
-  statuses: new Map(),
+  requests: new Map<string, RequestView>(),
+  statuses: new Map<string, FeedStatus>(),
   /** The push a notification click asked to show. */
-  focusTxid: null,
+  focusTxid: null as string | null,
   activating: false,
   /** AbortController while the camera is open. */
-  scan: null,
+  scan: null as AbortController | null,
   /** Messages that stay on screen, kept as keys so a language switch rewrites them. */
-  activationMessage: null,
-  notificationMessage: null,
+  activationMessage: null as ActivationMessage | null,
+  notificationMessage: null as MessageKey | null,
 };
 
 const feed = new PushFeed({
@@ -69,23 +95,29 @@ const feed = new PushFeed({
 // ---------------------------------------------------------------- DOM helpers
 
 let nextId = 0;
-const uid = (prefix) => `${prefix}-${++nextId}`;
+const uid = (prefix: string) => `${prefix}-${++nextId}`;
+
+type AttributeValue = string | number | boolean | null | undefined | ((event: Event) => void);
 
 /** Create an element; string children become Text nodes, so nothing here is ever parsed as HTML. */
-function h(tag, attributes = {}, ...children) {
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, AttributeValue> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === false || value === null || value === undefined) continue;
-    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    if (typeof value === "function") el.addEventListener(name.slice(2), value);
     else el.setAttribute(name, value === true ? "" : String(value));
   }
   el.append(...children);
   return el;
 }
 
-let announceTimer;
+let announceTimer: ReturnType<typeof setTimeout> | undefined;
 /** Say `text` through the polite live region (new requests, results). */
-function announce(text) {
+function announce(text: string): void {
   const region = $("announcer");
   region.textContent = "";
   clearTimeout(announceTimer);
@@ -95,23 +127,31 @@ function announce(text) {
   }, 50);
 }
 
-function groupDigits(code) {
+function groupDigits(code: string): string {
   return code.length === 6 ? `${code.slice(0, 3)} ${code.slice(3)}` : code;
 }
 
-function withTimeout(promise, ms) {
-  let timer;
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
     promise,
-    new Promise((_, reject) => {
+    new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error("timed out")), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }
 
 /** A modal confirmation (the native <dialog>: focus is trapped and returned, Escape cancels). */
-function confirmAction({ title, text, confirm }) {
-  const dialog = $("confirm-dialog");
+function confirmAction({
+  title,
+  text,
+  confirm,
+}: {
+  title: string;
+  text: string;
+  confirm: string;
+}): Promise<boolean> {
+  const dialog = $<HTMLDialogElement>("confirm-dialog");
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
   $("confirm-ok").textContent = confirm;
@@ -128,7 +168,23 @@ function confirmAction({ title, text, confirm }) {
 // ---------------------------------------------------------------- accounts and passcodes
 
 class AccountView {
-  constructor(account) {
+  account: Account;
+  step: number;
+  code: string;
+  readonly title: HTMLElement;
+  readonly organization: HTMLElement;
+  readonly serverTerm: HTMLElement;
+  readonly deviceTerm: HTMLElement;
+  readonly codeLabel: HTMLElement;
+  readonly digits: HTMLElement;
+  readonly countdown: HTMLElement;
+  readonly progress: HTMLProgressElement;
+  readonly rejected: HTMLElement;
+  readonly copyButton: HTMLButtonElement;
+  readonly removeButton: HTMLButtonElement;
+  readonly element: HTMLLIElement;
+
+  constructor(account: Account) {
     this.account = account;
     this.step = -1;
     this.code = "";
@@ -179,7 +235,7 @@ class AccountView {
     this.applyText();
   }
 
-  applyText() {
+  applyText(): void {
     const username = this.account.username;
     this.serverTerm.textContent = t("accountServer");
     this.deviceTerm.textContent = t("accountDevice");
@@ -192,12 +248,12 @@ class AccountView {
     this.tick(Date.now());
   }
 
-  setRejected(rejected) {
+  setRejected(rejected: boolean): void {
     this.rejected.hidden = !rejected;
   }
 
   /** Computed here from the HMAC key, so it works offline (RFC 6238). */
-  async tick(now) {
+  async tick(now: number): Promise<void> {
     const { period, digits } = this.account.totp;
     const step = Math.floor(now / 1000 / period);
     const left = secondsLeft(period, now);
@@ -211,7 +267,7 @@ class AccountView {
     this.digits.textContent = groupDigits(code);
   }
 
-  async copy() {
+  async copy(): Promise<void> {
     try {
       await navigator.clipboard.writeText(this.code);
       announce(t("copied"));
@@ -221,7 +277,7 @@ class AccountView {
   }
 }
 
-function renderAccounts() {
+function renderAccounts(): void {
   const list = $("account-list");
   const ids = new Set(state.accounts.map((a) => a.id));
   for (const [id, view] of state.accountViews) {
@@ -245,13 +301,13 @@ function renderAccounts() {
   renderConnection();
 }
 
-async function reloadAccounts() {
+async function reloadAccounts(): Promise<void> {
   state.accounts = await listAccounts();
   renderAccounts();
   feed.setAccounts(state.accounts, pendingTxids);
 }
 
-async function removeAccount(account) {
+async function removeAccount(account: Account): Promise<void> {
   const confirmed = await confirmAction({
     title: t("removeTitle"),
     text: t("removeText", { username: account.username, organization: account.organization }),
@@ -275,17 +331,43 @@ async function removeAccount(account) {
 
 // ---------------------------------------------------------------- login requests
 
-const requestKey = (origin, txid) => `${origin} ${txid}`;
+const requestKey = (origin: string, txid: string) => `${origin} ${txid}`;
 
-function pendingTxids(account) {
-  const txids = new Set();
+function pendingTxids(account: Account): Set<string> {
+  const txids = new Set<string>();
   for (const view of state.requests.values())
     if (view.pending && view.account.id === account.id) txids.add(view.push.txid);
   return txids;
 }
 
+type Row = "requestAccount" | "requestTime" | "requestIP" | "requestPlace" | "requestInfo";
+
 class RequestView {
-  constructor(account, push) {
+  account: Account;
+  readonly push: DevicePush;
+  pending: boolean;
+  answering: boolean;
+  outcome: { status: string; key: MessageKey } | null;
+  readonly digits: number;
+  readonly title: HTMLElement;
+  readonly terms: Partial<Record<Row, HTMLElement>>;
+  readonly values: Partial<Record<Row, HTMLElement>>;
+  readonly expires: HTMLElement;
+  readonly error: HTMLElement;
+  readonly codeLabel: HTMLLabelElement;
+  readonly codeInput: HTMLInputElement | null;
+  readonly notice: HTMLElement;
+  noticeKey: MessageKey | null;
+  readonly approveButton: HTMLButtonElement;
+  readonly denyButton: HTMLButtonElement;
+  readonly fraudButton: HTMLButtonElement;
+  readonly form: HTMLFormElement;
+  readonly outcomeText: HTMLElement;
+  readonly dismissButton: HTMLButtonElement;
+  readonly outcomeBox: HTMLElement;
+  readonly element: HTMLLIElement;
+
+  constructor(account: Account, push: DevicePush) {
     this.account = account;
     this.push = push;
     this.pending = true;
@@ -293,17 +375,19 @@ class RequestView {
     this.answering = false;
     this.outcome = null;
     const id = uid("request");
-    const digits = Number.isInteger(push.codeDigits) ? push.codeDigits : 6;
+    const digits = push.codeDigits !== undefined && Number.isInteger(push.codeDigits) ? push.codeDigits : 6;
     this.digits = digits;
     this.title = h("h3", { id: `${id}-title` });
     this.terms = {};
     this.values = {};
-    const rows = [];
-    const row = (key, value, className) => {
+    const rows: HTMLElement[] = [];
+    const row = (key: Row, value: string | undefined, className?: string) => {
       if (value === null || value === undefined || value === "") return;
-      this.terms[key] = h("dt");
-      this.values[key] = h("dd", className ? { class: className } : {}, String(value));
-      rows.push(this.terms[key], this.values[key]);
+      const term = h("dt");
+      const description = h("dd", className ? { class: className } : {}, String(value));
+      this.terms[key] = term;
+      this.values[key] = description;
+      rows.push(term, description);
     };
     row("requestAccount", " ");
     row("requestTime", " ");
@@ -340,7 +424,7 @@ class RequestView {
       {
         class: "answer",
         novalidate: true,
-        onsubmit: (event) => {
+        onsubmit: (event: Event) => {
           event.preventDefault();
           this.approve();
         },
@@ -364,11 +448,11 @@ class RequestView {
     this.applyText();
   }
 
-  applyText() {
+  applyText(): void {
     this.title.textContent = t("requestTitle", { application: this.push.application });
-    for (const [key, term] of Object.entries(this.terms)) term.textContent = t(key);
-    this.values.requestTime.textContent = formatTime(this.push.time);
-    this.values.requestAccount.textContent = t("requestAccountValue", {
+    for (const [key, term] of Object.entries(this.terms)) term.textContent = t(key as Row);
+    this.values.requestTime!.textContent = formatTime(this.push.time);
+    this.values.requestAccount!.textContent = t("requestAccountValue", {
       username: this.account.username,
       organization: this.account.organization,
     });
@@ -383,19 +467,19 @@ class RequestView {
     this.tick(Date.now());
   }
 
-  tick(now) {
+  tick(now: number): void {
     if (!this.pending) return;
     const left = Math.ceil((this.push.expiresAt - now) / 1000);
     if (left <= 0) this.finish("expired", "outcomeExpired", { focus: false });
     else this.expires.textContent = t("requestExpires", { seconds: left });
   }
 
-  focus() {
+  focus(): void {
     (this.codeInput ?? this.approveButton).focus();
     this.element.scrollIntoView({ block: "nearest" });
   }
 
-  approve() {
+  approve(): Promise<void> | undefined {
     let code = "";
     if (this.codeInput) {
       code = this.codeInput.value.trim();
@@ -411,7 +495,7 @@ class RequestView {
     return this.answer("approve", code);
   }
 
-  async reportFraud() {
+  async reportFraud(): Promise<void> {
     const confirmed = await confirmAction({
       title: t("fraudTitle"),
       text: t("fraudText"),
@@ -420,7 +504,7 @@ class RequestView {
     if (confirmed) await this.answer("fraud");
   }
 
-  async answer(decision, code = "") {
+  async answer(decision: Decision, code = ""): Promise<void> {
     if (!this.pending) return;
     this.setBusy(true);
     this.noticeKey = null;
@@ -444,7 +528,7 @@ class RequestView {
     }
   }
 
-  setBusy(busy) {
+  setBusy(busy: boolean): void {
     this.answering = busy;
     for (const control of [this.approveButton, this.denyButton, this.fraudButton, this.codeInput])
       if (control) control.disabled = busy;
@@ -452,7 +536,7 @@ class RequestView {
   }
 
   /** The request is over: the form gives way to the outcome, which is announced and focused. */
-  finish(status, key, { focus = true } = {}) {
+  finish(status: string, key: MessageKey, { focus = true } = {}): void {
     if (!this.pending) return;
     this.pending = false;
     this.outcome = { status, key };
@@ -467,7 +551,7 @@ class RequestView {
     void closeNotification(this.push.txid);
   }
 
-  dismiss() {
+  dismiss(): void {
     this.element.remove();
     state.requests.delete(requestKey(this.account.origin, this.push.txid));
     renderRequestsEmpty();
@@ -475,7 +559,7 @@ class RequestView {
   }
 }
 
-function addRequest(account, push) {
+function addRequest(account: Account, push: DevicePush): void {
   const key = requestKey(account.origin, push.txid);
   if (state.requests.has(key) || push.expiresAt <= Date.now()) return;
   const view = new RequestView(account, push);
@@ -490,7 +574,7 @@ function addRequest(account, push) {
   }
 }
 
-function resolveRequest(account, { txid, status }) {
+function resolveRequest(account: Account, { txid, status }: { txid: string; status: string }): void {
   const view = state.requests.get(requestKey(account.origin, txid));
   if (view?.pending && !view.answering)
     view.finish(status, RESOLVED[status] ?? "outcomeGone", { focus: false });
@@ -498,7 +582,7 @@ function resolveRequest(account, { txid, status }) {
 }
 
 /** After a poll: add what is new, close what this account saw before and is no longer pending. */
-function applySnapshot(account, pushes, knownBefore) {
+function applySnapshot(account: Account, pushes: DevicePush[], knownBefore: Set<string>): void {
   const pending = new Set(pushes.map((p) => p.txid));
   for (const txid of knownBefore) {
     const view = state.requests.get(requestKey(account.origin, txid));
@@ -510,11 +594,11 @@ function applySnapshot(account, pushes, knownBefore) {
   for (const push of [...pushes].reverse()) addRequest(account, push);
 }
 
-function renderRequestsEmpty() {
+function renderRequestsEmpty(): void {
   $("no-requests").hidden = state.requests.size > 0;
 }
 
-function focusRequest(txid) {
+function focusRequest(txid: string): boolean {
   for (const view of state.requests.values()) {
     if (view.push.txid === txid && view.pending) {
       view.focus();
@@ -526,7 +610,7 @@ function focusRequest(txid) {
 
 // ---------------------------------------------------------------- connection state
 
-function renderConnection() {
+function renderConnection(): void {
   const el = $("connection");
   const statuses = [...state.statuses.values()];
   if (statuses.length === 0) {
@@ -540,19 +624,18 @@ function renderConnection() {
       : "offline";
   el.hidden = false;
   el.dataset.state = status;
-  const text = t(
-    { online: "statusOnline", connecting: "statusConnecting", offline: "statusOffline" }[status],
-  );
+  const keys = { online: "statusOnline", connecting: "statusConnecting", offline: "statusOffline" } as const;
+  const text = t(keys[status]);
   if (el.textContent !== text) el.textContent = text;
 }
 
 // ---------------------------------------------------------------- activation
 
 /** The token and server of an activation link (`<publicUrl>/authenticator#activate=<token>`), or a bare token. */
-function parseActivationLink(text) {
+function parseActivationLink(text: string): { origin: string; token: string; link: string | null } | null {
   const value = text.trim();
   if (ACTIVATION_TOKEN.test(value)) return { origin: location.origin, token: value, link: null };
-  let url;
+  let url: URL;
   try {
     url = new URL(value);
   } catch {
@@ -564,12 +647,17 @@ function parseActivationLink(text) {
   return token && ACTIVATION_TOKEN.test(token) ? { origin: url.origin, token, link: url.href } : null;
 }
 
-function showActivationMessage(kind, key, params = {}, link = null) {
+function showActivationMessage(
+  kind: string | null,
+  key: MessageKey,
+  params: Params = {},
+  link: string | null = null,
+): void {
   state.activationMessage = kind ? { kind, key, params, link } : null;
   renderActivationMessage();
 }
 
-function renderActivationMessage() {
+function renderActivationMessage(): void {
   const el = $("activation-status");
   const message = state.activationMessage;
   el.textContent = "";
@@ -579,11 +667,12 @@ function renderActivationMessage() {
   if (message.link) el.append(" ", h("a", { href: message.link, rel: "noopener noreferrer" }, t("openLink")));
 }
 
-function platformName() {
-  return navigator.userAgentData?.platform || navigator.platform || "Web";
+function platformName(): string {
+  const data = (navigator as { userAgentData?: { platform?: string } }).userAgentData;
+  return data?.platform || navigator.platform || "Web";
 }
 
-async function activate(text) {
+async function activate(text: string): Promise<void> {
   const parsed = parseActivationLink(text);
   if (!parsed) return showActivationMessage("error", "activationNotLink");
   // The page may talk only to its own server (connect-src 'self'): another server's link opens there.
@@ -591,7 +680,7 @@ async function activate(text) {
     return showActivationMessage("error", "activationOtherServer", { origin: parsed.origin }, parsed.link);
   if (state.activating) return;
   state.activating = true;
-  $("activate-button").disabled = true;
+  $<HTMLButtonElement>("activate-button").disabled = true;
   showActivationMessage("busy", "activating");
   try {
     const key = await generateDeviceKey();
@@ -605,7 +694,7 @@ async function activate(text) {
     });
     const { secret, ...totp } = result.totp;
     // From here on the seed exists only inside the non-extractable key.
-    const totpKey = await importTOTPKey(secret, totp.algorithm);
+    const totpKey = await importTOTPKey(secret ?? "", totp.algorithm);
     delete result.totp.secret;
     await saveAccount({
       id: accountId(parsed.origin, result.deviceId),
@@ -620,7 +709,7 @@ async function activate(text) {
       pushEnabled: Boolean(delivery),
       createdAt: Date.now(),
     });
-    $("activation-link").value = "";
+    $<HTMLInputElement>("activation-link").value = "";
     await reloadAccounts();
     showActivationMessage("done", "activated", {
       username: result.username,
@@ -631,18 +720,18 @@ async function activate(text) {
     showActivationMessage("error", invalid ? "activationInvalid" : "activationFailed");
   } finally {
     state.activating = false;
-    $("activate-button").disabled = false;
+    $<HTMLButtonElement>("activate-button").disabled = false;
   }
 }
 
 // ---------------------------------------------------------------- Web Push
 
-function pushSupported() {
+function pushSupported(): boolean {
   return "serviceWorker" in navigator && "PushManager" in self && "Notification" in self;
 }
 
 /** A Web Push subscription for the activation request, only when permission was already given; never throws. */
-async function createPushDelivery(origin) {
+async function createPushDelivery(origin: string): Promise<Delivery | undefined> {
   if (!pushSupported() || Notification.permission !== "granted") return undefined;
   try {
     return await withTimeout(subscribe(origin), PUSH_SETUP_TIMEOUT_MS);
@@ -651,7 +740,7 @@ async function createPushDelivery(origin) {
   }
 }
 
-async function subscribe(origin) {
+async function subscribe(origin: string): Promise<Delivery> {
   const registration = await navigator.serviceWorker.ready;
   const applicationServerKey = decodeBase64url(await fetchVAPIDKey(origin));
   let subscription = await registration.pushManager.getSubscription();
@@ -661,17 +750,23 @@ async function subscribe(origin) {
   }
   subscription ??= await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey });
   const { endpoint, keys } = subscription.toJSON();
-  return { type: "webpush", subscription: { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } } };
+  return {
+    type: "webpush",
+    subscription: {
+      endpoint: endpoint ?? "",
+      keys: { p256dh: keys?.["p256dh"] ?? "", auth: keys?.["auth"] ?? "" },
+    },
+  };
 }
 
-function sameBytes(a, b) {
+function sameBytes(a: ArrayBuffer | null, b: Uint8Array): boolean {
   if (!a) return false;
   const x = new Uint8Array(a);
   return x.length === b.length && x.every((v, i) => v === b[i]);
 }
 
-async function enableNotifications() {
-  const button = $("enable-notifications");
+async function enableNotifications(): Promise<void> {
+  const button = $<HTMLButtonElement>("enable-notifications");
   button.disabled = true;
   try {
     if ((await Notification.requestPermission()) !== "granted") throw new Error("permission refused");
@@ -690,7 +785,7 @@ async function enableNotifications() {
   }
 }
 
-function renderNotificationsButton() {
+function renderNotificationsButton(): void {
   $("enable-notifications").hidden = !(
     pushSupported() &&
     Notification.permission !== "denied" &&
@@ -698,11 +793,11 @@ function renderNotificationsButton() {
   );
 }
 
-function renderNotificationMessage() {
+function renderNotificationMessage(): void {
   $("notification-status").textContent = state.notificationMessage ? t(state.notificationMessage) : "";
 }
 
-async function closeNotification(txid) {
+async function closeNotification(txid: string): Promise<void> {
   try {
     const registration = await navigator.serviceWorker?.getRegistration(SCOPE);
     for (const notification of (await registration?.getNotifications({ tag: `push-${txid}` })) ?? [])
@@ -714,7 +809,7 @@ async function closeNotification(txid) {
 
 // ---------------------------------------------------------------- camera
 
-async function toggleScan() {
+async function toggleScan(): Promise<void> {
   if (state.scan) {
     state.scan.abort();
     return;
@@ -726,20 +821,21 @@ async function toggleScan() {
   $("scan-button").setAttribute("aria-expanded", "true");
   try {
     const text = await scanQRCode({
-      video: $("camera"),
+      video: $<HTMLVideoElement>("camera"),
       signal: controller.signal,
       accept: (value) => parseActivationLink(value) !== null,
     });
     stopScanUI();
     await activate(text);
   } catch (error) {
-    if (error?.name !== "AbortError") showActivationMessage("error", "cameraUnavailable");
+    if ((error as Error | undefined)?.name !== "AbortError")
+      showActivationMessage("error", "cameraUnavailable");
   } finally {
     stopScanUI();
   }
 }
 
-function stopScanUI() {
+function stopScanUI(): void {
   state.scan = null;
   $("scanner").hidden = true;
   $("scan-button").textContent = t("scanButton");
@@ -748,7 +844,7 @@ function stopScanUI() {
 
 // ---------------------------------------------------------------- page
 
-function applyText() {
+function applyText(): void {
   document.title = t("appTitle");
   translateElements(document);
   $("scan-button").textContent = t(state.scan ? "stopScanButton" : "scanButton");
@@ -759,8 +855,8 @@ function applyText() {
   renderNotificationMessage();
 }
 
-function setUpControls() {
-  const select = $("language");
+function setUpControls(): void {
+  const select = $<HTMLSelectElement>("language");
   for (const language of LANGUAGES)
     select.append(h("option", { value: language, lang: language }, languageName(language)));
   select.value = currentLanguage();
@@ -770,7 +866,7 @@ function setUpControls() {
   });
   $("activate-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    void activate($("activation-link").value);
+    void activate($<HTMLInputElement>("activation-link").value);
   });
   $("scan-button").hidden = !navigator.mediaDevices?.getUserMedia;
   $("scan-button").addEventListener("click", () => void toggleScan());
@@ -783,7 +879,7 @@ function setUpControls() {
 }
 
 /** `#activate=<token>` activates; `#push=<txid>` (a notification click) shows that request. */
-async function handleFragment() {
+async function handleFragment(): Promise<void> {
   if (!location.hash) return;
   const params = new URLSearchParams(location.hash.slice(1));
   // The token must not stay in the address bar or the history.
@@ -801,14 +897,24 @@ async function handleFragment() {
  * The page enforces Trusted Types (see the route's CSP): registering a worker needs a TrustedScriptURL. This
  * one policy vouches for the worker's URL and nothing else.
  */
-const scriptURLs = self.trustedTypes?.createPolicy("twofold-authenticator", {
-  createScriptURL: (url) => {
+interface TrustedTypePolicyLike {
+  createScriptURL(url: string): string;
+}
+const trustedTypes = (
+  self as {
+    trustedTypes?: {
+      createPolicy(name: string, rules: { createScriptURL(url: string): string }): TrustedTypePolicyLike;
+    };
+  }
+).trustedTypes;
+const scriptURLs = trustedTypes?.createPolicy("twofold-authenticator", {
+  createScriptURL: (url: string) => {
     if (url !== SERVICE_WORKER_URL) throw new TypeError(`not a script of this app: ${url}`);
     return url;
   },
 });
 
-function registerServiceWorker() {
+function registerServiceWorker(): void {
   if (!("serviceWorker" in navigator)) return;
   const url = scriptURLs ? scriptURLs.createScriptURL(SERVICE_WORKER_URL) : SERVICE_WORKER_URL;
   navigator.serviceWorker
@@ -825,14 +931,14 @@ function registerServiceWorker() {
   });
 }
 
-function tick() {
+function tick(): void {
   const now = Date.now();
   for (const view of state.accountViews.values()) void view.tick(now);
   for (const view of state.requests.values()) view.tick(now);
   setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
 }
 
-async function main() {
+async function main(): Promise<void> {
   setLanguage(initialLanguage());
   setUpControls();
   applyText();

@@ -1,5 +1,18 @@
 // Login requests for every account: the live stream, reconnected with backoff, and polling while it is down.
-import { DeviceAPIError, listPushes, readStream } from "./device-client.js";
+import type { Account } from "./accounts.ts";
+import { DeviceAPIError, type DevicePush, listPushes, readStream } from "./device-client.ts";
+
+export type FeedStatus = "connecting" | "online" | "offline" | "rejected";
+
+export interface FeedHandlers {
+  onPush(account: Account, push: DevicePush): void;
+  onResolved(account: Account, event: { txid: string; status: string }): void;
+  /** After a poll: the pending pushes, and the txids this account showed as pending before it. */
+  onSnapshot(account: Account, pushes: DevicePush[], knownBefore: Set<string>): void;
+  onStatus(account: Account, status: FeedStatus): void;
+}
+
+export type KnownTxids = (account: Account) => Set<string>;
 
 /** Browsers open about 6 HTTP/1.1 connections per server: leave room for answers and assets. */
 const MAX_STREAMS_PER_ORIGIN = 4;
@@ -11,20 +24,16 @@ const POLL_MS = 15_000;
 /** The server sends a keep-alive every 15 s; a stream silent for longer is dead even if the socket is not. */
 const SILENCE_MS = 45_000;
 
-/**
- * handlers: onPush(account, push), onResolved(account, {txid, status}),
- * onSnapshot(account, pushes, knownBefore) after a poll, onStatus(account, "connecting"|"online"|"offline"|"rejected").
- */
 export class PushFeed {
-  #handlers;
-  #connections = new Map();
+  #handlers: FeedHandlers;
+  #connections = new Map<string, Connection>();
 
-  constructor(handlers) {
+  constructor(handlers: FeedHandlers) {
     this.#handlers = handlers;
   }
 
   /** Follow exactly these accounts: start the new ones, stop the removed ones. */
-  setAccounts(accounts, knownTxids) {
+  setAccounts(accounts: Account[], knownTxids: KnownTxids): void {
     const wanted = new Set(accounts.map((a) => a.id));
     for (const [id, connection] of this.#connections) {
       if (!wanted.has(id)) {
@@ -32,11 +41,11 @@ export class PushFeed {
         this.#connections.delete(id);
       }
     }
-    const streamsPerOrigin = new Map();
+    const streamsPerOrigin = new Map<string, number>();
     for (const account of accounts) {
       const streams = streamsPerOrigin.get(account.origin) ?? 0;
       if (this.#connections.has(account.id)) {
-        if (this.#connections.get(account.id).streaming) streamsPerOrigin.set(account.origin, streams + 1);
+        if (this.#connections.get(account.id)?.streaming) streamsPerOrigin.set(account.origin, streams + 1);
         continue;
       }
       const streaming = streams < MAX_STREAMS_PER_ORIGIN;
@@ -48,47 +57,48 @@ export class PushFeed {
   }
 
   /** Ask every server now (a Web Push arrived, the page became visible, the network came back). */
-  refresh() {
+  refresh(): void {
     for (const connection of this.#connections.values()) connection.wake();
   }
 }
 
 class Connection {
-  #account;
-  #handlers;
-  #knownTxids;
+  readonly streaming: boolean;
+  #account: Account;
+  #handlers: FeedHandlers;
+  #knownTxids: KnownTxids;
   #stopped = new AbortController();
-  #wakeSleep = null;
-  #status = "";
+  #wakeSleep: (() => void) | null = null;
+  #status: FeedStatus | "" = "";
 
-  constructor(account, streaming, handlers, knownTxids) {
+  constructor(account: Account, streaming: boolean, handlers: FeedHandlers, knownTxids: KnownTxids) {
     this.#account = account;
     this.streaming = streaming;
     this.#handlers = handlers;
     this.#knownTxids = knownTxids;
   }
 
-  start() {
+  start(): void {
     this.#setStatus("connecting");
     void (this.streaming ? this.#streamLoop() : this.#pollLoop());
   }
 
-  stop() {
+  stop(): void {
     this.#stopped.abort();
   }
 
-  wake() {
+  wake(): void {
     if (this.#wakeSleep) this.#wakeSleep();
     else void this.#poll();
   }
 
-  #setStatus(status) {
+  #setStatus(status: FeedStatus): void {
     if (status === this.#status || this.#stopped.signal.aborted) return;
     this.#status = status;
     this.#handlers.onStatus(this.#account, status);
   }
 
-  async #poll() {
+  async #poll(): Promise<void> {
     const known = this.#knownTxids(this.#account);
     try {
       const pushes = await listPushes(this.#account, this.#stopped.signal);
@@ -101,20 +111,20 @@ class Connection {
     }
   }
 
-  async #pollLoop() {
+  async #pollLoop(): Promise<void> {
     while (!this.#stopped.signal.aborted) {
       await this.#poll();
       await this.#sleep(this.#status === "rejected" ? REJECTED_RETRY_MS : POLL_MS);
     }
   }
 
-  async #streamLoop() {
+  async #streamLoop(): Promise<void> {
     let delay = BACKOFF_MIN_MS;
     while (!this.#stopped.signal.aborted) {
       const attempt = new AbortController();
       const onStop = () => attempt.abort();
       this.#stopped.signal.addEventListener("abort", onStop, { once: true });
-      let silence;
+      let silence: ReturnType<typeof setTimeout> | undefined;
       const resetSilence = () => {
         clearTimeout(silence);
         silence = setTimeout(() => attempt.abort(), SILENCE_MS);
@@ -155,21 +165,21 @@ class Connection {
     }
   }
 
-  #dispatch(type, data) {
-    let value;
+  #dispatch(type: string, data: string): void {
+    let value: { txid?: unknown } | null;
     try {
       value = JSON.parse(data);
     } catch {
       return;
     }
     if (type === "push" && value && typeof value.txid === "string")
-      this.#handlers.onPush(this.#account, value);
+      this.#handlers.onPush(this.#account, value as DevicePush);
     else if (type === "resolved" && value && typeof value.txid === "string")
-      this.#handlers.onResolved(this.#account, value);
+      this.#handlers.onResolved(this.#account, value as { txid: string; status: string });
   }
 
   /** Wait, unless stopped or woken (wake also makes a waiting poll or reconnect happen now). */
-  #sleep(ms) {
+  #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -185,6 +195,6 @@ class Connection {
 }
 
 /** 75–125 % of `ms`, so that many devices do not reconnect in step after a server restart. */
-function jitter(ms) {
-  return ms * (0.75 + crypto.getRandomValues(new Uint8Array(1))[0] / 510);
+function jitter(ms: number): number {
+  return ms * (0.75 + (crypto.getRandomValues(new Uint8Array(1))[0] ?? 0) / 510);
 }
