@@ -12,9 +12,10 @@ import {
   UsageError,
 } from "./command.ts";
 import { commandLineOf, formatCommand } from "./command-line.ts";
+import { type CliIO, resolveIn } from "./io.ts";
 import { createOutput } from "./output.ts";
 
-export function buildContext(command: Command, rest: string[], json: boolean): CommandContext {
+export function buildContext(command: Command, rest: string[], json: boolean, io: CliIO): CommandContext {
   const options = { ...GLOBAL_OPTIONS, ...command.options };
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -68,7 +69,7 @@ export function buildContext(command: Command, rest: string[], json: boolean): C
   // Read now, so a bad value is a usage error before anything is opened.
   const overrides = { ...(values["demo"] ? { mode: "demo" } : {}), ...command.configOverrides?.(reader) };
 
-  const configFile = (values["config"] as string | undefined) ?? process.env["TWOFOLD_CONFIG"];
+  const configFile = (values["config"] as string | undefined) ?? io.env["TWOFOLD_CONFIG"];
   let config: Promise<Readonly<Config>> | undefined;
   let runtime: Promise<Runtime> | undefined;
   let closing: Promise<void> | undefined;
@@ -76,26 +77,31 @@ export function buildContext(command: Command, rest: string[], json: boolean): C
     // Loaded on first use: the schema library is slow to load, and help or usage errors never need it.
     config ??= import("../config/load.ts").then(({ loadConfig }) =>
       loadConfig({
-        env: process.env,
-        ...(configFile ? { file: configFile } : {}),
+        env: io.env,
+        ...(configFile ? { file: resolveIn(io, configFile) } : {}),
         overrides,
       }),
     );
     return config;
   };
-  const line = commandLineOf(process.env, configFile, values["demo"] === true);
+  const line = commandLineOf(io.env, configFile, values["demo"] === true);
   return {
     command,
     args,
     json,
-    out: createOutput(json, { stdout: process.stdout, stderr: process.stderr }),
-    actor: { name: `cli:${osUser()}` },
+    out: createOutput(json, { stdout: io.stdout, stderr: io.stderr }),
+    actor: { name: `cli:${osUser(io.env)}` },
     configFile,
-    stdin: process.stdin,
+    stdin: io.stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    env: io.env,
+    path: (p) => resolveIn(io, p),
+    exit: io.exit,
     config: loadOnce,
     runtime: () => {
       runtime ??= Promise.all([import("../runtime/runtime.ts"), loadOnce()]).then(([m, c]) =>
-        m.createRuntime(c),
+        m.createRuntime(c, io.logs ? { logDestination: io.logs } : {}),
       );
       return runtime;
     },
@@ -114,10 +120,10 @@ export function buildContext(command: Command, rest: string[], json: boolean): C
   };
 }
 
-function osUser(): string {
+function osUser(env: NodeJS.ProcessEnv): string {
   try {
     return userInfo().username;
   } catch {
-    return process.env["USER"] ?? process.env["USERNAME"] ?? "unknown";
+    return env["USER"] ?? env["USERNAME"] ?? "unknown";
   }
 }

@@ -56,7 +56,7 @@ export const serveCommands: Command[] = [
       // main, so bin/twofold.js sets exit code 0; a failed shutdown or a second signal exits at once.
       const stopped = new Promise<number>((resolve) => {
         installSignalHandlers(server, { ...runtime, close: ctx.closeRuntime }, (code) =>
-          code === 0 ? resolve(0) : process.exit(code),
+          code === 0 || !ctx.exit ? resolve(code) : ctx.exit(code),
         );
       });
       await printBanner(ctx, server.url, demo);
