@@ -22,7 +22,7 @@ export const certsCommands: Command[] = [
       "Never use these for real users.",
     async run(ctx) {
       const dir = ctx.string("dir") ?? DEV_CERTS_DIR;
-      const made = createDevCertificates(ctx.path(dir));
+      const made = createDevCertificates(ctx.path(dir), ctx.env);
       const address = lanAddress() ?? "localhost";
       const files = (name: string) => shellWord(`${dir.replace(/\/+$/, "")}/${name}`);
       const serve = ctx.commandLine(

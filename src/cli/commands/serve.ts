@@ -111,7 +111,7 @@ function phoneAdvice(ctx: CommandContext, config: Readonly<Config>, url: string)
     "From a phone: the Twofold Authenticator needs HTTPS (browsers allow its camera and keys only on secure",
     "origins), and this server speaks plain HTTP.",
   ];
-  const missing = opensslMissing();
+  const missing = opensslMissing(ctx.env);
   if (missing)
     return [
       ...lines,
