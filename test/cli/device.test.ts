@@ -49,13 +49,13 @@ async function startServer(box: Sandbox): Promise<ChildProcess> {
 interface SentPush {
   txid: string;
   code: string | null;
-  /** The waiting `push send` process's final JSON and exit code. */
+  /** The waiting `push send` run's final JSON and exit code. */
   result: Promise<{ exit: number | null; status: string }>;
 }
 
-/** `twofold push send USER --json`: the txid and code arrive on stderr at once, the outcome on stdout at the end. */
+/** `twofold push send USER --json` (run in this process): the txid and code arrive on stderr at once, the outcome on stdout at the end. */
 async function sendPush(box: Sandbox, user: string, extra: string[] = []): Promise<SentPush> {
-  const child = box.spawn(["push", "send", user, "--wait", "30", "--json", ...extra]);
+  const child = box.start(["push", "send", user, "--wait", "30", "--json", ...extra]);
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => {
@@ -272,7 +272,7 @@ describe("twofold device (command-line authenticator) against a real server", ()
   });
 
   test("watch --auto approve answers a push as it arrives on the live stream", async () => {
-    const watcher = box.spawn([
+    const watcher = box.start([
       "device",
       "watch",
       "--auto",
@@ -309,7 +309,7 @@ describe("twofold device (command-line authenticator) against a real server", ()
   test("watch --auto approve --code-file types the code of a verified push", async () => {
     const codes = join(box.dir, "codes.txt");
     writeFileSync(codes, "");
-    const watcher = box.spawn([
+    const watcher = box.start([
       "device",
       "watch",
       "--auto",

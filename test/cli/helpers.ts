@@ -2,11 +2,11 @@
 // through `main`, or as `bin/twofold.js`), and an independent OTP.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Readable, Writable } from "node:stream";
+import { PassThrough, Readable, Writable } from "node:stream";
 import { main } from "../../src/cli/main.ts";
 
 export const BIN = resolve(import.meta.dirname, "../../bin/twofold.js");
@@ -61,6 +61,31 @@ export async function runInProcess(
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
+/**
+ * A command running in this process while the test goes on (`push send --wait`, `device watch`): its output
+ * arrives on `stdout` and `stderr` as it is printed, and "exit" is emitted with the exit code, as a child's is.
+ */
+export class InProcessRun extends EventEmitter {
+  readonly stdout = new PassThrough();
+  readonly stderr = new PassThrough();
+  exitCode: number | null = null;
+
+  constructor(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
+    super();
+    void main(args, {
+      stdout: this.stdout,
+      stderr: this.stderr,
+      stdin: Readable.from([]),
+      env: options.env,
+      cwd: options.cwd,
+      logs: this.stderr,
+    }).then((code) => {
+      this.exitCode = code;
+      this.emit("exit", code);
+    });
+  }
+}
+
 export interface Sandbox {
   dir: string;
   configFile: string;
@@ -73,6 +98,8 @@ export interface Sandbox {
   /** Run with --json, expect exit 0, and parse stdout. */
   json<T = unknown>(args: string[], options?: { input?: string }): Promise<T>;
   spawn(args: string[], env?: NodeJS.ProcessEnv): ChildProcess;
+  /** `twofold ARGS` started in this process, for a command that runs while the test acts. */
+  start(args: string[], env?: NodeJS.ProcessEnv): InProcessRun;
   cleanup(): void;
 }
 
@@ -133,6 +160,7 @@ export function createSandbox(extraConfig = ""): Sandbox {
     },
     spawn: (args, extraEnv = {}) =>
       spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...env, ...extraEnv }, stdio: "pipe" }),
+    start: (args, extraEnv = {}) => new InProcessRun(args, { cwd: dir, env: { ...env, ...extraEnv } }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
