@@ -75,13 +75,15 @@ export function buildContext(command: Command, rest: string[], json: boolean, io
   let closing: Promise<void> | undefined;
   const loadOnce = () => {
     // Loaded on first use: the schema library is slow to load, and help or usage errors never need it.
-    config ??= import("../config/load.ts").then(({ loadConfig }) =>
-      loadConfig({
-        env: io.env,
-        ...(configFile ? { file: resolveIn(io, configFile) } : {}),
-        overrides,
-      }),
-    );
+    config ??= import("../config/load.ts")
+      .then(({ loadConfig }) =>
+        loadConfig({
+          env: io.env,
+          ...(configFile ? { file: resolveIn(io, configFile) } : {}),
+          overrides,
+        }),
+      )
+      .then((c) => withFilesFrom(io.cwd, c));
     return config;
   };
   const line = commandLineOf(io.env, configFile, values["demo"] === true);
@@ -126,4 +128,22 @@ function osUser(env: NodeJS.ProcessEnv): string {
   } catch {
     return env["USER"] ?? env["USERNAME"] ?? "unknown";
   }
+}
+
+/**
+ * The configuration with its relative file paths taken from the run's working directory. In the process's own
+ * directory they stay as written (the demo banner prints `./data/…`); a run in a test process has another one.
+ */
+function withFilesFrom(cwd: string, config: Readonly<Config>): Readonly<Config> {
+  if (cwd === process.cwd()) return config;
+  const at = (path: string) => (path ? resolveIn({ cwd }, path) : path);
+  return {
+    ...config,
+    server: {
+      ...config.server,
+      tls: { ...config.server.tls, cert: at(config.server.tls.cert), key: at(config.server.tls.key) },
+    },
+    database: { ...config.database, sqlitePath: at(config.database.sqlitePath) },
+    push: { ...config.push, geoipFile: at(config.push.geoipFile) },
+  };
 }
