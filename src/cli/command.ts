@@ -2,6 +2,7 @@
 import type { Config } from "../config/schema.ts";
 import type { Actor } from "../core/deps.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import type { CliIO } from "./io.ts";
 import type { Output } from "./output.ts";
 
 export interface OptionSpec {
@@ -80,7 +81,16 @@ export interface CommandContext extends OptionReader {
   commandLine(words: string): string;
   /** The configuration file given on the command line or in $TWOFOLD_CONFIG. */
   configFile: string | undefined;
-  stdin: NodeJS.ReadStream;
+  stdin: CliIO["stdin"];
+  /** Where output goes; commands print through `out` unless they stream lines (--follow, watch). */
+  stdout: CliIO["stdout"];
+  stderr: CliIO["stderr"];
+  /** The run's environment (never `process.env`: a test passes its own). */
+  env: NodeJS.ProcessEnv;
+  /** A path from the command line, made absolute against the run's working directory. */
+  path(p: string): string;
+  /** Ends the process at once, when the run owns one (a second signal while `serve` shuts down). */
+  exit: CliIO["exit"];
 }
 
 /** The `twofold …` words of a command, for hints and help. */

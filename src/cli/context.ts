@@ -12,9 +12,10 @@ import {
   UsageError,
 } from "./command.ts";
 import { commandLineOf, formatCommand } from "./command-line.ts";
+import { type CliIO, resolveIn } from "./io.ts";
 import { createOutput } from "./output.ts";
 
-export function buildContext(command: Command, rest: string[], json: boolean): CommandContext {
+export function buildContext(command: Command, rest: string[], json: boolean, io: CliIO): CommandContext {
   const options = { ...GLOBAL_OPTIONS, ...command.options };
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -68,34 +69,41 @@ export function buildContext(command: Command, rest: string[], json: boolean): C
   // Read now, so a bad value is a usage error before anything is opened.
   const overrides = { ...(values["demo"] ? { mode: "demo" } : {}), ...command.configOverrides?.(reader) };
 
-  const configFile = (values["config"] as string | undefined) ?? process.env["TWOFOLD_CONFIG"];
+  const configFile = (values["config"] as string | undefined) ?? io.env["TWOFOLD_CONFIG"];
   let config: Promise<Readonly<Config>> | undefined;
   let runtime: Promise<Runtime> | undefined;
   let closing: Promise<void> | undefined;
   const loadOnce = () => {
     // Loaded on first use: the schema library is slow to load, and help or usage errors never need it.
-    config ??= import("../config/load.ts").then(({ loadConfig }) =>
-      loadConfig({
-        env: process.env,
-        ...(configFile ? { file: configFile } : {}),
-        overrides,
-      }),
-    );
+    config ??= import("../config/load.ts")
+      .then(({ loadConfig }) =>
+        loadConfig({
+          env: io.env,
+          ...(configFile ? { file: resolveIn(io, configFile) } : {}),
+          overrides,
+        }),
+      )
+      .then((c) => withFilesFrom(io.cwd, c));
     return config;
   };
-  const line = commandLineOf(process.env, configFile, values["demo"] === true);
+  const line = commandLineOf(io.env, configFile, values["demo"] === true);
   return {
     command,
     args,
     json,
-    out: createOutput(json, { stdout: process.stdout, stderr: process.stderr }),
-    actor: { name: `cli:${osUser()}` },
+    out: createOutput(json, { stdout: io.stdout, stderr: io.stderr }),
+    actor: { name: `cli:${osUser(io.env)}` },
     configFile,
-    stdin: process.stdin,
+    stdin: io.stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    env: io.env,
+    path: (p) => resolveIn(io, p),
+    exit: io.exit,
     config: loadOnce,
     runtime: () => {
       runtime ??= Promise.all([import("../runtime/runtime.ts"), loadOnce()]).then(([m, c]) =>
-        m.createRuntime(c),
+        m.createRuntime(c, io.logs ? { logDestination: io.logs } : {}),
       );
       return runtime;
     },
@@ -114,10 +122,28 @@ export function buildContext(command: Command, rest: string[], json: boolean): C
   };
 }
 
-function osUser(): string {
+function osUser(env: NodeJS.ProcessEnv): string {
   try {
     return userInfo().username;
   } catch {
-    return process.env["USER"] ?? process.env["USERNAME"] ?? "unknown";
+    return env["USER"] ?? env["USERNAME"] ?? "unknown";
   }
+}
+
+/**
+ * The configuration with its relative file paths taken from the run's working directory. In the process's own
+ * directory they stay as written (the demo banner prints `./data/…`); a run in a test process has another one.
+ */
+function withFilesFrom(cwd: string, config: Readonly<Config>): Readonly<Config> {
+  if (cwd === process.cwd()) return config;
+  const at = (path: string) => (path ? resolveIn({ cwd }, path) : path);
+  return {
+    ...config,
+    server: {
+      ...config.server,
+      tls: { ...config.server.tls, cert: at(config.server.tls.cert), key: at(config.server.tls.key) },
+    },
+    database: { ...config.database, sqlitePath: at(config.database.sqlitePath) },
+    push: { ...config.push, geoipFile: at(config.push.geoipFile) },
+  };
 }

@@ -47,9 +47,9 @@ export function lanAddress(): string | undefined {
   return lanAddresses().find((a) => a.includes(".") && a !== "127.0.0.1");
 }
 
-/** Why openssl cannot be used here, or undefined when it can. */
-export function opensslMissing(): string | undefined {
-  const probe = spawnSync("openssl", ["version"], { encoding: "utf8" });
+/** Why openssl cannot be used here (found on env's PATH), or undefined when it can. */
+export function opensslMissing(env: NodeJS.ProcessEnv): string | undefined {
+  const probe = spawnSync("openssl", ["version"], { encoding: "utf8", env });
   if (probe.error || probe.status !== 0)
     return "openssl was not found on the PATH (Debian/Ubuntu: apt-get install openssl; macOS: brew install openssl)";
   return undefined;
@@ -65,15 +65,16 @@ const SERVER_DAYS = 397;
  */
 export function createDevCertificates(
   dir: string,
+  env: NodeJS.ProcessEnv,
   dnsNames: string[] = lanNames(),
   addresses: string[] = lanAddresses(),
 ): DevCertificates {
-  const missing = opensslMissing();
+  const missing = opensslMissing(env);
   if (missing) throw new Error(`cannot make certificates: ${missing}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = (name: string) => join(dir, name);
   const openssl = (args: string[]) => {
-    const r = spawnSync("openssl", args, { encoding: "utf8" });
+    const r = spawnSync("openssl", args, { encoding: "utf8", env });
     if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.trim()}`);
   };
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];

@@ -13,7 +13,7 @@ export interface Progress {
 
 const WIDTH = 30;
 
-export function createProgress(label: string, stream: ProgressStream = process.stderr): Progress {
+export function createProgress(label: string, stream: ProgressStream): Progress {
   const tty = stream.isTTY === true;
   let nextQuarter = 0;
   let lastTotal = 0;

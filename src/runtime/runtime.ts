@@ -49,6 +49,8 @@ export interface Runtime {
 export interface RuntimeOptions {
   clock?: Clock;
   logger?: Logger;
+  /** Where the log lines go when no logger is given (default: file descriptor 2). */
+  logDestination?: { write(msg: string): void };
   /** PostgreSQL schema (tests). */
   schema?: string;
   /** Let Web Push reach http:// push services (tests with a local push service only). */
@@ -65,7 +67,13 @@ export async function createRuntime(
   options: RuntimeOptions = {},
 ): Promise<Runtime> {
   const nodeName = config.node.name || hostname();
-  const logger = options.logger ?? createLogger({ level: config.logging.level, node: nodeName });
+  const logger =
+    options.logger ??
+    createLogger({
+      level: config.logging.level,
+      node: nodeName,
+      ...(options.logDestination ? { destination: options.logDestination } : {}),
+    });
   const keyring = new Keyring(loadMasterKeys(config));
   const clock = options.clock ?? systemClock;
   // Opened before the database: a bad GeoIP file stops the start with its path in the message.

@@ -11,18 +11,26 @@ interface ListedApp {
 
 describe("twofold app: undated signatures", () => {
   let box: Sandbox;
-  before(() => {
+  before(async () => {
     box = createSandbox();
   });
   after(() => box.cleanup());
 
-  const listed = (id: string) => box.json<ListedApp[]>(["app", "list", "--json"]).find((a) => a.id === id)!;
+  const listed = async (id: string) =>
+    (await box.json<ListedApp[]>(["app", "list", "--json"])).find((a) => a.id === id)!;
 
-  test("accepted by default; --refuse-undated-signatures at create, and app update turns it on and off", () => {
-    const plain = box.json<{ integrationKey: string }>(["app", "create", "--name", "Old", "--type", "unix"]);
-    assert.equal(listed(plain.integrationKey).policy.refuseUndatedSignatures, false);
+  test("accepted by default; --refuse-undated-signatures at create, and app update turns it on and off", async () => {
+    const plain = await box.json<{ integrationKey: string }>([
+      "app",
+      "create",
+      "--name",
+      "Old",
+      "--type",
+      "unix",
+    ]);
+    assert.equal((await listed(plain.integrationKey)).policy.refuseUndatedSignatures, false);
 
-    const strict = box.json<{ integrationKey: string }>([
+    const strict = await box.json<{ integrationKey: string }>([
       "app",
       "create",
       "--name",
@@ -31,14 +39,14 @@ describe("twofold app: undated signatures", () => {
       "unix",
       "--refuse-undated-signatures",
     ]);
-    assert.equal(listed(strict.integrationKey).policy.refuseUndatedSignatures, true);
+    assert.equal((await listed(strict.integrationKey)).policy.refuseUndatedSignatures, true);
 
-    const on = box.run(["app", "update", plain.integrationKey, "--refuse-undated-signatures"]);
+    const on = await box.run(["app", "update", plain.integrationKey, "--refuse-undated-signatures"]);
     assert.equal(on.code, 0, on.stderr);
     assert.match(on.stdout, /undated signatures: refused/);
-    assert.equal(listed(plain.integrationKey).policy.refuseUndatedSignatures, true);
+    assert.equal((await listed(plain.integrationKey)).policy.refuseUndatedSignatures, true);
 
-    const off = box.run([
+    const off = await box.run([
       "app",
       "update",
       plain.integrationKey,
@@ -48,20 +56,27 @@ describe("twofold app: undated signatures", () => {
     ]);
     assert.equal(off.code, 0, off.stderr);
     assert.match(off.stdout, /undated signatures: accepted/);
-    const now = listed(plain.integrationKey);
+    const now = await listed(plain.integrationKey);
     assert.deepEqual([now.name, now.policy.refuseUndatedSignatures], ["Legacy", false]);
   });
 
-  test("contradicting or missing flags are usage errors (exit 2)", () => {
-    const app = box.json<{ integrationKey: string }>(["app", "create", "--name", "X", "--type", "unix"]);
+  test("contradicting or missing flags are usage errors (exit 2)", async () => {
+    const app = await box.json<{ integrationKey: string }>([
+      "app",
+      "create",
+      "--name",
+      "X",
+      "--type",
+      "unix",
+    ]);
     for (const args of [
       ["app", "update", app.integrationKey, "--refuse-undated-signatures", "--accept-undated-signatures"],
       ["app", "update", app.integrationKey],
     ]) {
-      const r = box.run(args);
+      const r = await box.run(args);
       assert.equal(r.code, 2, r.stderr);
     }
-    const unknown = box.run(["app", "update", "DIUNKNOWN00000000000", "--refuse-undated-signatures"]);
+    const unknown = await box.run(["app", "update", "DIUNKNOWN00000000000", "--refuse-undated-signatures"]);
     assert.notEqual(unknown.code, 0);
   });
 });

@@ -4,30 +4,31 @@ import { after, before, test } from "node:test";
 import { createSandbox, type Sandbox } from "./helpers.ts";
 
 let box: Sandbox;
-before(() => {
+before(async () => {
   box = createSandbox();
 });
 after(() => box.cleanup());
 
-test("audit tail shows the username and application name beside each id, and the bare id once deleted", () => {
-  const user = box.json<{ id: string }>(["user", "add", "carol"]);
+test("audit tail shows the username and application name beside each id, and the bare id once deleted", async () => {
+  const user = await box.json<{ id: string }>(["user", "add", "carol"]);
   const app = {
-    id: box.json<{ integrationKey: string }>(["app", "create", "--name", "Staff VPN", "--type", "radius"])
-      .integrationKey,
+    id: (
+      await box.json<{ integrationKey: string }>(["app", "create", "--name", "Staff VPN", "--type", "radius"])
+    ).integrationKey,
   };
-  box.json(["user", "add", "dave"]);
+  await box.json(["user", "add", "dave"]);
 
-  const text = box.run(["audit", "tail"]);
+  const text = await box.run(["audit", "tail"]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, new RegExp(`user:${user.id} \\(carol\\)`));
   assert.match(text.stdout, new RegExp(`application:${app.id} \\(Staff VPN\\)`));
 
-  const events = box.json<{ targetId: string; targetName: string | null }[]>(["audit", "tail"]);
+  const events = await box.json<{ targetId: string; targetName: string | null }[]>(["audit", "tail"]);
   assert.equal(events.find((e) => e.targetId === user.id)?.targetName, "carol");
   assert.equal(events.find((e) => e.targetId === app.id)?.targetName, "Staff VPN");
 
-  assert.equal(box.run(["user", "delete", "carol", "--yes"]).code, 0);
-  const afterDelete = box.run(["audit", "tail"]).stdout;
+  assert.equal((await box.run(["user", "delete", "carol", "--yes"])).code, 0);
+  const afterDelete = (await box.run(["audit", "tail"])).stdout;
   assert.match(afterDelete, new RegExp(`user:${user.id}  `), "a deleted user's events keep the id");
   assert.doesNotMatch(afterDelete, /\(carol\)/);
   assert.match(afterDelete, /\(dave\)/);

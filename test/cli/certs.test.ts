@@ -37,16 +37,19 @@ function asOpenSSLPrints(address: string): string {
 
 describe("twofold certs dev", { skip: opensslMissing ? "openssl is not installed" : false }, () => {
   let box: Sandbox;
-  before(() => {
+  before(async () => {
     box = createSandbox();
   });
   after(() => box.cleanup());
 
-  test("makes a CA and a certificate that verifies, for localhost, the host name and every address", () => {
-    const made = box.json<{ caPEM: string; caDER: string; cert: string; key: string; caCreated: boolean }>([
-      "certs",
-      "dev",
-    ]);
+  test("makes a CA and a certificate that verifies, for localhost, the host name and every address", async () => {
+    const made = await box.json<{
+      caPEM: string;
+      caDER: string;
+      cert: string;
+      key: string;
+      caCreated: boolean;
+    }>(["certs", "dev"]);
     assert.equal(made.caCreated, true);
     assert.equal(made.cert, join(box.dir, "data/certs/server.pem"));
     assert.match(openssl(["verify", "-CAfile", made.caPEM, "-purpose", "sslserver", made.cert]), /: OK/);
@@ -70,7 +73,7 @@ describe("twofold certs dev", { skip: opensslMissing ? "openssl is not installed
 
     // Run again: the CA a phone already trusts is kept; the new certificate still verifies against it.
     const fingerprint = openssl(["x509", "-in", made.caPEM, "-noout", "-fingerprint", "-sha256"]);
-    const again = box.json<{ caCreated: boolean; caPEM: string; cert: string }>(["certs", "dev"]);
+    const again = await box.json<{ caCreated: boolean; caPEM: string; cert: string }>(["certs", "dev"]);
     assert.equal(again.caCreated, false);
     assert.equal(openssl(["x509", "-in", again.caPEM, "-noout", "-fingerprint", "-sha256"]), fingerprint);
     assert.match(openssl(["verify", "-CAfile", again.caPEM, again.cert]), /: OK/);
@@ -78,7 +81,7 @@ describe("twofold certs dev", { skip: opensslMissing ? "openssl is not installed
 
   test("without openssl it says so and what to install, and the demo banner says why phones cannot join", async () => {
     const noOpenSSL = { PATH: "/nonexistent" };
-    const r = box.run(["certs", "dev", "--dir", "elsewhere"], { env: noOpenSSL });
+    const r = await box.run(["certs", "dev", "--dir", "elsewhere"], { env: noOpenSSL });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /openssl was not found on the PATH \(Debian\/Ubuntu: apt-get install openssl/);
 

@@ -49,13 +49,13 @@ async function startServer(box: Sandbox): Promise<ChildProcess> {
 interface SentPush {
   txid: string;
   code: string | null;
-  /** The waiting `push send` process's final JSON and exit code. */
+  /** The waiting `push send` run's final JSON and exit code. */
   result: Promise<{ exit: number | null; status: string }>;
 }
 
-/** `twofold push send USER --json`: the txid and code arrive on stderr at once, the outcome on stdout at the end. */
+/** `twofold push send USER --json` (run in this process): the txid and code arrive on stderr at once, the outcome on stdout at the end. */
 async function sendPush(box: Sandbox, user: string, extra: string[] = []): Promise<SentPush> {
-  const child = box.spawn(["push", "send", user, "--wait", "30", "--json", ...extra]);
+  const child = box.start(["push", "send", user, "--wait", "30", "--json", ...extra]);
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => {
@@ -94,8 +94,8 @@ describe("twofold device (command-line authenticator) against a real server", ()
   let url: string;
   let state: string;
   /** Run `twofold device …` on the test's state file. */
-  let device: (args: string[], input?: string) => RunResult;
-  let deviceJSON: <T>(args: string[]) => T;
+  let device: (args: string[], input?: string) => Promise<RunResult>;
+  let deviceJSON: <T>(args: string[]) => Promise<T>;
 
   before(async () => {
     const port = await freePort();
@@ -110,8 +110,8 @@ describe("twofold device (command-line authenticator) against a real server", ()
         "  push: { ratePerWindow: 100, maxSinceSuccess: 100 }",
       ].join("\n"),
     );
-    assert.equal(box.run(["user", "add", "alice"]).code, 0);
-    assert.equal(box.run(["user", "add", "bob"]).code, 0);
+    assert.equal((await box.run(["user", "add", "alice"])).code, 0);
+    assert.equal((await box.run(["user", "add", "bob"])).code, 0);
     server = await startServer(box);
     state = join(box.dir, "home", "device.json");
     device = (args, input) => box.run(["device", ...args, "--state", state], input ? { input } : {});
@@ -127,19 +127,19 @@ describe("twofold device (command-line authenticator) against a real server", ()
     box?.cleanup();
   });
 
-  test("a missing state file is a clear error (exit 1), not a stack trace", () => {
+  test("a missing state file is a clear error (exit 1), not a stack trace", async () => {
     for (const args of [["pending"], ["passcode"], ["accounts"], ["approve", "abc"]]) {
-      const r = device(args);
+      const r = await device(args);
       assert.equal(r.code, 1, args.join(" "));
       assert.match(r.stderr, /^error: no device state at .*device\.json: activate an account first/);
       assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, "no stack trace");
     }
   });
 
-  test("activate from a `push activate` link: the state file is 0600 and holds a key, never printed", () => {
-    const ticket = box.json<{ link: string }>(["push", "activate", "alice"]);
+  test("activate from a `push activate` link: the state file is 0600 and holds a key, never printed", async () => {
+    const ticket = await box.json<{ link: string }>(["push", "activate", "alice"]);
     assert.ok(ticket.link.startsWith(`${url}/authenticator#activate=`));
-    const r = device(["activate", ticket.link, "--name", "ci runner", "--json"]);
+    const r = await device(["activate", ticket.link, "--name", "ci runner", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const shown = JSON.parse(r.stdout);
     assert.equal(shown.username, "alice");
@@ -156,12 +156,12 @@ describe("twofold device (command-line authenticator) against a real server", ()
     assert.ok(!r.stdout.includes(account.privateKey.d) && !r.stdout.includes(account.totp.secret));
 
     // The server lists the device under alice.
-    const devices = box.json<{ id: string; name: string }[]>(["push", "devices", "alice"]);
+    const devices = await box.json<{ id: string; name: string }[]>(["push", "devices", "alice"]);
     assert.deepEqual(
       devices.map((d) => [d.id, d.name]),
       [[shown.deviceId, "ci runner"]],
     );
-    const accounts = device(["accounts", "--json"]);
+    const accounts = await device(["accounts", "--json"]);
     assert.equal(accounts.code, 0, accounts.stderr);
     assert.ok(
       !accounts.stdout.includes(account.privateKey.d) && !accounts.stdout.includes(account.totp.secret),
@@ -172,10 +172,10 @@ describe("twofold device (command-line authenticator) against a real server", ()
     );
   });
 
-  test("a used link, an unknown link and something that is not a link are refused clearly", () => {
-    const ticket = box.json<{ link: string }>(["push", "activate", "alice"]);
-    assert.equal(device(["activate", ticket.link]).code, 0);
-    const again = device(["activate", ticket.link]);
+  test("a used link, an unknown link and something that is not a link are refused clearly", async () => {
+    const ticket = await box.json<{ link: string }>(["push", "activate", "alice"]);
+    assert.equal((await device(["activate", ticket.link])).code, 0);
+    const again = await device(["activate", ticket.link]);
     assert.equal(again.code, 1);
     assert.match(
       again.stderr,
@@ -183,11 +183,11 @@ describe("twofold device (command-line authenticator) against a real server", ()
     );
 
     const forged = ticket.link.replace(/#activate=.*$/, "#activate=ACFORGEDFORGEDFORGED1.c2VjcmV0");
-    const unknown = device(["activate", forged, "--json"]);
+    const unknown = await device(["activate", forged, "--json"]);
     assert.equal(unknown.code, 1);
     assert.equal(JSON.parse(unknown.stdout).error.code, "ERR_ACTIVATION_INVALID");
 
-    const notLink = device(["activate", "ACxxxx.yyyy"]);
+    const notLink = await device(["activate", "ACxxxx.yyyy"]);
     assert.equal(notLink.code, 2);
     assert.match(notLink.stderr, /^error: this is not an activation link\nhint: /);
 
@@ -195,13 +195,13 @@ describe("twofold device (command-line authenticator) against a real server", ()
     assert.equal(JSON.parse(readFileSync(state, "utf8")).accounts.length, 2);
   });
 
-  test("the passcode the device shows is one the server accepts (and it matches an independent TOTP)", () => {
-    const { passcodes } = deviceJSON<{
+  test("the passcode the device shows is one the server accepts (and it matches an independent TOTP)", async () => {
+    const { passcodes } = await deviceJSON<{
       passcodes: { code: string; secondsLeft: number; deviceId: string }[];
     }>([
       "passcode",
       "--account",
-      deviceJSON<{ accounts: { deviceId: string }[] }>(["accounts"]).accounts[0]!.deviceId,
+      (await deviceJSON<{ accounts: { deviceId: string }[] }>(["accounts"])).accounts[0]!.deviceId,
     ]);
     assert.equal(passcodes.length, 1);
     const [p] = passcodes;
@@ -218,14 +218,14 @@ describe("twofold device (command-line authenticator) against a real server", ()
     );
     const now = Date.now();
     assert.ok([totp(key, now), totp(key, now - 30_000)].includes(p!.code), "RFC 6238 from the saved seed");
-    const check = box.json<{ result: string; factor: string }>(["passcode", "check", "alice", p!.code]);
+    const check = await box.json<{ result: string; factor: string }>(["passcode", "check", "alice", p!.code]);
     assert.deepEqual([check.result, check.factor], ["allow", "totp"]);
   });
 
   test("approve with the code shown on the login screen: the waiting login is approved", async () => {
     const push = await sendPush(box, "alice", ["--info", "VPN login"]);
     assert.match(push.code!, /^\d{6}$/);
-    const { pushes } = deviceJSON<{ pushes: { txid: string; verified: boolean; info: string }[] }>([
+    const { pushes } = await deviceJSON<{ pushes: { txid: string; verified: boolean; info: string }[] }>([
       "pending",
     ]);
     const listed = pushes.find((p) => p.txid === push.txid);
@@ -233,21 +233,21 @@ describe("twofold device (command-line authenticator) against a real server", ()
     assert.equal(listed.verified, true);
     assert.equal(listed.info, "VPN login");
 
-    const r = device(["approve", push.txid, "--code", push.code!, "--json"]);
+    const r = await device(["approve", push.txid, "--code", push.code!, "--json"]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), { txid: push.txid, decision: "approve", status: "approved" });
     assert.deepEqual(await push.result, { exit: 0, status: "approved" });
-    assert.deepEqual(deviceJSON<{ pushes: unknown[] }>(["pending"]).pushes, []);
+    assert.deepEqual((await deviceJSON<{ pushes: unknown[] }>(["pending"])).pushes, []);
 
     // A second answer to the same push is refused.
-    const late = device(["deny", push.txid]);
+    const late = await device(["deny", push.txid]);
     assert.equal(late.code, 1);
     assert.match(late.stderr, /already has an answer/);
   });
 
   test("approve with a wrong code: the login is denied and the command exits 1", async () => {
     const push = await sendPush(box, "alice");
-    const r = device(["approve", push.txid, "--code", wrongCode(push.code!)]);
+    const r = await device(["approve", push.txid, "--code", wrongCode(push.code!)]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^denied: the login was not approved/);
     assert.deepEqual(await push.result, { exit: 1, status: "denied" });
@@ -255,24 +255,24 @@ describe("twofold device (command-line authenticator) against a real server", ()
 
   test("approve without the code of a verified push is a usage error that names --code", async () => {
     const push = await sendPush(box, "alice");
-    const r = device(["approve", push.txid]);
+    const r = await device(["approve", push.txid]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /asks for the 6-digit code shown on the login screen\nhint: add --code CODE/);
-    assert.equal(device(["deny", push.txid]).code, 0);
+    assert.equal((await device(["deny", push.txid])).code, 0);
     assert.deepEqual(await push.result, { exit: 1, status: "denied" });
   });
 
   test("deny: the waiting login is denied", async () => {
     const push = await sendPush(box, "alice", ["--no-code"]);
     assert.equal(push.code, null);
-    const r = device(["deny", push.txid, "--json"]);
+    const r = await device(["deny", push.txid, "--json"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).status, "denied");
     assert.deepEqual(await push.result, { exit: 1, status: "denied" });
   });
 
   test("watch --auto approve answers a push as it arrives on the live stream", async () => {
-    const watcher = box.spawn([
+    const watcher = box.start([
       "device",
       "watch",
       "--auto",
@@ -309,7 +309,7 @@ describe("twofold device (command-line authenticator) against a real server", ()
   test("watch --auto approve --code-file types the code of a verified push", async () => {
     const codes = join(box.dir, "codes.txt");
     writeFileSync(codes, "");
-    const watcher = box.spawn([
+    const watcher = box.start([
       "device",
       "watch",
       "--auto",
@@ -330,46 +330,46 @@ describe("twofold device (command-line authenticator) against a real server", ()
   });
 
   test("two accounts in one state file: pending lists both; fraud finds bob's push and stops his pushes", async () => {
-    const ticket = box.json<{ link: string }>(["push", "activate", "bob"]);
+    const ticket = await box.json<{ link: string }>(["push", "activate", "bob"]);
     // The link from stdin keeps it out of the process list.
-    assert.equal(device(["activate", "-", "--name", "bob's runner"], ticket.link).code, 0);
+    assert.equal((await device(["activate", "-", "--name", "bob's runner"], ticket.link)).code, 0);
     const push = await sendPush(box, "bob", ["--no-code"]);
-    const listed = deviceJSON<{ pushes: { txid: string; username: string }[] }>(["pending"]).pushes;
+    const listed = (await deviceJSON<{ pushes: { txid: string; username: string }[] }>(["pending"])).pushes;
     assert.deepEqual(
       listed.map((p) => [p.txid, p.username]),
       [[push.txid, "bob"]],
     );
-    const r = device(["fraud", push.txid, "--json"]);
+    const r = await device(["fraud", push.txid, "--json"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).status, "fraud");
     assert.deepEqual(await push.result, { exit: 1, status: "fraud" });
-    const next = box.run(["push", "send", "bob", "--wait", "0"]);
+    const next = await box.run(["push", "send", "bob", "--wait", "0"]);
     assert.equal(next.code, 3);
     assert.match(next.stdout, /reported a push as fraud/);
 
-    const both = device(["passcode"]);
+    const both = await device(["passcode"]);
     assert.equal(both.code, 0, both.stderr);
     assert.match(both.stdout, /alice@.*\d{6}/);
     assert.match(both.stdout, /bob@.*\d{6}/);
-    const none = device(["passcode", "--account", "carol"]);
+    const none = await device(["passcode", "--account", "carol"]);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /no account "carol"/);
   });
 
-  test("TWOFOLD_DEVICE_STATE names the state file, and the server-side commands still accept that variable", () => {
+  test("TWOFOLD_DEVICE_STATE names the state file, and the server-side commands still accept that variable", async () => {
     const env = { TWOFOLD_DEVICE_STATE: state };
-    const accounts = box.run(["device", "accounts", "--json"], { env });
+    const accounts = await box.run(["device", "accounts", "--json"], { env });
     assert.equal(accounts.code, 0, accounts.stderr);
     assert.equal(JSON.parse(accounts.stdout).accounts.length, 3);
-    const users = box.run(["user", "list", "--json"], { env });
+    const users = await box.run(["user", "list", "--json"], { env });
     assert.equal(users.code, 0, users.stderr);
   });
 
-  test("a revoked device is told why its signature is refused", () => {
+  test("a revoked device is told why its signature is refused", async () => {
     const saved = JSON.parse(readFileSync(state, "utf8"));
     const bob = saved.accounts.find((a: { username: string }) => a.username === "bob");
-    assert.equal(box.run(["push", "revoke", bob.deviceId]).code, 0);
-    const r = device(["pending", "--account", "bob"]);
+    assert.equal((await box.run(["push", "revoke", bob.deviceId])).code, 0);
+    const r = await device(["pending", "--account", "bob"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error: the server refused this device's signature: the device was revoked/);
   });
@@ -380,7 +380,7 @@ describe("twofold device (command-line authenticator) against a real server", ()
     saved.accounts = [{ ...saved.accounts[0], server: `http://127.0.0.1:${port}` }];
     const other = join(box.dir, "unreachable.json");
     writeFileSync(other, JSON.stringify(saved), { mode: 0o600 });
-    const r = box.run(["device", "pending", "--state", other, "--json"]);
+    const r = await box.run(["device", "pending", "--state", other, "--json"]);
     assert.equal(r.code, 1);
     assert.equal(JSON.parse(r.stdout).error.code, "ERR_SERVER_UNREACHABLE");
   });

@@ -17,16 +17,16 @@ describe("twofold CLI factor workflows", () => {
   const rawSecrets = new Map<string, Buffer>();
   let tokenKey: Buffer;
 
-  before(() => {
+  before(async () => {
     box = createSandbox();
     const users = join(box.dir, "users.csv");
     writeFileSync(users, "username,email,name\nalice,alice@example.edu,Alice\nbob,bob@example.edu,Bob\n");
-    assert.equal(box.run(["user", "import", users]).code, 0);
+    assert.equal((await box.run(["user", "import", users])).code, 0);
   });
   after(() => box.cleanup());
 
-  test("totp enroll prints a URI matching policy and a QR code; confirm activates; codes work once", () => {
-    const enroll = box.run(["totp", "enroll", "alice", "--label", "phone"]);
+  test("totp enroll prints a URI matching policy and a QR code; confirm activates; codes work once", async () => {
+    const enroll = await box.run(["totp", "enroll", "alice", "--label", "phone"]);
     assert.equal(enroll.code, 0, enroll.stderr);
     assert.match(enroll.stdout, /[█▀▄]/, "a terminal QR code");
     const uri = new URL(/otpauth:\/\/\S+/.exec(enroll.stdout)![0]);
@@ -45,22 +45,22 @@ describe("twofold CLI factor workflows", () => {
     // Not a terminal: it says how to finish instead of prompting.
     const id = /twofold totp confirm (DA[A-Z0-9]{18}) CODE/.exec(enroll.stdout)![1]!;
 
-    const wrong = box.run(["totp", "confirm", id, totp(key, Date.now() + 10 * 60_000)]);
+    const wrong = await box.run(["totp", "confirm", id, totp(key, Date.now() + 10 * 60_000)]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /^error: that code is not right/);
-    const confirmed = box.json<{ status: string }>(["totp", "confirm", id, totp(key, Date.now())]);
+    const confirmed = await box.json<{ status: string }>(["totp", "confirm", id, totp(key, Date.now())]);
     assert.equal(confirmed.status, "active");
 
     const next = totp(key, Date.now() + 30_000);
-    const allow = box.json<{ result: string; factor: string }>(["passcode", "check", "alice", next]);
+    const allow = await box.json<{ result: string; factor: string }>(["passcode", "check", "alice", next]);
     assert.deepEqual([allow.result, allow.factor], ["allow", "totp"]);
-    const replay = box.run(["passcode", "check", "alice", next]);
+    const replay = await box.run(["passcode", "check", "alice", next]);
     assert.equal(replay.code, 1);
     assert.match(replay.stdout, /^deny /);
     assert.ok(!replay.stdout.includes(next), "the code is never echoed");
 
     // --json enrolment output for scripts (bob's stays pending).
-    const json = box.json<{ enrollmentId: string; uri: string; secret: string; expiresAt: string }>([
+    const json = await box.json<{ enrollmentId: string; uri: string; secret: string; expiresAt: string }>([
       "totp",
       "enroll",
       "bob",
@@ -71,8 +71,8 @@ describe("twofold CLI factor workflows", () => {
     secrets.set("pending TOTP seed", json.secret);
   });
 
-  test("app create prints a Duo-shaped key and secret once; app list never shows the secret", () => {
-    const app = box.json<{ integrationKey: string; secretKey: string; apiHost: string; type: string }>([
+  test("app create prints a Duo-shaped key and secret once; app list never shows the secret", async () => {
+    const app = await box.json<{ integrationKey: string; secretKey: string; apiHost: string; type: string }>([
       "app",
       "create",
       "--name",
@@ -86,18 +86,18 @@ describe("twofold CLI factor workflows", () => {
     assert.equal(app.type, "radius");
     secrets.set("app secret", app.secretKey);
 
-    const human = box.run(["app", "create", "--name", "Portal", "--type", "web-sdk"]);
+    const human = await box.run(["app", "create", "--name", "Portal", "--type", "web-sdk"]);
     assert.equal(human.code, 0);
     const humanSecret = /secret key:\s+(\S+)/.exec(human.stdout)![1]!;
     secrets.set("second app secret", humanSecret);
 
-    const list = box.run(["app", "list"]);
+    const list = await box.run(["app", "list"]);
     assert.equal(list.code, 0);
     assert.match(list.stdout, new RegExp(`${app.integrationKey}\\s+VPN\\s+radius`));
   });
 
-  test("bypass issue --uses 2 --valid 1h: works twice, then denies; list shows metadata only", () => {
-    const issued = box.run([
+  test("bypass issue --uses 2 --valid 1h: works twice, then denies; list shows metadata only", async () => {
+    const issued = await box.run([
       "bypass",
       "issue",
       "bob",
@@ -113,21 +113,21 @@ describe("twofold CLI factor workflows", () => {
     assert.match(issued.stdout, /2 uses each; expire \S+Z \(1h\)/);
     secrets.set("bypass code", code);
 
-    const first = box.json<{ result: string; factor: string; usesLeft: number }>([
+    const first = await box.json<{ result: string; factor: string; usesLeft: number }>([
       "passcode",
       "check",
       "bob",
       code,
     ]);
     assert.deepEqual([first.result, first.factor, first.usesLeft], ["allow", "bypass", 1]);
-    const second = box.run(["passcode", "check", "bob", "-"], { input: `${code}\n` });
+    const second = await box.run(["passcode", "check", "bob", "-"], { input: `${code}\n` });
     assert.equal(second.code, 0);
     assert.match(second.stdout, /^allow \(factor: bypass, .*0 uses left\)/);
-    const third = box.run(["passcode", "check", "bob", code]);
+    const third = await box.run(["passcode", "check", "bob", code]);
     assert.equal(third.code, 1);
     assert.match(third.stdout, /^deny /);
 
-    const more = box.json<{ codes: string[]; uses: number; expiresAt: string }>([
+    const more = await box.json<{ codes: string[]; uses: number; expiresAt: string }>([
       "bypass",
       "issue",
       "alice",
@@ -139,22 +139,22 @@ describe("twofold CLI factor workflows", () => {
     assert.match(more.expiresAt, ISO);
     for (const [i, c] of more.codes.entries()) secrets.set(`bypass code ${i + 2}`, c);
 
-    const listed = box.json<Record<string, unknown>[]>(["bypass", "list", "bob"]);
+    const listed = await box.json<Record<string, unknown>[]>(["bypass", "list", "bob"]);
     assert.equal(listed.length, 1);
     assert.equal(listed[0]!["usesLeft"], 0);
     assert.equal(listed[0]!["idCheck"], "card seen");
     assert.ok(!("codeHash" in listed[0]!));
-    const table = box.run(["bypass", "list", "bob"]);
+    const table = await box.run(["bypass", "list", "bob"]);
     assert.match(table.stdout, /^ID\s+USES LEFT/);
     assert.match(table.stdout, /0\/2/);
 
-    const tooMany = box.run(["bypass", "issue", "bob", "--uses", "500"]);
+    const tooMany = await box.run(["bypass", "issue", "bob", "--uses", "500"]);
     assert.equal(tooMany.code, 1);
     assert.match(tooMany.stderr, /at most 20 uses/);
   });
 
-  test("rescue generate prints 10 well-shaped codes once; one of them works", () => {
-    const r = box.run(["rescue", "generate", "bob"]);
+  test("rescue generate prints 10 well-shaped codes once; one of them works", async () => {
+    const r = await box.run(["rescue", "generate", "bob"]);
     assert.equal(r.code, 0);
     const codes = [...r.stdout.matchAll(/^ {2}([0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){3})$/gm)].map(
       (m) => m[1]!,
@@ -167,12 +167,12 @@ describe("twofold CLI factor workflows", () => {
       secrets.set(`rescue code ${i} compact`, c.replaceAll("-", ""));
     });
 
-    const used = box.json<{ result: string; factor: string }>(["passcode", "check", "bob", codes[3]!]);
+    const used = await box.json<{ result: string; factor: string }>(["passcode", "check", "bob", codes[3]!]);
     assert.deepEqual([used.result, used.factor], ["allow", "rescue"]);
-    assert.equal(box.json<{ unused: number }>(["rescue", "status", "bob"]).unused, 9);
+    assert.equal((await box.json<{ unused: number }>(["rescue", "status", "bob"])).unused, 9);
   });
 
-  test("token import with progress, assign, find by code, and a token login", () => {
+  test("token import with progress, assign, find by code, and a token login", async () => {
     tokenKey = randomBytes(20);
     const file = join(box.dir, "tokens.csv");
     writeFileSync(
@@ -182,25 +182,25 @@ describe("twofold CLI factor workflows", () => {
     secrets.set("token secret hex", tokenKey.toString("hex"));
     rawSecrets.set("token secret bytes", tokenKey);
 
-    const imported = box.run(["token", "import", file]);
+    const imported = await box.run(["token", "import", file]);
     assert.equal(imported.code, 0, imported.stderr);
     assert.match(imported.stdout, /imported 2 tokens/);
     assert.match(imported.stderr, /importing tokens: 0%\n(.*\n)*importing tokens: 100%/);
 
-    const again = box.run(["token", "import", file]);
+    const again = await box.run(["token", "import", file]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /nothing was imported/);
     assert.match(again.stderr, /^ {2}serial HW-1: /m);
 
-    const assigned = box.json<{ serial: string; username: string }>(["token", "assign", "HW-1", "bob"]);
+    const assigned = await box.json<{ serial: string; username: string }>(["token", "assign", "HW-1", "bob"]);
     assert.deepEqual([assigned.serial, assigned.username], ["HW-1", "bob"]);
 
-    const found = box.json<{ serial: string }[]>(["token", "find", hotp(tokenKey, 0)]);
+    const found = await box.json<{ serial: string }[]>(["token", "find", hotp(tokenKey, 0)]);
     assert.deepEqual(
       found.map((t) => t.serial),
       ["HW-1"],
     );
-    const login = box.json<{ result: string; factor: string }>([
+    const login = await box.json<{ result: string; factor: string }>([
       "passcode",
       "check",
       "bob",
@@ -209,8 +209,8 @@ describe("twofold CLI factor workflows", () => {
     assert.deepEqual([login.result, login.factor], ["allow", "token"]);
 
     // Beyond the look-ahead window a code is refused until the token is resynchronised with two codes.
-    assert.equal(box.run(["passcode", "check", "bob", hotp(tokenKey, 42)]).code, 1);
-    const resync = box.json<{ resynchronised: boolean }>([
+    assert.equal((await box.run(["passcode", "check", "bob", hotp(tokenKey, 42)])).code, 1);
+    const resync = await box.json<{ resynchronised: boolean }>([
       "token",
       "resync",
       "HW-1",
@@ -218,15 +218,15 @@ describe("twofold CLI factor workflows", () => {
       hotp(tokenKey, 41),
     ]);
     assert.equal(resync.resynchronised, true);
-    assert.equal(box.run(["passcode", "check", "bob", hotp(tokenKey, 42)]).code, 0);
+    assert.equal((await box.run(["passcode", "check", "bob", hotp(tokenKey, 42)])).code, 0);
 
     // An encrypted PSKC file (RFC 6030 §6.1) needs its pre-shared key; without it nothing is imported.
     const pskc = join(import.meta.dirname, "../fixtures/pskc/rfc6030-6.1-psk-aes128-cbc.pskcxml");
-    const locked = box.run(["token", "import", pskc]);
+    const locked = await box.run(["token", "import", pskc]);
     assert.equal(locked.code, 1);
     assert.match(locked.stderr, /--psk/);
     assert.match(locked.stderr, /nothing was imported/);
-    const unlocked = box.json<{ imported: number }>([
+    const unlocked = await box.json<{ imported: number }>([
       "token",
       "import",
       pskc,
@@ -235,7 +235,7 @@ describe("twofold CLI factor workflows", () => {
     ]);
     assert.equal(unlocked.imported, 2);
 
-    const { tokens } = box.json<{ tokens: { serial: string; username: string | null }[] }>([
+    const { tokens } = await box.json<{ tokens: { serial: string; username: string | null }[] }>([
       "token",
       "list",
       "--unassigned",
@@ -247,8 +247,8 @@ describe("twofold CLI factor workflows", () => {
     assert.equal(tokens.length, 3);
   });
 
-  test("audit tail and auth log record what was done, by whom", () => {
-    const events = box.json<{ id: number; action: string; actor: string; at: string }[]>([
+  test("audit tail and auth log record what was done, by whom", async () => {
+    const events = await box.json<{ id: number; action: string; actor: string; at: string }[]>([
       "audit",
       "tail",
       "--limit",
@@ -266,13 +266,13 @@ describe("twofold CLI factor workflows", () => {
       events.every((e) => ISO.test(e.at)),
       "times are ISO-8601",
     );
-    const last2 = box.json<{ id: number }[]>(["audit", "tail", "--limit", "2"]);
+    const last2 = await box.json<{ id: number }[]>(["audit", "tail", "--limit", "2"]);
     assert.deepEqual(
       last2.map((e) => e.id),
       events.slice(-2).map((e) => e.id),
     );
 
-    const log = box.json<{ username: string; result: string; factor: string }[]>([
+    const log = await box.json<{ username: string; result: string; factor: string }[]>([
       "auth",
       "log",
       "--limit",
@@ -282,7 +282,7 @@ describe("twofold CLI factor workflows", () => {
     assert.ok(log.some((e) => e.username === "bob" && e.result === "deny"));
   });
 
-  test("no secret printed once appears in any listing, log or the database files", () => {
+  test("no secret printed once appears in any listing, log or the database files", async () => {
     assert.ok(secrets.size >= 25, `collected ${secrets.size} secrets`);
     const listings = [
       ["user", "show", "alice"],
@@ -296,7 +296,7 @@ describe("twofold CLI factor workflows", () => {
       ["auth", "log", "--json"],
     ];
     for (const args of listings) {
-      const r = box.run(args);
+      const r = await box.run(args);
       assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
       if (args.includes("--json")) JSON.parse(r.stdout);
       for (const [name, secret] of secrets) {

@@ -1,10 +1,13 @@
-// Test helpers for the CLI: a temp directory with its own config and database, running `bin/twofold.js`, and an independent OTP.
+// Test helpers for the CLI: a temp directory with its own config and database, running commands (in this process
+// through `main`, or as `bin/twofold.js`), and an independent OTP.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { PassThrough, Readable, Writable } from "node:stream";
+import { main } from "../../src/cli/main.ts";
 
 export const BIN = resolve(import.meta.dirname, "../../bin/twofold.js");
 
@@ -28,15 +31,75 @@ export async function collectOutput(child: ChildProcess): Promise<RunResult> {
   return { code, stdout, stderr };
 }
 
+/** A stream that keeps what is written to it as text. */
+class TextSink extends Writable {
+  text = "";
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+/**
+ * Runs `twofold ARGS` in this process through the CLI's `main`, with its own stdin, stdout, stderr, environment
+ * and working directory: what a spawned `bin/twofold.js` would print and exit with, without starting node.
+ */
+export async function runInProcess(
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string },
+): Promise<RunResult> {
+  const stdout = new TextSink();
+  const stderr = new TextSink();
+  const code = await main(args, {
+    stdout,
+    stderr,
+    stdin: Readable.from(options.input ? [Buffer.from(options.input)] : []),
+    logs: stderr,
+    env: options.env,
+    cwd: options.cwd,
+  });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/**
+ * A command running in this process while the test goes on (`push send --wait`, `device watch`): its output
+ * arrives on `stdout` and `stderr` as it is printed, and "exit" is emitted with the exit code, as a child's is.
+ */
+export class InProcessRun extends EventEmitter {
+  readonly stdout = new PassThrough();
+  readonly stderr = new PassThrough();
+  exitCode: number | null = null;
+
+  constructor(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
+    super();
+    void main(args, {
+      stdout: this.stdout,
+      stderr: this.stderr,
+      stdin: Readable.from([]),
+      env: options.env,
+      cwd: options.cwd,
+      logs: this.stderr,
+    }).then((code) => {
+      this.exitCode = code;
+      this.emit("exit", code);
+    });
+  }
+}
+
 export interface Sandbox {
   dir: string;
   configFile: string;
   sqlitePath: string;
   env: NodeJS.ProcessEnv;
-  run(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv }): RunResult;
+  /** `twofold ARGS` run in this process (see runInProcess). */
+  run(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
+  /** `twofold ARGS` as its own process, `node bin/twofold.js ARGS`: for what only a real process shows. */
+  runProcess(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv }): RunResult;
   /** Run with --json, expect exit 0, and parse stdout. */
-  json<T = unknown>(args: string[], options?: { input?: string }): T;
+  json<T = unknown>(args: string[], options?: { input?: string }): Promise<T>;
   spawn(args: string[], env?: NodeJS.ProcessEnv): ChildProcess;
+  /** `twofold ARGS` started in this process, for a command that runs while the test acts. */
+  start(args: string[], env?: NodeJS.ProcessEnv): InProcessRun;
   cleanup(): void;
 }
 
@@ -67,7 +130,13 @@ export function createSandbox(extraConfig = ""): Sandbox {
     ].join("\n"),
   );
   const env = { ...baseEnv(), TWOFOLD_CONFIG: configFile };
-  const run: Sandbox["run"] = (args, options = {}) => {
+  const run: Sandbox["run"] = (args, options = {}) =>
+    runInProcess(args, {
+      cwd: dir,
+      env: { ...env, ...options.env },
+      ...(options.input === undefined ? {} : { input: options.input }),
+    });
+  const runProcess: Sandbox["runProcess"] = (args, options = {}) => {
     const r = spawnSync(process.execPath, [BIN, ...args], {
       cwd: dir,
       env: { ...env, ...options.env },
@@ -83,13 +152,15 @@ export function createSandbox(extraConfig = ""): Sandbox {
     sqlitePath,
     env,
     run,
-    json<T>(args: string[], options: { input?: string } = {}): T {
-      const r = run([...args, "--json"], options);
+    runProcess,
+    async json<T>(args: string[], options: { input?: string } = {}): Promise<T> {
+      const r = await run([...args, "--json"], options);
       if (r.code !== 0) throw new Error(`twofold ${args.join(" ")} exited ${r.code}: ${r.stderr}${r.stdout}`);
       return JSON.parse(r.stdout) as T;
     },
     spawn: (args, extraEnv = {}) =>
       spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...env, ...extraEnv }, stdio: "pipe" }),
+    start: (args, extraEnv = {}) => new InProcessRun(args, { cwd: dir, env: { ...env, ...extraEnv } }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -31,9 +31,9 @@ describe("commands the demo prints, pasted as printed", () => {
   let url = "";
 
   /** Run a printed command as the shell would: `npx twofold` is this checkout's bin/twofold.js. */
-  const paste = (line: string): RunResult => {
+  const paste = async (line: string): Promise<RunResult> => {
     assert.match(line, /^npx twofold /);
-    return box.run(line.slice("npx twofold ".length).split(" "), { env: PASTING_ENV });
+    return await box.run(line.slice("npx twofold ".length).split(" "), { env: PASTING_ENV });
   };
 
   before(async () => {
@@ -87,13 +87,13 @@ describe("commands the demo prints, pasted as printed", () => {
       return line;
     };
 
-    const users = run(take("user list"));
+    const users = await run(take("user list"));
     assert.equal(users.code, 0, users.stderr);
     assert.match(users.stdout, /alice/);
     assert.match(users.stdout, /bob/);
 
     // push activate prints a link; a device activated with it gets the push that push send then sends.
-    const activation = run(take("push activate alice"));
+    const activation = await run(take("push activate alice"));
     assert.equal(activation.code, 0, activation.stderr);
     const token = /#activate=(\S+)/.exec(activation.stdout)![1]!;
     const device = new TestDevice(url, () => Date.now());
@@ -117,35 +117,35 @@ describe("commands the demo prints, pasted as printed", () => {
     assert.match(result.stdout, /Result: approved/);
 
     for (const words of ["bypass issue alice", "rescue generate alice", "audit tail"]) {
-      const r = run(take(words));
+      const r = await run(take(words));
       assert.equal(r.code, 0, `${words}: ${r.stderr}`);
     }
 
     // totp enroll prints the command that confirms the enrolment.
-    const enroll = run(take("totp enroll bob"));
+    const enroll = await run(take("totp enroll bob"));
     assert.equal(enroll.code, 0, enroll.stderr);
     const [confirm] = printedCommands(enroll.stdout);
     assert.ok(confirm, enroll.stdout);
     const key = base32Decode(/key:\s+([A-Z2-7]+)/.exec(enroll.stdout)![1]!);
-    const confirmed = run(confirm.replace(" CODE", ` ${totp(key, Date.now())}`));
+    const confirmed = await run(confirm.replace(" CODE", ` ${totp(key, Date.now())}`));
     assert.equal(confirmed.code, 0, confirmed.stderr);
     assert.match(confirmed.stdout, /is active/);
 
     // A refused push names the command that fixes it; a deletion asks for the command that confirms it.
-    const refused = run("npx twofold push send bob --demo");
+    const refused = await run("npx twofold push send bob --demo");
     assert.equal(refused.code, 3);
     const [fix] = printedCommands(refused.stdout);
     assert.equal(fix, "npx twofold push activate bob --demo");
-    assert.equal(run(fix!).code, 0);
-    const unconfirmed = run("npx twofold user delete bob --demo");
+    assert.equal((await run(fix!)).code, 0);
+    const unconfirmed = await run("npx twofold user delete bob --demo");
     assert.equal(unconfirmed.code, 2);
     const [yes] = printedCommands(unconfirmed.stderr);
     assert.equal(yes, "npx twofold user delete bob --yes --demo");
-    const deleted = run(yes!);
+    const deleted = await run(yes!);
     assert.equal(deleted.code, 0, deleted.stderr);
 
     // The phone's way in: certs dev, then the TLS server on the LAN address, which a client trusting the CA reaches.
-    const certs = run(take("certs dev"));
+    const certs = await run(take("certs dev"));
     assert.equal(certs.code, 0, certs.stderr);
     const tlsLine = take("serve --host 0.0.0.0");
     ran.push(tlsLine);

@@ -18,7 +18,7 @@ async function freePort(): Promise<number> {
 
 describe("serve options and push send exit codes", () => {
   let box: Sandbox;
-  before(() => {
+  before(async () => {
     box = createSandbox();
   });
   after(() => box.cleanup());
@@ -55,14 +55,14 @@ describe("serve options and push send exit codes", () => {
       ["--port", "70000"],
       ["--host", ""],
     ]) {
-      const r = box.run(["serve", ...bad]);
+      const r = await box.run(["serve", ...bad]);
       assert.equal(r.code, 2, bad.join(" "));
       assert.match(r.stderr, /^error: --(port|host) must/);
     }
   });
 
-  test("push send --help and the README list the same exit codes, and the command exits with them", () => {
-    const help = box.run(["push", "send", "--help"]).stdout;
+  test("push send --help and the README list the same exit codes, and the command exits with them", async () => {
+    const help = (await box.run(["push", "send", "--help"])).stdout;
     const readme = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8").replaceAll("`", "");
     for (const code of ["0", "1", "2", "3"]) {
       const meaning = new RegExp(`^  ${code}  (.+)$`, "m").exec(help)?.[1];
@@ -72,9 +72,9 @@ describe("serve options and push send exit codes", () => {
         `the README lists exit code ${code}: ${meaning}`,
       );
     }
-    box.json(["user", "add", "erin"]);
-    assert.equal(box.run(["push", "send", "erin"]).code, 3, "no activated device: not sent");
-    assert.equal(box.run(["push", "send", "nobody"]).code, 3, "unknown user: not sent");
-    assert.equal(box.run(["push", "send", "erin", "--wait", "soon"]).code, 2, "usage error");
+    await box.json(["user", "add", "erin"]);
+    assert.equal((await box.run(["push", "send", "erin"])).code, 3, "no activated device: not sent");
+    assert.equal((await box.run(["push", "send", "nobody"])).code, 3, "unknown user: not sent");
+    assert.equal((await box.run(["push", "send", "erin", "--wait", "soon"])).code, 2, "usage error");
   });
 });

@@ -51,7 +51,7 @@ async function stop(child: ChildProcess): Promise<number | null> {
 
 describe("twofold serve --demo", () => {
   let box: Sandbox;
-  before(() => {
+  before(async () => {
     box = createSandbox();
   });
   after(() => box.cleanup());
@@ -81,19 +81,19 @@ describe("twofold serve --demo", () => {
     assert.equal(uri(second.banner), uri(first.banner), "same TOTP enrolment");
 
     const env = { env: DEMO_ENV };
-    const users = box.run(["--demo", "user", "list", "--json"], env);
+    const users = await box.run(["--demo", "user", "list", "--json"], env);
     assert.equal(users.code, 0, users.stderr);
     assert.deepEqual(
       JSON.parse(users.stdout).users.map((u: { username: string }) => u.username),
       ["alice", "bob"],
     );
-    const bob = JSON.parse(box.run(["--demo", "user", "show", "bob", "--json"], env).stdout);
+    const bob = JSON.parse((await box.run(["--demo", "user", "show", "bob", "--json"], env)).stdout);
     assert.deepEqual(
       bob.tokens.map((t: { serial: string }) => t.serial),
       ["DEMO-0001"],
     );
     // bob's demo token shows the RFC 4226 Appendix D codes.
-    const login = box.run(["--demo", "passcode", "check", "bob", "755224"], env);
+    const login = await box.run(["--demo", "passcode", "check", "bob", "755224"], env);
     assert.match(login.stdout, /^allow \(factor: token/);
   });
 

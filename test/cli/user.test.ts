@@ -15,13 +15,13 @@ interface ListedUser {
 
 describe("twofold user", () => {
   let box: Sandbox;
-  before(() => {
+  before(async () => {
     box = createSandbox();
   });
   after(() => box.cleanup());
 
-  test("user add creates users once; the password never comes back", () => {
-    const alice = box.json<Record<string, unknown>>([
+  test("user add creates users once; the password never comes back", async () => {
+    const alice = await box.json<Record<string, unknown>>([
       "user",
       "add",
       "alice",
@@ -36,23 +36,23 @@ describe("twofold user", () => {
     assert.equal(alice["hasPassword"], false);
     assert.match(String(alice["createdAt"]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
-    const bob = box.run(["user", "add", "bob", "--password-stdin"], { input: "correct horse\n" });
+    const bob = await box.run(["user", "add", "bob", "--password-stdin"], { input: "correct horse\n" });
     assert.equal(bob.code, 0, bob.stderr);
     assert.match(bob.stdout, /created user bob/);
 
-    const again = box.run(["user", "add", "ALICE"]);
+    const again = await box.run(["user", "add", "ALICE"]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /^error: user ALICE already exists/);
   });
 
-  test("user import: a good file is imported with progress; a file with bad lines imports nothing", () => {
+  test("user import: a good file is imported with progress; a file with bad lines imports nothing", async () => {
     const good = join(box.dir, "good.csv");
     // Columns are found by header name, in any order.
     writeFileSync(
       good,
       'email,username,name,phone\ncarol@example.edu,carol,Carol,\n,dave,,+886900000001\n"e@example.edu",erin,"Erin, E.",\n',
     );
-    const ok = box.run(["user", "import", good]);
+    const ok = await box.run(["user", "import", good]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /imported 3 users/);
     assert.match(ok.stderr, /importing users: 0%/);
@@ -63,7 +63,7 @@ describe("twofold user", () => {
       bad,
       "username,email,name,phone\nfrank,frank@example.edu,Frank,\ngrace,not-an-email,Grace,\nheidi,,Heidi,\nivan,,Ivan,0912\n",
     );
-    const refused = box.run(["user", "import", bad]);
+    const refused = await box.run(["user", "import", bad]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /nothing was imported/);
     assert.match(refused.stderr, /^ {2}line 3: email: /m);
@@ -71,11 +71,11 @@ describe("twofold user", () => {
     assert.doesNotMatch(refused.stderr, /line [24]:/);
   });
 
-  test("user alias, disable, list and show", () => {
-    assert.equal(box.run(["user", "alias", "carol", "carol.c@example.edu"]).code, 0);
-    assert.equal(box.run(["user", "disable", "erin"]).code, 0);
+  test("user alias, disable, list and show", async () => {
+    assert.equal((await box.run(["user", "alias", "carol", "carol.c@example.edu"])).code, 0);
+    assert.equal((await box.run(["user", "disable", "erin"])).code, 0);
 
-    const { users, total } = box.json<{ users: ListedUser[]; total: number }>(["user", "list"]);
+    const { users, total } = await box.json<{ users: ListedUser[]; total: number }>(["user", "list"]);
     assert.deepEqual(
       users.map((u) => u.username),
       ["alice", "bob", "carol", "dave", "erin"],
@@ -86,20 +86,20 @@ describe("twofold user", () => {
     assert.equal(users.find((u) => u.username === "erin")?.realName, "Erin, E.");
     assert.ok(users.every((u) => !("passwordHash" in u)));
 
-    const table = box.run(["user", "list", "--search", "example.edu", "--limit", "2"]);
+    const table = await box.run(["user", "list", "--search", "example.edu", "--limit", "2"]);
     assert.equal(table.code, 0);
     const lines = table.stdout.trim().split("\n");
     assert.match(lines[0]!, /^USERNAME\s+STATUS\s+NAME\s+EMAIL/);
     assert.equal(lines.length, 3);
     assert.match(table.stderr, /showing 2 of 3/);
 
-    const shown = box.run(["user", "show", "carol.c@example.edu"]);
+    const shown = await box.run(["user", "show", "carol.c@example.edu"]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /^carol \(DU[A-Z0-9]{18}\)/);
     assert.match(shown.stdout, /aliases:\s+carol\.c@example\.edu/);
     assert.match(shown.stdout, /unused rescue codes: 0/);
 
-    const json = box.json<{ user: ListedUser; aliases: string[]; lockouts: unknown[] }>([
+    const json = await box.json<{ user: ListedUser; aliases: string[]; lockouts: unknown[] }>([
       "user",
       "show",
       "carol",
@@ -108,7 +108,7 @@ describe("twofold user", () => {
     assert.deepEqual(json.aliases, ["carol.c@example.edu"]);
     assert.deepEqual(json.lockouts, []);
 
-    const missing = box.run(["user", "show", "nobody", "--json"]);
+    const missing = await box.run(["user", "show", "nobody", "--json"]);
     assert.equal(missing.code, 1);
     assert.equal(JSON.parse(missing.stdout).error.code, "ERR_USER_NOT_FOUND");
   });
@@ -116,42 +116,41 @@ describe("twofold user", () => {
 
 describe("twofold user show: why and until when a user is locked (A6)", () => {
   let box: Sandbox;
-  before(() => {
+  before(async () => {
     box = createSandbox(["policy:", "  lockout:", "    maxFailures: 2", "    delayAfter: 2"].join("\n"));
   });
   after(() => box.cleanup());
 
-  test("after two wrong passcodes the passcode class is locked for an hour; the service desk sees it, unlock clears it", () => {
-    box.json(["user", "add", "frank"]);
-    box.json(["app", "create", "--name", "VPN", "--type", "radius"]);
-    for (let i = 0; i < 2; i++) assert.equal(box.run(["passcode", "check", "frank", "000000"]).code, 1);
-    const refused = box.run(["passcode", "check", "frank", "000000", "--json"]);
+  test("after two wrong passcodes the passcode class is locked for an hour; the service desk sees it, unlock clears it", async () => {
+    await box.json(["user", "add", "frank"]);
+    await box.json(["app", "create", "--name", "VPN", "--type", "radius"]);
+    for (let i = 0; i < 2; i++)
+      assert.equal((await box.run(["passcode", "check", "frank", "000000"])).code, 1);
+    const refused = await box.run(["passcode", "check", "frank", "000000", "--json"]);
     assert.equal(refused.code, 1);
     assert.equal(JSON.parse(refused.stdout).reason, "locked_out");
     assert.match(JSON.parse(refused.stdout).retryAt, /^\d{4}-\d\d-\d\dT/, "when to try again");
     const before = Date.now();
-    const shown = box.run(["user", "show", "frank"]);
+    const shown = await box.run(["user", "show", "frank"]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(
       shown.stdout,
       /otp: locked after too many failed attempts until \d{4}-\d\d-\d\dT[\d:.]+Z \(2 consecutive failures/,
     );
-    const json = box.json<{ lockouts: Array<{ factorClass: string; state: string; retryAt: string }> }>([
-      "user",
-      "show",
-      "frank",
-    ]);
+    const json = await box.json<{ lockouts: Array<{ factorClass: string; state: string; retryAt: string }> }>(
+      ["user", "show", "frank"],
+    );
     assert.equal(json.lockouts.length, 1);
     assert.equal(json.lockouts[0]!.factorClass, "otp");
     assert.equal(json.lockouts[0]!.state, "locked");
     const until = Date.parse(json.lockouts[0]!.retryAt);
     assert.ok(until > before + 3_590_000 && until <= Date.now() + 3_600_000, json.lockouts[0]!.retryAt);
-    box.json(["user", "unlock", "frank"]);
-    assert.deepEqual(box.json<{ lockouts: unknown[] }>(["user", "show", "frank"]).lockouts, []);
+    await box.json(["user", "unlock", "frank"]);
+    assert.deepEqual((await box.json<{ lockouts: unknown[] }>(["user", "show", "frank"])).lockouts, []);
   });
 
-  test("app disable refuses the application's logins; app enable restores them", () => {
-    const app = box.json<{ integrationKey: string }>([
+  test("app disable refuses the application's logins; app enable restores them", async () => {
+    const app = await box.json<{ integrationKey: string }>([
       "app",
       "create",
       "--name",
@@ -159,24 +158,33 @@ describe("twofold user show: why and until when a user is locked (A6)", () => {
       "--type",
       "auth-api",
     ]);
-    assert.deepEqual(box.json(["app", "disable", app.integrationKey]), {
+    assert.deepEqual(await box.json(["app", "disable", app.integrationKey]), {
       integrationKey: app.integrationKey,
       status: "disabled",
     });
-    const listed = box.json<Array<{ id: string; status: string }>>(["app", "list"]);
+    const listed = await box.json<Array<{ id: string; status: string }>>(["app", "list"]);
     assert.equal(listed.find((a) => a.id === app.integrationKey)?.status, "disabled");
-    box.json(["user", "add", "gina"]);
-    const push = box.run(["push", "send", "gina", "--app", app.integrationKey, "--wait", "0", "--json"]);
+    await box.json(["user", "add", "gina"]);
+    const push = await box.run([
+      "push",
+      "send",
+      "gina",
+      "--app",
+      app.integrationKey,
+      "--wait",
+      "0",
+      "--json",
+    ]);
     assert.equal(push.code, 3, push.stderr);
     assert.deepEqual(JSON.parse(push.stdout), { started: false, reason: "application_disabled" });
-    assert.deepEqual(box.json(["app", "enable", app.integrationKey]), {
+    assert.deepEqual(await box.json(["app", "enable", app.integrationKey]), {
       integrationKey: app.integrationKey,
       status: "active",
     });
     assert.equal(
-      box
-        .json<Array<{ id: string; status: string }>>(["app", "list"])
-        .find((a) => a.id === app.integrationKey)?.status,
+      (await box.json<Array<{ id: string; status: string }>>(["app", "list"])).find(
+        (a) => a.id === app.integrationKey,
+      )?.status,
       "active",
     );
   });

@@ -25,14 +25,14 @@ function assertNoFullNumbers(where: string, texts: readonly string[], numbers: r
     }
 }
 
-test("maskPhone keeps the last four digits and the shape", () => {
+test("maskPhone keeps the last four digits and the shape", async () => {
   assert.equal(maskPhone("+886912345678"), "+********5678");
   assert.equal(maskPhone("+1 (555) 123-4567"), "+* (***) ***-4567");
   assert.equal(maskPhone("1234"), "****");
   assert.equal(maskPhone(""), "");
 });
 
-test("log fields named phone or number are written masked, wherever they are", () => {
+test("log fields named phone or number are written masked, wherever they are", async () => {
   const lines: string[] = [];
   const log = createLogger({
     level: "debug",
@@ -132,17 +132,17 @@ test("CLI: user add, import and delete with phones leave no full number in audit
     const env = { TWOFOLD_LOGGING_LEVEL: "debug" };
     const numbers = ["+886911111234", "+886922225678", "+886933339012"];
     const outputs: string[] = [];
-    const run = (args: string[]) => {
-      const r = box.run(args, { env });
+    const run = async (args: string[]) => {
+      const r = await box.run(args, { env });
       assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
       outputs.push(r.stderr);
     };
-    run(["user", "add", "gil", "--phone", numbers[0]!]);
+    await run(["user", "add", "gil", "--phone", numbers[0]!]);
     const csv = join(box.dir, "users.csv");
     writeFileSync(csv, `username,email,name,phone\nhal,,,${numbers[1]}\nivy,,,${numbers[2]}\n`);
-    run(["user", "import", csv]);
-    run(["user", "delete", "gil", "--yes"]);
-    run(["user", "delete", "hal", "--yes"]);
+    await run(["user", "import", csv]);
+    await run(["user", "delete", "gil", "--yes"]);
+    await run(["user", "delete", "hal", "--yes"]);
     const { store } = await openStore({ sqlitePath: box.sqlitePath, backgroundCheckpoints: false });
     try {
       const rows = (await store.listAudit({ limit: 1000 })).map((e) => JSON.stringify(e));

@@ -294,7 +294,7 @@ test("the scheduler runs the job repeatedly, one run at a time, and stop waits f
 test("twofold db prune deletes expired rows once and reports them", async () => {
   const box = createSandbox();
   try {
-    assert.equal(box.run(["user", "add", "vera"]).code, 0);
+    assert.equal((await box.run(["user", "add", "vera"])).code, 0);
     const { store } = await openStore({ sqlitePath: box.sqlitePath, backgroundCheckpoints: false });
     try {
       const user = (await store.findUserByIdentifier("vera"))!;
@@ -306,11 +306,14 @@ test("twofold db prune deletes expired rows once and reports them", async () => 
     } finally {
       await store.close();
     }
-    const report = box.json<{ deleted: number; steps: { name: string; deleted: number }[] }>(["db", "prune"]);
+    const report = await box.json<{ deleted: number; steps: { name: string; deleted: number }[] }>([
+      "db",
+      "prune",
+    ]);
     assert.equal(report.deleted, 4);
     assert.equal(report.steps.find((s) => s.name === "pushes")?.deleted, 3);
     assert.equal(report.steps.find((s) => s.name === "replay records")?.deleted, 1);
-    const human = box.run(["db", "prune"]);
+    const human = await box.run(["db", "prune"]);
     assert.equal(human.code, 0);
     assert.match(human.stdout, /^0 expired rows deleted$/m);
   } finally {

@@ -81,7 +81,7 @@ async function follow(
       await sleep(1000, stop.signal);
       if (stop.signal.aborted) break;
       for (const e of await withNames(await store.listAudit({ afterId: last, limit: 1000 }), name)) {
-        if (ctx.json) process.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
+        if (ctx.json) ctx.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
         else ctx.out.line(formatAuditLine(e));
         last = e.id;
       }
@@ -109,7 +109,7 @@ export const auditCommands: Command[] = [
       const name = createNamer(store);
       const events = await withNames(await latestAuditEvents(store, limit), name);
       if (ctx.flag("follow") && ctx.json) {
-        for (const e of events) process.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
+        for (const e of events) ctx.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
       } else {
         ctx.out.data(events, () => ctx.out.table(events, AUDIT_COLUMNS, "(no audit events)"));
       }

@@ -1,5 +1,4 @@
 // `twofold certs dev`: a local CA and a certificate for this machine's LAN addresses, to try the demo from a phone.
-import { resolve } from "node:path";
 import type { Command } from "../command.ts";
 import { shellWord } from "../command-line.ts";
 import { createDevCertificates, lanAddress } from "../dev-certificates.ts";
@@ -23,7 +22,7 @@ export const certsCommands: Command[] = [
       "Never use these for real users.",
     async run(ctx) {
       const dir = ctx.string("dir") ?? DEV_CERTS_DIR;
-      const made = createDevCertificates(resolve(dir));
+      const made = createDevCertificates(ctx.path(dir), ctx.env);
       const address = lanAddress() ?? "localhost";
       const files = (name: string) => shellWord(`${dir.replace(/\/+$/, "")}/${name}`);
       const serve = ctx.commandLine(

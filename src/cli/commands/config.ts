@@ -15,8 +15,8 @@ export const configCommands: Command[] = [
       const file = ctx.args[0] ?? ctx.configFile;
       const { loadConfig } = await import("../../config/load.ts");
       const config = loadConfig({
-        env: process.env,
-        ...(file ? { file } : {}),
+        env: ctx.env,
+        ...(file ? { file: ctx.path(file) } : {}),
         ...(ctx.flag("demo") ? { overrides: { mode: "demo" } } : {}),
       });
       ctx.out.data(redactConfig(config), () => {

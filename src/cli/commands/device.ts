@@ -51,15 +51,15 @@ const ACCOUNT_OPTION: Record<string, OptionSpec> = {
 };
 
 function statePath(ctx: CommandContext): string {
-  const configured = ctx.string("state") ?? process.env["TWOFOLD_DEVICE_STATE"];
-  if (configured) return configured;
-  const base = process.env["XDG_CONFIG_HOME"] || join(homedir(), ".config");
+  const configured = ctx.string("state") ?? ctx.env["TWOFOLD_DEVICE_STATE"];
+  if (configured) return ctx.path(configured);
+  const base = ctx.env["XDG_CONFIG_HOME"] || join(homedir(), ".config");
   return join(base, "twofold", "device.json");
 }
 
 function clientOptions(ctx: CommandContext): DeviceClientOptions {
   const ca = ctx.string("ca");
-  return ca ? { ca: readInputFile(ca, 1024 * 1024).toString("utf8") } : {};
+  return ca ? { ca: readInputFile(ctx.path(ca), 1024 * 1024).toString("utf8") } : {};
 }
 
 /** `alice@twofold.example.edu`: how an account is shown and can be named. */
@@ -242,7 +242,7 @@ function answerCommand(decision: PushDecision, summary: string, details: string)
 
 async function askForCode(ctx: CommandContext, push: DevicePush): Promise<string> {
   const question = `Type the ${push.codeDigits}-digit code shown on the login screen: `;
-  const typed = ctx.stdin.isTTY && !ctx.json ? await prompt(question, ctx.stdin, process.stderr) : undefined;
+  const typed = ctx.stdin.isTTY && !ctx.json ? await prompt(question, ctx.stdin, ctx.stderr) : undefined;
   if (typed?.trim()) return typed.trim();
   throw new UsageError(
     `push ${push.txid} asks for the ${push.codeDigits}-digit code shown on the login screen`,
@@ -282,14 +282,15 @@ async function watch(ctx: CommandContext, clients: DeviceClient[]): Promise<numb
   const auto = ctx.string("auto") as PushDecision | undefined;
   if (auto !== undefined && !(auto in EXPECTED))
     throw new UsageError(`--auto must be approve, deny or fraud, got ${JSON.stringify(auto)}`);
-  const codeFile = ctx.string("code-file");
+  const codeFileOption = ctx.string("code-file");
+  const codeFile = codeFileOption === undefined ? undefined : ctx.path(codeFileOption);
   const count = ctx.integer("count", 1, 1_000_000);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const emit = (value: Record<string, unknown>, human: string) => {
-    if (ctx.json) process.stdout.write(`${JSON.stringify(toJSONValue(value))}\n`);
+    if (ctx.json) ctx.stdout.write(`${JSON.stringify(toJSONValue(value))}\n`);
     else ctx.out.line(human);
   };
   const seen = new Set<string>();

@@ -8,7 +8,7 @@ export const keysCommands: Command[] = [
     summary: "re-encrypt stored secrets with the first configured key (after adding a new key)",
     async run(ctx) {
       const { services } = await ctx.runtime();
-      const progress = createProgress("re-sealing secrets");
+      const progress = createProgress("re-sealing secrets", ctx.stderr);
       let report: Awaited<ReturnType<typeof services.resealSecrets>>;
       try {
         report = await services.resealSecrets(ctx.actor, (done, total) => progress.update(done, total));

@@ -54,7 +54,7 @@ export const serveCommands: Command[] = [
       // main, so bin/twofold.js sets exit code 0; a failed shutdown or a second signal exits at once.
       const stopped = new Promise<number>((resolve) => {
         installSignalHandlers(server, { ...runtime, close: ctx.closeRuntime }, (code) =>
-          code === 0 ? resolve(0) : process.exit(code),
+          code === 0 || !ctx.exit ? resolve(code) : ctx.exit(code),
         );
       });
       await printBanner(ctx, server.url, demo);
@@ -111,7 +111,7 @@ function phoneAdvice(ctx: CommandContext, publicUrl: string, url: string): strin
     "From a phone: the Twofold Authenticator needs HTTPS (browsers allow its camera and keys only on secure",
     "origins), and this server speaks plain HTTP.",
   ];
-  const missing = opensslMissing();
+  const missing = opensslMissing(ctx.env);
   if (missing)
     return [
       ...lines,

@@ -43,7 +43,7 @@ function parsePSK(hex: string | undefined): Uint8Array | undefined {
 }
 
 async function parseTokens(ctx: CommandContext, file: string): Promise<ImportedToken[]> {
-  const content = readInputFile(file, MAX_IMPORT_BYTES);
+  const content = readInputFile(ctx.path(file), MAX_IMPORT_BYTES);
   const format = chooseFormat(ctx, file, content);
   const preSharedKey = parsePSK(ctx.string("psk"));
   const password = ctx.flag("password-stdin") ? await readStdinText(ctx.stdin) : undefined;
@@ -121,7 +121,7 @@ export const tokenCommands: Command[] = [
     async run(ctx) {
       const tokens = await parseTokens(ctx, ctx.args[0]!);
       const { services } = await ctx.runtime();
-      const progress = createProgress("importing tokens");
+      const progress = createProgress("importing tokens", ctx.stderr);
       progress.update(0, tokens.length);
       try {
         const { imported } = await services.importTokens(ctx.actor, tokens, (done, total) =>

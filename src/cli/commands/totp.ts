@@ -12,7 +12,7 @@ async function confirmInteractively(ctx: CommandContext, credentialId: string): 
   const { services, config } = await ctx.runtime();
   const question = `Enter the ${config.policy.totp.digits}-digit code your app shows to activate: `;
   for (let attempt = 1; attempt <= MAX_TRIES; attempt++) {
-    const code = await prompt(question, ctx.stdin, process.stdout);
+    const code = await prompt(question, ctx.stdin, ctx.stdout);
     if (code === undefined || code.trim() === "") return false;
     try {
       await services.confirmTOTP(ctx.actor, credentialId, code.trim());

@@ -265,9 +265,9 @@ export const userCommands: Command[] = [
       "Columns are found by header name (username is required; email, name, phone, status optional).\n" +
       "Any problem refuses the whole file, listing every line at fault.",
     async run(ctx) {
-      const rows = parseUserCSV(readInputFile(ctx.args[0]!, MAX_IMPORT_BYTES).toString("utf8"));
+      const rows = parseUserCSV(readInputFile(ctx.path(ctx.args[0]!), MAX_IMPORT_BYTES).toString("utf8"));
       const { services } = await ctx.runtime();
-      const progress = createProgress("importing users");
+      const progress = createProgress("importing users", ctx.stderr);
       progress.update(0, rows.length);
       const { created } = await services.importUsers(ctx.actor, rows, (done, total) =>
         progress.update(done, total),
