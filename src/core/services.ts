@@ -7,6 +7,7 @@ import * as applications from "./use-cases/applications.ts";
 import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as devices from "./use-cases/devices.ts";
+import * as directory from "./use-cases/directory.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
@@ -55,8 +56,8 @@ export function createServices(input: {
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
   };
+  // The use cases' dependencies stay inside: an interface reaches the store only through these functions.
   return {
-    deps,
     // users
     createUser: bind(deps, users.createUser),
     importUsers: bind(deps, users.importUsers),
@@ -70,7 +71,17 @@ export function createServices(input: {
     reconcileUsernames: bind(deps, usernames.reconcileUsernames),
     listUsernameCollisions: bind(deps, usernames.listUsernameCollisions),
     listUserLockouts: bind(deps, users.listUserLockouts),
+    describeUserLockouts: bind(deps, directory.describeUserLockouts),
+    getUser: bind(deps, directory.getUser),
+    listUsers: bind(deps, directory.listUsers),
+    listUserAliases: bind(deps, directory.listUserAliases),
+    findUserByName: bind(deps, directory.findUserByName),
+    findUserByEmail: bind(deps, directory.findUserByEmail),
+    lastLoginAt: bind(deps, directory.lastLoginAt),
+    describeUsernameCollisions: bind(deps, directory.describeUsernameCollisions),
     // applications
+    getApplication: bind(deps, directory.getApplication),
+    listApplications: () => directory.listApplications(deps),
     createApplication: bind(deps, applications.createApplication),
     requireApplication: bind(deps, applications.requireApplication),
     updateApplication: bind(deps, applications.updateApplication),
@@ -79,6 +90,11 @@ export function createServices(input: {
     setApplicationStatus: bind(deps, applications.setApplicationStatus),
     openApplicationSecret: (app: Parameters<typeof applications.openApplicationSecret>[1]) =>
       applications.openApplicationSecret(deps, app),
+    // authenticator apps and hardware tokens as they are
+    getOTPCredential: bind(deps, directory.getOTPCredential),
+    findTokenBySerial: bind(deps, directory.findTokenBySerial),
+    listOTPCredentials: bind(deps, directory.listOTPCredentials),
+    listUsableOTPCredentials: bind(deps, directory.listUsableOTPCredentials),
     // authenticator apps
     enrollTOTP: bind(deps, totp.enrollTOTP),
     confirmTOTP: bind(deps, totp.confirmTOTP),
@@ -90,6 +106,9 @@ export function createServices(input: {
     resyncToken: bind(deps, tokens.resyncToken),
     findTokensByCode: bind(deps, tokens.findTokensByCode),
     // bypass and rescue codes
+    getBypassCode: bind(deps, directory.getBypassCode),
+    listLiveBypassCodes: bind(deps, directory.listLiveBypassCodes),
+    listAllLiveBypassCodes: bind(deps, directory.listAllLiveBypassCodes),
     issueBypassCodes: bind(deps, bypass.issueBypassCodes),
     listBypassCodes: bind(deps, bypass.listBypassCodes),
     revokeBypassCode: bind(deps, bypass.revokeBypassCode),
@@ -111,6 +130,8 @@ export function createServices(input: {
     listDevicePushes: bind(deps, devices.listDevicePushes),
     updateDeviceDelivery: bind(deps, devices.updateDeviceDelivery),
     listUserDevices: bind(deps, devices.listUserDevices),
+    getDevice: bind(deps, directory.getDevice),
+    listDevicesOf: bind(deps, directory.listDevicesOf),
     revokeDevice: bind(deps, devices.revokeDevice),
     // throttles on every login entry point, before any user is looked up (A6)
     checkLoginThrottle: bind(deps, throttle.checkLoginThrottle),
@@ -129,6 +150,11 @@ export function createServices(input: {
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
     purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
+    // logs and audit
+    listAuthLog: bind(deps, directory.listAuthLog),
+    listAudit: bind(deps, directory.listAudit),
+    // health
+    checkDatabase: () => directory.checkDatabase(deps),
     // key rotation
     resealSecrets: bind(deps, keys.resealSecrets),
     // retention (L-2): the steps are open so other expiring tables can be pruned in the same run
@@ -147,6 +173,8 @@ export function createServices(input: {
     // Duo-compatible Admin API: single tokens, registered phones
     createToken: bind(deps, tokens.createToken),
     deleteToken: bind(deps, tokens.deleteToken),
+    getPhone: bind(deps, directory.getPhone),
+    listPhones: bind(deps, directory.listPhones),
     createPhone: bind(deps, phones.createPhone),
     updatePhone: bind(deps, phones.updatePhone),
     deletePhone: bind(deps, phones.deletePhone),

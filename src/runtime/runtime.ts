@@ -17,6 +17,7 @@ import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/user
 import { openStore } from "../store/open-store.ts";
 import { PgPushEvents } from "../store/pg-push-events.ts";
 import { SqlitePushEvents } from "../store/sqlite-push-events.ts";
+import type { DemoInfo } from "./demo-info.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import {
   countPasscodeVerifications,
@@ -47,8 +48,17 @@ export interface Runtime {
    * or undefined when it can. The same check runs again, with name resolution, before every send.
    */
   checkWebPushEndpoint(endpoint: string): string | undefined;
+  /** Demo mode only: creates the demo organization once and returns what the start page shows of it. */
+  seedDemo(): Promise<DemoInfo>;
   close(): Promise<void>;
 }
+
+/**
+ * What an interface (HTTP, CLI, and the prompt, portal, console, RADIUS and OIDC to come) is given: the services
+ * and the process's config, clock, logger and metrics. Never the store or the keyring: every read and change goes
+ * through a service, so each rule is applied in one place whatever the interface.
+ */
+export type ServiceRuntime = Omit<Runtime, "store" | "keyring">;
 
 export interface RuntimeOptions {
   clock?: Clock;
@@ -145,7 +155,7 @@ export async function createRuntime(
     ...(places ? { places } : {}),
   });
   const services = { ...core, verifyPasscode: countPasscodeVerifications(core.verifyPasscode, metrics) };
-  return {
+  const runtime: Runtime = {
     config,
     store,
     keyring,
@@ -165,6 +175,8 @@ export async function createRuntime(
         return (error as Error).message;
       }
     },
+    // Loaded only in demo mode.
+    seedDemo: async () => (await import("./demo.ts")).ensureDemoOrganization(runtime),
     close: async () => {
       metrics.close();
       await delivery?.settle();
@@ -173,6 +185,7 @@ export async function createRuntime(
       await store.close();
     },
   };
+  return runtime;
 }
 
 /** What a reconciliation of username keys did, for operators: changes at info, collisions as a warning. */
