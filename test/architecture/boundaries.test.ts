@@ -18,14 +18,14 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Every module specifier a file imports (static, dynamic and re-exports). */
+/** Every module specifier a file imports (static, dynamic, for side effects only, and re-exports). */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const specs: string[] = [];
   for (const m of text.matchAll(
-    /(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g,
+    /(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^import\s+["']([^"']+)["']/gm,
   )) {
-    specs.push((m[1] ?? m[2])!);
+    specs.push((m[1] ?? m[2] ?? m[3])!);
   }
   return specs;
 }
