@@ -6,7 +6,7 @@ import { test } from "node:test";
 import type { Keyring } from "../../src/core/crypto/keyring.ts";
 import type { Policy } from "../../src/core/policy.ts";
 import type { PushEvents, Store } from "../../src/core/ports.ts";
-import { createServices, type ServiceConfig } from "../../src/core/services.ts";
+import { createServices, SERVICE_AREAS, type ServiceConfig } from "../../src/core/services.ts";
 
 function sources(dir: string): string[] {
   // A layer with no code yet (src/adapters, src/radius) has no folder in a fresh clone.
@@ -155,6 +155,9 @@ test("the interfaces' runtime type has no store or keyring, and the services do 
   });
   for (const [name, value] of Object.entries(services))
     assert.equal(typeof value, "function", `services.${name} is a use case, not a dependency`);
+  // Each service belongs to exactly one area, so an interface can ask for only the areas it uses.
+  const areas = Object.values(SERVICE_AREAS).flat();
+  assert.deepEqual([...areas].sort(), Object.keys(services).sort());
   const offenders = interfaceSources().filter((f) =>
     /\bRuntime\b/.test(readFileSync(f, "utf8").replace(/ServiceRuntime/g, "")),
   );
