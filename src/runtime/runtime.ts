@@ -55,10 +55,10 @@ export interface Runtime {
 
 /**
  * What an interface (HTTP, CLI, and the prompt, portal, console, RADIUS and OIDC to come) is given: the services
- * and the process's config, clock, logger and metrics. Never the store or the keyring: every read and change goes
- * through a service, so each rule is applied in one place whatever the interface.
+ * and the process's config, clock, logger and metrics. Never the store, the keyring or the push wake-ups: every
+ * read and change goes through a service, so each rule is applied in one place whatever the interface.
  */
-export type ServiceRuntime = Omit<Runtime, "store" | "keyring">;
+export type ServiceRuntime = Omit<Runtime, "store" | "keyring" | "pushEvents">;
 
 export interface RuntimeOptions {
   clock?: Clock;

@@ -275,9 +275,7 @@ class DeviceStream {
     private readonly runtime: ServiceRuntime,
   ) {
     this.#safetyPollMs = runtime.config.push.streamSafetyPollSeconds * 1000;
-    this.#unsubscribe = runtime.pushEvents.subscribe(`user:${device.userId}`, (event) =>
-      this.#onEvent(event),
-    );
+    this.#unsubscribe = runtime.services.watchDevicePushes(device, (event) => this.#onEvent(event));
   }
 
   open(initial: PushView[]): void {
