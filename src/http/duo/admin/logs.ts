@@ -81,6 +81,7 @@ function parseLogOffset(values: readonly string[] | undefined): { at: number; id
     throw invalid("next_offset");
   return { at: Number(at), id };
 }
+
 export function registerLogRoutes(admin: AdminRoute, runtime: ServiceRuntime): void {
   const { services } = runtime;
   const now = () => runtime.clock.now();

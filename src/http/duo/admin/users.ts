@@ -56,6 +56,7 @@ function aliasesFrom(params: UserParams, current: readonly string[]): string[] |
   for (const n of slotted) slots[n - 1] = params[`alias${n}`]!;
   return slots.filter((a) => a !== undefined && a !== "");
 }
+
 export function registerUserRoutes(admin: AdminRoute, runtime: ServiceRuntime): void {
   const { services } = runtime;
   const { userById } = createFinders(services);
