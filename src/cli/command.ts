@@ -1,7 +1,7 @@
 // The shape of one CLI command and what it is given to run: parsed arguments, output, config and runtime.
 import type { Config } from "../config/schema.ts";
 import type { Actor } from "../core/deps.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { ServiceRuntime } from "../runtime/runtime.ts";
 import type { CliIO } from "./io.ts";
 import type { Output } from "./output.ts";
 
@@ -74,7 +74,7 @@ export interface CommandContext extends OptionReader {
   /** Loaded (once) from --config / $TWOFOLD_CONFIG, with --demo applied. */
   config(): Promise<Readonly<Config>>;
   /** Opened (once) from the configuration; closed by main when the command returns. */
-  runtime(): Promise<Runtime>;
+  runtime(): Promise<ServiceRuntime>;
   /** Close the runtime now (idempotent); for commands that manage their own lifetime. */
   closeRuntime(): Promise<void>;
   /** `words` as a command to paste where this one ran (same launcher, --config, --demo): for hints and next steps. */

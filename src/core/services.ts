@@ -7,6 +7,7 @@ import * as applications from "./use-cases/applications.ts";
 import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as devices from "./use-cases/devices.ts";
+import * as directory from "./use-cases/directory.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
@@ -55,8 +56,8 @@ export function createServices(input: {
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
   };
+  // The use cases' dependencies stay inside: an interface reaches the store only through these functions.
   return {
-    deps,
     // users
     createUser: bind(deps, users.createUser),
     importUsers: bind(deps, users.importUsers),
@@ -70,7 +71,17 @@ export function createServices(input: {
     reconcileUsernames: bind(deps, usernames.reconcileUsernames),
     listUsernameCollisions: bind(deps, usernames.listUsernameCollisions),
     listUserLockouts: bind(deps, users.listUserLockouts),
+    describeUserLockouts: bind(deps, directory.describeUserLockouts),
+    getUser: bind(deps, directory.getUser),
+    listUsers: bind(deps, directory.listUsers),
+    listUserAliases: bind(deps, directory.listUserAliases),
+    findUserByName: bind(deps, directory.findUserByName),
+    findUserByEmail: bind(deps, directory.findUserByEmail),
+    lastLoginAt: bind(deps, directory.lastLoginAt),
+    describeUsernameCollisions: bind(deps, directory.describeUsernameCollisions),
     // applications
+    getApplication: bind(deps, directory.getApplication),
+    listApplications: () => directory.listApplications(deps),
     createApplication: bind(deps, applications.createApplication),
     requireApplication: bind(deps, applications.requireApplication),
     updateApplication: bind(deps, applications.updateApplication),
@@ -79,6 +90,11 @@ export function createServices(input: {
     setApplicationStatus: bind(deps, applications.setApplicationStatus),
     openApplicationSecret: (app: Parameters<typeof applications.openApplicationSecret>[1]) =>
       applications.openApplicationSecret(deps, app),
+    // authenticator apps and hardware tokens as they are
+    getOTPCredential: bind(deps, directory.getOTPCredential),
+    findTokenBySerial: bind(deps, directory.findTokenBySerial),
+    listOTPCredentials: bind(deps, directory.listOTPCredentials),
+    listUsableOTPCredentials: bind(deps, directory.listUsableOTPCredentials),
     // authenticator apps
     enrollTOTP: bind(deps, totp.enrollTOTP),
     confirmTOTP: bind(deps, totp.confirmTOTP),
@@ -90,6 +106,9 @@ export function createServices(input: {
     resyncToken: bind(deps, tokens.resyncToken),
     findTokensByCode: bind(deps, tokens.findTokensByCode),
     // bypass and rescue codes
+    getBypassCode: bind(deps, directory.getBypassCode),
+    listLiveBypassCodes: bind(deps, directory.listLiveBypassCodes),
+    listAllLiveBypassCodes: bind(deps, directory.listAllLiveBypassCodes),
     issueBypassCodes: bind(deps, bypass.issueBypassCodes),
     listBypassCodes: bind(deps, bypass.listBypassCodes),
     revokeBypassCode: bind(deps, bypass.revokeBypassCode),
@@ -109,8 +128,11 @@ export function createServices(input: {
     clearPushSuspension: bind(deps, push.clearPushSuspension),
     authenticateDevice: bind(deps, devices.authenticateDevice),
     listDevicePushes: bind(deps, devices.listDevicePushes),
+    watchDevicePushes: bind(deps, devices.watchDevicePushes),
     updateDeviceDelivery: bind(deps, devices.updateDeviceDelivery),
     listUserDevices: bind(deps, devices.listUserDevices),
+    getDevice: bind(deps, directory.getDevice),
+    listDevicesOf: bind(deps, directory.listDevicesOf),
     revokeDevice: bind(deps, devices.revokeDevice),
     // throttles on every login entry point, before any user is looked up (A6)
     checkLoginThrottle: bind(deps, throttle.checkLoginThrottle),
@@ -129,6 +151,11 @@ export function createServices(input: {
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
     purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
+    // logs and audit
+    listAuthLog: bind(deps, directory.listAuthLog),
+    listAudit: bind(deps, directory.listAudit),
+    // health
+    checkDatabase: () => directory.checkDatabase(deps),
     // key rotation
     resealSecrets: bind(deps, keys.resealSecrets),
     // retention (L-2): the steps are open so other expiring tables can be pruned in the same run
@@ -147,6 +174,8 @@ export function createServices(input: {
     // Duo-compatible Admin API: single tokens, registered phones
     createToken: bind(deps, tokens.createToken),
     deleteToken: bind(deps, tokens.deleteToken),
+    getPhone: bind(deps, directory.getPhone),
+    listPhones: bind(deps, directory.listPhones),
     createPhone: bind(deps, phones.createPhone),
     updatePhone: bind(deps, phones.updatePhone),
     deletePhone: bind(deps, phones.deletePhone),
@@ -158,3 +187,122 @@ export function createServices(input: {
 
 export type Services = ReturnType<typeof createServices>;
 export type { Actor };
+
+/**
+ * The services by area: what an interface that needs only part of them asks for (RADIUS and OIDC:
+ * `ServicesOf<"authentication">`; a self-service portal: users, devices, authenticators, codes). Every service is
+ * in exactly one area (test/architecture/boundaries.test.ts).
+ */
+export const SERVICE_AREAS = {
+  users: [
+    "createUser",
+    "importUsers",
+    "findUser",
+    "requireUser",
+    "getUser",
+    "listUsers",
+    "findUserByName",
+    "findUserByEmail",
+    "listUserAliases",
+    "lastLoginAt",
+    "setUserStatus",
+    "addUserAlias",
+    "updateUser",
+    "deleteUser",
+    "listUserLockouts",
+    "describeUserLockouts",
+    "unlockUser",
+    "reconcileUsernames",
+    "listUsernameCollisions",
+    "describeUsernameCollisions",
+  ],
+  applications: [
+    "getApplication",
+    "listApplications",
+    "createApplication",
+    "requireApplication",
+    "updateApplication",
+    "rotateApplicationSecret",
+    "deleteApplication",
+    "setApplicationStatus",
+    "openApplicationSecret",
+  ],
+  devices: [
+    "createDeviceActivation",
+    "attachActivationBarcode",
+    "readActivationBarcode",
+    "activateDevice",
+    "authenticateDevice",
+    "listDevicePushes",
+    "watchDevicePushes",
+    "updateDeviceDelivery",
+    "listUserDevices",
+    "getDevice",
+    "listDevicesOf",
+    "revokeDevice",
+    "getPhone",
+    "listPhones",
+    "createPhone",
+    "updatePhone",
+    "deletePhone",
+    "attachPhone",
+    "detachPhone",
+    "createPhoneActivation",
+  ],
+  authenticators: [
+    "getOTPCredential",
+    "listOTPCredentials",
+    "listUsableOTPCredentials",
+    "enrollTOTP",
+    "confirmTOTP",
+    "removeOTPCredential",
+  ],
+  tokens: [
+    "findTokenBySerial",
+    "importTokens",
+    "createToken",
+    "deleteToken",
+    "assignToken",
+    "unassignToken",
+    "resyncToken",
+    "findTokensByCode",
+  ],
+  codes: [
+    "getBypassCode",
+    "listLiveBypassCodes",
+    "listAllLiveBypassCodes",
+    "issueBypassCodes",
+    "listBypassCodes",
+    "revokeBypassCode",
+    "revokeAllBypassCodes",
+    "generateRescueCodes",
+    "countUnusedRescueCodes",
+  ],
+  push: ["startPush", "answerPush", "getPushStatus", "waitForPush", "cancelPush", "clearPushSuspension"],
+  authentication: [
+    "checkLoginThrottle",
+    "countFailedLogin",
+    "verifyPasscode",
+    "preauthenticate",
+    "findLoginUser",
+    "requestAuthPush",
+    "denyLogin",
+    "readAuthStatus",
+    "enrollNewUser",
+    "readActivationStatus",
+    "statusHoldMs",
+    "admitSignedRequest",
+  ],
+  audit: ["listAuthLog", "listAudit"],
+  maintenance: [
+    "checkDatabase",
+    "resealSecrets",
+    "pruneExpiredRows",
+    "deleteExpiredThrottleCounts",
+    "deleteExpiredEnrollments",
+    "purgeSignedRequests",
+  ],
+} as const satisfies Record<string, readonly (keyof Services)[]>;
+
+export type ServiceArea = keyof typeof SERVICE_AREAS;
+export type ServicesOf<A extends ServiceArea> = Pick<Services, (typeof SERVICE_AREAS)[A][number]>;

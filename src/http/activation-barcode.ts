@@ -5,7 +5,7 @@ import QRCode from "qrcode";
 import { activationLink, publicBaseUrl } from "../config/load.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { DeviceActivationTicket } from "../core/use-cases/push.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { ServiceRuntime } from "../runtime/runtime.ts";
 
 /** Requests per client address and window to /frame/qr/…: a person scans one code; a scraper gets 429. */
 export const BARCODE_RATE = { requests: 30, windowMs: 60_000 };
@@ -18,7 +18,7 @@ const MAX_TRACKED = 10_000;
  * so no access log or proxy ever sees the activation secret.
  */
 export async function createActivationBarcodeURL(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   ticket: DeviceActivationTicket,
 ): Promise<string> {
   const png = await QRCode.toBuffer(activationLink(runtime.config, ticket.token.reveal()), {
@@ -31,7 +31,7 @@ export async function createActivationBarcodeURL(
   return `${publicBaseUrl(runtime.config)}/frame/qr/${handle}.png`;
 }
 
-export function registerActivationBarcodeRoute(app: FastifyInstance, runtime: Runtime): void {
+export function registerActivationBarcodeRoute(app: FastifyInstance, runtime: ServiceRuntime): void {
   const windows = new Map<string, { start: number; count: number }>();
   const allow = (ip: string): boolean => {
     const now = runtime.clock.now();

@@ -10,10 +10,10 @@ import { randomHex } from "../core/crypto/index.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { DemoInfo } from "../runtime/demo-info.ts";
 import { type HousekeepingSchedule, startHousekeeping } from "../runtime/housekeeping.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { ServiceRuntime } from "../runtime/runtime.ts";
 import { registerAccessLog } from "./access-log.ts";
 import { createClientErrorHandler } from "./client-error.ts";
-import { registerAdminAPIRoutes } from "./duo/admin-api.ts";
+import { registerAdminAPIRoutes } from "./duo/admin/index.ts";
 import { registerAuthAPIRoutes } from "./duo/auth-api.ts";
 import { registerRestV1Routes } from "./duo/rest-v1.ts";
 import { registerErrorHandling, sendError } from "./errors.ts";
@@ -48,7 +48,7 @@ const MAX_HEADER_BYTES = 16 * 1024;
 /** Headers must arrive quickly; slow senders (slowloris) are cut off (H-1). */
 const HEADERS_TIMEOUT_MS = 10_000;
 
-export function buildServer(runtime: Runtime, options: ServerOptions = {}): FastifyInstance {
+export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}): FastifyInstance {
   const { server } = runtime.config;
   const logger = runtime.logger.child({ component: "http" });
   const tls = readTLSFiles(server.tls);
@@ -100,7 +100,7 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   // JSON and HTML forms only: any other content type is a 415, not a string handed to a schema.
   app.removeContentTypeParser("text/plain");
 
-  registerHealthRoutes(app, runtime.store);
+  registerHealthRoutes(app, runtime.services.checkDatabase);
   // On the public listener only behind a token (metrics.token); metrics.listen adds a listener of its own.
   const { metrics } = runtime.config;
   if (metrics.enabled && metrics.token) registerMetricsRoute(app, runtime.metrics, metrics.token);
@@ -114,12 +114,15 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   return app;
 }
 
-export async function startServer(runtime: Runtime, options: ServerOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  runtime: ServiceRuntime,
+  options: ServerOptions = {},
+): Promise<RunningServer> {
   return listenServer(buildServer(runtime, options), runtime);
 }
 
 /** Listen with an instance from buildServer (tests add routes to it first). */
-export async function listenServer(app: FastifyInstance, runtime: Runtime): Promise<RunningServer> {
+export async function listenServer(app: FastifyInstance, runtime: ServiceRuntime): Promise<RunningServer> {
   const { host, port, shutdownGraceSeconds } = runtime.config.server;
   const metricsApp = buildMetricsServer(runtime);
   await app.listen({ host, port });
@@ -165,7 +168,7 @@ export async function listenServer(app: FastifyInstance, runtime: Runtime): Prom
  * The listener of metrics.listen: /metrics and nothing else, plain HTTP, with the token when one is set. It is
  * meant for an address only the scraper reaches (loopback, a management network).
  */
-export function buildMetricsServer(runtime: Runtime): FastifyInstance | undefined {
+export function buildMetricsServer(runtime: ServiceRuntime): FastifyInstance | undefined {
   const { metrics } = runtime.config;
   if (!metrics.enabled || !metrics.listen) return undefined;
   const app = fastify({
@@ -210,7 +213,7 @@ async function closeGracefully(app: FastifyInstance, graceMs: number): Promise<v
  */
 export function installSignalHandlers(
   server: RunningServer,
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   exit: (code: number) => void = (code) => process.exit(code),
 ): () => void {
   let shuttingDown = false;

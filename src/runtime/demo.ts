@@ -1,12 +1,23 @@
 // Creates the demo organisation once (users alice and bob, a demo application, their factors) for `npm start`.
+
+import type { Config } from "../config/schema.ts";
 import { decodeBase32 } from "../core/base32.ts";
 import type { Actor } from "../core/deps.ts";
 import { TwofoldError } from "../core/errors.ts";
 import { generateHOTP } from "../core/otp/hotp.ts";
 import { generateTOTP } from "../core/otp/totp.ts";
+import type { Clock, Store } from "../core/ports.ts";
+import type { Services } from "../core/services.ts";
 import type { ImportedToken } from "../core/tokens/imported-token.ts";
 import type { DemoInfo } from "./demo-info.ts";
-import type { Runtime } from "./runtime.ts";
+
+/** What seeding needs of the runtime (which passes itself): named here so this module does not import runtime.ts. */
+interface Runtime {
+  config: Readonly<Config>;
+  store: Store;
+  services: Services;
+  clock: Clock;
+}
 
 const SEEDED_KEY = "demo.seeded";
 const INFO_KEY = "demo.info";

@@ -17,6 +17,7 @@ import type { Clock, PushEvents, Store } from "../core/ports.ts";
 import { createServices, type Services } from "../core/services.ts";
 import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/username-reconciliation.ts";
 import { openStore } from "../store/open-store.ts";
+import type { DemoInfo } from "./demo-info.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { countPasscodeVerifications, createMetrics, type TwofoldMetrics } from "./metrics.ts";
 import { readPackageVersion } from "./package-root.ts";
@@ -43,8 +44,17 @@ export interface Runtime {
    * or undefined when it can. The same check runs again, with name resolution, before every send.
    */
   checkWebPushEndpoint(endpoint: string): string | undefined;
+  /** Demo mode only: creates the demo organization once and returns what the start page shows of it. */
+  seedDemo(): Promise<DemoInfo>;
   close(): Promise<void>;
 }
+
+/**
+ * What an interface (HTTP, CLI, and the prompt, portal, console, RADIUS and OIDC to come) is given: the services
+ * and the process's config, clock, logger and metrics. Never the store, the keyring or the push wake-ups: every
+ * read and change goes through a service, so each rule is applied in one place whatever the interface.
+ */
+export type ServiceRuntime = Omit<Runtime, "store" | "keyring" | "pushEvents">;
 
 export interface RuntimeOptions {
   clock?: Clock;
@@ -149,7 +159,7 @@ export async function createRuntime(
     ...(places ? { places } : {}),
   });
   const services = { ...core, verifyPasscode: countPasscodeVerifications(core.verifyPasscode, metrics) };
-  return {
+  const runtime: Runtime = {
     config,
     store,
     keyring,
@@ -169,6 +179,8 @@ export async function createRuntime(
         return (error as Error).message;
       }
     },
+    // Loaded only in demo mode.
+    seedDemo: async () => (await import("./demo.ts")).ensureDemoOrganization(runtime),
     close: async () => {
       metrics.close();
       await delivery?.settle();
@@ -177,6 +189,7 @@ export async function createRuntime(
       await store.close();
     },
   };
+  return runtime;
 }
 
 /** What a reconciliation of username keys did, for operators: changes at info, collisions as a warning. */

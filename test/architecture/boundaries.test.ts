@@ -3,6 +3,10 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { test } from "node:test";
+import type { Keyring } from "../../src/core/crypto/keyring.ts";
+import type { Policy } from "../../src/core/policy.ts";
+import type { PushEvents, Store } from "../../src/core/ports.ts";
+import { createServices, SERVICE_AREAS, type ServiceConfig } from "../../src/core/services.ts";
 
 function sources(dir: string): string[] {
   // A layer with no code yet (src/adapters, src/radius) has no folder in a fresh clone.
@@ -14,14 +18,14 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Every module specifier a file imports (static, dynamic and re-exports). */
+/** Every module specifier a file imports (static, dynamic, for side effects only, and re-exports). */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const specs: string[] = [];
   for (const m of text.matchAll(
-    /(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g,
+    /(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^import\s+["']([^"']+)["']/gm,
   )) {
-    specs.push((m[1] ?? m[2])!);
+    specs.push((m[1] ?? m[2] ?? m[3])!);
   }
   return specs;
 }
@@ -121,6 +125,76 @@ test("the store's aggregate modules stand side by side: none imports another", (
     }
   }
   assert.deepEqual(offenders, []);
+});
+
+/** The interfaces: today's HTTP and CLI (and the device client), and the prompt, portal, console, RADIUS and OIDC to come. */
+const INTERFACE_DIRS = ["src/http", "src/cli", "src/client", "src/radius", "src/oidc", "web"];
+
+function interfaceSources(): string[] {
+  return INTERFACE_DIRS.flatMap((dir) => sources(dir).concat(existsSync(dir) ? tsxSources(dir) : []));
+}
+
+function tsxSources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return tsxSources(path);
+    return name.endsWith(".tsx") && !name.endsWith(".test.tsx") ? [path] : [];
+  });
+}
+
+test("interfaces import neither the store nor an adapter: they call the application services", () => {
+  const offenders: string[] = [];
+  for (const file of interfaceSources()) {
+    for (const spec of importsOf(file)) {
+      const target = spec.startsWith(".") ? relative(".", join(file, "..", spec)) : spec;
+      if (/^src\/(store|adapters)\//.test(target)) offenders.push(`${file} → ${spec}`);
+      if (/^(kysely|pg|better-sqlite3|web-push|mmdb-lib|maxmind)$/.test(spec))
+        offenders.push(`${file} → ${spec}`);
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
+test("interfaces never reach the store through the runtime or the services", () => {
+  const offenders: string[] = [];
+  for (const file of interfaceSources()) {
+    const code = readFileSync(file, "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
+    if (/\.store\b/.test(code)) offenders.push(`${file}: .store`);
+    if (/\bservices\.deps\b|\.deps\.store\b/.test(code)) offenders.push(`${file}: services.deps`);
+    if (/\{[^{}]*\bstore\b[^{}]*\}\s*=\s*(?:await\s+)?(?:ctx\.runtime\(\)|runtime\b)/.test(code))
+      offenders.push(`${file}: takes the store from the runtime`);
+    if (/import\s+(?:type\s+)?\{[^}]*\bStore\b[^}]*\}\s+from\s+["'][./]*core\/ports\.ts["']/.test(code))
+      offenders.push(`${file}: imports the Store port`);
+  }
+  assert.deepEqual(offenders, []);
+});
+
+test("the interfaces' runtime type has no store or keyring, and the services do not hand out their dependencies", () => {
+  const runtime = readFileSync("src/runtime/runtime.ts", "utf8");
+  assert.match(runtime, /export type ServiceRuntime = Omit<Runtime, "store" \| "keyring" \| "pushEvents">;/);
+  // Bound to stand-ins: createServices only binds, so nothing is called on them.
+  const services = createServices({
+    store: {} as Store,
+    keyring: {} as Keyring,
+    clock: { now: () => 0 },
+    config: {
+      policy: {} as Policy,
+      organization: { issuer: "Twofold" },
+      identity: { stripDomains: [] },
+      housekeeping: {} as ServiceConfig["housekeeping"],
+    },
+    nodeName: "node",
+    pushEvents: {} as PushEvents,
+  });
+  for (const [name, value] of Object.entries(services))
+    assert.equal(typeof value, "function", `services.${name} is a use case, not a dependency`);
+  // Each service belongs to exactly one area, so an interface can ask for only the areas it uses.
+  const areas = Object.values(SERVICE_AREAS).flat();
+  assert.deepEqual([...areas].sort(), Object.keys(services).sort());
+  const offenders = interfaceSources().filter((f) =>
+    /\bRuntime\b/.test(readFileSync(f, "utf8").replace(/ServiceRuntime/g, "")),
+  );
+  assert.deepEqual(offenders, ["src/cli/context.ts"], "only the CLI's context builds a whole Runtime");
 });
 
 test("every source file opens with a one-line comment saying what it is for", () => {

@@ -73,8 +73,8 @@ export const appCommands: Command[] = [
     path: ["app", "list"],
     summary: "list applications (never their secrets)",
     async run(ctx) {
-      const { store } = await ctx.runtime();
-      const apps = (await store.listApplications()).map(publicApplication);
+      const { services } = await ctx.runtime();
+      const apps = (await services.listApplications()).map(publicApplication);
       ctx.out.data(apps, () =>
         ctx.out.table(
           apps,

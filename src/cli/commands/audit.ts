@@ -1,6 +1,6 @@
 // `twofold audit tail` (administrative changes, optionally followed) and `twofold auth log` (authentication attempts).
 import type { AuditEvent, AuthLogEntry } from "../../core/model.ts";
-import type { Store } from "../../core/ports.ts";
+import type { Services } from "../../core/services.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { type Column, isoTime, toJSONValue } from "../output.ts";
 
@@ -21,7 +21,7 @@ const AUDIT_COLUMNS: Column<NamedAuditEvent>[] = [
 ];
 
 /** Looks up users' and applications' names by id, each id once per command. */
-function createNamer(store: Store): (type: string | null, id: string | null) => Promise<string | null> {
+function createNamer(services: Services): (type: string | null, id: string | null) => Promise<string | null> {
   const known = new Map<string, Promise<string | null>>();
   return (type, id) => {
     if (!id || (type !== "user" && type !== "application")) return Promise.resolve(null);
@@ -30,8 +30,8 @@ function createNamer(store: Store): (type: string | null, id: string | null) => 
     if (!name) {
       name =
         type === "user"
-          ? store.getUser(id).then((u) => u?.username ?? null)
-          : store.getApplication(id).then((a) => a?.name ?? null);
+          ? services.getUser(id).then((u) => u?.username ?? null)
+          : services.getApplication(id).then((a) => a?.name ?? null);
       known.set(key, name);
     }
     return name;
@@ -46,8 +46,8 @@ async function withNames(
 }
 
 /** The newest `limit` audit events, oldest first. */
-async function latestAuditEvents(store: Store, limit: number): Promise<AuditEvent[]> {
-  return (await store.listAudit({ limit, order: "desc" })).reverse();
+async function latestAuditEvents(services: Services, limit: number): Promise<AuditEvent[]> {
+  return (await services.listAudit({ limit, order: "desc" })).reverse();
 }
 
 function formatAuditLine(e: NamedAuditEvent): string {
@@ -67,7 +67,7 @@ function sleep(ms: number, stop: AbortSignal): Promise<void> {
 
 async function follow(
   ctx: CommandContext,
-  store: Store,
+  services: Services,
   name: ReturnType<typeof createNamer>,
   lastId: number,
 ): Promise<void> {
@@ -80,7 +80,7 @@ async function follow(
     while (!stop.signal.aborted) {
       await sleep(1000, stop.signal);
       if (stop.signal.aborted) break;
-      for (const e of await withNames(await store.listAudit({ afterId: last, limit: 1000 }), name)) {
+      for (const e of await withNames(await services.listAudit({ afterId: last, limit: 1000 }), name)) {
         if (ctx.json) ctx.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
         else ctx.out.line(formatAuditLine(e));
         last = e.id;
@@ -105,15 +105,15 @@ export const auditCommands: Command[] = [
       "With --follow and --json, prints one JSON object per line.",
     async run(ctx) {
       const limit = ctx.integer("limit", 1, 100_000) ?? 20;
-      const { store } = await ctx.runtime();
-      const name = createNamer(store);
-      const events = await withNames(await latestAuditEvents(store, limit), name);
+      const { services } = await ctx.runtime();
+      const name = createNamer(services);
+      const events = await withNames(await latestAuditEvents(services, limit), name);
       if (ctx.flag("follow") && ctx.json) {
         for (const e of events) ctx.stdout.write(`${JSON.stringify(toJSONValue(e))}\n`);
       } else {
         ctx.out.data(events, () => ctx.out.table(events, AUDIT_COLUMNS, "(no audit events)"));
       }
-      if (ctx.flag("follow")) await follow(ctx, store, name, events.at(-1)?.id ?? 0);
+      if (ctx.flag("follow")) await follow(ctx, services, name, events.at(-1)?.id ?? 0);
       return 0;
     },
   },
@@ -123,9 +123,14 @@ export const auditCommands: Command[] = [
     options: { limit: { type: "string", value: "N", description: "how many entries (default 20)" } },
     async run(ctx) {
       const limit = ctx.integer("limit", 1, 100_000) ?? 20;
-      const { store, clock } = await ctx.runtime();
-      const { entries } = await store.listAuthLog({ minTime: 0, maxTime: clock.now(), limit, order: "desc" });
-      const name = createNamer(store);
+      const { services, clock } = await ctx.runtime();
+      const { entries } = await services.listAuthLog({
+        minTime: 0,
+        maxTime: clock.now(),
+        limit,
+        order: "desc",
+      });
+      const name = createNamer(services);
       const list = await Promise.all(
         entries
           .reverse()

@@ -2,7 +2,7 @@
 // `twofold db prune` (retention, once).
 import type { Command } from "../command.ts";
 import { isoTime } from "../output.ts";
-import { describeCollisions, printCollisions } from "./user.ts";
+import { printCollisions, viewCollisions } from "./user.ts";
 
 export const dbCommands: Command[] = [
   {
@@ -14,40 +14,19 @@ export const dbCommands: Command[] = [
       "renamed (twofold user collisions).",
     async run(ctx) {
       const config = await ctx.config();
-      const { database } = config;
       // Loaded here so that commands which never open the database directly start faster.
-      const { openStore } = await import("../../store/open-store.ts");
-      const { latestMigrationName, migrateToLatest } = await import("../../store/migrations.ts");
-      const { reconcileUsernames } = await import("../../core/use-cases/username-reconciliation.ts");
-      const { systemClock } = await import("../../runtime/system-clock.ts");
-      // Opened without migrating, so the migrations applied now can be reported by name.
-      const opened = await openStore({
-        url: database.url,
-        sqlitePath: database.sqlitePath,
-        poolSize: database.poolSize,
-        migrate: false,
-        backgroundCheckpoints: false,
+      const { migrateDatabase } = await import("../../runtime/maintenance.ts");
+      const report = await migrateDatabase(config);
+      const { dialect, applied, schemaVersion } = report;
+      const collisions = viewCollisions(report.collisions);
+      const usernames = { ...report.usernames, collisions };
+      ctx.out.data({ dialect, applied, schemaVersion, usernames }, () => {
+        if (applied.length === 0) ctx.out.line("the database is up to date");
+        for (const name of applied) ctx.out.line(`applied ${name}`);
+        ctx.out.line(`schema version: ${schemaVersion} (${dialect})`);
+        ctx.out.line(`usernames: ${usernames.checked} checked, ${usernames.changed} re-keyed`);
+        printCollisions(ctx, collisions);
       });
-      try {
-        const { applied } = await migrateToLatest(opened.kysely, opened.dialect);
-        const schemaVersion = latestMigrationName();
-        const names = await reconcileUsernames({
-          store: opened.store,
-          clock: systemClock,
-          stripDomains: config.identity.stripDomains,
-        });
-        const collisions = await describeCollisions(opened.store, names.collisions);
-        const usernames = { checked: names.checked, changed: names.changed.length, collisions };
-        ctx.out.data({ dialect: opened.dialect, applied, schemaVersion, usernames }, () => {
-          if (applied.length === 0) ctx.out.line("the database is up to date");
-          for (const name of applied) ctx.out.line(`applied ${name}`);
-          ctx.out.line(`schema version: ${schemaVersion} (${opened.dialect})`);
-          ctx.out.line(`usernames: ${names.checked} checked, ${names.changed.length} re-keyed`);
-          printCollisions(ctx, collisions);
-        });
-      } finally {
-        await opened.store.close();
-      }
       return 0;
     },
   },

@@ -42,10 +42,7 @@ export const serveCommands: Command[] = [
       "Stops cleanly on SIGINT or SIGTERM, letting open requests finish (server.shutdownGraceSeconds).",
     async run(ctx) {
       const runtime = await ctx.runtime();
-      const demo =
-        runtime.config.mode === "demo"
-          ? await (await import("../../runtime/demo.ts")).ensureDemoOrganization(runtime)
-          : undefined;
+      const demo = runtime.config.mode === "demo" ? await runtime.seedDemo() : undefined;
       // Loaded here, not at the top, so other commands do not pay for loading the HTTP stack.
       const { startServer, installSignalHandlers } = await import("../../http/server.ts");
       const server = await startServer(runtime, demo ? { demo, commandLine: ctx.commandLine } : {});

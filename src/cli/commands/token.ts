@@ -1,7 +1,7 @@
 // `twofold token …`: import hardware tokens (PSKC or CSV), list the inventory, lend, take back, resync, identify.
 import { extname } from "node:path";
 import { isTwofoldError, TwofoldError } from "../../core/errors.ts";
-import type { Store } from "../../core/ports.ts";
+import type { Services } from "../../core/services.ts";
 import { type ImportedToken, MAX_IMPORT_BYTES } from "../../core/tokens/imported-token.ts";
 import { type PublicToken, toPublicToken } from "../../core/use-cases/hardware-tokens.ts";
 import { type Command, type CommandContext, UsageError } from "../command.ts";
@@ -72,21 +72,21 @@ function withNothingImported(error: unknown): unknown {
 }
 
 /** Usernames for user ids, looked up once each. */
-function usernames(store: Store): (id: string | null) => Promise<string | null> {
+function usernames(services: Pick<Services, "getUser">): (id: string | null) => Promise<string | null> {
   const cache = new Map<string, Promise<string | null>>();
   return (id) => {
     if (id === null) return Promise.resolve(null);
     let name = cache.get(id);
     if (!name) {
-      name = store.getUser(id).then((u) => u?.username ?? null);
+      name = services.getUser(id).then((u) => u?.username ?? null);
       cache.set(id, name);
     }
     return name;
   };
 }
 
-async function withUsernames(store: Store, tokens: PublicToken[]) {
-  const lookup = usernames(store);
+async function withUsernames(services: Pick<Services, "getUser">, tokens: PublicToken[]) {
+  const lookup = usernames(services);
   return Promise.all(tokens.map(async (t) => ({ ...t, username: await lookup(t.userId) })));
 }
 
@@ -148,14 +148,14 @@ export const tokenCommands: Command[] = [
     async run(ctx) {
       const limit = ctx.integer("limit", 1, 100_000) ?? 1000;
       const offset = ctx.integer("offset", 0, Number.MAX_SAFE_INTEGER) ?? 0;
-      const { store } = await ctx.runtime();
-      const { credentials, total } = await store.listOTPCredentials({
+      const { services } = await ctx.runtime();
+      const { credentials, total } = await services.listOTPCredentials({
         kind: "token",
         limit,
         offset,
         ...(ctx.flag("unassigned") ? { unassigned: true } : {}),
       });
-      const tokens = await withUsernames(store, credentials.map(toPublicToken));
+      const tokens = await withUsernames(services, credentials.map(toPublicToken));
       ctx.out.data({ tokens, total }, () => {
         printTokens(ctx, tokens, "(no tokens)");
         if (total > offset + tokens.length)
@@ -171,10 +171,10 @@ export const tokenCommands: Command[] = [
     summary: "lend a token to a user",
     args: [{ name: "SERIAL" }, { name: "USER" }],
     async run(ctx) {
-      const { services, store } = await ctx.runtime();
+      const { services } = await ctx.runtime();
       const [serial, user] = ctx.args as [string, string];
       const token = await services.assignToken(ctx.actor, serial, user);
-      const [shown] = await withUsernames(store, [token]);
+      const [shown] = await withUsernames(services, [token]);
       ctx.out.data(shown, () => ctx.out.line(`token ${serial} is now lent to ${shown?.username ?? user}`));
       return 0;
     },
@@ -211,7 +211,7 @@ export const tokenCommands: Command[] = [
     async run(ctx) {
       const runtime = await ctx.runtime();
       const tokens = await withUsernames(
-        runtime.store,
+        runtime.services,
         await runtime.services.findTokensByCode(ctx.args[0]!),
       );
       ctx.out.data(tokens, () => printTokens(ctx, tokens, "(no token shows this code now)"));

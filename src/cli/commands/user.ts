@@ -1,7 +1,7 @@
 // `twofold user …`: add, list, show, import, enable/disable, alias, delete and unlock users.
 
 import type { UserStatus } from "../../core/model.ts";
-import type { Store, UsernameCollision } from "../../core/ports.ts";
+import type { Services } from "../../core/services.ts";
 import { MAX_IMPORT_BYTES } from "../../core/tokens/imported-token.ts";
 import { toPublicToken } from "../../core/use-cases/hardware-tokens.ts";
 import { type PublicUser, toPublicUser } from "../../core/use-cases/users.ts";
@@ -61,36 +61,15 @@ export interface CollisionView {
   users: CollisionClaimant[];
 }
 
-export async function describeCollisions(
-  store: Store,
-  collisions: readonly UsernameCollision[],
-): Promise<CollisionView[]> {
-  return Promise.all(
-    collisions.map(async (c) => ({
-      name: c.canonical,
-      detectedAt: isoTime(c.detectedAt),
-      users: (
-        await Promise.all(
-          c.userIds.map(async (id): Promise<CollisionClaimant | undefined> => {
-            const user = await store.getUser(id);
-            if (!user) return undefined;
-            const [devices, otp] = await Promise.all([
-              store.listDevices(id),
-              store.listUsableOTPCredentials(id),
-            ]);
-            return {
-              id,
-              username: user.username,
-              status: user.status,
-              createdAt: isoTime(user.createdAt),
-              devices: devices.filter((d) => d.status === "active").length,
-              authenticators: otp.length,
-            };
-          }),
-        )
-      ).filter((u) => u !== undefined),
-    })),
-  );
+/** Contested names as the CLI shows them, with each claimant's status and factors (times as ISO text). */
+export function viewCollisions(
+  described: Awaited<ReturnType<Services["describeUsernameCollisions"]>>,
+): CollisionView[] {
+  return described.map(({ collision, users }) => ({
+    name: collision.canonical,
+    detectedAt: isoTime(collision.detectedAt),
+    users: users.map((u) => ({ ...u, createdAt: isoTime(u.createdAt) })),
+  }));
 }
 
 export function printCollisions(ctx: CommandContext, collisions: readonly CollisionView[]): void {
@@ -155,9 +134,9 @@ export const userCommands: Command[] = [
     async run(ctx) {
       const limit = ctx.integer("limit", 1, 10_000) ?? 100;
       const offset = ctx.integer("offset", 0, Number.MAX_SAFE_INTEGER) ?? 0;
-      const { store } = await ctx.runtime();
+      const { services } = await ctx.runtime();
       const search = ctx.string("search");
-      const { users, total } = await store.listUsers({ limit, offset, ...(search ? { search } : {}) });
+      const { users, total } = await services.listUsers({ limit, offset, ...(search ? { search } : {}) });
       const list = users.map(toPublicUser);
       ctx.out.data({ users: list, total }, () => {
         ctx.out.table(list, USER_COLUMNS, "(no users)");
@@ -173,12 +152,12 @@ export const userCommands: Command[] = [
     args: [{ name: "USER" }],
     async run(ctx) {
       const runtime = await ctx.runtime();
-      const { services, store, clock } = runtime;
+      const { services } = runtime;
       const user = await services.requireUser(ctx.args[0]!);
-      const aliases = await store.listAliases(user.id);
-      const { credentials } = await store.listOTPCredentials({ userId: user.id });
+      const aliases = await services.listUserAliases(user.id);
+      const { credentials } = await services.listOTPCredentials({ userId: user.id });
       const factors = credentials.map(toPublicToken);
-      const bypassLive = (await store.listLiveBypassCodes(user.id, clock.now())).length;
+      const bypassLive = (await services.listLiveBypassCodes(user.id)).length;
       const rescueUnused = await services.countUnusedRescueCodes(user.id);
       // Why each factor class refuses attempts and until when (A6): what the service desk tells the user.
       const lockouts = await services.listUserLockouts(user.id);
@@ -237,8 +216,10 @@ export const userCommands: Command[] = [
       "A collision appears when adding a domain to identity.stripDomains makes two users' names one\n" +
       "(bob@corp and bob). Nothing is merged: the name names nobody until all but one are deleted or renamed.",
     async run(ctx) {
-      const { services, store } = await ctx.runtime();
-      const collisions = await describeCollisions(store, await services.listUsernameCollisions());
+      const { services } = await ctx.runtime();
+      const collisions = viewCollisions(
+        await services.describeUsernameCollisions(await services.listUsernameCollisions()),
+      );
       ctx.out.data({ collisions }, () => {
         if (collisions.length === 0) ctx.out.line("no username collisions");
         printCollisions(ctx, collisions);

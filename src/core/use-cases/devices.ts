@@ -5,7 +5,7 @@ import { type Actor, audit, type Deps } from "../deps.ts";
 import { deviceRequestText } from "../device-protocol.ts";
 import { TwofoldError } from "../errors.ts";
 import type { Device } from "../model.ts";
-import type { PushView } from "../ports.ts";
+import type { PushEvent, PushView } from "../ports.ts";
 import { notify } from "./notify.ts";
 import { deliverySealContext, pushView } from "./push.ts";
 import { requireUser } from "./users.ts";
@@ -71,6 +71,18 @@ export async function listDevicePushes(
   const pushes = await deps.store.listPendingPushes(device.userId, deps.clock.now());
   if (options.touch ?? true) await deps.store.touchDevice(device.id, deps.clock.now());
   return pushes.map(pushView);
+}
+
+/**
+ * A device's live stream: `listener` hears every push event of the device's user (a hint to re-read, never an
+ * outcome). Returns the unsubscribe.
+ */
+export function watchDevicePushes(
+  deps: Pick<Deps, "pushEvents">,
+  device: Device,
+  listener: (event: PushEvent) => void,
+): () => void {
+  return deps.pushEvents.subscribe(`user:${device.userId}`, listener);
 }
 
 /** Replace how the device is reached (a renewed Web Push subscription), or stop Web Push for it. */

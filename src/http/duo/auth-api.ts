@@ -3,7 +3,7 @@ import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { activationLink, publicBaseUrl } from "../../config/load.ts";
 import { AUTH_MESSAGES, type AuthOutcome } from "../../core/use-cases/auth-api.ts";
-import type { Runtime } from "../../runtime/runtime.ts";
+import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { createActivationBarcodeURL, registerActivationBarcodeRoute } from "../activation-barcode.ts";
 import { readWebFile } from "../web-assets.ts";
 import { type DuoFailure, DuoRefusal, invalidParameters, rateLimited } from "./envelope.ts";
@@ -56,7 +56,7 @@ const ENROLLMENT_OFF: DuoFailure = {
 const noCapableDevice = () =>
   new DuoRefusal("ERR_VALIDATION", invalidParameters("no capable device"), "no device can do this factor");
 
-export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): void {
+export function registerAuthAPIRoutes(app: FastifyInstance, runtime: ServiceRuntime): void {
   const now = () => Math.floor(runtime.clock.now() / 1000);
   const pushLifetimeMs = runtime.config.policy.push.lifetimeSeconds * 1000;
 
@@ -303,7 +303,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: Runtime): v
  * application's policy must allow (D1).
  */
 function chooseFactor(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   params: {
     factor: string;
     device?: string;

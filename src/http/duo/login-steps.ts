@@ -8,7 +8,7 @@ import {
   passcodeOutcome,
 } from "../../core/use-cases/auth-api.ts";
 import type { LoginSource } from "../../core/use-cases/login-throttle.ts";
-import type { Runtime } from "../../runtime/runtime.ts";
+import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { DuoRefusal, invalidParameters, rateLimited } from "./envelope.ts";
 import { parseURLEncoded } from "./signed-routes.ts";
 
@@ -50,7 +50,7 @@ export function checkIP(ip: string | undefined): string | null {
  * Refuse a login whose source is throttled with Duo's rate-limit answer (§2.2), before the user is looked up:
  * a throttled request counts against no user (A6). `peer` is the connecting address (after trusted proxies).
  */
-async function enforceThrottle(runtime: Runtime, source: LoginSource): Promise<void> {
+async function enforceThrottle(runtime: ServiceRuntime, source: LoginSource): Promise<void> {
   const decision = await runtime.services.checkLoginThrottle(source);
   if (!decision.allowed)
     throw new DuoRefusal(
@@ -61,7 +61,7 @@ async function enforceThrottle(runtime: Runtime, source: LoginSource): Promise<v
 }
 
 export async function runPreauth(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   application: Application,
   ref: UserReference,
   ip: string | null,
@@ -131,14 +131,14 @@ export function typedFactor(typed: string, info: string | null, verified: boolea
  * phone calls and devices the user lacks are denied, saying what is not offered here.
  */
 async function menuFactor(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   user: User | undefined,
   menu: Extract<AuthFactorRequest, { kind: "menu" }>,
 ): Promise<Exclude<AuthFactorRequest, { kind: "menu" }>> {
   if (menu.option.kind === "sms") return { kind: "unavailable", reason: "sms_unavailable" };
   const devices =
     menu.option.kind === "push" && user
-      ? (await runtime.store.listDevices(user.id)).filter((d) => d.status === "active")
+      ? (await runtime.services.listDevicesOf(user.id)).filter((d) => d.status === "active")
       : [];
   const device = devices[menu.option.index - 1]?.id;
   return device
@@ -168,7 +168,7 @@ export type AuthStepResult =
  * the client polls and shows why.
  */
 export async function runAuth(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   application: Application,
   input: {
     ref: UserReference;
@@ -240,7 +240,11 @@ export async function runAuth(
   return { kind: "final", outcome: await finalStatus(runtime, application, pushed.txid) };
 }
 
-async function finalStatus(runtime: Runtime, application: Application, txid: string): Promise<AuthOutcome> {
+async function finalStatus(
+  runtime: ServiceRuntime,
+  application: Application,
+  txid: string,
+): Promise<AuthOutcome> {
   const read = await runtime.services.readAuthStatus({ txid, application, holdMs: 0 });
   if (!read.found) return { result: "deny", status: "deny", message: AUTH_MESSAGES.denied, factor: "push" };
   return read.outcome;
@@ -248,7 +252,7 @@ async function finalStatus(runtime: Runtime, application: Application, txid: str
 
 /** A transaction's state for status polls; an unknown txid (or another integration's) is a parameter error. */
 export async function runStatus(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   application: Application,
   txid: string,
   signal: AbortSignal,
@@ -269,7 +273,7 @@ export async function runStatus(
  * `pushinfo` is URL-encoded `key=value` pairs (§3.7): shown in the app as `key: value` lines, cut to the
  * configured length rather than refused (duo_unix always sends it, with the command being run).
  */
-export function pushInfoText(runtime: Runtime, pushinfo: string | undefined): string | null {
+export function pushInfoText(runtime: ServiceRuntime, pushinfo: string | undefined): string | null {
   if (!pushinfo) return null;
   let text: string;
   try {

@@ -2,7 +2,7 @@
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { AUTH_MESSAGES, type AuthOutcome } from "../../core/use-cases/auth-api.ts";
-import type { Runtime } from "../../runtime/runtime.ts";
+import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { DuoRefusal, invalidParameters } from "./envelope.ts";
 import {
   type AuthFactorRequest,
@@ -33,7 +33,7 @@ const Final = T.Object(
   strict,
 );
 
-export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): void {
+export function registerRestV1Routes(app: FastifyInstance, runtime: ServiceRuntime): void {
   const pushLifetimeMs = runtime.config.policy.push.lifetimeSeconds * 1000;
 
   registerDuoScope(app, runtime, (route) => {
@@ -149,7 +149,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: Runtime): vo
  * Interactive logins poll status, where the verification code is shown; headless ones cannot show it.
  */
 function v1Factor(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   auto: string,
   pushinfo: string | undefined,
   isAsync: boolean,

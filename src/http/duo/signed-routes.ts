@@ -10,7 +10,7 @@ import {
   type SignatureVariant,
   verifyDuoSignature,
 } from "../../core/signed-request.ts";
-import type { Runtime } from "../../runtime/runtime.ts";
+import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { AnswerDeadline } from "../answer-deadline.ts";
 import { PlainText } from "../validation.ts";
 import {
@@ -130,7 +130,7 @@ const RawBody = T.Union([T.Uint8Array(), T.Undefined(), T.Null()]);
  */
 export function registerDuoScope(
   app: FastifyInstance,
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   register: (route: <S extends TObject>(options: DuoRouteOptions<S>) => void) => void,
 ): void {
   void app.register(async (scope) => {
@@ -338,7 +338,7 @@ function jsonParameters(bytes: Uint8Array): Array<[string, string]> {
 }
 
 async function verifyRequest(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   request: FastifyRequest,
   input: RawParameters,
   integrations: readonly ApplicationType[],
@@ -352,7 +352,7 @@ async function verifyRequest(
   if (!parsed.ok)
     throw new DuoRefusal("ERR_UNAUTHENTICATED", DUO_FAILURES.missingCredentials, parsed.problem);
   const { credentials } = parsed;
-  const application = await runtime.store.getApplication(credentials.ikey);
+  const application = await runtime.services.getApplication(credentials.ikey);
   // A disabled application is refused like an unknown one; its logins already under way end at the gate (A4).
   if (!application || application.status === "disabled")
     throw new DuoRefusal(

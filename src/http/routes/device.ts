@@ -7,7 +7,7 @@ import { TwofoldError } from "../../core/errors.ts";
 import type { Device } from "../../core/model.ts";
 import type { PushEvent, PushView } from "../../core/ports.ts";
 import { jitter } from "../../runtime/jitter.ts";
-import type { Runtime } from "../../runtime/runtime.ts";
+import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { PlainText } from "../validation.ts";
 
 const Base64url = (min: number, max: number) =>
@@ -102,7 +102,7 @@ const MAX_STREAMS_PER_DEVICE = 4;
 /** Raw request bodies of signed requests: the signature covers the bytes as sent. */
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();
 
-export function registerDeviceRoutes(app: FastifyInstance, runtime: Runtime): void {
+export function registerDeviceRoutes(app: FastifyInstance, runtime: ServiceRuntime): void {
   const { services } = runtime;
   const streams = new Set<ServerResponse>();
   const streamsPerDevice = new Map<string, number>();
@@ -272,12 +272,10 @@ class DeviceStream {
   constructor(
     private readonly raw: ServerResponse,
     private readonly device: Device,
-    private readonly runtime: Runtime,
+    private readonly runtime: ServiceRuntime,
   ) {
     this.#safetyPollMs = runtime.config.push.streamSafetyPollSeconds * 1000;
-    this.#unsubscribe = runtime.pushEvents.subscribe(`user:${device.userId}`, (event) =>
-      this.#onEvent(event),
-    );
+    this.#unsubscribe = runtime.services.watchDevicePushes(device, (event) => this.#onEvent(event));
   }
 
   open(initial: PushView[]): void {
@@ -369,7 +367,7 @@ class DeviceStream {
 }
 
 /** A Web Push subscription the server can really use: a P-256 key, a 16-byte secret, an https endpoint. */
-function checkDelivery(delivery: Extract<Delivery, { type: "webpush" }>, runtime: Runtime): Delivery {
+function checkDelivery(delivery: Extract<Delivery, { type: "webpush" }>, runtime: ServiceRuntime): Delivery {
   const { endpoint, keys } = delivery.subscription;
   const issues: { path: string; message: string }[] = [];
   const p256dh = Buffer.from(keys.p256dh, "base64url");

@@ -1,7 +1,6 @@
 // Liveness (/health: the process answers) and readiness (/ready: the database answers within 2 s) for load balancers (N3).
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import type { Store } from "../../core/ports.ts";
 
 const READY_TIMEOUT_MS = 2000;
 
@@ -17,11 +16,12 @@ const Readiness = T.Object(
   { additionalProperties: false },
 );
 
-export function registerHealthRoutes(app: FastifyInstance, store: Store): void {
+/** `checkDatabase` resolves when the database answers (the services' health check). */
+export function registerHealthRoutes(app: FastifyInstance, checkDatabase: () => Promise<void>): void {
   app.get("/health", { schema: { response: { 200: Health } } }, async () => ({ status: "ok" as const }));
 
   app.get("/ready", { schema: { response: { 200: Readiness, 503: Readiness } } }, async (request, reply) => {
-    const up = await pingWithin(store, READY_TIMEOUT_MS).then(
+    const up = await pingWithin(checkDatabase, READY_TIMEOUT_MS).then(
       () => true,
       (error: unknown) => {
         request.log.warn({ err: error }, "readiness check failed: database");
@@ -33,13 +33,13 @@ export function registerHealthRoutes(app: FastifyInstance, store: Store): void {
   });
 }
 
-async function pingWithin(store: Store, ms: number): Promise<void> {
+async function pingWithin(checkDatabase: () => Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`database did not answer within ${ms} ms`)), ms);
   });
   try {
-    await Promise.race([store.ping(), timeout]);
+    await Promise.race([checkDatabase(), timeout]);
   } finally {
     clearTimeout(timer);
   }

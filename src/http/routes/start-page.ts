@@ -6,7 +6,7 @@ import { activationLink } from "../../config/load.ts";
 import { PASSCODE_MESSAGES, passcodeDenyMessage } from "../../core/use-cases/verify-passcode.ts";
 import { DEMO_CLI_COMMANDS, type DemoInfo } from "../../runtime/demo-info.ts";
 import { readPackageVersion } from "../../runtime/package-root.ts";
-import type { Runtime } from "../../runtime/runtime.ts";
+import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { html, renderPage, SafeHTML } from "../html.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 
@@ -29,7 +29,7 @@ const DEMO_COMMAND_LINE = (words: string) => `npx twofold ${words} --demo`;
  */
 export function registerStartPage(
   app: FastifyInstance,
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   demo: DemoInfo | undefined,
   commandLine: (words: string) => string = DEMO_COMMAND_LINE,
 ): void {
@@ -171,7 +171,7 @@ const PUSH_REFUSALS: Record<string, string> = {
   verified_push_required: "This application must show a code to type in the app.",
 };
 
-function renderStatus(runtime: Runtime): SafeHTML {
+function renderStatus(runtime: ServiceRuntime): SafeHTML {
   const { config } = runtime;
   const database = config.database.url ? "PostgreSQL" : "SQLite";
   return html`<h1>Twofold is running</h1>
