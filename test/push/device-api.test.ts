@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { decodeBase32 } from "../../src/core/base32.ts";
+import { TwofoldError } from "../../src/core/errors.ts";
 import { generateTOTP } from "../../src/core/otp/totp.ts";
 import { type RunningServer, startServer } from "../../src/http/server.ts";
 import { BIN } from "../cli/helpers.ts";
@@ -287,6 +288,33 @@ for (const dialect of await dialects()) {
       assert.equal(await t.runtime.services.waitForPush(started.txid, { timeoutMs: 1_000 }), "expired");
       const late = await device.answer(started.txid, "approve", started.code!.reveal());
       assert.equal(late.status, 409);
+    });
+
+    test("a read that fails while a login waits (a lost database connection) does not end the wait (N2)", async () => {
+      await t.runtime.services.createUser(ADMIN, { username: "erin" });
+      const { device } = await activate("erin");
+      const started = await t.runtime.services.startPush({ username: "erin", verified: true });
+      assert.ok(started.started);
+      const store = t.runtime.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      const read = store["getPushTransaction"]!;
+      let failed = 0;
+      store["getPushTransaction"] = async (...args) => {
+        if (failed < 2) {
+          failed++;
+          throw new TwofoldError("ERR_STORE_UNAVAILABLE", "connection terminated");
+        }
+        return read.apply(t.runtime.store, args);
+      };
+      try {
+        const waiting = t.runtime.services.waitForPush(started.txid, { timeoutMs: 20_000, pollMs: 60_000 });
+        await new Promise((r) => setTimeout(r, 700));
+        assert.equal(failed, 2, "the waiting login's reads failed twice");
+        const answered = await device.answer(started.txid, "approve", started.code!.reveal());
+        assert.deepEqual(await answered.json(), { status: "approved" });
+        assert.equal(await waiting, "approved");
+      } finally {
+        store["getPushTransaction"] = read;
+      }
     });
 
     test("delivery can be replaced by a signed request; a tampered body is refused", async () => {

@@ -550,6 +550,9 @@ export interface PushWaitOptions {
  * Wait for a push's outcome: the final status as soon as any node records it, `expired` at its expiry, or
  * `pending` when the deadline passes first. Every answer comes from the store, never from the wake-up.
  */
+/** How soon a waiting login reads a push again after the database failed to answer. */
+const STORE_RETRY_MS = 250;
+
 export async function waitForPush(deps: Deps, txid: string, options: PushWaitOptions): Promise<PushStatus> {
   const key = `tx:${txid}`;
   let woken = false;
@@ -563,7 +566,19 @@ export async function waitForPush(deps: Deps, txid: string, options: PushWaitOpt
       options.pollMs ?? Math.round(deps.pushEvents.fallbackPollMs * (0.8 + randomBelow(400) / 1000));
     for (;;) {
       woken = false;
-      const push = await deps.store.getPushTransaction(txid);
+      let push: Awaited<ReturnType<typeof deps.store.getPushTransaction>>;
+      try {
+        push = await deps.store.getPushTransaction(txid);
+      } catch (error) {
+        // A connection lost under this read (a database restart or fail-over) is not the push's answer: read
+        // again shortly, until the wait's own deadline; only then does the caller give its fail-closed answer.
+        const left = deadline - deps.clock.now();
+        if (!(error instanceof TwofoldError && error.code === "ERR_STORE_UNAVAILABLE") || left <= 0)
+          throw error;
+        if (options.signal?.aborted) return "pending";
+        await deps.pushEvents.waitFor(key, Math.min(left, STORE_RETRY_MS), options.signal);
+        continue;
+      }
       if (!push) throw new TwofoldError("ERR_PUSH_NOT_FOUND", "no such push");
       const now = deps.clock.now();
       if (push.status !== "pending") return push.status;
