@@ -6,30 +6,26 @@ export abstract class HousekeepingRecords extends StoreContext {
   // `DELETE … WHERE key IN (SELECT key … ORDER BY expiry LIMIT n)`: one statement over an index range, so each
   // batch holds its locks briefly. Two nodes pruning at once may pick the same rows; the second then deletes
   // fewer, which only ends its loop early.
-  async prunePushTransactions(before: number, limit: number): Promise<number> {
-    const r = await guard(() =>
-      this.db
-        .deleteFrom("push_transactions")
-        .where("id", "in", (qb) =>
-          qb
-            .selectFrom("push_transactions")
-            .select("id")
-            .where("expires_at", "<=", before)
-            .orderBy("expires_at")
-            .limit(limit),
-        )
-        .executeTakeFirst(),
-    );
-    return Number(r.numDeletedRows);
+  prunePushTransactions(before: number, limit: number): Promise<number> {
+    return this.pruneExpiredById("push_transactions", before, limit);
   }
 
-  async pruneDeviceActivations(before: number, limit: number): Promise<number> {
+  pruneDeviceActivations(before: number, limit: number): Promise<number> {
+    return this.pruneExpiredById("device_activations", before, limit);
+  }
+
+  /** The oldest `limit` rows of a table keyed by `id` whose `expires_at` is at or before `before`. */
+  private async pruneExpiredById(
+    table: "push_transactions" | "device_activations",
+    before: number,
+    limit: number,
+  ): Promise<number> {
     const r = await guard(() =>
       this.db
-        .deleteFrom("device_activations")
+        .deleteFrom(table)
         .where("id", "in", (qb) =>
           qb
-            .selectFrom("device_activations")
+            .selectFrom(table)
             .select("id")
             .where("expires_at", "<=", before)
             .orderBy("expires_at")
