@@ -4,7 +4,13 @@ import { after, before, describe, test } from "node:test";
 import { sign } from "@duosecurity/duo_api/lib/duo_sig.js";
 import { parseUserCSV } from "../../src/cli/user-csv.ts";
 import { type RunningServer, startServer } from "../../src/http/server.ts";
-import { ADMIN, createTestRuntime, type HTTPTestContext, wrongCode } from "../http/support.ts";
+import {
+  ADMIN,
+  createTestRuntime,
+  enrollTOTPUser,
+  type HTTPTestContext,
+  wrongCode,
+} from "../http/support.ts";
 import { createTestContext } from "../support/deps.ts";
 import { enrollActiveTOTP } from "../support/factors.ts";
 import { dialects } from "../support/stores.ts";
@@ -75,21 +81,8 @@ for (const dialect of await dialects()) {
 
     /** A TOTP-enrolled user created through the services, as an operator would, and its app's codes. */
     async function enrolled(username: string) {
-      const { services, config } = t.runtime;
-      const user = await services.createUser(ADMIN, { username });
-      const e = await services.enrollTOTP(ADMIN, user.id);
-      const { decodeBase32 } = await import("../../src/core/base32.ts");
-      const { generateTOTP } = await import("../../src/core/otp/totp.ts");
-      const params = {
-        key: decodeBase32(e.secret.reveal())!,
-        algorithm: config.policy.totp.algorithm,
-        digits: config.policy.totp.digits,
-        period: config.policy.totp.period,
-      };
-      const code = () => generateTOTP(params, t.clock.now());
-      await services.confirmTOTP(ADMIN, e.credentialId, code());
-      t.clock.advance(config.policy.totp.period * 1000);
-      return { user, code };
+      const { code } = await enrollTOTPUser(t, username);
+      return { user: await t.runtime.services.requireUser(username), code };
     }
 
     test("A3: Alice, ␠alice, alice@corp and ａｌｉｃｅ are one enrolled user with one lockout counter", async () => {
