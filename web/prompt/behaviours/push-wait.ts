@@ -54,6 +54,10 @@ function start(section: HTMLElement): void {
   reveal();
   tick();
   setInterval(tick, 1000);
+  // The user chose something else (Not you?, Send again, Continue): that navigation wins over any outcome.
+  document.addEventListener("submit", () => {
+    done = true;
+  });
 
   let polling: ReturnType<typeof setInterval> | undefined;
   const poll = () => {
@@ -71,6 +75,7 @@ function start(section: HTMLElement): void {
   };
   if (typeof EventSource === "function" && data["events"]) {
     const events = new EventSource(data["events"]);
+    document.addEventListener("submit", () => events.close());
     events.addEventListener("outcome", (event) => {
       events.close();
       finish((JSON.parse((event as MessageEvent<string>).data) as Outcome).outcome);
