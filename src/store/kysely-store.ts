@@ -14,6 +14,7 @@ import { OTPCredentialRecords } from "./aggregates/otp-credentials.ts";
 import { PhoneRecords } from "./aggregates/phones.ts";
 import { PushRecords } from "./aggregates/push.ts";
 import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
+import { TrustedBrowserRecords } from "./aggregates/trusted-browsers.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import type { Dialect } from "./migrations.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
@@ -38,6 +39,7 @@ export interface KyselyStore
     APIEnrollmentRecords,
     PhoneRecords,
     HousekeepingRecords,
+    TrustedBrowserRecords,
     MetaRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
@@ -97,5 +99,6 @@ applyRecords(KyselyStore, [
   APIEnrollmentRecords,
   PhoneRecords,
   HousekeepingRecords,
+  TrustedBrowserRecords,
   MetaRecords,
 ]);
