@@ -15,8 +15,11 @@ import {
 } from "./admin-route.ts";
 import { createLookups } from "./objects.ts";
 
-/** Twofold's factors in Duo's words (§5.6); filters translate back through the same table. */
-const FACTOR_NAMES: Record<AuthFactor, string> = {
+/**
+ * Twofold's factors in Duo's words (§5.6); filters translate back through the same table. The prompt's
+ * `auth_context.factor` uses the same words (a trusted browser: `remembered_device`).
+ */
+export const FACTOR_NAMES: Record<AuthFactor, string> = {
   totp: "passcode",
   hotp: "passcode",
   rescue: "passcode",
