@@ -7,8 +7,9 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import { Session } from "node:inspector/promises";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     "pg-seconds": { type: "string", default: "3" },
     "pg-connections": { type: "string", default: "8" },
     users: { type: "string", default: "1024" },
+    profile: { type: "string" },
     load: { type: "boolean", default: false },
   },
 });
@@ -330,9 +332,19 @@ const sqliteCount = { statements: 0, commits: 0 };
   const statementProto = Object.getPrototypeOf(probe.prepare("select 1")) as Record<string, unknown>;
   for (const name of ["run", "get", "all", "iterate"]) {
     const original = statementProto[name] as (...a: unknown[]) => unknown;
-    statementProto[name] = function (this: { source: string }, ...a: unknown[]) {
+    statementProto[name] = function (
+      this: { source: string; reader: boolean; database: { inTransaction: boolean } },
+      ...a: unknown[]
+    ) {
       sqliteCount.statements++;
-      if (/^\s*(commit|end)\b/i.test(this.source)) sqliteCount.commits++;
+      // An explicit COMMIT, or a write outside a transaction (it commits on its own).
+      if (
+        /^\s*(commit|end)\b/i.test(this.source) ||
+        (!this.reader &&
+          !this.database.inTransaction &&
+          !/^\s*(begin|savepoint|release|rollback|pragma)\b/i.test(this.source))
+      )
+        sqliteCount.commits++;
       return original.apply(this, a);
     };
   }
@@ -483,9 +495,20 @@ async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
       const closed = { kind: "closed" as const, connections: CONNECTIONS, seconds: SECONDS, warmup: WARMUP };
       const b = (await load.ask({ ...closed, scenario: "bare", port: barePort }))!;
       const s0 = { ...sqliteCount };
+      const profiler = values.profile ? new Session() : undefined;
+      if (profiler) {
+        profiler.connect();
+        await profiler.post("Profiler.enable");
+        await profiler.post("Profiler.start");
+      }
       const cpu0 = process.cpuUsage();
       const a = (await load.ask({ ...closed, scenario: "allow", port }))!;
       const cpu = process.cpuUsage(cpu0);
+      if (profiler) {
+        const { profile } = await profiler.post("Profiler.stop");
+        writeFileSync(values.profile!, JSON.stringify(profile));
+        profiler.disconnect();
+      }
       await checkLog("closed loop", a.answered);
       const bareRate = b.timed / b.seconds;
       const rate = a.timed / a.seconds;
