@@ -2,7 +2,15 @@
 import type { AuditEvent, AuditInput, AuthLogEntry, AuthLogWrite } from "../../core/model.ts";
 import type { AuthLogQuery } from "../../core/ports.ts";
 import { toAudit, toAuthLog } from "../rows.ts";
-import { guard, StoreContext } from "../store-context.ts";
+import { guard, hot, StoreContext } from "../store-context.ts";
+
+const Q = {
+  authLog: hot(
+    "auth_log_append",
+    "insert into auth_log (id, at, user_id, username, application_id, factor, result, reason, ip, txid, node) " +
+      "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  ),
+};
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LogRecords extends StoreContext {
@@ -40,24 +48,19 @@ export abstract class LogRecords extends StoreContext {
   }
 
   async appendAuthLog(entry: AuthLogWrite): Promise<void> {
-    await guard(() =>
-      this.db
-        .insertInto("auth_log")
-        .values({
-          id: entry.id,
-          at: entry.at,
-          user_id: entry.userId,
-          username: entry.username,
-          application_id: entry.applicationId,
-          factor: entry.factor,
-          result: entry.result,
-          reason: entry.reason,
-          ip: entry.ip,
-          txid: entry.txid,
-          node: entry.node,
-        })
-        .execute(),
-    );
+    await this.hotChanges(Q.authLog, [
+      entry.id,
+      entry.at,
+      entry.userId,
+      entry.username,
+      entry.applicationId,
+      entry.factor,
+      entry.result,
+      entry.reason,
+      entry.ip,
+      entry.txid,
+      entry.node,
+    ]);
   }
 
   async listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }> {
