@@ -42,6 +42,7 @@ const { values } = parseArgs({
     "pg-connections": { type: "string", default: "8" },
     users: { type: "string", default: "1024" },
     profile: { type: "string" },
+    "statement-times": { type: "boolean", default: false },
     load: { type: "boolean", default: false },
   },
 });
@@ -325,6 +326,8 @@ class LoadGenerator {
 
 // ---------------------------------------------------------------- counting statements and round trips
 
+/** --statement-times: time spent in each SQLite statement (its text), run by run. */
+const statementTimes = new Map<string, { count: number; ms: number }>();
 /** Statements SQLite ran (every better-sqlite3 run/get/all/iterate and exec) and commits among them. */
 const sqliteCount = { statements: 0, commits: 0 };
 {
@@ -337,6 +340,17 @@ const sqliteCount = { statements: 0, commits: 0 };
       ...a: unknown[]
     ) {
       sqliteCount.statements++;
+      if (values["statement-times"]) {
+        const t0 = performance.now();
+        try {
+          return original.apply(this, a);
+        } finally {
+          const entry = statementTimes.get(this.source) ?? { count: 0, ms: 0 };
+          entry.count++;
+          entry.ms += performance.now() - t0;
+          statementTimes.set(this.source, entry);
+        }
+      }
       // An explicit COMMIT, or a write outside a transaction (it commits on its own).
       if (
         /^\s*(commit|end)\b/i.test(this.source) ||
@@ -353,7 +367,17 @@ const sqliteCount = { statements: 0, commits: 0 };
   databaseProto["exec"] = function (this: unknown, source: string) {
     sqliteCount.statements++;
     if (/^\s*(commit|end)\b/i.test(source)) sqliteCount.commits++;
-    return exec.call(this, source);
+    const t0 = performance.now();
+    try {
+      return exec.call(this, source);
+    } finally {
+      if (values["statement-times"]) {
+        const entry = statementTimes.get(source) ?? { count: 0, ms: 0 };
+        entry.count++;
+        entry.ms += performance.now() - t0;
+        statementTimes.set(source, entry);
+      }
+    }
   };
   probe.close();
 }
@@ -776,6 +800,15 @@ async function benchMain(): Promise<void> {
     );
   console.log("");
   for (const c of checks) console.log(`- ${c}`);
+  if (values["statement-times"]) {
+    console.log("\nSQLite statements by total time (the whole run, setup included):\n");
+    console.log("| statement | runs | total ms | µs each |");
+    console.log("|---|---:|---:|---:|");
+    for (const [source, t] of [...statementTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25))
+      console.log(
+        `| ${source.replace(/\s+/g, " ").slice(0, 140)} | ${t.count} | ${t.ms.toFixed(0)} | ${((t.ms / t.count) * 1000).toFixed(1)} |`,
+      );
+  }
 }
 
 if (values.load) await loadMain();

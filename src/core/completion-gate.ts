@@ -77,22 +77,24 @@ async function decide(tx: Deps, c: Completion): Promise<CompletionVerdict> {
     reason,
     retryAt,
   });
-  const user = await tx.store.getUser(c.userId);
+  // One read: the user, the class's lockout state (its row lock taken, a no-op when the caller holds it: nothing
+  // changes it until commit) and the application.
+  const state = await tx.store.readCompletionState(c.userId, c.factorClass, c.applicationId);
+  const user = state.user;
   if (!user) return deny("user_deleted");
   if (user.status === "disabled") return deny("user_disabled");
   if (c.factorClass === null) {
     if (user.status !== "bypass") return deny("bypass_status_revoked");
   } else {
-    // Takes the class's lockout row lock (a no-op when the caller holds it): nothing changes it until commit.
     const lock = evaluateLockout(
-      await tx.store.lockAttemptState(c.userId, c.factorClass),
+      state.lockout ?? { userId: c.userId, factorClass: c.factorClass, failures: 0, lastFailureAt: null },
       c.now,
       tx.policy.lockout,
     );
     if (!lock.allowed) return deny(lock.locked ? "locked_out" : "rate_delayed", lock.retryAt);
   }
   if (c.applicationId !== null) {
-    const app = await tx.store.getApplication(c.applicationId);
+    const app = state.application;
     if (!app) return deny("application_deleted");
     if (app.status === "disabled") return deny("application_disabled");
     if (c.factor === "bypass" && !app.policy.allowBypassCodes) return deny("factor_not_allowed");

@@ -21,8 +21,19 @@ import type {
   PushTransaction,
   RescueCode,
   User,
+  UserStatus,
 } from "./model.ts";
 import type { ThrottleCount } from "./throttle.ts";
+
+/** What the completion gate re-reads inside the login's transaction (Store.readCompletionState). */
+export interface CompletionState {
+  /** Undefined: the user was deleted. */
+  user: { status: UserStatus } | undefined;
+  /** The factor class's lockout state (null when no class was asked for); a missing row is a clear state. */
+  lockout: LockoutState | null;
+  /** Null when no application was asked for; undefined: it was deleted. */
+  application: Application | null | undefined;
+}
 
 /** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */
 export interface Clock {
@@ -252,6 +263,15 @@ export interface Store {
   lockAttemptState(userId: string, factorClass: FactorClass): Promise<LockoutState>;
   /** Count one failed attempt; returns the consecutive failures now recorded. */
   recordFailure(userId: string, factorClass: FactorClass, now: number): Promise<number>;
+  /**
+   * Inside a transaction, for the completion gate: the user's status, the factor class's lockout state (its row
+   * taken as lockAttemptState takes it) and the application, read in one statement.
+   */
+  readCompletionState(
+    userId: string,
+    factorClass: FactorClass | null,
+    applicationId: string | null,
+  ): Promise<CompletionState>;
   resetLockout(userId: string, factorClass: FactorClass): Promise<void>;
   clearLockouts(userId: string): Promise<number>;
 
