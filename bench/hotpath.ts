@@ -41,6 +41,7 @@ const { values } = parseArgs({
     "pg-seconds": { type: "string", default: "3" },
     "pg-connections": { type: "string", default: "8" },
     users: { type: "string", default: "1024" },
+    repeat: { type: "string", default: "3" },
     profile: { type: "string" },
     "statement-times": { type: "boolean", default: false },
     load: { type: "boolean", default: false },
@@ -57,6 +58,7 @@ const WAL_SECONDS = Number(values["wal-seconds"]);
 const PG_SECONDS = Number(values["pg-seconds"]);
 const PG_CONNECTIONS = Number(values["pg-connections"]);
 const USERS = Number(values.users);
+const REPEAT = Number(values.repeat);
 const ADMIN = { name: "bench" };
 /** An open-loop rate "passes" while its p99 stays at or below this. */
 const CAPACITY_P99_MS = 100;
@@ -517,31 +519,53 @@ async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
     await load.ask({ kind: "setup", ikey: phase.application.id, skey: phase.skey, users: phase.users });
     if (SECTIONS.has("closed")) {
       const closed = { kind: "closed" as const, connections: CONNECTIONS, seconds: SECONDS, warmup: WARMUP };
-      const b = (await load.ask({ ...closed, scenario: "bare", port: barePort }))!;
-      const s0 = { ...sqliteCount };
-      const profiler = values.profile ? new Session() : undefined;
-      if (profiler) {
-        profiler.connect();
-        await profiler.post("Profiler.enable");
-        await profiler.post("Profiler.start");
+      // Bare and Twofold cells alternate, REPEAT pairs: each pair's ratio is same-run; the median pair is reported.
+      const pairs: Array<{
+        b: LoadResult;
+        a: LoadResult;
+        statements: number;
+        commits: number;
+        cpuMs: number;
+      }> = [];
+      for (let rep = 0; rep < REPEAT; rep++) {
+        const b = (await load.ask({ ...closed, scenario: "bare", port: barePort }))!;
+        const s0 = { ...sqliteCount };
+        const profiler = values.profile && rep === 0 ? new Session() : undefined;
+        if (profiler) {
+          profiler.connect();
+          await profiler.post("Profiler.enable");
+          await profiler.post("Profiler.start");
+        }
+        const cpu0 = process.cpuUsage();
+        const a = (await load.ask({ ...closed, scenario: "allow", port }))!;
+        const cpu = process.cpuUsage(cpu0);
+        if (profiler) {
+          const { profile } = await profiler.post("Profiler.stop");
+          writeFileSync(values.profile!, JSON.stringify(profile));
+          profiler.disconnect();
+        }
+        await checkLog(`closed loop, pair ${rep + 1}`, a.answered);
+        pairs.push({
+          b,
+          a,
+          statements: (sqliteCount.statements - s0.statements) / a.answered,
+          commits: (sqliteCount.commits - s0.commits) / a.answered,
+          cpuMs: (cpu.user + cpu.system) / 1000 / a.answered,
+        });
+        console.error(
+          `  closed pair ${rep + 1}: bare ${(b.timed / b.seconds).toFixed(0)}/s, allow ${(a.timed / a.seconds).toFixed(0)}/s`,
+        );
       }
-      const cpu0 = process.cpuUsage();
-      const a = (await load.ask({ ...closed, scenario: "allow", port }))!;
-      const cpu = process.cpuUsage(cpu0);
-      if (profiler) {
-        const { profile } = await profiler.post("Profiler.stop");
-        writeFileSync(values.profile!, JSON.stringify(profile));
-        profiler.disconnect();
-      }
-      await checkLog("closed loop", a.answered);
-      const bareRate = b.timed / b.seconds;
-      const rate = a.timed / a.seconds;
+      const ratioOf = (p: (typeof pairs)[number]) => p.a.timed / p.a.seconds / (p.b.timed / p.b.seconds);
+      const sorted = [...pairs].sort((x, y) => ratioOf(x) - ratioOf(y));
+      const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+      const { b, a } = median;
       rows.push(
         {
           section: "closed",
           scenario: `bare Fastify JSON POST, ${CONNECTIONS} connections`,
           requests: b.timed,
-          perSecond: bareRate,
+          perSecond: b.timed / b.seconds,
           p50: b.p50,
           p99: b.p99,
           note: "1.00×",
@@ -550,16 +574,15 @@ async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
           section: "closed",
           scenario: `signed Auth API passcode (HOTP allow), SQLite, ${CONNECTIONS} connections`,
           requests: a.timed,
-          perSecond: rate,
+          perSecond: a.timed / a.seconds,
           p50: a.p50,
           p99: a.p99,
           note:
-            `${(rate / bareRate).toFixed(3)}× bare; ${((sqliteCount.statements - s0.statements) / a.answered).toFixed(1)} statements and ` +
-            `${((sqliteCount.commits - s0.commits) / a.answered).toFixed(2)} commits per verification; ` +
-            `server CPU ${((cpu.user + cpu.system) / 1000 / a.answered).toFixed(3)} ms per verification`,
+            `${ratioOf(median).toFixed(3)}× bare${pairs.length > 1 ? ` (median of ${pairs.length} pairs: ${sorted.map((p) => ratioOf(p).toFixed(3)).join(", ")})` : ""}; ` +
+            `${median.statements.toFixed(1)} statements and ${median.commits.toFixed(2)} commits per verification; ` +
+            `server CPU ${median.cpuMs.toFixed(3)} ms per verification`,
         },
       );
-      console.error(`  closed: bare ${bareRate.toFixed(0)}/s, allow ${rate.toFixed(0)}/s`);
     }
     if (SECTIONS.has("open")) {
       const b = (await load.ask({
