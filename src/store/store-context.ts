@@ -82,9 +82,10 @@ export interface HotStatement {
 /** The marker open-store.ts looks for: `/*prepared:NAME*\/ …` is sent as the named prepared statement NAME. */
 export const PREPARED_MARKER = /^\/\*prepared:([a-z0-9_]+)\*\//;
 
-export function hot(name: string, text: string): HotStatement {
+/** `sqlite`: the SQLite text when it differs (an INDEXED BY the planner would not choose by itself). */
+export function hot(name: string, text: string, sqlite: string = text): HotStatement {
   let n = 0;
-  return { sqlite: text, postgres: `/*prepared:${name}*/ ${text.replace(/\?/g, () => `$${++n}`)}` };
+  return { sqlite, postgres: `/*prepared:${name}*/ ${text.replace(/\?/g, () => `$${++n}`)}` };
 }
 
 /** The connection of the store a transaction callback received (always a KyselyStore, made by transaction()). */

@@ -6,9 +6,11 @@ import { connectionOf, guard, hot, StoreContext } from "../store-context.ts";
 import type { OTPCredentialsTable } from "../tables.ts";
 
 const Q = {
+  // `status || ''`: without statistics, the planners may pick the (status, pending_expires_at) index and read every
+  // active credential of every user on every login; on the expression they use the user's own index.
   usable: hot(
     "otp_usable",
-    "select * from otp_credentials where user_id = ? and status = 'active' order by created_at",
+    "select * from otp_credentials where user_id = ? and status || '' = 'active' order by created_at",
   ),
   consumeStep: hot(
     "otp_consume_step",
