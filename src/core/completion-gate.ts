@@ -66,8 +66,11 @@ export async function completeAuthentication(tx: Deps, c: Completion): Promise<C
     await tx.store.appendAuthLog({ ...line, result: "deny", reason: verdict.reason });
     return verdict;
   }
-  if (c.factorClass !== null) await tx.store.resetLockout(c.userId, c.factorClass);
-  await tx.store.appendAuthLog({ ...line, result: "allow", reason: c.reason } as GatedAllow);
+  // The line, and the reset of the factor's failure counter (one statement where the database allows).
+  await tx.store.appendAuthLog(
+    { ...line, result: "allow", reason: c.reason } as GatedAllow,
+    c.factorClass ?? undefined,
+  );
   return verdict;
 }
 

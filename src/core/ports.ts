@@ -279,8 +279,11 @@ export interface Store {
   appendAudit(event: AuditInput, at: number): Promise<number>;
   /** Events after `afterId` in id order; with `order: "desc"`, the newest first. */
   listAudit(query: { afterId?: number; limit: number; order?: "asc" | "desc" }): Promise<AuditEvent[]>;
-  /** Denials from anywhere; allows only as the completion gate makes them (GatedAllow, A4). */
-  appendAuthLog(entry: AuthLogWrite): Promise<void>;
+  /**
+   * Denials from anywhere; allows only as the completion gate makes them (GatedAllow, A4). With `resetLockout`,
+   * the entry's user's failure counter of that class is reset by the same statement (an allow, A6).
+   */
+  appendAuthLog(entry: AuthLogWrite, resetLockout?: FactorClass): Promise<void>;
   listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }>;
   enqueueNotification(n: Notification): Promise<void>;
   listPendingNotifications(limit: number): Promise<Notification[]>;
