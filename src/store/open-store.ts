@@ -187,14 +187,16 @@ function openSqlite(options: StoreOptions): OpenedStore {
   // 64 MiB of page cache (the default is 2 MiB): the pages a login reads stay in memory.
   database.pragma("cache_size = -65536");
   let checkpointer: Worker | undefined;
+  // Set by the checkpoint thread while it empties the WAL: the connection starts no new group meanwhile.
+  const checkpointing = new Int32Array(new SharedArrayBuffer(4));
   if (!inMemory && (options.backgroundCheckpoints ?? true)) {
     // Commits never checkpoint (which would stall the request that happened to cross the threshold);
     // a background thread with its own connection does it instead.
     database.pragma("wal_autocheckpoint = 0");
     database.pragma(`journal_size_limit = ${WAL_POLICY.journalSizeLimit}`);
-    checkpointer = startCheckpointer(resolve(path));
+    checkpointer = startCheckpointer(resolve(path), checkpointing);
   }
-  const connection = new SqliteConnection(database);
+  const connection = new SqliteConnection(database, checkpointer ? checkpointing : undefined);
   const kysely = new Kysely<Database>({ dialect: new TwofoldSqliteDialect(connection) });
   const store = new KyselyStore(kysely, "sqlite", {
     sqlite: connection,
@@ -210,12 +212,18 @@ function openSqlite(options: StoreOptions): OpenedStore {
  * The WAL's bound. Passive checkpoints alone never finish while the server writes steadily (each one copies the
  * frames written so far while new ones arrive), and the WAL is only rewound from its start after a checkpoint
  * copied everything: it grew by hundreds of MiB a minute under load. So, off the request path, in a thread with
- * its own connection: a passive checkpoint every second (copies without blocking anyone), and past
- * `truncateBytes` a TRUNCATE checkpoint, which waits for the writer's current transaction, copies the rest (little,
- * after the passive ones), and empties the file; the writer waits for that (busy_timeout), briefly.
- * `journal_size_limit` also truncates the file whenever SQLite rewinds it by itself.
+ * its own connection: a passive checkpoint every quarter second (it copies without blocking anyone), and past
+ * `truncateBytes` a TRUNCATE checkpoint, which copies the rest (little, after the passive ones) and empties the
+ * file. A writer that commits group after group would never leave it the gap it waits for, so it raises a shared
+ * flag first: the connection finishes the group under way and starts the next once the flag is down, or after
+ * `pauseMs` at most (SqliteConnection). `journal_size_limit` also truncates the file whenever SQLite rewinds it.
  */
-export const WAL_POLICY = { intervalMs: 1000, truncateBytes: 16 * 2 ** 20, journalSizeLimit: 16 * 2 ** 20 };
+export const WAL_POLICY = {
+  intervalMs: 250,
+  truncateBytes: 16 * 2 ** 20,
+  journalSizeLimit: 16 * 2 ** 20,
+  pauseMs: 250,
+};
 
 const CHECKPOINT_SOURCE = `
 const { workerData } = require("node:worker_threads");
@@ -225,19 +233,23 @@ const db = new Database(workerData.path);
 db.pragma("busy_timeout = 5000");
 db.pragma("journal_size_limit = " + workerData.journalSizeLimit);
 const walSize = () => { try { return statSync(workerData.path + "-wal").size; } catch { return 0; } };
+const flag = new Int32Array(workerData.checkpointing);
 setInterval(() => {
   try {
     db.pragma("wal_checkpoint(PASSIVE)");
-    if (walSize() > workerData.truncateBytes) db.pragma("wal_checkpoint(TRUNCATE)");
+    if (walSize() > workerData.truncateBytes) {
+      Atomics.store(flag, 0, 1);
+      try { db.pragma("wal_checkpoint(TRUNCATE)"); } finally { Atomics.store(flag, 0, 0); Atomics.notify(flag, 0); }
+    }
   } catch {}
 }, workerData.intervalMs);
 `;
 
-function startCheckpointer(path: string): Worker {
+function startCheckpointer(path: string, checkpointing: Int32Array): Worker {
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
   const worker = new Worker(CHECKPOINT_SOURCE, {
     eval: true,
-    workerData: { path, driver, ...WAL_POLICY },
+    workerData: { path, driver, ...WAL_POLICY, checkpointing: checkpointing.buffer },
   });
   worker.unref();
   worker.on("error", () => {});

@@ -19,6 +19,8 @@ const STATEMENT_CACHE_SIZE = 2000;
 /** Transactions committed together at most, and the longest a group keeps taking more before it commits. */
 const GROUP_LIMIT = 128;
 const GROUP_MS = 10;
+/** The longest a group waits for the checkpoint thread to empty the WAL (open-store.ts WAL_POLICY.pauseMs). */
+const CHECKPOINT_PAUSE_MS = 250;
 
 interface Queued {
   fn: () => Promise<unknown>;
@@ -49,8 +51,12 @@ export class SqliteConnection {
   #draining = false;
   #owner: Kysely<Database> | undefined;
 
-  constructor(database: BetterSqlite3.Database) {
+  /** Raised by the checkpoint thread while it empties the WAL (open-store.ts): no group starts meanwhile. */
+  readonly #checkpointing: Int32Array | undefined;
+
+  constructor(database: BetterSqlite3.Database, checkpointing?: Int32Array) {
     this.database = database;
+    this.#checkpointing = checkpointing;
   }
 
   /** The Kysely a transaction's store uses: its queries run on the connection the transaction already holds. */
@@ -119,6 +125,7 @@ export class SqliteConnection {
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
+        await this.#checkpointDone();
         await this.acquire();
         try {
           await this.#group();
@@ -129,6 +136,16 @@ export class SqliteConnection {
     } finally {
       this.#draining = false;
     }
+  }
+
+  /** Wait while the checkpoint thread empties the WAL, for CHECKPOINT_PAUSE_MS at most. */
+  async #checkpointDone(): Promise<void> {
+    const flag = this.#checkpointing;
+    if (!flag || Atomics.load(flag, 0) === 0) return;
+    // Polled on a timer (Atomics.waitAsync would not keep the process alive while it waits).
+    const deadline = performance.now() + CHECKPOINT_PAUSE_MS;
+    while (Atomics.load(flag, 0) !== 0 && performance.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 1));
   }
 
   async #group(): Promise<void> {
