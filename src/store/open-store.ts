@@ -196,7 +196,10 @@ function openSqlite(options: StoreOptions): OpenedStore {
     database.pragma(`journal_size_limit = ${WAL_POLICY.journalSizeLimit}`);
     checkpointer = startCheckpointer(resolve(path), checkpointing);
   }
-  const connection = new SqliteConnection(database, checkpointer ? checkpointing : undefined);
+  const connection = new SqliteConnection(
+    database,
+    checkpointer ? { flag: checkpointing, pauseMs: WAL_POLICY.pauseMs } : undefined,
+  );
   const kysely = new Kysely<Database>({ dialect: new TwofoldSqliteDialect(connection) });
   const store = new KyselyStore(kysely, "sqlite", {
     sqlite: connection,
@@ -222,7 +225,8 @@ export const WAL_POLICY = {
   intervalMs: 250,
   truncateBytes: 16 * 2 ** 20,
   journalSizeLimit: 16 * 2 ** 20,
-  pauseMs: 250,
+  /** As long as busy_timeout: past it, the writer would have given up on the lock anyway. */
+  pauseMs: 5000,
 };
 
 const CHECKPOINT_SOURCE = `

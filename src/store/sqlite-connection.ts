@@ -19,8 +19,6 @@ const STATEMENT_CACHE_SIZE = 2000;
 /** Transactions committed together at most, and the longest a group keeps taking more before it commits. */
 const GROUP_LIMIT = 128;
 const GROUP_MS = 10;
-/** The longest a group waits for the checkpoint thread to empty the WAL (open-store.ts WAL_POLICY.pauseMs). */
-const CHECKPOINT_PAUSE_MS = 250;
 
 interface Queued {
   fn: () => Promise<unknown>;
@@ -53,10 +51,12 @@ export class SqliteConnection {
 
   /** Raised by the checkpoint thread while it empties the WAL (open-store.ts): no group starts meanwhile. */
   readonly #checkpointing: Int32Array | undefined;
+  readonly #pauseMs: number;
 
-  constructor(database: BetterSqlite3.Database, checkpointing?: Int32Array) {
+  constructor(database: BetterSqlite3.Database, checkpoint?: { flag: Int32Array; pauseMs: number }) {
     this.database = database;
-    this.#checkpointing = checkpointing;
+    this.#checkpointing = checkpoint?.flag;
+    this.#pauseMs = checkpoint?.pauseMs ?? 0;
   }
 
   /** The Kysely a transaction's store uses: its queries run on the connection the transaction already holds. */
@@ -138,12 +138,15 @@ export class SqliteConnection {
     }
   }
 
-  /** Wait while the checkpoint thread empties the WAL, for CHECKPOINT_PAUSE_MS at most. */
+  /**
+   * Wait while the checkpoint thread empties the WAL, for `pauseMs` at most. Waiting here keeps the event loop
+   * running; BEGIN IMMEDIATE would wait for the same lock inside SQLite's busy handler, which blocks it.
+   */
   async #checkpointDone(): Promise<void> {
     const flag = this.#checkpointing;
     if (!flag || Atomics.load(flag, 0) === 0) return;
     // Polled on a timer (Atomics.waitAsync would not keep the process alive while it waits).
-    const deadline = performance.now() + CHECKPOINT_PAUSE_MS;
+    const deadline = performance.now() + this.#pauseMs;
     while (Atomics.load(flag, 0) !== 0 && performance.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 1));
   }
