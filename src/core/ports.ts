@@ -25,8 +25,19 @@ import type {
   TrustedBrowser,
   TrustRevocationReason,
   User,
+  UserStatus,
 } from "./model.ts";
 import type { ThrottleCount } from "./throttle.ts";
+
+/** What the completion gate re-reads inside the login's transaction (Store.readCompletionState). */
+export interface CompletionState {
+  /** Undefined: the user was deleted. */
+  user: { status: UserStatus } | undefined;
+  /** The factor class's lockout state (null when no class was asked for); a missing row is a clear state. */
+  lockout: LockoutState | null;
+  /** Null when no application was asked for; undefined: it was deleted. */
+  application: Application | null | undefined;
+}
 
 /** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */
 export interface Clock {
@@ -258,6 +269,15 @@ export interface Store {
   lockAttemptState(userId: string, factorClass: FactorClass): Promise<LockoutState>;
   /** Count one failed attempt; returns the consecutive failures now recorded. */
   recordFailure(userId: string, factorClass: FactorClass, now: number): Promise<number>;
+  /**
+   * Inside a transaction, for the completion gate: the user's status, the factor class's lockout state (its row
+   * taken as lockAttemptState takes it) and the application, read in one statement.
+   */
+  readCompletionState(
+    userId: string,
+    factorClass: FactorClass | null,
+    applicationId: string | null,
+  ): Promise<CompletionState>;
   resetLockout(userId: string, factorClass: FactorClass): Promise<void>;
   clearLockouts(userId: string): Promise<number>;
 
@@ -265,8 +285,11 @@ export interface Store {
   appendAudit(event: AuditInput, at: number): Promise<number>;
   /** Events after `afterId` in id order; with `order: "desc"`, the newest first. */
   listAudit(query: { afterId?: number; limit: number; order?: "asc" | "desc" }): Promise<AuditEvent[]>;
-  /** Denials from anywhere; allows only as the completion gate makes them (GatedAllow, A4). */
-  appendAuthLog(entry: AuthLogWrite): Promise<void>;
+  /**
+   * Denials from anywhere; allows only as the completion gate makes them (GatedAllow, A4). With `resetLockout`,
+   * the entry's user's failure counter of that class is reset by the same statement (an allow, A6).
+   */
+  appendAuthLog(entry: AuthLogWrite, resetLockout?: FactorClass): Promise<void>;
   listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }>;
   enqueueNotification(n: Notification): Promise<void>;
   listPendingNotifications(limit: number): Promise<Notification[]>;

@@ -18,6 +18,7 @@ import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
 import { TrustedBrowserRecords } from "./aggregates/trusted-browsers.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import type { Dialect } from "./migrations.ts";
+import type { SqliteConnection } from "./sqlite-connection.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
 import type { Database } from "./tables.ts";
 
@@ -50,14 +51,21 @@ export class KyselyStore extends StoreContext implements Store {
   constructor(
     db: DB,
     dialect: Dialect,
-    options: { inTransaction?: boolean; onClose?: () => Promise<void> } = {},
+    options: { inTransaction?: boolean; onClose?: () => Promise<void>; sqlite?: SqliteConnection } = {},
   ) {
-    super(db, dialect, options.inTransaction ?? false);
+    super(db, dialect, options.inTransaction ?? false, options.sqlite);
     this.#onClose = options.onClose;
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
+    const sqlite = this.sqlite;
+    if (sqlite)
+      return guard(() =>
+        sqlite.transaction(() =>
+          fn(new KyselyStore(sqlite.owner, this.dialect, { inTransaction: true, sqlite })),
+        ),
+      );
     return guard(() =>
       (this.db as Kysely<Database>)
         .transaction()

@@ -26,6 +26,11 @@ export interface PasscodeAttempt {
    * user, already completed) rolls the whole attempt back with ERR_LOGIN_SESSION_ENDED: the code stays unused.
    */
   loginSessionId?: string;
+  /**
+   * The user the caller has just found by this name (findLoginUser), so that it is not looked up twice. The
+   * transaction re-reads it all the same (deleted, disabled: the completion gate decides).
+   */
+  user?: User | undefined;
 }
 
 /**
@@ -113,7 +118,9 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
   const shape = classifyPasscode(attempt.passcode, deps.policy.bypass.digits);
   const factorClass = FACTOR_CLASS[shape.kind];
   const app = attempt.application ?? null;
-  const user = typeof attempt.username === "string" ? await findUser(deps, attempt.username) : undefined;
+  const user =
+    attempt.user ??
+    (typeof attempt.username === "string" ? await findUser(deps, attempt.username) : undefined);
 
   if (!user || user.status === "disabled") {
     burnOTPWork();

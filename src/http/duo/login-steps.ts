@@ -208,6 +208,7 @@ export async function runAuth(
       passcode: factor.passcode,
       application,
       ip: input.ip,
+      user,
     });
     if (outcome.result === "deny") await services.countFailedLogin(source);
     return answer({ txid: outcome.txid, outcome: passcodeOutcome(outcome, runtime.clock.now()) });
