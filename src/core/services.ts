@@ -1,6 +1,6 @@
 // Binds every use case to its dependencies: the single object interfaces (HTTP, CLI, RADIUS) call into.
 import type { Keyring } from "./crypto/keyring.ts";
-import type { Actor, Deps } from "./deps.ts";
+import type { Actor, Deps, Messaging } from "./deps.ts";
 import type { Policy } from "./policy.ts";
 import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
 import * as applications from "./use-cases/applications.ts";
@@ -12,10 +12,12 @@ import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
 import * as throttle from "./use-cases/login-throttle.ts";
+import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
+import * as sms from "./use-cases/sms-passcodes.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
 import * as usernames from "./use-cases/username-reconciliation.ts";
 import * as users from "./use-cases/users.ts";
@@ -26,6 +28,7 @@ export interface ServiceConfig {
   organization: { issuer: string };
   identity: { stripDomains: readonly string[] };
   housekeeping: housekeeping.Retention;
+  sms?: { outbox: { retentionDays: number } };
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -43,6 +46,7 @@ export function createServices(input: {
   pushEvents: PushEvents;
   pushDelivery?: PushDelivery;
   places?: PlaceLookup;
+  messaging?: Messaging;
 }) {
   const deps: Deps = {
     store: input.store,
@@ -55,6 +59,7 @@ export function createServices(input: {
     pushEvents: input.pushEvents,
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
+    ...(input.messaging ? { messaging: input.messaging } : {}),
   };
   // The use cases' dependencies stay inside: an interface reaches the store only through these functions.
   return {
@@ -142,6 +147,7 @@ export function createServices(input: {
     preauthenticate: bind(deps, authAPI.preauthenticate),
     findLoginUser: bind(deps, authAPI.findLoginUser),
     requestAuthPush: bind(deps, authAPI.requestAuthPush),
+    requestLoginSMS: bind(deps, authAPI.requestLoginSMS),
     denyLogin: bind(deps, authAPI.denyLogin),
     readAuthStatus: bind(deps, authAPI.readAuthStatus),
     enrollNewUser: bind(deps, authAPI.enrollNewUser),
@@ -166,6 +172,7 @@ export function createServices(input: {
           ...input.config.housekeeping,
           throttleRetentionSeconds:
             2 * Math.max(deps.policy.throttle.windowSeconds, deps.policy.apiEnrollment.rateWindowSeconds),
+          outboxRetentionDays: input.config.sms?.outbox.retentionDays ?? 30,
         },
         steps,
       ),
@@ -182,6 +189,16 @@ export function createServices(input: {
     attachPhone: bind(deps, phones.attachPhone),
     detachPhone: bind(deps, phones.detachPhone),
     createPhoneActivation: bind(deps, phones.createPhoneActivation),
+    // text messages: phones verified for SMS (E2), login passcodes (E1), the outbox
+    addSMSPhone: bind(deps, sms.addSMSPhone),
+    sendPhoneVerification: bind(deps, sms.sendPhoneVerification),
+    confirmPhoneVerification: bind(deps, sms.confirmPhoneVerification),
+    listSMSPhones: bind(deps, sms.listSMSPhones),
+    sendLoginPasscode: bind(deps, sms.sendLoginPasscode),
+    runOutbox: (limit?: number) => outbox.runOutbox(deps, limit),
+    recordDeliveryReceipt: bind(deps, outbox.recordDeliveryReceipt),
+    getMessageStatus: bind(deps, outbox.getMessageStatus),
+    countMessages: bind(deps, outbox.countMessages),
   };
 }
 
@@ -248,6 +265,9 @@ export const SERVICE_AREAS = {
     "attachPhone",
     "detachPhone",
     "createPhoneActivation",
+    "addSMSPhone",
+    "sendPhoneVerification",
+    "confirmPhoneVerification",
   ],
   authenticators: [
     "getOTPCredential",
@@ -286,12 +306,15 @@ export const SERVICE_AREAS = {
     "preauthenticate",
     "findLoginUser",
     "requestAuthPush",
+    "requestLoginSMS",
     "denyLogin",
     "readAuthStatus",
     "enrollNewUser",
     "readActivationStatus",
     "statusHoldMs",
     "admitSignedRequest",
+    "listSMSPhones",
+    "sendLoginPasscode",
   ],
   audit: ["listAuthLog", "listAudit"],
   maintenance: [
@@ -301,6 +324,10 @@ export const SERVICE_AREAS = {
     "deleteExpiredThrottleCounts",
     "deleteExpiredEnrollments",
     "purgeSignedRequests",
+    "runOutbox",
+    "recordDeliveryReceipt",
+    "getMessageStatus",
+    "countMessages",
   ],
 } as const satisfies Record<string, readonly (keyof Services)[]>;
 

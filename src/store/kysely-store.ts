@@ -11,9 +11,11 @@ import { LogRecords } from "./aggregates/logs.ts";
 import { MetaRecords } from "./aggregates/meta.ts";
 import { NotificationRecords } from "./aggregates/notifications.ts";
 import { OTPCredentialRecords } from "./aggregates/otp-credentials.ts";
+import { OutboxRecords } from "./aggregates/outbox.ts";
 import { PhoneRecords } from "./aggregates/phones.ts";
 import { PushRecords } from "./aggregates/push.ts";
 import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
+import { SMSCodeRecords } from "./aggregates/sms-codes.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import type { Dialect } from "./migrations.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
@@ -38,7 +40,9 @@ export interface KyselyStore
     APIEnrollmentRecords,
     PhoneRecords,
     HousekeepingRecords,
-    MetaRecords {}
+    MetaRecords,
+    SMSCodeRecords,
+    OutboxRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
   readonly #onClose: (() => Promise<void>) | undefined;
@@ -98,4 +102,6 @@ applyRecords(KyselyStore, [
   PhoneRecords,
   HousekeepingRecords,
   MetaRecords,
+  SMSCodeRecords,
+  OutboxRecords,
 ]);

@@ -225,6 +225,7 @@ export function toPhone(r: PhonesTable): Phone {
     platform: r.platform,
     deviceId: r.device_id,
     createdAt: Number(r.created_at),
+    smsVerifiedAt: num(r.sms_verified_at),
   };
 }
 
@@ -238,6 +239,7 @@ export function fromPhone(p: Phone): PhonesTable {
     type: p.type,
     platform: p.platform,
     device_id: p.deviceId,
+    sms_verified_at: p.smsVerifiedAt ?? null,
     created_at: p.createdAt,
   };
 }

@@ -14,16 +14,19 @@ import {
   startPush,
   waitForPush,
 } from "./push.ts";
+import { listSMSPhones, SMS_MESSAGES, type SMSPhone, sendLoginPasscode } from "./sms-passcodes.ts";
 import { createUser, findUser } from "./users.ts";
 import { PASSCODE_MESSAGES, passcodeDenyMessage, recordAuthAttempt } from "./verify-passcode.ts";
 
 /** What a user is offered at preauth (duo-compat §3.6 `devices`). */
 export interface AuthDevice {
   id: string;
-  /** A Twofold Authenticator is a `phone`; hardware tokens and authenticator apps are `token`s. */
+  /** A Twofold Authenticator or a phone for text messages is a `phone`; apps and hardware tokens are `token`s. */
   type: "phone" | "token";
   name: string;
-  capabilities: Array<"auto" | "push" | "mobile_otp">;
+  capabilities: Array<"auto" | "push" | "mobile_otp" | "sms">;
+  /** A phone for text messages: its number with all but the last four digits masked (N1). */
+  number?: string;
 }
 
 export type PreauthOutcome =
@@ -53,6 +56,8 @@ export const AUTH_MESSAGES = {
   smsUnavailable:
     "SMS passcodes are not available. Use a passcode from your authenticator app or token, or a bypass code.",
   optionUnavailable: "That option is not available. Choose one of the options listed or enter a passcode.",
+  smsQuota: "Too many codes. Try again later.",
+  smsCooldown: "A code was just sent. Wait a moment before asking for another.",
 } as const;
 
 /**
@@ -70,6 +75,13 @@ const IMMEDIATE_DENIALS = {
   push_needs_verification: { status: "deny", message: AUTH_MESSAGES.verifiedPushRequired },
   push_application_disabled: { status: "deny", message: AUTH_MESSAGES.denied },
   sms_unavailable: { status: "deny", message: AUTH_MESSAGES.smsUnavailable },
+  // Duo's answer to factor=sms: a deny whose status is `sent` (§3.7); the code is then typed as a passcode.
+  sms_sent: { status: "sent", message: SMS_MESSAGES.sent },
+  sms_stopped: { status: "deny", message: SMS_MESSAGES.stopped },
+  sms_quota: { status: "deny", message: AUTH_MESSAGES.smsQuota },
+  sms_cooldown: { status: "deny", message: AUTH_MESSAGES.smsCooldown },
+  sms_not_sent: { status: "deny", message: SMS_MESSAGES.unavailable },
+  sms_locked_out: { status: "locked_out", message: AUTH_MESSAGES.lockedOut },
   option_unavailable: { status: "deny", message: AUTH_MESSAGES.optionUnavailable },
 } as const satisfies Record<string, { status: string; message: string }>;
 
@@ -93,11 +105,62 @@ export async function denyLogin(
     ip: string | null;
     factor: AuthFactor;
     reason: ImmediateDenial;
+    /** Words for this answer when they carry a detail (minutes to wait); status polls read the plain ones. */
+    message?: string;
   },
 ): Promise<{ txid: string; outcome: AuthOutcome }> {
   const txid = randomHex(16);
-  await recordAuthAttempt(deps, { ...input, txid, now: deps.clock.now(), result: "deny" });
-  return { txid, outcome: immediateOutcome(input.reason, input.factor) };
+  const { message, ...attempt } = input;
+  await recordAuthAttempt(deps, { ...attempt, txid, now: deps.clock.now(), result: "deny" });
+  const outcome = immediateOutcome(input.reason, input.factor);
+  return { txid, outcome: message ? { ...outcome, message } : outcome };
+}
+
+/** What sendLoginPasscode's refusals are logged and answered as. */
+const SMS_REFUSALS = {
+  not_allowed: "sms_unavailable",
+  cooldown: "sms_cooldown",
+  locked_out: "sms_locked_out",
+  stopped: "sms_stopped",
+  quota: "sms_quota",
+  unavailable: "sms_not_sent",
+} as const satisfies Record<string, ImmediateDenial>;
+
+export type SMSRequestOutcome =
+  | { noCapableDevice: true }
+  | { noCapableDevice: false; txid: string; outcome: AuthOutcome };
+
+/**
+ * A login asks for a text-message passcode (Auth API `factor=sms`, REST v1 `smsN`): Duo answers `deny` with
+ * status `sent` and the user then types the code as a passcode (§3.7). Every answer is a deny logged with its
+ * reason; asking for a text is never a failed login (send quotas are the guard's, apart from guess counters).
+ */
+export async function requestLoginSMS(
+  deps: Deps,
+  input: {
+    user: User | undefined;
+    username: string;
+    application: Application;
+    ip: string | null;
+    /** `auto` or one of the user's phones. */
+    device: string;
+  },
+): Promise<SMSRequestOutcome> {
+  const { user } = input;
+  const deny = async (reason: ImmediateDenial, message?: string): Promise<SMSRequestOutcome> => ({
+    noCapableDevice: false,
+    ...(await denyLogin(deps, { ...input, factor: "sms", reason, ...(message ? { message } : {}) })),
+  });
+  if (!user || user.status === "disabled") return deny("sms_unavailable");
+  const sent = await sendLoginPasscode(deps, {
+    user,
+    application: input.application,
+    ip: input.ip,
+    phoneId: input.device,
+  });
+  if (sent.sent) return deny("sms_sent");
+  if (sent.reason === "no_phone") return { noCapableDevice: true };
+  return deny(SMS_REFUSALS[sent.reason], sent.message);
 }
 
 /**
@@ -159,13 +222,14 @@ export async function preauthenticate(
       : { result: "deny", user, message: gateDenyMessage(verdict, now), reason: verdict.reason };
   }
 
-  const [devices, credentials, bypass, rescue, lockouts, suspendedAt] = await Promise.all([
+  const [devices, credentials, bypass, rescue, lockouts, suspendedAt, smsPhones] = await Promise.all([
     deps.store.listDevices(user.id),
     deps.store.listUsableOTPCredentials(user.id),
     deps.store.listLiveBypassCodes(user.id, now),
     deps.store.listUnusedRescueCodes(user.id),
     deps.store.listLockouts(user.id),
     deps.store.getPushSuspendedAt(user.id),
+    listSMSPhones(deps, user, application),
   ]);
   const active = devices.filter((d) => d.status === "active");
   const hasPasscodes =
@@ -176,7 +240,7 @@ export async function preauthenticate(
 
   // The earliest time one of the user's closed classes opens again: what "try again in N minutes" says.
   let reopensAt = Number.POSITIVE_INFINITY;
-  const open = (cls: "otp" | "push" | "bypass" | "rescue") => {
+  const open = (cls: "otp" | "push" | "bypass" | "rescue" | "sms") => {
     const d = evaluateLockout(
       lockouts.find((l) => l.factorClass === cls),
       now,
@@ -189,7 +253,8 @@ export async function preauthenticate(
   const passcodeOpen =
     (credentials.length > 0 && open("otp")) ||
     (bypass.length > 0 && application.policy.allowBypassCodes && open("bypass")) ||
-    (rescue.length > 0 && application.policy.allowRescueCodes && open("rescue"));
+    (rescue.length > 0 && application.policy.allowRescueCodes && open("rescue")) ||
+    (smsPhones.length > 0 && open("sms"));
   if (!pushOpen && !passcodeOpen)
     return finish(
       "deny",
@@ -200,7 +265,7 @@ export async function preauthenticate(
   return {
     result: "auth",
     user,
-    devices: listAuthDevices(active, credentials, suspendedAt === null),
+    devices: listAuthDevices(active, credentials, suspendedAt === null, smsPhones),
     message: AUTH_MESSAGES.active,
   };
 }
@@ -209,6 +274,7 @@ function listAuthDevices(
   devices: Device[],
   credentials: OTPCredential[],
   pushAllowed: boolean,
+  smsPhones: SMSPhone[],
 ): AuthDevice[] {
   const onDevices = new Set(devices.map((d) => d.otpCredentialId).filter((id) => id !== null));
   return [
@@ -230,6 +296,15 @@ function listAuthDevices(
           capabilities: ["mobile_otp"],
         }),
       ),
+    ...smsPhones.map(
+      (p): AuthDevice => ({
+        id: p.id,
+        type: "phone",
+        name: p.name,
+        capabilities: ["sms"],
+        number: p.maskedNumber,
+      }),
+    ),
   ];
 }
 
