@@ -129,6 +129,8 @@ export class SMPPSMSSender implements SMSGateway {
       }
       for (const fail of [...this.#inFlight])
         fail(new MessageSendError("the SMPP session closed before submit_sm was answered", false));
+      if (!this.#closed)
+        o.log.warn({ gateway: o.name, retryInMs: this.#delayMs }, "SMPP session closed; reconnecting");
       this.#scheduleReconnect();
     });
     session.on("enquire_link", (pdu: smpp.PDU) => session.send(pdu.response()));
