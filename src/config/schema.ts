@@ -438,6 +438,35 @@ export const ConfigSchema = T.Object(
       },
       { default: {} },
     ),
+    mail: T.Object(
+      {
+        from: T.String({
+          default: "",
+          maxLength: 320,
+          description: 'Sender of notifications, e.g. "Example U IT <it-security@example.edu>"',
+        }),
+        language: T.Union([T.Literal("en"), T.Literal("zh-Hant")], {
+          default: "en",
+          description: "Language of notifications to users who have not chosen one",
+        }),
+        smtp: T.Object(
+          {
+            host: T.String({ default: "", description: "SMTP server; empty: no e-mail is sent" }),
+            port: T.Integer({ default: 587, minimum: 1, maximum: 65535 }),
+            secure: T.Boolean({
+              default: false,
+              description: "TLS from the start (port 465); else STARTTLS",
+            }),
+            requireTLS: T.Boolean({ default: true, description: "Refuse to send without STARTTLS" }),
+            user: T.String({ default: "" }),
+            password: T.String({ default: "" }),
+            timeoutMs: T.Integer({ default: 10000, minimum: 500, maximum: 120000 }),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
     housekeeping: T.Object(
       {
         enabled: T.Boolean({

@@ -30,6 +30,8 @@ export interface Messaging {
   /** SMS gateways in order of preference: each attempt tries them in turn (fail-over). */
   sms: readonly SMSGateway[];
   mail?: MailTransport;
+  /** The language of e-mail to users who have not chosen one. */
+  mailLanguage: "en" | "zh-Hant";
   /** This process's name as a lease owner (node name and process id). */
   owner: string;
   /** The sender name put on texts. */

@@ -16,9 +16,14 @@ export interface User {
   /** scrypt hash of a local password, for organisations without an upstream directory. */
   passwordHash: string | null;
   notes: string | null;
+  /** The language notifications are written in (`en`, `zh-Hant`); absent or null = the organisation's. */
+  language?: UserLanguage | null;
   createdAt: number;
   updatedAt: number;
 }
+
+export const USER_LANGUAGES = ["en", "zh-Hant"] as const;
+export type UserLanguage = (typeof USER_LANGUAGES)[number];
 
 export const APPLICATION_TYPES = ["auth-api", "admin-api", "web-sdk", "unix", "radius", "oidc"] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];

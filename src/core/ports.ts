@@ -186,7 +186,7 @@ export interface UsernameCollision {
 }
 
 export type UserPatch = Partial<
-  Pick<User, "realName" | "email" | "phone" | "status" | "passwordHash" | "notes">
+  Pick<User, "realName" | "email" | "phone" | "status" | "passwordHash" | "notes" | "language">
 > & {
   username?: string;
   usernameCanonical?: string;

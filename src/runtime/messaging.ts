@@ -1,4 +1,5 @@
-// Builds the SMS gateways and mail transport from configuration, and runs the outbox on every serving node.
+// Builds the SMS gateways and the SMTP mail transport from configuration, and runs the outbox on every serving node.
+import { SMTPMailTransport } from "../adapters/mail/smtp-mail.ts";
 import { HTTPSMSSender } from "../adapters/sms/http-gateway.ts";
 import { SMPPSMSSender } from "../adapters/sms/smpp-gateway.ts";
 import type { Config } from "../config/schema.ts";
@@ -60,9 +61,25 @@ export function createMessaging(
         }),
   );
   gateways.push(...extraGateways);
-  if (gateways.length === 0) return { messaging: undefined, gateways, close: async () => {} };
+  const smtp = config.mail.smtp;
+  const mail = smtp.host
+    ? new SMTPMailTransport({
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.secure,
+        requireTLS: smtp.requireTLS,
+        user: smtp.user,
+        password: smtp.password,
+        from: config.mail.from,
+        timeoutMs: smtp.timeoutMs,
+        log: logger.child({ component: "smtp" }),
+      })
+    : undefined;
+  if (gateways.length === 0 && !mail) return { messaging: undefined, gateways, close: async () => {} };
   const messaging: Messaging = {
     sms: gateways,
+    ...(mail ? { mail } : {}),
+    mailLanguage: config.mail.language,
     // Unique per process: a restarted node does not mistake its predecessor's leases for its own.
     owner: `${nodeName}/${process.pid}/${randomHex(4)}`,
     sender: config.sms.sender,
@@ -78,6 +95,7 @@ export function createMessaging(
     gateways,
     close: async () => {
       await Promise.all(gateways.map((g) => (g as { close?: () => Promise<void> }).close?.()));
+      await mail?.close();
     },
   };
 }

@@ -387,6 +387,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     },
     "0016_sms_and_outbox": {
       async up(db: AnyDB) {
+        // The language a user's notifications are written in (e-mail through the outbox).
+        await db.schema.alterTable("users").addColumn("language", "text").execute();
         // A phone number receives passcodes only once a code sent to it was typed back (E2).
         await db.schema.alterTable("phones").addColumn("sms_verified_at", big).execute();
         // Text-message codes: keyed hashes, one live per user and purpose, used once (E1).

@@ -84,6 +84,7 @@ export function toUser(r: UsersTable): User {
     status: r.status as UserStatus,
     passwordHash: r.password_hash,
     notes: r.notes,
+    language: (r.language as User["language"]) ?? null,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };

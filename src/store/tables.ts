@@ -12,6 +12,7 @@ export interface UsersTable {
   status: string;
   password_hash: string | null;
   notes: string | null;
+  language: string | null;
   created_at: number;
   updated_at: number;
   push_suspended_at?: number | null;
