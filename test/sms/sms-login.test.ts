@@ -157,6 +157,29 @@ for (const dialect of await dialects()) {
       );
     });
 
+    test("a user whose language is Traditional Chinese gets the text in Chinese (sent as UCS-2), and its code works", async () => {
+      await t.runtime.services.createUser(ADMIN, { username: "mei", language: "zh-Hant" });
+      const e = await t.runtime.services.enrollTOTP(ADMIN, "mei");
+      const { generateTOTP } = await import("../../src/core/otp/totp.ts");
+      const { decodeBase32 } = await import("../../src/core/base32.ts");
+      const key = decodeBase32(e.secret.reveal())!;
+      await t.runtime.services.confirmTOTP(
+        ADMIN,
+        e.credentialId,
+        generateTOTP({ key, algorithm: "SHA1", digits: 6, period: 30 }, t.clock.now()),
+      );
+      const before = smsc.submitted.length;
+      const { phone } = await t.runtime.services.addSMSPhone(ADMIN, { user: "mei", number: "+85261234567" });
+      const [text] = (await smsc.waitForSubmits(before + 1)).slice(before);
+      assert.match(text!.text, /^Twofold 手機驗證碼：[0-9]{6}，10 分鐘內有效。$/);
+      const code = codeIn(text!.text);
+      secrets.add(code);
+      await t.runtime.services.confirmPhoneVerification(ADMIN, { phoneId: phone.id, code });
+      const login = await textMe("mei");
+      assert.match(login.sent[0]!.text, /^Twofold 登入驗證碼：[0-9]{6}，5 分鐘內有效。切勿告訴任何人。$/);
+      assert.equal((await passcode(login.code!, "mei")).body.response.result, "allow");
+    });
+
     test("preauth lists the phone with capability sms and its number masked", async () => {
       const preauth = await duo("POST", "/auth/v2/preauth", { username: "alice" });
       const phone = preauth.body.response.devices.find((d: { device: string }) => d.device === phoneId);
@@ -299,6 +322,7 @@ for (const dialect of await dialects()) {
       );
       for (const where of [t.logs.join("\n"), audit, authLog]) {
         assert.ok(!where.includes("91234567"), "no full number");
+        assert.ok(!where.includes("61234567"), "no full number");
         for (const code of secrets) assert.ok(!where.includes(code), "no code");
       }
       assert.ok(audit.includes("4567"), "the audit trail keeps the last four digits");

@@ -188,9 +188,9 @@ export class TestHTTPProvider {
   }
 }
 
-/** The code in a text (`… passcode: 123456. …`). */
+/** The code in a text (`… passcode: 123456. …`, `… 登入驗證碼：123456，…`). */
 export function codeIn(text: string): string {
-  const m = /: ([0-9]{6,8})\./.exec(text);
+  const m = /(?:: |：)([0-9]{6,8})[.，]/.exec(text);
   if (!m) throw new Error("no code in the text");
   return m[1]!;
 }

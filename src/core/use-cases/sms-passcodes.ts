@@ -93,6 +93,26 @@ function refused(
   return { sent: false, reason, message, retryAt };
 }
 
+/**
+ * The text of a code message, in the user's language (Traditional Chinese goes out as UCS-2). The code comes
+ * first after the sender so a phone's lock screen shows it; nothing else about the account is in it.
+ */
+export function smsText(
+  purpose: SMSCodePurpose,
+  language: "en" | "zh-Hant",
+  issuer: string,
+  code: string,
+  minutes: number,
+): string {
+  if (language === "zh-Hant")
+    return purpose === "login"
+      ? `${issuer} 登入驗證碼：${code}，${minutes} 分鐘內有效。切勿告訴任何人。`
+      : `${issuer} 手機驗證碼：${code}，${minutes} 分鐘內有效。`;
+  return purpose === "login"
+    ? `${issuer} passcode: ${code}. It works for ${minutes} minutes. Never share it.`
+    : `${issuer} code to verify this phone: ${code}. It works for ${minutes} minutes.`;
+}
+
 /** Wait for `work` at most `ms`; past that, `onLate` answers and the work goes on by itself. */
 async function withDeadline<T>(work: Promise<T>, ms: number, onLate: T): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -158,10 +178,7 @@ async function sendCode(
   const code = randomDigits(deps.policy.sms.codeDigits);
   const expiresAt = now + input.lifetimeSeconds * 1000;
   const minutes = Math.round(input.lifetimeSeconds / 60);
-  const text =
-    purpose === "login"
-      ? `${deps.issuer} passcode: ${code}. It works for ${minutes} minutes. Never share it.`
-      : `${deps.issuer} code to verify this phone: ${code}. It works for ${minutes} minutes.`;
+  const text = smsText(purpose, user.language ?? messaging.mailLanguage, deps.issuer, code, minutes);
   const message = await deps.store.transaction(async (store) => {
     const tx: Deps = { ...deps, store };
     await store.revokeSMSCodes(user.id, purpose, now);
