@@ -14,6 +14,7 @@ describe("twofold phone", () => {
     box = createSandbox(
       [
         "sms:",
+        "  sendDeadlineMs: 20000",
         "  gateways:",
         `    - {type: smpp, name: smsc, url: "${smsc.url}", systemId: twofold, password: secret}`,
         "policy:",

@@ -25,6 +25,8 @@ for (const dialect of run ? await dialects() : ["sqlite" as const])
           "sms.gateways": [
             { type: "smpp", name: "smsc", url: smsc.url, systemId: "twofold", password: "secret" },
           ],
+          // A loaded machine must not turn the send into a refusal (the deadline is outbox.test.ts's subject).
+          "sms.sendDeadlineMs": 20_000,
         },
       });
       unix = await s.createIntegration("unix");

@@ -66,7 +66,7 @@ for (const dialect of await dialects()) {
 
     async function deliver(expected: number) {
       await t.runtime.services.runOutbox();
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 30_000;
       while (smtp.received.length < expected) {
         assert.ok(Date.now() < deadline, `got ${smtp.received.length} of ${expected} e-mails`);
         await new Promise((r) => setTimeout(r, 25));

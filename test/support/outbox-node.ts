@@ -13,6 +13,7 @@ const runtime = await createRuntime(loadConfig({ env: {}, overrides }), {
   logger: createLogger({ level: "silent", node: "node-a" }),
 });
 const say = (m: unknown) => process.stdout.write(`${JSON.stringify(m)}\n`);
+say({ ready: true });
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === "run") runtime.services.runOutbox(1).then(say, (e: Error) => say({ error: e.message }));
   if (line === "close") break;

@@ -110,7 +110,7 @@ export class TestSMSC {
   }
 
   /** Wait until at least `n` messages were accepted (deadline `ms`). */
-  async waitForSubmits(n: number, ms = 10_000): Promise<Submitted[]> {
+  async waitForSubmits(n: number, ms = 30_000): Promise<Submitted[]> {
     const deadline = Date.now() + ms;
     while (this.submitted.length < n) {
       const left = deadline - Date.now();
