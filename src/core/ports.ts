@@ -115,6 +115,8 @@ export interface DeliveryReceipt {
 /** An SMS gateway (SMPP, an HTTP provider). Named by configuration; the outbox tries them in order. */
 export interface SMSGateway {
   readonly name: string;
+  /** Whether it can take a message now (an SMPP session bound); absent = assumed (HTTP: asked per message). */
+  readonly up?: boolean;
   /** Hand one message over; resolves with the gateway's id for it (receipts name it), or throws MessageSendError. */
   send(message: SMSMessage, signal: AbortSignal): Promise<{ gatewayMessageId: string | null }>;
 }

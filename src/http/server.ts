@@ -103,7 +103,7 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
   // JSON and HTML forms only: any other content type is a 415, not a string handed to a schema.
   app.removeContentTypeParser("text/plain");
 
-  registerHealthRoutes(app, runtime.services.checkDatabase);
+  registerHealthRoutes(app, runtime.services.checkDatabase, () => runtime.smsGatewayStatus());
   // On the public listener only behind a token (metrics.token); metrics.listen adds a listener of its own.
   const { metrics } = runtime.config;
   if (metrics.enabled && metrics.token) registerMetricsRoute(app, runtime.metrics, metrics.token);

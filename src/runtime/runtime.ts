@@ -47,6 +47,8 @@ export interface Runtime {
   checkWebPushEndpoint(endpoint: string): string | undefined;
   /** Whether messages can leave (an SMS gateway is configured): serving nodes then run the outbox. */
   messagingEnabled: boolean;
+  /** Each configured SMS gateway and whether it can take a message now (readiness). */
+  smsGatewayStatus(): Array<{ name: string; up: boolean }>;
   /** Demo mode only: creates the demo organization once and returns what the start page shows of it. */
   seedDemo(): Promise<DemoInfo>;
   close(): Promise<void>;
@@ -194,6 +196,7 @@ export async function createRuntime(
     vapidPublicKey: vapid ? Buffer.from(vapid.publicKeyRaw).toString("base64url") : null,
     webPushAllowHTTP: options.webPushAllowHTTP ?? false,
     messagingEnabled: messagingSetup.messaging !== undefined,
+    smsGatewayStatus: () => messagingSetup.gateways.map((g) => ({ name: g.name, up: g.up ?? true })),
     checkWebPushEndpoint: (endpoint) => {
       try {
         checkPushEndpointURL(endpoint, pushAddressPolicy);

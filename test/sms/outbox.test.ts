@@ -110,6 +110,7 @@ for (const dialect of await dialects()) {
     test("gateway down: the user is told at once; the outbox retries and sends when it is back, once", async () => {
       const { t, smsc } = await setup((smsc) => [SMPP(smsc)]);
       await stopSMSC(t, smsc);
+      assert.deepEqual(t.runtime.smsGatewayStatus(), [{ name: "smsc", up: false }], "readiness reports it");
       const down = await textAlice(t);
       assert.equal(down.outcome.status, "deny");
       assert.equal(down.outcome.message, "We couldn't send a text just now.");

@@ -182,6 +182,12 @@ for (const dialect of await dialects()) {
       assert.equal((await passcode(login.code!, "mei")).body.response.result, "allow");
     });
 
+    test("N3: readiness reports the SMS gateway beside the database", async () => {
+      const ready = await fetch(`${server.url}/ready`);
+      assert.equal(ready.status, 200);
+      assert.deepEqual(await ready.json(), { status: "ready", checks: { database: "up", sms: "up" } });
+    });
+
     test("preauth lists the phone with capability sms and its number masked", async () => {
       const preauth = await duo("POST", "/auth/v2/preauth", { username: "alice" });
       const phone = preauth.body.response.devices.find((d: { device: string }) => d.device === phoneId);

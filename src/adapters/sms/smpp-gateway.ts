@@ -94,6 +94,10 @@ export class SMPPSMSSender implements SMSGateway {
     return this.#bound;
   }
 
+  get up(): boolean {
+    return this.#bound;
+  }
+
   #connect(): void {
     if (this.#closed) return;
     const o = this.#o;
