@@ -317,9 +317,26 @@ for (const dialect of await dialects()) {
       }
     });
 
-    test("Admin API phone fields: capabilities include sms once verified", async () => {
-      const phone = await t.runtime.services.getPhone(phoneId);
-      assert.equal(typeof phone?.smsVerifiedAt, "number");
+    test("Admin API phone fields: capabilities include sms once verified; the number in E.164", async () => {
+      const admin = await t.runtime.services.createApplication(ADMIN, { name: "Admin", type: "admin-api" });
+      const [aikey, askey] = [admin.application.id, admin.secretKey.reveal()];
+      const get = async (path: string) => {
+        t.clock.advance(1000);
+        const when = new Date(t.clock.now()).toUTCString();
+        const response = await fetch(`${server.url}${path}`, {
+          headers: { date: when, authorization: sign(aikey, askey, "GET", host, path, {}, when) },
+        });
+        // biome-ignore lint/suspicious/noExplicitAny: a client's view of JSON; the test checks the fields it uses.
+        return (await response.json()) as { stat: string; response: any };
+      };
+      const phone = await get(`/admin/v1/phones/${phoneId}`);
+      assert.equal(phone.stat, "OK");
+      assert.equal(phone.response.number, NUMBER);
+      assert.deepEqual(phone.response.capabilities, ["sms"]);
+      assert.equal(phone.response.sms_verified, true);
+      // An unverified phone has no sms capability.
+      const other = await t.runtime.services.createPhone(ADMIN, { number: "+85298765432" });
+      assert.deepEqual((await get(`/admin/v1/phones/${other.id}`)).response.capabilities, []);
     });
 
     test("N1: no number in clear and no code in any log line or audit row", async () => {
