@@ -122,6 +122,16 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
     return { result: "deny", factor: "none", userId: user?.id ?? null, txid, reason };
   }
 
+  // A code of the text-message length may also be the user's live SMS passcode (E1): the one field takes both,
+  // and that code's tries count in its own class, `sms`, whose row is locked second (always in this order). Read
+  // before the transaction, so the user's lockout row is not held for it (a text sent meanwhile was not typed yet).
+  const smsLive =
+    shape.kind === "otp" &&
+    shape.value.length === deps.policy.sms.codeDigits &&
+    (deps.messaging?.sms.length ?? 0) > 0
+      ? await hasLiveLoginCode(deps, user.id)
+      : false;
+
   return deps.store.transaction(async (store) => {
     const tx: Deps = { ...deps, store };
     const state = await store.lockAttemptState(user.id, factorClass);
@@ -206,12 +216,6 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       };
     };
 
-    // A code of the text-message length may also be the user's live SMS passcode (E1): the one field takes both,
-    // and that code's tries count in its own class, `sms`, whose row is locked second (always in this order).
-    const smsLive =
-      shape.kind === "otp" && shape.value.length === deps.policy.sms.codeDigits
-        ? await hasLiveLoginCode(tx, user.id)
-        : false;
     const smsState = smsLive ? await store.lockAttemptState(user.id, "sms") : undefined;
     // Deleted since the lookup (read after the lock: SQLite takes its write lock first).
     if (!(await store.getUser(user.id))) return deny("user_deleted");
