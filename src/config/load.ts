@@ -171,6 +171,8 @@ function checkSemantics(c: Config, issues: ErrorIssue[]): void {
       path: "policy.bypass.defaultValiditySeconds",
       message: `must not exceed policy.bypass.maxValiditySeconds (${b.maxValiditySeconds})`,
     });
+  if (c.mail.smtp.host && !c.mail.from)
+    issues.push({ path: "mail.from", message: "required when mail.smtp.host is set" });
   const l = c.policy.lockout;
   if (l.delayBaseSeconds > l.delayMaxSeconds)
     issues.push({

@@ -1,6 +1,6 @@
 // Binds every use case to its dependencies: the single object interfaces (HTTP, CLI, RADIUS) call into.
 import type { Keyring } from "./crypto/keyring.ts";
-import type { Actor, Deps } from "./deps.ts";
+import type { Actor, Deps, Messaging } from "./deps.ts";
 import type { Policy } from "./policy.ts";
 import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
 import * as applications from "./use-cases/applications.ts";
@@ -14,11 +14,13 @@ import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
 import * as throttle from "./use-cases/login-throttle.ts";
 import * as oidc from "./use-cases/oidc.ts";
+import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as prompt from "./use-cases/prompt-login.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
+import * as sms from "./use-cases/sms-passcodes.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
 import * as trust from "./use-cases/trusted-browsers.ts";
 import * as usernames from "./use-cases/username-reconciliation.ts";
@@ -30,6 +32,7 @@ export interface ServiceConfig {
   organization: { issuer: string };
   identity: { stripDomains: readonly string[] };
   housekeeping: housekeeping.Retention;
+  sms?: { outbox: { retentionDays: number } };
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -47,6 +50,7 @@ export function createServices(input: {
   pushEvents: PushEvents;
   pushDelivery?: PushDelivery;
   places?: PlaceLookup;
+  messaging?: Messaging;
 }) {
   const deps: Deps = {
     store: input.store,
@@ -59,6 +63,7 @@ export function createServices(input: {
     pushEvents: input.pushEvents,
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
+    ...(input.messaging ? { messaging: input.messaging } : {}),
   };
   // The use cases' dependencies stay inside: an interface reaches the store only through these functions.
   return {
@@ -147,6 +152,7 @@ export function createServices(input: {
     preauthenticate: bind(deps, authAPI.preauthenticate),
     findLoginUser: bind(deps, authAPI.findLoginUser),
     requestAuthPush: bind(deps, authAPI.requestAuthPush),
+    requestLoginSMS: bind(deps, authAPI.requestLoginSMS),
     denyLogin: bind(deps, authAPI.denyLogin),
     readAuthStatus: bind(deps, authAPI.readAuthStatus),
     enrollNewUser: bind(deps, authAPI.enrollNewUser),
@@ -183,6 +189,7 @@ export function createServices(input: {
           ...input.config.housekeeping,
           throttleRetentionSeconds:
             2 * Math.max(deps.policy.throttle.windowSeconds, deps.policy.apiEnrollment.rateWindowSeconds),
+          outboxRetentionDays: input.config.sms?.outbox.retentionDays ?? 30,
         },
         steps,
       ),
@@ -215,6 +222,16 @@ export function createServices(input: {
     attachPhone: bind(deps, phones.attachPhone),
     detachPhone: bind(deps, phones.detachPhone),
     createPhoneActivation: bind(deps, phones.createPhoneActivation),
+    // text messages: phones verified for SMS (E2), login passcodes (E1), the outbox
+    addSMSPhone: bind(deps, sms.addSMSPhone),
+    sendPhoneVerification: bind(deps, sms.sendPhoneVerification),
+    confirmPhoneVerification: bind(deps, sms.confirmPhoneVerification),
+    listSMSPhones: bind(deps, sms.listSMSPhones),
+    sendLoginPasscode: bind(deps, sms.sendLoginPasscode),
+    runOutbox: (limit?: number) => outbox.runOutbox(deps, limit),
+    recordDeliveryReceipt: bind(deps, outbox.recordDeliveryReceipt),
+    getMessageStatus: bind(deps, outbox.getMessageStatus),
+    countMessages: bind(deps, outbox.countMessages),
   };
 }
 
@@ -290,6 +307,9 @@ export const SERVICE_AREAS = {
     "attachPhone",
     "detachPhone",
     "createPhoneActivation",
+    "addSMSPhone",
+    "sendPhoneVerification",
+    "confirmPhoneVerification",
   ],
   authenticators: [
     "getOTPCredential",
@@ -328,12 +348,15 @@ export const SERVICE_AREAS = {
     "preauthenticate",
     "findLoginUser",
     "requestAuthPush",
+    "requestLoginSMS",
     "denyLogin",
     "readAuthStatus",
     "enrollNewUser",
     "readActivationStatus",
     "statusHoldMs",
     "admitSignedRequest",
+    "listSMSPhones",
+    "sendLoginPasscode",
     "oidcHealthCheck",
     "startOIDCLogin",
     "redeemOIDCCode",
@@ -358,6 +381,10 @@ export const SERVICE_AREAS = {
     "deleteExpiredThrottleCounts",
     "deleteExpiredEnrollments",
     "purgeSignedRequests",
+    "runOutbox",
+    "recordDeliveryReceipt",
+    "getMessageStatus",
+    "countMessages",
   ],
 } as const satisfies Record<string, readonly (keyof Services)[]>;
 

@@ -12,9 +12,11 @@ import { LogRecords } from "./aggregates/logs.ts";
 import { MetaRecords } from "./aggregates/meta.ts";
 import { NotificationRecords } from "./aggregates/notifications.ts";
 import { OTPCredentialRecords } from "./aggregates/otp-credentials.ts";
+import { OutboxRecords } from "./aggregates/outbox.ts";
 import { PhoneRecords } from "./aggregates/phones.ts";
 import { PushRecords } from "./aggregates/push.ts";
 import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
+import { SMSCodeRecords } from "./aggregates/sms-codes.ts";
 import { TrustedBrowserRecords } from "./aggregates/trusted-browsers.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import type { Dialect } from "./migrations.ts";
@@ -43,7 +45,9 @@ export interface KyselyStore
     HousekeepingRecords,
     LoginSessionRecords,
     TrustedBrowserRecords,
-    MetaRecords {}
+    MetaRecords,
+    SMSCodeRecords,
+    OutboxRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
   readonly #onClose: (() => Promise<void>) | undefined;
@@ -112,4 +116,6 @@ applyRecords(KyselyStore, [
   LoginSessionRecords,
   TrustedBrowserRecords,
   MetaRecords,
+  SMSCodeRecords,
+  OutboxRecords,
 ]);

@@ -385,6 +385,74 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .column("barcode_hash");
       },
     },
+    "0016_sms_and_outbox": {
+      async up(db: AnyDB) {
+        // The language a user's notifications are written in (e-mail through the outbox).
+        await db.schema.alterTable("users").addColumn("language", "text").execute();
+        // A phone number receives passcodes only once a code sent to it was typed back (E2).
+        await db.schema.alterTable("phones").addColumn("sms_verified_at", big).execute();
+        // Text-message codes: keyed hashes, one live per user and purpose, used once (E1).
+        await db.schema
+          .createTable("sms_codes")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("phone_id", "text", (c) => c.notNull())
+          .addColumn("purpose", "text", (c) => c.notNull())
+          .addColumn("application_id", "text")
+          .addColumn("code_hash", "text", (c) => c.notNull())
+          .addColumn("reservation_id", "text")
+          .addColumn("message_id", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .addColumn("used_at", big)
+          .addColumn("revoked_at", big)
+          .execute();
+        await db.schema
+          .createIndex("sms_codes_user")
+          .on("sms_codes")
+          .columns(["user_id", "purpose", "created_at"])
+          .execute();
+        await db.schema.createIndex("sms_codes_expiry").on("sms_codes").column("expires_at").execute();
+        // The outbox: a message is committed before it is sent and claimed with a lease (DESIGN §2).
+        await db.schema
+          .createTable("outbox_messages")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("channel", "text", (c) => c.notNull())
+          .addColumn("user_id", "text")
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("destination_sealed", "text", (c) => c.notNull())
+          .addColumn("body_sealed", "text", (c) => c.notNull())
+          .addColumn("reservation_id", "text")
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("attempts", "integer", (c) => c.notNull())
+          .addColumn("next_attempt_at", big, (c) => c.notNull())
+          .addColumn("lease_owner", "text")
+          .addColumn("lease_until", big)
+          .addColumn("send_by", big)
+          .addColumn("gateway", "text")
+          .addColumn("gateway_message_id", "text")
+          .addColumn("last_error", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("sent_at", big)
+          .addColumn("receipt_at", big)
+          .execute();
+        await db.schema
+          .createIndex("outbox_messages_due")
+          .on("outbox_messages")
+          .columns(["status", "next_attempt_at"])
+          .execute();
+        await db.schema
+          .createIndex("outbox_messages_gateway_id")
+          .on("outbox_messages")
+          .columns(["gateway", "gateway_message_id"])
+          .execute();
+        await db.schema
+          .createIndex("outbox_messages_created")
+          .on("outbox_messages")
+          .column("created_at")
+          .execute();
+      },
+    },
     "0013_login_sessions": {
       async up(db: AnyDB) {
         // Web SDK applications register the exact redirect URIs the prompt may send a browser back to (J1).

@@ -12,6 +12,7 @@ export interface UsersTable {
   status: string;
   password_hash: string | null;
   notes: string | null;
+  language: string | null;
   created_at: number;
   updated_at: number;
   push_suspended_at?: number | null;
@@ -194,6 +195,46 @@ export interface PhonesTable {
   platform: string;
   device_id: string | null;
   created_at: number;
+  sms_verified_at: number | null;
+}
+
+/** Text-message codes (E1, E2): keyed hashes only. */
+export interface SMSCodesTable {
+  id: string;
+  user_id: string;
+  phone_id: string;
+  purpose: string;
+  application_id: string | null;
+  code_hash: string;
+  reservation_id: string | null;
+  message_id: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** The outbox (SMS, e-mail): destination and body sealed. */
+export interface OutboxMessagesTable {
+  id: string;
+  channel: string;
+  user_id: string | null;
+  kind: string;
+  destination_sealed: string;
+  body_sealed: string;
+  reservation_id: string | null;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  send_by: number | null;
+  gateway: string | null;
+  gateway_message_id: string | null;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+  receipt_at: number | null;
 }
 
 /** Sliding-window throttle counters (A6): events of one key in one fixed window. */
@@ -272,6 +313,8 @@ export interface Database {
   phones: PhonesTable;
   throttle_counts: ThrottleCountsTable;
   api_enrollments: APIEnrollmentsTable;
+  sms_codes: SMSCodesTable;
+  outbox_messages: OutboxMessagesTable;
   login_sessions: LoginSessionsTable;
   trusted_browsers: TrustedBrowsersTable;
 }

@@ -33,7 +33,7 @@ function importsOf(file: string): string[] {
 const core = sources("src/core");
 
 test("src/core imports nothing outside src/core except pure libraries", () => {
-  const allowedPackages = new Set(["@xmldom/xmldom"]);
+  const allowedPackages = new Set(["@xmldom/xmldom", "libphonenumber-js/max"]);
   const offenders: string[] = [];
   for (const file of core) {
     for (const spec of importsOf(file)) {

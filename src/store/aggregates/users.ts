@@ -34,6 +34,7 @@ export abstract class UserRecords extends StoreContext {
             status: user.status,
             password_hash: user.passwordHash,
             notes: user.notes,
+            language: user.language ?? null,
             created_at: user.createdAt,
             updated_at: user.updatedAt,
           })
@@ -115,6 +116,7 @@ export abstract class UserRecords extends StoreContext {
     if (patch.status !== undefined) values.status = patch.status;
     if (patch.passwordHash !== undefined) values.password_hash = patch.passwordHash;
     if (patch.notes !== undefined) values.notes = patch.notes;
+    if (patch.language !== undefined) values.language = patch.language;
     const result = await guard(
       () => this.db.updateTable("users").set(values).where("id", "=", id).executeTakeFirst(),
       "ERR_USER_EXISTS",
