@@ -1,5 +1,6 @@
 // The one configuration schema: every setting, its default and its security floor (DESIGN.md §4).
 import { type Static, Type as T } from "@sinclair/typebox";
+import { SmsGuardSchema } from "./sms-guard-schema.ts";
 
 /**
  * The push services of the browsers the Twofold Authenticator runs in: Chrome, Edge, Opera, Samsung Internet and
@@ -106,6 +107,11 @@ export const ConfigSchema = T.Object(
           minLength: 1,
           maxLength: 64,
           description: "Shown in authenticator apps",
+        }),
+        country: T.String({
+          default: "",
+          pattern: "^([A-Z]{2})?$",
+          description: "ISO 3166 country of the organisation (HK, GB): the one country texts go to by default",
         }),
       },
       { default: {} },
@@ -331,6 +337,7 @@ export const ConfigSchema = T.Object(
       },
       { default: {} },
     ),
+    sms: T.Object({ guard: SmsGuardSchema }, { default: {} }),
     housekeeping: T.Object(
       {
         enabled: T.Boolean({

@@ -3,7 +3,8 @@ import type { Keyring } from "./crypto/keyring.ts";
 import { maskPhoneFields } from "./mask-phone.ts";
 import type { AuditInput } from "./model.ts";
 import type { Policy } from "./policy.ts";
-import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { Clock, OperatorAlerts, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
 
 export interface Deps {
   store: Store;
@@ -21,6 +22,10 @@ export interface Deps {
   pushDelivery?: PushDelivery;
   /** GeoIP place of a requesting IP; absent when no database is configured. */
   places?: PlaceLookup;
+  /** SMS quotas, destination countries, spend cap and conversion breaker (E3). */
+  smsGuard: SmsGuardPolicy;
+  /** Operator alerts (log line, e-mail); absent in tests that do not listen. */
+  alerts?: OperatorAlerts;
 }
 
 /** Who performed an administrative action, and from where (audit: actor, source IP). */

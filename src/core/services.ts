@@ -2,7 +2,8 @@
 import type { Keyring } from "./crypto/keyring.ts";
 import type { Actor, Deps } from "./deps.ts";
 import type { Policy } from "./policy.ts";
-import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { Clock, OperatorAlerts, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
 import * as applications from "./use-cases/applications.ts";
 import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
@@ -16,6 +17,8 @@ import * as phones from "./use-cases/phones.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
+import * as smsGuard from "./use-cases/sms-guard.ts";
+import * as smsOperator from "./use-cases/sms-operator.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
 import * as usernames from "./use-cases/username-reconciliation.ts";
 import * as users from "./use-cases/users.ts";
@@ -23,9 +26,10 @@ import * as passcode from "./use-cases/verify-passcode.ts";
 
 export interface ServiceConfig {
   policy: Policy;
-  organization: { issuer: string };
+  organization: { issuer: string; country?: string };
   identity: { stripDomains: readonly string[] };
   housekeeping: housekeeping.Retention;
+  sms: { guard: Omit<SmsGuardPolicy, "organizationCountry"> };
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -43,6 +47,7 @@ export function createServices(input: {
   pushEvents: PushEvents;
   pushDelivery?: PushDelivery;
   places?: PlaceLookup;
+  alerts?: OperatorAlerts;
 }) {
   const deps: Deps = {
     store: input.store,
@@ -55,6 +60,8 @@ export function createServices(input: {
     pushEvents: input.pushEvents,
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
+    smsGuard: { ...input.config.sms.guard, organizationCountry: input.config.organization.country ?? "" },
+    ...(input.alerts ? { alerts: input.alerts } : {}),
   };
   // The use cases' dependencies stay inside: an interface reaches the store only through these functions.
   return {
@@ -166,6 +173,8 @@ export function createServices(input: {
           ...input.config.housekeeping,
           throttleRetentionSeconds:
             2 * Math.max(deps.policy.throttle.windowSeconds, deps.policy.apiEnrollment.rateWindowSeconds),
+          smsSendRetentionDays: deps.smsGuard.sendRetentionDays,
+          smsHistoryDays: deps.smsGuard.historyDays,
         },
         steps,
       ),
@@ -182,6 +191,13 @@ export function createServices(input: {
     attachPhone: bind(deps, phones.attachPhone),
     detachPhone: bind(deps, phones.detachPhone),
     createPhoneActivation: bind(deps, phones.createPhoneActivation),
+    // SMS abuse controls (E3): every text is decided and reserved here first; the service desk's stops; the report
+    decideSmsSend: bind(deps, smsGuard.decideSmsSend),
+    recordSmsConverted: bind(deps, smsGuard.recordSmsConverted),
+    recordSmsFailed: bind(deps, smsGuard.recordSmsFailed),
+    stopSms: bind(deps, smsOperator.stopSms),
+    resumeSms: bind(deps, smsOperator.resumeSms),
+    readSmsReport: bind(deps, smsOperator.readSmsReport),
   };
 }
 
@@ -293,6 +309,7 @@ export const SERVICE_AREAS = {
     "statusHoldMs",
     "admitSignedRequest",
   ],
+  sms: ["decideSmsSend", "recordSmsConverted", "recordSmsFailed", "stopSms", "resumeSms", "readSmsReport"],
   audit: ["listAuthLog", "listAudit"],
   maintenance: [
     "checkDatabase",

@@ -19,6 +19,7 @@ import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/user
 import { openStore } from "../store/open-store.ts";
 import type { DemoInfo } from "./demo-info.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { OperatorAlertHub } from "./operator-alerts.ts";
 import { countPasscodeVerifications, createMetrics, type TwofoldMetrics } from "./metrics.ts";
 import { readPackageVersion } from "./package-root.ts";
 import { systemClock } from "./system-clock.ts";
@@ -33,6 +34,8 @@ export interface Runtime {
   nodeName: string;
   services: Services;
   metrics: TwofoldMetrics;
+  /** Operator alerts (SMS spend cap, SMS breaker): logged; subscribe to send them on (e-mail). */
+  alerts: OperatorAlertHub;
   /** Push wake-ups: PostgreSQL LISTEN/NOTIFY across nodes, or in-process on SQLite. */
   pushEvents: PushEvents;
   /** The VAPID public key devices subscribe with (base64url), or null when Web Push is off. */
@@ -148,7 +151,9 @@ export async function createRuntime(
       })
     : undefined;
   const metrics = createMetrics({ version: readPackageVersion() });
+  const alerts = new OperatorAlertHub(logger.child({ component: "alerts" }));
   const core = createServices({
+    alerts,
     store,
     keyring,
     clock,
@@ -168,6 +173,7 @@ export async function createRuntime(
     nodeName,
     services,
     metrics,
+    alerts,
     pushEvents,
     vapidPublicKey: vapid ? Buffer.from(vapid.publicKeyRaw).toString("base64url") : null,
     webPushAllowHTTP: options.webPushAllowHTTP ?? false,

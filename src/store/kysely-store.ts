@@ -14,6 +14,7 @@ import { OTPCredentialRecords } from "./aggregates/otp-credentials.ts";
 import { PhoneRecords } from "./aggregates/phones.ts";
 import { PushRecords } from "./aggregates/push.ts";
 import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
+import { SmsGuardRecords } from "./aggregates/sms-guard.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import type { Dialect } from "./migrations.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
@@ -38,7 +39,8 @@ export interface KyselyStore
     APIEnrollmentRecords,
     PhoneRecords,
     HousekeepingRecords,
-    MetaRecords {}
+    MetaRecords,
+    SmsGuardRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
   readonly #onClose: (() => Promise<void>) | undefined;
@@ -98,4 +100,5 @@ applyRecords(KyselyStore, [
   PhoneRecords,
   HousekeepingRecords,
   MetaRecords,
+  SmsGuardRecords,
 ]);

@@ -1,6 +1,7 @@
 // Retention (L-2): deletes what has outlived its use — expired pushes, activation links, enrolments, replay records, old log entries.
 import type { Deps } from "../deps.ts";
 import type { Store } from "../ports.ts";
+import { spendDayOf } from "../sms-guard-rules.ts";
 
 /** How long each kind of row is kept (configuration `housekeeping.*`). */
 export interface Retention {
@@ -14,6 +15,10 @@ export interface Retention {
   authLogRetentionDays: number;
   /** Login-throttle counters: kept this long (twice the longest throttle window; the services fill it in). */
   throttleRetentionSeconds?: number;
+  /** Records of single texts (sms.guard.sendRetentionDays; the services fill it in). */
+  smsSendRetentionDays?: number;
+  /** SMS day totals, refusal counts and ended stops (sms.guard.historyDays; the services fill it in). */
+  smsHistoryDays?: number;
 }
 
 /**
@@ -62,6 +67,21 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     name: "login throttle counters",
     cutoff: (now, r) => now - (r.throttleRetentionSeconds ?? (2 * DAY) / SECOND) * SECOND,
     prune: (store, before) => store.deleteThrottleCounts(before),
+  },
+  {
+    name: "SMS sends",
+    cutoff: (now, r) => now - (r.smsSendRetentionDays ?? 8) * DAY,
+    prune: (store, before, limit) => store.pruneSmsSends(before, limit),
+  },
+  {
+    name: "SMS daily totals",
+    cutoff: (now, r) => now - (r.smsHistoryDays ?? 400) * DAY,
+    prune: (store, before, limit) => store.pruneSmsHistory(spendDayOf(before, 0), limit),
+  },
+  {
+    name: "ended SMS stops",
+    cutoff: (now, r) => now - (r.smsHistoryDays ?? 400) * DAY,
+    prune: (store, before, limit) => store.pruneSmsStops(before, limit),
   },
   {
     name: "authentication log",
