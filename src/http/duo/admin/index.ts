@@ -6,6 +6,7 @@ import { adminRoutes } from "./admin-route.ts";
 import { registerBypassCodeRoutes } from "./bypass-codes.ts";
 import { registerLogRoutes } from "./logs.ts";
 import { registerPhoneRoutes } from "./phones.ts";
+import { registerSmsRoutes } from "./sms.ts";
 import { registerTokenRoutes } from "./tokens.ts";
 import { registerUserFactorRoutes } from "./user-factors.ts";
 import { registerUserRoutes } from "./users.ts";
@@ -19,5 +20,6 @@ export function registerAdminAPIRoutes(app: FastifyInstance, runtime: ServiceRun
     registerPhoneRoutes(admin, runtime);
     registerTokenRoutes(admin, runtime);
     registerLogRoutes(admin, runtime);
+    registerSmsRoutes(admin, runtime);
   });
 }
