@@ -13,7 +13,9 @@ let keys: { ikey: string; skey: string };
 let second = 0;
 
 before(async () => {
-  t = await createTestRuntime({ overrides: { "organization.country": "HK" } });
+  t = await createTestRuntime({
+    overrides: { "organization.country": "HK", "sms.guard.spend.dailyCap": 0.1, "sms.guard.spend.prices": { HK: 0.05 } },
+  });
   app = buildServer(t.runtime);
   await app.ready();
   const c = await t.runtime.services.createApplication(ADMIN, { name: "console", type: "admin-api" });
@@ -62,7 +64,7 @@ test("stop texts to a user and a number, list them, read the report, resume", as
 
   const report = await call("GET", "/admin/v1/sms/report", { days: "7" });
   assert.equal(report.status, 200);
-  assert.equal(report.body.response.dailyCap, 50);
+  assert.equal(report.body.response.dailyCap, 0.1);
   assert.deepEqual(report.body.response.countries, ["HK"]);
   assert.equal(report.body.response.stops.length, 2);
   assert.ok(!JSON.stringify(report.body).includes("91234567"), "no whole number in the answer");
@@ -100,4 +102,29 @@ test("bad input is a 4xx in Duo's envelope, never a 5xx", async () => {
   assert.equal(days.status, 400);
   const extra = await call("GET", "/admin/v1/sms/report", { foo: "1" });
   assert.equal(extra.status, 400);
+});
+
+test("operators are alerted in the log when the day's spend cap is reached; no number in any log line or audit row (N1)", async () => {
+  const send = (i: number) =>
+    t.runtime.services.decideSmsSend({
+      userId: `U-${i}`,
+      phoneE164: `+8529876543${i}`,
+      ip: "198.51.100.7",
+      applicationId: keys.ikey,
+      purpose: "passcode",
+      now: t.clock.now(),
+    });
+  assert.ok((await send(1)).allow);
+  assert.ok((await send(2)).allow);
+  const capped = await send(3);
+  assert.equal(capped.allow, false);
+  await send(4);
+  const alerts = t.logs.map((l) => JSON.parse(l)).filter((l) => l.alert === "sms.spend_cap_reached");
+  assert.equal(alerts.length, 1, "one alert line, however many texts are refused");
+  assert.equal(alerts[0].level, "warn");
+  assert.match(alerts[0].msg, /SMS stopped for the day: spend 0\.10 of the 0\.10 USD cap/);
+  const audit = await t.runtime.services.listAudit({ limit: 100, order: "desc" });
+  for (const text of [t.logs.join("\n"), JSON.stringify(audit)])
+    for (const digits of ["98765431", "98765432", "98765433", "91234567", "91234568", "91234569"])
+      assert.ok(!text.includes(digits), `no number ending ${digits} in clear`);
 });
