@@ -89,7 +89,7 @@ export const SmsGuardSchema = T.Object(
     breaker: T.Object(
       {
         windowSeconds: T.Integer({
-          default: 3600,
+          default: 21_600,
           minimum: 600,
           maximum: 7 * 86_400,
           description: "The breaker judges texts sent over this long",
@@ -120,7 +120,7 @@ export const SmsGuardSchema = T.Object(
           description: "A source trips when its share of typed codes falls below this fraction of the baseline",
         }),
         pauseSeconds: T.Integer({
-          default: 3600,
+          default: 21_600,
           minimum: 60,
           maximum: 30 * 86_400,
           description: "How long a tripped source stays paused",

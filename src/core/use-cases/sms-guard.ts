@@ -99,12 +99,14 @@ function deny(reason: SmsBlockReason, userMessage: Denial["userMessage"], retryA
  *
  * 1. an operator's stop of the user or the number (P13, "text messages are not available for your account");
  * 2. the destination country's allow-list (same message: retrying will not help);
- * 3. the conversion breaker: a paused country, prefix or address, or one that trips now;
+ * 3. a country, prefix or address the conversion breaker has paused;
  * 4. the quotas per user, number, address, application, prefix and country, over a short window and 24 hours;
- * 5. the day's spend cap.
+ * 5. the conversion breaker, judging the sources of a text about to go out (it may trip now);
+ * 6. the day's spend cap.
  *
- * All of it runs in one transaction that first locks the spend day's row, so decisions are made one at a time
- * across every node and two requests at a limit never both pass. A refusal is counted by reason for the operator
+ * Steps 1–4 are first read without a lock: a refusal found there (most of a flood) is counted and answered at once.
+ * Otherwise everything runs again in one transaction that first locks the spend day's row, so decisions that may
+ * send are made one at a time across every node and two requests at a limit never both pass. A refusal is counted by reason for the operator
  * view. Nothing here touches lockout or login-throttle counters: a text is never a failed login, and a user at
  * their SMS quota keeps every other method (E3, privacyIDEA #933/#5628).
  */
@@ -115,6 +117,25 @@ export async function decideSmsSend(deps: Deps, req: SmsSendRequest): Promise<Sm
   const destination = destinationOf(req.phoneE164, policy.prefixDigits);
   const address = req.ip === null ? null : throttleAddress(req.ip);
   const alerts: OperatorAlert[] = [];
+  if (!destination) {
+    await deps.store.countSmsBlocked(day, "number_invalid");
+    return deny("number_invalid", "stopped", null);
+  }
+  const facts: Facts = {
+    req,
+    now,
+    destination,
+    address,
+    numberHash: numberKey(deps, req.phoneE164),
+  };
+
+  // A first look without the lock: most refusals (a flood at its quota) are found here and never queue behind the
+  // day's lock. Counts only grow until the lock is taken, so a refusal seen here stands; an allow is decided again.
+  const early = await checkLimits(deps, deps.store, facts);
+  if (early.denial) {
+    await deps.store.countSmsBlocked(day, early.denial.reason);
+    return early.denial;
+  }
 
   const decision = await deps.store.transaction(async (tx) => {
     const dayRow = await tx.lockSmsDay(day);
@@ -122,68 +143,15 @@ export async function decideSmsSend(deps: Deps, req: SmsSendRequest): Promise<Sm
       await tx.countSmsBlocked(day, d.reason);
       return d;
     };
-    if (!destination) return refuse(deny("number_invalid", "stopped", null));
+    const { denial, open } = await checkLimits(deps, tx, facts);
+    if (denial) return refuse(denial);
+    const country = destination.country!;
 
-    // 1. Stops and pauses of anything this text touches, in one read.
-    const subjects: Array<{ scope: SmsStopScope; subject: string }> = [
-      { scope: "user", subject: req.userId },
-      { scope: "number", subject: req.phoneE164 },
-      { scope: "prefix", subject: destination.prefix },
-    ];
-    if (destination.country) subjects.push({ scope: "country", subject: destination.country });
-    if (address) subjects.push({ scope: "address", subject: address });
-    const open = (await tx.findOpenSmsStops(subjects)).filter((s) => s.until === null || s.until > now);
-    if (open.some((s) => s.scope === "user")) return refuse(deny("user_stopped", "stopped", null));
-    if (open.some((s) => s.scope === "number")) return refuse(deny("number_stopped", "stopped", null));
-
-    // 2. Destination countries.
-    const country = destination.country;
-    if (country === null || !allowedCountries(policy).includes(country))
-      return refuse(deny("country_not_allowed", "stopped", null));
-
-    // 3. The conversion breaker: an enforced pause refuses; a pause in record-only mode only marks the text.
+    // The conversion breaker judges the sources of a text about to go out.
     const values: Record<BreakerScope, string | null> = { prefix: destination.prefix, address, country };
-    const pausedBy = (scope: BreakerScope, mode: SmsStop["mode"]) =>
-      open.find((s) => s.source === "breaker" && s.scope === scope && s.mode === mode);
-    for (const scope of BREAKER_SCOPES) {
-      const pause = pausedBy(scope, "enforce");
-      if (pause) return refuse(deny(`breaker_${scope}`, "unavailable", pause.until));
-    }
     const tripped = await evaluateBreaker(deps, tx, values, open, now, alerts);
     if (tripped) return refuse(deny(`breaker_${tripped.scope}`, "unavailable", tripped.until));
-
-    // 4. Quotas, counted over the texts reserved so far (exact rolling windows: the day lock makes the count current).
-    const dimensionValues: Record<SmsDimension, string | null> = {
-      user: req.userId,
-      number: numberKey(deps, req.phoneE164),
-      address,
-      application: req.applicationId,
-      prefix: destination.prefix,
-      country,
-    };
-    const checks = QUOTA_ORDER.flatMap(({ dimension, policy: key }) => {
-      const value = dimensionValues[dimension];
-      if (value === null) return [];
-      const quota = policy[key] as SmsQuota;
-      return [
-        { dimension, value, limit: quota.perWindow, windowMs: quota.windowSeconds * 1000 },
-        { dimension, value, limit: quota.perDay, windowMs: DAY_MS },
-      ];
-    });
-    const counts = await tx.countSmsSends(checks.map((c) => ({ ...c, since: now - c.windowMs })));
-    const over = checks.filter((c, i) => counts[i]! >= c.limit);
-    if (over.length > 0) {
-      // The user is told when the narrowest quota frees a place; a wider one may still refuse then.
-      const first = over[0]!;
-      let retryAt = now;
-      for (const c of over.filter((o) => o.dimension === first.dimension)) {
-        const times = await tx.listSmsSendTimes({ ...c, since: now - c.windowMs });
-        // The oldest text that must leave the window for one more to fit.
-        const leaving = times[times.length - c.limit];
-        retryAt = Math.max(retryAt, c.limit === 0 || leaving === undefined ? now + c.windowMs : leaving + c.windowMs);
-      }
-      return refuse(deny(`quota_${first.dimension}`, QUOTA_MESSAGE[first.dimension], retryAt));
-    }
+    const recordedPause = open.some((s) => s.source === "breaker" && s.mode === "record");
 
     // 5. The day's spend: one conditional write charges the text, or refuses it at the cap.
     const cost = priceMicros(policy, country);
@@ -209,7 +177,7 @@ export async function decideSmsSend(deps: Deps, req: SmsSendRequest): Promise<Sm
     const send: SmsSend = {
       id: randomId("SR"),
       userId: req.userId,
-      numberHash: dimensionValues.number!,
+      numberHash: facts.numberHash,
       country,
       prefix: destination.prefix,
       address,
@@ -221,13 +189,89 @@ export async function decideSmsSend(deps: Deps, req: SmsSendRequest): Promise<Sm
       status: "reserved",
       settledAt: null,
       // Under a record-only pause the text goes out, but stays out of the statistics as it would under enforcement.
-      excluded: BREAKER_SCOPES.some((scope) => pausedBy(scope, "record") !== undefined),
+      excluded: recordedPause,
     };
     await tx.insertSmsSend(send);
     return { allow: true as const, reservationId: send.id };
   });
   for (const alert of alerts) deps.alerts?.raise(alert);
   return decision;
+}
+
+interface Facts {
+  req: SmsSendRequest;
+  now: number;
+  destination: Destination;
+  address: string | null;
+  numberHash: string;
+}
+
+/**
+ * Steps 1, 2, the enforced pauses and 4 (see decideSmsSend), read from `store`: the refusal they give, if any, and
+ * the stops and pauses open now.
+ */
+async function checkLimits(
+  deps: Deps,
+  store: Deps["store"],
+  f: Facts,
+): Promise<{ denial: Denial | null; open: SmsStop[] }> {
+  const policy = deps.smsGuard;
+  const { req, now, destination, address } = f;
+  // 1. Stops and pauses of anything this text touches, in one read.
+  const subjects: Array<{ scope: SmsStopScope; subject: string }> = [
+    { scope: "user", subject: req.userId },
+    { scope: "number", subject: req.phoneE164 },
+    { scope: "prefix", subject: destination.prefix },
+  ];
+  if (destination.country) subjects.push({ scope: "country", subject: destination.country });
+  if (address) subjects.push({ scope: "address", subject: address });
+  const open = (await store.findOpenSmsStops(subjects)).filter((s) => s.until === null || s.until > now);
+  const result = (denial: Denial | null) => ({ denial, open });
+  if (open.some((s) => s.scope === "user")) return result(deny("user_stopped", "stopped", null));
+  if (open.some((s) => s.scope === "number")) return result(deny("number_stopped", "stopped", null));
+
+  // 2. Destination countries.
+  const country = destination.country;
+  if (country === null || !allowedCountries(policy).includes(country))
+    return result(deny("country_not_allowed", "stopped", null));
+
+  // 3. An enforced pause of the breaker refuses; one in record-only mode does not.
+  for (const scope of BREAKER_SCOPES) {
+    const pause = open.find((s) => s.source === "breaker" && s.scope === scope && s.mode === "enforce");
+    if (pause) return result(deny(`breaker_${scope}`, "unavailable", pause.until));
+  }
+
+  // 4. Quotas, counted over the texts reserved so far (exact rolling windows; under the day lock, current).
+  const dimensionValues: Record<SmsDimension, string | null> = {
+    user: req.userId,
+    number: f.numberHash,
+    address,
+    application: req.applicationId,
+    prefix: destination.prefix,
+    country,
+  };
+  const checks = QUOTA_ORDER.flatMap(({ dimension, policy: key }) => {
+    const value = dimensionValues[dimension];
+    if (value === null) return [];
+    const quota = policy[key] as SmsQuota;
+    return [
+      { dimension, value, limit: quota.perWindow, windowMs: quota.windowSeconds * 1000 },
+      { dimension, value, limit: quota.perDay, windowMs: DAY_MS },
+    ];
+  });
+  const counts = await store.countSmsSends(checks.map((c) => ({ ...c, since: now - c.windowMs })));
+  const over = checks.filter((c, i) => counts[i]! >= c.limit);
+  if (over.length === 0) return result(null);
+  // The user is told when the narrowest quota frees a place; a wider one may still refuse then.
+  const first = over[0]!;
+  let retryAt = now;
+  for (const c of over.filter((o) => o.dimension === first.dimension)) {
+    const times = await store.listSmsSendTimes({ ...c, since: now - c.windowMs });
+    // The oldest text that must leave the window for one more to fit.
+    const leaving = times[times.length - c.limit];
+    retryAt = Math.max(retryAt, c.limit === 0 || leaving === undefined ? now + c.windowMs : leaving + c.windowMs);
+  }
+  return result(deny(`quota_${first.dimension}`, QUOTA_MESSAGE[first.dimension], retryAt));
 }
 
 function formatMoney(micros: number): string {
