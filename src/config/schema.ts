@@ -1,6 +1,7 @@
 // The one configuration schema: every setting, its default and its security floor (DESIGN.md §4).
 import { type Static, Type as T } from "@sinclair/typebox";
 import { AUTH_METHODS, MAX_REMEMBER_DAYS } from "../core/model.ts";
+import { SmsGuardSchema } from "./sms-guard-schema.ts";
 
 /**
  * The push services of the browsers the Twofold Authenticator runs in: Chrome, Edge, Opera, Samsung Internet and
@@ -153,6 +154,12 @@ export const ConfigSchema = T.Object(
           minLength: 1,
           maxLength: 64,
           description: "Shown in authenticator apps",
+        }),
+        country: T.String({
+          default: "",
+          pattern: "^([A-Z]{2})?$",
+          description:
+            "ISO 3166 country of the organisation (HK, GB): the one country texts go to by default",
         }),
       },
       { default: {} },
@@ -483,6 +490,7 @@ export const ConfigSchema = T.Object(
     ),
     sms: T.Object(
       {
+        guard: SmsGuardSchema,
         sender: T.String({
           default: "Twofold",
           maxLength: 20,

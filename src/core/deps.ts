@@ -6,6 +6,7 @@ import type { Policy } from "./policy.ts";
 import type {
   Clock,
   MailTransport,
+  OperatorAlerts,
   PlaceLookup,
   PushDelivery,
   PushEvents,
@@ -48,6 +49,8 @@ export interface Messaging {
   onEvent?: (event: OutboxEvent) => void;
 }
 
+import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
+
 export interface Deps {
   store: Store;
   keyring: Keyring;
@@ -66,6 +69,10 @@ export interface Deps {
   places?: PlaceLookup;
   /** SMS and e-mail delivery through the outbox; absent when nothing is configured (no texts are offered). */
   messaging?: Messaging;
+  /** SMS quotas, destination countries, spend cap and conversion breaker (E3). */
+  smsGuard: SmsGuardPolicy;
+  /** Operator alerts (log line, e-mail); absent in tests that do not listen. */
+  alerts?: OperatorAlerts;
 }
 
 /** Who performed an administrative action, and from where (audit: actor, source IP). */

@@ -31,6 +31,7 @@ import type {
   User,
   UserStatus,
 } from "./model.ts";
+import type { SmsGuardStore } from "./sms-guard-store.ts";
 import type { ThrottleCount } from "./throttle.ts";
 
 /** What the completion gate re-reads inside the login's transaction (Store.readCompletionState). */
@@ -88,6 +89,23 @@ export interface PushView {
 /** Sends a new push to the user's devices (Web Push). Fire and forget: failures are the adapter's to log. */
 export interface PushDelivery {
   deliver(push: PushView, devices: readonly Device[]): void;
+}
+
+/** Something operators must hear about now (the day's SMS spend cap reached, an SMS source paused). */
+export interface OperatorAlert {
+  kind: "sms.spend_cap_reached" | "sms.breaker_tripped";
+  at: number;
+  /** One line for a person: what happened and what to look at. */
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/**
+ * Where alerts go: the log, and whatever has subscribed (e-mail to operators). Raised after the change that caused
+ * it has committed, once across nodes (a conditional write decides which node raises it).
+ */
+export interface OperatorAlerts {
+  raise(alert: OperatorAlert): void;
 }
 
 /** Turns a requesting IP into a place ("Taipei, Taiwan") when a GeoIP database is configured. */
@@ -231,7 +249,7 @@ export type ApplicationPatch = Partial<
  * Storage. Every counter and one-time value changes by one conditional write whose result says whether
  * this caller won (B1, C4, A2); methods named `consume*`/`claim*` return false when another caller did.
  */
-export interface Store {
+export interface Store extends SmsGuardStore {
   readonly dialect: "sqlite" | "postgres";
 
   /** Run `fn` in one database transaction; everything it writes commits or rolls back together. */

@@ -2,7 +2,8 @@
 import type { Keyring } from "./crypto/keyring.ts";
 import type { Actor, Deps, Messaging } from "./deps.ts";
 import type { Policy } from "./policy.ts";
-import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { Clock, OperatorAlerts, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
 import * as applications from "./use-cases/applications.ts";
 import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
@@ -20,6 +21,8 @@ import * as prompt from "./use-cases/prompt-login.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
+import * as smsGuard from "./use-cases/sms-guard.ts";
+import * as smsOperator from "./use-cases/sms-operator.ts";
 import * as sms from "./use-cases/sms-passcodes.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
 import * as trust from "./use-cases/trusted-browsers.ts";
@@ -29,10 +32,10 @@ import * as passcode from "./use-cases/verify-passcode.ts";
 
 export interface ServiceConfig {
   policy: Policy;
-  organization: { issuer: string };
+  organization: { issuer: string; country?: string };
   identity: { stripDomains: readonly string[] };
   housekeeping: housekeeping.Retention;
-  sms?: { outbox: { retentionDays: number } };
+  sms: { guard: Omit<SmsGuardPolicy, "organizationCountry">; outbox?: { retentionDays: number } };
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -51,6 +54,7 @@ export function createServices(input: {
   pushDelivery?: PushDelivery;
   places?: PlaceLookup;
   messaging?: Messaging;
+  alerts?: OperatorAlerts;
 }) {
   const deps: Deps = {
     store: input.store,
@@ -64,6 +68,8 @@ export function createServices(input: {
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
     ...(input.messaging ? { messaging: input.messaging } : {}),
+    smsGuard: { ...input.config.sms.guard, organizationCountry: input.config.organization.country ?? "" },
+    ...(input.alerts ? { alerts: input.alerts } : {}),
   };
   // The use cases' dependencies stay inside: an interface reaches the store only through these functions.
   return {
@@ -189,7 +195,9 @@ export function createServices(input: {
           ...input.config.housekeeping,
           throttleRetentionSeconds:
             2 * Math.max(deps.policy.throttle.windowSeconds, deps.policy.apiEnrollment.rateWindowSeconds),
-          outboxRetentionDays: input.config.sms?.outbox.retentionDays ?? 30,
+          outboxRetentionDays: input.config.sms.outbox?.retentionDays ?? 30,
+          smsSendRetentionDays: deps.smsGuard.sendRetentionDays,
+          smsHistoryDays: deps.smsGuard.historyDays,
         },
         steps,
       ),
@@ -232,6 +240,13 @@ export function createServices(input: {
     recordDeliveryReceipt: bind(deps, outbox.recordDeliveryReceipt),
     getMessageStatus: bind(deps, outbox.getMessageStatus),
     countMessages: bind(deps, outbox.countMessages),
+    // SMS abuse controls (E3): every text is decided and reserved here first; the service desk's stops; the report
+    decideSmsSend: bind(deps, smsGuard.decideSmsSend),
+    recordSmsConverted: bind(deps, smsGuard.recordSmsConverted),
+    recordSmsFailed: bind(deps, smsGuard.recordSmsFailed),
+    stopSms: bind(deps, smsOperator.stopSms),
+    resumeSms: bind(deps, smsOperator.resumeSms),
+    readSmsReport: bind(deps, smsOperator.readSmsReport),
   };
 }
 
@@ -373,6 +388,7 @@ export const SERVICE_AREAS = {
     "checkTrustedBrowser",
     "checkEnrollmentEligibility",
   ],
+  sms: ["decideSmsSend", "recordSmsConverted", "recordSmsFailed", "stopSms", "resumeSms", "readSmsReport"],
   audit: ["listAuthLog", "listAudit"],
   maintenance: [
     "checkDatabase",

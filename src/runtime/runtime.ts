@@ -21,6 +21,7 @@ import type { DemoInfo } from "./demo-info.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMessaging } from "./messaging.ts";
 import { countPasscodeVerifications, createMetrics, type TwofoldMetrics } from "./metrics.ts";
+import { OperatorAlertHub } from "./operator-alerts.ts";
 import { readPackageVersion } from "./package-root.ts";
 import { systemClock } from "./system-clock.ts";
 import { loadVAPIDKeys } from "./vapid.ts";
@@ -34,6 +35,8 @@ export interface Runtime {
   nodeName: string;
   services: Services;
   metrics: TwofoldMetrics;
+  /** Operator alerts (SMS spend cap, SMS breaker): logged; subscribe to send them on (e-mail). */
+  alerts: OperatorAlertHub;
   /** Push wake-ups: PostgreSQL LISTEN/NOTIFY across nodes, or in-process on SQLite. */
   pushEvents: PushEvents;
   /** The VAPID public key devices subscribe with (base64url), or null when Web Push is off. */
@@ -164,7 +167,9 @@ export async function createRuntime(
     (receipt) => onReceipt(receipt),
     options.smsGateways ?? [],
   );
+  const alerts = new OperatorAlertHub(logger.child({ component: "alerts" }));
   const core = createServices({
+    alerts,
     store,
     keyring,
     clock,
@@ -192,6 +197,7 @@ export async function createRuntime(
     nodeName,
     services,
     metrics,
+    alerts,
     pushEvents,
     vapidPublicKey: vapid ? Buffer.from(vapid.publicKeyRaw).toString("base64url") : null,
     webPushAllowHTTP: options.webPushAllowHTTP ?? false,

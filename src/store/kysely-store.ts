@@ -17,6 +17,7 @@ import { PhoneRecords } from "./aggregates/phones.ts";
 import { PushRecords } from "./aggregates/push.ts";
 import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
 import { SMSCodeRecords } from "./aggregates/sms-codes.ts";
+import { SmsGuardRecords } from "./aggregates/sms-guard.ts";
 import { TrustedBrowserRecords } from "./aggregates/trusted-browsers.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import type { Dialect } from "./migrations.ts";
@@ -47,7 +48,8 @@ export interface KyselyStore
     TrustedBrowserRecords,
     MetaRecords,
     SMSCodeRecords,
-    OutboxRecords {}
+    OutboxRecords,
+    SmsGuardRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
   readonly #onClose: (() => Promise<void>) | undefined;
@@ -118,4 +120,5 @@ applyRecords(KyselyStore, [
   MetaRecords,
   SMSCodeRecords,
   OutboxRecords,
+  SmsGuardRecords,
 ]);

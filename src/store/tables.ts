@@ -293,6 +293,55 @@ export interface TrustedBrowsersTable {
   revoked_reason: string | null;
 }
 
+/** Texts the SMS guard allowed (E3); the number only as a keyed hash. */
+export interface SmsSendsTable {
+  id: string;
+  user_id: string;
+  number_hash: string;
+  country: string;
+  prefix: string;
+  address: string | null;
+  application_id: string | null;
+  purpose: string;
+  cost_micros: number;
+  day: string;
+  created_at: number;
+  status: string;
+  settled_at: number | null;
+  excluded: number;
+}
+
+export interface SmsDaysTable {
+  day: string;
+  sent: number;
+  converted: number;
+  failed: number;
+  spent_micros: number;
+  cap_alerted_at: number | null;
+}
+
+export interface SmsBlockedTable {
+  day: string;
+  reason: string;
+  count: number;
+}
+
+export interface SmsStopsTable {
+  id: string;
+  scope: string;
+  subject: string;
+  user_id: string | null;
+  source: string;
+  mode: string;
+  reason: string;
+  created_at: number;
+  created_by: string;
+  until: number | null;
+  ended_at: number | null;
+  ended_by: string | null;
+  stats_json: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   user_aliases: UserAliasesTable;
@@ -317,4 +366,8 @@ export interface Database {
   outbox_messages: OutboxMessagesTable;
   login_sessions: LoginSessionsTable;
   trusted_browsers: TrustedBrowsersTable;
+  sms_sends: SmsSendsTable;
+  sms_days: SmsDaysTable;
+  sms_blocked: SmsBlockedTable;
+  sms_stops: SmsStopsTable;
 }

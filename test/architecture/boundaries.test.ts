@@ -182,6 +182,7 @@ test("the interfaces' runtime type has no store or keyring, and the services do 
       organization: { issuer: "Twofold" },
       identity: { stripDomains: [] },
       housekeeping: {} as ServiceConfig["housekeeping"],
+      sms: { guard: {} as ServiceConfig["sms"]["guard"] },
     },
     nodeName: "node",
     pushEvents: {} as PushEvents,

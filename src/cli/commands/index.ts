@@ -13,6 +13,7 @@ import { phoneCommands } from "./phone.ts";
 import { pushCommands } from "./push.ts";
 import { rescueCommands } from "./rescue.ts";
 import { serveCommands } from "./serve.ts";
+import { smsCommands } from "./sms.ts";
 import { tokenCommands } from "./token.ts";
 import { totpCommands } from "./totp.ts";
 import { userCommands } from "./user.ts";
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   ...tokenCommands,
   ...bypassCommands,
   ...rescueCommands,
+  ...smsCommands,
   ...appCommands,
   ...auditCommands,
   ...passcodeCommands,
@@ -46,6 +48,7 @@ export const GROUPS: Record<string, string> = {
   token: "hardware tokens: inventory and loans",
   bypass: "bypass codes from the service desk",
   rescue: "rescue codes",
+  sms: "text messages: stop them for a user or number, the abuse report",
   app: "applications (integrations)",
   audit: "the audit log",
   auth: "the authentication log",

@@ -1,6 +1,7 @@
 // Retention (L-2): deletes what has outlived its use — expired pushes, activation links, enrolments, replay records, text codes, sent messages, old log entries.
 import type { Deps } from "../deps.ts";
 import type { Store } from "../ports.ts";
+import { spendDayOf } from "../sms-guard-rules.ts";
 
 /** How long each kind of row is kept (configuration `housekeeping.*`). */
 export interface Retention {
@@ -16,6 +17,10 @@ export interface Retention {
   throttleRetentionSeconds?: number;
   /** Finished outbox messages (sent, delivered, failed): kept this many days (`sms.outbox.retentionDays`). */
   outboxRetentionDays?: number;
+  /** Records of single texts (sms.guard.sendRetentionDays; the services fill it in). */
+  smsSendRetentionDays?: number;
+  /** SMS day totals, refusal counts and ended stops (sms.guard.historyDays; the services fill it in). */
+  smsHistoryDays?: number;
 }
 
 /**
@@ -87,6 +92,21 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     name: "outbox messages",
     cutoff: (now, r) => now - (r.outboxRetentionDays ?? 30) * DAY,
     prune: (store, before, limit) => store.pruneOutboxMessages(before, limit),
+  },
+  {
+    name: "SMS sends",
+    cutoff: (now, r) => now - (r.smsSendRetentionDays ?? 8) * DAY,
+    prune: (store, before, limit) => store.pruneSmsSends(before, limit),
+  },
+  {
+    name: "SMS daily totals",
+    cutoff: (now, r) => now - (r.smsHistoryDays ?? 400) * DAY,
+    prune: (store, before, limit) => store.pruneSmsHistory(spendDayOf(before, 0), limit),
+  },
+  {
+    name: "ended SMS stops",
+    cutoff: (now, r) => now - (r.smsHistoryDays ?? 400) * DAY,
+    prune: (store, before, limit) => store.pruneSmsStops(before, limit),
   },
   {
     name: "authentication log",
