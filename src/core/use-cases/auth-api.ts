@@ -306,7 +306,8 @@ const GATE_MESSAGES: Partial<Record<string, string>> = {
   application_disabled: AUTH_MESSAGES.denied,
   bypass_status_revoked: AUTH_MESSAGES.denied,
   plain_push_not_allowed: AUTH_MESSAGES.verifiedPushRequired,
-  factor_not_allowed: AUTH_MESSAGES.methodNotAllowed,
+  // Not `factor_not_allowed`: a code of a method the application refuses reads like a wrong code, or the
+  // answer would tell a guesser that their code was right (A5).
   new_user_not_allowed: AUTH_MESSAGES.denied,
   enrolled_user: AUTH_MESSAGES.denied,
 };
