@@ -249,7 +249,7 @@ export async function preauthenticate(
     result: "auth",
     user,
     devices: listAuthDevices(
-      allows("push") || allows("passcode-app") ? active : [],
+      active,
       credentials,
       pushAllowed && suspendedAt === null,
       allows("passcode-app"),
@@ -266,17 +266,20 @@ function listAuthDevices(
 ): AuthDevice[] {
   const onDevices = new Set(devices.map((d) => d.otpCredentialId).filter((id) => id !== null));
   return [
-    ...devices.map(
-      (d): AuthDevice => ({
-        id: d.id,
-        type: "phone",
-        name: d.name,
-        capabilities: [
-          ...(pushAllowed ? (["auto", "push"] as const) : []),
-          ...(passcodesAllowed ? (["mobile_otp"] as const) : []),
-        ],
-      }),
-    ),
+    // A phone offers what the application allows of it now: push, its offline passcodes, or neither (not listed).
+    ...devices
+      .map(
+        (d): AuthDevice => ({
+          id: d.id,
+          type: "phone",
+          name: d.name,
+          capabilities: [
+            ...(pushAllowed ? (["auto", "push"] as const) : []),
+            ...(passcodesAllowed ? (["mobile_otp"] as const) : []),
+          ],
+        }),
+      )
+      .filter((d) => d.capabilities.length > 0),
     ...credentials
       .filter((c) => !onDevices.has(c.id))
       .map(
