@@ -114,7 +114,7 @@ async function decide(tx: Deps, c: Completion): Promise<CompletionVerdict> {
     if (!app) return deny("application_deleted");
     if (app.status === "disabled") return deny("application_disabled");
   }
-  // The application's policy as it is now, configuration overrides included (item: per-application policy).
+  // The application's policy as it is now, configuration overrides included (docs/policy.md).
   const policy = app && effectivePolicy(tx.policy, app);
   if (newUser) {
     // Only an application whose policy still says so lets a user in without a factor, and only a user who never

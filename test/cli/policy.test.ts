@@ -74,6 +74,40 @@ describe("twofold app policy, user browsers, user reset-enrollment", () => {
     assert.ok(audit.some((e) => e.action === "application.update" && e.after.policy.rememberDays === 0));
   });
 
+  test("app create takes the policy too", async () => {
+    const { integrationKey } = await box.json<{ integrationKey: string }>([
+      "app",
+      "create",
+      "--name",
+      "HR",
+      "--type",
+      "web-sdk",
+      "--methods",
+      "webauthn,push",
+      "--remember-days",
+      "0",
+      "--new-user",
+      "allow",
+    ]);
+    const shown = await box.json<ShownPolicy>(["app", "policy", integrationKey, "--json"]);
+    assert.deepEqual(
+      [shown.policy.methods, shown.policy.rememberDays, shown.policy.newUserPolicy],
+      [["push", "webauthn"], 0, "allow"],
+    );
+    const bad = await box.run([
+      "app",
+      "create",
+      "--name",
+      "X",
+      "--type",
+      "web-sdk",
+      "--new-user",
+      "sometimes",
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--new-user must be one of deny, enroll, allow/);
+  });
+
   test("bad values are usage errors naming what is allowed; nothing changes", async () => {
     const id = await create("Strict");
     for (const [args, pattern] of [

@@ -6,9 +6,10 @@ import { generateP256Signer } from "../../src/core/crypto/ecdsa.ts";
 import type { Application } from "../../src/core/model.ts";
 import type { Store } from "../../src/core/ports.ts";
 import { createServices } from "../../src/core/services.ts";
+import { passcodeOutcome } from "../../src/core/use-cases/auth-api.ts";
 import { canonicalPushAnswer } from "../../src/core/use-cases/push.ts";
 import { createTestContext, type TestContext } from "../support/deps.ts";
-import { ADMIN, enrollActiveTOTP } from "../support/factors.ts";
+import { ADMIN, enrollActiveTOTP, wrongCode } from "../support/factors.ts";
 import { dialects } from "../support/stores.ts";
 
 type Change =
@@ -248,6 +249,34 @@ for (const dialect of await dialects()) {
           assert.equal(await t.store.lastLoginAt(created.id), undefined, "no last login");
       });
     }
+
+    test("a right code of a method the application refuses reads exactly like a wrong code (A5)", async () => {
+      const app = (
+        await t.services.createApplication(ADMIN, {
+          name: `App ${++n}`,
+          type: "auth-api",
+          policy: { methods: ["push", "token"] },
+        })
+      ).application;
+      const totp = await enrollActiveTOTP(t, "no-app-codes");
+      const right = await t.services.verifyPasscode({
+        username: "no-app-codes",
+        passcode: totp.codeAt(),
+        application: app,
+      });
+      assert.deepEqual([right.result, right.reason], ["deny", "factor_not_allowed"]);
+      t.clock.advance(30_000);
+      const wrong = await t.services.verifyPasscode({
+        username: "no-app-codes",
+        passcode: wrongCode(totp.codeAt()),
+        application: app,
+      });
+      assert.equal(wrong.reason, "invalid_passcode");
+      const now = t.clock.now();
+      // What a Duo client is sent: result, status and status_msg.
+      const seen = (o: ReturnType<typeof passcodeOutcome>) => [o.result, o.status, o.message];
+      assert.deepEqual(seen(passcodeOutcome(right, now)), seen(passcodeOutcome(wrong, now)));
+    });
 
     test("a disabled application's pushes are not even started; enabling it again restores them", async () => {
       const app = await newApplication();

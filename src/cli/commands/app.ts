@@ -44,6 +44,15 @@ function parseMethods(value: string | undefined): AuthMethod[] | undefined {
   return methods as AuthMethod[];
 }
 
+/** `--new-user deny|enroll|allow`. */
+function parseNewUser(value: string | undefined): NewUserPolicy | undefined {
+  if (value !== undefined && !(NEW_USER_POLICIES as readonly string[]).includes(value))
+    throw new UsageError(
+      `--new-user must be one of ${NEW_USER_POLICIES.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  return value as NewUserPolicy | undefined;
+}
+
 async function showPolicy(services: Services, id: string) {
   const { effective, stored, configured } = await services.describeApplicationPolicy(id);
   return { effective, stored, configured };
@@ -77,6 +86,21 @@ export const appCommands: Command[] = [
         description:
           "let this integration create users through the Auth API's /auth/v2/enroll (off by default)",
       },
+      methods: {
+        type: "string",
+        value: "M,…",
+        description: "the methods allowed (default: policy.applications.methods)",
+      },
+      "remember-days": {
+        type: "string",
+        value: "N",
+        description: `days a trusted browser skips the second factor, 0 = off (default: policy.applications.rememberDays)`,
+      },
+      "new-user": {
+        type: "string",
+        value: "P",
+        description: `${NEW_USER_POLICIES.join("|")} (default: policy.newUserPolicy)`,
+      },
     },
     async run(ctx) {
       const name = ctx.string("name");
@@ -90,6 +114,9 @@ export const appCommands: Command[] = [
         throw new UsageError(
           `--type must be one of ${APPLICATION_TYPES.join(", ")}, got ${JSON.stringify(type)}`,
         );
+      const methods = parseMethods(ctx.string("methods"));
+      const rememberDays = ctx.integer("remember-days", 0, MAX_REMEMBER_DAYS);
+      const newUser = parseNewUser(ctx.string("new-user"));
       const runtime = await ctx.runtime();
       const redirectURIs = ctx.strings("redirect-uri");
       const { application, secretKey } = await runtime.services.createApplication(ctx.actor, {
@@ -97,6 +124,9 @@ export const appCommands: Command[] = [
         type,
         ...(redirectURIs.length > 0 ? { redirectURIs } : {}),
         policy: {
+          ...(methods ? { methods } : {}),
+          ...(rememberDays !== undefined ? { rememberDays } : {}),
+          ...(newUser ? { newUserPolicy: newUser } : {}),
           ...(ctx.flag("allow-plain-push") ? { allowPlainPush: true } : {}),
           ...(ctx.flag("refuse-undated-signatures") ? { refuseUndatedSignatures: true } : {}),
           ...(ctx.flag("allow-enroll") ? { allowEnrollment: true } : {}),
@@ -254,18 +284,14 @@ export const appCommands: Command[] = [
     async run(ctx) {
       const methods = parseMethods(ctx.string("methods"));
       const rememberDays = ctx.integer("remember-days", 0, MAX_REMEMBER_DAYS);
-      const newUser = ctx.string("new-user");
-      if (newUser !== undefined && !(NEW_USER_POLICIES as readonly string[]).includes(newUser))
-        throw new UsageError(
-          `--new-user must be one of ${NEW_USER_POLICIES.join(", ")}, got ${JSON.stringify(newUser)}`,
-        );
+      const newUser = parseNewUser(ctx.string("new-user"));
       const plainPush = ctx.string("plain-push");
       if (plainPush !== undefined && plainPush !== "on" && plainPush !== "off")
         throw new UsageError(`--plain-push must be on or off, got ${JSON.stringify(plainPush)}`);
       const patch: Partial<ApplicationPolicy> = {
         ...(methods ? { methods } : {}),
         ...(rememberDays !== undefined ? { rememberDays } : {}),
-        ...(newUser !== undefined ? { newUserPolicy: newUser as NewUserPolicy } : {}),
+        ...(newUser !== undefined ? { newUserPolicy: newUser } : {}),
         ...(plainPush !== undefined ? { allowPlainPush: plainPush === "on" } : {}),
       };
       const { services } = await ctx.runtime();

@@ -314,7 +314,7 @@ export async function preauthenticate(
     result: "auth",
     user,
     devices: listAuthDevices(
-      allows("push") || allows("passcode-app") ? active : [],
+      active,
       credentials,
       pushAllowed && suspendedAt === null,
       allows("passcode-app"),
@@ -333,17 +333,20 @@ function listAuthDevices(
 ): AuthDevice[] {
   const onDevices = new Set(devices.map((d) => d.otpCredentialId).filter((id) => id !== null));
   return [
-    ...devices.map(
-      (d): AuthDevice => ({
-        id: d.id,
-        type: "phone",
-        name: d.name,
-        capabilities: [
-          ...(pushAllowed ? (["auto", "push"] as const) : []),
-          ...(passcodesAllowed ? (["mobile_otp"] as const) : []),
-        ],
-      }),
-    ),
+    // A phone offers what the application allows of it now: push, its offline passcodes, or neither (not listed).
+    ...devices
+      .map(
+        (d): AuthDevice => ({
+          id: d.id,
+          type: "phone",
+          name: d.name,
+          capabilities: [
+            ...(pushAllowed ? (["auto", "push"] as const) : []),
+            ...(passcodesAllowed ? (["mobile_otp"] as const) : []),
+          ],
+        }),
+      )
+      .filter((d) => d.capabilities.length > 0),
     ...credentials
       .filter((c) => !onDevices.has(c.id))
       .map(
@@ -382,7 +385,8 @@ const GATE_MESSAGES: Partial<Record<string, string>> = {
   application_disabled: AUTH_MESSAGES.denied,
   bypass_status_revoked: AUTH_MESSAGES.denied,
   plain_push_not_allowed: AUTH_MESSAGES.verifiedPushRequired,
-  factor_not_allowed: AUTH_MESSAGES.methodNotAllowed,
+  // Not `factor_not_allowed`: a code of a method the application refuses reads like a wrong code, or the
+  // answer would tell a guesser that their code was right (A5).
   new_user_not_allowed: AUTH_MESSAGES.denied,
   enrolled_user: AUTH_MESSAGES.denied,
 };
