@@ -8,6 +8,7 @@ import { maskPhone } from "../mask-phone.ts";
 import type { Application, Phone, SMSCode, SMSCodePurpose, User } from "../model.ts";
 import { isTextableNumber, parseTextableNumber } from "../phone-number.ts";
 import { tryCanonicalizeUsername } from "../username.ts";
+import { recordFactorAdded } from "./factor-changes.ts";
 import { attemptDelivery, enqueueMessage, outboxHasRoom } from "./outbox.ts";
 import { requirePhone } from "./phones.ts";
 import { decideSmsSend, recordSmsConverted, recordSmsFailed } from "./sms-guard.ts";
@@ -397,6 +398,8 @@ export async function confirmPhoneVerification(
     if (!(await store.setPhoneSMSVerified(phone.id, number, now)))
       return { ok: false as const, locked: false };
     await store.resetLockout(userId, "sms");
+    // A number that can now receive passcodes is a factor added: the user's trusted browsers stop skipping (I5).
+    await recordFactorAdded({ ...deps, store }, userId);
     await audit({ ...deps, store }, actor, {
       action: "phone.sms_verified",
       targetType: "phone",
