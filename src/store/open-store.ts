@@ -148,6 +148,9 @@ function dropTimedOutClients(pool: Pool): PostgresPool {
       if (result instanceof Promise)
         result.catch((error: unknown) => {
           if ((error as Error | undefined)?.message === "Query read timeout") timedOut.add(client);
+          // A prepared statement planned before a migration changed its table ("cached plan must not change
+          // result type"): this call fails closed, and the connection is replaced, so the next one prepares anew.
+          if (name && (error as { code?: string } | undefined)?.code === "0A000") timedOut.add(client);
         });
       return result;
     }) as PostgresPoolClient["query"],
