@@ -148,6 +148,9 @@ function dropTimedOutClients(pool: Pool): PostgresPool {
       if (result instanceof Promise)
         result.catch((error: unknown) => {
           if ((error as Error | undefined)?.message === "Query read timeout") timedOut.add(client);
+          // A prepared statement planned before a migration changed its table ("cached plan must not change
+          // result type"): this call fails closed, and the connection is replaced, so the next one prepares anew.
+          if (name && (error as { code?: string } | undefined)?.code === "0A000") timedOut.add(client);
         });
       return result;
     }) as PostgresPoolClient["query"],
@@ -216,8 +219,8 @@ function openSqlite(options: StoreOptions): OpenedStore {
  * frames written so far while new ones arrive), and the WAL is only rewound from its start after a checkpoint
  * copied everything: it grew by hundreds of MiB a minute under load. So, off the request path, in a thread with
  * its own connection: a passive checkpoint every quarter second (it copies without blocking anyone), and past
- * `truncateBytes` a TRUNCATE checkpoint, which copies the rest (little, after the passive ones) and empties the
- * file. A writer that commits group after group would never leave it the gap it waits for, so it raises a shared
+ * `truncateBytes` a TRUNCATE checkpoint, which copies the rest (little, after the passive ones) and empties the file; it waits `truncateWaitMs` at most
+ * for a moment without readers or writers, then gives up until the next interval. A writer that commits group after group would never leave it the gap it waits for, so it raises a shared
  * flag first: the connection finishes the group under way and starts the next once the flag is down, or after
  * `pauseMs` at most (SqliteConnection). `journal_size_limit` also truncates the file whenever SQLite rewinds it.
  */
@@ -225,7 +228,9 @@ export const WAL_POLICY = {
   intervalMs: 250,
   truncateBytes: 16 * 2 ** 20,
   journalSizeLimit: 16 * 2 ** 20,
-  /** As long as busy_timeout: past it, the writer would have given up on the lock anyway. */
+  /** How long the TRUNCATE waits for readers and the writer's group under way before it gives up until next time. */
+  truncateWaitMs: 200,
+  /** The writer's longest pause for it (as long as busy_timeout: past it, the writer would give up anyway). */
   pauseMs: 5000,
 };
 
@@ -241,9 +246,14 @@ const flag = new Int32Array(workerData.checkpointing);
 setInterval(() => {
   try {
     db.pragma("wal_checkpoint(PASSIVE)");
-    if (walSize() > workerData.truncateBytes) {
-      Atomics.store(flag, 0, 1);
-      try { db.pragma("wal_checkpoint(TRUNCATE)"); } finally { Atomics.store(flag, 0, 0); Atomics.notify(flag, 0); }
+    if (walSize() <= workerData.truncateBytes) return;
+    Atomics.store(flag, 0, 1);
+    // The writer is paused; readers are not, and may keep it waiting: give up soon and try again next time.
+    db.pragma("busy_timeout = " + workerData.truncateWaitMs);
+    try { db.pragma("wal_checkpoint(TRUNCATE)"); } finally {
+      db.pragma("busy_timeout = 5000");
+      Atomics.store(flag, 0, 0);
+      Atomics.notify(flag, 0);
     }
   } catch {}
 }, workerData.intervalMs);
