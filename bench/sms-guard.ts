@@ -76,7 +76,12 @@ async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Row[]> {
       const name = `bench-${i}`;
       await g.services.createUser(ADMIN, { username: name });
       const e = await g.services.enrollTOTP(ADMIN, name);
-      const params = { key: decodeBase32(e.secret.reveal())!, algorithm: "SHA1" as const, digits: 6, period: 30 };
+      const params = {
+        key: decodeBase32(e.secret.reveal())!,
+        algorithm: "SHA1" as const,
+        digits: 6,
+        period: 30,
+      };
       const code = (ms: number) => generateTOTP(params, ms);
       await g.services.confirmTOTP(ADMIN, e.credentialId, code(g.t.clock.now()));
       users.push({ name, code });

@@ -111,7 +111,8 @@ export const ConfigSchema = T.Object(
         country: T.String({
           default: "",
           pattern: "^([A-Z]{2})?$",
-          description: "ISO 3166 country of the organisation (HK, GB): the one country texts go to by default",
+          description:
+            "ISO 3166 country of the organisation (HK, GB): the one country texts go to by default",
         }),
       },
       { default: {} },

@@ -65,7 +65,8 @@ export const SmsGuardSchema = T.Object(
           default: 50,
           minimum: 0,
           maximum: 1_000_000,
-          description: "Most spent on texts in one day; then texts stop until the next day and operators are alerted",
+          description:
+            "Most spent on texts in one day; then texts stop until the next day and operators are alerted",
         }),
         defaultPrice: T.Number({
           default: 0.1,
@@ -117,7 +118,8 @@ export const SmsGuardSchema = T.Object(
           default: 0.5,
           minimum: 0.01,
           maximum: 1,
-          description: "A source trips when its share of typed codes falls below this fraction of the baseline",
+          description:
+            "A source trips when its share of typed codes falls below this fraction of the baseline",
         }),
         pauseSeconds: T.Integer({
           default: 21_600,
@@ -135,7 +137,8 @@ export const SmsGuardSchema = T.Object(
       default: 8,
       minimum: 2,
       maximum: 90,
-      description: "Records of single texts (keyed hashes, no numbers) are deleted after this; at least baselineDays + 1",
+      description:
+        "Records of single texts (keyed hashes, no numbers) are deleted after this; at least baselineDays + 1",
     }),
     historyDays: T.Integer({
       default: 400,

@@ -136,7 +136,9 @@ export function judgeSource(
 ): BreakerVerdict {
   const rate = source.sent === 0 ? 1 : source.converted / source.sent;
   const baseline =
-    others && others.sent >= breaker.baselineMinSends ? others.converted / others.sent : breaker.defaultBaseline;
+    others && others.sent >= breaker.baselineMinSends
+      ? others.converted / others.sent
+      : breaker.defaultBaseline;
   const threshold = breaker.tripRatio * baseline;
   return { trips: source.sent >= rule.minSends && rate < threshold, rate, baseline, threshold };
 }
@@ -145,6 +147,10 @@ export function judgeSource(
  * Whether a source could trip whatever the baseline: the baseline is at most 1, so a source at or above tripRatio
  * never trips and its baseline need not be read.
  */
-export function couldTrip(breaker: SmsGuardPolicy["breaker"], rule: BreakerRule, source: ConversionStats): boolean {
+export function couldTrip(
+  breaker: SmsGuardPolicy["breaker"],
+  rule: BreakerRule,
+  source: ConversionStats,
+): boolean {
   return source.sent >= rule.minSends && source.converted < breaker.tripRatio * source.sent;
 }

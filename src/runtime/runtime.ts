@@ -19,8 +19,8 @@ import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/user
 import { openStore } from "../store/open-store.ts";
 import type { DemoInfo } from "./demo-info.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { OperatorAlertHub } from "./operator-alerts.ts";
 import { countPasscodeVerifications, createMetrics, type TwofoldMetrics } from "./metrics.ts";
+import { OperatorAlertHub } from "./operator-alerts.ts";
 import { readPackageVersion } from "./package-root.ts";
 import { systemClock } from "./system-clock.ts";
 import { loadVAPIDKeys } from "./vapid.ts";

@@ -461,7 +461,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`create unique index sms_stops_open on sms_stops (scope, subject, source) where ended_at is null`.execute(
           db,
         );
-        await db.schema.createIndex("sms_stops_ended").on("sms_stops").columns(["ended_at", "until"]).execute();
+        await db.schema
+          .createIndex("sms_stops_ended")
+          .on("sms_stops")
+          .columns(["ended_at", "until"])
+          .execute();
       },
     },
   };

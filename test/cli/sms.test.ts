@@ -38,7 +38,12 @@ test("stop texts to a user and a number, see them in the report, resume them", a
   assert.doesNotMatch(report.stdout, /91234567/, "the report never shows a whole number");
   assert.match(report.stdout, /Breaker: country enforce, prefix enforce, address enforce/);
 
-  const json = await box.json<{ stops: Array<{ scope: string }>; dailyCap: number }>(["sms", "report", "--days", "3"]);
+  const json = await box.json<{ stops: Array<{ scope: string }>; dailyCap: number }>([
+    "sms",
+    "report",
+    "--days",
+    "3",
+  ]);
   assert.deepEqual(json.stops.map((s) => s.scope).sort(), ["number", "user"]);
   assert.equal(json.dailyCap, 50);
 

@@ -14,7 +14,11 @@ let second = 0;
 
 before(async () => {
   t = await createTestRuntime({
-    overrides: { "organization.country": "HK", "sms.guard.spend.dailyCap": 0.1, "sms.guard.spend.prices": { HK: 0.05 } },
+    overrides: {
+      "organization.country": "HK",
+      "sms.guard.spend.dailyCap": 0.1,
+      "sms.guard.spend.prices": { HK: 0.05 },
+    },
   });
   app = buildServer(t.runtime);
   await app.ready();
@@ -83,7 +87,11 @@ test("bad input is a 4xx in Duo's envelope, never a 5xx", async () => {
   const none = await call("POST", "/admin/v1/sms/stops", { reason: "x" });
   assert.equal(none.status, 400);
   assert.equal(none.body.code, 40002);
-  const both = await call("POST", "/admin/v1/sms/stops", { user_id: "x", number: "+85291234567", reason: "x" });
+  const both = await call("POST", "/admin/v1/sms/stops", {
+    user_id: "x",
+    number: "+85291234567",
+    reason: "x",
+  });
   assert.equal(both.status, 400);
   const noReason = await call("POST", "/admin/v1/sms/stops", { number: "+85291234568" });
   assert.equal(noReason.status, 400);

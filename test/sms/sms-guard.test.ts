@@ -47,7 +47,8 @@ for (const dialect of DIALECTS) {
       const start = g.t.clock.now();
       // Each text from a new number and address, so only the user's own quota is in play.
       let n = 0;
-      const next = () => g.send({ userId: "U-quota", phoneE164: hkNumber("9100", n), ip: `198.51.100.${n++}` });
+      const next = () =>
+        g.send({ userId: "U-quota", phoneE164: hkNumber("9100", n), ip: `198.51.100.${n++}` });
       for (let i = 0; i < 3; i++) {
         assert.ok(allowed(await next()));
         g.t.clock.advance(MINUTE);
@@ -85,11 +86,21 @@ for (const dialect of DIALECTS) {
       await open();
       for (let i = 0; i < 10; i++)
         assert.ok(
-          allowed(await g.send({ userId: `U-ip${i}`, phoneE164: hkNumber(String(6200 + i), i), ip: `2001:db8:1:2::${i}` })),
+          allowed(
+            await g.send({
+              userId: `U-ip${i}`,
+              phoneE164: hkNumber(String(6200 + i), i),
+              ip: `2001:db8:1:2::${i}`,
+            }),
+          ),
         );
-      const d = refused(await g.send({ userId: "U-ipx", phoneE164: hkNumber("6300", 99), ip: "2001:db8:1:2:ffff::1" }));
+      const d = refused(
+        await g.send({ userId: "U-ipx", phoneE164: hkNumber("6300", 99), ip: "2001:db8:1:2:ffff::1" }),
+      );
       assert.equal(d.reason, "quota_address");
-      assert.ok(allowed(await g.send({ userId: "U-ipy", phoneE164: hkNumber("6300", 98), ip: "2001:db8:1:3::1" })));
+      assert.ok(
+        allowed(await g.send({ userId: "U-ipy", phoneE164: hkNumber("6300", 98), ip: "2001:db8:1:3::1" })),
+      );
       await g.close();
     });
 
@@ -101,7 +112,12 @@ for (const dialect of DIALECTS) {
       });
       let i = 0;
       const from = (first4: string, app: string) =>
-        g.send({ userId: `U-w${i}`, phoneE164: hkNumber(first4, i), ip: `203.0.113.${i++}`, applicationId: app });
+        g.send({
+          userId: `U-w${i}`,
+          phoneE164: hkNumber(first4, i),
+          ip: `203.0.113.${i++}`,
+          applicationId: app,
+        });
       // Prefix +8526100: 2 fit, the third is refused for its prefix.
       assert.ok(allowed(await from("6100", "APP1")));
       assert.ok(allowed(await from("6100", "APP1")));
@@ -126,7 +142,11 @@ for (const dialect of DIALECTS) {
       await open();
       for (const number of ["+447400123456", "+14155552671", "+80012345678"]) {
         const d = refused(await g.send({ userId: "U-c", phoneE164: number }));
-        assert.deepEqual([d.reason, d.userMessage, d.retryAt], ["country_not_allowed", "stopped", null], number);
+        assert.deepEqual(
+          [d.reason, d.userMessage, d.retryAt],
+          ["country_not_allowed", "stopped", null],
+          number,
+        );
       }
       const bad = refused(await g.send({ userId: "U-c", phoneE164: "+85290000001" }));
       assert.equal(bad.reason, "country_not_allowed", "an unassigned HK range belongs to no country");
@@ -139,7 +159,10 @@ for (const dialect of DIALECTS) {
       await g.close();
 
       await open({ "organization.country": "" });
-      assert.equal(refused(await g.send({ userId: "U-c", phoneE164: hkNumber("9400", 2) })).reason, "country_not_allowed");
+      assert.equal(
+        refused(await g.send({ userId: "U-c", phoneE164: hkNumber("9400", 2) })).reason,
+        "country_not_allowed",
+      );
       await g.close();
     });
 
@@ -151,7 +174,8 @@ for (const dialect of DIALECTS) {
       });
       // The test clock starts at 12:00 UTC = 20:00 in Hong Kong: the HK day ends at 16:00 UTC tomorrow... today.
       let i = 0;
-      const next = () => g.send({ userId: `U-s${i}`, phoneE164: hkNumber("5500", i), ip: `203.0.113.${i++}` });
+      const next = () =>
+        g.send({ userId: `U-s${i}`, phoneE164: hkNumber("5500", i), ip: `203.0.113.${i++}` });
       for (let k = 0; k < 4; k++) assert.ok(allowed(await next()));
       const capped = refused(await next());
       assert.deepEqual([capped.reason, capped.userMessage], ["spend_cap", "unavailable"]);
@@ -180,7 +204,10 @@ for (const dialect of DIALECTS) {
         assert.ok(d.allow);
         ids.push(d.reservationId);
       }
-      assert.equal(refused(await g.send({ userId: "U-f", phoneE164: hkNumber("9500", 9) })).reason, "quota_user");
+      assert.equal(
+        refused(await g.send({ userId: "U-f", phoneE164: hkNumber("9500", 9) })).reason,
+        "quota_user",
+      );
       await g.services.recordSmsFailed(ids[0]!, g.t.clock.now());
       await g.services.recordSmsFailed(ids[0]!, g.t.clock.now());
       let report = await g.services.readSmsReport();
@@ -245,7 +272,10 @@ for (const dialect of DIALECTS) {
         (await g.services.listUserLockouts("dave")).filter((l) => l.failures > 0),
         [],
       );
-      assert.equal((await g.services.verifyPasscode({ username: "dave", passcode: totp.codeAt() })).result, "allow");
+      assert.equal(
+        (await g.services.verifyPasscode({ username: "dave", passcode: totp.codeAt() })).result,
+        "allow",
+      );
       await g.close();
     });
   });
@@ -262,7 +292,11 @@ for (const dialect of DIALECTS) {
      */
     async function pumpAndSettle(pumped: number) {
       for (let i = 0; i < 30; i++) {
-        const d = await g.send({ userId: `U-l${i}`, phoneE164: hkNumber(String(6100 + i), i), ip: `198.51.100.${i}` });
+        const d = await g.send({
+          userId: `U-l${i}`,
+          phoneE164: hkNumber(String(6100 + i), i),
+          ip: `198.51.100.${i}`,
+        });
         assert.ok(d.allow);
         if (i % 10 !== 0) await g.services.recordSmsConverted(d.reservationId, g.t.clock.now());
         g.t.clock.advance(MINUTE);
@@ -278,7 +312,9 @@ for (const dialect of DIALECTS) {
     test("a prefix whose codes go untyped is paused and operators are alerted; other prefixes still get codes", async () => {
       g = await createGuardContext(dialect, PREFIX_ROOM);
       await pumpAndSettle(10);
-      const tripped = refused(await g.send({ userId: "U-p99", phoneE164: hkNumber("5123", 99), ip: "203.0.113.99" }));
+      const tripped = refused(
+        await g.send({ userId: "U-p99", phoneE164: hkNumber("5123", 99), ip: "203.0.113.99" }),
+      );
       assert.deepEqual([tripped.reason, tripped.userMessage], ["breaker_prefix", "unavailable"]);
       assert.equal(tripped.retryAt, g.t.clock.now() + 6 * HOUR, "paused for pauseSeconds (6 hours)");
       assert.deepEqual(
@@ -286,7 +322,9 @@ for (const dialect of DIALECTS) {
         [["sms.breaker_tripped", "+8525123"]],
       );
       assert.match(g.alerts[0]!.message, /0% of 10 codes typed against a baseline of 90%/);
-      assert.ok(allowed(await g.send({ userId: "U-l99", phoneE164: hkNumber("9800", 99), ip: "198.51.100.99" })));
+      assert.ok(
+        allowed(await g.send({ userId: "U-l99", phoneE164: hkNumber("9800", 99), ip: "198.51.100.99" })),
+      );
       const report = await g.services.readSmsReport();
       assert.deepEqual(
         report.breaker.paused.map((p) => [p.scope, p.subject, p.active]),
@@ -297,16 +335,23 @@ for (const dialect of DIALECTS) {
       assert.equal(audit.filter((e) => e.action === "sms.breaker.tripped").length, 1);
       // An operator can end the pause early; the breaker then judges the prefix afresh (its old texts left out).
       await g.services.resumeSms(ADMIN, { prefix: "+852 5123" });
-      assert.ok(allowed(await g.send({ userId: "U-p98", phoneE164: hkNumber("5123", 98), ip: "203.0.113.98" })));
+      assert.ok(
+        allowed(await g.send({ userId: "U-p98", phoneE164: hkNumber("5123", 98), ip: "203.0.113.98" })),
+      );
       await g.close();
     });
 
     test("the pause ends by itself after pauseSeconds", async () => {
       g = await createGuardContext(dialect, PREFIX_ROOM);
       await pumpAndSettle(10);
-      const tripped = refused(await g.send({ userId: "U-p99", phoneE164: hkNumber("5123", 99), ip: "203.0.113.99" }));
+      const tripped = refused(
+        await g.send({ userId: "U-p99", phoneE164: hkNumber("5123", 99), ip: "203.0.113.99" }),
+      );
       g.t.clock.set(tripped.retryAt! - 1);
-      assert.equal(refused(await g.send({ userId: "U-p98", phoneE164: hkNumber("5123", 98) })).reason, "breaker_prefix");
+      assert.equal(
+        refused(await g.send({ userId: "U-p98", phoneE164: hkNumber("5123", 98) })).reason,
+        "breaker_prefix",
+      );
       g.t.clock.set(tripped.retryAt!);
       assert.ok(allowed(await g.send({ userId: "U-p98", phoneE164: hkNumber("5123", 98) })));
       await g.close();
@@ -319,7 +364,11 @@ for (const dialect of DIALECTS) {
       });
       await pumpAndSettle(10);
       for (let i = 0; i < 5; i++)
-        assert.ok(allowed(await g.send({ userId: `U-q${i}`, phoneE164: hkNumber("5123", 50 + i), ip: `192.0.2.${i}` })));
+        assert.ok(
+          allowed(
+            await g.send({ userId: `U-q${i}`, phoneE164: hkNumber("5123", 50 + i), ip: `192.0.2.${i}` }),
+          ),
+        );
       assert.deepEqual(g.alerts, []);
       const report = await g.services.readSmsReport();
       assert.deepEqual(report.breaker.paused, []);
@@ -340,7 +389,9 @@ for (const dialect of DIALECTS) {
     test("too few settled texts, or a prefix whose codes are typed, never trip", async () => {
       g = await createGuardContext(dialect, PREFIX_ROOM);
       await pumpAndSettle(9);
-      assert.ok(allowed(await g.send({ userId: "U-p99", phoneE164: hkNumber("5123", 99), ip: "203.0.113.99" })));
+      assert.ok(
+        allowed(await g.send({ userId: "U-p99", phoneE164: hkNumber("5123", 99), ip: "203.0.113.99" })),
+      );
       assert.deepEqual(g.alerts, []);
       await g.close();
     });

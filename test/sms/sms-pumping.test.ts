@@ -49,7 +49,7 @@ function scenario(start: number): Attempt[] {
   return attempts.sort((a, b) => a.at - b.at);
 }
 
-for (const dialect of (process.env["ONLY"] ? [process.env["ONLY"] as "sqlite"] : DIALECTS)) {
+for (const dialect of process.env["ONLY"] ? [process.env["ONLY"] as "sqlite"] : DIALECTS) {
   describe(`SMS pumping on ${dialect}`, () => {
     test("sends stay within every cap, spend within the daily cap, the breaker trips and alerts, other prefixes still get codes", async () => {
       const g = await createGuardContext(dialect, { "sms.guard.spend.prices": { HK: PRICE } });
@@ -105,9 +105,14 @@ for (const dialect of (process.env["ONLY"] ? [process.env["ONLY"] as "sqlite"] :
         );
 
         // Every cap holds for the pumped prefix: per hour and per day.
-        assert.ok(tally.pumping.sent <= cfg.perPrefix.perDay, `${tally.pumping.sent} ≤ ${cfg.perPrefix.perDay} a day`);
+        assert.ok(
+          tally.pumping.sent <= cfg.perPrefix.perDay,
+          `${tally.pumping.sent} ≤ ${cfg.perPrefix.perDay} a day`,
+        );
         for (const at of pumpedSends) {
-          const inHour = pumpedSends.filter((t) => t > at - cfg.perPrefix.windowSeconds * 1000 && t <= at).length;
+          const inHour = pumpedSends.filter(
+            (t) => t > at - cfg.perPrefix.windowSeconds * 1000 && t <= at,
+          ).length;
           assert.ok(inHour <= cfg.perPrefix.perWindow, "never more than the hourly prefix quota");
         }
         assert.ok(spent <= cfg.spend.dailyCap, "spend stays within the daily cap");
@@ -120,7 +125,11 @@ for (const dialect of (process.env["ONLY"] ? [process.env["ONLY"] as "sqlite"] :
           "the home country itself is never blamed",
         );
         // Legitimate users in other prefixes got every code they asked for.
-        assert.equal(tally.legitimate.sent, tally.legitimate.attempts, JSON.stringify(tally.legitimate.refused));
+        assert.equal(
+          tally.legitimate.sent,
+          tally.legitimate.attempts,
+          JSON.stringify(tally.legitimate.refused),
+        );
         assert.equal(tally.pumping.attempts + tally.legitimate.attempts, ATTEMPTS + 2 * LEGIT_USERS);
       } finally {
         await g.close();

@@ -6,7 +6,10 @@ import { isoTime } from "../output.ts";
 const TARGETS = ["user", "number", "country", "prefix", "address", "id"] as const;
 
 /** The one target named by --user, --number, … (exactly one of those allowed). */
-function targetOf(ctx: CommandContext, allowed: readonly (typeof TARGETS)[number][]): SmsStopTarget | { id: string } {
+function targetOf(
+  ctx: CommandContext,
+  allowed: readonly (typeof TARGETS)[number][],
+): SmsStopTarget | { id: string } {
   const given = allowed.filter((name) => ctx.string(name) !== undefined);
   if (given.length !== 1)
     throw new UsageError(`name exactly one of ${allowed.map((a) => `--${a}`).join(", ")}`);
@@ -29,7 +32,9 @@ function printReport(ctx: CommandContext, r: SmsReport): void {
   out.line(
     `Today (${r.today.day}): ${r.today.sent} text${r.today.sent === 1 ? "" : "s"} sent, ${money(r.today.spent)} of the ${money(r.dailyCap)} ${r.currency} daily cap${r.today.capReached ? " — CAP REACHED, texts stopped until tomorrow" : ""}`,
   );
-  out.line(`Destination countries: ${r.countries.length > 0 ? r.countries.join(", ") : "none (set organization.country)"}`);
+  out.line(
+    `Destination countries: ${r.countries.length > 0 ? r.countries.join(", ") : "none (set organization.country)"}`,
+  );
   out.line();
   out.table(
     r.days,
@@ -51,17 +56,17 @@ function printReport(ctx: CommandContext, r: SmsReport): void {
   );
   out.line();
   const reasons = Object.entries(r.blockedByReason).sort((a, b) => b[1] - a[1]);
-  out.line(`Blocked by reason: ${reasons.length > 0 ? reasons.map(([k, n]) => `${k} ${n}`).join(", ") : "none"}`);
+  out.line(
+    `Blocked by reason: ${reasons.length > 0 ? reasons.map(([k, n]) => `${k} ${n}`).join(", ") : "none"}`,
+  );
   out.line();
   out.line(`Stopped (${r.stops.length}):`);
   for (const s of r.stops) out.line(`  ${describeStop(s)}`);
   const m = r.breaker.modes;
   out.line();
   out.line(`Breaker: country ${m.country}, prefix ${m.prefix}, address ${m.address}`);
-  for (const p of r.breaker.paused)
-    out.line(`  ${p.active ? "PAUSED" : "was paused"} ${describeStop(p)}`);
-  for (const p of r.breaker.recorded)
-    out.line(`  record-only, would have paused ${describeStop(p)}`);
+  for (const p of r.breaker.paused) out.line(`  ${p.active ? "PAUSED" : "was paused"} ${describeStop(p)}`);
+  for (const p of r.breaker.recorded) out.line(`  record-only, would have paused ${describeStop(p)}`);
   if (r.breaker.paused.length + r.breaker.recorded.length === 0) out.line("  nothing tripped in this period");
 }
 
@@ -73,7 +78,11 @@ export const smsCommands: Command[] = [
     options: {
       user: { type: "string", value: "USER", description: "username, alias or user id" },
       number: { type: "string", value: "E164", description: "phone number, e.g. +85291234567" },
-      reason: { type: "string", value: "TEXT", description: "why (kept in the audit log and shown in the report)" },
+      reason: {
+        type: "string",
+        value: "TEXT",
+        description: "why (kept in the audit log and shown in the report)",
+      },
     },
     async run(ctx) {
       const target = targetOf(ctx, ["user", "number"]) as { user: string } | { number: string };
@@ -93,7 +102,11 @@ export const smsCommands: Command[] = [
       user: { type: "string", value: "USER", description: "username, alias or user id" },
       number: { type: "string", value: "E164", description: "phone number" },
       country: { type: "string", value: "CC", description: "a country the breaker paused (HK)" },
-      prefix: { type: "string", value: "+NNN", description: "a number prefix the breaker paused, as the report shows it" },
+      prefix: {
+        type: "string",
+        value: "+NNN",
+        description: "a number prefix the breaker paused, as the report shows it",
+      },
       address: { type: "string", value: "IP", description: "an address the breaker paused" },
       id: { type: "string", value: "ID", description: "a stop's id from the report" },
     },
@@ -111,7 +124,11 @@ export const smsCommands: Command[] = [
     path: ["sms", "report"],
     summary: "texts sent per day, spend against the cap, refusals by reason, stops and the breaker",
     options: {
-      days: { type: "string", value: "N", description: "days to cover, today included (default 7, at most 400)" },
+      days: {
+        type: "string",
+        value: "N",
+        description: "days to cover, today included (default 7, at most 400)",
+      },
     },
     async run(ctx) {
       const days = ctx.integer("days", 1, 400);

@@ -1,7 +1,6 @@
 // The SMS guard (E3): decides every text before it is sent — stops, destination countries, conversion breaker, quotas, spend cap — and reserves it atomically.
 import { randomId } from "../crypto/index.ts";
-import { type Actor, audit, type Deps } from "../deps.ts";
-import { maskPhone } from "../mask-phone.ts";
+import { audit, type Deps } from "../deps.ts";
 import type { OperatorAlert } from "../ports.ts";
 import {
   allowedCountries,
@@ -162,14 +161,27 @@ export async function decideSmsSend(deps: Deps, req: SmsSendRequest): Promise<Sm
           kind: "sms.spend_cap_reached",
           at: now,
           message: `SMS stopped for the day: spend ${formatMoney(dayRow.spentMicros)} of the ${formatMoney(cap)} ${policy.spend.currency} cap`,
-          details: { day, spent: dayRow.spentMicros / 1e6, cap: policy.spend.dailyCap, currency: policy.spend.currency },
+          details: {
+            day,
+            spent: dayRow.spentMicros / 1e6,
+            cap: policy.spend.dailyCap,
+            currency: policy.spend.currency,
+          },
         });
-        await audit({ ...deps, store: tx }, { name: "system" }, {
-          action: "sms.spend_cap_reached",
-          targetType: "sms",
-          targetId: day,
-          after: { spent: dayRow.spentMicros / 1e6, cap: policy.spend.dailyCap, currency: policy.spend.currency },
-        });
+        await audit(
+          { ...deps, store: tx },
+          { name: "system" },
+          {
+            action: "sms.spend_cap_reached",
+            targetType: "sms",
+            targetId: day,
+            after: {
+              spent: dayRow.spentMicros / 1e6,
+              cap: policy.spend.dailyCap,
+              currency: policy.spend.currency,
+            },
+          },
+        );
       }
       return refuse(deny("spend_cap", "unavailable", nextSpendDayAt(now, policy.spend.dayUtcOffsetMinutes)));
     }
@@ -269,7 +281,10 @@ async function checkLimits(
     const times = await store.listSmsSendTimes({ ...c, since: now - c.windowMs });
     // The oldest text that must leave the window for one more to fit.
     const leaving = times[times.length - c.limit];
-    retryAt = Math.max(retryAt, c.limit === 0 || leaving === undefined ? now + c.windowMs : leaving + c.windowMs);
+    retryAt = Math.max(
+      retryAt,
+      c.limit === 0 || leaving === undefined ? now + c.windowMs : leaving + c.windowMs,
+    );
   }
   return result(deny(`quota_${first.dimension}`, QUOTA_MESSAGE[first.dimension], retryAt));
 }
@@ -350,12 +365,16 @@ async function evaluateBreaker(
     if (!inserted) continue;
     await tx.excludeSmsSends(scope, value, from);
     const enforced = rule.mode === "enforce";
-    await audit({ ...deps, store: tx }, { name: "system" }, {
-      action: enforced ? "sms.breaker.tripped" : "sms.breaker.recorded",
-      targetType: `sms_${scope}`,
-      targetId: value,
-      after: { ...facts, until },
-    });
+    await audit(
+      { ...deps, store: tx },
+      { name: "system" },
+      {
+        action: enforced ? "sms.breaker.tripped" : "sms.breaker.recorded",
+        targetType: `sms_${scope}`,
+        targetId: value,
+        after: { ...facts, until },
+      },
+    );
     if (!enforced) continue;
     alerts.push({
       kind: "sms.breaker_tripped",
@@ -378,4 +397,3 @@ export async function recordSmsFailed(deps: Deps, reservationId: string, now: nu
   await deps.store.settleSmsSend(reservationId, "failed", now);
 }
 
-export type { Destination };

@@ -92,7 +92,8 @@ async function subjectOf(
   if ("number" in target) return { scope: "number", subject: checkE164(target.number), userId: null };
   if ("country" in target) {
     const country = target.country.trim().toUpperCase();
-    if (!/^[A-Z]{2}$/.test(country)) throw new TwofoldError("ERR_VALIDATION", "a country is two letters (HK)");
+    if (!/^[A-Z]{2}$/.test(country))
+      throw new TwofoldError("ERR_VALIDATION", "a country is two letters (HK)");
     return { scope: "country", subject: country, userId: null };
   }
   if ("prefix" in target) {
@@ -174,7 +175,11 @@ export async function resumeSms(
         action: "sms.resume",
         targetType: stop.scope === "user" ? "user" : stop.scope === "number" ? "phone" : `sms_${stop.scope}`,
         targetId: stop.scope === "number" ? null : stop.subject,
-        after: { id: stop.id, scope: stop.scope, ...(stop.scope === "number" ? { number: stop.subject } : {}) },
+        after: {
+          id: stop.id,
+          scope: stop.scope,
+          ...(stop.scope === "number" ? { number: stop.subject } : {}),
+        },
       });
     }
   });

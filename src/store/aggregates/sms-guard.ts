@@ -137,7 +137,9 @@ export abstract class SmsGuardRecords extends StoreContext {
     return rows.map((r) => num(r.created_at));
   }
 
-  async readSmsConversion(queries: readonly SmsStatsQuery[]): Promise<Array<{ sent: number; converted: number }>> {
+  async readSmsConversion(
+    queries: readonly SmsStatsQuery[],
+  ): Promise<Array<{ sent: number; converted: number }>> {
     if (queries.length === 0) return [];
     const parts = queries.map((q, i) => {
       const match = q.dimension === "all" ? sql`1 = 1` : sql`${sql.ref(COLUMNS[q.dimension])} = ${q.value}`;
@@ -316,7 +318,9 @@ export abstract class SmsGuardRecords extends StoreContext {
   }
 
   async getSmsStop(id: string): Promise<SmsStop | undefined> {
-    const row = await guard(() => this.db.selectFrom("sms_stops").selectAll().where("id", "=", id).executeTakeFirst());
+    const row = await guard(() =>
+      this.db.selectFrom("sms_stops").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
     return row && toStop(row);
   }
 
@@ -327,7 +331,10 @@ export abstract class SmsGuardRecords extends StoreContext {
         .selectAll()
         .where((eb) =>
           eb.or([
-            eb.and([eb("ended_at", "is", null), eb.or([eb("until", "is", null), eb("until", ">=", endedSince)])]),
+            eb.and([
+              eb("ended_at", "is", null),
+              eb.or([eb("until", "is", null), eb("until", ">=", endedSince)]),
+            ]),
             eb("ended_at", ">=", endedSince),
           ]),
         )
@@ -364,7 +371,12 @@ export abstract class SmsGuardRecords extends StoreContext {
       this.db
         .deleteFrom("sms_sends")
         .where("id", "in", (qb) =>
-          qb.selectFrom("sms_sends").select("id").where("created_at", "<", before).orderBy("created_at").limit(limit),
+          qb
+            .selectFrom("sms_sends")
+            .select("id")
+            .where("created_at", "<", before)
+            .orderBy("created_at")
+            .limit(limit),
         )
         .executeTakeFirst(),
     );

@@ -10,11 +10,17 @@ export function registerSmsRoutes(admin: AdminRoute, runtime: ServiceRuntime): v
   const { userById } = createFinders(services);
 
   // Texts sent per day, spend against the cap, refusals by reason, stops and the breaker (`twofold sms report`).
-  admin("GET", "/admin/v1/sms/report", T.Object({ days: Whole(3) }, strict), AnyObject, async ({ params }) => {
-    const days = params.days === undefined ? undefined : Number(params.days);
-    if (days !== undefined && (days < 1 || days > 400)) throw invalid("days (1 to 400)");
-    return { response: await services.readSmsReport(days === undefined ? {} : { days }) };
-  });
+  admin(
+    "GET",
+    "/admin/v1/sms/report",
+    T.Object({ days: Whole(3) }, strict),
+    AnyObject,
+    async ({ params }) => {
+      const days = params.days === undefined ? undefined : Number(params.days);
+      if (days !== undefined && (days < 1 || days > 400)) throw invalid("days (1 to 400)");
+      return { response: await services.readSmsReport(days === undefined ? {} : { days }) };
+    },
+  );
 
   // Open stops and pauses: the service desk's (users, numbers) and the breaker's (countries, prefixes, addresses).
   admin("GET", "/admin/v1/sms/stops", T.Object({}, strict), T.Array(AnyObject), async () => {
@@ -31,7 +37,8 @@ export function registerSmsRoutes(admin: AdminRoute, runtime: ServiceRuntime): v
     AnyObject,
     async (call) => {
       const { user_id, number, reason } = call.params;
-      if ((user_id === undefined) === (number === undefined)) throw invalid("user_id or number (exactly one)");
+      if ((user_id === undefined) === (number === undefined))
+        throw invalid("user_id or number (exactly one)");
       if (!reason) throw invalid("reason");
       const target = user_id !== undefined ? { user: (await userById(user_id)).id } : { number: number! };
       return { response: await services.stopSms(actorOf(call), target, reason) };
