@@ -396,4 +396,3 @@ export async function recordSmsConverted(deps: Deps, reservationId: string, now:
 export async function recordSmsFailed(deps: Deps, reservationId: string, now: number): Promise<void> {
   await deps.store.settleSmsSend(reservationId, "failed", now);
 }
-
