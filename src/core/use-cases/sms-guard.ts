@@ -272,20 +272,14 @@ async function checkLimits(
     ];
   });
   const counts = await store.countSmsSends(checks.map((c) => ({ ...c, since: now - c.windowMs })));
-  const over = checks.filter((c, i) => counts[i]! >= c.limit);
+  const over = checks.flatMap((c, i) => (counts[i]!.count >= c.limit ? [{ ...c, ...counts[i]! }] : []));
   if (over.length === 0) return result(null);
-  // The user is told when the narrowest quota frees a place; a wider one may still refuse then.
+  // The user is told when the narrowest quota frees a place (a wider one may still refuse then): when the text
+  // that must leave its window for one more to fit has left it.
   const first = over[0]!;
   let retryAt = now;
-  for (const c of over.filter((o) => o.dimension === first.dimension)) {
-    const times = await store.listSmsSendTimes({ ...c, since: now - c.windowMs });
-    // The oldest text that must leave the window for one more to fit.
-    const leaving = times[times.length - c.limit];
-    retryAt = Math.max(
-      retryAt,
-      c.limit === 0 || leaving === undefined ? now + c.windowMs : leaving + c.windowMs,
-    );
-  }
+  for (const c of over.filter((o) => o.dimension === first.dimension))
+    retryAt = Math.max(retryAt, (c.limitingAt ?? now) + c.windowMs);
   return result(deny(`quota_${first.dimension}`, QUOTA_MESSAGE[first.dimension], retryAt));
 }
 
