@@ -97,9 +97,11 @@ async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Row[]> {
       });
       return d.allow;
     });
-    // One user asking again and again: refused at the user quota (the refusal is counted).
+    // One user asking again and again: refused at the user quota (the refusal is counted). Their first 3 go out.
+    const flood = { userId: "U-flood", phoneE164: hkNumber("9200", 1), ip: "203.0.113.9" };
+    for (let k = 0; k < 3; k++) await g.send(flood);
     const refused = await drive(`${dialect}: SMS send decision, refused (user quota)`, async () => {
-      const d = await g.send({ userId: "U-flood", phoneE164: hkNumber("9200", 1), ip: "203.0.113.9" });
+      const d = await g.send(flood);
       return !d.allow;
     });
     const passcode = await drive(`${dialect}: passcode verification (valid TOTP)`, async (i) => {

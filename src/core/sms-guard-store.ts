@@ -82,10 +82,13 @@ export interface SmsGuardStore {
   lockSmsDay(day: string): Promise<SmsDay>;
   /** Stops and pauses not ended (a pause past its `until` included: the caller compares with now). */
   findOpenSmsStops(subjects: ReadonlyArray<{ scope: SmsStopScope; subject: string }>): Promise<SmsStop[]>;
-  /** Texts not failed, one count per query, in order. */
-  countSmsSends(queries: readonly SmsCountQuery[]): Promise<number[]>;
-  /** The send times (ascending) of texts not failed under one dimension value after `since`. */
-  listSmsSendTimes(query: SmsCountQuery): Promise<number[]>;
+  /**
+   * Texts not failed, one result per query, in order: how many, and when the `limit`-th most recent was sent (the
+   * text that must leave the window before one more fits; null when there are fewer).
+   */
+  countSmsSends(
+    queries: ReadonlyArray<SmsCountQuery & { limit: number }>,
+  ): Promise<Array<{ count: number; limitingAt: number | null }>>;
   /** Texts not failed and not excluded sent in [from, to], and how many of them were typed; one result per query. */
   readSmsConversion(queries: readonly SmsStatsQuery[]): Promise<Array<{ sent: number; converted: number }>>;
   insertSmsSend(send: SmsSend): Promise<void>;

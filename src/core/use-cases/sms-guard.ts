@@ -1,7 +1,6 @@
 // The SMS guard (E3): decides every text before it is sent — stops, destination countries, conversion breaker, quotas, spend cap — and reserves it atomically.
 import { randomId } from "../crypto/index.ts";
-import { type Actor, audit, type Deps } from "../deps.ts";
-import { maskPhone } from "../mask-phone.ts";
+import { audit, type Deps } from "../deps.ts";
 import type { OperatorAlert } from "../ports.ts";
 import {
   allowedCountries,
@@ -273,20 +272,14 @@ async function checkLimits(
     ];
   });
   const counts = await store.countSmsSends(checks.map((c) => ({ ...c, since: now - c.windowMs })));
-  const over = checks.filter((c, i) => counts[i]! >= c.limit);
+  const over = checks.flatMap((c, i) => (counts[i]!.count >= c.limit ? [{ ...c, ...counts[i]! }] : []));
   if (over.length === 0) return result(null);
-  // The user is told when the narrowest quota frees a place; a wider one may still refuse then.
+  // The user is told when the narrowest quota frees a place (a wider one may still refuse then): when the text
+  // that must leave its window for one more to fit has left it.
   const first = over[0]!;
   let retryAt = now;
-  for (const c of over.filter((o) => o.dimension === first.dimension)) {
-    const times = await store.listSmsSendTimes({ ...c, since: now - c.windowMs });
-    // The oldest text that must leave the window for one more to fit.
-    const leaving = times[times.length - c.limit];
-    retryAt = Math.max(
-      retryAt,
-      c.limit === 0 || leaving === undefined ? now + c.windowMs : leaving + c.windowMs,
-    );
-  }
+  for (const c of over.filter((o) => o.dimension === first.dimension))
+    retryAt = Math.max(retryAt, (c.limitingAt ?? now) + c.windowMs);
   return result(deny(`quota_${first.dimension}`, QUOTA_MESSAGE[first.dimension], retryAt));
 }
 
@@ -397,5 +390,3 @@ export async function recordSmsConverted(deps: Deps, reservationId: string, now:
 export async function recordSmsFailed(deps: Deps, reservationId: string, now: number): Promise<void> {
   await deps.store.settleSmsSend(reservationId, "failed", now);
 }
-
-export type { Destination };

@@ -108,33 +108,29 @@ export abstract class SmsGuardRecords extends StoreContext {
     return rows.map(toStop);
   }
 
-  async countSmsSends(queries: readonly SmsCountQuery[]): Promise<number[]> {
+  async countSmsSends(
+    queries: ReadonlyArray<SmsCountQuery & { limit: number }>,
+  ): Promise<Array<{ count: number; limitingAt: number | null }>> {
     if (queries.length === 0) return [];
-    // One statement: a count per query, each an index range scan on (dimension, created_at).
-    const parts = queries.map(
-      (q, i) =>
-        sql`select ${i} as i, count(*) as n from sms_sends where ${sql.ref(COLUMNS[q.dimension])} = ${q.value} and created_at > ${q.since} and status <> 'failed'`,
-    );
+    // One statement: per query a count and the limit-th most recent send time, each an index range scan on
+    // (dimension, created_at).
+    const parts = queries.map((q, i) => {
+      const match = sql`${sql.ref(COLUMNS[q.dimension])} = ${q.value} and created_at > ${q.since} and status <> 'failed'`;
+      const limiting =
+        q.limit >= 1
+          ? sql`(select created_at from sms_sends where ${match} order by created_at desc limit 1 offset ${q.limit - 1})`
+          : sql`null`;
+      return sql`select ${i} as i, (select count(*) from sms_sends where ${match}) as n, ${limiting} as t`;
+    });
     const result = await guard(() =>
-      sql<{ i: number | string; n: number | string }>`${sql.join(parts, sql` union all `)}`.execute(this.db),
+      sql<{ i: number | string; n: number | string; t: number | string | null }>`${sql.join(
+        parts,
+        sql` union all `,
+      )}`.execute(this.db),
     );
-    const counts = queries.map(() => 0);
-    for (const r of result.rows) counts[Number(r.i)] = Number(r.n);
-    return counts;
-  }
-
-  async listSmsSendTimes(q: SmsCountQuery): Promise<number[]> {
-    const rows = await guard(() =>
-      this.db
-        .selectFrom("sms_sends")
-        .select("created_at")
-        .where(COLUMNS[q.dimension], "=", q.value)
-        .where("created_at", ">", q.since)
-        .where("status", "<>", "failed")
-        .orderBy("created_at")
-        .execute(),
-    );
-    return rows.map((r) => num(r.created_at));
+    const out = queries.map(() => ({ count: 0, limitingAt: null as number | null }));
+    for (const r of result.rows) out[Number(r.i)] = { count: Number(r.n), limitingAt: numOrNull(r.t) };
+    return out;
   }
 
   async readSmsConversion(
