@@ -13,6 +13,8 @@ describe("twofold phone", () => {
     await smsc.start();
     box = createSandbox(
       [
+        "organization:",
+        "  country: HK",
         "sms:",
         "  sendDeadlineMs: 20000",
         "  gateways:",

@@ -22,6 +22,7 @@ for (const dialect of run ? await dialects() : ["sqlite" as const])
       s = await startDuoTestServer({
         dialect,
         overrides: {
+          "organization.country": "TW",
           "sms.gateways": [
             { type: "smpp", name: "smsc", url: smsc.url, systemId: "twofold", password: "secret" },
           ],

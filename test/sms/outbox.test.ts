@@ -89,6 +89,7 @@ for (const dialect of await dialects()) {
       const t = await createTestRuntime({
         dialect,
         overrides: {
+          "organization.country": "HK",
           "sms.gateways": gateways(smsc, providerURL),
           "sms.sendDeadlineMs": 1500,
           "sms.outbox.retryBaseSeconds": 1,
@@ -230,13 +231,14 @@ for (const dialect of await dialects()) {
           "node.name": "node-a",
           "keys.encryption": t.runtime.config.keys.encryption,
           "database.url": t.runtime.config.database.url,
+          "organization.country": "HK",
           "sms.gateways": [SMPP(smsc)],
           "sms.outbox.leaseSeconds": 5,
           "housekeeping.enabled": false,
         });
         const t = await createTestRuntime({
           dialect,
-          overrides: { "sms.gateways": [SMPP(smsc)], "sms.outbox.leaseSeconds": 5 },
+          overrides: { "organization.country": "HK", "sms.gateways": [SMPP(smsc)], "sms.outbox.leaseSeconds": 5 },
         });
         cleanups.push(() => t.close());
         // The other node runs on the real clock: ours follows it.

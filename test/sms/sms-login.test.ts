@@ -29,6 +29,7 @@ for (const dialect of await dialects()) {
       t = await createTestRuntime({
         dialect,
         overrides: {
+          "organization.country": "HK",
           "sms.gateways": [
             { type: "smpp", name: "smsc", url: smsc.url, systemId: "twofold", password: "secret" },
           ],
