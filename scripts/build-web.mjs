@@ -60,11 +60,16 @@ async function buildAuthenticator(metafiles) {
 async function buildShared(metafiles) {
   const result = await build({
     ...COMMON,
-    entryPoints: { base: join(ROOT, "web", "shared", "styles", "base.css") },
+    entryPoints: {
+      base: join(ROOT, "web", "shared", "styles", "base.css"),
+      prompt: join(ROOT, "web", "prompt", "styles", "prompt.css"),
+      "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
+    },
     outdir: join(OUT_DIR, "assets"),
     entryNames: "[name]-[hash]",
     format: "esm",
     splitting: false,
+    tsconfig: join(ROOT, "web", "tsconfig.json"),
   });
   metafiles.push(result.metafile);
   const assets = {};

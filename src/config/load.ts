@@ -124,7 +124,24 @@ export function parseListenAddress(text: string): { host: string; port: number }
 }
 
 /** Security floors and cross-field rules that a per-field schema cannot express. */
+/** WCAG 2.x contrast ratio of a #rrggbb colour against white. */
+export function contrastWithWhite(hex: string): number {
+  const channel = (i: number) => {
+    const v = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+  return 1.05 / (luminance + 0.05);
+}
+
 function checkSemantics(c: Config, issues: ErrorIssue[]): void {
+  if (/^#[0-9a-fA-F]{6}$/.test(c.branding.accentColor) && contrastWithWhite(c.branding.accentColor) < 4.5)
+    issues.push({
+      path: "branding.accentColor",
+      message: `${c.branding.accentColor} has ${contrastWithWhite(c.branding.accentColor).toFixed(2)}:1 contrast against white; at least 4.5:1 is needed (text on it must stay readable)`,
+    });
+  if (c.branding.logo && !/\.(svg|png)$/i.test(c.branding.logo))
+    issues.push({ path: "branding.logo", message: "the logo must be an .svg or .png file" });
   if (c.mode === "production" && c.keys.encryption.length === 0) {
     issues.push({
       path: "keys.encryption",
@@ -154,6 +171,8 @@ function checkSemantics(c: Config, issues: ErrorIssue[]): void {
       path: "policy.bypass.defaultValiditySeconds",
       message: `must not exceed policy.bypass.maxValiditySeconds (${b.maxValiditySeconds})`,
     });
+  if (c.mail.smtp.host && !c.mail.from)
+    issues.push({ path: "mail.from", message: "required when mail.smtp.host is set" });
   const l = c.policy.lockout;
   if (l.delayBaseSeconds > l.delayMaxSeconds)
     issues.push({
@@ -168,6 +187,16 @@ function checkSemantics(c: Config, issues: ErrorIssue[]): void {
       path: "policy.throttle.perPeer",
       message: `must be at least policy.throttle.perAddress (${th.perAddress})`,
     });
+  // One override per application: two would leave which one wins to the order of the file.
+  const seen = new Set<string>();
+  c.policy.applications.overrides.forEach((o, i) => {
+    if (seen.has(o.integrationKey))
+      issues.push({
+        path: `policy.applications.overrides.${i}.integrationKey`,
+        message: `${o.integrationKey} has an override already`,
+      });
+    seen.add(o.integrationKey);
+  });
   const tls = c.server.tls;
   if (Boolean(tls.cert) !== Boolean(tls.key))
     issues.push({ path: "server.tls", message: "set both cert and key, or neither" });

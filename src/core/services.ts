@@ -1,6 +1,6 @@
 // Binds every use case to its dependencies: the single object interfaces (HTTP, CLI, RADIUS) call into.
 import type { Keyring } from "./crypto/keyring.ts";
-import type { Actor, Deps } from "./deps.ts";
+import type { Actor, Deps, Messaging } from "./deps.ts";
 import type { Policy } from "./policy.ts";
 import type { Clock, OperatorAlerts, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
 import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
@@ -9,17 +9,23 @@ import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as devices from "./use-cases/devices.ts";
 import * as directory from "./use-cases/directory.ts";
+import * as eligibility from "./use-cases/enrollment-eligibility.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
 import * as throttle from "./use-cases/login-throttle.ts";
+import * as oidc from "./use-cases/oidc.ts";
+import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
+import * as prompt from "./use-cases/prompt-login.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
 import * as smsGuard from "./use-cases/sms-guard.ts";
 import * as smsOperator from "./use-cases/sms-operator.ts";
+import * as sms from "./use-cases/sms-passcodes.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
+import * as trust from "./use-cases/trusted-browsers.ts";
 import * as usernames from "./use-cases/username-reconciliation.ts";
 import * as users from "./use-cases/users.ts";
 import * as passcode from "./use-cases/verify-passcode.ts";
@@ -29,7 +35,7 @@ export interface ServiceConfig {
   organization: { issuer: string; country?: string };
   identity: { stripDomains: readonly string[] };
   housekeeping: housekeeping.Retention;
-  sms: { guard: Omit<SmsGuardPolicy, "organizationCountry"> };
+  sms: { guard: Omit<SmsGuardPolicy, "organizationCountry">; outbox?: { retentionDays: number } };
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -47,6 +53,7 @@ export function createServices(input: {
   pushEvents: PushEvents;
   pushDelivery?: PushDelivery;
   places?: PlaceLookup;
+  messaging?: Messaging;
   alerts?: OperatorAlerts;
 }) {
   const deps: Deps = {
@@ -60,6 +67,7 @@ export function createServices(input: {
     pushEvents: input.pushEvents,
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
+    ...(input.messaging ? { messaging: input.messaging } : {}),
     smsGuard: { ...input.config.sms.guard, organizationCountry: input.config.organization.country ?? "" },
     ...(input.alerts ? { alerts: input.alerts } : {}),
   };
@@ -95,6 +103,7 @@ export function createServices(input: {
     rotateApplicationSecret: bind(deps, applications.rotateApplicationSecret),
     deleteApplication: bind(deps, applications.deleteApplication),
     setApplicationStatus: bind(deps, applications.setApplicationStatus),
+    describeApplicationPolicy: bind(deps, applications.describeApplicationPolicy),
     openApplicationSecret: (app: Parameters<typeof applications.openApplicationSecret>[1]) =>
       applications.openApplicationSecret(deps, app),
     // authenticator apps and hardware tokens as they are
@@ -149,12 +158,25 @@ export function createServices(input: {
     preauthenticate: bind(deps, authAPI.preauthenticate),
     findLoginUser: bind(deps, authAPI.findLoginUser),
     requestAuthPush: bind(deps, authAPI.requestAuthPush),
+    requestLoginSMS: bind(deps, authAPI.requestLoginSMS),
     denyLogin: bind(deps, authAPI.denyLogin),
     readAuthStatus: bind(deps, authAPI.readAuthStatus),
     enrollNewUser: bind(deps, authAPI.enrollNewUser),
     readActivationStatus: bind(deps, authAPI.readActivationStatus),
     deleteExpiredEnrollments: () => authAPI.deleteExpiredEnrollments(deps),
     statusHoldMs: () => authAPI.statusHoldMs(deps),
+    // the Universal Prompt (OIDC Auth API) and its login sessions
+    oidcHealthCheck: bind(deps, oidc.healthCheck),
+    startOIDCLogin: bind(deps, oidc.startLogin),
+    redeemOIDCCode: bind(deps, oidc.redeemCode),
+    openPromptLogin: bind(deps, prompt.openPromptLogin),
+    listPromptMethods: bind(deps, prompt.listPromptMethods),
+    sendPromptPush: bind(deps, prompt.sendPromptPush),
+    readPromptPush: bind(deps, prompt.readPromptPush),
+    waitPromptPush: bind(deps, prompt.waitPromptPush),
+    verifyPromptPasscode: bind(deps, prompt.verifyPromptPasscode),
+    finishPromptLogin: bind(deps, prompt.finishPromptLogin),
+    abandonPromptLogin: bind(deps, prompt.abandonPromptLogin),
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
     purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
@@ -173,11 +195,28 @@ export function createServices(input: {
           ...input.config.housekeeping,
           throttleRetentionSeconds:
             2 * Math.max(deps.policy.throttle.windowSeconds, deps.policy.apiEnrollment.rateWindowSeconds),
+          outboxRetentionDays: input.config.sms.outbox?.retentionDays ?? 30,
           smsSendRetentionDays: deps.smsGuard.sendRetentionDays,
           smsHistoryDays: deps.smsGuard.historyDays,
         },
         steps,
       ),
+    // trusted browsers (I5): offered after a login, checked on the next, revoked by user, admin or events
+    offerTrustBrowser: bind(deps, trust.offerTrustBrowser),
+    trustBrowser: bind(deps, trust.trustBrowser),
+    checkTrustedBrowser: bind(deps, trust.checkTrustedBrowser),
+    listTrustedBrowsers: bind(deps, trust.listTrustedBrowsers),
+    revokeTrustedBrowser: bind(deps, trust.revokeTrustedBrowser),
+    revokeAllTrustedBrowsers: bind(deps, trust.revokeAllTrustedBrowsers),
+    revokeTrustedBrowsersForUser: (
+      userId: string,
+      reason: Parameters<typeof trust.revokeTrustedBrowsersForUser>[2],
+      actor?: Actor,
+    ) => trust.revokeTrustedBrowsersForUser(deps, userId, reason, actor),
+    // the enrolment rule (CISA AA22-074A)
+    checkEnrollmentEligibility: bind(deps, eligibility.checkEnrollmentEligibility),
+    resetEnrollment: bind(deps, eligibility.resetEnrollment),
+    getFirstFactorAt: bind(deps, eligibility.getFirstFactorAt),
     // the one passcode check
     verifyPasscode: bind(deps, passcode.verifyPasscode),
     // Duo-compatible Admin API: single tokens, registered phones
@@ -191,6 +230,16 @@ export function createServices(input: {
     attachPhone: bind(deps, phones.attachPhone),
     detachPhone: bind(deps, phones.detachPhone),
     createPhoneActivation: bind(deps, phones.createPhoneActivation),
+    // text messages: phones verified for SMS (E2), login passcodes (E1), the outbox
+    addSMSPhone: bind(deps, sms.addSMSPhone),
+    sendPhoneVerification: bind(deps, sms.sendPhoneVerification),
+    confirmPhoneVerification: bind(deps, sms.confirmPhoneVerification),
+    listSMSPhones: bind(deps, sms.listSMSPhones),
+    sendLoginPasscode: bind(deps, sms.sendLoginPasscode),
+    runOutbox: (limit?: number) => outbox.runOutbox(deps, limit),
+    recordDeliveryReceipt: bind(deps, outbox.recordDeliveryReceipt),
+    getMessageStatus: bind(deps, outbox.getMessageStatus),
+    countMessages: bind(deps, outbox.countMessages),
     // SMS abuse controls (E3): every text is decided and reserved here first; the service desk's stops; the report
     decideSmsSend: bind(deps, smsGuard.decideSmsSend),
     recordSmsConverted: bind(deps, smsGuard.recordSmsConverted),
@@ -231,6 +280,8 @@ export const SERVICE_AREAS = {
     "reconcileUsernames",
     "listUsernameCollisions",
     "describeUsernameCollisions",
+    "resetEnrollment",
+    "getFirstFactorAt",
   ],
   applications: [
     "getApplication",
@@ -242,6 +293,13 @@ export const SERVICE_AREAS = {
     "deleteApplication",
     "setApplicationStatus",
     "openApplicationSecret",
+    "describeApplicationPolicy",
+  ],
+  browsers: [
+    "listTrustedBrowsers",
+    "revokeTrustedBrowser",
+    "revokeAllTrustedBrowsers",
+    "revokeTrustedBrowsersForUser",
   ],
   devices: [
     "createDeviceActivation",
@@ -264,6 +322,9 @@ export const SERVICE_AREAS = {
     "attachPhone",
     "detachPhone",
     "createPhoneActivation",
+    "addSMSPhone",
+    "sendPhoneVerification",
+    "confirmPhoneVerification",
   ],
   authenticators: [
     "getOTPCredential",
@@ -302,12 +363,30 @@ export const SERVICE_AREAS = {
     "preauthenticate",
     "findLoginUser",
     "requestAuthPush",
+    "requestLoginSMS",
     "denyLogin",
     "readAuthStatus",
     "enrollNewUser",
     "readActivationStatus",
     "statusHoldMs",
     "admitSignedRequest",
+    "listSMSPhones",
+    "sendLoginPasscode",
+    "oidcHealthCheck",
+    "startOIDCLogin",
+    "redeemOIDCCode",
+    "openPromptLogin",
+    "listPromptMethods",
+    "sendPromptPush",
+    "readPromptPush",
+    "waitPromptPush",
+    "verifyPromptPasscode",
+    "finishPromptLogin",
+    "abandonPromptLogin",
+    "offerTrustBrowser",
+    "trustBrowser",
+    "checkTrustedBrowser",
+    "checkEnrollmentEligibility",
   ],
   sms: ["decideSmsSend", "recordSmsConverted", "recordSmsFailed", "stopSms", "resumeSms", "readSmsReport"],
   audit: ["listAuthLog", "listAudit"],
@@ -318,6 +397,10 @@ export const SERVICE_AREAS = {
     "deleteExpiredThrottleCounts",
     "deleteExpiredEnrollments",
     "purgeSignedRequests",
+    "runOutbox",
+    "recordDeliveryReceipt",
+    "getMessageStatus",
+    "countMessages",
   ],
 } as const satisfies Record<string, readonly (keyof Services)[]>;
 

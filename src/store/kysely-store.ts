@@ -7,16 +7,21 @@ import { BypassCodeRecords } from "./aggregates/bypass-codes.ts";
 import { DeviceRecords } from "./aggregates/devices.ts";
 import { HousekeepingRecords } from "./aggregates/housekeeping.ts";
 import { LockoutRecords } from "./aggregates/lockouts.ts";
+import { LoginSessionRecords } from "./aggregates/login-sessions.ts";
 import { LogRecords } from "./aggregates/logs.ts";
 import { MetaRecords } from "./aggregates/meta.ts";
 import { NotificationRecords } from "./aggregates/notifications.ts";
 import { OTPCredentialRecords } from "./aggregates/otp-credentials.ts";
+import { OutboxRecords } from "./aggregates/outbox.ts";
 import { PhoneRecords } from "./aggregates/phones.ts";
 import { PushRecords } from "./aggregates/push.ts";
 import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
+import { SMSCodeRecords } from "./aggregates/sms-codes.ts";
 import { SmsGuardRecords } from "./aggregates/sms-guard.ts";
+import { TrustedBrowserRecords } from "./aggregates/trusted-browsers.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import type { Dialect } from "./migrations.ts";
+import type { SqliteConnection } from "./sqlite-connection.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
 import type { Database } from "./tables.ts";
 
@@ -39,7 +44,11 @@ export interface KyselyStore
     APIEnrollmentRecords,
     PhoneRecords,
     HousekeepingRecords,
+    LoginSessionRecords,
+    TrustedBrowserRecords,
     MetaRecords,
+    SMSCodeRecords,
+    OutboxRecords,
     SmsGuardRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
@@ -48,14 +57,21 @@ export class KyselyStore extends StoreContext implements Store {
   constructor(
     db: DB,
     dialect: Dialect,
-    options: { inTransaction?: boolean; onClose?: () => Promise<void> } = {},
+    options: { inTransaction?: boolean; onClose?: () => Promise<void>; sqlite?: SqliteConnection } = {},
   ) {
-    super(db, dialect, options.inTransaction ?? false);
+    super(db, dialect, options.inTransaction ?? false, options.sqlite);
     this.#onClose = options.onClose;
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
+    const sqlite = this.sqlite;
+    if (sqlite)
+      return guard(() =>
+        sqlite.transaction(() =>
+          fn(new KyselyStore(sqlite.owner, this.dialect, { inTransaction: true, sqlite })),
+        ),
+      );
     return guard(() =>
       (this.db as Kysely<Database>)
         .transaction()
@@ -99,6 +115,10 @@ applyRecords(KyselyStore, [
   APIEnrollmentRecords,
   PhoneRecords,
   HousekeepingRecords,
+  LoginSessionRecords,
+  TrustedBrowserRecords,
   MetaRecords,
+  SMSCodeRecords,
+  OutboxRecords,
   SmsGuardRecords,
 ]);

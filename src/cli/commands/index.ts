@@ -9,6 +9,7 @@ import { dbCommands } from "./db.ts";
 import { deviceCommands } from "./device.ts";
 import { keysCommands } from "./keys.ts";
 import { passcodeCommands } from "./passcode.ts";
+import { phoneCommands } from "./phone.ts";
 import { pushCommands } from "./push.ts";
 import { rescueCommands } from "./rescue.ts";
 import { serveCommands } from "./serve.ts";
@@ -34,6 +35,7 @@ export const COMMANDS: readonly Command[] = [
   ...passcodeCommands,
   ...pushCommands,
   ...deviceCommands,
+  ...phoneCommands,
 ];
 
 export const GROUPS: Record<string, string> = {
@@ -53,4 +55,5 @@ export const GROUPS: Record<string, string> = {
   passcode: "test a passcode",
   push: "push approval: activate the Twofold Authenticator, send a test push",
   device: "the command-line Twofold Authenticator (for headless use and tests)",
+  phone: "phones for text-message passcodes: add, verify",
 };

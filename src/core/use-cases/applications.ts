@@ -1,4 +1,11 @@
 // Applications (integrations): Duo-format integration keys and secrets, sealed at rest, with a per-application policy.
+
+import {
+  configuredOverride,
+  defaultPolicySettings,
+  effectivePolicy,
+  validatePolicyPatch,
+} from "../application-policy.ts";
 import { randomId, randomString } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
@@ -14,13 +21,7 @@ import { Secret } from "../secret.ts";
 const SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 export function defaultApplicationPolicy(deps: Pick<Deps, "policy">): ApplicationPolicy {
-  return {
-    newUserPolicy: deps.policy.newUserPolicy,
-    allowBypassCodes: true,
-    allowRescueCodes: true,
-    allowPlainPush: false,
-    refuseUndatedSignatures: false,
-  };
+  return { ...defaultPolicySettings(deps.policy), refuseUndatedSignatures: false };
 }
 
 export function applicationSealContext(id: string) {
@@ -36,7 +37,12 @@ export interface CreatedApplication {
 export async function createApplication(
   deps: Deps,
   actor: Actor,
-  input: { name: string; type: string; policy?: Partial<ApplicationPolicy> },
+  input: {
+    name: string;
+    type: string;
+    policy?: Partial<ApplicationPolicy>;
+    redirectURIs?: readonly string[];
+  },
 ): Promise<CreatedApplication> {
   const name = input.name.trim();
   if (name.length === 0 || name.length > 100)
@@ -51,6 +57,8 @@ export async function createApplication(
         issues: [{ path: "type", message: `must be one of ${APPLICATION_TYPES.join(", ")}` }],
       },
     );
+  const redirectURIs = checkRedirectURIs(input.type, input.redirectURIs ?? []);
+  const policy = validatePolicyPatch(input.policy ?? {});
   const id = randomId("DI");
   const secret = randomString(SECRET_ALPHABET, 40);
   const now = deps.clock.now();
@@ -59,10 +67,11 @@ export async function createApplication(
     name,
     type: input.type as ApplicationType,
     secretSealed: deps.keyring.seal(Buffer.from(secret, "utf8"), applicationSealContext(id)),
-    policy: { ...defaultApplicationPolicy(deps), ...input.policy },
+    policy: { ...defaultApplicationPolicy(deps), ...policy },
     status: "active",
     createdAt: now,
     updatedAt: now,
+    ...(redirectURIs.length > 0 ? { redirectURIs } : {}),
   };
   await deps.store.transaction(async (tx) => {
     await tx.insertApplication(application);
@@ -74,6 +83,39 @@ export async function createApplication(
     });
   });
   return { application, secretKey: new Secret(secret) };
+}
+
+/** At most this many redirect URIs per application. */
+export const MAX_REDIRECT_URIS = 20;
+
+/**
+ * The redirect URIs a Web SDK application registers: absolute `https:` URLs (plain `http:` only on a loopback
+ * host, for development), no fragment, no credentials, at most 2048 characters; compared later as exact strings (J1).
+ */
+export function checkRedirectURIs(type: string, uris: readonly string[]): string[] {
+  const issue = (message: string) =>
+    new TwofoldError("ERR_VALIDATION", `redirect URI: ${message}`, {
+      issues: [{ path: "redirectURIs", message }],
+    });
+  if (uris.length === 0) return [];
+  if (type !== "web-sdk") throw issue("only Web SDK applications (--type web-sdk) have redirect URIs");
+  if (uris.length > MAX_REDIRECT_URIS) throw issue(`at most ${MAX_REDIRECT_URIS}`);
+  const unique = [...new Set(uris)];
+  for (const uri of unique) {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw issue(`${JSON.stringify(uri)} is not an absolute URL`);
+    }
+    if (uri.length > 2048) throw issue("longer than 2048 characters");
+    const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback))
+      throw issue(`${uri} must be https (http only on localhost)`);
+    if (url.hash || uri.includes("#")) throw issue(`${uri} must not have a fragment`);
+    if (url.username || url.password) throw issue(`${uri} must not carry credentials`);
+  }
+  return unique;
 }
 
 export function publicApplication(a: Application): Omit<Application, "secretSealed"> {
@@ -99,9 +141,20 @@ export async function updateApplication(
   deps: Deps,
   actor: Actor,
   id: string,
-  patch: { name?: string; policy?: Partial<ApplicationPolicy> },
+  patch: { name?: string; policy?: Partial<ApplicationPolicy>; redirectURIs?: readonly string[] },
 ): Promise<Application> {
   const before = await requireApplication(deps, id);
+  const redirectURIs =
+    patch.redirectURIs === undefined ? undefined : checkRedirectURIs(before.type, patch.redirectURIs);
+  const policy = patch.policy && validatePolicyPatch(patch.policy);
+  const fixed = policy && configuredOverride(deps.policy, id);
+  const clash = fixed && Object.keys(policy).filter((k) => k in fixed);
+  if (clash && clash.length > 0)
+    throw new TwofoldError(
+      "ERR_POLICY_CONFIGURED",
+      `the configuration file sets ${clash.join(", ")} for application ${id}; change it there`,
+      { issues: clash.map((path) => ({ path, message: "set by policy.applications.overrides" })) },
+    );
   const name = patch.name?.trim();
   if (name !== undefined && (name.length === 0 || name.length > 100))
     throw new TwofoldError("ERR_VALIDATION", "application name must be 1-100 characters", {
@@ -112,7 +165,8 @@ export async function updateApplication(
       id,
       {
         ...(name !== undefined ? { name } : {}),
-        ...(patch.policy ? { policy: { ...before.policy, ...patch.policy } } : {}),
+        ...(redirectURIs !== undefined ? { redirectURIs } : {}),
+        ...(policy ? { policy: { ...before.policy, ...policy } } : {}),
       },
       deps.clock.now(),
     );
@@ -126,6 +180,22 @@ export async function updateApplication(
     });
     return updated;
   });
+}
+
+/**
+ * An application's policy for `app show` and the Admin API: as stored, as in force (configuration overrides on
+ * top), and which fields the configuration file sets.
+ */
+export async function describeApplicationPolicy(
+  deps: Deps,
+  id: string,
+): Promise<{ stored: ApplicationPolicy; effective: ApplicationPolicy; configured: string[] }> {
+  const app = await requireApplication(deps, id);
+  return {
+    stored: app.policy,
+    effective: effectivePolicy(deps.policy, app),
+    configured: Object.keys(configuredOverride(deps.policy, id) ?? {}),
+  };
 }
 
 export async function rotateApplicationSecret(deps: Deps, actor: Actor, id: string): Promise<Secret<string>> {

@@ -2,8 +2,10 @@
 import type { Application } from "../../core/model.ts";
 import type { ApplicationPatch } from "../../core/ports.ts";
 import { toApplication } from "../rows.ts";
-import { guard, StoreContext } from "../store-context.ts";
+import { guard, hot, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable } from "../tables.ts";
+
+const Q = { get: hot("application_get", "select * from applications where id = ?") };
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class ApplicationRecords extends StoreContext {
@@ -19,6 +21,7 @@ export abstract class ApplicationRecords extends StoreContext {
             secret_sealed: app.secretSealed,
             policy_json: JSON.stringify(app.policy),
             status: app.status,
+            redirect_uris_json: app.redirectURIs?.length ? JSON.stringify(app.redirectURIs) : null,
             created_at: app.createdAt,
             updated_at: app.updatedAt,
           })
@@ -28,9 +31,7 @@ export abstract class ApplicationRecords extends StoreContext {
   }
 
   async getApplication(id: string): Promise<Application | undefined> {
-    const row = await guard(() =>
-      this.db.selectFrom("applications").selectAll().where("id", "=", id).executeTakeFirst(),
-    );
+    const [row] = await this.hotRows<ApplicationsTable>(Q.get, [id]);
     return row && toApplication(row);
   }
 
@@ -49,6 +50,8 @@ export abstract class ApplicationRecords extends StoreContext {
     if (patch.secretSealed !== undefined) values.secret_sealed = patch.secretSealed;
     if (patch.policy !== undefined) values.policy_json = JSON.stringify(patch.policy);
     if (patch.status !== undefined) values.status = patch.status;
+    if (patch.redirectURIs !== undefined)
+      values.redirect_uris_json = patch.redirectURIs.length > 0 ? JSON.stringify(patch.redirectURIs) : null;
     const r = await guard(() =>
       this.db.updateTable("applications").set(values).where("id", "=", id).executeTakeFirst(),
     );
