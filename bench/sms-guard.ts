@@ -1,5 +1,5 @@
 // bench/sms-guard: SMS send decisions per second (every check: stops, country, breaker, six quotas, spend) beside passcode
-// verifications in the same run, on SQLite and PostgreSQL. Usage: npm run bench:sms [-- --seconds 3 --concurrency 16]
+// verifications in the same run, on SQLite and PostgreSQL. Usage: npm run bench:sms-guard [-- --seconds 3 --concurrency 16]
 import { parseArgs } from "node:util";
 import { decodeBase32 } from "../src/core/base32.ts";
 import { generateTOTP } from "../src/core/otp/totp.ts";

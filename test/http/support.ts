@@ -39,6 +39,8 @@ export async function createTestRuntime(
     env: {},
     overrides: {
       mode: "demo",
+      // The test numbers are Hong Kong's: the SMS guard sends only to the organisation's country (E3).
+      "organization.country": "HK",
       "logging.level": "info",
       "node.name": "test-node",
       "server.port": 0,

@@ -30,7 +30,10 @@ export async function createTestContext(
   const clock = new TestClock();
   const keyringKey = randomBytes(32);
   const keyring = new Keyring([{ id: "t1", key: keyringKey }]);
-  const config = loadConfig({ env: {}, overrides: { mode: "demo", ...overrides } });
+  const config = loadConfig({
+    env: {},
+    overrides: { mode: "demo", "organization.country": "HK", ...overrides },
+  });
   const services = createServices({
     store,
     keyring,
