@@ -281,6 +281,12 @@ const DUO_REASON: Partial<Record<AuthFactor, string>> = { push: "user_approved",
  * Codes exist only for logins the completion gate allowed, so a token always says allow.
  */
 export async function redeemCode(deps: Deps, request: TokenRequest): Promise<TokenResponse | OAuthFailure> {
+  // One transaction: the assertion's jti and the code are spent together, and every failure is an answer, not a
+  // rollback, so a refused exchange still uses up its assertion.
+  return deps.store.transaction((store) => redeemCodeIn({ ...deps, store }, request));
+}
+
+async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenResponse | OAuthFailure> {
   const p = request.params;
   const client = await checkClientAssertion(deps, {
     clientId: p["client_id"] ?? peekIssuer(p["client_assertion"]),

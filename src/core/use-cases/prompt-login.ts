@@ -46,7 +46,8 @@ export async function openPromptLogin(
 }
 
 async function requireLogin(deps: Deps, handle: string): Promise<PromptLogin> {
-  const login = await openPromptLogin(deps, handle);
+  // Read, not touched: the page that posted here kept the login alive; the step below re-checks it in its write.
+  const login = await openPromptLogin(deps, handle, { touch: false });
   if (!login || login.expired || login.session.status !== "pending")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
   return login;
@@ -252,7 +253,10 @@ export async function waitPromptPush(
 }
 
 export type PromptPasscodeResult =
-  | { result: "allow" }
+  | {
+      result: "allow" /** With `finish`: where the browser goes now, the code in it. */;
+      redirectURL?: string;
+    }
   | { result: "deny"; outcome: PasscodeOutcome }
   | { result: "throttled"; retryAfterSeconds: number };
 
@@ -263,9 +267,10 @@ export type PromptPasscodeResult =
 export async function verifyPromptPasscode(
   deps: Deps,
   handle: string,
-  input: { passcode: string; ip: string | null },
+  input: { passcode: string; ip: string | null; finish?: boolean },
 ): Promise<PromptPasscodeResult> {
-  const { session, application } = await requireLogin(deps, handle);
+  const login = await requireLogin(deps, handle);
+  const { session, application } = login;
   const source = { application, ip: input.ip, peer: input.ip };
   const throttle = await checkLoginThrottle(deps, source);
   if (!throttle.allowed) return { result: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
@@ -276,7 +281,11 @@ export async function verifyPromptPasscode(
     ip: input.ip,
     loginSessionId: session.id,
   });
-  if (outcome.result === "allow") return { result: "allow" };
+  if (outcome.result === "allow") {
+    if (!input.finish) return { result: "allow" };
+    const allowed = { ...login, session: { ...session, status: "allowed" as const, factor: outcome.factor } };
+    return { result: "allow", redirectURL: (await finishLogin(deps, allowed)).redirectURL };
+  }
   await countFailedLogin(deps, source);
   return { result: "deny", outcome };
 }
@@ -289,6 +298,11 @@ export async function finishPromptLogin(deps: Deps, handle: string): Promise<{ r
   const login = await openPromptLogin(deps, handle, { touch: false });
   if (login?.session.status !== "allowed")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login is not ready to finish");
+  return finishLogin(deps, login);
+}
+
+/** Issue the code of an allowed login (one conditional write: once per login) and build the way back. */
+async function finishLogin(deps: Deps, login: PromptLogin): Promise<{ redirectURL: string }> {
   const { session } = login;
   const code = randomHex(16);
   const now = deps.clock.now();

@@ -96,9 +96,10 @@ export async function loadPrompt(
   runtime: ServiceRuntime,
   request: FastifyRequest<{ Params: HandleParams }>,
   reply: FastifyReply,
+  options: { methods?: boolean; touch?: boolean } = {},
 ): Promise<{ ctx: PromptContext; methods: PromptMethods } | undefined> {
   const { handle } = request.params;
-  const login = await runtime.services.openPromptLogin(handle);
+  const login = await runtime.services.openPromptLogin(handle, { touch: options.touch !== false });
   if (!login) {
     badLink(runtime, request, reply);
     return undefined;
@@ -141,6 +142,12 @@ export async function loadPrompt(
       error: true,
       actions: [returnAction(handle, app, t)],
     });
+  // A form's answer (a passcode typed) needs no method list: the factor itself decides.
+  if (options.methods === false)
+    return {
+      ctx: { handle, base, login, page, formTarget },
+      methods: { pushDevices: [], passcode: true, allowed: [] },
+    };
   const methods = await runtime.services.listPromptMethods(login);
   if (methods.pushDevices.length === 0 && !methods.passcode)
     return show({

@@ -7,7 +7,6 @@ import { minutesUntil } from "../../core/lockout.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import {
-  finishAndRedirect,
   HandleParams,
   HTML,
   loadPrompt,
@@ -70,7 +69,7 @@ export const passcodeMethod: PromptMethodModule = {
         preHandler: requireSameOrigin(publicOrigin),
       },
       async (request: FastifyRequest<{ Params: HandleParams; Body: { passcode?: string } }>, reply) => {
-        const loaded = await loadPrompt(runtime, request, reply);
+        const loaded = await loadPrompt(runtime, request, reply, { methods: false, touch: false });
         if (!loaded) return reply;
         const { ctx } = loaded;
         const { t } = ctx.page;
@@ -82,6 +81,7 @@ export const passcodeMethod: PromptMethodModule = {
           result = await runtime.services.verifyPromptPasscode(ctx.handle, {
             passcode: typed,
             ip: request.ip,
+            finish: true,
           });
         } catch (error) {
           if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {
@@ -92,7 +92,7 @@ export const passcodeMethod: PromptMethodModule = {
         }
         if (result.result === "allow") {
           rememberMethod(reply, "passcode");
-          return finishAndRedirect(runtime, request, reply);
+          return reply.code(303).header("location", result.redirectURL!).send("");
         }
         if (result.result === "throttled")
           return render(
