@@ -23,9 +23,13 @@ function merged(request: FastifyRequest): Merged {
  * `https://{host}` as this client reached us (the SDKs build `aud` and expect `iss` from their configured API host,
  * port included), and the public URL's origin when one is configured.
  */
-function origins(request: FastifyRequest, runtime: ServiceRuntime): { origin: string; all: string[] } {
+function origins(
+  request: FastifyRequest,
+  runtime: ServiceRuntime,
+  extra: () => readonly string[] = () => [],
+): { origin: string; all: string[] } {
   const origin = `https://${request.host}`;
-  const all = [origin];
+  const all = [origin, ...extra().filter((o) => o !== origin)];
   if (runtime.config.server.publicUrl) {
     const configured = new URL(publicBaseUrl(runtime.config)).origin;
     if (configured !== origin) all.push(configured);
@@ -33,7 +37,11 @@ function origins(request: FastifyRequest, runtime: ServiceRuntime): { origin: st
   return { origin, all };
 }
 
-export function registerOIDCRoutes(app: FastifyInstance, runtime: ServiceRuntime): void {
+export function registerOIDCRoutes(
+  app: FastifyInstance,
+  runtime: ServiceRuntime,
+  extraOrigins?: () => readonly string[],
+): void {
   const { services } = runtime;
   const log = (request: FastifyRequest, f: OAuthFailure, what: string) =>
     request.log.info({ error: f.error, detail: f.detail }, `${what} refused`);
@@ -85,7 +93,7 @@ export function registerOIDCRoutes(app: FastifyInstance, runtime: ServiceRuntime
   const authorize = async (request: FastifyRequest, reply: FastifyReply) => {
     const started = await services.startOIDCLogin({
       params: merged(request),
-      audiences: origins(request, runtime).all,
+      audiences: origins(request, runtime, extraOrigins).all,
       ip: request.ip,
     });
     if (started.ok) return reply.code(302).header("location", `/prompt/${started.handle}`).send("");

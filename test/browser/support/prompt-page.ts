@@ -19,9 +19,7 @@ export async function expectNoAxeViolations(page: Page, what: string): Promise<v
     const axe = (
       globalThis as unknown as {
         axe: {
-          run(
-            o: unknown,
-          ): Promise<{
+          run(o: unknown): Promise<{
             violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }>;
           }>;
         };
