@@ -8,6 +8,7 @@ import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as devices from "./use-cases/devices.ts";
 import * as directory from "./use-cases/directory.ts";
+import * as frame from "./use-cases/frame-login.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
@@ -154,6 +155,7 @@ export function createServices(input: {
     oidcHealthCheck: bind(deps, oidc.healthCheck),
     startOIDCLogin: bind(deps, oidc.startLogin),
     redeemOIDCCode: bind(deps, oidc.redeemCode),
+    startFrameLogin: bind(deps, frame.startFrameLogin),
     openPromptLogin: bind(deps, prompt.openPromptLogin),
     listPromptMethods: bind(deps, prompt.listPromptMethods),
     sendPromptPush: bind(deps, prompt.sendPromptPush),
@@ -309,6 +311,7 @@ export const SERVICE_AREAS = {
     "oidcHealthCheck",
     "startOIDCLogin",
     "redeemOIDCCode",
+    "startFrameLogin",
     "openPromptLogin",
     "listPromptMethods",
     "sendPromptPush",

@@ -56,9 +56,9 @@ describe("the Universal Prompt with Duo's Node SDK, in Chromium", { skip: missin
   before(async () => {
     s = await startPromptServer();
     const { services } = s.duo.t.runtime;
-    for (const name of ["pat", "lou", "alice", "wendy", "dan", "fred", "gus", "nora"])
+    for (const name of ["pat", "lou", "vic", "alice", "wendy", "dan", "fred", "gus", "nora"])
       await services.createUser(ADMIN, { username: name });
-    for (const name of ["pat", "lou"]) {
+    for (const name of ["pat", "lou", "vic"]) {
       const e = await services.enrollTOTP(ADMIN, name);
       const params = {
         key: decodeBase32(e.secret.reveal())!,
@@ -394,6 +394,58 @@ describe("the Universal Prompt with Duo's Node SDK, in Chromium", { skip: missin
         message_detail: "The provided client_assertion was invalid.",
       },
     );
+  });
+
+  test("Web SDK v2: duo_web's iframe on the application's page; the AUTH response is verified by duo_web", async () => {
+    const { page, prompt } = await newPage(en);
+    await page.goto(`${s.app.origin}/v2?user=vic`);
+    const frame = page.frameLocator("#duo_iframe");
+    await frame.getByRole("heading", { level: 1, name: "Enter a passcode" }).waitFor();
+    assert.equal(
+      await frame.getByRole("button", { name: "Not you?" }).count(),
+      0,
+      "no way out of the frame but the page",
+    );
+    await frame.getByLabel("Passcode").fill(totps.get("vic")!());
+    await frame.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL(`${s.app.origin}/v2-result`);
+    assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Verified: vic");
+    assert.deepEqual(s.app.v2Results, ["vic"]);
+    assert.ok(prompt);
+    // A TX signed with another key, or a parent on an origin the application never registered, starts nothing.
+    const sig = (await import("@duosecurity/duo_web")).default.sign_request(
+      s.app.ikey,
+      "s".repeat(40),
+      s.app.akey,
+      "vic",
+    );
+    const forged = await s.request(
+      "GET",
+      `/frame/web/v1/auth?${new URLSearchParams({ tx: sig.split(":")[0]!, parent: `${s.app.origin}/v2` })}`,
+    );
+    assert.equal(forged.status, 400);
+    const good = (await import("@duosecurity/duo_web")).default.sign_request(
+      s.app.ikey,
+      s.app.skey,
+      s.app.akey,
+      "vic",
+    );
+    const elsewhere = await s.request(
+      "GET",
+      `/frame/web/v1/auth?${new URLSearchParams({ tx: good.split(":")[0]!, parent: "https://evil.example/page" })}`,
+    );
+    assert.equal(elsewhere.status, 400);
+    const framed = await s.request(
+      "GET",
+      `/frame/web/v1/auth?${new URLSearchParams({ tx: good.split(":")[0]!, parent: `${s.app.origin}/v2` })}`,
+    );
+    assert.equal(framed.status, 302);
+    const promptPage = await s.request("GET", String(framed.headers.location));
+    const promptCSP = String(
+      (await s.request("GET", String(promptPage.headers.location))).headers["content-security-policy"],
+    );
+    assert.match(promptCSP, new RegExp(`frame-ancestors ${s.app.origin}(;|$)`));
+    await page.close();
   });
 
   test("no page logged a console error (CSP violations included)", () => {

@@ -4,6 +4,7 @@ import { randomHex, sha256Hex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
 import type { Application, LoginSession, PushStatus, User } from "../model.ts";
+import { frameAuthResponse, isFrameLogin } from "./frame-login.ts";
 import { checkLoginThrottle, countFailedLogin } from "./login-throttle.ts";
 import { CODE_LIFETIME_SECONDS, errorRedirectURL, LOGIN_IDLE_SECONDS } from "./oidc.ts";
 import { cancelPush, openPushCode, startPush, waitForPush } from "./push.ts";
@@ -254,8 +255,9 @@ export async function waitPromptPush(
 
 export type PromptPasscodeResult =
   | {
-      result: "allow" /** With `finish`: where the browser goes now, the code in it. */;
-      redirectURL?: string;
+      result: "allow";
+      /** With `finish`: where the browser goes now. */
+      finished?: FinishedLogin;
     }
   | { result: "deny"; outcome: PasscodeOutcome }
   | { result: "throttled"; retryAfterSeconds: number };
@@ -284,7 +286,7 @@ export async function verifyPromptPasscode(
   if (outcome.result === "allow") {
     if (!input.finish) return { result: "allow" };
     const allowed = { ...login, session: { ...session, status: "allowed" as const, factor: outcome.factor } };
-    return { result: "allow", redirectURL: (await finishLogin(deps, allowed)).redirectURL };
+    return { result: "allow", finished: await finishLogin(deps, allowed) };
   }
   await countFailedLogin(deps, source);
   return { result: "deny", outcome };
@@ -294,7 +296,7 @@ export async function verifyPromptPasscode(
  * The browser goes back to the application with a code: once, for a login the completion gate allowed. The
  * code (128 random bits) is stored hashed and lives 60 s; a push still waiting is cancelled.
  */
-export async function finishPromptLogin(deps: Deps, handle: string): Promise<{ redirectURL: string }> {
+export async function finishPromptLogin(deps: Deps, handle: string): Promise<FinishedLogin> {
   const login = await openPromptLogin(deps, handle, { touch: false });
   if (login?.session.status !== "allowed")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login is not ready to finish");
@@ -302,7 +304,14 @@ export async function finishPromptLogin(deps: Deps, handle: string): Promise<{ r
 }
 
 /** Issue the code of an allowed login (one conditional write: once per login) and build the way back. */
-async function finishLogin(deps: Deps, login: PromptLogin): Promise<{ redirectURL: string }> {
+/** How a finished login goes back: a redirect with the code, or (iframe SDK) an AUTH message for the parent page. */
+export interface FinishedLogin {
+  /** OIDC: the redirect URI with the code and state; "" for a frame login. */
+  redirectURL: string;
+  frame?: { parentOrigin: string; message: string };
+}
+
+async function finishLogin(deps: Deps, login: PromptLogin): Promise<FinishedLogin> {
   const { session } = login;
   const code = randomHex(16);
   const now = deps.clock.now();
@@ -314,6 +323,9 @@ async function finishLogin(deps: Deps, login: PromptLogin): Promise<{ redirectUR
     const push = await deps.store.getPushTransaction(session.pushTxid);
     if (push?.status === "pending") await cancelPush(deps, push.id);
   }
+  // Iframe SDK: the code marks the login finished (it is never handed out); the parent page gets AUTH instead.
+  if (isFrameLogin(session))
+    return { redirectURL: "", frame: frameAuthResponse(deps, session, login.application) };
   const url = new URL(session.redirectURI);
   url.searchParams.set(session.useDuoCode ? "duo_code" : "code", code);
   url.searchParams.set("state", session.state);

@@ -120,6 +120,48 @@ export function registerOIDCRoutes(
       { status: 400 },
     );
   };
+  // Web SDK v2 (Duo's iframe, §4.6): a TX signed by the application starts a prompt login framed by its page.
+  app.get<{ Querystring: { tx?: string; parent?: string; v?: string } }>(
+    "/frame/web/v1/auth",
+    {
+      schema: {
+        querystring: T.Object(
+          {
+            tx: T.Optional(T.String({ maxLength: 2048 })),
+            parent: T.Optional(T.String({ maxLength: 2048 })),
+            v: T.Optional(T.String({ maxLength: 16 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: T.String() },
+      },
+    },
+    async (request, reply) => {
+      const started = await services.startFrameLogin({
+        tx: request.query.tx ?? "",
+        parent: request.query.parent ?? "",
+        ip: request.ip,
+      });
+      if (started.ok) return reply.code(302).header("location", `/prompt/${started.handle}`).send("");
+      request.log.info({ reason: started.reason }, "frame login refused");
+      const page = pageContext(request, reply, runtime.config, null);
+      return sendPage(
+        reply,
+        NoticePage({
+          chrome: page.chrome,
+          view: {
+            title: page.t.badLinkTitle,
+            message: page.t.badLink,
+            error: true,
+            reference: request.id,
+            actions: [],
+          },
+        }),
+        { status: 400 },
+      );
+    },
+  );
+
   const authorizeSchema = { querystring: Params, response: { 200: T.String() } };
   app.get("/oauth/v1/authorize", { schema: authorizeSchema }, authorize);
   app.post("/oauth/v1/authorize", { schema: { ...authorizeSchema, body: Body } }, authorize);

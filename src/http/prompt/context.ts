@@ -2,10 +2,13 @@
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Action } from "../../../web/prompt/pages/frame.tsx";
+import { FrameResultPage } from "../../../web/prompt/pages/frame-result.tsx";
 import { NoticePage, type NoticeView } from "../../../web/prompt/pages/notice.tsx";
 import { TwofoldError } from "../../core/errors.ts";
-import type { PromptLogin, PromptMethods } from "../../core/use-cases/prompt-login.ts";
+import { isFrameLogin } from "../../core/use-cases/frame-login.ts";
+import type { FinishedLogin, PromptLogin, PromptMethods } from "../../core/use-cases/prompt-login.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
+import { webAssetURL } from "../web-assets.ts";
 import { type PageContext, pageContext, sendPage } from "./render.ts";
 
 /** The handle in every prompt URL; anything else is a bad link (shown as a page, not a JSON 400). */
@@ -32,16 +35,27 @@ export interface PromptContext {
   base: string;
   login: PromptLogin;
   page: PageContext;
-  /** The application's redirect origin: the CSP's form-action must name it (WEB.md). */
-  formTarget: string;
+  /**
+   * The page's CSP targets: OIDC logins post forms to the application's redirect origin (the final 303), frame
+   * logins (Web SDK v2) are framed by the parent's origin and send nothing elsewhere.
+   */
+  security: PageSecurity;
 }
 
 export function baseOf(handle: string): string {
   return `/prompt/${handle}`;
 }
 
-export function redirectOrigin(login: PromptLogin): string {
-  return new URL(login.session.redirectURI).origin;
+export interface PageSecurity {
+  formTarget: string | null;
+  frameParent: string | null;
+}
+
+export function securityOf(login: PromptLogin): PageSecurity {
+  const origin = new URL(login.session.redirectURI).origin;
+  return isFrameLogin(login.session)
+    ? { formTarget: null, frameParent: origin }
+    : { formTarget: origin, frameParent: null };
 }
 
 export function notice(
@@ -66,7 +80,7 @@ export function notice(
   );
   return sendPage(reply, NoticePage({ chrome: page.chrome, view }), {
     status: options.status ?? 200,
-    formTarget: login ? redirectOrigin(login) : null,
+    ...(login ? securityOf(login) : {}),
   });
 }
 
@@ -83,9 +97,10 @@ export function badLink(runtime: ServiceRuntime, request: FastifyRequest, reply:
   );
 }
 
-/** "Return to {app}": ends the login with an OAuth error at the registered redirect URI. */
-function returnAction(handle: string, app: string, t: PageContext["t"]): Action {
-  return { label: t.returnTo(app), post: `${baseOf(handle)}/return`, primary: true };
+/** "Return to {app}": ends the login with an OAuth error at the registered redirect URI (none inside a frame). */
+function returnActions(login: PromptLogin, handle: string, app: string, t: PageContext["t"]): Action[] {
+  if (isFrameLogin(login.session)) return [];
+  return [{ label: t.returnTo(app), post: `${baseOf(handle)}/return`, primary: true }];
 }
 
 /**
@@ -109,12 +124,14 @@ export async function loadPrompt(
   const page = pageContext(request, reply, runtime.config, {
     appName: app,
     username: login.session.username,
-    returnAction: `${base}/return`,
+    // In the iframe SDK there is no way back but the application's own page around the frame.
+    returnAction: isFrameLogin(login.session) ? null : `${base}/return`,
   });
   const { t } = page;
-  const formTarget = redirectOrigin(login);
+  const security = securityOf(login);
+  const frame = isFrameLogin(login.session);
   const show = (view: NoticeView, status = 200) => {
-    sendPage(reply, NoticePage({ chrome: page.chrome, view }), { status, formTarget });
+    sendPage(reply, NoticePage({ chrome: page.chrome, view }), { status, ...security });
     return undefined;
   };
   const status = login.session.status;
@@ -124,7 +141,7 @@ export async function loadPrompt(
         title: t.pageExpiredTitle,
         message: t.pageExpired(app),
         error: true,
-        actions: [returnAction(handle, app, t)],
+        actions: returnActions(login, handle, app, t),
       },
       410,
     );
@@ -140,12 +157,12 @@ export async function loadPrompt(
       title: t.cantLogInTitle,
       message: login.user ? t.accountDisabled : t.notEnrolled,
       error: true,
-      actions: [returnAction(handle, app, t)],
+      actions: returnActions(login, handle, app, t),
     });
   // A form's answer (a passcode typed) needs no method list: the factor itself decides.
   if (options.methods === false)
     return {
-      ctx: { handle, base, login, page, formTarget },
+      ctx: { handle, base, login, page, security },
       methods: { pushDevices: [], passcode: true, allowed: [] },
     };
   const methods = await runtime.services.listPromptMethods(login);
@@ -154,9 +171,9 @@ export async function loadPrompt(
       title: t.cantLogInTitle,
       message: methods.allowed.length < 2 ? t.noMethods(app) : t.notEnrolled,
       error: true,
-      actions: [returnAction(handle, app, t)],
+      actions: returnActions(login, handle, app, t),
     });
-  return { ctx: { handle, base, login, page, formTarget }, methods };
+  return { ctx: { handle, base, login, page, security }, methods };
 }
 
 /** 303 to the application with its code (the login the gate allowed), or the expired page. */
@@ -166,8 +183,8 @@ export async function finishAndRedirect(
   reply: FastifyReply,
 ): Promise<FastifyReply | undefined> {
   try {
-    const { redirectURL } = await runtime.services.finishPromptLogin(request.params.handle);
-    return reply.code(303).header("location", redirectURL).send("");
+    const finished = await runtime.services.finishPromptLogin(request.params.handle);
+    return sendFinished(runtime, request, reply, finished);
   } catch (error) {
     if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {
       await loadPrompt(runtime, request, reply);
@@ -203,4 +220,28 @@ export interface PromptMethodModule {
   entry(ctx: PromptContext, methods: PromptMethods): Action | null;
   /** Its routes, all under `/prompt/:handle/<id>`; its start page is `GET /prompt/:handle/<id>`. */
   register(app: FastifyInstance, runtime: ServiceRuntime): void;
+}
+
+/** The way back after an allow: a 303 to the application with its code, or (iframe SDK) the page posting AUTH. */
+export async function sendFinished(
+  runtime: ServiceRuntime,
+  request: FastifyRequest<{ Params: HandleParams }>,
+  reply: FastifyReply,
+  finished: FinishedLogin,
+): Promise<FastifyReply> {
+  if (!finished.frame) return reply.code(303).header("location", finished.redirectURL).send("");
+  const login = await runtime.services.openPromptLogin(request.params.handle, { touch: false });
+  const page = pageContext(request, reply, runtime.config, {
+    appName: login?.application.name ?? "",
+    username: login?.session.username ?? null,
+    returnAction: null,
+  });
+  return sendPage(
+    reply,
+    FrameResultPage({
+      chrome: page.chrome,
+      view: { ...finished.frame, scripts: [webAssetURL("prompt/behaviours/frame-result.ts")] },
+    }),
+    { formTarget: null, frameParent: finished.frame.parentOrigin },
+  );
 }

@@ -14,6 +14,7 @@ import {
   type PromptMethodModule,
   PromptQuery,
   rememberMethod,
+  sendFinished,
 } from "./context.ts";
 import { sendPage } from "./render.ts";
 
@@ -37,7 +38,7 @@ function render(ctx: PromptContext, reply: FastifyReply, error: string | null, s
       chrome: ctx.page.chrome,
       view: { action: `${ctx.base}/passcode`, optionsURL: `${ctx.base}/options`, error },
     }),
-    { status, formTarget: ctx.formTarget },
+    { status, ...ctx.security },
   );
 }
 
@@ -92,7 +93,7 @@ export const passcodeMethod: PromptMethodModule = {
         }
         if (result.result === "allow") {
           rememberMethod(reply, "passcode");
-          return reply.code(303).header("location", result.redirectURL!).send("");
+          return sendFinished(runtime, request, reply, result.finished!);
         }
         if (result.result === "throttled")
           return render(

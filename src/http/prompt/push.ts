@@ -120,7 +120,7 @@ export const pushMethod: PromptMethodModule = {
             scripts: [webAssetURL("prompt/behaviours/push-wait.ts")],
           },
         }),
-        { formTarget: ctx.formTarget },
+        { ...ctx.security },
       );
     };
     const showEnded = (ctx: PromptContext, reply: FastifyReply, outcome: PushOutcome | Refusal) =>
@@ -130,7 +130,7 @@ export const pushMethod: PromptMethodModule = {
           chrome: ctx.page.chrome,
           view: endedView(ctx, outcome, Math.ceil(config.policy.push.rateWindowSeconds / 60)),
         }),
-        { status: 200, formTarget: ctx.formTarget },
+        { status: 200, ...ctx.security },
       );
     const send = async (
       request: FastifyRequest<{ Params: HandleParams }>,

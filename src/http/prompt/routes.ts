@@ -2,6 +2,14 @@
 import { readFileSync } from "node:fs";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import {
+  HELP_TEXTS,
+  HELP_TOPICS,
+  HelpIndexPage,
+  HelpPage,
+  type HelpText,
+  type HelpTopic,
+} from "../../../web/prompt/pages/help.tsx";
 import { OptionsPage } from "../../../web/prompt/pages/options.tsx";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
@@ -16,7 +24,7 @@ import {
   rememberedMethod,
 } from "./context.ts";
 import { PROMPT_METHOD_MODULES } from "./methods.ts";
-import { brandLogoURL, sendPage } from "./render.ts";
+import { brandLogoURL, pageContext, sendPage } from "./render.ts";
 
 export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRuntime): void {
   const { services, config } = runtime;
@@ -47,7 +55,7 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
       const { ctx, methods } = loaded;
       const entries = PROMPT_METHOD_MODULES.flatMap((m) => m.entry(ctx, methods) ?? []);
       return sendPage(reply, OptionsPage({ chrome: ctx.page.chrome, entries }), {
-        formTarget: ctx.formTarget,
+        ...ctx.security,
       });
     },
   );
@@ -76,6 +84,61 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
   );
 
   registerBranding(app, runtime);
+  registerHelp(app, runtime);
+}
+
+/**
+ * `/help` and `/help/{topic}`: what each method is, how to add one, what to do without the phone. The texts ship in
+ * both languages; an organisation replaces any of them in `branding.helpPages` (plain text, blank-line paragraphs).
+ */
+function registerHelp(app: FastifyInstance, runtime: ServiceRuntime): void {
+  const custom = runtime.config.branding.helpPages as Partial<
+    Record<HelpTopic, Partial<Record<"en" | "zh-Hant", string>>>
+  >;
+  const text = (topic: HelpTopic, lang: "en" | "zh-Hant"): HelpText => {
+    const shipped = HELP_TEXTS[lang][topic];
+    const own = custom[topic]?.[lang];
+    return own
+      ? {
+          title: shipped.title,
+          paragraphs: own
+            .split(/\n\s*\n/)
+            .map((p) => p.trim())
+            .filter(Boolean),
+        }
+      : shipped;
+  };
+  app.get(
+    "/help",
+    { schema: { querystring: PromptQuery, response: { 200: HTML } } },
+    async (request, reply) => {
+      const page = pageContext(request, reply, runtime.config, null);
+      const topics = HELP_TOPICS.map((topic) => ({
+        href: `/help/${topic}`,
+        title: text(topic, page.lang).title,
+      }));
+      return sendPage(reply, HelpIndexPage({ chrome: page.chrome, topics }));
+    },
+  );
+  app.get<{ Params: { topic: string } }>(
+    "/help/:topic",
+    {
+      schema: {
+        params: T.Object({ topic: T.String({ maxLength: 32 }) }, { additionalProperties: false }),
+        querystring: PromptQuery,
+        response: { 200: HTML },
+      },
+    },
+    async (request, reply) => {
+      const topic = request.params.topic as HelpTopic;
+      if (!HELP_TOPICS.includes(topic)) return badLink(runtime, request, reply);
+      const page = pageContext(request, reply, runtime.config, null);
+      return sendPage(
+        reply,
+        HelpPage({ chrome: page.chrome, text: text(topic, page.lang), indexURL: "/help" }),
+      );
+    },
+  );
 }
 
 /** `/brand/theme.css` (the accent colour as a custom property: no inline style) and the configured logo. */

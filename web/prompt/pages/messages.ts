@@ -83,6 +83,7 @@ const en = {
   continueToApp: (app: string) => `Continue to ${app}`,
   language: "Language",
   help: "Contact the IT service desk.",
+  helpPages: "Help with each way of logging in",
   logo: (org: string) => org,
 };
 
@@ -151,6 +152,7 @@ const zhHant: PromptMessages = {
   continueToApp: (app) => `繼續前往 ${app}`,
   language: "語言",
   help: "請聯絡資訊科技服務台。",
+  helpPages: "各種登入方法的說明",
   logo: (org) => org,
 };
 
