@@ -185,6 +185,16 @@ function checkSemantics(c: Config, issues: ErrorIssue[]): void {
       path: "policy.throttle.perPeer",
       message: `must be at least policy.throttle.perAddress (${th.perAddress})`,
     });
+  // One override per application: two would leave which one wins to the order of the file.
+  const seen = new Set<string>();
+  c.policy.applications.overrides.forEach((o, i) => {
+    if (seen.has(o.integrationKey))
+      issues.push({
+        path: `policy.applications.overrides.${i}.integrationKey`,
+        message: `${o.integrationKey} has an override already`,
+      });
+    seen.add(o.integrationKey);
+  });
   const tls = c.server.tls;
   if (Boolean(tls.cert) !== Boolean(tls.key))
     issues.push({ path: "server.tls", message: "set both cert and key, or neither" });

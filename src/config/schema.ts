@@ -1,5 +1,6 @@
 // The one configuration schema: every setting, its default and its security floor (DESIGN.md §4).
 import { type Static, Type as T } from "@sinclair/typebox";
+import { AUTH_METHODS, MAX_REMEMBER_DAYS } from "../core/model.ts";
 
 /**
  * The push services of the browsers the Twofold Authenticator runs in: Chrome, Edge, Opera, Samsung Internet and
@@ -23,6 +24,10 @@ export const HELP_PAGE_TOPICS = [
   "passkey-phone",
   "security-key",
 ] as const;
+const Method = T.Union(AUTH_METHODS.map((m) => T.Literal(m)));
+
+const RememberDays = (def: number, description: string) =>
+  T.Integer({ default: def, minimum: 0, maximum: MAX_REMEMBER_DAYS, description });
 
 const Seconds = (def: number, min: number, max: number, description: string) =>
   T.Integer({ default: def, minimum: min, maximum: max, description });
@@ -184,7 +189,58 @@ export const ConfigSchema = T.Object(
     ),
     policy: T.Object(
       {
-        newUserPolicy: T.Union([T.Literal("deny"), T.Literal("enroll")], { default: "deny" }),
+        newUserPolicy: T.Union([T.Literal("deny"), T.Literal("enroll"), T.Literal("allow")], {
+          default: "deny",
+          description:
+            "New applications' policy for users with no second factor: deny, enroll (offer enrolment in the prompt) or allow (let them in, logged); enroll and allow only for users who never had one",
+        }),
+        applications: T.Object(
+          {
+            methods: T.Array(Method, {
+              default: [...AUTH_METHODS],
+              minItems: 1,
+              uniqueItems: true,
+              description: `Methods new applications allow (${AUTH_METHODS.join(", ")})`,
+            }),
+            rememberDays: RememberDays(
+              30,
+              "Days a trusted browser skips the second factor in new applications; 0 = off",
+            ),
+            allowPlainPush: T.Boolean({
+              default: false,
+              description: "New applications allow pushes without number matching (D1: off)",
+            }),
+            overrides: T.Array(
+              T.Object({
+                integrationKey: T.String({ pattern: "^DI[A-Z0-9]{18}$" }),
+                methods: T.Optional(T.Array(Method, { minItems: 1, uniqueItems: true })),
+                rememberDays: T.Optional(RememberDays(30, "Days a trusted browser skips the second factor")),
+                newUserPolicy: T.Optional(
+                  T.Union([T.Literal("deny"), T.Literal("enroll"), T.Literal("allow")]),
+                ),
+                allowPlainPush: T.Optional(T.Boolean()),
+              }),
+              {
+                default: [],
+                description:
+                  "Per-application policy kept in this file: these fields win over what the CLI or Admin API stored",
+              },
+            ),
+          },
+          { default: {} },
+        ),
+        trustedBrowsers: T.Object(
+          {
+            maxPerUser: T.Integer({
+              default: 20,
+              minimum: 1,
+              maximum: 200,
+              description:
+                "Live trusted browsers per user; trusting one more revokes the least recently used",
+            }),
+          },
+          { default: {} },
+        ),
         totp: T.Object(
           {
             algorithm: T.Union([T.Literal("SHA1"), T.Literal("SHA256"), T.Literal("SHA512")], {

@@ -23,18 +23,41 @@ export interface User {
 export const APPLICATION_TYPES = ["auth-api", "admin-api", "web-sdk", "unix", "radius", "oidc"] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
+/**
+ * The second-factor methods an application's policy can allow (docs/policy.md). A factor of the authentication log
+ * belongs to one method (methodOfFactor); the completion gate denies a factor whose method the policy leaves out.
+ * `passcode-app`: authenticator-app passcodes (an app enrolled with TOTP/HOTP, or the Twofold Authenticator's
+ * offline codes); `token`: hardware tokens; `webauthn`: security keys and passkeys; `sms`: text-message passcodes.
+ */
+export const AUTH_METHODS = ["push", "passcode-app", "token", "bypass", "rescue", "webauthn", "sms"] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/** What happens to a user with no second factor: deny, offer enrolment in the prompt, or let them through. */
+export const NEW_USER_POLICIES = ["deny", "enroll", "allow"] as const;
+export type NewUserPolicy = (typeof NEW_USER_POLICIES)[number];
+
+/** The most days an application may let a browser skip the second factor (DESIGN.md §4: off … 90 days). */
+export const MAX_REMEMBER_DAYS = 90;
+
 export interface ApplicationPolicy {
-  /** What happens to a user with no factors: deny (default) or offer enrolment. */
-  newUserPolicy: "deny" | "enroll";
-  /** Whether bypass codes (service desk and self-service) are accepted for this application. */
-  allowBypassCodes: boolean;
-  /** Whether rescue codes are accepted as a second factor for this application. */
-  allowRescueCodes: boolean;
+  /**
+   * The methods a user may pass the second factor with here. Bypass codes (service desk and self-service) and
+   * rescue codes are methods like the others: leave them out for a high-assurance application.
+   */
+  methods: AuthMethod[];
+  /** Days a browser the user chose to trust skips the second factor for this application; 0 = never (I5). */
+  rememberDays: number;
+  /**
+   * A user with no second factor: deny (default), offer enrolment in the prompt, or allow in without one (logged
+   * as `allow_unenrolled_user`, through the completion gate). Enrol and allow apply only to users who never had a
+   * second factor (CISA AA22-074A); one whose factors were removed needs an administrator's reset first.
+   */
+  newUserPolicy: NewUserPolicy;
   /**
    * Whether pushes without number matching may be sent for this application (integrations with no screen to
-   * show a code, e.g. a VPN over RADIUS). Off by default: verified push (D1). Absent in older rows = off.
+   * show a code, e.g. a VPN over RADIUS). Off by default: verified push (D1).
    */
-  allowPlainPush?: boolean;
+  allowPlainPush: boolean;
   /**
    * Whether requests signed without a date (duo_unix ≤ 2.0.4, Debian's and Ubuntu's 1.11.3) are refused. Such a
    * signature never expires, so a captured request can be sent again at any time. Absent = accepted: those
@@ -163,7 +186,21 @@ export type AuditInput = Omit<AuditEvent, "id" | "at" | "before" | "after" | "so
 };
 
 export type AuthResult = "allow" | "deny";
-export type AuthFactor = "totp" | "hotp" | "token" | "bypass" | "rescue" | "sms" | "push" | "none";
+/**
+ * What completed (or failed) a login, as the authentication log records it. `remembered_device`: a browser the
+ * user chose to trust skipped the second factor (I5); `none`: no factor (a user in bypass status, a new user an
+ * application lets in, or a denial before any factor ran).
+ */
+export type AuthFactor =
+  | "totp"
+  | "hotp"
+  | "token"
+  | "bypass"
+  | "rescue"
+  | "sms"
+  | "push"
+  | "remembered_device"
+  | "none";
 
 export interface AuthLogEntry {
   id: string;
@@ -327,4 +364,38 @@ export interface LoginSession {
   /** Idle expiry: moved forward on use, never past maxExpiresAt. */
   expiresAt: number;
   maxExpiresAt: number;
+}
+
+/** Why a trusted browser stopped skipping the second factor (I5). */
+export type TrustRevocationReason =
+  | "user"
+  | "admin"
+  | "fraud_reported"
+  | "factor_added"
+  | "factor_removed"
+  | "phone_changed"
+  | "user_disabled"
+  | "replaced";
+
+/**
+ * A browser the user chose to trust for one application ("Yes, trust this browser", I5): the cookie holds
+ * `id.secret`, the store a keyed hash of the secret. It skips the second factor until it expires or is revoked,
+ * and only while the application's policy still remembers browsers that long.
+ */
+export interface TrustedBrowser {
+  id: string;
+  userId: string;
+  applicationId: string;
+  secretHash: string;
+  /** The login that earned the trust (one browser per login). */
+  txid: string;
+  /** A short summary of the browser's User-Agent ("Chrome on Windows"), for the user's list. */
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: number;
+  /** Set from the application's days when trusted; the policy in force at use may end it sooner. */
+  expiresAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  revokedReason: TrustRevocationReason | null;
 }

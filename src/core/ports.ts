@@ -22,6 +22,8 @@ import type {
   PushStatus,
   PushTransaction,
   RescueCode,
+  TrustedBrowser,
+  TrustRevocationReason,
   User,
 } from "./model.ts";
 import type { ThrottleCount } from "./throttle.ts";
@@ -413,6 +415,30 @@ export interface Store {
   endLoginSession(id: string, status: Extract<LoginSessionStatus, "denied" | "abandoned">): Promise<boolean>;
   /** Sessions whose maximum lifetime ended at or before `before` (housekeeping). */
   pruneLoginSessions(before: number, limit: number): Promise<number>;
+  // Trusted browsers (I5)
+  insertTrustedBrowser(browser: TrustedBrowser): Promise<void>;
+  getTrustedBrowser(id: string): Promise<TrustedBrowser | undefined>;
+  /** A user's trusted browsers, newest first; with `liveAt`, only those neither revoked nor expired then. */
+  listTrustedBrowsers(userId: string, liveAt?: number): Promise<TrustedBrowser[]>;
+  /**
+   * Use a trusted browser once: replace its secret's hash (the cookie is rotated) and record the use, only if
+   * the stored hash is still `expectedHash` and the browser is neither revoked nor expired. One conditional
+   * write: of two requests with the same cookie, one skips.
+   */
+  useTrustedBrowser(id: string, expectedHash: string, newHash: string, now: number): Promise<boolean>;
+  revokeTrustedBrowser(id: string, reason: TrustRevocationReason, now: number): Promise<boolean>;
+  /** Revoke every live trusted browser of a user; returns how many. */
+  revokeTrustedBrowsers(userId: string, reason: TrustRevocationReason, now: number): Promise<number>;
+  /** Housekeeping: trusted browsers expired or revoked at or before `before`. */
+  pruneTrustedBrowsers(before: number, limit: number): Promise<number>;
+
+  // The enrolment rule (CISA AA22-074A): whether a user ever had a second factor
+  /** When the user first had a second factor; null: never (or reset); undefined: no such user. */
+  getFirstFactorAt(userId: string): Promise<number | null | undefined>;
+  /** Record the user's first second factor, only if none is recorded; true when this call recorded it. */
+  markFirstFactor(userId: string, at: number): Promise<boolean>;
+  /** Forget it (an administrator's reset); false when nothing was recorded. */
+  clearFirstFactor(userId: string): Promise<boolean>;
 
   // Small key/value state (demo seeding marker, schema facts)
   getMeta(key: string): Promise<string | undefined>;

@@ -8,6 +8,7 @@ import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as devices from "./use-cases/devices.ts";
 import * as directory from "./use-cases/directory.ts";
+import * as eligibility from "./use-cases/enrollment-eligibility.ts";
 import * as frame from "./use-cases/frame-login.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
@@ -20,6 +21,7 @@ import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
+import * as trust from "./use-cases/trusted-browsers.ts";
 import * as usernames from "./use-cases/username-reconciliation.ts";
 import * as users from "./use-cases/users.ts";
 import * as passcode from "./use-cases/verify-passcode.ts";
@@ -91,6 +93,7 @@ export function createServices(input: {
     rotateApplicationSecret: bind(deps, applications.rotateApplicationSecret),
     deleteApplication: bind(deps, applications.deleteApplication),
     setApplicationStatus: bind(deps, applications.setApplicationStatus),
+    describeApplicationPolicy: bind(deps, applications.describeApplicationPolicy),
     openApplicationSecret: (app: Parameters<typeof applications.openApplicationSecret>[1]) =>
       applications.openApplicationSecret(deps, app),
     // authenticator apps and hardware tokens as they are
@@ -185,6 +188,22 @@ export function createServices(input: {
         },
         steps,
       ),
+    // trusted browsers (I5): offered after a login, checked on the next, revoked by user, admin or events
+    offerTrustBrowser: bind(deps, trust.offerTrustBrowser),
+    trustBrowser: bind(deps, trust.trustBrowser),
+    checkTrustedBrowser: bind(deps, trust.checkTrustedBrowser),
+    listTrustedBrowsers: bind(deps, trust.listTrustedBrowsers),
+    revokeTrustedBrowser: bind(deps, trust.revokeTrustedBrowser),
+    revokeAllTrustedBrowsers: bind(deps, trust.revokeAllTrustedBrowsers),
+    revokeTrustedBrowsersForUser: (
+      userId: string,
+      reason: Parameters<typeof trust.revokeTrustedBrowsersForUser>[2],
+      actor?: Actor,
+    ) => trust.revokeTrustedBrowsersForUser(deps, userId, reason, actor),
+    // the enrolment rule (CISA AA22-074A)
+    checkEnrollmentEligibility: bind(deps, eligibility.checkEnrollmentEligibility),
+    resetEnrollment: bind(deps, eligibility.resetEnrollment),
+    getFirstFactorAt: bind(deps, eligibility.getFirstFactorAt),
     // the one passcode check
     verifyPasscode: bind(deps, passcode.verifyPasscode),
     // Duo-compatible Admin API: single tokens, registered phones
@@ -231,6 +250,8 @@ export const SERVICE_AREAS = {
     "reconcileUsernames",
     "listUsernameCollisions",
     "describeUsernameCollisions",
+    "resetEnrollment",
+    "getFirstFactorAt",
   ],
   applications: [
     "getApplication",
@@ -242,6 +263,13 @@ export const SERVICE_AREAS = {
     "deleteApplication",
     "setApplicationStatus",
     "openApplicationSecret",
+    "describeApplicationPolicy",
+  ],
+  browsers: [
+    "listTrustedBrowsers",
+    "revokeTrustedBrowser",
+    "revokeAllTrustedBrowsers",
+    "revokeTrustedBrowsersForUser",
   ],
   devices: [
     "createDeviceActivation",
@@ -320,6 +348,10 @@ export const SERVICE_AREAS = {
     "verifyPromptPasscode",
     "finishPromptLogin",
     "abandonPromptLogin",
+    "offerTrustBrowser",
+    "trustBrowser",
+    "checkTrustedBrowser",
+    "checkEnrollmentEligibility",
   ],
   audit: ["listAuthLog", "listAudit"],
   maintenance: [

@@ -15,6 +15,7 @@ import { OTPCredentialRecords } from "./aggregates/otp-credentials.ts";
 import { PhoneRecords } from "./aggregates/phones.ts";
 import { PushRecords } from "./aggregates/push.ts";
 import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
+import { TrustedBrowserRecords } from "./aggregates/trusted-browsers.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import type { Dialect } from "./migrations.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
@@ -40,6 +41,7 @@ export interface KyselyStore
     PhoneRecords,
     HousekeepingRecords,
     LoginSessionRecords,
+    TrustedBrowserRecords,
     MetaRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
@@ -100,5 +102,6 @@ applyRecords(KyselyStore, [
   PhoneRecords,
   HousekeepingRecords,
   LoginSessionRecords,
+  TrustedBrowserRecords,
   MetaRecords,
 ]);

@@ -430,6 +430,61 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0014_trusted_browsers": {
+      async up(db: AnyDB) {
+        // "Yes, trust this browser" (I5): one row per trusted browser, bound to user and application. Only a keyed
+        // hash of the cookie's secret is kept; the row is revoked (not deleted) so the user and the service desk
+        // see why, and housekeeping deletes it once expired or revoked for a while.
+        await db.schema
+          .createTable("trusted_browsers")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("application_id", "text", (c) =>
+            c.notNull().references("applications.id").onDelete("cascade"),
+          )
+          .addColumn("secret_hash", "text", (c) => c.notNull())
+          // The login that earned the trust: one browser per login, so a login cannot be replayed into many.
+          .addColumn("txid", "text", (c) => c.notNull().unique())
+          .addColumn("user_agent", "text")
+          .addColumn("ip", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .addColumn("last_used_at", big)
+          .addColumn("revoked_at", big)
+          .addColumn("revoked_reason", "text")
+          .execute();
+        await db.schema
+          .createIndex("trusted_browsers_user")
+          .on("trusted_browsers")
+          .columns(["user_id", "revoked_at"])
+          .execute();
+        await db.schema
+          .createIndex("trusted_browsers_expiry")
+          .on("trusted_browsers")
+          .column("expires_at")
+          .execute();
+        await db.schema
+          .createIndex("trusted_browsers_revoked")
+          .on("trusted_browsers")
+          .column("revoked_at")
+          .execute();
+        // When the user first had a second factor: only a user who never had one may enrol in the prompt or be
+        // let in by a new-user policy (CISA AA22-074A). Set once; cleared only by an administrator's reset.
+        await db.schema.alterTable("users").addColumn("first_factor_at", big).execute();
+        // Users who have or had a factor before this column existed: an activated authenticator app or an
+        // assigned token, a device (active or revoked), or a login with one in the authentication log.
+        await sql`
+          update users set first_factor_at = created_at
+          where first_factor_at is null and (
+            exists (select 1 from otp_credentials o where o.user_id = users.id and o.status <> 'pending')
+            or exists (select 1 from devices d where d.user_id = users.id)
+            or exists (
+              select 1 from auth_log a
+              where a.user_id = users.id and a.result = 'allow' and a.factor in ('totp', 'hotp', 'token', 'push')
+            )
+          )`.execute(db);
+      },
+    },
   };
 }
 

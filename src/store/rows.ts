@@ -1,8 +1,8 @@
 // Row ↔ model mapping for the store: numbers from either driver, JSON columns, nullable fields.
 import type { Selectable } from "kysely";
+import { normalizeApplicationPolicy } from "../core/application-policy.ts";
 import type {
   Application,
-  ApplicationPolicy,
   ApplicationType,
   AuditEvent,
   AuthFactor,
@@ -95,7 +95,7 @@ export function toApplication(r: ApplicationsTable): Application {
     name: r.name,
     type: r.type as ApplicationType,
     secretSealed: r.secret_sealed,
-    policy: JSON.parse(r.policy_json) as ApplicationPolicy,
+    policy: normalizeApplicationPolicy(JSON.parse(r.policy_json)),
     status: r.status === "disabled" ? "disabled" : "active",
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),

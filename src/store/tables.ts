@@ -15,6 +15,8 @@ export interface UsersTable {
   created_at: number;
   updated_at: number;
   push_suspended_at?: number | null;
+  /** When the user first had a second factor (migration 0014); null: never, or reset by an administrator. */
+  first_factor_at?: number | null;
 }
 
 export interface UserAliasesTable {
@@ -234,6 +236,22 @@ export interface LoginSessionsTable {
   max_expires_at: number;
 }
 
+/** Browsers a user chose to trust for an application (migration 0014, I5). */
+export interface TrustedBrowsersTable {
+  id: string;
+  user_id: string;
+  application_id: string;
+  secret_hash: string;
+  txid: string;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   user_aliases: UserAliasesTable;
@@ -255,4 +273,5 @@ export interface Database {
   throttle_counts: ThrottleCountsTable;
   api_enrollments: APIEnrollmentsTable;
   login_sessions: LoginSessionsTable;
+  trusted_browsers: TrustedBrowsersTable;
 }

@@ -17,7 +17,8 @@ type Change =
   | "locked"
   | "user deleted"
   | "application disabled"
-  | "policy changed";
+  | "policy changed"
+  | "method forbidden";
 const CHANGES: Change[] = [
   "none",
   "user disabled",
@@ -25,6 +26,7 @@ const CHANGES: Change[] = [
   "user deleted",
   "application disabled",
   "policy changed",
+  "method forbidden",
 ];
 
 /** What each completion path must end in, per change: the reason the authentication log gives. */
@@ -37,6 +39,8 @@ const EXPECTED: Record<string, Record<Change, string>> = {
     "user deleted": "deny user_deleted",
     "application disabled": "deny application_disabled",
     "policy changed": "deny factor_not_allowed",
+    // The application stops allowing authenticator-app passcodes (the TOTP code typed).
+    "method forbidden": "deny factor_not_allowed",
   },
   // answerPush: the device API, behind every push login (Auth API v2, REST v1, `twofold push send`).
   push: {
@@ -46,6 +50,8 @@ const EXPECTED: Record<string, Record<Change, string>> = {
     "user deleted": "deny user_deleted",
     "application disabled": "deny application_disabled",
     "policy changed": "deny plain_push_not_allowed",
+    // The application stops allowing push at all.
+    "method forbidden": "deny factor_not_allowed",
   },
   // preauthenticate: a user in bypass status logs in without a factor (there is no factor lock to check).
   "bypass user": {
@@ -55,6 +61,8 @@ const EXPECTED: Record<string, Record<Change, string>> = {
     "user deleted": "deny user_deleted",
     "application disabled": "deny application_disabled",
     "policy changed": "deny bypass_status_revoked",
+    // The application leaves bypass out of its methods: bypass status does not open it either.
+    "method forbidden": "deny factor_not_allowed",
   },
 };
 
@@ -97,7 +105,7 @@ for (const dialect of await dialects()) {
       const { application } = await t.services.createApplication(ADMIN, {
         name: `App ${++n}`,
         type: "auth-api",
-        policy: { allowBypassCodes: true, allowPlainPush: true },
+        policy: { allowPlainPush: true },
       });
       return application;
     }
@@ -132,8 +140,19 @@ for (const dialect of await dialects()) {
           if (user.status === "bypass") await t.services.setUserStatus(ADMIN, username, "active");
           else
             await t.services.updateApplication(ADMIN, app.id, {
-              policy: { allowBypassCodes: false, allowPlainPush: false },
+              policy: { methods: ["push", "passcode-app", "token"], allowPlainPush: false },
             });
+          return;
+        case "method forbidden":
+          await t.services.updateApplication(ADMIN, app.id, {
+            policy: {
+              methods: (["push", "passcode-app", "token", "bypass"] as const).filter(
+                (m) =>
+                  m !==
+                  (user.status === "bypass" ? "bypass" : factorClass === "push" ? "push" : "passcode-app"),
+              ),
+            },
+          });
       }
     }
 

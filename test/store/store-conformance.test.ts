@@ -137,15 +137,23 @@ for (const dialect of await dialects()) {
         name: "VPN",
         type: "radius",
         secretSealed: "v1.k.s",
-        policy: { newUserPolicy: "deny", allowBypassCodes: true, allowRescueCodes: false },
+        policy: {
+          newUserPolicy: "deny",
+          methods: ["push", "passcode-app", "bypass"],
+          rememberDays: 7,
+          allowPlainPush: false,
+        },
         status: "active",
         createdAt: T,
         updatedAt: T,
       });
-      assert.equal((await store.getApplication(id))?.policy.allowRescueCodes, false);
+      assert.deepEqual((await store.getApplication(id))?.policy.methods, ["push", "passcode-app", "bypass"]);
+      assert.equal((await store.getApplication(id))?.policy.rememberDays, 7);
       const u = await store.updateApplication(
         id,
-        { policy: { newUserPolicy: "enroll", allowBypassCodes: false, allowRescueCodes: false } },
+        {
+          policy: { newUserPolicy: "enroll", methods: ["push"], rememberDays: 0, allowPlainPush: true },
+        },
         T + 1,
       );
       assert.equal(u?.policy.newUserPolicy, "enroll");

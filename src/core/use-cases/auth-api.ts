@@ -1,8 +1,10 @@
 // The login steps behind the Duo-compatible Auth API and REST v1: preauth (may this user log in, and how), passcode and push authentication, and the status of a transaction.
 
+import { allowsMethod, effectivePolicy } from "../application-policy.ts";
 import { type CompletionVerdict, completeAuthentication } from "../completion-gate.ts";
 import { randomHex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
+import { mayEnrollAsNewUser } from "../enrollment-rule.ts";
 import { evaluateLockout } from "../lockout.ts";
 import type { Application, AuthFactor, Device, OTPCredential, PushStatus, User } from "../model.ts";
 import { decideThrottle, windowsToRead } from "../throttle.ts";
@@ -53,6 +55,11 @@ export const AUTH_MESSAGES = {
   smsUnavailable:
     "SMS passcodes are not available. Use a passcode from your authenticator app or token, or a bypass code.",
   optionUnavailable: "That option is not available. Choose one of the options listed or enter a passcode.",
+  methodNotAllowed: "This application does not accept that method. Use another one.",
+  noAllowedMethod: "None of your methods work with this application. Contact your IT service desk.",
+  newUserAllowed: "Allowed: this application does not require a second factor from new users",
+  resetRequired:
+    "Your second factor was removed. Contact your IT service desk to set up a new one before you log in.",
 } as const;
 
 /**
@@ -69,6 +76,7 @@ const IMMEDIATE_DENIALS = {
   push_locked_out: { status: "locked_out", message: AUTH_MESSAGES.lockedOut },
   push_needs_verification: { status: "deny", message: AUTH_MESSAGES.verifiedPushRequired },
   push_application_disabled: { status: "deny", message: AUTH_MESSAGES.denied },
+  push_not_allowed: { status: "deny", message: AUTH_MESSAGES.methodNotAllowed },
   sms_unavailable: { status: "deny", message: AUTH_MESSAGES.smsUnavailable },
   option_unavailable: { status: "deny", message: AUTH_MESSAGES.optionUnavailable },
 } as const satisfies Record<string, { status: string; message: string }>;
@@ -129,10 +137,45 @@ export async function preauthenticate(
     });
     return { result, user: user ?? null, message, reason };
   };
-  const newUser = () =>
-    application.policy.newUserPolicy === "enroll"
-      ? finish("enroll", "enroll", AUTH_MESSAGES.enroll)
-      : finish("deny", "not_enrolled", AUTH_MESSAGES.denied);
+  const policy = effectivePolicy(deps.policy, application);
+  // No second factor. Enrol or allow only a user who never had one (CISA AA22-074A): a user whose factors were
+  // removed waits for an administrator's reset (`twofold user reset-enrollment`).
+  const newUser = async (): Promise<PreauthOutcome> => {
+    if (policy.newUserPolicy === "deny") return finish("deny", "not_enrolled", AUTH_MESSAGES.denied);
+    if (user && !(await mayEnrollAsNewUser(deps.store, user.id)))
+      return finish("deny", "enrollment_reset_required", AUTH_MESSAGES.resetRequired);
+    if (policy.newUserPolicy === "enroll") return finish("enroll", "enroll", AUTH_MESSAGES.enroll);
+    // Let in without a factor: still a completed authentication, through the gate, logged as such (G1).
+    const verdict = await deps.store.transaction((store) =>
+      completeAuthentication(
+        { ...deps, store },
+        {
+          userId: user?.id ?? null,
+          username: input.username,
+          applicationId: application.id,
+          factor: "none",
+          factorClass: null,
+          reason: "allow_unenrolled_user",
+          ip: input.ip,
+          txid: randomHex(16),
+          now,
+        },
+      ),
+    );
+    return verdict.result === "allow"
+      ? {
+          result: "allow",
+          user: user ?? null,
+          message: AUTH_MESSAGES.newUserAllowed,
+          reason: "allow_unenrolled_user",
+        }
+      : {
+          result: "deny",
+          user: user ?? null,
+          message: gateDenyMessage(verdict, now),
+          reason: verdict.reason,
+        };
+  };
 
   if (!user) return newUser();
   if (user.status === "disabled") return finish("deny", "user_disabled", AUTH_MESSAGES.disabled);
@@ -159,7 +202,7 @@ export async function preauthenticate(
       : { result: "deny", user, message: gateDenyMessage(verdict, now), reason: verdict.reason };
   }
 
-  const [devices, credentials, bypass, rescue, lockouts, suspendedAt] = await Promise.all([
+  const [devices, allCredentials, bypass, rescue, lockouts, suspendedAt] = await Promise.all([
     deps.store.listDevices(user.id),
     deps.store.listUsableOTPCredentials(user.id),
     deps.store.listLiveBypassCodes(user.id, now),
@@ -168,11 +211,16 @@ export async function preauthenticate(
     deps.store.getPushSuspendedAt(user.id),
   ]);
   const active = devices.filter((d) => d.status === "active");
-  const hasPasscodes =
-    credentials.length > 0 ||
-    (bypass.length > 0 && application.policy.allowBypassCodes) ||
-    (rescue.length > 0 && application.policy.allowRescueCodes);
-  if (active.length === 0 && !hasPasscodes) return newUser();
+  if (active.length === 0 && allCredentials.length === 0 && bypass.length === 0 && rescue.length === 0)
+    return newUser();
+  // What this application's policy lets the user use (docs/policy.md).
+  const allows = (m: Parameters<typeof allowsMethod>[1]) => allowsMethod(policy, m);
+  const credentials = allCredentials.filter((c) => allows(c.kind === "token" ? "token" : "passcode-app"));
+  const pushAllowed = allows("push") && active.length > 0;
+  const bypassAllowed = bypass.length > 0 && allows("bypass");
+  const rescueAllowed = rescue.length > 0 && allows("rescue");
+  if (!pushAllowed && credentials.length === 0 && !bypassAllowed && !rescueAllowed)
+    return finish("deny", "no_allowed_method", AUTH_MESSAGES.noAllowedMethod);
 
   // The earliest time one of the user's closed classes opens again: what "try again in N minutes" says.
   let reopensAt = Number.POSITIVE_INFINITY;
@@ -185,11 +233,11 @@ export async function preauthenticate(
     if (!d.allowed) reopensAt = Math.min(reopensAt, d.retryAt);
     return d.allowed;
   };
-  const pushOpen = active.length > 0 && suspendedAt === null && open("push");
+  const pushOpen = pushAllowed && suspendedAt === null && open("push");
   const passcodeOpen =
     (credentials.length > 0 && open("otp")) ||
-    (bypass.length > 0 && application.policy.allowBypassCodes && open("bypass")) ||
-    (rescue.length > 0 && application.policy.allowRescueCodes && open("rescue"));
+    (bypassAllowed && open("bypass")) ||
+    (rescueAllowed && open("rescue"));
   if (!pushOpen && !passcodeOpen)
     return finish(
       "deny",
@@ -200,7 +248,12 @@ export async function preauthenticate(
   return {
     result: "auth",
     user,
-    devices: listAuthDevices(active, credentials, suspendedAt === null),
+    devices: listAuthDevices(
+      allows("push") || allows("passcode-app") ? active : [],
+      credentials,
+      pushAllowed && suspendedAt === null,
+      allows("passcode-app"),
+    ),
     message: AUTH_MESSAGES.active,
   };
 }
@@ -209,6 +262,7 @@ function listAuthDevices(
   devices: Device[],
   credentials: OTPCredential[],
   pushAllowed: boolean,
+  passcodesAllowed: boolean,
 ): AuthDevice[] {
   const onDevices = new Set(devices.map((d) => d.otpCredentialId).filter((id) => id !== null));
   return [
@@ -217,7 +271,10 @@ function listAuthDevices(
         id: d.id,
         type: "phone",
         name: d.name,
-        capabilities: pushAllowed ? ["auto", "push", "mobile_otp"] : ["mobile_otp"],
+        capabilities: [
+          ...(pushAllowed ? (["auto", "push"] as const) : []),
+          ...(passcodesAllowed ? (["mobile_otp"] as const) : []),
+        ],
       }),
     ),
     ...credentials
@@ -249,6 +306,9 @@ const GATE_MESSAGES: Partial<Record<string, string>> = {
   application_disabled: AUTH_MESSAGES.denied,
   bypass_status_revoked: AUTH_MESSAGES.denied,
   plain_push_not_allowed: AUTH_MESSAGES.verifiedPushRequired,
+  factor_not_allowed: AUTH_MESSAGES.methodNotAllowed,
+  new_user_not_allowed: AUTH_MESSAGES.denied,
+  enrolled_user: AUTH_MESSAGES.denied,
 };
 
 /** What a user is told when the gate refused: "try again in N minutes" for a lock, else why, in few words. */
@@ -298,6 +358,7 @@ const PUSH_REFUSALS: Record<Exclude<PushRefusal, "no_devices">, ImmediateDenial>
   locked_out: "push_locked_out",
   verified_push_required: "push_needs_verification",
   application_disabled: "push_application_disabled",
+  push_not_allowed: "push_not_allowed",
 };
 
 /**

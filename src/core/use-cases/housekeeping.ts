@@ -65,6 +65,12 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     prune: (store, before, limit) => store.pruneLoginSessions(before, limit),
   },
   {
+    // Trusted browsers once expired or revoked: kept for the grace period so the user's list says what happened.
+    name: "trusted browsers",
+    cutoff: (now, r) => now - r.graceSeconds * SECOND,
+    prune: (store, before, limit) => store.pruneTrustedBrowsers(before, limit),
+  },
+  {
     name: "login throttle counters",
     cutoff: (now, r) => now - (r.throttleRetentionSeconds ?? (2 * DAY) / SECOND) * SECOND,
     prune: (store, before) => store.deleteThrottleCounts(before),

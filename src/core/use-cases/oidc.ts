@@ -269,6 +269,7 @@ const DUO_FACTOR: Record<AuthFactor, string> = {
   bypass: "bypass_code",
   rescue: "rescue_code",
   sms: "sms_passcode",
+  remembered_device: "remembered_device",
   none: "not_available",
 };
 

@@ -6,6 +6,7 @@ import { describeLockout, type LockoutStatus } from "../lockout.ts";
 import type { User, UserStatus } from "../model.ts";
 import type { UserPatch } from "../ports.ts";
 import { canonicalizeUsername, tryCanonicalizeUsername } from "../username.ts";
+import { revokeTrustedBrowsersForUser } from "./trust-revocation.ts";
 import { reconcileIfContested } from "./username-reconciliation.ts";
 
 export interface NewUser {
@@ -243,6 +244,8 @@ export async function updateUser(
   const updated = await deps.store.transaction(async (tx) => {
     const u = await tx.updateUser(user.id, patch, deps.clock.now());
     if (!u) throw new TwofoldError("ERR_USER_NOT_FOUND", `no user ${JSON.stringify(identifier)}`);
+    if (patch.status === "disabled")
+      await revokeTrustedBrowsersForUser({ ...deps, store: tx }, user.id, "user_disabled");
     for (const key of removed) await tx.removeAlias(user.id, key);
     for (const a of added) await tx.addAlias(user.id, a.alias, a.canonical);
     const before: Record<string, unknown> = {};
@@ -336,6 +339,8 @@ export async function setUserStatus(
   const user = await requireUser(deps, identifier);
   const updated = await deps.store.transaction(async (tx) => {
     const u = await tx.updateUser(user.id, { status }, deps.clock.now());
+    if (status === "disabled")
+      await revokeTrustedBrowsersForUser({ ...deps, store: tx }, user.id, "user_disabled");
     await audit({ ...deps, store: tx }, actor, {
       action: "user.status",
       targetType: "user",

@@ -1,5 +1,6 @@
 // The one passcode use case: whatever was typed (app code, token code, bypass or rescue code), find out which and verify it once.
 
+import { allowsMethod, effectivePolicy } from "../application-policy.ts";
 import { completeAuthentication, type GateDenyReason } from "../completion-gate.ts";
 import { randomBytes, randomHex, randomId } from "../crypto/index.ts";
 import { audit, type Deps } from "../deps.ts";
@@ -205,9 +206,12 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       return deny(decision.locked ? "locked_out" : "rate_delayed", "none", decision.retryAt);
     }
     if (shape.kind === "malformed") return fail("malformed_passcode");
-    if (shape.kind === "bypass" && app && !app.policy.allowBypassCodes)
+    // Bypass and rescue codes have their own shape: a code of a method the application leaves out is refused
+    // before any is looked at. App and token codes share one; the completion gate refuses those (A4).
+    const policy = app && effectivePolicy(deps.policy, app);
+    if (shape.kind === "bypass" && policy && !allowsMethod(policy, "bypass"))
       return fail("factor_not_allowed", "bypass");
-    if (shape.kind === "rescue" && app && !app.policy.allowRescueCodes)
+    if (shape.kind === "rescue" && policy && !allowsMethod(policy, "rescue"))
       return fail("factor_not_allowed", "rescue");
 
     if (shape.kind === "otp") {

@@ -15,8 +15,11 @@ import {
 } from "./admin-route.ts";
 import { createLookups } from "./objects.ts";
 
-/** Twofold's factors in Duo's words (§5.6); filters translate back through the same table. */
-const FACTOR_NAMES: Record<AuthFactor, string> = {
+/**
+ * Twofold's factors in Duo's words (§5.6); filters translate back through the same table. The prompt's
+ * `auth_context.factor` uses the same words (a trusted browser: `remembered_device`).
+ */
+export const FACTOR_NAMES: Record<AuthFactor, string> = {
   totp: "passcode",
   hotp: "passcode",
   rescue: "passcode",
@@ -24,6 +27,7 @@ const FACTOR_NAMES: Record<AuthFactor, string> = {
   bypass: "bypass_code",
   push: "duo_push",
   sms: "sms_passcode",
+  remembered_device: "remembered_device",
   none: "not_available",
 };
 /** Authentication log v1 (deprecated by Duo) named factors and results for people. [U] */
@@ -35,6 +39,7 @@ const FACTOR_NAMES_V1: Record<AuthFactor, string> = {
   bypass: "Bypass Code",
   push: "Duo Push",
   sms: "SMS Passcode",
+  remembered_device: "Remembered Device",
   none: "Not Available",
 };
 const RESULT_NAMES = { allow: "success", deny: "denied" } as const;
