@@ -81,11 +81,18 @@ describe("the demo's Campus Portal, through Duo's Web SDK, in Chromium", { skip:
     const prompt = new PromptPage(page);
     assert.ok(await page.getByText("Logging in to Campus Portal").isVisible());
     await prompt.submitPasscode(alicePasscode());
+    // The demo application remembers browsers (30 days by default): the prompt asks; alice says yes.
+    assert.equal(await prompt.headingText(), "Trust this browser?");
+    await prompt.chooseTrust(true);
     await page.waitForURL(`${portal}/`);
     assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Welcome, alice");
     assert.match((await page.getByRole("status").textContent()) ?? "", /duo_mobile_passcode/);
     await page.getByRole("button", { name: "Log out" }).click();
     assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Campus Portal");
+    // Her next login in this browser skips the second factor.
+    await logIn(page, "alice", "alice-demo");
+    await page.waitForURL(`${portal}/`);
+    assert.match((await page.getByRole("status").textContent()) ?? "", /remembered_device/);
   });
 
   test("the portal's pages and the demo start page's link pass axe", async () => {

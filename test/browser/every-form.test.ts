@@ -31,12 +31,16 @@ const SUBMITTED_BY: Record<string, { test: string; step: string }> = {
     step: "sendAgain(",
   },
   '<form method="post" action={chrome.returnAction}': {
-    test: "test/browser/universal-prompt.test.ts",
+    test: "test/browser/universal-prompt-paths.test.ts",
     step: "notMe(",
   },
   '<form method="post" action={view.continueAction}': {
-    test: "test/browser/universal-prompt.test.ts",
+    test: "test/browser/universal-prompt-paths.test.ts",
     step: "continueAfterApproving(",
+  },
+  '<form method="post" action={view.action} aria-describedby="trust-text"': {
+    test: "test/browser/universal-prompt-trust.test.ts",
+    step: "chooseTrust(",
   },
   '<form method="post" action={view.action} novalidate': {
     test: "test/browser/universal-prompt.test.ts",

@@ -110,10 +110,12 @@ export async function startPromptServer(
   const appPort = (appServer.address() as AddressInfo).port;
   const origin = `https://localhost:${appPort}`;
   const redirectUri = `${origin}/callback`;
+  // This application remembers no browsers (the trusted-browser test registers one that does).
   const created = await duo.t.runtime.services.createApplication(ADMIN, {
     name: options.name ?? "Campus Portal",
     type: "web-sdk",
     redirectURIs: [redirectUri],
+    policy: { rememberDays: 0 },
   });
   const app: TestApplication = {
     ikey: created.application.id,

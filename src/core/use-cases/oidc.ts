@@ -273,7 +273,11 @@ const DUO_FACTOR: Record<AuthFactor, string> = {
   none: "not_available",
 };
 
-const DUO_REASON: Partial<Record<AuthFactor, string>> = { push: "user_approved", bypass: "bypass_code" };
+const DUO_REASON: Partial<Record<AuthFactor, string>> = {
+  push: "user_approved",
+  bypass: "bypass_code",
+  remembered_device: "remembered_device",
+};
 
 /**
  * `POST /oauth/v1/token` (§4.5): check the client assertion, then redeem the code once (one conditional write: a

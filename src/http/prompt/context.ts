@@ -1,9 +1,11 @@
 // What every prompt route shares: loading the login behind the handle, the pages that end or pause a login, the way back.
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { EnrollStartPage } from "../../../web/prompt/pages/enroll.tsx";
 import type { Action } from "../../../web/prompt/pages/frame.tsx";
 import { FrameResultPage } from "../../../web/prompt/pages/frame-result.tsx";
 import { NoticePage, type NoticeView } from "../../../web/prompt/pages/notice.tsx";
+import { TrustPage } from "../../../web/prompt/pages/trust.tsx";
 import { TwofoldError } from "../../core/errors.ts";
 import { isFrameLogin } from "../../core/use-cases/frame-login.ts";
 import type { FinishedLogin, PromptLogin, PromptMethods } from "../../core/use-cases/prompt-login.ts";
@@ -111,7 +113,7 @@ export async function loadPrompt(
   runtime: ServiceRuntime,
   request: FastifyRequest<{ Params: HandleParams }>,
   reply: FastifyReply,
-  options: { methods?: boolean; touch?: boolean } = {},
+  options: { methods?: boolean; touch?: boolean; enrolling?: boolean } = {},
 ): Promise<{ ctx: PromptContext; methods: PromptMethods } | undefined> {
   const { handle } = request.params;
   const login = await runtime.services.openPromptLogin(handle, { touch: options.touch !== false });
@@ -166,14 +168,89 @@ export async function loadPrompt(
       methods: { pushDevices: [], passcode: true, allowed: [] },
     };
   const methods = await runtime.services.listPromptMethods(login);
-  if (methods.pushDevices.length === 0 && !methods.passcode)
+  if (methods.pushDevices.length === 0 && !methods.passcode) {
+    // Never had a factor, and the application offers enrolment: set one up here (the enrol routes).
+    const eligibility = await runtime.services.promptEnrollment(handle);
+    if (eligibility.eligible && options.enrolling)
+      return { ctx: { handle, base, login, page, security }, methods };
+    if (eligibility.eligible) {
+      sendPage(reply, EnrollStartPage({ chrome: page.chrome, action: `${base}/enroll` }), security);
+      return undefined;
+    }
     return show({
       title: t.cantLogInTitle,
       message: methods.allowed.length < 2 ? t.noMethods(app) : t.notEnrolled,
       error: true,
       actions: returnActions(login, handle, app, t),
     });
+  }
   return { ctx: { handle, base, login, page, security }, methods };
+}
+
+/** The trusted-browser cookie of one application (I5): `__Host-`, so only this host and path `/` can set it. */
+export function trustCookieName(applicationId: string): string {
+  return `__Host-twofold-trust-${applicationId}`;
+}
+
+export function readCookie(request: FastifyRequest, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? "").split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return v.join("=");
+  }
+  return undefined;
+}
+
+export function setTrustCookie(
+  reply: FastifyReply,
+  applicationId: string,
+  token: string,
+  expiresAt: number,
+  now: number,
+) {
+  const maxAge = Math.max(0, Math.floor((expiresAt - now) / 1000));
+  reply.header(
+    "set-cookie",
+    `${trustCookieName(applicationId)}=${token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${maxAge}`,
+  );
+}
+
+export function clearTrustCookie(reply: FastifyReply, applicationId: string) {
+  reply.header(
+    "set-cookie",
+    `${trustCookieName(applicationId)}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`,
+  );
+}
+
+/**
+ * After an allow: "Trust this browser?" when the application remembers browsers and the factor allows it (not a
+ * code, not in a frame); otherwise straight back to the application.
+ */
+export async function completeLogin(
+  runtime: ServiceRuntime,
+  request: FastifyRequest<{ Params: HandleParams }>,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
+  const offer = await runtime.services.offerPromptTrust(request.params.handle);
+  if (!offer) return finishAndRedirect(runtime, request, reply);
+  const login = await runtime.services.openPromptLogin(request.params.handle, { touch: false });
+  if (!login) return finishAndRedirect(runtime, request, reply);
+  const page = pageContext(request, reply, runtime.config, {
+    appName: login.application.name,
+    username: login.session.username,
+    returnAction: null,
+  });
+  return sendPage(
+    reply,
+    TrustPage({
+      chrome: page.chrome,
+      view: {
+        action: `${baseOf(request.params.handle)}/trust`,
+        days: offer.days,
+        appName: login.application.name,
+      },
+    }),
+    securityOf(login),
+  );
 }
 
 /** 303 to the application with its code (the login the gate allowed), or the expired page. */

@@ -7,6 +7,7 @@ import { minutesUntil } from "../../core/lockout.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import {
+  completeLogin,
   HandleParams,
   HTML,
   loadPrompt,
@@ -14,7 +15,6 @@ import {
   type PromptMethodModule,
   PromptQuery,
   rememberMethod,
-  sendFinished,
 } from "./context.ts";
 import { sendPage } from "./render.ts";
 
@@ -36,7 +36,12 @@ function render(ctx: PromptContext, reply: FastifyReply, error: string | null, s
     reply,
     PasscodePage({
       chrome: ctx.page.chrome,
-      view: { action: `${ctx.base}/passcode`, optionsURL: `${ctx.base}/options`, error },
+      view: {
+        action: `${ctx.base}/passcode`,
+        optionsURL: `${ctx.base}/options`,
+        error,
+        autofocus: ctx.security.frameParent === null,
+      },
     }),
     { status, ...ctx.security },
   );
@@ -82,7 +87,6 @@ export const passcodeMethod: PromptMethodModule = {
           result = await runtime.services.verifyPromptPasscode(ctx.handle, {
             passcode: typed,
             ip: request.ip,
-            finish: true,
           });
         } catch (error) {
           if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {
@@ -93,7 +97,7 @@ export const passcodeMethod: PromptMethodModule = {
         }
         if (result.result === "allow") {
           rememberMethod(reply, "passcode");
-          return sendFinished(runtime, request, reply, result.finished!);
+          return completeLogin(runtime, request, reply);
         }
         if (result.result === "throttled")
           return render(

@@ -9,8 +9,8 @@ import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import { webAssetURL } from "../web-assets.ts";
 import {
+  completeLogin,
   EmptyForm,
-  finishAndRedirect,
   HandleParams,
   HTML,
   loadPrompt,
@@ -192,7 +192,7 @@ export const pushMethod: PromptMethodModule = {
           signal: controller.signal,
         });
         if (state?.loginStatus === "allowed" || state?.outcome === "approved")
-          return finishAndRedirect(runtime, request, reply);
+          return completeLogin(runtime, request, reply);
         return reply.code(303).header("location", `/prompt/${request.params.handle}/push`).send("");
       },
     );
