@@ -3,6 +3,8 @@
 // answered by the command-line authenticator after typing the number shown, axe-core on every page in both languages.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { decodeBase32 } from "../../src/core/base32.ts";
+import { generateTOTP } from "../../src/core/otp/totp.ts";
 import { ADMIN } from "../http/support.ts";
 import { haveOpenSSL } from "../support/certificates.ts";
 import { chromiumMissing } from "./support/chromium.ts";
@@ -23,6 +25,9 @@ describe("the Universal Prompt in Chromium: trusted browsers and enrolment", { s
       redirectURIs: [h.s.app.redirectUri],
     });
     const keys = { clientId: library.application.id, clientSecret: library.secretKey.reveal() };
+    // Each TOTP code is accepted once: wait for the step after the one the enrolment used up, and after each login.
+    const nextStep = () => new Promise((r) => setTimeout(r, 30_000 - (Date.now() % 30_000) + 100));
+    await nextStep();
     // The trust question in both languages through axe: a login answered "No, don't trust" in each.
     for (const [i, ctx] of h.axeContexts.entries()) {
       const page = await ctx.newPage();
@@ -40,8 +45,7 @@ describe("the Universal Prompt in Chromium: trusted browsers and enrolment", { s
       await page.waitForURL(`${h.s.app.origin}/callback?**`);
       assert.equal((await exchange(login, "tess")).auth_context.factor, "duo_mobile_passcode");
       await page.close();
-      // The next TOTP step: each code is accepted once.
-      await new Promise((r) => setTimeout(r, 30_000 - (Date.now() % 30_000) + 100));
+      await nextStep();
     }
     const { page, prompt } = await newPage("en");
     const first = await startLogin(page, "tess", undefined, keys);
@@ -85,6 +89,12 @@ describe("the Universal Prompt in Chromium: trusted browsers and enrolment", { s
     const keys = { clientId: enrolling.application.id, clientSecret: enrolling.secretKey.reveal() };
     // rex had an authenticator app, removed since: he may not enrol here (an administrator resets him first).
     const rexApp = await services.enrollTOTP(ADMIN, "rex");
+    const rexKey = decodeBase32(rexApp.secret.reveal())!;
+    await services.confirmTOTP(
+      ADMIN,
+      rexApp.credentialId,
+      generateTOTP({ key: rexKey, algorithm: "SHA1", digits: 6, period: 30 }, Date.now()),
+    );
     await services.removeOTPCredential(ADMIN, rexApp.credentialId);
 
     const { page, prompt } = await newPage("en");
