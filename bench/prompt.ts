@@ -134,6 +134,8 @@ const created = await services.createApplication(ADMIN, {
   name: "Bench Portal",
   type: "web-sdk",
   redirectURIs: ["https://portal.example.edu/callback"],
+  // No "Trust this browser?" step: the flow measured is authorize → passcode → token.
+  policy: { rememberDays: 0 },
 });
 const client = new Client({
   clientId: created.application.id,
