@@ -27,7 +27,7 @@ const SUBMITTED_BY: Record<string, { test: string; step: string }> = {
   // The login prompt (web/prompt/pages): Actions' buttons (Send again, Return to {app}, Continue to {app}, a push
   // entry in Other options), Not you?, the no-script Continue, Enter a passcode.
   '<form method="post" action={a.post}': {
-    test: "test/browser/universal-prompt.test.ts",
+    test: "test/browser/universal-prompt-push.test.ts",
     step: "sendAgain(",
   },
   '<form method="post" action={chrome.returnAction}': {
