@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunningServer } from "../http/server.ts";
 import type { DemoInfo } from "../runtime/demo-info.ts";
-import type { ServiceRuntime as Runtime } from "../runtime/runtime.ts";
+import type { ServiceRuntime } from "../runtime/runtime.ts";
 import { createDevCertificates, opensslMissing } from "./dev-certificates.ts";
 
 export interface DemoPortal {
@@ -20,7 +20,7 @@ export interface DemoPortal {
  * one Twofold accepts as its own. No certificate warning, nothing to install.
  */
 export async function startBackChannel(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   certsDir: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ server: RunningServer; apiHost: string; ca: Buffer } | { skipped: string }> {
@@ -45,7 +45,7 @@ export async function startBackChannel(
 }
 
 export async function startDemoPortal(
-  runtime: Runtime,
+  runtime: ServiceRuntime,
   demo: DemoInfo,
   options: { apiHost: string; ca: Buffer; browserOrigin: string; port: number },
 ): Promise<DemoPortal> {

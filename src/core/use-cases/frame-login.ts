@@ -50,8 +50,7 @@ export async function startFrameLogin(
   if (values.length !== 3) return { ok: false, reason: "malformed" };
   const [username, ikey, exp] = values as [string, string, string];
   const app = /^DI[A-Z0-9]{18}$/.test(ikey) ? await deps.store.getApplication(ikey) : undefined;
-  if (!app || app.type !== "web-sdk" || app.status !== "active")
-    return { ok: false, reason: "unknown_application" };
+  if (app?.type !== "web-sdk" || app.status !== "active") return { ok: false, reason: "unknown_application" };
   if (!constantTimeEqual(hmacHex("SHA1", secret(deps, app), `TX|${parts[1]}`), parts[2]!))
     return { ok: false, reason: "signature" };
   const now = deps.clock.now();

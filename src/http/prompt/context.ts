@@ -131,7 +131,6 @@ export async function loadPrompt(
   });
   const { t } = page;
   const security = securityOf(login);
-  const frame = isFrameLogin(login.session);
   const show = (view: NoticeView, status = 200) => {
     sendPage(reply, NoticePage({ chrome: page.chrome, view }), { status, ...security });
     return undefined;

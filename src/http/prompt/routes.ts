@@ -27,6 +27,7 @@ import {
   HandleParams,
   HTML,
   loadPrompt,
+  notice,
   PromptQuery,
   readCookie,
   rememberedMethod,
@@ -66,7 +67,17 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
         }
         // Revoked, expired, another user's, policy off: forget it and ask for a factor.
         if (skip.result === "none") clearTrustCookie(reply, ctx.login.application.id);
-        else return (await loadPrompt(runtime, request, reply), reply);
+        else {
+          // The completion gate refused the skip (the account or the application changed since): no login here.
+          const { t } = ctx.page;
+          return notice(
+            runtime,
+            request,
+            reply,
+            { title: t.cantLogInTitle, message: t.accountDisabled, error: true, actions: [] },
+            { status: 403, login: ctx.login, handle: ctx.handle },
+          );
+        }
       }
       const usable = PROMPT_METHOD_MODULES.filter((m) => m.entry(ctx, methods) !== null);
       const remembered = rememberedMethod(request);
