@@ -77,8 +77,11 @@ export async function completeAuthentication(tx: Deps, c: Completion): Promise<C
     await tx.store.appendAuthLog({ ...line, result: "deny", reason: verdict.reason });
     return verdict;
   }
-  if (c.factorClass !== null && c.userId !== null) await tx.store.resetLockout(c.userId, c.factorClass);
-  await tx.store.appendAuthLog({ ...line, result: "allow", reason: c.reason } as GatedAllow);
+  // The line, and the reset of the factor's failure counter (one statement where the database allows).
+  await tx.store.appendAuthLog(
+    { ...line, result: "allow", reason: c.reason } as GatedAllow,
+    c.userId !== null ? (c.factorClass ?? undefined) : undefined,
+  );
   return verdict;
 }
 
@@ -89,22 +92,24 @@ async function decide(tx: Deps, c: Completion): Promise<CompletionVerdict> {
     retryAt,
   });
   const newUser = c.factor === "none" && c.reason === "allow_unenrolled_user";
-  const user = c.userId === null ? undefined : await tx.store.getUser(c.userId);
+  // One read: the user, the class's lockout state (its row lock taken, a no-op when the caller holds it: nothing
+  // changes it until commit) and the application.
+  const state = await tx.store.readCompletionState(c.userId ?? "", c.factorClass, c.applicationId);
+  const user = c.userId === null ? undefined : state.user;
   if (c.userId !== null && !user) return deny("user_deleted");
   if (c.userId === null && !newUser) return deny("user_deleted");
   if (user?.status === "disabled") return deny("user_disabled");
   if (c.factorClass === null) {
     if (c.factor === "none" && !newUser && user?.status !== "bypass") return deny("bypass_status_revoked");
-  } else if (user) {
-    // Takes the class's lockout row lock (a no-op when the caller holds it): nothing changes it until commit.
+  } else if (user && c.userId !== null) {
     const lock = evaluateLockout(
-      await tx.store.lockAttemptState(user.id, c.factorClass),
+      state.lockout ?? { userId: c.userId, factorClass: c.factorClass, failures: 0, lastFailureAt: null },
       c.now,
       tx.policy.lockout,
     );
     if (!lock.allowed) return deny(lock.locked ? "locked_out" : "rate_delayed", lock.retryAt);
   }
-  const app = c.applicationId === null ? undefined : await tx.store.getApplication(c.applicationId);
+  const app = c.applicationId === null ? undefined : (state.application ?? undefined);
   if (c.applicationId !== null) {
     if (!app) return deny("application_deleted");
     if (app.status === "disabled") return deny("application_disabled");
@@ -115,7 +120,8 @@ async function decide(tx: Deps, c: Completion): Promise<CompletionVerdict> {
     // Only an application whose policy still says so lets a user in without a factor, and only a user who never
     // had one (a user whose factors were removed must be reset by an administrator, CISA AA22-074A).
     if (policy?.newUserPolicy !== "allow") return deny("new_user_not_allowed");
-    if (user && !(await mayEnrollAsNewUser(tx.store, user.id))) return deny("enrolled_user");
+    if (user && c.userId !== null && !(await mayEnrollAsNewUser(tx.store, c.userId)))
+      return deny("enrolled_user");
     return { result: "allow" };
   }
   if (c.factor === "remembered_device") {

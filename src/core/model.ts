@@ -16,9 +16,14 @@ export interface User {
   /** scrypt hash of a local password, for organisations without an upstream directory. */
   passwordHash: string | null;
   notes: string | null;
+  /** The language notifications are written in (`en`, `zh-Hant`); absent or null = the organisation's. */
+  language?: UserLanguage | null;
   createdAt: number;
   updatedAt: number;
 }
+
+export const USER_LANGUAGES = ["en", "zh-Hant"] as const;
+export type UserLanguage = (typeof USER_LANGUAGES)[number];
 
 export const APPLICATION_TYPES = ["auth-api", "admin-api", "web-sdk", "unix", "radius", "oidc"] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
@@ -293,6 +298,78 @@ export interface Phone {
   platform: string;
   deviceId: string | null;
   createdAt: number;
+  /**
+   * When the number was proven by a code sent to it (E2): only then does it receive passcodes. Cleared when the
+   * number changes (a new number is a new authenticator). Absent = never verified.
+   */
+  smsVerifiedAt?: number | null;
+}
+
+/** A text-message code: a login passcode (E1) or the code that verifies a phone number at enrolment (E2). */
+export type SMSCodePurpose = "login" | "verify";
+
+/** One code sent by text message. Only its keyed hash is kept; it is used once, or killed by the next one. */
+export interface SMSCode {
+  id: string;
+  userId: string;
+  phoneId: string;
+  purpose: SMSCodePurpose;
+  /** The application whose login asked for it: the code completes only that application's logins. */
+  applicationId: string | null;
+  codeHash: string;
+  /** The abuse guard's reservation for this send (conversion and refunds are reported against it). */
+  reservationId: string | null;
+  /** The outbox message that carries it. */
+  messageId: string | null;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  revokedAt: number | null;
+}
+
+export type OutboxChannel = "sms" | "email";
+
+/**
+ * - `pending`: waiting for its (next) attempt; `sending`: a node holds it and is handing it to a gateway;
+ * - `sent`: a gateway accepted it; `delivered` / `undelivered`: the gateway's delivery receipt said so;
+ * - `failed`: every attempt failed; `expired`: it was no longer worth sending (a passcode past its life);
+ * - `unknown`: the node sending it stopped mid-send, so whether the gateway got it cannot be known; it is not
+ *   sent again (sent once at most, never twice).
+ */
+export type OutboxStatus =
+  | "pending"
+  | "sending"
+  | "sent"
+  | "delivered"
+  | "undelivered"
+  | "failed"
+  | "expired"
+  | "unknown";
+
+/** A message committed before it is sent (DESIGN §2 "Messages out"): destination and body are sealed at rest. */
+export interface OutboxMessage {
+  id: string;
+  channel: OutboxChannel;
+  userId: string | null;
+  /** What it is (`sms-passcode`, `sms-verify`, `email:<kind>`): for operators; never the content. */
+  kind: string;
+  destinationSealed: string;
+  bodySealed: string;
+  reservationId: string | null;
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  /** Not sent after this (a passcode that expired is not sent late); null = until attempts run out. */
+  sendBy: number | null;
+  gateway: string | null;
+  gatewayMessageId: string | null;
+  lastError: string | null;
+  createdAt: number;
+  sentAt: number | null;
+  /** When the delivery receipt came (delivered or not). */
+  receiptAt: number | null;
 }
 
 /** `cancelled`: the login that asked stopped waiting (the user chose another way, or gave up). */

@@ -81,6 +81,14 @@ export interface Policy {
     maxLivePerUser: number;
   };
   rescue: { count: number };
+  sms: {
+    codeDigits: 6 | 8;
+    lifetimeSeconds: number;
+    resendAfterSeconds: number;
+    verifyLifetimeSeconds: number;
+    /** Usernames that are administrators: never offered text messages (E2). */
+    administrators: readonly string[];
+  };
   push: {
     lifetimeSeconds: number;
     codeDigits: number;

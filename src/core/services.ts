@@ -1,8 +1,9 @@
 // Binds every use case to its dependencies: the single object interfaces (HTTP, CLI, RADIUS) call into.
 import type { Keyring } from "./crypto/keyring.ts";
-import type { Actor, Deps } from "./deps.ts";
+import type { Actor, Deps, Messaging } from "./deps.ts";
 import type { Policy } from "./policy.ts";
-import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { Clock, OperatorAlerts, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
 import * as applications from "./use-cases/applications.ts";
 import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
@@ -15,11 +16,15 @@ import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
 import * as throttle from "./use-cases/login-throttle.ts";
 import * as oidc from "./use-cases/oidc.ts";
+import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as prompt from "./use-cases/prompt-login.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
+import * as smsGuard from "./use-cases/sms-guard.ts";
+import * as smsOperator from "./use-cases/sms-operator.ts";
+import * as sms from "./use-cases/sms-passcodes.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
 import * as trust from "./use-cases/trusted-browsers.ts";
 import * as usernames from "./use-cases/username-reconciliation.ts";
@@ -28,9 +33,10 @@ import * as passcode from "./use-cases/verify-passcode.ts";
 
 export interface ServiceConfig {
   policy: Policy;
-  organization: { issuer: string };
+  organization: { issuer: string; country?: string };
   identity: { stripDomains: readonly string[] };
   housekeeping: housekeeping.Retention;
+  sms: { guard: Omit<SmsGuardPolicy, "organizationCountry">; outbox?: { retentionDays: number } };
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -48,6 +54,8 @@ export function createServices(input: {
   pushEvents: PushEvents;
   pushDelivery?: PushDelivery;
   places?: PlaceLookup;
+  messaging?: Messaging;
+  alerts?: OperatorAlerts;
 }) {
   const deps: Deps = {
     store: input.store,
@@ -60,6 +68,9 @@ export function createServices(input: {
     pushEvents: input.pushEvents,
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
+    ...(input.messaging ? { messaging: input.messaging } : {}),
+    smsGuard: { ...input.config.sms.guard, organizationCountry: input.config.organization.country ?? "" },
+    ...(input.alerts ? { alerts: input.alerts } : {}),
   };
   // The use cases' dependencies stay inside: an interface reaches the store only through these functions.
   return {
@@ -148,6 +159,7 @@ export function createServices(input: {
     preauthenticate: bind(deps, authAPI.preauthenticate),
     findLoginUser: bind(deps, authAPI.findLoginUser),
     requestAuthPush: bind(deps, authAPI.requestAuthPush),
+    requestLoginSMS: bind(deps, authAPI.requestLoginSMS),
     denyLogin: bind(deps, authAPI.denyLogin),
     readAuthStatus: bind(deps, authAPI.readAuthStatus),
     enrollNewUser: bind(deps, authAPI.enrollNewUser),
@@ -190,6 +202,9 @@ export function createServices(input: {
           ...input.config.housekeeping,
           throttleRetentionSeconds:
             2 * Math.max(deps.policy.throttle.windowSeconds, deps.policy.apiEnrollment.rateWindowSeconds),
+          outboxRetentionDays: input.config.sms.outbox?.retentionDays ?? 30,
+          smsSendRetentionDays: deps.smsGuard.sendRetentionDays,
+          smsHistoryDays: deps.smsGuard.historyDays,
         },
         steps,
       ),
@@ -222,6 +237,23 @@ export function createServices(input: {
     attachPhone: bind(deps, phones.attachPhone),
     detachPhone: bind(deps, phones.detachPhone),
     createPhoneActivation: bind(deps, phones.createPhoneActivation),
+    // text messages: phones verified for SMS (E2), login passcodes (E1), the outbox
+    addSMSPhone: bind(deps, sms.addSMSPhone),
+    sendPhoneVerification: bind(deps, sms.sendPhoneVerification),
+    confirmPhoneVerification: bind(deps, sms.confirmPhoneVerification),
+    listSMSPhones: bind(deps, sms.listSMSPhones),
+    sendLoginPasscode: bind(deps, sms.sendLoginPasscode),
+    runOutbox: (limit?: number) => outbox.runOutbox(deps, limit),
+    recordDeliveryReceipt: bind(deps, outbox.recordDeliveryReceipt),
+    getMessageStatus: bind(deps, outbox.getMessageStatus),
+    countMessages: bind(deps, outbox.countMessages),
+    // SMS abuse controls (E3): every text is decided and reserved here first; the service desk's stops; the report
+    decideSmsSend: bind(deps, smsGuard.decideSmsSend),
+    recordSmsConverted: bind(deps, smsGuard.recordSmsConverted),
+    recordSmsFailed: bind(deps, smsGuard.recordSmsFailed),
+    stopSms: bind(deps, smsOperator.stopSms),
+    resumeSms: bind(deps, smsOperator.resumeSms),
+    readSmsReport: bind(deps, smsOperator.readSmsReport),
   };
 }
 
@@ -297,6 +329,9 @@ export const SERVICE_AREAS = {
     "attachPhone",
     "detachPhone",
     "createPhoneActivation",
+    "addSMSPhone",
+    "sendPhoneVerification",
+    "confirmPhoneVerification",
   ],
   authenticators: [
     "getOTPCredential",
@@ -335,12 +370,15 @@ export const SERVICE_AREAS = {
     "preauthenticate",
     "findLoginUser",
     "requestAuthPush",
+    "requestLoginSMS",
     "denyLogin",
     "readAuthStatus",
     "enrollNewUser",
     "readActivationStatus",
     "statusHoldMs",
     "admitSignedRequest",
+    "listSMSPhones",
+    "sendLoginPasscode",
     "oidcHealthCheck",
     "startOIDCLogin",
     "redeemOIDCCode",
@@ -363,6 +401,7 @@ export const SERVICE_AREAS = {
     "checkTrustedBrowser",
     "checkEnrollmentEligibility",
   ],
+  sms: ["decideSmsSend", "recordSmsConverted", "recordSmsFailed", "stopSms", "resumeSms", "readSmsReport"],
   audit: ["listAuthLog", "listAudit"],
   maintenance: [
     "checkDatabase",
@@ -371,6 +410,10 @@ export const SERVICE_AREAS = {
     "deleteExpiredThrottleCounts",
     "deleteExpiredEnrollments",
     "purgeSignedRequests",
+    "runOutbox",
+    "recordDeliveryReceipt",
+    "getMessageStatus",
+    "countMessages",
   ],
 } as const satisfies Record<string, readonly (keyof Services)[]>;
 

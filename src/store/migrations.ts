@@ -385,6 +385,74 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .column("barcode_hash");
       },
     },
+    "0016_sms_and_outbox": {
+      async up(db: AnyDB) {
+        // The language a user's notifications are written in (e-mail through the outbox).
+        await db.schema.alterTable("users").addColumn("language", "text").execute();
+        // A phone number receives passcodes only once a code sent to it was typed back (E2).
+        await db.schema.alterTable("phones").addColumn("sms_verified_at", big).execute();
+        // Text-message codes: keyed hashes, one live per user and purpose, used once (E1).
+        await db.schema
+          .createTable("sms_codes")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("phone_id", "text", (c) => c.notNull())
+          .addColumn("purpose", "text", (c) => c.notNull())
+          .addColumn("application_id", "text")
+          .addColumn("code_hash", "text", (c) => c.notNull())
+          .addColumn("reservation_id", "text")
+          .addColumn("message_id", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .addColumn("used_at", big)
+          .addColumn("revoked_at", big)
+          .execute();
+        await db.schema
+          .createIndex("sms_codes_user")
+          .on("sms_codes")
+          .columns(["user_id", "purpose", "created_at"])
+          .execute();
+        await db.schema.createIndex("sms_codes_expiry").on("sms_codes").column("expires_at").execute();
+        // The outbox: a message is committed before it is sent and claimed with a lease (DESIGN §2).
+        await db.schema
+          .createTable("outbox_messages")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("channel", "text", (c) => c.notNull())
+          .addColumn("user_id", "text")
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("destination_sealed", "text", (c) => c.notNull())
+          .addColumn("body_sealed", "text", (c) => c.notNull())
+          .addColumn("reservation_id", "text")
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("attempts", "integer", (c) => c.notNull())
+          .addColumn("next_attempt_at", big, (c) => c.notNull())
+          .addColumn("lease_owner", "text")
+          .addColumn("lease_until", big)
+          .addColumn("send_by", big)
+          .addColumn("gateway", "text")
+          .addColumn("gateway_message_id", "text")
+          .addColumn("last_error", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("sent_at", big)
+          .addColumn("receipt_at", big)
+          .execute();
+        await db.schema
+          .createIndex("outbox_messages_due")
+          .on("outbox_messages")
+          .columns(["status", "next_attempt_at"])
+          .execute();
+        await db.schema
+          .createIndex("outbox_messages_gateway_id")
+          .on("outbox_messages")
+          .columns(["gateway", "gateway_message_id"])
+          .execute();
+        await db.schema
+          .createIndex("outbox_messages_created")
+          .on("outbox_messages")
+          .column("created_at")
+          .execute();
+      },
+    },
     "0013_login_sessions": {
       async up(db: AnyDB) {
         // Web SDK applications register the exact redirect URIs the prompt may send a browser back to (J1).
@@ -483,6 +551,80 @@ function migrations(dialect: Dialect): Record<string, Migration> {
               where a.user_id = users.id and a.result = 'allow' and a.factor in ('totp', 'hotp', 'token', 'push')
             )
           )`.execute(db);
+      },
+    },
+    "0017_sms_guard": {
+      async up(db: AnyDB) {
+        // Every text the SMS guard allowed (E3): counted per user, number, address, application, country and prefix
+        // over rolling windows, and judged by the conversion breaker. The number is a keyed hash; rows are deleted
+        // after sms.guard.sendRetentionDays.
+        await db.schema
+          .createTable("sms_sends")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull())
+          .addColumn("number_hash", "text", (c) => c.notNull())
+          .addColumn("country", "text", (c) => c.notNull())
+          .addColumn("prefix", "text", (c) => c.notNull())
+          .addColumn("address", "text")
+          .addColumn("application_id", "text")
+          .addColumn("purpose", "text", (c) => c.notNull())
+          .addColumn("cost_micros", big, (c) => c.notNull())
+          .addColumn("day", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("settled_at", big)
+          .addColumn("excluded", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
+        for (const column of ["user_id", "number_hash", "address", "application_id", "country", "prefix"])
+          await db.schema
+            .createIndex(`sms_sends_${column}`)
+            .on("sms_sends")
+            .columns([column, "created_at"])
+            .execute();
+        await db.schema.createIndex("sms_sends_created").on("sms_sends").column("created_at").execute();
+        // One row per spend day: the row every decision locks first, the spend it is charged to, the day's totals.
+        await db.schema
+          .createTable("sms_days")
+          .addColumn("day", "text", (c) => c.primaryKey())
+          .addColumn("sent", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("converted", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("failed", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("spent_micros", big, (c) => c.notNull().defaultTo(0))
+          .addColumn("cap_alerted_at", big)
+          .execute();
+        await db.schema
+          .createTable("sms_blocked")
+          .addColumn("day", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("count", "integer", (c) => c.notNull())
+          .addPrimaryKeyConstraint("sms_blocked_pk", ["day", "reason"])
+          .execute();
+        // Operators' stops (user, number) and the breaker's pauses (country, prefix, address). At most one open
+        // per scope, subject and source: a partial unique index, so two nodes cannot both open one.
+        await db.schema
+          .createTable("sms_stops")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("scope", "text", (c) => c.notNull())
+          .addColumn("subject", "text", (c) => c.notNull())
+          .addColumn("user_id", "text", (c) => c.references("users.id").onDelete("cascade"))
+          .addColumn("source", "text", (c) => c.notNull())
+          .addColumn("mode", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("created_by", "text", (c) => c.notNull())
+          .addColumn("until", big)
+          .addColumn("ended_at", big)
+          .addColumn("ended_by", "text")
+          .addColumn("stats_json", "text")
+          .execute();
+        await sql`create unique index sms_stops_open on sms_stops (scope, subject, source) where ended_at is null`.execute(
+          db,
+        );
+        await db.schema
+          .createIndex("sms_stops_ended")
+          .on("sms_stops")
+          .columns(["ended_at", "until"])
+          .execute();
       },
     },
   };

@@ -84,6 +84,7 @@ export function toUser(r: UsersTable): User {
     status: r.status as UserStatus,
     passwordHash: r.password_hash,
     notes: r.notes,
+    language: (r.language as User["language"]) ?? null,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -226,6 +227,7 @@ export function toPhone(r: PhonesTable): Phone {
     platform: r.platform,
     deviceId: r.device_id,
     createdAt: Number(r.created_at),
+    smsVerifiedAt: num(r.sms_verified_at),
   };
 }
 
@@ -239,6 +241,7 @@ export function fromPhone(p: Phone): PhonesTable {
     type: p.type,
     platform: p.platform,
     device_id: p.deviceId,
+    sms_verified_at: p.smsVerifiedAt ?? null,
     created_at: p.createdAt,
   };
 }

@@ -9,9 +9,11 @@ import { dbCommands } from "./db.ts";
 import { deviceCommands } from "./device.ts";
 import { keysCommands } from "./keys.ts";
 import { passcodeCommands } from "./passcode.ts";
+import { phoneCommands } from "./phone.ts";
 import { pushCommands } from "./push.ts";
 import { rescueCommands } from "./rescue.ts";
 import { serveCommands } from "./serve.ts";
+import { smsCommands } from "./sms.ts";
 import { tokenCommands } from "./token.ts";
 import { totpCommands } from "./totp.ts";
 import { userCommands } from "./user.ts";
@@ -27,11 +29,13 @@ export const COMMANDS: readonly Command[] = [
   ...tokenCommands,
   ...bypassCommands,
   ...rescueCommands,
+  ...smsCommands,
   ...appCommands,
   ...auditCommands,
   ...passcodeCommands,
   ...pushCommands,
   ...deviceCommands,
+  ...phoneCommands,
 ];
 
 export const GROUPS: Record<string, string> = {
@@ -44,10 +48,12 @@ export const GROUPS: Record<string, string> = {
   token: "hardware tokens: inventory and loans",
   bypass: "bypass codes from the service desk",
   rescue: "rescue codes",
+  sms: "text messages: stop them for a user or number, the abuse report",
   app: "applications (integrations)",
   audit: "the audit log",
   auth: "the authentication log",
   passcode: "test a passcode",
   push: "push approval: activate the Twofold Authenticator, send a test push",
   device: "the command-line Twofold Authenticator (for headless use and tests)",
+  phone: "phones for text-message passcodes: add, verify",
 };

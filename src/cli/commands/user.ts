@@ -105,9 +105,15 @@ export const userCommands: Command[] = [
       phone: { type: "string", value: "+E164", description: "phone number, e.g. +886912345678" },
       "password-stdin": { type: "boolean", description: "read a local password from stdin" },
       status: { type: "string", value: "S", description: "active (default), bypass or disabled" },
+      language: {
+        type: "string",
+        value: "L",
+        description: "language of the user's e-mail notifications: en or zh-Hant (default: mail.language)",
+      },
     },
     async run(ctx) {
       const status = parseStatus(ctx.string("status"));
+      const language = ctx.string("language");
       const password = ctx.flag("password-stdin") ? await readStdinText(ctx.stdin) : undefined;
       if (password === "") throw new UsageError("--password-stdin: stdin was empty");
       const { services } = await ctx.runtime();
@@ -118,6 +124,7 @@ export const userCommands: Command[] = [
         phone: ctx.string("phone") ?? null,
         ...(status ? { status } : {}),
         ...(password ? { password } : {}),
+        ...(language ? { language: language as "en" | "zh-Hant" } : {}),
       });
       printUser(ctx, user, "created");
       return 0;

@@ -16,16 +16,19 @@ import {
   startPush,
   waitForPush,
 } from "./push.ts";
+import { listSMSPhones, SMS_MESSAGES, type SMSPhone, sendLoginPasscode } from "./sms-passcodes.ts";
 import { createUser, findUser } from "./users.ts";
 import { PASSCODE_MESSAGES, passcodeDenyMessage, recordAuthAttempt } from "./verify-passcode.ts";
 
 /** What a user is offered at preauth (duo-compat §3.6 `devices`). */
 export interface AuthDevice {
   id: string;
-  /** A Twofold Authenticator is a `phone`; hardware tokens and authenticator apps are `token`s. */
+  /** A Twofold Authenticator or a phone for text messages is a `phone`; apps and hardware tokens are `token`s. */
   type: "phone" | "token";
   name: string;
-  capabilities: Array<"auto" | "push" | "mobile_otp">;
+  capabilities: Array<"auto" | "push" | "mobile_otp" | "sms">;
+  /** A phone for text messages: its number with all but the last four digits masked (N1). */
+  number?: string;
 }
 
 export type PreauthOutcome =
@@ -60,6 +63,8 @@ export const AUTH_MESSAGES = {
   newUserAllowed: "Allowed: this application does not require a second factor from new users",
   resetRequired:
     "Your second factor was removed. Contact your IT service desk to set up a new one before you log in.",
+  smsQuota: "Too many codes. Try again later.",
+  smsCooldown: "A code was just sent. Wait a moment before asking for another.",
 } as const;
 
 /**
@@ -78,6 +83,13 @@ const IMMEDIATE_DENIALS = {
   push_application_disabled: { status: "deny", message: AUTH_MESSAGES.denied },
   push_not_allowed: { status: "deny", message: AUTH_MESSAGES.methodNotAllowed },
   sms_unavailable: { status: "deny", message: AUTH_MESSAGES.smsUnavailable },
+  // Duo's answer to factor=sms: a deny whose status is `sent` (§3.7); the code is then typed as a passcode.
+  sms_sent: { status: "sent", message: SMS_MESSAGES.sent },
+  sms_stopped: { status: "deny", message: SMS_MESSAGES.stopped },
+  sms_quota: { status: "deny", message: AUTH_MESSAGES.smsQuota },
+  sms_cooldown: { status: "deny", message: AUTH_MESSAGES.smsCooldown },
+  sms_not_sent: { status: "deny", message: SMS_MESSAGES.unavailable },
+  sms_locked_out: { status: "locked_out", message: AUTH_MESSAGES.lockedOut },
   option_unavailable: { status: "deny", message: AUTH_MESSAGES.optionUnavailable },
 } as const satisfies Record<string, { status: string; message: string }>;
 
@@ -101,11 +113,62 @@ export async function denyLogin(
     ip: string | null;
     factor: AuthFactor;
     reason: ImmediateDenial;
+    /** Words for this answer when they carry a detail (minutes to wait); status polls read the plain ones. */
+    message?: string;
   },
 ): Promise<{ txid: string; outcome: AuthOutcome }> {
   const txid = randomHex(16);
-  await recordAuthAttempt(deps, { ...input, txid, now: deps.clock.now(), result: "deny" });
-  return { txid, outcome: immediateOutcome(input.reason, input.factor) };
+  const { message, ...attempt } = input;
+  await recordAuthAttempt(deps, { ...attempt, txid, now: deps.clock.now(), result: "deny" });
+  const outcome = immediateOutcome(input.reason, input.factor);
+  return { txid, outcome: message ? { ...outcome, message } : outcome };
+}
+
+/** What sendLoginPasscode's refusals are logged and answered as. */
+const SMS_REFUSALS = {
+  not_allowed: "sms_unavailable",
+  cooldown: "sms_cooldown",
+  locked_out: "sms_locked_out",
+  stopped: "sms_stopped",
+  quota: "sms_quota",
+  unavailable: "sms_not_sent",
+} as const satisfies Record<string, ImmediateDenial>;
+
+export type SMSRequestOutcome =
+  | { noCapableDevice: true }
+  | { noCapableDevice: false; txid: string; outcome: AuthOutcome };
+
+/**
+ * A login asks for a text-message passcode (Auth API `factor=sms`, REST v1 `smsN`): Duo answers `deny` with
+ * status `sent` and the user then types the code as a passcode (§3.7). Every answer is a deny logged with its
+ * reason; asking for a text is never a failed login (send quotas are the guard's, apart from guess counters).
+ */
+export async function requestLoginSMS(
+  deps: Deps,
+  input: {
+    user: User | undefined;
+    username: string;
+    application: Application;
+    ip: string | null;
+    /** `auto` or one of the user's phones. */
+    device: string;
+  },
+): Promise<SMSRequestOutcome> {
+  const { user } = input;
+  const deny = async (reason: ImmediateDenial, message?: string): Promise<SMSRequestOutcome> => ({
+    noCapableDevice: false,
+    ...(await denyLogin(deps, { ...input, factor: "sms", reason, ...(message ? { message } : {}) })),
+  });
+  if (!user || user.status === "disabled") return deny("sms_unavailable");
+  const sent = await sendLoginPasscode(deps, {
+    user,
+    application: input.application,
+    ip: input.ip,
+    phoneId: input.device,
+  });
+  if (sent.sent) return deny("sms_sent");
+  if (sent.reason === "no_phone") return { noCapableDevice: true };
+  return deny(SMS_REFUSALS[sent.reason], sent.message);
 }
 
 /**
@@ -202,13 +265,14 @@ export async function preauthenticate(
       : { result: "deny", user, message: gateDenyMessage(verdict, now), reason: verdict.reason };
   }
 
-  const [devices, allCredentials, bypass, rescue, lockouts, suspendedAt] = await Promise.all([
+  const [devices, allCredentials, bypass, rescue, lockouts, suspendedAt, smsPhones] = await Promise.all([
     deps.store.listDevices(user.id),
     deps.store.listUsableOTPCredentials(user.id),
     deps.store.listLiveBypassCodes(user.id, now),
     deps.store.listUnusedRescueCodes(user.id),
     deps.store.listLockouts(user.id),
     deps.store.getPushSuspendedAt(user.id),
+    listSMSPhones(deps, user, application),
   ]);
   const active = devices.filter((d) => d.status === "active");
   if (active.length === 0 && allCredentials.length === 0 && bypass.length === 0 && rescue.length === 0)
@@ -219,12 +283,12 @@ export async function preauthenticate(
   const pushAllowed = allows("push") && active.length > 0;
   const bypassAllowed = bypass.length > 0 && allows("bypass");
   const rescueAllowed = rescue.length > 0 && allows("rescue");
-  if (!pushAllowed && credentials.length === 0 && !bypassAllowed && !rescueAllowed)
+  if (!pushAllowed && credentials.length === 0 && !bypassAllowed && !rescueAllowed && smsPhones.length === 0)
     return finish("deny", "no_allowed_method", AUTH_MESSAGES.noAllowedMethod);
 
   // The earliest time one of the user's closed classes opens again: what "try again in N minutes" says.
   let reopensAt = Number.POSITIVE_INFINITY;
-  const open = (cls: "otp" | "push" | "bypass" | "rescue") => {
+  const open = (cls: "otp" | "push" | "bypass" | "rescue" | "sms") => {
     const d = evaluateLockout(
       lockouts.find((l) => l.factorClass === cls),
       now,
@@ -237,7 +301,8 @@ export async function preauthenticate(
   const passcodeOpen =
     (credentials.length > 0 && open("otp")) ||
     (bypassAllowed && open("bypass")) ||
-    (rescueAllowed && open("rescue"));
+    (rescueAllowed && open("rescue")) ||
+    (smsPhones.length > 0 && open("sms"));
   if (!pushOpen && !passcodeOpen)
     return finish(
       "deny",
@@ -253,6 +318,7 @@ export async function preauthenticate(
       credentials,
       pushAllowed && suspendedAt === null,
       allows("passcode-app"),
+      smsPhones,
     ),
     message: AUTH_MESSAGES.active,
   };
@@ -263,6 +329,7 @@ function listAuthDevices(
   credentials: OTPCredential[],
   pushAllowed: boolean,
   passcodesAllowed: boolean,
+  smsPhones: SMSPhone[],
 ): AuthDevice[] {
   const onDevices = new Set(devices.map((d) => d.otpCredentialId).filter((id) => id !== null));
   return [
@@ -287,6 +354,15 @@ function listAuthDevices(
           capabilities: ["mobile_otp"],
         }),
       ),
+    ...smsPhones.map(
+      (p): AuthDevice => ({
+        id: p.id,
+        type: "phone",
+        name: p.name,
+        capabilities: ["sms"],
+        number: p.maskedNumber,
+      }),
+    ),
   ];
 }
 

@@ -83,7 +83,11 @@ export async function updatePhone(deps: Deps, actor: Actor, id: string, input: P
   const issues = validatePhone(input);
   if (issues.length > 0) throw new TwofoldError("ERR_VALIDATION", "invalid phone", { issues });
   const patch: PhonePatch = {};
-  if (input.number !== undefined) patch.number = input.number || null;
+  if (input.number !== undefined) {
+    patch.number = input.number || null;
+    // A new number is a new authenticator (E2): it is verified again before it receives passcodes.
+    if (patch.number !== phone.number) patch.smsVerifiedAt = null;
+  }
   if (input.extension !== undefined) patch.extension = input.extension || null;
   if (input.name !== undefined) patch.name = input.name || null;
   if (input.type !== undefined) patch.type = input.type as Phone["type"];

@@ -7,6 +7,7 @@ import { registerBypassCodeRoutes } from "./bypass-codes.ts";
 import { registerIntegrationRoutes } from "./integrations.ts";
 import { registerLogRoutes } from "./logs.ts";
 import { registerPhoneRoutes } from "./phones.ts";
+import { registerSmsRoutes } from "./sms.ts";
 import { registerTokenRoutes } from "./tokens.ts";
 import { registerUserFactorRoutes } from "./user-factors.ts";
 import { registerUserRoutes } from "./users.ts";
@@ -21,5 +22,6 @@ export function registerAdminAPIRoutes(app: FastifyInstance, runtime: ServiceRun
     registerTokenRoutes(admin, runtime);
     registerLogRoutes(admin, runtime);
     registerIntegrationRoutes(admin, runtime);
+    registerSmsRoutes(admin, runtime);
   });
 }
