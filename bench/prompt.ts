@@ -134,6 +134,8 @@ const created = await services.createApplication(ADMIN, {
   name: "Bench Portal",
   type: "web-sdk",
   redirectURIs: ["https://portal.example.edu/callback"],
+  // No "Trust this browser?" step: the flow measured is authorize → passcode → token.
+  policy: { rememberDays: 0 },
 });
 const client = new Client({
   clientId: created.application.id,
@@ -165,34 +167,57 @@ for (let i = 0; i < USERS; i++) {
   users.push({ name, key, counter: 0 });
 }
 
+/** Time spent in each step of the flows (ms), for the breakdown under the table. */
+const steps: Record<"sdk" | "authorize" | "passcode" | "token", number[]> = {
+  sdk: [],
+  authorize: [],
+  passcode: [],
+  token: [],
+};
+const timed = async <T>(step: keyof typeof steps, f: () => Promise<T>): Promise<T> => {
+  const t0 = performance.now();
+  try {
+    return await f();
+  } finally {
+    steps[step].push(performance.now() - t0);
+  }
+};
+
 /** One login as an application and its user make it: authorize, the prompt's passcode form, the code exchange. */
 async function flow(worker: number, inFlight: number, round: { n: number }): Promise<void> {
   // Each worker owns every inFlight-th user, so one user's codes arrive in order.
   const slots = Math.floor(USERS / inFlight);
   const user = users[worker + inFlight * (round.n++ % slots)]!;
   const state = client.generateState();
-  const authorize = await request(await client.createAuthUrl(user.name, state), "GET");
+  const url = await timed("sdk", () => client.createAuthUrl(user.name, state));
+  const authorize = await timed("authorize", () => request(url, "GET"));
   if (authorize.status !== 302 || !authorize.location?.startsWith("/prompt/"))
     throw new Error(`authorize: ${authorize.status}`);
   const code = generateHOTP({ key: user.key, algorithm: "SHA1", digits: 6 }, user.counter++);
-  const passcode = await request(`https://${host}${authorize.location}/passcode`, "POST", { passcode: code });
+  const passcode = await timed("passcode", () =>
+    request(`https://${host}${authorize.location}/passcode`, "POST", { passcode: code }),
+  );
   const back = passcode.location ? new URL(passcode.location) : undefined;
   const duoCode = back?.searchParams.get("duo_code");
   if (passcode.status !== 303 || !duoCode)
     throw new Error(`passcode: ${passcode.status} ${passcode.body.slice(0, 200)}`);
-  const token = await request(`https://${host}/oauth/v1/token`, "POST", {
-    grant_type: "authorization_code",
-    code: duoCode,
-    redirect_uri: "https://portal.example.edu/callback",
-    client_id: created.application.id,
-    client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-    client_assertion: await sdk.createJwtPayload(`https://${host}/oauth/v1/token`),
-  });
+  const assertion = await timed("sdk", () => sdk.createJwtPayload(`https://${host}/oauth/v1/token`));
+  const token = await timed("token", () =>
+    request(`https://${host}/oauth/v1/token`, "POST", {
+      grant_type: "authorization_code",
+      code: duoCode,
+      redirect_uri: "https://portal.example.edu/callback",
+      client_id: created.application.id,
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: assertion,
+    }),
+  );
   if (token.status !== 200 || !token.body.includes('"id_token"'))
     throw new Error(`token: ${token.status} ${token.body}`);
 }
 
 const rows: Row[] = [];
+const breakdown: string[] = [];
 try {
   for (const inFlight of CONCURRENCY) {
     if (USERS % inFlight !== 0 && USERS < inFlight)
@@ -203,10 +228,17 @@ try {
       ),
     );
     const workerRounds = Array.from({ length: inFlight }, () => ({ n: 0 }));
+    for (const list of Object.values(steps)) list.length = 0;
     rows.push(
       await drive("prompt flow: authorize → passcode → token", inFlight, (w) =>
         flow(w, inFlight, workerRounds[w]!),
       ),
+    );
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    breakdown.push(
+      `${inFlight} in flight, median ms per step: ${Object.entries(steps)
+        .map(([k, xs]) => `${k} ${median(xs).toFixed(2)}`)
+        .join(", ")} (sdk: the SDK signing its two JWTs)`,
     );
   }
 } finally {
@@ -228,3 +260,5 @@ for (const r of rows) {
     `| ${r.inFlight} | ${r.scenario} | ${r.ops} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.perSecond / base.perSecond).toFixed(3)} |`,
   );
 }
+console.log("");
+for (const line of breakdown) console.log(line);

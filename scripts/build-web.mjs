@@ -64,6 +64,7 @@ async function buildShared(metafiles) {
       base: join(ROOT, "web", "shared", "styles", "base.css"),
       prompt: join(ROOT, "web", "prompt", "styles", "prompt.css"),
       "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
+      "frame-result": join(ROOT, "web", "prompt", "behaviours", "frame-result.ts"),
     },
     outdir: join(OUT_DIR, "assets"),
     entryNames: "[name]-[hash]",

@@ -15,6 +15,16 @@ export const BROWSER_PUSH_SERVICES = [
   "notify.windows.com",
 ];
 
+/** The prompt's help pages (web/prompt/pages/help.tsx), which `branding.helpPages` may replace. */
+export const HELP_PAGE_TOPICS = [
+  "push",
+  "passcode",
+  "no-phone",
+  "windows-hello",
+  "touch-id",
+  "passkey-phone",
+  "security-key",
+] as const;
 const Method = T.Union(AUTH_METHODS.map((m) => T.Literal(m)));
 
 const RememberDays = (def: number, description: string) =>
@@ -190,6 +200,28 @@ export const ConfigSchema = T.Object(
             }),
           },
           { default: {} },
+        ),
+        helpPages: T.Object(
+          Object.fromEntries(
+            HELP_PAGE_TOPICS.map((topic) => [
+              topic,
+              T.Optional(
+                T.Object(
+                  {
+                    en: T.Optional(T.String({ maxLength: 4000 })),
+                    "zh-Hant": T.Optional(T.String({ maxLength: 4000 })),
+                  },
+                  { additionalProperties: false },
+                ),
+              ),
+            ]),
+          ),
+          {
+            default: {},
+            additionalProperties: false,
+            description:
+              "The prompt's help pages, replaced per topic and language: plain text, paragraphs separated by a blank line",
+          },
         ),
       },
       { default: {} },

@@ -10,6 +10,7 @@ import * as bypass from "./use-cases/bypass-codes.ts";
 import * as devices from "./use-cases/devices.ts";
 import * as directory from "./use-cases/directory.ts";
 import * as eligibility from "./use-cases/enrollment-eligibility.ts";
+import * as frame from "./use-cases/frame-login.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
@@ -169,6 +170,7 @@ export function createServices(input: {
     oidcHealthCheck: bind(deps, oidc.healthCheck),
     startOIDCLogin: bind(deps, oidc.startLogin),
     redeemOIDCCode: bind(deps, oidc.redeemCode),
+    startFrameLogin: bind(deps, frame.startFrameLogin),
     openPromptLogin: bind(deps, prompt.openPromptLogin),
     listPromptMethods: bind(deps, prompt.listPromptMethods),
     sendPromptPush: bind(deps, prompt.sendPromptPush),
@@ -177,6 +179,11 @@ export function createServices(input: {
     verifyPromptPasscode: bind(deps, prompt.verifyPromptPasscode),
     finishPromptLogin: bind(deps, prompt.finishPromptLogin),
     abandonPromptLogin: bind(deps, prompt.abandonPromptLogin),
+    skipPromptWithTrustedBrowser: bind(deps, prompt.skipPromptWithTrustedBrowser),
+    offerPromptTrust: bind(deps, prompt.offerPromptTrust),
+    trustPromptBrowser: bind(deps, prompt.trustPromptBrowser),
+    promptEnrollment: bind(deps, prompt.promptEnrollment),
+    startPromptEnrollment: bind(deps, prompt.startPromptEnrollment),
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
     purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
@@ -375,6 +382,7 @@ export const SERVICE_AREAS = {
     "oidcHealthCheck",
     "startOIDCLogin",
     "redeemOIDCCode",
+    "startFrameLogin",
     "openPromptLogin",
     "listPromptMethods",
     "sendPromptPush",
@@ -383,6 +391,11 @@ export const SERVICE_AREAS = {
     "verifyPromptPasscode",
     "finishPromptLogin",
     "abandonPromptLogin",
+    "skipPromptWithTrustedBrowser",
+    "offerPromptTrust",
+    "trustPromptBrowser",
+    "promptEnrollment",
+    "startPromptEnrollment",
     "offerTrustBrowser",
     "trustBrowser",
     "checkTrustedBrowser",

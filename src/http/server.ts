@@ -35,6 +35,13 @@ export interface ServerOptions {
   demo?: DemoInfo;
   /** How the start page writes a `twofold` command so it works pasted (default: `npx twofold … --demo`). */
   commandLine?: (words: string) => string;
+  /**
+   * Other origins this Twofold is reached at as an API host (`https://host:port`), whose name a request JWT's `aud`
+   * may carry: the demo's loopback HTTPS listener, which the demo web application's SDK is configured with.
+   */
+  oidcOrigins?: () => readonly string[];
+  /** Demo: where the demo web application (Campus Portal) runs, for the start page, once it has started. */
+  demoPortal?: () => string | undefined;
 }
 
 export interface RunningServer {
@@ -107,14 +114,14 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
   // On the public listener only behind a token (metrics.token); metrics.listen adds a listener of its own.
   const { metrics } = runtime.config;
   if (metrics.enabled && metrics.token) registerMetricsRoute(app, runtime.metrics, metrics.token);
-  registerStartPage(app, runtime, options.demo, options.commandLine);
+  registerStartPage(app, runtime, options.demo, options.commandLine, options.demoPortal);
   registerDeviceRoutes(app, runtime);
   registerWebAssets(app);
   registerAuthenticatorRoutes(app, {});
   registerAuthAPIRoutes(app, runtime);
   registerRestV1Routes(app, runtime);
   registerAdminAPIRoutes(app, runtime);
-  registerOIDCRoutes(app, runtime);
+  registerOIDCRoutes(app, runtime, options.oidcOrigins);
   registerPromptRoutes(app, runtime);
   return app;
 }

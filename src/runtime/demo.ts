@@ -38,7 +38,7 @@ const BOB = {
   email: "bob@demo.twofold.test",
   password: "bob-demo",
 };
-const DEMO_APPLICATION = { name: "Demo Application", type: "web-sdk" };
+const DEMO_APPLICATION = { name: "Campus Portal", type: "web-sdk" };
 export const DEMO_TOKEN_SERIAL = "DEMO-0001";
 /**
  * bob's demo token uses the RFC 4226 Appendix D test secret ("12345678901234567890"), so a newcomer

@@ -27,16 +27,20 @@ const SUBMITTED_BY: Record<string, { test: string; step: string }> = {
   // The login prompt (web/prompt/pages): Actions' buttons (Send again, Return to {app}, Continue to {app}, a push
   // entry in Other options), Not you?, the no-script Continue, Enter a passcode.
   '<form method="post" action={a.post}': {
-    test: "test/browser/universal-prompt.test.ts",
+    test: "test/browser/universal-prompt-push.test.ts",
     step: "sendAgain(",
   },
   '<form method="post" action={chrome.returnAction}': {
-    test: "test/browser/universal-prompt.test.ts",
+    test: "test/browser/universal-prompt-paths.test.ts",
     step: "notMe(",
   },
   '<form method="post" action={view.continueAction}': {
-    test: "test/browser/universal-prompt.test.ts",
+    test: "test/browser/universal-prompt-paths.test.ts",
     step: "continueAfterApproving(",
+  },
+  '<form method="post" action={view.action} aria-describedby="trust-text"': {
+    test: "test/browser/universal-prompt-trust.test.ts",
+    step: "chooseTrust(",
   },
   '<form method="post" action={view.action} novalidate': {
     test: "test/browser/universal-prompt.test.ts",

@@ -80,3 +80,68 @@ describe("twofold app: undated signatures", () => {
     assert.notEqual(unknown.code, 0);
   });
 });
+
+describe("twofold app: a Web SDK application's redirect URIs", () => {
+  let box: Sandbox;
+  before(async () => {
+    box = createSandbox();
+  });
+  after(() => box.cleanup());
+
+  test("--redirect-uri at create (repeatable), replaced or removed by app update; http (not loopback) refused", async () => {
+    const created = await box.json<{ integrationKey: string; redirectURIs: string[] }>([
+      "app",
+      "create",
+      "--name",
+      "Campus Portal",
+      "--type",
+      "web-sdk",
+      "--redirect-uri",
+      "https://portal.example.edu/duo-callback",
+      "--redirect-uri",
+      "http://localhost:3000/duo-callback",
+    ]);
+    assert.deepEqual(created.redirectURIs, [
+      "https://portal.example.edu/duo-callback",
+      "http://localhost:3000/duo-callback",
+    ]);
+    const listed = async () =>
+      (await box.json<Array<{ id: string; redirectURIs?: string[] }>>(["app", "list", "--json"])).find(
+        (a) => a.id === created.integrationKey,
+      )!.redirectURIs;
+    const replaced = await box.run([
+      "app",
+      "update",
+      created.integrationKey,
+      "--redirect-uri",
+      "https://portal.example.edu/new",
+    ]);
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.match(replaced.stdout, /redirect URI: https:\/\/portal\.example\.edu\/new/);
+    assert.deepEqual(await listed(), ["https://portal.example.edu/new"]);
+    const insecure = await box.run([
+      "app",
+      "update",
+      created.integrationKey,
+      "--redirect-uri",
+      "http://portal.example.edu/duo",
+    ]);
+    assert.notEqual(insecure.code, 0);
+    assert.match(insecure.stderr, /must be https/);
+    const cleared = await box.run(["app", "update", created.integrationKey, "--no-redirect-uris"]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.equal(await listed(), undefined);
+    const notWeb = await box.run([
+      "app",
+      "create",
+      "--name",
+      "VPN",
+      "--type",
+      "radius",
+      "--redirect-uri",
+      "https://x/",
+    ]);
+    assert.notEqual(notWeb.code, 0);
+    assert.match(notWeb.stderr, /only Web SDK applications/);
+  });
+});

@@ -94,6 +94,33 @@ for (const dialect of await dialects()) {
       assert.equal((await call("GET", `/admin/v1/integrations/${i.integration_key}`)).status, 404);
     });
 
+    test("a Web SDK integration's redirect URIs: set at creation, replaced, removed; an http: one is refused", async () => {
+      const created = await call("POST", "/admin/v1/integrations", {
+        name: "Library",
+        type: "websdk",
+        redirect_uris: "https://library.example.edu/duo,https://library.example.edu/test-duo",
+      });
+      assert.equal(created.status, 200, JSON.stringify(created.body));
+      const key = created.body.response.integration_key;
+      assert.deepEqual(created.body.response.redirect_uris, [
+        "https://library.example.edu/duo",
+        "https://library.example.edu/test-duo",
+      ]);
+      const replaced = await call("POST", `/admin/v1/integrations/${key}`, {
+        redirect_uris: "https://library.example.edu/new",
+      });
+      assert.deepEqual(replaced.body.response.redirect_uris, ["https://library.example.edu/new"]);
+      assert.deepEqual((await t.runtime.services.requireApplication(key)).redirectURIs, [
+        "https://library.example.edu/new",
+      ]);
+      const refused = await call("POST", `/admin/v1/integrations/${key}`, {
+        redirect_uris: "http://library.example.edu/duo",
+      });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      const cleared = await call("POST", `/admin/v1/integrations/${key}`, { redirect_uris: "" });
+      assert.deepEqual(cleared.body.response.redirect_uris, []);
+    });
+
     test("bad policy values are a 400 40002 naming the parameter, never a 5xx; the key and type cannot change", async () => {
       const { integration_key } = (
         await call("POST", "/admin/v1/integrations", { name: "X", type: "authapi" })

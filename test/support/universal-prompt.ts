@@ -2,7 +2,9 @@
 import { readFileSync } from "node:fs";
 import https, { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { Client } from "@duosecurity/duo_universal";
+import duoWeb from "@duosecurity/duo_web";
 import { ADMIN } from "../http/support.ts";
 import { type DuoTestServer, startDuoTestServer } from "./duo-server.ts";
 import type { DialectName } from "./stores.ts";
@@ -21,6 +23,9 @@ export interface TestApplication {
   origin: string;
   /** Every callback the browser arrived at, in order. */
   hits: CallbackHit[];
+  /** Web SDK v2: the application key (akey) its pages sign with, and what verify_response said of each post-back. */
+  akey: string;
+  v2Results: Array<string | null>;
   /** Resolves with the next callback whose state is `state`. */
   callback(state: string, timeoutMs?: number): Promise<URLSearchParams>;
 }
@@ -39,6 +44,13 @@ export interface PromptTestServer {
   close(): Promise<void>;
 }
 
+const DUO_WEB_JS = readFileSync(
+  join(import.meta.dirname, "../../node_modules/@duosecurity/duo_web/js/Duo-Web-v2.js"),
+  "utf8",
+);
+/** The application's own key for duo_web's APP signature (≥ 40 characters). */
+const AKEY = "a".repeat(20) + "0123456789abcdefghij";
+
 export async function startPromptServer(
   options: { dialect?: DialectName; name?: string } = {},
 ): Promise<PromptTestServer> {
@@ -50,6 +62,40 @@ export async function startPromptServer(
     { cert: readFileSync(duo.certificates.cert), key: readFileSync(duo.certificates.key) },
     (req, res) => {
       const url = new URL(req.url ?? "/", "https://localhost");
+      // Web SDK v2 (duo_web): a page framing the prompt, Duo's own script, and the post-back it verifies.
+      if (url.pathname === "/Duo-Web-v2.js") {
+        res.writeHead(200, { "content-type": "text/javascript" });
+        res.end(DUO_WEB_JS);
+        return;
+      }
+      if (url.pathname === "/v2") {
+        const sig = duoWeb.sign_request(app.ikey, app.skey, AKEY, url.searchParams.get("user") ?? "");
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+        res.end(`<!doctype html><html lang="en"><title>Campus Portal (v2)</title><main><h1>Campus Portal</h1>
+<script src="/Duo-Web-v2.js"></script>
+<iframe id="duo_iframe" title="Two-factor authentication" width="620" height="500" data-host="${duo.host}" data-sig-request="${sig}" data-post-action="/v2-result"></iframe></main></html>`);
+        return;
+      }
+      if (url.pathname === "/v2-result" && req.method === "POST") {
+        let body = "";
+        req.on("data", (c: Buffer) => {
+          body += c.toString();
+        });
+        req.on("end", () => {
+          const verified = duoWeb.verify_response(
+            app.ikey,
+            app.skey,
+            AKEY,
+            new URLSearchParams(body).get("sig_response") ?? "",
+          );
+          app.v2Results.push(verified);
+          res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+          res.end(
+            `<!doctype html><html lang="en"><title>Result</title><main><h1 id="v2-result">${verified ? `Verified: ${verified}` : "Not verified"}</h1></main></html>`,
+          );
+        });
+        return;
+      }
       hits.push({ path: url.pathname, query: url.searchParams });
       const state = url.searchParams.get("state") ?? "";
       for (let i = waiters.length - 1; i >= 0; i--)
@@ -64,10 +110,12 @@ export async function startPromptServer(
   const appPort = (appServer.address() as AddressInfo).port;
   const origin = `https://localhost:${appPort}`;
   const redirectUri = `${origin}/callback`;
+  // This application remembers no browsers (the trusted-browser test registers one that does).
   const created = await duo.t.runtime.services.createApplication(ADMIN, {
     name: options.name ?? "Campus Portal",
     type: "web-sdk",
     redirectURIs: [redirectUri],
+    policy: { rememberDays: 0 },
   });
   const app: TestApplication = {
     ikey: created.application.id,
@@ -75,6 +123,8 @@ export async function startPromptServer(
     redirectUri,
     origin,
     hits,
+    akey: AKEY,
+    v2Results: [],
     callback(state, timeoutMs = 30_000) {
       const seen = hits.find((h) => h.query.get("state") === state);
       if (seen) return Promise.resolve(seen.query);

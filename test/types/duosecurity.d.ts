@@ -53,3 +53,15 @@ declare module "@duosecurity/duo_api/lib/duo_sig.js" {
   /** The client's canonical params line (sorted, percent-encoded). */
   export function _canonParams(params: Record<string, unknown>): string;
 }
+
+declare module "@duosecurity/duo_web" {
+  /** `TX|…:APP|…`, or an `ERR|…` string for bad arguments. */
+  export function sign_request(ikey: string, skey: string, akey: string, username: string): string;
+  /** The username when `sig_response` (AUTH|…:APP|…) verifies, else null. */
+  export function verify_response(
+    ikey: string,
+    skey: string,
+    akey: string,
+    sigResponse: string,
+  ): string | null;
+}

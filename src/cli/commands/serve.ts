@@ -45,7 +45,41 @@ export const serveCommands: Command[] = [
       const demo = runtime.config.mode === "demo" ? await runtime.seedDemo() : undefined;
       // Loaded here, not at the top, so other commands do not pay for loading the HTTP stack.
       const { startServer, installSignalHandlers } = await import("../../http/server.ts");
-      const server = await startServer(runtime, demo ? { demo, commandLine: ctx.commandLine } : {});
+      // Demo: the Campus Portal web application beside Twofold, and the HTTPS port its SDK needs.
+      const portal = demo ? await import("../demo-portal.ts") : undefined;
+      const back =
+        demo && portal ? await portal.startBackChannel(runtime, ctx.path(DEV_CERTS_DIR), ctx.env) : undefined;
+      const channel = back && "server" in back ? back : undefined;
+      let portalURL: string | undefined;
+      const main = await startServer(
+        runtime,
+        demo
+          ? {
+              demo,
+              commandLine: ctx.commandLine,
+              oidcOrigins: () => (channel ? [`https://${channel.apiHost}`] : []),
+              demoPortal: () => portalURL,
+            }
+          : {},
+      );
+      let campus: Awaited<ReturnType<NonNullable<typeof portal>["startDemoPortal"]>> | undefined;
+      if (demo && portal && channel) {
+        const port = runtime.config.server.port === 0 ? 0 : runtime.config.server.port + 1;
+        campus = await portal.startDemoPortal(runtime, demo, {
+          apiHost: channel.apiHost,
+          ca: channel.ca,
+          browserOrigin: main.url,
+          port,
+        });
+        portalURL = campus.url;
+      }
+      const server = {
+        ...main,
+        close: async () => {
+          await campus?.close();
+          await Promise.all([main.close(), channel?.server.close()]);
+        },
+      };
 
       // On SIGTERM/SIGINT the handlers close the server, then the runtime. A clean shutdown returns from
       // main, so bin/twofold.js sets exit code 0; a failed shutdown or a second signal exits at once.
@@ -54,15 +88,26 @@ export const serveCommands: Command[] = [
           code === 0 || !ctx.exit ? resolve(code) : ctx.exit(code),
         );
       });
-      await printBanner(ctx, server.url, demo);
+      await printBanner(ctx, server.url, demo, {
+        portal: portalURL,
+        skipped: back && "skipped" in back ? back.skipped : undefined,
+      });
       return stopped;
     },
   },
 ];
 
-async function printBanner(ctx: CommandContext, url: string, demo: DemoInfo | undefined): Promise<void> {
+async function printBanner(
+  ctx: CommandContext,
+  url: string,
+  demo: DemoInfo | undefined,
+  campus: { portal: string | undefined; skipped: string | undefined } = {
+    portal: undefined,
+    skipped: undefined,
+  },
+): Promise<void> {
   const config = await ctx.config();
-  ctx.out.data({ url, mode: config.mode, demo: demo ?? null }, () => {});
+  ctx.out.data({ url, mode: config.mode, demo: demo ?? null, campusPortal: campus.portal ?? null }, () => {});
   if (ctx.json) return;
   const out = ctx.out;
   if (!demo) {
@@ -79,6 +124,11 @@ async function printBanner(ctx: CommandContext, url: string, demo: DemoInfo | un
   out.line(
     `Demo application: ${demo.application.name} (${demo.application.type}), integration key ${demo.application.integrationKey}`,
   );
+  if (campus.portal)
+    out.line(
+      `Campus Portal (the demo web application, through Duo's Web SDK): ${campus.portal}  (alice / alice-demo)`,
+    );
+  else if (campus.skipped) out.line(`Campus Portal is not running: ${campus.skipped}`);
   out.line();
   out.line("alice's authenticator app: scan this QR code, or add the URI by hand:");
   out.line(`  ${demo.aliceTOTPURI}`);

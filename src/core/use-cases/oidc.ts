@@ -273,7 +273,11 @@ const DUO_FACTOR: Record<AuthFactor, string> = {
   none: "not_available",
 };
 
-const DUO_REASON: Partial<Record<AuthFactor, string>> = { push: "user_approved", bypass: "bypass_code" };
+const DUO_REASON: Partial<Record<AuthFactor, string>> = {
+  push: "user_approved",
+  bypass: "bypass_code",
+  remembered_device: "remembered_device",
+};
 
 /**
  * `POST /oauth/v1/token` (§4.5): check the client assertion, then redeem the code once (one conditional write: a
@@ -282,6 +286,12 @@ const DUO_REASON: Partial<Record<AuthFactor, string>> = { push: "user_approved",
  * Codes exist only for logins the completion gate allowed, so a token always says allow.
  */
 export async function redeemCode(deps: Deps, request: TokenRequest): Promise<TokenResponse | OAuthFailure> {
+  // One transaction: the assertion's jti and the code are spent together, and every failure is an answer, not a
+  // rollback, so a refused exchange still uses up its assertion.
+  return deps.store.transaction((store) => redeemCodeIn({ ...deps, store }, request));
+}
+
+async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenResponse | OAuthFailure> {
   const p = request.params;
   const client = await checkClientAssertion(deps, {
     clientId: p["client_id"] ?? peekIssuer(p["client_assertion"]),

@@ -5,9 +5,25 @@ import { randomHex, sha256Hex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
 import type { Application, LoginSession, PushStatus, User } from "../model.ts";
+import { checkEnrollmentEligibility, type EnrollmentEligibility } from "./enrollment-eligibility.ts";
+import { frameAuthResponse, isFrameLogin } from "./frame-login.ts";
 import { checkLoginThrottle, countFailedLogin } from "./login-throttle.ts";
 import { CODE_LIFETIME_SECONDS, errorRedirectURL, LOGIN_IDLE_SECONDS } from "./oidc.ts";
-import { cancelPush, openPushCode, startPush, waitForPush } from "./push.ts";
+import {
+  cancelPush,
+  createDeviceActivation,
+  type DeviceActivationTicket,
+  openPushCode,
+  startPush,
+  waitForPush,
+} from "./push.ts";
+import {
+  checkTrustedBrowser,
+  offerTrustBrowser,
+  type TrustedBrowserCheck,
+  type TrustedBrowserGrant,
+  trustBrowser,
+} from "./trusted-browsers.ts";
 import { type PasscodeOutcome, verifyPasscode } from "./verify-passcode.ts";
 
 /** A login session as the prompt shows it. */
@@ -47,7 +63,8 @@ export async function openPromptLogin(
 }
 
 async function requireLogin(deps: Deps, handle: string): Promise<PromptLogin> {
-  const login = await openPromptLogin(deps, handle);
+  // Read, not touched: the page that posted here kept the login alive; the step below re-checks it in its write.
+  const login = await openPromptLogin(deps, handle, { touch: false });
   if (!login || login.expired || login.session.status !== "pending")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
   return login;
@@ -260,7 +277,11 @@ export async function waitPromptPush(
 }
 
 export type PromptPasscodeResult =
-  | { result: "allow" }
+  | {
+      result: "allow";
+      /** With `finish`: where the browser goes now. */
+      finished?: FinishedLogin;
+    }
   | { result: "deny"; outcome: PasscodeOutcome }
   | { result: "throttled"; retryAfterSeconds: number };
 
@@ -271,9 +292,10 @@ export type PromptPasscodeResult =
 export async function verifyPromptPasscode(
   deps: Deps,
   handle: string,
-  input: { passcode: string; ip: string | null },
+  input: { passcode: string; ip: string | null; finish?: boolean },
 ): Promise<PromptPasscodeResult> {
-  const { session, application } = await requireLogin(deps, handle);
+  const login = await requireLogin(deps, handle);
+  const { session, application } = login;
   const source = { application, ip: input.ip, peer: input.ip };
   const throttle = await checkLoginThrottle(deps, source);
   if (!throttle.allowed) return { result: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
@@ -284,7 +306,11 @@ export async function verifyPromptPasscode(
     ip: input.ip,
     loginSessionId: session.id,
   });
-  if (outcome.result === "allow") return { result: "allow" };
+  if (outcome.result === "allow") {
+    if (!input.finish) return { result: "allow" };
+    const allowed = { ...login, session: { ...session, status: "allowed" as const, factor: outcome.factor } };
+    return { result: "allow", finished: await finishLogin(deps, allowed) };
+  }
   await countFailedLogin(deps, source);
   return { result: "deny", outcome };
 }
@@ -293,10 +319,22 @@ export async function verifyPromptPasscode(
  * The browser goes back to the application with a code: once, for a login the completion gate allowed. The
  * code (128 random bits) is stored hashed and lives 60 s; a push still waiting is cancelled.
  */
-export async function finishPromptLogin(deps: Deps, handle: string): Promise<{ redirectURL: string }> {
+export async function finishPromptLogin(deps: Deps, handle: string): Promise<FinishedLogin> {
   const login = await openPromptLogin(deps, handle, { touch: false });
   if (login?.session.status !== "allowed")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login is not ready to finish");
+  return finishLogin(deps, login);
+}
+
+/** Issue the code of an allowed login (one conditional write: once per login) and build the way back. */
+/** How a finished login goes back: a redirect with the code, or (iframe SDK) an AUTH message for the parent page. */
+export interface FinishedLogin {
+  /** OIDC: the redirect URI with the code and state; "" for a frame login. */
+  redirectURL: string;
+  frame?: { parentOrigin: string; message: string };
+}
+
+async function finishLogin(deps: Deps, login: PromptLogin): Promise<FinishedLogin> {
   const { session } = login;
   const code = randomHex(16);
   const now = deps.clock.now();
@@ -308,6 +346,9 @@ export async function finishPromptLogin(deps: Deps, handle: string): Promise<{ r
     const push = await deps.store.getPushTransaction(session.pushTxid);
     if (push?.status === "pending") await cancelPush(deps, push.id);
   }
+  // Iframe SDK: the code marks the login finished (it is never handed out); the parent page gets AUTH instead.
+  if (isFrameLogin(session))
+    return { redirectURL: "", frame: frameAuthResponse(deps, session, login.application) };
   const url = new URL(session.redirectURI);
   url.searchParams.set(session.useDuoCode ? "duo_code" : "code", code);
   url.searchParams.set("state", session.state);
@@ -343,4 +384,85 @@ export async function abandonPromptLogin(
       session.state,
     ),
   };
+}
+
+// ---------------------------------------------------------------- "Yes, trust this browser" (I5)
+
+/**
+ * Arrival with a trusted-browser cookie for this application: the skip completes the login through the completion
+ * gate (checkTrustedBrowser, bound to the session). `none`: ask for a factor as usual; `deny`: the gate refused.
+ */
+export async function skipPromptWithTrustedBrowser(
+  deps: Deps,
+  handle: string,
+  input: { token: string | undefined; ip: string | null },
+): Promise<TrustedBrowserCheck> {
+  const { session, application, user } = await requireLogin(deps, handle);
+  if (!user || isFrameLogin(session)) return { result: "none", reason: "absent" };
+  return checkTrustedBrowser(deps, {
+    token: input.token,
+    user,
+    username: session.username,
+    application,
+    ip: input.ip,
+    loginSessionId: session.id,
+  });
+}
+
+/** Offer "Trust this browser?" after this login's allow: for how many days, or null (not after a code, not in a frame). */
+export async function offerPromptTrust(deps: Deps, handle: string): Promise<{ days: number } | null> {
+  const login = await openPromptLogin(deps, handle, { touch: false });
+  const s = login?.session;
+  if (!s || login.expired || s.status !== "allowed" || !s.userId || !s.authTxid || isFrameLogin(s))
+    return null;
+  return offerTrustBrowser(deps, { userId: s.userId, applicationId: s.applicationId, txid: s.authTxid });
+}
+
+/** "Yes, trust browser": the record and the cookie's value; the login then finishes as usual. */
+export async function trustPromptBrowser(
+  deps: Deps,
+  handle: string,
+  input: { userAgent: string | null; ip: string | null },
+): Promise<TrustedBrowserGrant> {
+  const login = await openPromptLogin(deps, handle, { touch: false });
+  const s = login?.session;
+  if (!s || login.expired || s.status !== "allowed" || !s.userId || !s.authTxid || isFrameLogin(s))
+    throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login cannot trust its browser now");
+  return trustBrowser(deps, {
+    userId: s.userId,
+    applicationId: s.applicationId,
+    txid: s.authTxid,
+    userAgent: input.userAgent,
+    ip: input.ip,
+  });
+}
+
+// ---------------------------------------------------------------- enrolment in the prompt (G1, CISA AA22-074A)
+
+/**
+ * May this login's user set up a second factor here? Only where the application's new-user policy is `enroll` and
+ * the user never had a factor (a user whose factors were removed or went dormant must be reset by an administrator).
+ */
+export async function promptEnrollment(deps: Deps, handle: string): Promise<EnrollmentEligibility> {
+  const { session, application, user } = await requireLogin(deps, handle);
+  if (!user || isFrameLogin(session)) return { eligible: false, reason: "policy" };
+  return checkEnrollmentEligibility(deps, { username: session.username, application });
+}
+
+/**
+ * Start the Twofold Authenticator's activation for an eligible user (the existing single-use QR activation, 10
+ * minutes). Once activated, the login goes on with a push as usual, through the completion gate.
+ */
+export async function startPromptEnrollment(
+  deps: Deps,
+  handle: string,
+  input: { ip: string | null },
+): Promise<DeviceActivationTicket> {
+  const eligibility = await promptEnrollment(deps, handle);
+  const { session } = await requireLogin(deps, handle);
+  if (!eligibility.eligible || !session.userId)
+    throw new TwofoldError("ERR_POLICY", "this user may not enrol here", {
+      detail: JSON.stringify(eligibility),
+    });
+  return createDeviceActivation(deps, { name: "prompt-enrolment", ip: input.ip }, session.username);
 }

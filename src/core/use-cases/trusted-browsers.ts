@@ -230,6 +230,11 @@ export async function checkTrustedBrowser(
     application: Pick<Application, "id">;
     ip?: string | null;
     txid?: string;
+    /**
+     * A prompt login the skip completes: on an allow it becomes `allowed` in the same transaction as the cookie's
+     * rotation and the completion gate's log line; a login that has ended rolls it all back (ERR_LOGIN_SESSION_ENDED).
+     */
+    loginSessionId?: string;
   },
 ): Promise<TrustedBrowserCheck> {
   const none = (reason: NoSkipReason): TrustedBrowserCheck => ({ result: "none", reason });
@@ -269,6 +274,15 @@ export async function checkTrustedBrowser(
       },
     );
     if (verdict.result === "deny") return { result: "deny", reason: verdict.reason, txid };
+    if (
+      input.loginSessionId !== undefined &&
+      !(await tx.allowLoginSession(input.loginSessionId, browser.userId, {
+        factor: "remembered_device",
+        txid,
+        at: now,
+      }))
+    )
+      throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
     return {
       result: "allow",
       factor: "remembered_device",

@@ -23,9 +23,13 @@ function merged(request: FastifyRequest): Merged {
  * `https://{host}` as this client reached us (the SDKs build `aud` and expect `iss` from their configured API host,
  * port included), and the public URL's origin when one is configured.
  */
-function origins(request: FastifyRequest, runtime: ServiceRuntime): { origin: string; all: string[] } {
+function origins(
+  request: FastifyRequest,
+  runtime: ServiceRuntime,
+  extra: () => readonly string[] = () => [],
+): { origin: string; all: string[] } {
   const origin = `https://${request.host}`;
-  const all = [origin];
+  const all = [origin, ...extra().filter((o) => o !== origin)];
   if (runtime.config.server.publicUrl) {
     const configured = new URL(publicBaseUrl(runtime.config)).origin;
     if (configured !== origin) all.push(configured);
@@ -33,7 +37,11 @@ function origins(request: FastifyRequest, runtime: ServiceRuntime): { origin: st
   return { origin, all };
 }
 
-export function registerOIDCRoutes(app: FastifyInstance, runtime: ServiceRuntime): void {
+export function registerOIDCRoutes(
+  app: FastifyInstance,
+  runtime: ServiceRuntime,
+  extraOrigins?: () => readonly string[],
+): void {
   const { services } = runtime;
   const log = (request: FastifyRequest, f: OAuthFailure, what: string) =>
     request.log.info({ error: f.error, detail: f.detail }, `${what} refused`);
@@ -85,7 +93,7 @@ export function registerOIDCRoutes(app: FastifyInstance, runtime: ServiceRuntime
   const authorize = async (request: FastifyRequest, reply: FastifyReply) => {
     const started = await services.startOIDCLogin({
       params: merged(request),
-      audiences: origins(request, runtime).all,
+      audiences: origins(request, runtime, extraOrigins).all,
       ip: request.ip,
     });
     if (started.ok) return reply.code(302).header("location", `/prompt/${started.handle}`).send("");
@@ -112,6 +120,48 @@ export function registerOIDCRoutes(app: FastifyInstance, runtime: ServiceRuntime
       { status: 400 },
     );
   };
+  // Web SDK v2 (Duo's iframe, §4.6): a TX signed by the application starts a prompt login framed by its page.
+  app.get<{ Querystring: { tx?: string; parent?: string; v?: string } }>(
+    "/frame/web/v1/auth",
+    {
+      schema: {
+        querystring: T.Object(
+          {
+            tx: T.Optional(T.String({ maxLength: 2048 })),
+            parent: T.Optional(T.String({ maxLength: 2048 })),
+            v: T.Optional(T.String({ maxLength: 16 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: T.String() },
+      },
+    },
+    async (request, reply) => {
+      const started = await services.startFrameLogin({
+        tx: request.query.tx ?? "",
+        parent: request.query.parent ?? "",
+        ip: request.ip,
+      });
+      if (started.ok) return reply.code(302).header("location", `/prompt/${started.handle}`).send("");
+      request.log.info({ reason: started.reason }, "frame login refused");
+      const page = pageContext(request, reply, runtime.config, null);
+      return sendPage(
+        reply,
+        NoticePage({
+          chrome: page.chrome,
+          view: {
+            title: page.t.badLinkTitle,
+            message: page.t.badLink,
+            error: true,
+            reference: request.id,
+            actions: [],
+          },
+        }),
+        { status: 400 },
+      );
+    },
+  );
+
   const authorizeSchema = { querystring: Params, response: { 200: T.String() } };
   app.get("/oauth/v1/authorize", { schema: authorizeSchema }, authorize);
   app.post("/oauth/v1/authorize", { schema: { ...authorizeSchema, body: Body } }, authorize);

@@ -1,11 +1,16 @@
 // What every prompt route shares: loading the login behind the handle, the pages that end or pause a login, the way back.
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { EnrollStartPage } from "../../../web/prompt/pages/enroll.tsx";
 import type { Action } from "../../../web/prompt/pages/frame.tsx";
+import { FrameResultPage } from "../../../web/prompt/pages/frame-result.tsx";
 import { NoticePage, type NoticeView } from "../../../web/prompt/pages/notice.tsx";
+import { TrustPage } from "../../../web/prompt/pages/trust.tsx";
 import { TwofoldError } from "../../core/errors.ts";
-import type { PromptLogin, PromptMethods } from "../../core/use-cases/prompt-login.ts";
+import { isFrameLogin } from "../../core/use-cases/frame-login.ts";
+import type { FinishedLogin, PromptLogin, PromptMethods } from "../../core/use-cases/prompt-login.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
+import { webAssetURL } from "../web-assets.ts";
 import { type PageContext, pageContext, sendPage } from "./render.ts";
 
 /** The handle in every prompt URL; anything else is a bad link (shown as a page, not a JSON 400). */
@@ -32,16 +37,27 @@ export interface PromptContext {
   base: string;
   login: PromptLogin;
   page: PageContext;
-  /** The application's redirect origin: the CSP's form-action must name it (WEB.md). */
-  formTarget: string;
+  /**
+   * The page's CSP targets: OIDC logins post forms to the application's redirect origin (the final 303), frame
+   * logins (Web SDK v2) are framed by the parent's origin and send nothing elsewhere.
+   */
+  security: PageSecurity;
 }
 
 export function baseOf(handle: string): string {
   return `/prompt/${handle}`;
 }
 
-export function redirectOrigin(login: PromptLogin): string {
-  return new URL(login.session.redirectURI).origin;
+export interface PageSecurity {
+  formTarget: string | null;
+  frameParent: string | null;
+}
+
+export function securityOf(login: PromptLogin): PageSecurity {
+  const origin = new URL(login.session.redirectURI).origin;
+  return isFrameLogin(login.session)
+    ? { formTarget: null, frameParent: origin }
+    : { formTarget: origin, frameParent: null };
 }
 
 export function notice(
@@ -66,7 +82,7 @@ export function notice(
   );
   return sendPage(reply, NoticePage({ chrome: page.chrome, view }), {
     status: options.status ?? 200,
-    formTarget: login ? redirectOrigin(login) : null,
+    ...(login ? securityOf(login) : {}),
   });
 }
 
@@ -83,9 +99,10 @@ export function badLink(runtime: ServiceRuntime, request: FastifyRequest, reply:
   );
 }
 
-/** "Return to {app}": ends the login with an OAuth error at the registered redirect URI. */
-function returnAction(handle: string, app: string, t: PageContext["t"]): Action {
-  return { label: t.returnTo(app), post: `${baseOf(handle)}/return`, primary: true };
+/** "Return to {app}": ends the login with an OAuth error at the registered redirect URI (none inside a frame). */
+function returnActions(login: PromptLogin, handle: string, app: string, t: PageContext["t"]): Action[] {
+  if (isFrameLogin(login.session)) return [];
+  return [{ label: t.returnTo(app), post: `${baseOf(handle)}/return`, primary: true }];
 }
 
 /**
@@ -96,9 +113,10 @@ export async function loadPrompt(
   runtime: ServiceRuntime,
   request: FastifyRequest<{ Params: HandleParams }>,
   reply: FastifyReply,
+  options: { methods?: boolean; touch?: boolean; enrolling?: boolean } = {},
 ): Promise<{ ctx: PromptContext; methods: PromptMethods } | undefined> {
   const { handle } = request.params;
-  const login = await runtime.services.openPromptLogin(handle);
+  const login = await runtime.services.openPromptLogin(handle, { touch: options.touch !== false });
   if (!login) {
     badLink(runtime, request, reply);
     return undefined;
@@ -108,12 +126,13 @@ export async function loadPrompt(
   const page = pageContext(request, reply, runtime.config, {
     appName: app,
     username: login.session.username,
-    returnAction: `${base}/return`,
+    // In the iframe SDK there is no way back but the application's own page around the frame.
+    returnAction: isFrameLogin(login.session) ? null : `${base}/return`,
   });
   const { t } = page;
-  const formTarget = redirectOrigin(login);
+  const security = securityOf(login);
   const show = (view: NoticeView, status = 200) => {
-    sendPage(reply, NoticePage({ chrome: page.chrome, view }), { status, formTarget });
+    sendPage(reply, NoticePage({ chrome: page.chrome, view }), { status, ...security });
     return undefined;
   };
   const status = login.session.status;
@@ -123,7 +142,7 @@ export async function loadPrompt(
         title: t.pageExpiredTitle,
         message: t.pageExpired(app),
         error: true,
-        actions: [returnAction(handle, app, t)],
+        actions: returnActions(login, handle, app, t),
       },
       410,
     );
@@ -139,17 +158,98 @@ export async function loadPrompt(
       title: t.cantLogInTitle,
       message: login.user ? t.accountDisabled : t.notEnrolled,
       error: true,
-      actions: [returnAction(handle, app, t)],
+      actions: returnActions(login, handle, app, t),
     });
+  // A form's answer (a passcode typed) needs no method list: the factor itself decides.
+  if (options.methods === false)
+    return {
+      ctx: { handle, base, login, page, security },
+      methods: { pushDevices: [], passcode: true, allowed: [] },
+    };
   const methods = await runtime.services.listPromptMethods(login);
-  if (methods.pushDevices.length === 0 && !methods.passcode)
+  if (methods.pushDevices.length === 0 && !methods.passcode) {
+    // Never had a factor, and the application offers enrolment: set one up here (the enrol routes).
+    const eligibility = await runtime.services.promptEnrollment(handle);
+    if (eligibility.eligible && options.enrolling)
+      return { ctx: { handle, base, login, page, security }, methods };
+    if (eligibility.eligible) {
+      sendPage(reply, EnrollStartPage({ chrome: page.chrome, action: `${base}/enroll` }), security);
+      return undefined;
+    }
     return show({
       title: t.cantLogInTitle,
       message: methods.allowed.length < 2 ? t.noMethods(app) : t.notEnrolled,
       error: true,
-      actions: [returnAction(handle, app, t)],
+      actions: returnActions(login, handle, app, t),
     });
-  return { ctx: { handle, base, login, page, formTarget }, methods };
+  }
+  return { ctx: { handle, base, login, page, security }, methods };
+}
+
+/** The trusted-browser cookie of one application (I5): `__Host-`, so only this host and path `/` can set it. */
+export function trustCookieName(applicationId: string): string {
+  return `__Host-twofold-trust-${applicationId}`;
+}
+
+export function readCookie(request: FastifyRequest, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? "").split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return v.join("=");
+  }
+  return undefined;
+}
+
+export function setTrustCookie(
+  reply: FastifyReply,
+  applicationId: string,
+  token: string,
+  expiresAt: number,
+  now: number,
+) {
+  const maxAge = Math.max(0, Math.floor((expiresAt - now) / 1000));
+  reply.header(
+    "set-cookie",
+    `${trustCookieName(applicationId)}=${token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${maxAge}`,
+  );
+}
+
+export function clearTrustCookie(reply: FastifyReply, applicationId: string) {
+  reply.header(
+    "set-cookie",
+    `${trustCookieName(applicationId)}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`,
+  );
+}
+
+/**
+ * After an allow: "Trust this browser?" when the application remembers browsers and the factor allows it (not a
+ * code, not in a frame); otherwise straight back to the application.
+ */
+export async function completeLogin(
+  runtime: ServiceRuntime,
+  request: FastifyRequest<{ Params: HandleParams }>,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
+  const offer = await runtime.services.offerPromptTrust(request.params.handle);
+  if (!offer) return finishAndRedirect(runtime, request, reply);
+  const login = await runtime.services.openPromptLogin(request.params.handle, { touch: false });
+  if (!login) return finishAndRedirect(runtime, request, reply);
+  const page = pageContext(request, reply, runtime.config, {
+    appName: login.application.name,
+    username: login.session.username,
+    returnAction: null,
+  });
+  return sendPage(
+    reply,
+    TrustPage({
+      chrome: page.chrome,
+      view: {
+        action: `${baseOf(request.params.handle)}/trust`,
+        days: offer.days,
+        appName: login.application.name,
+      },
+    }),
+    securityOf(login),
+  );
 }
 
 /** 303 to the application with its code (the login the gate allowed), or the expired page. */
@@ -159,8 +259,8 @@ export async function finishAndRedirect(
   reply: FastifyReply,
 ): Promise<FastifyReply | undefined> {
   try {
-    const { redirectURL } = await runtime.services.finishPromptLogin(request.params.handle);
-    return reply.code(303).header("location", redirectURL).send("");
+    const finished = await runtime.services.finishPromptLogin(request.params.handle);
+    return sendFinished(runtime, request, reply, finished);
   } catch (error) {
     if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {
       await loadPrompt(runtime, request, reply);
@@ -196,4 +296,28 @@ export interface PromptMethodModule {
   entry(ctx: PromptContext, methods: PromptMethods): Action | null;
   /** Its routes, all under `/prompt/:handle/<id>`; its start page is `GET /prompt/:handle/<id>`. */
   register(app: FastifyInstance, runtime: ServiceRuntime): void;
+}
+
+/** The way back after an allow: a 303 to the application with its code, or (iframe SDK) the page posting AUTH. */
+export async function sendFinished(
+  runtime: ServiceRuntime,
+  request: FastifyRequest<{ Params: HandleParams }>,
+  reply: FastifyReply,
+  finished: FinishedLogin,
+): Promise<FastifyReply> {
+  if (!finished.frame) return reply.code(303).header("location", finished.redirectURL).send("");
+  const login = await runtime.services.openPromptLogin(request.params.handle, { touch: false });
+  const page = pageContext(request, reply, runtime.config, {
+    appName: login?.application.name ?? "",
+    username: login?.session.username ?? null,
+    returnAction: null,
+  });
+  return sendPage(
+    reply,
+    FrameResultPage({
+      chrome: page.chrome,
+      view: { ...finished.frame, scripts: [webAssetURL("prompt/behaviours/frame-result.ts")] },
+    }),
+    { formTarget: null, frameParent: finished.frame.parentOrigin },
+  );
 }

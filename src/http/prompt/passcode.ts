@@ -7,7 +7,7 @@ import { minutesUntil } from "../../core/lockout.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import {
-  finishAndRedirect,
+  completeLogin,
   HandleParams,
   HTML,
   loadPrompt,
@@ -36,9 +36,14 @@ function render(ctx: PromptContext, reply: FastifyReply, error: string | null, s
     reply,
     PasscodePage({
       chrome: ctx.page.chrome,
-      view: { action: `${ctx.base}/passcode`, optionsURL: `${ctx.base}/options`, error },
+      view: {
+        action: `${ctx.base}/passcode`,
+        optionsURL: `${ctx.base}/options`,
+        error,
+        autofocus: ctx.security.frameParent === null,
+      },
     }),
-    { status, formTarget: ctx.formTarget },
+    { status, ...ctx.security },
   );
 }
 
@@ -70,7 +75,7 @@ export const passcodeMethod: PromptMethodModule = {
         preHandler: requireSameOrigin(publicOrigin),
       },
       async (request: FastifyRequest<{ Params: HandleParams; Body: { passcode?: string } }>, reply) => {
-        const loaded = await loadPrompt(runtime, request, reply);
+        const loaded = await loadPrompt(runtime, request, reply, { methods: false, touch: false });
         if (!loaded) return reply;
         const { ctx } = loaded;
         const { t } = ctx.page;
@@ -92,7 +97,7 @@ export const passcodeMethod: PromptMethodModule = {
         }
         if (result.result === "allow") {
           rememberMethod(reply, "passcode");
-          return finishAndRedirect(runtime, request, reply);
+          return completeLogin(runtime, request, reply);
         }
         if (result.result === "throttled")
           return render(

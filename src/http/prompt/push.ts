@@ -9,8 +9,8 @@ import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import { webAssetURL } from "../web-assets.ts";
 import {
+  completeLogin,
   EmptyForm,
-  finishAndRedirect,
   HandleParams,
   HTML,
   loadPrompt,
@@ -121,7 +121,7 @@ export const pushMethod: PromptMethodModule = {
             scripts: [webAssetURL("prompt/behaviours/push-wait.ts")],
           },
         }),
-        { formTarget: ctx.formTarget },
+        { ...ctx.security },
       );
     };
     const showEnded = (ctx: PromptContext, reply: FastifyReply, outcome: PushOutcome | Refusal) =>
@@ -131,7 +131,7 @@ export const pushMethod: PromptMethodModule = {
           chrome: ctx.page.chrome,
           view: endedView(ctx, outcome, Math.ceil(config.policy.push.rateWindowSeconds / 60)),
         }),
-        { status: 200, formTarget: ctx.formTarget },
+        { status: 200, ...ctx.security },
       );
     const send = async (
       request: FastifyRequest<{ Params: HandleParams }>,
@@ -192,7 +192,7 @@ export const pushMethod: PromptMethodModule = {
           signal: controller.signal,
         });
         if (state?.loginStatus === "allowed" || state?.outcome === "approved")
-          return finishAndRedirect(runtime, request, reply);
+          return completeLogin(runtime, request, reply);
         return reply.code(303).header("location", `/prompt/${request.params.handle}/push`).send("");
       },
     );

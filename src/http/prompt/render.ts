@@ -102,7 +102,7 @@ export function brandLogoURL(config: Readonly<Config>): string {
  * framing; Trusted Types with no policy (the behaviours use no HTML sinks); forms post to us and to the
  * application's registered redirect origin, or Chromium blocks the final 303 back to it.
  */
-export function promptCSP(formTarget: string | null): string {
+export function promptCSP(formTarget: string | null, frameParent: string | null = null): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
@@ -111,7 +111,8 @@ export function promptCSP(formTarget: string | null): string {
     "connect-src 'self'",
     "base-uri 'none'",
     `form-action 'self'${formTarget ? ` ${formTarget}` : ""}`,
-    "frame-ancestors 'none'",
+    // Only the iframe SDK's pages may be framed, by the parent origin the application registered.
+    `frame-ancestors ${frameParent ?? "'none'"}`,
     "require-trusted-types-for 'script'",
     "trusted-types 'none'",
   ].join("; ");
@@ -120,11 +121,11 @@ export function promptCSP(formTarget: string | null): string {
 export function sendPage(
   reply: FastifyReply,
   page: SafeHTML,
-  options: { status?: number; formTarget?: string | null } = {},
+  options: { status?: number; formTarget?: string | null; frameParent?: string | null } = {},
 ): FastifyReply {
   return reply
     .code(options.status ?? 200)
-    .header("content-security-policy", promptCSP(options.formTarget ?? null))
+    .header("content-security-policy", promptCSP(options.formTarget ?? null, options.frameParent ?? null))
     .type("text/html; charset=utf-8")
     .send(renderDocument(page));
 }

@@ -32,6 +32,7 @@ export function registerStartPage(
   runtime: ServiceRuntime,
   demo: DemoInfo | undefined,
   commandLine: (words: string) => string = DEMO_COMMAND_LINE,
+  demoPortal: () => string | undefined = () => undefined,
 ): void {
   // A push ends by its lifetime at the latest.
   const pushWaitMs = runtime.config.policy.push.lifetimeSeconds * 1000 + 1000;
@@ -44,7 +45,13 @@ export function registerStartPage(
   };
 
   app.get("/", { schema: { response: { 200: T.String() } } }, async (_request, reply) => {
-    const body = html`${renderStatus(runtime)}${demo ? renderDemo(demo, await aliceQR(), commandLine) : ""}`;
+    const portal = demo ? demoPortal() : undefined;
+    const body = html`${renderStatus(runtime)}${
+      portal
+        ? html`<h2>Log in to a web application</h2>
+<p><a href="${portal}" id="campus-portal">Campus Portal</a> is the demo's web application: it checks a password, then sends you to the Twofold login prompt through Duo's Web SDK. Log in as <code>alice</code> / <code>alice-demo</code> and use her authenticator app's passcode (or a push, once her Twofold Authenticator is activated).</p>`
+        : ""
+    }${demo ? renderDemo(demo, await aliceQR(), commandLine) : ""}`;
     return reply.type(HTML_TYPE).send(renderPage("Twofold", body));
   });
 

@@ -100,6 +100,19 @@ export class PromptPage {
       .click();
   }
 
+  /** Enrolment: "Set up Twofold Authenticator" (shows the activation QR code). */
+  async startEnrollment(): Promise<void> {
+    await this.page
+      .getByRole("button", { name: /^(Set up Twofold Authenticator|設定 Twofold Authenticator)$/ })
+      .click();
+  }
+
+  /** T3: "Yes, trust browser" or "No, don't trust" (neither is preselected). */
+  async chooseTrust(yes: boolean): Promise<void> {
+    const name = yes ? /^(Yes, trust browser|是，信任此瀏覽器)$/ : /^(No, don't trust|否，不信任)$/;
+    await this.page.getByRole("button", { name }).click();
+  }
+
   async switchLanguage(label: "English" | "繁體中文"): Promise<void> {
     await this.page.getByRole("link", { name: label }).click();
   }

@@ -81,6 +81,9 @@ export function PromptPage({ chrome, title, scripts = [], children }: PromptPage
           <details class="help">
             <summary>{t.needHelp}</summary>
             <p>{chrome.helpText || t.help}</p>
+            <p>
+              <a href="/help">{t.helpPages}</a>
+            </p>
           </details>
           <nav aria-label={t.language}>
             <ul class="languages">

@@ -83,6 +83,23 @@ const en = {
   continueToApp: (app: string) => `Continue to ${app}`,
   language: "Language",
   help: "Contact the IT service desk.",
+  helpPages: "Help with each way of logging in",
+  /** T1–T3 */
+  trustTitle: "Trust this browser?",
+  trustText: (days: number, app: string) =>
+    `For ${days} ${days === 1 ? "day" : "days"} you won't need a second step for ${app} in this browser. Don't trust shared computers.`,
+  trustYes: "Yes, trust browser",
+  enrollTitle: "Set up two-factor authentication",
+  enrollText:
+    "Your account has no second step yet. Set up Twofold Authenticator on your phone now: it takes a minute, and you continue to the application afterwards.",
+  enrollStart: "Set up Twofold Authenticator",
+  enrollScanTitle: "Scan this code with your phone",
+  enrollScan:
+    "Open the camera or Twofold Authenticator on your phone and scan this code. It works once, for 10 minutes.",
+  enrollOnPhone: "On this phone? Open the activation link",
+  enrollDone: "Activated: continue",
+  enrollNewCode: "Show a new code",
+  trustNo: "No, don't trust",
   logo: (org: string) => org,
 };
 
@@ -151,6 +168,20 @@ const zhHant: PromptMessages = {
   continueToApp: (app) => `繼續前往 ${app}`,
   language: "語言",
   help: "請聯絡資訊科技服務台。",
+  helpPages: "各種登入方法的說明",
+  trustTitle: "信任此瀏覽器？",
+  trustText: (days, app) => `${days} 日內於此瀏覽器登入 ${app} 無須第二步驗證。請勿信任共用電腦。`,
+  trustYes: "是，信任此瀏覽器",
+  enrollTitle: "設定雙重驗證",
+  enrollText:
+    "你的帳戶尚未設定第二步驗證。請立即在手機上設定 Twofold Authenticator：只需一分鐘，完成後即可繼續前往應用程式。",
+  enrollStart: "設定 Twofold Authenticator",
+  enrollScanTitle: "用手機掃描此代碼",
+  enrollScan: "請在手機上開啟相機或 Twofold Authenticator 掃描此代碼。代碼只可使用一次，10 分鐘內有效。",
+  enrollOnPhone: "正在使用這部手機？開啟啟用連結",
+  enrollDone: "已啟用：繼續",
+  enrollNewCode: "顯示新代碼",
+  trustNo: "否，不信任",
   logo: (org) => org,
 };
 

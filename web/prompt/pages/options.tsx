@@ -17,7 +17,9 @@ export function OptionsPage({
     <PromptPage chrome={chrome} title={t.otherOptions}>
       <h1>{t.optionsTitle}</h1>
       <Actions actions={entries} label={t.otherOptions} />
-      <p class="hint">{t.lostPhone}</p>
+      <p class="hint">
+        <a href="/help/no-phone">{t.lostPhone}</a>
+      </p>
     </PromptPage>
   );
 }

@@ -10,6 +10,8 @@ export interface PasscodeView {
   optionsURL: string;
   /** The message for the field (wrong code, locked …), or null. */
   error: string | null;
+  /** Focus the field on arrival (not inside another site's frame, where browsers refuse it). */
+  autofocus: boolean;
 }
 
 export function PasscodePage({ chrome, view }: { chrome: PromptChrome; view: PasscodeView }): SafeHTML {
@@ -46,7 +48,7 @@ export function PasscodePage({ chrome, view }: { chrome: PromptChrome; view: Pas
             autocomplete="one-time-code"
             spellcheck="false"
             maxlength={64}
-            autofocus
+            autofocus={view.autofocus}
             aria-describedby={describedBy}
             aria-invalid={view.error ? "true" : undefined}
           />

@@ -78,6 +78,18 @@ function policyFrom(params: PolicyParams): Partial<ApplicationPolicy> {
   return patch;
 }
 
+/**
+ * `redirect_uris`: the Web SDK redirect URIs, comma-separated (a URI with a comma cannot be registered here);
+ * an empty value removes them all. Each is checked by the application use case (https, no fragment, exact).
+ */
+function redirectURIsFrom(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
+}
+
 export function registerIntegrationRoutes(admin: AdminRoute, runtime: ServiceRuntime): void {
   const { services } = runtime;
   const { userById } = createFinders(services);
@@ -93,6 +105,8 @@ export function registerIntegrationRoutes(admin: AdminRoute, runtime: ServiceRun
       trusted_device_days: effective.rememberDays,
       methods: effective.methods,
       plain_push: effective.allowPlainPush ? 1 : 0,
+      // Web SDK: the redirect URIs the prompt may send browsers back to (exact match).
+      redirect_uris: app.redirectURIs ?? [],
       // Fields the server's configuration file sets: changing them here is refused.
       policy_set_in_configuration: configured,
     };
@@ -112,7 +126,7 @@ export function registerIntegrationRoutes(admin: AdminRoute, runtime: ServiceRun
   admin(
     "POST",
     "/admin/v1/integrations",
-    T.Object({ name: Text(100), type: Text(20), ...PolicyFields }, strict),
+    T.Object({ name: Text(100), type: Text(20), redirect_uris: Text(20 * 2049), ...PolicyFields }, strict),
     AnyObject,
     async (call) => {
       const { params } = call;
@@ -120,10 +134,12 @@ export function registerIntegrationRoutes(admin: AdminRoute, runtime: ServiceRun
       const type = params.type === undefined ? undefined : TYPE_OF.get(params.type);
       if (!type || !APPLICATION_TYPES.includes(type))
         throw invalid(`type (${Object.values(DUO_TYPES).join(", ")})`);
+      const redirectURIs = redirectURIsFrom(params.redirect_uris);
       const { application, secretKey } = await services.createApplication(actorOf(call), {
         name: params.name,
         type,
         policy: policyFrom(params),
+        ...(redirectURIs ? { redirectURIs } : {}),
       });
       // The secret key is in this answer only: it is stored sealed (as `twofold app create` shows it once).
       return { response: { ...(await integrationObject(application)), secret_key: secretKey.reveal() } };
@@ -145,13 +161,15 @@ export function registerIntegrationRoutes(admin: AdminRoute, runtime: ServiceRun
   admin(
     "POST",
     "/admin/v1/integrations/:integration_key",
-    T.Object({ name: Text(100), ...PolicyFields }, strict),
+    T.Object({ name: Text(100), redirect_uris: Text(20 * 2049), ...PolicyFields }, strict),
     AnyObject,
     async (call) => {
       const app = await integrationById(pathOf(call).integration_key!);
       const policy = policyFrom(call.params);
+      const redirectURIs = redirectURIsFrom(call.params.redirect_uris);
       const updated = await services.updateApplication(actorOf(call), app.id, {
         ...(call.params.name !== undefined ? { name: call.params.name } : {}),
+        ...(redirectURIs ? { redirectURIs } : {}),
         ...(Object.keys(policy).length > 0 ? { policy } : {}),
       });
       return { response: await integrationObject(updated) };
