@@ -238,7 +238,11 @@ for (const dialect of await dialects()) {
         });
         const t = await createTestRuntime({
           dialect,
-          overrides: { "organization.country": "HK", "sms.gateways": [SMPP(smsc)], "sms.outbox.leaseSeconds": 5 },
+          overrides: {
+            "organization.country": "HK",
+            "sms.gateways": [SMPP(smsc)],
+            "sms.outbox.leaseSeconds": 5,
+          },
         });
         cleanups.push(() => t.close());
         // The other node runs on the real clock: ours follows it.
