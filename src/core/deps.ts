@@ -2,7 +2,7 @@
 import type { Keyring } from "./crypto/keyring.ts";
 import { maskPhoneFields } from "./mask-phone.ts";
 import type { AuditInput } from "./model.ts";
-import type { Policy } from "./policy.ts";
+import type { Policy, WebAuthnSettings } from "./policy.ts";
 import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
 
 export interface Deps {
@@ -21,6 +21,8 @@ export interface Deps {
   pushDelivery?: PushDelivery;
   /** GeoIP place of a requesting IP; absent when no database is configured. */
   places?: PlaceLookup;
+  /** Relying-party settings; absent where a caller built the services without them (WebAuthn then refuses). */
+  webauthn?: WebAuthnSettings;
 }
 
 /** Who performed an administrative action, and from where (audit: actor, source IP). */

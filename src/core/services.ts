@@ -1,7 +1,7 @@
 // Binds every use case to its dependencies: the single object interfaces (HTTP, CLI, RADIUS) call into.
 import type { Keyring } from "./crypto/keyring.ts";
 import type { Actor, Deps } from "./deps.ts";
-import type { Policy } from "./policy.ts";
+import type { Policy, WebAuthnSettings } from "./policy.ts";
 import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
 import * as applications from "./use-cases/applications.ts";
 import * as authAPI from "./use-cases/auth-api.ts";
@@ -20,12 +20,15 @@ import * as totp from "./use-cases/totp-enrollment.ts";
 import * as usernames from "./use-cases/username-reconciliation.ts";
 import * as users from "./use-cases/users.ts";
 import * as passcode from "./use-cases/verify-passcode.ts";
+import * as webauthn from "./use-cases/webauthn.ts";
 
 export interface ServiceConfig {
   policy: Policy;
   organization: { issuer: string };
   identity: { stripDomains: readonly string[] };
   housekeeping: housekeeping.Retention;
+  /** The loaded configuration always has it; stand-ins may leave it out. */
+  webauthn?: WebAuthnSettings;
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -55,6 +58,7 @@ export function createServices(input: {
     pushEvents: input.pushEvents,
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
+    ...(input.config.webauthn ? { webauthn: input.config.webauthn } : {}),
   };
   // The use cases' dependencies stay inside: an interface reaches the store only through these functions.
   return {
@@ -182,6 +186,14 @@ export function createServices(input: {
     attachPhone: bind(deps, phones.attachPhone),
     detachPhone: bind(deps, phones.detachPhone),
     createPhoneActivation: bind(deps, phones.createPhoneActivation),
+    // WebAuthn: Windows Hello, Touch ID, security keys, passkeys (one verification routine, F7)
+    beginWebAuthnRegistration: bind(deps, webauthn.beginWebAuthnRegistration),
+    finishWebAuthnRegistration: bind(deps, webauthn.finishWebAuthnRegistration),
+    beginWebAuthnAuthentication: bind(deps, webauthn.beginWebAuthnAuthentication),
+    finishWebAuthnAuthentication: bind(deps, webauthn.finishWebAuthnAuthentication),
+    listWebAuthnCredentials: bind(deps, webauthn.listWebAuthnCredentials),
+    renameWebAuthnCredential: bind(deps, webauthn.renameWebAuthnCredential),
+    removeWebAuthnCredential: bind(deps, webauthn.removeWebAuthnCredential),
   };
 }
 
@@ -256,6 +268,11 @@ export const SERVICE_AREAS = {
     "enrollTOTP",
     "confirmTOTP",
     "removeOTPCredential",
+    "beginWebAuthnRegistration",
+    "finishWebAuthnRegistration",
+    "listWebAuthnCredentials",
+    "renameWebAuthnCredential",
+    "removeWebAuthnCredential",
   ],
   tokens: [
     "findTokenBySerial",
@@ -292,6 +309,8 @@ export const SERVICE_AREAS = {
     "readActivationStatus",
     "statusHoldMs",
     "admitSignedRequest",
+    "beginWebAuthnAuthentication",
+    "finishWebAuthnAuthentication",
   ],
   audit: ["listAuthLog", "listAudit"],
   maintenance: [

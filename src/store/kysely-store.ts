@@ -15,6 +15,7 @@ import { PhoneRecords } from "./aggregates/phones.ts";
 import { PushRecords } from "./aggregates/push.ts";
 import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
 import { UserRecords } from "./aggregates/users.ts";
+import { WebAuthnRecords } from "./aggregates/webauthn.ts";
 import type { Dialect } from "./migrations.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
 import type { Database } from "./tables.ts";
@@ -38,7 +39,8 @@ export interface KyselyStore
     APIEnrollmentRecords,
     PhoneRecords,
     HousekeepingRecords,
-    MetaRecords {}
+    MetaRecords,
+    WebAuthnRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
   readonly #onClose: (() => Promise<void>) | undefined;
@@ -98,4 +100,5 @@ applyRecords(KyselyStore, [
   PhoneRecords,
   HousekeepingRecords,
   MetaRecords,
+  WebAuthnRecords,
 ]);

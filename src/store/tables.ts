@@ -208,6 +208,41 @@ export interface APIEnrollmentsTable {
   expires_at: number;
 }
 
+/** WebAuthn credentials (migration 0015): booleans as 0/1 on both databases. */
+export interface WebAuthnCredentialsTable {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  user_handle: string;
+  sign_count: number;
+  transports_json: string;
+  aaguid: string;
+  attestation_format: string;
+  backup_eligible: number;
+  backup_state: number;
+  device_type: string;
+  discoverable: number | null;
+  name: string;
+  status: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** WebAuthn ceremonies under way (migration 0015): deleted when used, pruned when expired. */
+export interface WebAuthnCeremoniesTable {
+  id: string;
+  kind: string;
+  user_id: string | null;
+  context_hash: string;
+  challenge: string;
+  user_verification: string;
+  user_handle: string | null;
+  source: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   user_aliases: UserAliasesTable;
@@ -228,4 +263,6 @@ export interface Database {
   phones: PhonesTable;
   throttle_counts: ThrottleCountsTable;
   api_enrollments: APIEnrollmentsTable;
+  webauthn_credentials: WebAuthnCredentialsTable;
+  webauthn_ceremonies: WebAuthnCeremoniesTable;
 }

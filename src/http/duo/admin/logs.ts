@@ -24,6 +24,7 @@ const FACTOR_NAMES: Record<AuthFactor, string> = {
   bypass: "bypass_code",
   push: "duo_push",
   sms: "sms_passcode",
+  webauthn: "webauthn_security_key",
   none: "not_available",
 };
 /** Authentication log v1 (deprecated by Duo) named factors and results for people. [U] */
@@ -35,6 +36,7 @@ const FACTOR_NAMES_V1: Record<AuthFactor, string> = {
   bypass: "Bypass Code",
   push: "Duo Push",
   sms: "SMS Passcode",
+  webauthn: "WebAuthn Security Key",
   none: "Not Available",
 };
 const RESULT_NAMES = { allow: "success", deny: "denied" } as const;

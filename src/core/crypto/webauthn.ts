@@ -1,0 +1,354 @@
+// The one WebAuthn verification routine (F7): bounded parsing, then W3C WebAuthn §7.1/§7.2 checks, each with its own reason.
+import {
+  type RegistrationResponseJSON,
+  type VerifiedRegistrationResponse,
+  verifyRegistrationResponse,
+} from "@simplewebauthn/server";
+import { parseAuthenticatorData, verifySignature } from "@simplewebauthn/server/helpers";
+import { constantTimeEqual, sha256 } from "./index.ts";
+
+/**
+ * Why a WebAuthn response was refused. Operators read these in the authentication log; users see one message
+ * (P14), whatever the reason.
+ */
+export type WebAuthnRejection =
+  /** Not the JSON / base64url / CBOR shapes asked for, over a size bound, truncated or with bytes left over. */
+  | "malformed"
+  /** clientDataJSON.type is not `webauthn.create` / `webauthn.get` as the ceremony needs (F2). */
+  | "wrong_type"
+  /** clientDataJSON.challenge is not this ceremony's (F1). */
+  | "challenge_mismatch"
+  /** clientDataJSON.origin is not exactly one of the configured origins (F2). */
+  | "origin_mismatch"
+  /** A framed ceremony (crossOrigin / topOrigin) the configuration does not allow (F2). */
+  | "cross_origin"
+  /** authenticatorData's rpIdHash is not SHA-256 of the configured RP ID (F2). */
+  | "rp_id_mismatch"
+  /** UP flag clear (F3). */
+  | "user_not_present"
+  /** UV flag clear where the ceremony required it (F3). */
+  | "user_not_verified"
+  /** BS set without BE (F3). */
+  | "backup_flags_invalid"
+  /** BE differs from what was stored at registration (F3). */
+  | "backup_eligibility_changed"
+  /** The signature (assertion or attestation statement) does not verify. */
+  | "bad_signature"
+  /** The credential's key algorithm is not one the ceremony offered (F5). */
+  | "algorithm_not_allowed"
+  /** A credential ID over 1023 bytes (F5). */
+  | "credential_id_too_long"
+  /** Attestation policy: format or AAGUID not allowed (F5). */
+  | "attestation_refused";
+
+export class WebAuthnRejected extends Error {
+  override readonly name = "WebAuthnRejected";
+  constructor(
+    readonly reason: WebAuthnRejection,
+    /** For operators' logs only: never shown to a user. */
+    readonly detail?: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** COSE algorithms offered at registration: EdDSA, ES256, RS256 (what platform authenticators and keys use). */
+export const OFFERED_ALGORITHMS = [-8, -7, -257] as const;
+
+/** Bounds on what a browser sends (F7). Real responses are far smaller; the bounds stop hostile input cheaply. */
+const LIMITS = {
+  /** WebAuthn §5.1: credential IDs are at most 1023 bytes; base64url of that. */
+  credentialIdChars: 1364,
+  clientDataJSONChars: 8192,
+  authenticatorDataChars: 8192,
+  /** Attestation objects may carry certificate chains (packed, tpm). */
+  attestationObjectChars: 65536,
+  signatureChars: 1400,
+  /** WebAuthn §5.4.3: a user handle is at most 64 bytes. */
+  userHandleChars: 88,
+  transports: 10,
+  transportChars: 32,
+};
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+function bad(detail: string): never {
+  throw new WebAuthnRejected("malformed", detail);
+}
+
+function base64url(value: unknown, name: string, maxChars: number, minChars = 1): string {
+  if (typeof value !== "string") bad(`${name} is not a string`);
+  if (value.length < minChars || value.length > maxChars) bad(`${name} has ${value.length} characters`);
+  if (!BASE64URL.test(value)) bad(`${name} is not base64url`);
+  return value;
+}
+
+function bytes(text: string): Uint8Array<ArrayBuffer> {
+  const decoded = Buffer.from(text, "base64url");
+  const out = new Uint8Array(new ArrayBuffer(decoded.length));
+  out.set(decoded);
+  return out;
+}
+
+function record(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) bad(`${name} is not an object`);
+  return value as Record<string, unknown>;
+}
+
+/** The credential ID a response names, if it is shaped like one (for looking the credential up). */
+export function credentialIdOf(response: unknown): string | undefined {
+  if (typeof response !== "object" || response === null) return undefined;
+  const id = (response as Record<string, unknown>)["id"];
+  return typeof id === "string" &&
+    id.length > 0 &&
+    id.length <= LIMITS.credentialIdChars &&
+    BASE64URL.test(id)
+    ? id
+    : undefined;
+}
+
+/** The user handle an assertion carries (base64url), null when absent. */
+function userHandleOf(inner: Record<string, unknown>): string | null {
+  const h = inner["userHandle"];
+  if (h === undefined || h === null || h === "") return null;
+  return base64url(h, "userHandle", LIMITS.userHandleChars);
+}
+
+export interface ClientDataExpectation {
+  type: "webauthn.create" | "webauthn.get";
+  challenge: string;
+  origins: readonly string[];
+  topOrigins: readonly string[];
+}
+
+/**
+ * §7.1 steps 5-9 / §7.2 steps 10-14: decode clientDataJSON (UTF-8, a leading BOM dropped as UTF-8 decode does),
+ * then type, challenge (constant time), origin (exact match), and crossOrigin/topOrigin. Returns the raw bytes
+ * (their hash is signed).
+ */
+export function checkClientData(encoded: string, expected: ClientDataExpectation): Uint8Array {
+  const raw = bytes(encoded);
+  let parsed: unknown;
+  try {
+    // UTF-8 decode without BOM handling off: a leading BOM is dropped, invalid UTF-8 refused.
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+  } catch {
+    bad("clientDataJSON is not UTF-8 JSON");
+  }
+  const data = record(parsed, "clientData");
+  const { type, challenge, origin, crossOrigin, topOrigin } = data;
+  if (typeof type !== "string" || typeof challenge !== "string" || typeof origin !== "string")
+    bad("clientData lacks type, challenge or origin");
+  if (type !== expected.type) throw new WebAuthnRejected("wrong_type", type.slice(0, 40));
+  if (!constantTimeEqual(challenge, expected.challenge)) throw new WebAuthnRejected("challenge_mismatch");
+  if (!expected.origins.includes(origin)) throw new WebAuthnRejected("origin_mismatch", origin.slice(0, 300));
+  if (crossOrigin !== undefined && typeof crossOrigin !== "boolean") bad("crossOrigin is not a boolean");
+  if (topOrigin !== undefined && typeof topOrigin !== "string") bad("topOrigin is not a string");
+  if (crossOrigin === true || topOrigin !== undefined) {
+    if (typeof topOrigin !== "string" || !expected.topOrigins.includes(topOrigin))
+      throw new WebAuthnRejected("cross_origin", String(topOrigin).slice(0, 300));
+  }
+  return raw;
+}
+
+function parseAuthData(raw: Uint8Array<ArrayBuffer>): ReturnType<typeof parseAuthenticatorData> {
+  try {
+    return parseAuthenticatorData(raw);
+  } catch (error) {
+    bad(`authenticatorData: ${(error as Error).message}`.slice(0, 200));
+  }
+}
+
+export interface StoredCredentialKey {
+  credentialId: string;
+  /** COSE public key, base64url. */
+  publicKey: string;
+  backupEligible: boolean;
+}
+
+export interface VerifiedAssertion {
+  signCount: number;
+  userVerified: boolean;
+  backupState: boolean;
+  /** base64url, null when the authenticator sent none. */
+  userHandle: string | null;
+}
+
+/**
+ * Verify an assertion (W3C WebAuthn §7.2) for a credential already looked up by its ID. Every caller that accepts
+ * an assertion — second factor, passwordless, step-up — comes here (F7). The signature counter and the user
+ * handle are returned for the caller to compare with what it stored, after the signature is known to be good:
+ * an unsigned counter must never flag a credential.
+ */
+export async function verifyAssertion(input: {
+  response: unknown;
+  credential: StoredCredentialKey;
+  expected: Omit<ClientDataExpectation, "type">;
+  rpId: string;
+  requireUserVerification: boolean;
+}): Promise<VerifiedAssertion> {
+  const response = record(input.response, "response");
+  const id = base64url(response["id"], "id", LIMITS.credentialIdChars);
+  if (response["rawId"] !== undefined && response["rawId"] !== id) bad("rawId differs from id");
+  if (response["type"] !== "public-key") bad("type is not public-key");
+  if (!constantTimeEqual(id, input.credential.credentialId)) bad("response is for another credential");
+  const inner = record(response["response"], "response.response");
+  const clientDataJSON = base64url(inner["clientDataJSON"], "clientDataJSON", LIMITS.clientDataJSONChars);
+  const authenticatorData = base64url(
+    inner["authenticatorData"],
+    "authenticatorData",
+    LIMITS.authenticatorDataChars,
+  );
+  const signature = base64url(inner["signature"], "signature", LIMITS.signatureChars);
+  const userHandle = userHandleOf(inner);
+
+  const clientData = checkClientData(clientDataJSON, { ...input.expected, type: "webauthn.get" });
+  const authData = bytes(authenticatorData);
+  const parsed = parseAuthData(authData);
+  if (!constantTimeEqual(parsed.rpIdHash, sha256(input.rpId))) throw new WebAuthnRejected("rp_id_mismatch");
+  if (!parsed.flags.up) throw new WebAuthnRejected("user_not_present");
+  if (input.requireUserVerification && !parsed.flags.uv) throw new WebAuthnRejected("user_not_verified");
+  if (parsed.flags.bs && !parsed.flags.be) throw new WebAuthnRejected("backup_flags_invalid");
+  if (parsed.flags.be !== input.credential.backupEligible)
+    throw new WebAuthnRejected("backup_eligibility_changed");
+
+  const signed = new Uint8Array(authData.length + 32);
+  signed.set(authData, 0);
+  signed.set(sha256(clientData), authData.length);
+  let good = false;
+  try {
+    good = await verifySignature({
+      signature: bytes(signature),
+      data: signed,
+      credentialPublicKey: bytes(input.credential.publicKey),
+    });
+  } catch (error) {
+    // A signature that is not DER, or a stored key the library cannot use: no proof either way.
+    throw new WebAuthnRejected("bad_signature", (error as Error).message.slice(0, 200));
+  }
+  if (!good) throw new WebAuthnRejected("bad_signature");
+  return {
+    signCount: parsed.counter,
+    userVerified: parsed.flags.uv,
+    backupState: parsed.flags.bs,
+    userHandle,
+  };
+}
+
+export interface VerifiedAttestation {
+  credentialId: string;
+  publicKey: string;
+  signCount: number;
+  /** As the browser reported them (bounded), for allowCredentials later. */
+  transports: string[];
+  aaguid: string;
+  format: string;
+  backupEligible: boolean;
+  backupState: boolean;
+  deviceType: "singleDevice" | "multiDevice";
+  userVerified: boolean;
+  /** credProps.rk from the client extension results; null when the browser did not say. */
+  discoverable: boolean | null;
+}
+
+/** What @simplewebauthn/server's messages mean, as our reasons (its checks run after ours, so few reach here). */
+function reasonOf(error: Error): WebAuthnRejection {
+  const m = error.message;
+  if (error.name === "InvalidBackupFlags") return "backup_flags_invalid";
+  if (/Unexpected RP ID hash/.test(m)) return "rp_id_mismatch";
+  if (/User presence was required/.test(m)) return "user_not_present";
+  if (/User verification was required/.test(m)) return "user_not_verified";
+  if (/Unexpected public key alg/.test(m)) return "algorithm_not_allowed";
+  if (/Unsupported Attestation Format|attestation statement/i.test(m)) return "attestation_refused";
+  if (/signature/i.test(m)) return "bad_signature";
+  return "malformed";
+}
+
+/**
+ * Verify a registration (W3C WebAuthn §7.1): our own bounded checks of the shapes and of clientDataJSON, the RP ID
+ * hash and the flags, then @simplewebauthn/server for the attestation statement (formats none, packed, fido-u2f,
+ * tpm, android-key, android-safetynet, apple), then the attestation policy (F5).
+ */
+export async function verifyAttestation(input: {
+  response: unknown;
+  expected: Omit<ClientDataExpectation, "type">;
+  rpId: string;
+  requireUserVerification: boolean;
+  /** AAGUIDs allowed (lower case); empty: any. A non-empty list refuses the `none` format. */
+  allowedAAGUIDs: readonly string[];
+}): Promise<VerifiedAttestation> {
+  const response = record(input.response, "response");
+  const id = base64url(response["id"], "id", 4096);
+  if (bytes(id).length > 1023) throw new WebAuthnRejected("credential_id_too_long");
+  if (response["rawId"] !== undefined && response["rawId"] !== id) bad("rawId differs from id");
+  if (response["type"] !== "public-key") bad("type is not public-key");
+  const inner = record(response["response"], "response.response");
+  const clientDataJSON = base64url(inner["clientDataJSON"], "clientDataJSON", LIMITS.clientDataJSONChars);
+  const attestationObject = base64url(
+    inner["attestationObject"],
+    "attestationObject",
+    LIMITS.attestationObjectChars,
+  );
+  const transports = transportsOf(inner["transports"]);
+  const discoverable = discoverableOf(response["clientExtensionResults"]);
+  checkClientData(clientDataJSON, { ...input.expected, type: "webauthn.create" });
+
+  let verified: VerifiedRegistrationResponse;
+  try {
+    verified = await verifyRegistrationResponse({
+      response: {
+        id,
+        rawId: id,
+        type: "public-key",
+        response: { clientDataJSON, attestationObject, transports: [] },
+        clientExtensionResults: {},
+      } as RegistrationResponseJSON,
+      // Already checked above, in constant time and against the whole list; the library checks them again.
+      expectedChallenge: () => true,
+      expectedOrigin: [...input.expected.origins],
+      expectedRPID: input.rpId,
+      requireUserPresence: true,
+      requireUserVerification: input.requireUserVerification,
+      supportedAlgorithmIDs: [...OFFERED_ALGORITHMS],
+    });
+  } catch (error) {
+    throw new WebAuthnRejected(reasonOf(error as Error), (error as Error).message.slice(0, 200));
+  }
+  if (!verified.verified) throw new WebAuthnRejected("bad_signature", "attestation statement");
+  const info = verified.registrationInfo;
+  if (info.credential.id !== id) bad("the attested credential ID is not the response's id");
+  const aaguid = info.aaguid.toLowerCase();
+  if (input.allowedAAGUIDs.length > 0 && (info.fmt === "none" || !input.allowedAAGUIDs.includes(aaguid)))
+    throw new WebAuthnRejected("attestation_refused", `${info.fmt} ${aaguid}`);
+  return {
+    credentialId: id,
+    publicKey: Buffer.from(info.credential.publicKey).toString("base64url"),
+    signCount: info.credential.counter,
+    transports,
+    aaguid,
+    format: info.fmt,
+    // The library derives the device type from BE (multiDevice iff BE) and has refused BS without BE.
+    backupEligible: info.credentialDeviceType === "multiDevice",
+    backupState: info.credentialBackedUp,
+    deviceType: info.credentialDeviceType,
+    userVerified: info.userVerified,
+    discoverable,
+  };
+}
+
+function transportsOf(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || value.length > LIMITS.transports) bad("transports is not a short list");
+  return value.map((t) => {
+    if (typeof t !== "string" || !/^[a-z-]{1,32}$/.test(t)) bad("a transport is not a short name");
+    return t;
+  });
+}
+
+function discoverableOf(results: unknown): boolean | null {
+  if (typeof results !== "object" || results === null) return null;
+  const credProps = (results as Record<string, unknown>)["credProps"];
+  if (typeof credProps !== "object" || credProps === null) return null;
+  const rk = (credProps as Record<string, unknown>)["rk"];
+  return typeof rk === "boolean" ? rk : null;
+}
