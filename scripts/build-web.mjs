@@ -60,7 +60,11 @@ async function buildAuthenticator(metafiles) {
 async function buildShared(metafiles) {
   const result = await build({
     ...COMMON,
-    entryPoints: { base: join(ROOT, "web", "shared", "styles", "base.css") },
+    entryPoints: {
+      base: join(ROOT, "web", "shared", "styles", "base.css"),
+      // WebAuthn ceremonies (prompt, portal): bundles @simplewebauthn/browser.
+      webauthn: join(ROOT, "web", "shared", "behaviours", "webauthn.ts"),
+    },
     outdir: join(OUT_DIR, "assets"),
     entryNames: "[name]-[hash]",
     format: "esm",
