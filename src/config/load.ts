@@ -352,6 +352,15 @@ function checkWebAuthn(c: Config, issues: ErrorIssue[]): void {
       path: "webauthn.attestation.allowedAAGUIDs",
       message: 'needs webauthn.attestation.conveyance "direct": only a verified attestation proves the model',
     });
+  if (w.attestation.allowedAAGUIDs.length > 0 && w.attestation.rootCertificates.length === 0)
+    issues.push({
+      path: "webauthn.attestation.rootCertificates",
+      message: "an AAGUID allow-list needs the attestation roots the authenticators' chains end at",
+    });
+  w.attestation.rootCertificates.forEach((file, i) => {
+    if (!existsSync(file) || !readFileSync(file, "utf8").includes("-----BEGIN CERTIFICATE-----"))
+      issues.push({ path: `webauthn.attestation.rootCertificates.${i}`, message: `${file} is not a PEM certificate file` });
+  });
 }
 
 /**
@@ -366,4 +375,9 @@ function fillWebAuthnDefaults(c: Config): void {
   if (!w.rpId) w.rpId = base.hostname;
   if (w.origins.length === 0) w.origins = [base.origin];
   if (!w.rpName) w.rpName = c.organization.name;
+  // The files become their PEM text: the core reads no files.
+  const attestation = w as unknown as { attestation: { rootCertificates: string[] } };
+  attestation.attestation.rootCertificates = attestation.attestation.rootCertificates.map((file) =>
+    readFileSync(file, "utf8"),
+  );
 }

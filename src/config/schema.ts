@@ -379,9 +379,14 @@ export const ConfigSchema = T.Object(
               {
                 default: [],
                 description:
-                  "Enterprise mode: only these authenticator models (AAGUIDs), proven by a verified attestation statement; empty: any (F5)",
+                  "Enterprise mode: only these authenticator models (AAGUIDs), proven by an attestation certificate chain to one of rootCertificates; empty: any (F5)",
               },
             ),
+            rootCertificates: T.Array(T.String({ minLength: 1 }), {
+              default: [],
+              description:
+                "Enterprise mode: PEM files of the attestation roots (from the vendors or the FIDO Metadata Service) an allowed authenticator's chain must end at",
+            }),
           },
           { default: {} },
         ),

@@ -86,7 +86,12 @@ export interface WebAuthnSettings {
   timeoutSeconds: number;
   /** Second-factor ceremonies with a security key; platform and passwordless ones always require UV (F3). */
   userVerification: "preferred" | "required";
-  attestation: { conveyance: "none" | "direct"; allowedAAGUIDs: readonly string[] };
+  attestation: {
+    conveyance: "none" | "direct";
+    allowedAAGUIDs: readonly string[];
+    /** PEM texts (read from the configured files at load): the roots an allowed model's chain must end at. */
+    rootCertificates: readonly string[];
+  };
   maxCredentialsPerUser: number;
   maxCeremoniesPerUser: number;
   maxCeremoniesPerSource: number;

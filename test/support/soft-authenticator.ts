@@ -34,6 +34,8 @@ export interface Tamper {
   transports?: string[];
   /** Registration: replace the attestation object. */
   attestationObject?: Uint8Array;
+  /** Registration: make the attestation statement (default: format `none`) over authData ‖ hash(clientDataJSON). */
+  attest?: (signed: Buffer, credentialKey: KeyObject) => { fmt: string; attStmt: Map<string, CBORValue> };
   /** The response's `id` (and `rawId`). */
   id?: string;
 }
@@ -57,6 +59,8 @@ export class SoftAuthenticator {
       counter?: "increment" | "zero";
       aaguid?: Uint8Array;
       transports?: string[];
+      /** The credential's algorithm: ES256 (default), EdDSA (Ed25519) or RS256. */
+      algorithm?: "ES256" | "EdDSA" | "RS256";
     },
   ) {}
 
@@ -80,16 +84,40 @@ export class SoftAuthenticator {
   register(options: Record<string, unknown>, t: Tamper = {}): Record<string, unknown> {
     const rp = options["rp"] as { id: string };
     const user = options["user"] as { id: string };
-    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const algorithm = this.options.algorithm ?? "ES256";
+    const { privateKey, publicKey } =
+      algorithm === "EdDSA"
+        ? generateKeyPairSync("ed25519")
+        : algorithm === "RS256"
+          ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+          : generateKeyPairSync("ec", { namedCurve: "P-256" });
     const jwk = publicKey.export({ format: "jwk" });
+    const raw = (v: string | undefined) => Buffer.from(v!, "base64url");
+    // RFC 9053 COSE_Key: kty, alg, then the key's parameters.
     const cose = encodeCBOR(
-      new Map<number, number | Uint8Array>([
-        [1, 2],
-        [3, t.alg ?? -7],
-        [-1, 1],
-        [-2, Buffer.from(jwk.x!, "base64url")],
-        [-3, Buffer.from(jwk.y!, "base64url")],
-      ]),
+      new Map<number, number | Uint8Array>(
+        algorithm === "EdDSA"
+          ? [
+              [1, 1],
+              [3, t.alg ?? -8],
+              [-1, 6],
+              [-2, raw(jwk.x)],
+            ]
+          : algorithm === "RS256"
+            ? [
+                [1, 3],
+                [3, t.alg ?? -257],
+                [-1, raw(jwk.n)],
+                [-2, raw(jwk.e)],
+              ]
+            : [
+                [1, 2],
+                [3, t.alg ?? -7],
+                [-1, 1],
+                [-2, raw(jwk.x)],
+                [-3, raw(jwk.y)],
+              ],
+      ),
     );
     const credentialId = t.credentialId ?? randomBytes(32);
     const counter = this.options.counter === "zero" ? 0 : 0;
@@ -103,12 +131,16 @@ export class SoftAuthenticator {
       Buffer.from(cose),
     ]);
     const finalAuthData = t.authenticatorData ? t.authenticatorData(authData) : authData;
+    const clientDataJSON = this.clientData("webauthn.create", options["challenge"] as string, t);
+    const statement = t.attest
+      ? t.attest(Buffer.concat([finalAuthData, sha256(clientDataJSON)]), privateKey)
+      : { fmt: "none", attStmt: new Map<string, CBORValue>() };
     const attestationObject =
       t.attestationObject ??
       encodeCBOR(
         new Map<string, CBORValue>([
-          ["fmt", "none"],
-          ["attStmt", new Map()],
+          ["fmt", statement.fmt],
+          ["attStmt", statement.attStmt],
           ["authData", finalAuthData],
         ]),
       );
@@ -119,7 +151,7 @@ export class SoftAuthenticator {
       rawId: id,
       type: "public-key",
       response: {
-        clientDataJSON: b64u(this.clientData("webauthn.create", options["challenge"] as string, t)),
+        clientDataJSON: b64u(clientDataJSON),
         attestationObject: b64u(attestationObject),
         transports: t.transports ?? this.options.transports ?? ["usb"],
       },
@@ -141,7 +173,7 @@ export class SoftAuthenticator {
     const authData = t.authenticatorData ? t.authenticatorData(authData0) : authData0;
     const clientDataJSON = this.clientData("webauthn.get", options["challenge"] as string, t);
     let signature: Buffer = sign(
-      "sha256",
+      this.options.algorithm === "EdDSA" ? null : "sha256",
       Buffer.concat([authData, sha256(clientDataJSON)]),
       t.signWith ?? credential.privateKey,
     );

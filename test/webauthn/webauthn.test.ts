@@ -88,6 +88,21 @@ for (const dialect of await dialects()) {
       assert.equal(after[0]?.lastUsedAt, t.clock.now());
     });
 
+    test("EdDSA and RS256 keys work as ES256 ones do, and a signature by another key is refused", async () => {
+      for (const algorithm of ["EdDSA", "RS256"] as const) {
+        const key = await userWithKey(
+          `alg-${algorithm}`,
+          new SoftAuthenticator({ origin: ORIGIN, algorithm }),
+        );
+        assert.equal((await login(`alg-${algorithm}`, key)).result, "allow", algorithm);
+        const flip = (s: Buffer) => Buffer.from(s.map((b, i) => (i === 5 ? b ^ 1 : b)));
+        assert.equal(
+          (await login(`alg-${algorithm}`, key, { mangleSignature: flip })).reason,
+          "bad_signature",
+        );
+      }
+    });
+
     test("the options name the RP, offer ES256/EdDSA/RS256, exclude existing keys and carry stored transports", async () => {
       const key = await userWithKey(
         "olive",

@@ -1,10 +1,19 @@
 // The one WebAuthn verification routine (F7): bounded parsing, then W3C WebAuthn §7.1/§7.2 checks, each with its own reason.
+
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import {
   type RegistrationResponseJSON,
   type VerifiedRegistrationResponse,
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
-import { parseAuthenticatorData, verifySignature } from "@simplewebauthn/server/helpers";
+import {
+  convertCertBufferToPEM,
+  decodeAttestationObject,
+  decodeCredentialPublicKey,
+  parseAuthenticatorData,
+  validateCertificatePath,
+  verifySignature,
+} from "@simplewebauthn/server/helpers";
 import { constantTimeEqual, sha256 } from "./index.ts";
 
 /**
@@ -217,13 +226,9 @@ export async function verifyAssertion(input: {
   signed.set(sha256(clientData), authData.length);
   let good = false;
   try {
-    good = await verifySignature({
-      signature: bytes(signature),
-      data: signed,
-      credentialPublicKey: bytes(input.credential.publicKey),
-    });
+    good = await verifyCOSESignature(bytes(input.credential.publicKey), signed, bytes(signature));
   } catch (error) {
-    // A signature that is not DER, or a stored key the library cannot use: no proof either way.
+    // A signature that is not DER, or a stored key that cannot be used: no proof either way.
     throw new WebAuthnRejected("bad_signature", (error as Error).message.slice(0, 200));
   }
   if (!good) throw new WebAuthnRejected("bad_signature");
@@ -233,6 +238,62 @@ export async function verifyAssertion(input: {
     backupState: parsed.flags.bs,
     userHandle,
   };
+}
+
+const b64 = (v: unknown): string => {
+  if (!(v instanceof Uint8Array)) throw new Error("COSE key parameter is not a byte string");
+  return Buffer.from(v).toString("base64url");
+};
+
+/**
+ * The COSE key (RFC 9053) of one of the algorithms we offer as a node:crypto key: synchronous and in-process, so a
+ * verification holds its transaction for tens of microseconds rather than waiting on WebCrypto's worker threads.
+ * Undefined for any other key (the library's WebCrypto path then verifies it).
+ */
+function importCOSEKey(cose: Uint8Array_): { key: KeyObject; hash: string | null; der: boolean } | undefined {
+  const k = decodeCredentialPublicKey(cose) as unknown as Map<number, unknown>;
+  const kty = k.get(1);
+  const alg = k.get(3);
+  if (kty === 2 && alg === -7 && k.get(-1) === 1)
+    return {
+      key: createPublicKey({
+        format: "jwk",
+        key: { kty: "EC", crv: "P-256", x: b64(k.get(-2)), y: b64(k.get(-3)) },
+      }),
+      hash: "sha256",
+      der: true,
+    };
+  if (kty === 1 && alg === -8 && k.get(-1) === 6)
+    return {
+      key: createPublicKey({ format: "jwk", key: { kty: "OKP", crv: "Ed25519", x: b64(k.get(-2)) } }),
+      hash: null,
+      der: false,
+    };
+  if (kty === 3 && alg === -257)
+    return {
+      key: createPublicKey({ format: "jwk", key: { kty: "RSA", n: b64(k.get(-1)), e: b64(k.get(-2)) } }),
+      hash: "sha256",
+      der: false,
+    };
+  return undefined;
+}
+
+type Uint8Array_ = Uint8Array<ArrayBuffer>;
+
+/** §7.2 step 20: the signature over authenticatorData ‖ SHA-256(clientDataJSON) with the credential's key. */
+async function verifyCOSESignature(
+  cose: Uint8Array_,
+  data: Uint8Array_,
+  signature: Uint8Array_,
+): Promise<boolean> {
+  const imported = importCOSEKey(cose);
+  if (!imported) return verifySignature({ signature, data, credentialPublicKey: cose });
+  return verify(
+    imported.hash,
+    data,
+    imported.der ? { key: imported.key, dsaEncoding: "der" } : imported.key,
+    signature,
+  );
 }
 
 export interface VerifiedAttestation {
@@ -274,8 +335,12 @@ export async function verifyAttestation(input: {
   expected: Omit<ClientDataExpectation, "type">;
   rpId: string;
   requireUserVerification: boolean;
-  /** AAGUIDs allowed (lower case); empty: any. A non-empty list refuses the `none` format. */
+  /**
+   * AAGUIDs allowed (lower case); empty: any. A non-empty list needs a full attestation (a certificate chain, not
+   * `none` or self attestation) that ends at one of `rootCertificates`.
+   */
   allowedAAGUIDs: readonly string[];
+  rootCertificates: readonly string[];
 }): Promise<VerifiedAttestation> {
   const response = record(input.response, "response");
   const id = base64url(response["id"], "id", 4096);
@@ -318,8 +383,7 @@ export async function verifyAttestation(input: {
   const info = verified.registrationInfo;
   if (info.credential.id !== id) bad("the attested credential ID is not the response's id");
   const aaguid = info.aaguid.toLowerCase();
-  if (input.allowedAAGUIDs.length > 0 && (info.fmt === "none" || !input.allowedAAGUIDs.includes(aaguid)))
-    throw new WebAuthnRejected("attestation_refused", `${info.fmt} ${aaguid}`);
+  if (input.allowedAAGUIDs.length > 0) await checkAttestationPolicy(info, aaguid, input);
   return {
     credentialId: id,
     publicKey: Buffer.from(info.credential.publicKey).toString("base64url"),
@@ -334,6 +398,32 @@ export async function verifyAttestation(input: {
     userVerified: info.userVerified,
     discoverable,
   };
+}
+
+/**
+ * Enterprise mode (F5): the model must be allowed, and proven. The format's verifier (run above) has checked that
+ * the chain's first certificate signed the attestation and, for `packed`, that it names this AAGUID; what is left
+ * is that the chain ends at a configured root. (@simplewebauthn/server accepts any chain when it has no roots.)
+ * Revocation is not checked: that would fetch CRLs during a registration.
+ */
+async function checkAttestationPolicy(
+  info: NonNullable<VerifiedRegistrationResponse["registrationInfo"]>,
+  aaguid: string,
+  input: { allowedAAGUIDs: readonly string[]; rootCertificates: readonly string[] },
+): Promise<void> {
+  if (!input.allowedAAGUIDs.includes(aaguid))
+    throw new WebAuthnRejected("attestation_refused", `model ${aaguid} not allowed`);
+  const x5c = decodeAttestationObject(info.attestationObject).get("attStmt").get("x5c");
+  if (!Array.isArray(x5c) || x5c.length === 0 || input.rootCertificates.length === 0)
+    throw new WebAuthnRejected("attestation_refused", `${info.fmt} attestation without a certificate chain`);
+  try {
+    await validateCertificatePath(
+      x5c.map((c) => convertCertBufferToPEM(c)),
+      [...input.rootCertificates],
+    );
+  } catch (error) {
+    throw new WebAuthnRejected("attestation_refused", (error as Error).message.slice(0, 200));
+  }
 }
 
 function transportsOf(value: unknown): string[] {

@@ -290,6 +290,7 @@ export async function finishWebAuthnRegistration(
           rpId: w.rpId,
           requireUserVerification: ceremony.userVerification === "required",
           allowedAAGUIDs: w.attestation.allowedAAGUIDs.map((a) => a.toLowerCase()),
+          rootCertificates: w.attestation.rootCertificates,
         });
       } catch (error) {
         if (error instanceof WebAuthnRejected) return reject(error.reason);
