@@ -384,6 +384,12 @@ export async function verifyAttestation(input: {
   if (info.credential.id !== id) bad("the attested credential ID is not the response's id");
   const aaguid = info.aaguid.toLowerCase();
   if (input.allowedAAGUIDs.length > 0) await checkAttestationPolicy(info, aaguid, input);
+  // A key that cannot be used (a point off the curve, a truncated modulus) would only fail at every login.
+  try {
+    importCOSEKey(new Uint8Array(info.credential.publicKey));
+  } catch (error) {
+    bad(`unusable public key: ${(error as Error).message}`.slice(0, 200));
+  }
   return {
     credentialId: id,
     publicKey: Buffer.from(info.credential.publicKey).toString("base64url"),
