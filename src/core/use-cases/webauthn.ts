@@ -2,14 +2,13 @@
 
 import { completeAuthentication, type GateDenyReason } from "../completion-gate.ts";
 import { constantTimeEqual, randomBytes, randomHex, randomId, sha256Hex } from "../crypto/index.ts";
+import type { VerifiedAssertion, VerifiedAttestation } from "../crypto/webauthn.ts";
 import {
   credentialIdOf,
   OFFERED_ALGORITHMS,
-  verifyAssertion,
-  verifyAttestation,
   WebAuthnRejected,
   type WebAuthnRejection,
-} from "../crypto/webauthn.ts";
+} from "../crypto/webauthn-rejection.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
 import { evaluateLockout } from "../lockout.ts";
@@ -64,8 +63,19 @@ const NAME_MAX = 64;
 /** Factors that prove possession of an enrolled authenticator, so may be used to add another (G2). */
 const PROVING_FACTORS = new Set(["totp", "hotp", "token", "push", "sms", "webauthn"]);
 
+/**
+ * The verifier and its certificate libraries (about 1 MB of JavaScript) load on the first ceremony, not at start:
+ * every begin starts loading it, so the finish that follows finds it ready.
+ */
+let verifier: Promise<typeof import("../crypto/webauthn.ts")> | undefined;
+function loadVerifier(): Promise<typeof import("../crypto/webauthn.ts")> {
+  verifier ??= import("../crypto/webauthn.ts");
+  return verifier;
+}
+
 function settings(deps: Deps): WebAuthnSettings {
   if (!deps.webauthn) throw new TwofoldError("ERR_POLICY", "WebAuthn is not configured");
+  void loadVerifier().catch(() => undefined);
   return deps.webauthn;
 }
 
@@ -282,9 +292,9 @@ export async function finishWebAuthnRegistration(
       if (!user || user.status === "disabled") return reject("user_disabled");
       const existing = await store.listWebAuthnCredentials(user.id);
       if (existing.length >= w.maxCredentialsPerUser) return reject("too_many_credentials");
-      let attested: Awaited<ReturnType<typeof verifyAttestation>>;
+      let attested: VerifiedAttestation;
       try {
-        attested = await verifyAttestation({
+        attested = await (await loadVerifier()).verifyAttestation({
           response: input.response,
           expected: { challenge: ceremony.challenge, origins: w.origins, topOrigins: w.topOrigins },
           rpId: w.rpId,
@@ -557,9 +567,9 @@ export async function finishWebAuthnAuthentication(
     if (!credential) return fail("unknown_credential");
     if (credential.userId !== user.id) return fail("credential_not_users");
     if (credential.status !== "active") return fail("credential_suspect");
-    let verified: Awaited<ReturnType<typeof verifyAssertion>>;
+    let verified: VerifiedAssertion;
     try {
-      verified = await verifyAssertion({
+      verified = await (await loadVerifier()).verifyAssertion({
         response: input.response,
         credential,
         expected: { challenge: ceremony.challenge, origins: w.origins, topOrigins: w.topOrigins },
