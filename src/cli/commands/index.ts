@@ -7,6 +7,7 @@ import { certsCommands } from "./certs.ts";
 import { configCommands } from "./config.ts";
 import { dbCommands } from "./db.ts";
 import { deviceCommands } from "./device.ts";
+import { keyCommands } from "./key.ts";
 import { keysCommands } from "./keys.ts";
 import { passcodeCommands } from "./passcode.ts";
 import { pushCommands } from "./push.ts";
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   ...tokenCommands,
   ...bypassCommands,
   ...rescueCommands,
+  ...keyCommands,
   ...appCommands,
   ...auditCommands,
   ...passcodeCommands,
@@ -44,6 +46,7 @@ export const GROUPS: Record<string, string> = {
   token: "hardware tokens: inventory and loans",
   bypass: "bypass codes from the service desk",
   rescue: "rescue codes",
+  key: "security keys and passkeys (WebAuthn)",
   app: "applications (integrations)",
   audit: "the audit log",
   auth: "the authentication log",
