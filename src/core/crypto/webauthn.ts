@@ -173,7 +173,7 @@ export async function verifyAssertion(input: {
   signed.set(sha256(clientData), authData.length);
   let good = false;
   try {
-    good = await verifyCOSESignature(bytes(input.credential.publicKey), signed, bytes(signature));
+    good = await verifyCOSESignature(input.credential.publicKey, signed, bytes(signature));
   } catch (error) {
     // A signature that is not DER, or a stored key that cannot be used: no proof either way.
     throw new WebAuthnRejected("bad_signature", (error as Error).message.slice(0, 200));
@@ -227,13 +227,29 @@ function importCOSEKey(cose: Uint8Array_): { key: KeyObject; hash: string | null
 
 type Uint8Array_ = Uint8Array<ArrayBuffer>;
 
+/**
+ * Keys already imported, by their stored COSE text: public keys, so keeping them is harmless, and importing is a
+ * good part of a verification's cost. Bounded: the oldest entry goes first.
+ */
+const IMPORTED = new Map<string, ReturnType<typeof importCOSEKey>>();
+const IMPORTED_MAX = 10_000;
+
+function importCachedCOSEKey(text: string, cose: Uint8Array_): ReturnType<typeof importCOSEKey> {
+  if (IMPORTED.has(text)) return IMPORTED.get(text);
+  const imported = importCOSEKey(cose);
+  if (IMPORTED.size >= IMPORTED_MAX) IMPORTED.delete(IMPORTED.keys().next().value as string);
+  IMPORTED.set(text, imported);
+  return imported;
+}
+
 /** §7.2 step 20: the signature over authenticatorData ‖ SHA-256(clientDataJSON) with the credential's key. */
 async function verifyCOSESignature(
-  cose: Uint8Array_,
+  coseText: string,
   data: Uint8Array_,
   signature: Uint8Array_,
 ): Promise<boolean> {
-  const imported = importCOSEKey(cose);
+  const cose = bytes(coseText);
+  const imported = importCachedCOSEKey(coseText, cose);
   if (!imported) return verifySignature({ signature, data, credentialPublicKey: cose });
   return verify(
     imported.hash,
