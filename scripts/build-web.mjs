@@ -64,11 +64,14 @@ async function buildShared(metafiles) {
       base: join(ROOT, "web", "shared", "styles", "base.css"),
       // WebAuthn ceremonies (prompt, portal): bundles @simplewebauthn/browser.
       webauthn: join(ROOT, "web", "shared", "behaviours", "webauthn.ts"),
+      prompt: join(ROOT, "web", "prompt", "styles", "prompt.css"),
+      "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
     },
     outdir: join(OUT_DIR, "assets"),
     entryNames: "[name]-[hash]",
     format: "esm",
     splitting: false,
+    tsconfig: join(ROOT, "web", "tsconfig.json"),
   });
   metafiles.push(result.metafile);
   const assets = {};

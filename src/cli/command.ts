@@ -10,6 +10,8 @@ export interface OptionSpec {
   short?: string;
   /** Placeholder shown in help, e.g. `N` for `--limit N`. */
   value?: string;
+  /** A string option that may be given more than once (read with `strings`). */
+  multiple?: boolean;
   description: string;
 }
 
@@ -59,6 +61,8 @@ export class UsageError extends Error {
 /** Reads parsed options; `integer` makes a usage error of a value out of range. */
 export interface OptionReader {
   string(name: string): string | undefined;
+  /** Every value of a `multiple` option, in order (empty when absent). */
+  strings(name: string): string[];
   flag(name: string): boolean;
   /** A whole-number option within [min, max], or undefined when absent; a usage error otherwise. */
   integer(name: string, min: number, max: number): number | undefined;

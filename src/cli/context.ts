@@ -24,7 +24,11 @@ export function buildContext(command: Command, rest: string[], json: boolean, io
       options: Object.fromEntries(
         Object.entries(options).map(([k, o]) => [
           k,
-          o.short ? { type: o.type, short: o.short } : { type: o.type },
+          {
+            type: o.type,
+            ...(o.short ? { short: o.short } : {}),
+            ...(o.multiple ? { multiple: true } : {}),
+          },
         ]),
       ),
       allowPositionals: true,
@@ -34,7 +38,7 @@ export function buildContext(command: Command, rest: string[], json: boolean, io
     const message = (error as Error).message.split(/\. /)[0]!.replace(/\.$/, "");
     throw new UsageError(message, `run \`${commandName(command)} --help\` for its options`);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const args = parsed.positionals;
   const specs = command.args ?? [];
   const required = specs.filter((a) => !a.optional);
@@ -55,6 +59,10 @@ export function buildContext(command: Command, rest: string[], json: boolean, io
   const str = (name: string) => values[name] as string | undefined;
   const reader: OptionReader = {
     string: str,
+    strings: (name) => {
+      const v = values[name];
+      return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
+    },
     flag: (name) => values[name] === true,
     integer(name, min, max) {
       const raw = str(name);

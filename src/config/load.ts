@@ -126,7 +126,24 @@ export function parseListenAddress(text: string): { host: string; port: number }
 }
 
 /** Security floors and cross-field rules that a per-field schema cannot express. */
+/** WCAG 2.x contrast ratio of a #rrggbb colour against white. */
+export function contrastWithWhite(hex: string): number {
+  const channel = (i: number) => {
+    const v = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+  return 1.05 / (luminance + 0.05);
+}
+
 function checkSemantics(c: Config, issues: ErrorIssue[]): void {
+  if (/^#[0-9a-fA-F]{6}$/.test(c.branding.accentColor) && contrastWithWhite(c.branding.accentColor) < 4.5)
+    issues.push({
+      path: "branding.accentColor",
+      message: `${c.branding.accentColor} has ${contrastWithWhite(c.branding.accentColor).toFixed(2)}:1 contrast against white; at least 4.5:1 is needed (text on it must stay readable)`,
+    });
+  if (c.branding.logo && !/\.(svg|png)$/i.test(c.branding.logo))
+    issues.push({ path: "branding.logo", message: "the logo must be an .svg or .png file" });
   if (c.mode === "production" && c.keys.encryption.length === 0) {
     issues.push({
       path: "keys.encryption",
@@ -359,7 +376,10 @@ function checkWebAuthn(c: Config, issues: ErrorIssue[]): void {
     });
   w.attestation.rootCertificates.forEach((file, i) => {
     if (!existsSync(file) || !readFileSync(file, "utf8").includes("-----BEGIN CERTIFICATE-----"))
-      issues.push({ path: `webauthn.attestation.rootCertificates.${i}`, message: `${file} is not a PEM certificate file` });
+      issues.push({
+        path: `webauthn.attestation.rootCertificates.${i}`,
+        message: `${file} is not a PEM certificate file`,
+      });
   });
 }
 

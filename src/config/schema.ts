@@ -110,6 +110,36 @@ export const ConfigSchema = T.Object(
       },
       { default: {} },
     ),
+    branding: T.Object(
+      {
+        logo: T.String({
+          default: "",
+          description:
+            "Logo shown on the login prompt (an SVG or PNG file, served from this server); empty: the name only",
+        }),
+        accentColor: T.String({
+          default: "#0b5ea8",
+          pattern: "^#[0-9a-fA-F]{6}$",
+          description: "Accent colour of the prompt (#rrggbb); refused below 4.5:1 contrast against white",
+        }),
+        help: T.Object(
+          {
+            en: T.String({
+              default: "",
+              maxLength: 500,
+              description: "Service-desk contact shown under Need help? (English)",
+            }),
+            "zh-Hant": T.String({
+              default: "",
+              maxLength: 500,
+              description: "The same in Traditional Chinese",
+            }),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
     identity: T.Object(
       {
         stripDomains: T.Array(T.String(), {

@@ -61,6 +61,11 @@ export interface Application {
   status: ApplicationStatus;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Web SDK applications: the redirect URIs the prompt may send the browser back to, compared as exact strings
+   * (J1). Absent or empty: the application cannot start a login through the prompt.
+   */
+  redirectURIs?: readonly string[];
 }
 
 export type ApplicationStatus = "active" | "disabled";
@@ -351,4 +356,43 @@ export interface WebAuthnCeremony {
   source: string | null;
   createdAt: number;
   expiresAt: number;
+}
+
+/**
+ * Where a prompt login is: `pending` until a factor completes it (through the completion gate), `allowed` once it
+ * has, `code_issued` when the browser was sent back with an authorization code, `redeemed` after the code was
+ * exchanged; `denied` / `abandoned` end it without a code (the application gets an OAuth error).
+ */
+export type LoginSessionStatus = "pending" | "allowed" | "code_issued" | "redeemed" | "denied" | "abandoned";
+
+/** One browser login through the prompt: created by the OIDC authorize request, bound to app, user and redirect. */
+export interface LoginSession {
+  id: string;
+  /** Hash of the handle in the prompt's URL (128 random bits; the handle itself is never stored). */
+  handleHash: string;
+  applicationId: string;
+  /** Null when the application named no user we know (the prompt says so; no code is ever issued). */
+  userId: string | null;
+  /** The username as the application sent it (`duo_uname`): the id_token's `preferred_username`. */
+  username: string;
+  redirectURI: string;
+  state: string;
+  nonce: string | null;
+  /** `duo_code=` (true, Duo's default) or `code=` in the redirect. */
+  useDuoCode: boolean;
+  status: LoginSessionStatus;
+  /** The push this login is waiting on, if any. */
+  pushTxid: string | null;
+  /** How the login was completed (set with `allowed`). */
+  factor: AuthFactor | null;
+  authTxid: string | null;
+  authAt: number | null;
+  codeHash: string | null;
+  codeExpiresAt: number | null;
+  /** The browser's address when the login started. */
+  ip: string | null;
+  createdAt: number;
+  /** Idle expiry: moved forward on use, never past maxExpiresAt. */
+  expiresAt: number;
+  maxExpiresAt: number;
 }

@@ -12,6 +12,8 @@ import type {
   DeviceActivation,
   FactorClass,
   LockoutState,
+  LoginSession,
+  LoginSessionStatus,
   Notification,
   OTPCredential,
   OTPKind,
@@ -143,7 +145,9 @@ export interface BypassCodeQuery extends Partial<Page> {
 
 export type PhonePatch = Partial<Pick<Phone, "number" | "extension" | "name" | "type" | "platform">>;
 
-export type ApplicationPatch = Partial<Pick<Application, "name" | "secretSealed" | "policy" | "status">>;
+export type ApplicationPatch = Partial<
+  Pick<Application, "name" | "secretSealed" | "policy" | "status" | "redirectURIs">
+>;
 
 /**
  * Storage. Every counter and one-time value changes by one conditional write whose result says whether
@@ -415,6 +419,37 @@ export interface Store {
   markWebAuthnCredentialSuspect(id: string): Promise<boolean>;
   renameWebAuthnCredential(id: string, name: string): Promise<boolean>;
   deleteWebAuthnCredential(id: string): Promise<boolean>;
+
+  // Prompt logins (OIDC): every state change is one conditional write on the session's status
+  insertLoginSession(session: LoginSession): Promise<void>;
+  getLoginSession(id: string): Promise<LoginSession | undefined>;
+  getLoginSessionByHandle(handleHash: string): Promise<LoginSession | undefined>;
+  /** Move a pending, unexpired session's idle expiry to `expiresAt` (capped at its maximum); false when it ended. */
+  touchLoginSession(id: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Record the push a pending session waits on; false when it is no longer pending. */
+  setLoginSessionPush(id: string, pushTxid: string, now: number): Promise<boolean>;
+  /**
+   * Pending → allowed, for this user, while unexpired: inside the transaction in which the completion gate
+   * allowed the factor. False when the session ended, expired, or belongs to another user.
+   */
+  allowLoginSession(
+    id: string,
+    userId: string,
+    completion: { factor: string; txid: string; at: number },
+  ): Promise<boolean>;
+  /** The same for the pending session waiting on this push (none: false). */
+  allowLoginSessionByPush(
+    pushTxid: string,
+    completion: { factor: string; txid: string; at: number },
+  ): Promise<boolean>;
+  /** Allowed → code_issued with the code's hash and expiry: once per session. */
+  issueLoginSessionCode(id: string, codeHash: string, codeExpiresAt: number): Promise<boolean>;
+  /** code_issued → redeemed for the unexpired code with this hash: one conditional write; the session, or undefined. */
+  redeemLoginSessionCode(codeHash: string, now: number): Promise<LoginSession | undefined>;
+  /** End a session that has not issued a code (pending or allowed) as denied or abandoned. */
+  endLoginSession(id: string, status: Extract<LoginSessionStatus, "denied" | "abandoned">): Promise<boolean>;
+  /** Sessions whose maximum lifetime ended at or before `before` (housekeeping). */
+  pruneLoginSessions(before: number, limit: number): Promise<number>;
 
   // Small key/value state (demo seeding marker, schema facts)
   getMeta(key: string): Promise<string | undefined>;

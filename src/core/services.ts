@@ -12,7 +12,9 @@ import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
 import * as throttle from "./use-cases/login-throttle.ts";
+import * as oidc from "./use-cases/oidc.ts";
 import * as phones from "./use-cases/phones.ts";
+import * as prompt from "./use-cases/prompt-login.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
@@ -152,6 +154,18 @@ export function createServices(input: {
     readActivationStatus: bind(deps, authAPI.readActivationStatus),
     deleteExpiredEnrollments: () => authAPI.deleteExpiredEnrollments(deps),
     statusHoldMs: () => authAPI.statusHoldMs(deps),
+    // the Universal Prompt (OIDC Auth API) and its login sessions
+    oidcHealthCheck: bind(deps, oidc.healthCheck),
+    startOIDCLogin: bind(deps, oidc.startLogin),
+    redeemOIDCCode: bind(deps, oidc.redeemCode),
+    openPromptLogin: bind(deps, prompt.openPromptLogin),
+    listPromptMethods: bind(deps, prompt.listPromptMethods),
+    sendPromptPush: bind(deps, prompt.sendPromptPush),
+    readPromptPush: bind(deps, prompt.readPromptPush),
+    waitPromptPush: bind(deps, prompt.waitPromptPush),
+    verifyPromptPasscode: bind(deps, prompt.verifyPromptPasscode),
+    finishPromptLogin: bind(deps, prompt.finishPromptLogin),
+    abandonPromptLogin: bind(deps, prompt.abandonPromptLogin),
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
     purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
@@ -311,6 +325,17 @@ export const SERVICE_AREAS = {
     "admitSignedRequest",
     "beginWebAuthnAuthentication",
     "finishWebAuthnAuthentication",
+    "oidcHealthCheck",
+    "startOIDCLogin",
+    "redeemOIDCCode",
+    "openPromptLogin",
+    "listPromptMethods",
+    "sendPromptPush",
+    "readPromptPush",
+    "waitPromptPush",
+    "verifyPromptPasscode",
+    "finishPromptLogin",
+    "abandonPromptLogin",
   ],
   audit: ["listAuthLog", "listAudit"],
   maintenance: [

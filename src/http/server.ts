@@ -18,6 +18,8 @@ import { registerAuthAPIRoutes } from "./duo/auth-api.ts";
 import { registerRestV1Routes } from "./duo/rest-v1.ts";
 import { registerErrorHandling, sendError } from "./errors.ts";
 import { registerFormBodyParser } from "./form-body.ts";
+import { registerOIDCRoutes } from "./oidc/oauth.ts";
+import { registerPromptRoutes } from "./prompt/routes.ts";
 import { registerAuthenticatorRoutes } from "./routes/authenticator.ts";
 import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -111,6 +113,8 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
   registerAuthAPIRoutes(app, runtime);
   registerRestV1Routes(app, runtime);
   registerAdminAPIRoutes(app, runtime);
+  registerOIDCRoutes(app, runtime);
+  registerPromptRoutes(app, runtime);
   return app;
 }
 

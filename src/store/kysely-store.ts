@@ -7,6 +7,7 @@ import { BypassCodeRecords } from "./aggregates/bypass-codes.ts";
 import { DeviceRecords } from "./aggregates/devices.ts";
 import { HousekeepingRecords } from "./aggregates/housekeeping.ts";
 import { LockoutRecords } from "./aggregates/lockouts.ts";
+import { LoginSessionRecords } from "./aggregates/login-sessions.ts";
 import { LogRecords } from "./aggregates/logs.ts";
 import { MetaRecords } from "./aggregates/meta.ts";
 import { NotificationRecords } from "./aggregates/notifications.ts";
@@ -39,6 +40,7 @@ export interface KyselyStore
     APIEnrollmentRecords,
     PhoneRecords,
     HousekeepingRecords,
+    LoginSessionRecords,
     MetaRecords,
     WebAuthnRecords {}
 
@@ -99,6 +101,7 @@ applyRecords(KyselyStore, [
   APIEnrollmentRecords,
   PhoneRecords,
   HousekeepingRecords,
+  LoginSessionRecords,
   MetaRecords,
   WebAuthnRecords,
 ]);

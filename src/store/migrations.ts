@@ -446,6 +446,42 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0013_login_sessions": {
+      async up(db: AnyDB) {
+        // Web SDK applications register the exact redirect URIs the prompt may send a browser back to (J1).
+        await db.schema.alterTable("applications").addColumn("redirect_uris_json", "text").execute();
+        // One browser login through the prompt (OIDC authorize → second factor → code → token).
+        await db.schema
+          .createTable("login_sessions")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("handle_hash", "text", (c) => c.notNull().unique())
+          .addColumn("application_id", "text", (c) => c.notNull())
+          .addColumn("user_id", "text")
+          .addColumn("username", "text", (c) => c.notNull())
+          .addColumn("redirect_uri", "text", (c) => c.notNull())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("nonce", "text")
+          .addColumn("use_duo_code", "integer", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("push_txid", "text")
+          .addColumn("factor", "text")
+          .addColumn("auth_txid", "text")
+          .addColumn("auth_at", big)
+          .addColumn("code_hash", "text", (c) => c.unique())
+          .addColumn("code_expires_at", big)
+          .addColumn("ip", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .addColumn("max_expires_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("login_sessions_push").on("login_sessions").column("push_txid").execute();
+        await db.schema
+          .createIndex("login_sessions_expiry")
+          .on("login_sessions")
+          .column("max_expires_at")
+          .execute();
+      },
+    },
     "0008_application_status": {
       async up(db: AnyDB) {
         // An application can be disabled: the completion gate then denies its logins, even those under way (A4).

@@ -99,6 +99,7 @@ export function toApplication(r: ApplicationsTable): Application {
     status: r.status === "disabled" ? "disabled" : "active",
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+    ...(r.redirect_uris_json ? { redirectURIs: JSON.parse(r.redirect_uris_json) as string[] } : {}),
   };
 }
 

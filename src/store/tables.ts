@@ -39,6 +39,8 @@ export interface ApplicationsTable {
   status: string;
   created_at: number;
   updated_at: number;
+  /** Web SDK: the registered redirect URIs, a JSON array (migration 0013); null = none. */
+  redirect_uris_json?: string | null;
 }
 
 export interface OTPCredentialsTable {
@@ -243,6 +245,30 @@ export interface WebAuthnCeremoniesTable {
   expires_at: number;
 }
 
+/** One browser login through the prompt (migration 0013). */
+export interface LoginSessionsTable {
+  id: string;
+  handle_hash: string;
+  application_id: string;
+  user_id: string | null;
+  username: string;
+  redirect_uri: string;
+  state: string;
+  nonce: string | null;
+  use_duo_code: number;
+  status: string;
+  push_txid: string | null;
+  factor: string | null;
+  auth_txid: string | null;
+  auth_at: number | null;
+  code_hash: string | null;
+  code_expires_at: number | null;
+  ip: string | null;
+  created_at: number;
+  expires_at: number;
+  max_expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   user_aliases: UserAliasesTable;
@@ -265,4 +291,5 @@ export interface Database {
   api_enrollments: APIEnrollmentsTable;
   webauthn_credentials: WebAuthnCredentialsTable;
   webauthn_ceremonies: WebAuthnCeremoniesTable;
+  login_sessions: LoginSessionsTable;
 }

@@ -47,12 +47,23 @@ test("web/ imports only web/ and the device protocol's texts: no packages, no No
   assert.deepEqual(importsOf(SHARED_WITH_BROWSER), [], "the shared protocol module imports nothing");
 });
 
-test("the server uses only web/shared (pages, components, catalogues), never the browser apps' code", () => {
+test("the server uses only web/shared and the UIs' server-rendered pages (web/<ui>/pages/), never browser code", () => {
   const offenders: string[] = [];
   for (const file of sources("src"))
     for (const spec of importsOf(file)) {
       const target = spec.startsWith(".") ? relative(".", join(file, "..", spec)) : spec;
-      if (target.startsWith("web/") && !target.startsWith("web/shared/")) offenders.push(`${file} → ${spec}`);
+      const allowed = target.startsWith("web/shared/") || /^web\/[a-z-]+\/pages\//.test(target);
+      if (target.startsWith("web/") && !allowed) offenders.push(`${file} → ${spec}`);
+    }
+  assert.deepEqual(offenders, []);
+});
+
+test("server-rendered pages (web/<ui>/pages/) import no behaviours: a page is markup, its behaviour a separate bundle", () => {
+  const offenders: string[] = [];
+  for (const file of sources("web").filter((f) => /^web\/[a-z-]+\/pages\//.test(f)))
+    for (const spec of importsOf(file)) {
+      const target = spec.startsWith(".") ? relative(".", join(file, "..", spec)) : spec;
+      if (target.includes("/behaviours/")) offenders.push(`${file} → ${spec}`);
     }
   assert.deepEqual(offenders, []);
 });

@@ -24,6 +24,24 @@ const SUBMITTED_BY: Record<string, { test: string; step: string }> = {
   },
   '<form id="activate-form"': { test: "test/browser/authenticator.test.ts", step: "pasteActivationLink(" },
   '<form method="dialog"': { test: "test/browser/authenticator.test.ts", step: "reportFraud(" },
+  // The login prompt (web/prompt/pages): Actions' buttons (Send again, Return to {app}, Continue to {app}, a push
+  // entry in Other options), Not you?, the no-script Continue, Enter a passcode.
+  '<form method="post" action={a.post}': {
+    test: "test/browser/universal-prompt.test.ts",
+    step: "sendAgain(",
+  },
+  '<form method="post" action={chrome.returnAction}': {
+    test: "test/browser/universal-prompt.test.ts",
+    step: "notMe(",
+  },
+  '<form method="post" action={view.continueAction}': {
+    test: "test/browser/universal-prompt.test.ts",
+    step: "continueAfterApproving(",
+  },
+  '<form method="post" action={view.action} novalidate': {
+    test: "test/browser/universal-prompt.test.ts",
+    step: "submitPasscode(",
+  },
 };
 
 function sources(dir: string): string[] {

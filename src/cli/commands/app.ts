@@ -9,10 +9,16 @@ export const appCommands: Command[] = [
   {
     path: ["app", "create"],
     summary: "create an application: prints its integration key, secret key and API host",
-    synopsis: "--name N --type T",
+    synopsis: "--name N --type T [--redirect-uri URL …]",
     options: {
       name: { type: "string", value: "N", description: "display name" },
       type: { type: "string", value: "T", description: APPLICATION_TYPES.join("|") },
+      "redirect-uri": {
+        type: "string",
+        value: "URL",
+        multiple: true,
+        description: "web-sdk: a redirect URI the prompt may send browsers back to (exact match; repeatable)",
+      },
       "allow-plain-push": {
         type: "boolean",
         description:
@@ -41,9 +47,11 @@ export const appCommands: Command[] = [
           `--type must be one of ${APPLICATION_TYPES.join(", ")}, got ${JSON.stringify(type)}`,
         );
       const runtime = await ctx.runtime();
+      const redirectURIs = ctx.strings("redirect-uri");
       const { application, secretKey } = await runtime.services.createApplication(ctx.actor, {
         name,
         type,
+        ...(redirectURIs.length > 0 ? { redirectURIs } : {}),
         policy: {
           ...(ctx.flag("allow-plain-push") ? { allowPlainPush: true } : {}),
           ...(ctx.flag("refuse-undated-signatures") ? { refuseUndatedSignatures: true } : {}),
@@ -58,12 +66,14 @@ export const appCommands: Command[] = [
         apiHost: apiHost(runtime.config),
         name: application.name,
         type: application.type,
+        ...(application.redirectURIs ? { redirectURIs: application.redirectURIs } : {}),
       };
       ctx.out.data(shown, () => {
         ctx.out.line(`Created application ${shown.name} (${shown.type})`);
         ctx.out.line(`  integration key: ${shown.integrationKey}`);
         ctx.out.line(`  secret key:      ${shown.secretKey}`);
         ctx.out.line(`  API host:        ${shown.apiHost}`);
+        for (const uri of shown.redirectURIs ?? []) ctx.out.line(`  redirect URI:    ${uri}`);
         ctx.out.line("Keep the secret key safe: it is not shown again (rotate-secret makes a new one).");
       });
       return 0;
@@ -95,9 +105,17 @@ export const appCommands: Command[] = [
     path: ["app", "update"],
     summary: "rename an application or change its settings",
     args: [{ name: "ID" }],
-    synopsis: "[--name N] [--refuse-undated-signatures|--accept-undated-signatures]",
+    synopsis:
+      "[--name N] [--redirect-uri URL …|--no-redirect-uris] [--refuse-undated-signatures|--accept-undated-signatures]",
     options: {
       name: { type: "string", value: "N", description: "new display name" },
+      "redirect-uri": {
+        type: "string",
+        value: "URL",
+        multiple: true,
+        description: "web-sdk: replace the registered redirect URIs with these (repeatable)",
+      },
+      "no-redirect-uris": { type: "boolean", description: "web-sdk: remove every registered redirect URI" },
       "refuse-undated-signatures": {
         type: "boolean",
         description: "refuse requests signed without a date (a captured one could be sent again any time)",
@@ -115,15 +133,21 @@ export const appCommands: Command[] = [
           "--refuse-undated-signatures and --accept-undated-signatures contradict each other",
         );
       const name = ctx.string("name");
-      if (name === undefined && !refuse && !accept)
+      const uris = ctx.strings("redirect-uri");
+      const clearURIs = ctx.flag("no-redirect-uris");
+      if (clearURIs && uris.length > 0)
+        throw new UsageError("--redirect-uri and --no-redirect-uris contradict each other");
+      const redirectURIs = clearURIs ? [] : uris.length > 0 ? uris : undefined;
+      if (name === undefined && !refuse && !accept && redirectURIs === undefined)
         throw new UsageError(
           "nothing to change",
-          "give --name, --refuse-undated-signatures or --accept-undated-signatures",
+          "give --name, --redirect-uri, --no-redirect-uris, --refuse-undated-signatures or --accept-undated-signatures",
         );
       const { services } = await ctx.runtime();
       const updated = publicApplication(
         await services.updateApplication(ctx.actor, ctx.args[0]!, {
           ...(name !== undefined ? { name } : {}),
+          ...(redirectURIs !== undefined ? { redirectURIs } : {}),
           ...(refuse || accept ? { policy: { refuseUndatedSignatures: refuse } } : {}),
         }),
       );
@@ -132,6 +156,7 @@ export const appCommands: Command[] = [
         ctx.out.line(
           `  undated signatures: ${updated.policy.refuseUndatedSignatures === true ? "refused" : "accepted"}`,
         );
+        for (const uri of updated.redirectURIs ?? []) ctx.out.line(`  redirect URI: ${uri}`);
       });
       return 0;
     },

@@ -36,7 +36,12 @@ export interface CreatedApplication {
 export async function createApplication(
   deps: Deps,
   actor: Actor,
-  input: { name: string; type: string; policy?: Partial<ApplicationPolicy> },
+  input: {
+    name: string;
+    type: string;
+    policy?: Partial<ApplicationPolicy>;
+    redirectURIs?: readonly string[];
+  },
 ): Promise<CreatedApplication> {
   const name = input.name.trim();
   if (name.length === 0 || name.length > 100)
@@ -51,6 +56,7 @@ export async function createApplication(
         issues: [{ path: "type", message: `must be one of ${APPLICATION_TYPES.join(", ")}` }],
       },
     );
+  const redirectURIs = checkRedirectURIs(input.type, input.redirectURIs ?? []);
   const id = randomId("DI");
   const secret = randomString(SECRET_ALPHABET, 40);
   const now = deps.clock.now();
@@ -63,6 +69,7 @@ export async function createApplication(
     status: "active",
     createdAt: now,
     updatedAt: now,
+    ...(redirectURIs.length > 0 ? { redirectURIs } : {}),
   };
   await deps.store.transaction(async (tx) => {
     await tx.insertApplication(application);
@@ -74,6 +81,39 @@ export async function createApplication(
     });
   });
   return { application, secretKey: new Secret(secret) };
+}
+
+/** At most this many redirect URIs per application. */
+export const MAX_REDIRECT_URIS = 20;
+
+/**
+ * The redirect URIs a Web SDK application registers: absolute `https:` URLs (plain `http:` only on a loopback
+ * host, for development), no fragment, no credentials, at most 2048 characters; compared later as exact strings (J1).
+ */
+export function checkRedirectURIs(type: string, uris: readonly string[]): string[] {
+  const issue = (message: string) =>
+    new TwofoldError("ERR_VALIDATION", `redirect URI: ${message}`, {
+      issues: [{ path: "redirectURIs", message }],
+    });
+  if (uris.length === 0) return [];
+  if (type !== "web-sdk") throw issue("only Web SDK applications (--type web-sdk) have redirect URIs");
+  if (uris.length > MAX_REDIRECT_URIS) throw issue(`at most ${MAX_REDIRECT_URIS}`);
+  const unique = [...new Set(uris)];
+  for (const uri of unique) {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw issue(`${JSON.stringify(uri)} is not an absolute URL`);
+    }
+    if (uri.length > 2048) throw issue("longer than 2048 characters");
+    const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback))
+      throw issue(`${uri} must be https (http only on localhost)`);
+    if (url.hash || uri.includes("#")) throw issue(`${uri} must not have a fragment`);
+    if (url.username || url.password) throw issue(`${uri} must not carry credentials`);
+  }
+  return unique;
 }
 
 export function publicApplication(a: Application): Omit<Application, "secretSealed"> {
@@ -99,9 +139,11 @@ export async function updateApplication(
   deps: Deps,
   actor: Actor,
   id: string,
-  patch: { name?: string; policy?: Partial<ApplicationPolicy> },
+  patch: { name?: string; policy?: Partial<ApplicationPolicy>; redirectURIs?: readonly string[] },
 ): Promise<Application> {
   const before = await requireApplication(deps, id);
+  const redirectURIs =
+    patch.redirectURIs === undefined ? undefined : checkRedirectURIs(before.type, patch.redirectURIs);
   const name = patch.name?.trim();
   if (name !== undefined && (name.length === 0 || name.length > 100))
     throw new TwofoldError("ERR_VALIDATION", "application name must be 1-100 characters", {
@@ -113,6 +155,7 @@ export async function updateApplication(
       {
         ...(name !== undefined ? { name } : {}),
         ...(patch.policy ? { policy: { ...before.policy, ...patch.policy } } : {}),
+        ...(redirectURIs !== undefined ? { redirectURIs } : {}),
       },
       deps.clock.now(),
     );

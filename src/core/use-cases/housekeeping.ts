@@ -65,6 +65,12 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     prune: (store, before) => store.deleteExpiredAPIEnrollments(before),
   },
   {
+    // Prompt logins: a session is over by its maximum lifetime; its code was good for a minute within it.
+    name: "prompt logins",
+    cutoff: (now, r) => now - r.graceSeconds * SECOND,
+    prune: (store, before, limit) => store.pruneLoginSessions(before, limit),
+  },
+  {
     name: "login throttle counters",
     cutoff: (now, r) => now - (r.throttleRetentionSeconds ?? (2 * DAY) / SECOND) * SECOND,
     prune: (store, before) => store.deleteThrottleCounts(before),

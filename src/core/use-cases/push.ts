@@ -481,6 +481,9 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
       });
       gated = true;
       status = verdict.result === "allow" ? "approved" : "denied";
+      // A prompt login waiting on this push becomes allowed in the same transaction (none waiting: no row).
+      if (status === "approved")
+        await tx.allowLoginSessionByPush(push.id, { factor: "push", txid: push.id, at: now });
     }
     if (!(await tx.resolvePushTransaction(push.id, status, device.id, now)))
       throw new TwofoldError("ERR_PUSH_ALREADY_ANSWERED", "this push already has an answer");

@@ -3,6 +3,7 @@
 import { completeAuthentication, type GateDenyReason } from "../completion-gate.ts";
 import { randomBytes, randomHex, randomId } from "../crypto/index.ts";
 import { audit, type Deps } from "../deps.ts";
+import { TwofoldError } from "../errors.ts";
 import { evaluateLockout, minutesUntil } from "../lockout.ts";
 import type { Application, AuthFactor, FactorClass, User } from "../model.ts";
 import { generateHOTP } from "../otp/hotp.ts";
@@ -18,6 +19,12 @@ export interface PasscodeAttempt {
   ip?: string | null;
   /** Transaction id to log under (generated when absent). */
   txid?: string;
+  /**
+   * A prompt login this passcode completes: on an allow, the session moves to `allowed` in the same transaction
+   * as the code's one-time write and the completion gate's log line. A session that has ended (expired, other
+   * user, already completed) rolls the whole attempt back with ERR_LOGIN_SESSION_ENDED: the code stays unused.
+   */
+  loginSessionId?: string;
 }
 
 /**
@@ -158,6 +165,13 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
           reason: verdict.reason,
           ...(verdict.retryAt ? { retryAt: verdict.retryAt } : {}),
         };
+      if (
+        attempt.loginSessionId !== undefined &&
+        !(await store.allowLoginSession(attempt.loginSessionId, user.id, { factor, txid, at: now }))
+      )
+        throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended", {
+          detail: "the prompt login was no longer pending when its passcode checked out",
+        });
       if (factor === "rescue") {
         const remaining = (await store.listUnusedRescueCodes(user.id)).length;
         await notify(tx, user.id, "rescue-code-used", { remaining });

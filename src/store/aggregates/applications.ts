@@ -19,6 +19,7 @@ export abstract class ApplicationRecords extends StoreContext {
             secret_sealed: app.secretSealed,
             policy_json: JSON.stringify(app.policy),
             status: app.status,
+            redirect_uris_json: app.redirectURIs?.length ? JSON.stringify(app.redirectURIs) : null,
             created_at: app.createdAt,
             updated_at: app.updatedAt,
           })
@@ -49,6 +50,8 @@ export abstract class ApplicationRecords extends StoreContext {
     if (patch.secretSealed !== undefined) values.secret_sealed = patch.secretSealed;
     if (patch.policy !== undefined) values.policy_json = JSON.stringify(patch.policy);
     if (patch.status !== undefined) values.status = patch.status;
+    if (patch.redirectURIs !== undefined)
+      values.redirect_uris_json = patch.redirectURIs.length > 0 ? JSON.stringify(patch.redirectURIs) : null;
     const r = await guard(() =>
       this.db.updateTable("applications").set(values).where("id", "=", id).executeTakeFirst(),
     );

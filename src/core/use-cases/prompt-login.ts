@@ -1,0 +1,338 @@
+// The login prompt's steps on a login session: which methods, push with number matching, passcodes, the code back to the application.
+
+import { randomHex, sha256Hex } from "../crypto/index.ts";
+import type { Deps } from "../deps.ts";
+import { TwofoldError } from "../errors.ts";
+import type { Application, LoginSession, PushStatus, User } from "../model.ts";
+import { checkLoginThrottle, countFailedLogin } from "./login-throttle.ts";
+import { CODE_LIFETIME_SECONDS, errorRedirectURL, LOGIN_IDLE_SECONDS } from "./oidc.ts";
+import { cancelPush, openPushCode, startPush, waitForPush } from "./push.ts";
+import { type PasscodeOutcome, verifyPasscode } from "./verify-passcode.ts";
+
+/** A login session as the prompt shows it. */
+export interface PromptLogin {
+  session: LoginSession;
+  application: Application;
+  /** Undefined when the application named nobody we know. */
+  user: User | undefined;
+  /** Past its idle or maximum expiry: only "Return to {app}" is left. */
+  expired: boolean;
+}
+
+/** The methods a prompt offers, in the order of spec/ux.md §2 ("strongest first"). */
+export const PROMPT_METHODS = ["push", "passcode"] as const;
+export type PromptMethod = (typeof PROMPT_METHODS)[number] | (string & {});
+
+/**
+ * The login behind a prompt handle, or undefined for a link that names none (bad link). An active login's idle
+ * expiry moves forward (`touch`, the default): every page view and action keeps it alive for another 10 minutes.
+ */
+export async function openPromptLogin(
+  deps: Deps,
+  handle: string,
+  options: { touch?: boolean } = {},
+): Promise<PromptLogin | undefined> {
+  if (!/^[0-9a-f]{32}$/.test(handle)) return undefined;
+  const session = await deps.store.getLoginSessionByHandle(sha256Hex(handle));
+  if (!session) return undefined;
+  const application = await deps.store.getApplication(session.applicationId);
+  if (!application) return undefined;
+  const now = deps.clock.now();
+  let expired = session.expiresAt <= now || session.maxExpiresAt <= now;
+  if (!expired && options.touch !== false && (session.status === "pending" || session.status === "allowed"))
+    expired = !(await deps.store.touchLoginSession(session.id, now + LOGIN_IDLE_SECONDS * 1000, now));
+  const user = session.userId ? await deps.store.getUser(session.userId) : undefined;
+  return { session, application, user, expired };
+}
+
+async function requireLogin(deps: Deps, handle: string): Promise<PromptLogin> {
+  const login = await openPromptLogin(deps, handle);
+  if (!login || login.expired || login.session.status !== "pending")
+    throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
+  return login;
+}
+
+export interface PromptMethods {
+  /** Active Twofold Authenticator devices (names as the user gave them). */
+  pushDevices: string[];
+  /** Something to type in "Enter a passcode": an app or token, a live bypass code, unused rescue codes. */
+  passcode: boolean;
+  /** Methods the application allows (its policy); seam for per-application method lists. */
+  allowed: readonly PromptMethod[];
+}
+
+/**
+ * The methods the application allows. Every application allows push and passcodes today; the per-application
+ * method list (policy) narrows this list here, so Other options shows only what both the user has and the
+ * application allows.
+ */
+export function allowedPromptMethods(_application: Application): readonly PromptMethod[] {
+  return PROMPT_METHODS;
+}
+
+/** What the user has and the application allows (Other options, ux.md §2.1). */
+export async function listPromptMethods(deps: Deps, login: PromptLogin): Promise<PromptMethods> {
+  const allowed = allowedPromptMethods(login.application);
+  if (!login.user || login.user.status === "disabled") return { pushDevices: [], passcode: false, allowed };
+  const userId = login.user.id;
+  const now = deps.clock.now();
+  const [devices, otp, bypass, rescue] = await Promise.all([
+    deps.store.listDevices(userId),
+    deps.store.listUsableOTPCredentials(userId),
+    deps.store.listLiveBypassCodes(userId, now),
+    deps.store.listUnusedRescueCodes(userId),
+  ]);
+  const pushDevices = allowed.includes("push")
+    ? devices.filter((d) => d.status === "active").map((d) => d.name)
+    : [];
+  const passcode =
+    allowed.includes("passcode") &&
+    (otp.length > 0 ||
+      (bypass.length > 0 && login.application.policy.allowBypassCodes) ||
+      (rescue.length > 0 && login.application.policy.allowRescueCodes));
+  return { pushDevices, passcode, allowed };
+}
+
+export type PromptPush =
+  | { sent: true; txid: string; code: string; expiresAt: number; status: PushStatus; reused: boolean }
+  | {
+      sent: false;
+      reason:
+        | "no_devices"
+        | "push_suspended"
+        | "push_pending"
+        | "rate_limited"
+        | "too_many_since_success"
+        | "locked_out"
+        | "unknown_user"
+        | "application_disabled"
+        | "verified_push_required";
+    };
+
+/**
+ * Send the login's push (verified: the page shows the number to type in the app, D1), or show the one already
+ * waiting: a reload reuses a pending push; `again` (Send again) cancels it and sends a new one. The push is
+ * bound to the session, so its approval completes this login in the answer's transaction (answerPush).
+ */
+export async function sendPromptPush(
+  deps: Deps,
+  handle: string,
+  options: { ip: string | null; again?: boolean },
+): Promise<PromptPush> {
+  const { session, application } = await requireLogin(deps, handle);
+  if (session.pushTxid) {
+    const current = await deps.store.getPushTransaction(session.pushTxid);
+    const live = current?.status === "pending" && current.expiresAt > deps.clock.now();
+    if (current && live && !options.again) {
+      const code = openPushCode(deps, current);
+      if (code)
+        return {
+          sent: true,
+          txid: current.id,
+          code,
+          expiresAt: current.expiresAt,
+          status: "pending",
+          reused: true,
+        };
+    }
+    if (current && live) await cancelPush(deps, current.id);
+  }
+  const started = await startPush(deps, {
+    username: session.username,
+    application,
+    ip: options.ip ?? session.ip,
+    verified: true,
+  });
+  if (!started.started) return { sent: false, reason: started.reason };
+  if (!(await deps.store.setLoginSessionPush(session.id, started.txid, deps.clock.now()))) {
+    await cancelPush(deps, started.txid);
+    throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
+  }
+  return {
+    sent: true,
+    txid: started.txid,
+    code: started.code!.reveal(),
+    expiresAt: started.expiresAt,
+    status: "pending",
+    reused: false,
+  };
+}
+
+/** Why a push ended without a login, as the prompt explains it (ux.md §2.2). */
+export type PushOutcome =
+  | "approved"
+  | "pending"
+  | "expired"
+  | "denied"
+  | "wrong_number"
+  | "fraud"
+  | "cancelled"
+  | "locked"
+  | "account_disabled"
+  | "not_allowed";
+
+export interface PromptPushState {
+  txid: string;
+  code: string | null;
+  expiresAt: number;
+  outcome: PushOutcome;
+  /** The login itself: `allowed` once the approval went through the completion gate. */
+  loginStatus: LoginSession["status"];
+}
+
+const GATE_OUTCOME: Record<string, PushOutcome> = {
+  wrong_push_code: "wrong_number",
+  push_denied: "denied",
+  push_fraud: "fraud",
+  push_cancelled: "cancelled",
+  locked_out: "locked",
+  rate_delayed: "locked",
+  user_disabled: "account_disabled",
+  user_deleted: "account_disabled",
+  application_disabled: "not_allowed",
+  application_deleted: "not_allowed",
+  factor_not_allowed: "not_allowed",
+  plain_push_not_allowed: "not_allowed",
+};
+
+async function pushState(
+  deps: Deps,
+  session: LoginSession,
+  status: PushStatus,
+): Promise<PromptPushState | undefined> {
+  if (!session.pushTxid) return undefined;
+  const push = await deps.store.getPushTransaction(session.pushTxid);
+  if (!push) return undefined;
+  let outcome: PushOutcome;
+  if (status === "approved") {
+    // Approved in the app, but the completion gate may still have refused the login (A4).
+    outcome = session.status === "pending" ? "denied" : "approved";
+  } else if (status === "denied" || status === "fraud") {
+    const line = await deps.store.findAuthLogByTxid(push.id);
+    outcome = status === "fraud" ? "fraud" : (GATE_OUTCOME[line?.reason ?? ""] ?? "denied");
+  } else outcome = status;
+  return {
+    txid: push.id,
+    code: status === "pending" ? openPushCode(deps, push) : null,
+    expiresAt: push.expiresAt,
+    outcome,
+    loginStatus: session.status,
+  };
+}
+
+/** The login's push now: its number while pending, else how it ended (wrong number, fraud, gate refusal …). */
+export async function readPromptPush(deps: Deps, handle: string): Promise<PromptPushState | undefined> {
+  const login = await openPromptLogin(deps, handle, { touch: false });
+  if (!login?.session.pushTxid) return undefined;
+  const push = await deps.store.getPushTransaction(login.session.pushTxid);
+  if (!push) return undefined;
+  const status: PushStatus =
+    push.status === "pending" && push.expiresAt <= deps.clock.now() ? "expired" : push.status;
+  // The approval and the session's allow commit together: a session read before that commit is read again.
+  const session =
+    status === "approved" && login.session.status === "pending"
+      ? ((await deps.store.getLoginSession(login.session.id)) ?? login.session)
+      : login.session;
+  return pushState(deps, session, status);
+}
+
+/**
+ * Wait (up to `timeoutMs`, or until `signal`) for the login's push to end, as any node records it, then read
+ * its state. Used by the live event stream and by the no-script **Continue** button.
+ */
+export async function waitPromptPush(
+  deps: Deps,
+  handle: string,
+  options: { timeoutMs: number; signal?: AbortSignal },
+): Promise<PromptPushState | undefined> {
+  const login = await openPromptLogin(deps, handle, { touch: false });
+  if (!login?.session.pushTxid) return undefined;
+  await waitForPush(deps, login.session.pushTxid, options);
+  return readPromptPush(deps, handle);
+}
+
+export type PromptPasscodeResult =
+  | { result: "allow" }
+  | { result: "deny"; outcome: PasscodeOutcome }
+  | { result: "throttled"; retryAfterSeconds: number };
+
+/**
+ * "Enter a passcode" in the prompt: the one passcode check (verifyPasscode), bound to this login so its allow
+ * completes the session in the same transaction; the login throttles apply as on every entry point (A6).
+ */
+export async function verifyPromptPasscode(
+  deps: Deps,
+  handle: string,
+  input: { passcode: string; ip: string | null },
+): Promise<PromptPasscodeResult> {
+  const { session, application } = await requireLogin(deps, handle);
+  const source = { application, ip: input.ip, peer: input.ip };
+  const throttle = await checkLoginThrottle(deps, source);
+  if (!throttle.allowed) return { result: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
+  const outcome = await verifyPasscode(deps, {
+    username: session.username,
+    passcode: input.passcode,
+    application,
+    ip: input.ip,
+    loginSessionId: session.id,
+  });
+  if (outcome.result === "allow") return { result: "allow" };
+  await countFailedLogin(deps, source);
+  return { result: "deny", outcome };
+}
+
+/**
+ * The browser goes back to the application with a code: once, for a login the completion gate allowed. The
+ * code (128 random bits) is stored hashed and lives 60 s; a push still waiting is cancelled.
+ */
+export async function finishPromptLogin(deps: Deps, handle: string): Promise<{ redirectURL: string }> {
+  const login = await openPromptLogin(deps, handle, { touch: false });
+  if (login?.session.status !== "allowed")
+    throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login is not ready to finish");
+  const { session } = login;
+  const code = randomHex(16);
+  const now = deps.clock.now();
+  if (
+    !(await deps.store.issueLoginSessionCode(session.id, sha256Hex(code), now + CODE_LIFETIME_SECONDS * 1000))
+  )
+    throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login already finished");
+  if (session.pushTxid && session.factor !== "push") {
+    const push = await deps.store.getPushTransaction(session.pushTxid);
+    if (push?.status === "pending") await cancelPush(deps, push.id);
+  }
+  const url = new URL(session.redirectURI);
+  url.searchParams.set(session.useDuoCode ? "duo_code" : "code", code);
+  url.searchParams.set("state", session.state);
+  return { redirectURL: url.toString() };
+}
+
+/**
+ * "Return to {app}": end a login that has no code yet and send the browser back with an OAuth error
+ * (`access_denied`), to the redirect URI the application registered. Expired logins end the same way.
+ */
+export async function abandonPromptLogin(
+  deps: Deps,
+  handle: string,
+  why: "cancelled" | "expired" | "denied",
+): Promise<{ redirectURL: string } | undefined> {
+  const login = await openPromptLogin(deps, handle, { touch: false });
+  if (!login) return undefined;
+  const { session } = login;
+  await deps.store.endLoginSession(session.id, why === "denied" ? "denied" : "abandoned");
+  if (session.pushTxid) {
+    const push = await deps.store.getPushTransaction(session.pushTxid);
+    if (push?.status === "pending") await cancelPush(deps, push.id);
+  }
+  const description = {
+    cancelled: "The user returned to the application without logging in.",
+    expired: "The login page expired.",
+    denied: "The login was denied.",
+  }[why];
+  return {
+    redirectURL: errorRedirectURL(
+      { error: "access_denied", description },
+      session.redirectURI,
+      session.state,
+    ),
+  };
+}

@@ -1,0 +1,199 @@
+// What every prompt route shares: loading the login behind the handle, the pages that end or pause a login, the way back.
+import { Type as T } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Action } from "../../../web/prompt/pages/frame.tsx";
+import { NoticePage, type NoticeView } from "../../../web/prompt/pages/notice.tsx";
+import { TwofoldError } from "../../core/errors.ts";
+import type { PromptLogin, PromptMethods } from "../../core/use-cases/prompt-login.ts";
+import type { ServiceRuntime } from "../../runtime/runtime.ts";
+import { type PageContext, pageContext, sendPage } from "./render.ts";
+
+/** The handle in every prompt URL; anything else is a bad link (shown as a page, not a JSON 400). */
+export const HandleParams = T.Object(
+  { handle: T.String({ minLength: 1, maxLength: 64, pattern: "^[0-9A-Za-z]+$" }) },
+  { additionalProperties: false },
+);
+export type HandleParams = { handle: string };
+
+export const PromptQuery = T.Object(
+  { lang: T.Optional(T.String({ maxLength: 16 })) },
+  { additionalProperties: false },
+);
+
+/** An empty form: the buttons that only post (Send again, Continue, Return) carry no fields. */
+export const EmptyForm = T.Union([T.Object({}, { additionalProperties: false }), T.Undefined(), T.Null()]);
+
+export const HTML = T.String();
+
+/** A prompt login, ready for a page: its handle's URLs, the page chrome and the redirect origin for the CSP. */
+export interface PromptContext {
+  handle: string;
+  /** `/prompt/{handle}`: every method's routes live under it. */
+  base: string;
+  login: PromptLogin;
+  page: PageContext;
+  /** The application's redirect origin: the CSP's form-action must name it (WEB.md). */
+  formTarget: string;
+}
+
+export function baseOf(handle: string): string {
+  return `/prompt/${handle}`;
+}
+
+export function redirectOrigin(login: PromptLogin): string {
+  return new URL(login.session.redirectURI).origin;
+}
+
+export function notice(
+  runtime: ServiceRuntime,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  view: NoticeView,
+  options: { status?: number; login?: PromptLogin | null; handle?: string } = {},
+): FastifyReply {
+  const login = options.login ?? null;
+  const page = pageContext(
+    request,
+    reply,
+    runtime.config,
+    login && options.handle
+      ? {
+          appName: login.application.name,
+          username: login.session.username,
+          returnAction: null,
+        }
+      : null,
+  );
+  return sendPage(reply, NoticePage({ chrome: page.chrome, view }), {
+    status: options.status ?? 200,
+    formTarget: login ? redirectOrigin(login) : null,
+  });
+}
+
+export function badLink(runtime: ServiceRuntime, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const page = pageContext(request, reply, runtime.config, null);
+  const { t } = page;
+  return sendPage(
+    reply,
+    NoticePage({
+      chrome: page.chrome,
+      view: { title: t.badLinkTitle, message: t.badLink, error: true, actions: [] },
+    }),
+    { status: 404 },
+  );
+}
+
+/** "Return to {app}": ends the login with an OAuth error at the registered redirect URI. */
+function returnAction(handle: string, app: string, t: PageContext["t"]): Action {
+  return { label: t.returnTo(app), post: `${baseOf(handle)}/return`, primary: true };
+}
+
+/**
+ * The login behind the request's handle, ready for a method's page; or undefined after answering with the page
+ * that applies instead: bad link, page expired (Return to {app}), logged in (Continue), not enrolled, disabled.
+ */
+export async function loadPrompt(
+  runtime: ServiceRuntime,
+  request: FastifyRequest<{ Params: HandleParams }>,
+  reply: FastifyReply,
+): Promise<{ ctx: PromptContext; methods: PromptMethods } | undefined> {
+  const { handle } = request.params;
+  const login = await runtime.services.openPromptLogin(handle);
+  if (!login) {
+    badLink(runtime, request, reply);
+    return undefined;
+  }
+  const app = login.application.name;
+  const base = baseOf(handle);
+  const page = pageContext(request, reply, runtime.config, {
+    appName: app,
+    username: login.session.username,
+    returnAction: `${base}/return`,
+  });
+  const { t } = page;
+  const formTarget = redirectOrigin(login);
+  const show = (view: NoticeView, status = 200) => {
+    sendPage(reply, NoticePage({ chrome: page.chrome, view }), { status, formTarget });
+    return undefined;
+  };
+  const status = login.session.status;
+  if (login.expired || (status !== "pending" && status !== "allowed"))
+    return show(
+      {
+        title: t.pageExpiredTitle,
+        message: t.pageExpired(app),
+        error: true,
+        actions: [returnAction(handle, app, t)],
+      },
+      410,
+    );
+  if (status === "allowed")
+    return show({
+      title: t.loggedInTitle,
+      message: t.loggedIn,
+      error: false,
+      actions: [{ label: t.continueToApp(app), post: `${base}/finish`, primary: true }],
+    });
+  if (!login.user || login.user.status === "disabled")
+    return show({
+      title: t.cantLogInTitle,
+      message: login.user ? t.accountDisabled : t.notEnrolled,
+      error: true,
+      actions: [returnAction(handle, app, t)],
+    });
+  const methods = await runtime.services.listPromptMethods(login);
+  if (methods.pushDevices.length === 0 && !methods.passcode)
+    return show({
+      title: t.cantLogInTitle,
+      message: methods.allowed.length < 2 ? t.noMethods(app) : t.notEnrolled,
+      error: true,
+      actions: [returnAction(handle, app, t)],
+    });
+  return { ctx: { handle, base, login, page, formTarget }, methods };
+}
+
+/** 303 to the application with its code (the login the gate allowed), or the expired page. */
+export async function finishAndRedirect(
+  runtime: ServiceRuntime,
+  request: FastifyRequest<{ Params: HandleParams }>,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
+  try {
+    const { redirectURL } = await runtime.services.finishPromptLogin(request.params.handle);
+    return reply.code(303).header("location", redirectURL).send("");
+  } catch (error) {
+    if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {
+      await loadPrompt(runtime, request, reply);
+      return reply;
+    }
+    throw error;
+  }
+}
+
+/** The remembered method in this browser (ux.md §2: start with the method last used here). */
+export const METHOD_COOKIE = "__Host-twofold-method";
+
+export function rememberMethod(reply: FastifyReply, method: string): void {
+  reply.header(
+    "set-cookie",
+    `${METHOD_COOKIE}=${method}; Path=/; Secure; SameSite=Lax; HttpOnly; Max-Age=31536000`,
+  );
+}
+
+export function rememberedMethod(request: FastifyRequest): string | undefined {
+  for (const part of (request.headers.cookie ?? "").split(";")) {
+    const [k, v] = part.trim().split("=");
+    if (k === METHOD_COOKIE && v && /^[a-z-]{1,32}$/.test(v)) return v;
+  }
+  return undefined;
+}
+
+/** One method of the prompt: an entry in Other options and its own routes (see methods.ts). */
+export interface PromptMethodModule {
+  /** The URL segment and cookie value: `/prompt/:handle/<id>`. */
+  id: string;
+  /** Its entry in Other options when this user has it and the application allows it; null otherwise. */
+  entry(ctx: PromptContext, methods: PromptMethods): Action | null;
+  /** Its routes, all under `/prompt/:handle/<id>`; its start page is `GET /prompt/:handle/<id>`. */
+  register(app: FastifyInstance, runtime: ServiceRuntime): void;
+}

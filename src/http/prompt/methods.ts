@@ -1,0 +1,12 @@
+// The prompt's methods: each one an entry in Other options and its own routes under /prompt/:handle/<id>/. Add a method here.
+import type { PromptMethodModule } from "./context.ts";
+import { passcodeMethod } from "./passcode.ts";
+import { pushMethod } from "./push.ts";
+
+/**
+ * In the order the prompt prefers them when the browser remembers none (strongest first, ux.md §2): a method
+ * added here (WebAuthn before push) is offered, started and routed with nothing else to change.
+ */
+export type { PromptMethodModule };
+
+export const PROMPT_METHOD_MODULES: readonly PromptMethodModule[] = [pushMethod, passcodeMethod];
