@@ -15,6 +15,7 @@ import * as throttle from "./use-cases/login-throttle.ts";
 import * as oidc from "./use-cases/oidc.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as prompt from "./use-cases/prompt-login.ts";
+import * as promptWebAuthn from "./use-cases/prompt-webauthn.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
@@ -208,6 +209,12 @@ export function createServices(input: {
     listWebAuthnCredentials: bind(deps, webauthn.listWebAuthnCredentials),
     renameWebAuthnCredential: bind(deps, webauthn.renameWebAuthnCredential),
     removeWebAuthnCredential: bind(deps, webauthn.removeWebAuthnCredential),
+    // WebAuthn in the login prompt
+    beginPromptWebAuthn: bind(deps, promptWebAuthn.beginPromptWebAuthn),
+    finishPromptWebAuthn: bind(deps, promptWebAuthn.finishPromptWebAuthn),
+    shouldOfferPromptKey: bind(deps, promptWebAuthn.shouldOfferPromptKey),
+    beginPromptKeyRegistration: bind(deps, promptWebAuthn.beginPromptKeyRegistration),
+    finishPromptKeyRegistration: bind(deps, promptWebAuthn.finishPromptKeyRegistration),
   };
 }
 
@@ -325,6 +332,11 @@ export const SERVICE_AREAS = {
     "admitSignedRequest",
     "beginWebAuthnAuthentication",
     "finishWebAuthnAuthentication",
+    "beginPromptWebAuthn",
+    "finishPromptWebAuthn",
+    "shouldOfferPromptKey",
+    "beginPromptKeyRegistration",
+    "finishPromptKeyRegistration",
     "oidcHealthCheck",
     "startOIDCLogin",
     "redeemOIDCCode",

@@ -472,6 +472,12 @@ export interface AuthenticationFinish {
   application?: Application | null;
   ip?: string | null;
   txid?: string;
+  /**
+   * A prompt login this assertion completes: on an allow it becomes `allowed` in the same transaction. A login that
+   * has ended (or is another user's) rolls the whole attempt back with ERR_LOGIN_SESSION_ENDED: the ceremony and
+   * the counter stay as they were.
+   */
+  loginSessionId?: string;
 }
 
 /**
@@ -628,6 +634,13 @@ export async function finishWebAuthnAuthentication(
         reason: verdict.reason,
         ...(verdict.retryAt ? { retryAt: verdict.retryAt } : {}),
       };
+    if (
+      input.loginSessionId !== undefined &&
+      !(await store.allowLoginSession(input.loginSessionId, user.id, { factor: "webauthn", txid, at: now }))
+    )
+      throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended", {
+        detail: "the prompt login was no longer pending when its assertion checked out",
+      });
     return {
       result: "allow",
       factor: "webauthn",

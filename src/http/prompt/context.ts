@@ -34,6 +34,8 @@ export interface PromptContext {
   page: PageContext;
   /** The application's redirect origin: the CSP's form-action must name it (WEB.md). */
   formTarget: string;
+  /** The browser's User-Agent: the built-in authenticator's name (Windows Hello, Touch ID) depends on it. */
+  userAgent: string;
 }
 
 export function baseOf(handle: string): string {
@@ -142,22 +144,35 @@ export async function loadPrompt(
       actions: [returnAction(handle, app, t)],
     });
   const methods = await runtime.services.listPromptMethods(login);
-  if (methods.pushDevices.length === 0 && !methods.passcode)
+  if (methods.pushDevices.length === 0 && !methods.passcode && methods.webauthnKeys.length === 0)
     return show({
       title: t.cantLogInTitle,
       message: methods.allowed.length < 2 ? t.noMethods(app) : t.notEnrolled,
       error: true,
       actions: [returnAction(handle, app, t)],
     });
-  return { ctx: { handle, base, login, page, formTarget }, methods };
+  const userAgent = String(request.headers["user-agent"] ?? "").slice(0, 512);
+  return { ctx: { handle, base, login, page, formTarget, userAgent }, methods };
 }
 
-/** 303 to the application with its code (the login the gate allowed), or the expired page. */
+/** "Add a key" is offered at most once a month in a browser (ux.md §2.1): set when the offer is shown. */
+export const KEY_OFFER_COOKIE = "__Host-twofold-key-offer";
+
+/**
+ * 303 to the application with its code (the login the gate allowed), or the expired page. After a phone login,
+ * "Add a key" comes first, once a month in a browser (its page posts back here).
+ */
 export async function finishAndRedirect(
   runtime: ServiceRuntime,
   request: FastifyRequest<{ Params: HandleParams }>,
   reply: FastifyReply,
 ): Promise<FastifyReply | undefined> {
+  const offered = (request.headers.cookie ?? "").includes(`${KEY_OFFER_COOKIE}=`);
+  if (!offered && (await runtime.services.shouldOfferPromptKey(request.params.handle)))
+    return reply
+      .code(303)
+      .header("location", `${baseOf(request.params.handle)}/add-key`)
+      .send("");
   try {
     const { redirectURL } = await runtime.services.finishPromptLogin(request.params.handle);
     return reply.code(303).header("location", redirectURL).send("");
@@ -192,8 +207,11 @@ export function rememberedMethod(request: FastifyRequest): string | undefined {
 export interface PromptMethodModule {
   /** The URL segment and cookie value: `/prompt/:handle/<id>`. */
   id: string;
-  /** Its entry in Other options when this user has it and the application allows it; null otherwise. */
-  entry(ctx: PromptContext, methods: PromptMethods): Action | null;
+  /**
+   * Its entry in Other options when this user has it and the application allows it (several for WebAuthn: one
+   * per kind of key); null otherwise.
+   */
+  entry(ctx: PromptContext, methods: PromptMethods): Action | readonly Action[] | null;
   /** Its routes, all under `/prompt/:handle/<id>`; its start page is `GET /prompt/:handle/<id>`. */
   register(app: FastifyInstance, runtime: ServiceRuntime): void;
 }

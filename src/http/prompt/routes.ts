@@ -5,6 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { OptionsPage } from "../../../web/prompt/pages/options.tsx";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
+import { webAssetURL } from "../web-assets.ts";
 import {
   badLink,
   EmptyForm,
@@ -46,7 +47,11 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
       if (!loaded) return reply;
       const { ctx, methods } = loaded;
       const entries = PROMPT_METHOD_MODULES.flatMap((m) => m.entry(ctx, methods) ?? []);
-      return sendPage(reply, OptionsPage({ chrome: ctx.page.chrome, entries }), {
+      // WebAuthn entries are shown by their behaviour, where the browser supports them.
+      const scripts = entries.some((e) => e.data?.["webauthn-requires"])
+        ? [webAssetURL("shared/behaviours/webauthn.ts")]
+        : [];
+      return sendPage(reply, OptionsPage({ chrome: ctx.page.chrome, entries, scripts }), {
         formTarget: ctx.formTarget,
       });
     },

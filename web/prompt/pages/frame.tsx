@@ -117,6 +117,8 @@ export interface Action {
   /** Extra attributes for behaviours (e.g. `data-send-again`). */
   data?: Readonly<Record<string, string>>;
   primary?: boolean;
+  /** Not shown until a behaviour finds it usable (WebAuthn entries, ux.md §2.1: "only where supported"). */
+  hidden?: boolean;
 }
 
 export function Actions({ actions, label }: { actions: readonly Action[]; label?: string }): SafeHTML {
@@ -132,7 +134,7 @@ export function Actions({ actions, label }: { actions: readonly Action[]; label?
         const cls = a.primary ? "button primary" : "button";
         const data = Object.fromEntries(Object.entries(a.data ?? {}).map(([k, v]) => [`data-${k}`, v]));
         return (
-          <li {...data}>
+          <li {...data} hidden={a.hidden === true}>
             {a.post !== undefined ? (
               <form method="post" action={a.post}>
                 <button type="submit" class={cls}>

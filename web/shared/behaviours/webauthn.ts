@@ -9,7 +9,10 @@ import {
 interface Finished {
   ok: boolean;
   message?: string;
+  /** Go here next (GET). */
   redirect?: string;
+  /** Submit the page's `form[data-webauthn-next]` (a POST, e.g. on to the application). */
+  next?: boolean;
 }
 
 async function post<T>(url: string, body: unknown): Promise<T> {
@@ -53,10 +56,14 @@ async function run(form: HTMLFormElement): Promise<void> {
         ? await startRegistration({ optionsJSON: begin.options })
         : await startAuthentication({ optionsJSON: begin.options });
     const done = await post<Finished>(form.action, { ...fields, ceremonyId: begin.ceremonyId, response });
-    if (!done.ok) return say(form, done.message ?? failed, true);
+    if (!done.ok) {
+      if (done.redirect) return window.location.assign(done.redirect);
+      return say(form, done.message ?? failed, true);
+    }
     say(form, done.message ?? "", false);
     form.dataset["webauthnResult"] = "ok";
     if (done.redirect) window.location.assign(done.redirect);
+    else if (done.next) document.querySelector<HTMLFormElement>("form[data-webauthn-next]")?.requestSubmit();
   } catch {
     // Cancelled, timed out, no matching key, or the server refused: one message (P14), never the details.
     say(form, failed, true);
@@ -65,16 +72,19 @@ async function run(form: HTMLFormElement): Promise<void> {
   }
 }
 
+/** Whether this browser can run a ceremony that needs `requires` (`platform`: a built-in authenticator). */
+async function supports(requires: string | undefined): Promise<boolean> {
+  if (!browserSupportsWebAuthn()) return false;
+  return requires !== "platform" || (await platformAuthenticatorIsAvailable());
+}
+
 async function attach(form: HTMLFormElement): Promise<void> {
-  const supported =
-    browserSupportsWebAuthn() &&
-    (form.dataset["webauthnRequires"] !== "platform" || (await platformAuthenticatorIsAvailable()));
-  if (!supported) {
-    form.querySelector<HTMLElement>("button[type=submit]")?.setAttribute("hidden", "");
-    form.querySelector<HTMLElement>("[data-webauthn-unsupported]")?.removeAttribute("hidden");
+  if (!(await supports(form.dataset["webauthnRequires"]))) {
     form.dataset["webauthnResult"] = "unsupported";
     return;
   }
+  form.querySelector<HTMLElement>("button[type=submit]")?.removeAttribute("hidden");
+  form.querySelector<HTMLElement>("[data-webauthn-unsupported]")?.setAttribute("hidden", "");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     void run(form);

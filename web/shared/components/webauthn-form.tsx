@@ -28,6 +28,7 @@ export interface WebAuthnFormProps {
   requires?: "webauthn" | "platform";
   /** Extra fields (a key's name, the method picked), sent with both requests. */
   children?: Child;
+  buttonClass?: string;
 }
 
 export function WebAuthnForm(p: WebAuthnFormProps): SafeHTML {
@@ -44,10 +45,11 @@ export function WebAuthnForm(p: WebAuthnFormProps): SafeHTML {
     >
       {p.hint ? <p>{p.hint}</p> : ""}
       {p.children ?? ""}
-      <button type="submit">{p.submitLabel}</button>
-      <p data-webauthn-unsupported hidden>
-        {p.unsupportedMessage}
-      </p>
+      {/* Shown by the behaviour where the browser can do the ceremony; without script, the other text. */}
+      <button type="submit" class={p.buttonClass ?? "button primary"} hidden>
+        {p.submitLabel}
+      </button>
+      <p data-webauthn-unsupported>{p.unsupportedMessage}</p>
       <p data-webauthn-status role="status" tabindex={-1}></p>
     </form>
   );

@@ -24,6 +24,7 @@ const en = {
   unsupported: "This browser can't use a security key or passkey here. Choose another option.",
   loggedIn: "Success. Logging you in...",
   /** "Add a key" after a phone login (ux §2.1), at most once a month. */
+  addKeyTitle: "Add a key",
   addKeyOffer: "Skip the phone next time: add Windows Hello, Touch ID or a security key.",
   addNow: "Add now",
   notNow: "Not now",
@@ -51,6 +52,7 @@ const zhHant: WebAuthnMessages = {
   failed: "未能完成：操作已取消、逾時，或未有為你的帳戶設定。",
   unsupported: "此瀏覽器無法在此使用安全密鑰或通行密鑰。請選擇其他選項。",
   loggedIn: "成功，正在登入⋯⋯",
+  addKeyTitle: "加入密鑰",
   addKeyOffer: "下次無須使用手機：加入 Windows Hello、Touch ID 或安全密鑰。",
   addNow: "立即加入",
   notNow: "暫時不要",
