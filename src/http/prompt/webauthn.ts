@@ -52,6 +52,12 @@ const ATTESTATION_BODY_LIMIT = 131_072;
 
 const OFFER_SECONDS = 30 * 86_400;
 
+/** `{ ceremonyId, options, expiresAt }`: the options are the JSON @simplewebauthn/browser takes, passed through. */
+const CeremonyStart = T.Object(
+  { ceremonyId: T.String(), options: T.Unknown(), expiresAt: T.Number() },
+  { additionalProperties: false },
+);
+
 const JSONAnswer = T.Object(
   {
     ok: T.Boolean(),
@@ -154,7 +160,10 @@ export const webauthnMethod: PromptMethodModule = {
 
     app.post<{ Params: HandleParams; Body: BeginBody }>(
       "/prompt/:handle/webauthn/options",
-      { schema: { params: HandleParams, body: BeginBody }, preHandler: sameOrigin },
+      {
+        schema: { params: HandleParams, body: BeginBody, response: { 200: CeremonyStart } },
+        preHandler: sameOrigin,
+      },
       async (request) => {
         const method = methodOf(request.body.method);
         return services.beginPromptWebAuthn(request.params.handle, {
@@ -261,7 +270,10 @@ export const webauthnMethod: PromptMethodModule = {
 
     app.post<{ Params: HandleParams; Body: BeginBody }>(
       "/prompt/:handle/add-key/options",
-      { schema: { params: HandleParams, body: BeginBody }, preHandler: sameOrigin },
+      {
+        schema: { params: HandleParams, body: BeginBody, response: { 200: CeremonyStart } },
+        preHandler: sameOrigin,
+      },
       async (request) => services.beginPromptKeyRegistration(request.params.handle, { ip: request.ip }),
     );
 

@@ -94,3 +94,9 @@ async function attach(form: HTMLFormElement): Promise<void> {
 
 for (const form of document.querySelectorAll<HTMLFormElement>("form[data-behaviour~=webauthn]"))
   void attach(form);
+
+// Entries elsewhere (the prompt's Other options) that lead to a ceremony: shown only where it can work.
+for (const entry of document.querySelectorAll<HTMLElement>("[data-webauthn-requires]:not(form)"))
+  void supports(entry.dataset["webauthnRequires"]).then((ok) => {
+    if (ok) entry.removeAttribute("hidden");
+  });
