@@ -139,6 +139,8 @@ describe("WebAuthn in the login prompt, in Chromium", { skip: missing }, () => {
             await page.getByRole("button", { name: text.addNow }).click();
             // Added, then on to the application with the login's code.
             const query = await s.app.callback(login.state);
+            // The browser lands on the application before the next login starts.
+            await page.waitForURL(/\/callback\?/);
             const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(
               query.get("duo_code")!,
               username,
@@ -163,6 +165,8 @@ describe("WebAuthn in the login prompt, in Chromium", { skip: missing }, () => {
             await expectNoAxeViolations(page, `Before WebAuthn (${lang})`);
             await page.getByRole("button", { name: text.continue, exact: true }).click();
             const query = await s.app.callback(login.state);
+            // The browser lands on the application before the next login starts.
+            await page.waitForURL(/\/callback\?/);
             const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(
               query.get("duo_code")!,
               username,
@@ -189,6 +193,8 @@ describe("WebAuthn in the login prompt, in Chromium", { skip: missing }, () => {
             await prompt.chooseEnterPasscode();
             await prompt.submitPasscode(code());
             const query = await s.app.callback(login.state);
+            // The browser lands on the application before the next login starts.
+            await page.waitForURL(/\/callback\?/);
             const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(
               query.get("duo_code")!,
               username,
