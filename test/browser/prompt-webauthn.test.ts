@@ -88,6 +88,42 @@ describe("WebAuthn in the login prompt, in Chromium", { skip: missing }, () => {
   }
 
   for (const lang of ["en", "zh-Hant"] as const) {
+    test(`${lang}: "Not now" goes on to the application, and the offer is not made again in this browser`, async () => {
+      const text = TEXT[lang];
+      const username = `later-${lang}`.toLowerCase();
+      const code = await userWithApp(username);
+      const context = await browser.newContext({
+        ignoreHTTPSErrors: true,
+        locale: text.locale,
+        bypassCSP: true,
+      });
+      context.setDefaultTimeout(20_000);
+      const page = await context.newPage();
+      const prompt = new PromptPage(page);
+      try {
+        const first = await startLogin(page, username);
+        await prompt.submitPasscode(code());
+        await page.waitForURL(/\/add-key$/);
+        await page.getByRole("button", { name: text.notNow }).click();
+        const query = await s.app.callback(first.state);
+        await page.waitForURL(/\/callback\?/);
+        const result = await first.sdk.exchangeAuthorizationCodeFor2FAResult(
+          query.get("duo_code")!,
+          username,
+        );
+        assert.equal(result.auth_result.result, "allow");
+        assert.deepEqual(await s.duo.t.runtime.services.listWebAuthnCredentials(username), []);
+        // Next login in this browser: straight back to the application after the passcode.
+        const second = await startLogin(page, username);
+        const { codes } = await s.duo.t.runtime.services.issueBypassCodes(ADMIN, username, { uses: 1 });
+        await prompt.submitPasscode(codes.reveal()[0]!);
+        await s.app.callback(second.state);
+        await page.waitForURL(/\/callback\?/);
+      } finally {
+        await context.close();
+      }
+    });
+
     test(`${lang}: after a passcode from the phone I add a security key, then log in with it from Other options`, async (t) => {
       const text = TEXT[lang];
       const username = `key-${lang}`.toLowerCase();
