@@ -30,8 +30,8 @@ const TEXT = {
     addNow: "Add now",
     notNow: "Not now",
     keyName: "Name for this key",
-    securityKey: "Security key",
-    logInWith: "Log in with Security key",
+    thisDevice: "This device",
+    logInWith: "Log in with This device",
     continue: "Continue",
     failed: "That didn't work: it was cancelled, timed out, or isn't set up for your account.",
     otherOptions: /Other options/,
@@ -42,8 +42,8 @@ const TEXT = {
     addNow: "立即加入",
     notNow: "暫時不要",
     keyName: "此密鑰的名稱",
-    securityKey: "安全密鑰",
-    logInWith: "使用安全密鑰登入",
+    thisDevice: "此裝置",
+    logInWith: "使用此裝置登入",
     continue: "繼續",
     failed: "未能完成：操作已取消、逾時，或未有為你的帳戶設定。",
     otherOptions: /其他選項/,
@@ -101,6 +101,16 @@ describe("WebAuthn in the login prompt, in Chromium", { skip: missing }, () => {
       const page = await context.newPage();
       const prompt = new PromptPage(page);
       try {
+        const cdp = await context.newCDPSession(page);
+        await cdp.send("WebAuthn.enable", { enableUI: false });
+        await cdp.send("WebAuthn.addVirtualAuthenticator", {
+          options: {
+            protocol: "ctap2",
+            transport: "internal",
+            hasUserVerification: true,
+            isUserVerified: true,
+          },
+        });
         const first = await startLogin(page, username);
         await prompt.submitPasscode(code());
         await page.waitForURL(/\/add-key$/);
@@ -124,7 +134,7 @@ describe("WebAuthn in the login prompt, in Chromium", { skip: missing }, () => {
       }
     });
 
-    test(`${lang}: after a passcode from the phone I add a security key, then log in with it from Other options`, async (t) => {
+    test(`${lang}: after a passcode from the phone I add this computer's authenticator, then log in with it; P14 and Other options when it is gone`, async (t) => {
       const text = TEXT[lang];
       const username = `key-${lang}`.toLowerCase();
       const code = await userWithApp(username);
@@ -148,15 +158,17 @@ describe("WebAuthn in the login prompt, in Chromium", { skip: missing }, () => {
       let cdp: CDPSession;
       let authenticatorId = "";
       try {
-        await t.test("Given my browser has a security key", async () => {
+        await t.test("Given my computer has a built-in authenticator (Windows Hello, Touch ID)", async () => {
           cdp = await context.newCDPSession(page);
           await cdp.send("WebAuthn.enable", { enableUI: false });
           ({ authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
             options: {
               protocol: "ctap2",
-              transport: "usb",
-              hasResidentKey: false,
-              hasUserVerification: false,
+              ctap2Version: "ctap2_1",
+              transport: "internal",
+              hasResidentKey: true,
+              hasUserVerification: true,
+              isUserVerified: true,
               automaticPresenceSimulation: true,
             },
           }));
@@ -186,7 +198,7 @@ describe("WebAuthn in the login prompt, in Chromium", { skip: missing }, () => {
             const keys = await s.duo.t.runtime.services.listWebAuthnCredentials(username);
             assert.deepEqual(
               keys.map((k) => [k.name, k.transports]),
-              [["Blue key", ["usb"]]],
+              [["Blue key", ["internal"]]],
             );
           },
         );
@@ -223,7 +235,7 @@ describe("WebAuthn in the login prompt, in Chromium", { skip: missing }, () => {
             await page.getByRole("alert").filter({ hasText: text.failed }).waitFor();
             await expectNoAxeViolations(page, `WebAuthn failed (${lang})`);
             await prompt.openOtherOptions();
-            const entry = page.getByRole("link", { name: new RegExp(text.securityKey) });
+            const entry = page.getByRole("link", { name: new RegExp(text.thisDevice) });
             await entry.waitFor();
             await expectNoAxeViolations(page, `Other options with a key (${lang})`);
             await prompt.chooseEnterPasscode();

@@ -157,6 +157,8 @@ export async function loadPrompt(
 
 /** "Add a key" is offered at most once a month in a browser (ux.md §2.1): set when the offer is shown. */
 export const KEY_OFFER_COOKIE = "__Host-twofold-key-offer";
+/** Set by the webauthn behaviour: 1 where the browser has a built-in authenticator (Windows Hello, Touch ID). */
+export const PLATFORM_AUTHENTICATOR_COOKIE = "__Host-twofold-platform-authenticator";
 
 /**
  * 303 to the application with its code (the login the gate allowed), or the expired page. After a phone login,
@@ -167,8 +169,12 @@ export async function finishAndRedirect(
   request: FastifyRequest<{ Params: HandleParams }>,
   reply: FastifyReply,
 ): Promise<FastifyReply | undefined> {
-  const offered = (request.headers.cookie ?? "").includes(`${KEY_OFFER_COOKIE}=`);
-  if (!offered && (await runtime.services.shouldOfferPromptKey(request.params.handle)))
+  // Only in a browser with a built-in authenticator (the webauthn behaviour says so in a cookie): elsewhere the
+  // offer would mostly lead to "no key here".
+  const cookies = request.headers.cookie ?? "";
+  const offered = cookies.includes(`${KEY_OFFER_COOKIE}=`);
+  const capable = cookies.includes(`${PLATFORM_AUTHENTICATOR_COOKIE}=1`);
+  if (capable && !offered && (await runtime.services.shouldOfferPromptKey(request.params.handle)))
     return reply
       .code(303)
       .header("location", `${baseOf(request.params.handle)}/add-key`)

@@ -5,7 +5,6 @@ import type { FastifyInstance } from "fastify";
 import { OptionsPage } from "../../../web/prompt/pages/options.tsx";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
-import { webAssetURL } from "../web-assets.ts";
 import {
   badLink,
   EmptyForm,
@@ -47,11 +46,8 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
       if (!loaded) return reply;
       const { ctx, methods } = loaded;
       const entries = PROMPT_METHOD_MODULES.flatMap((m) => m.entry(ctx, methods) ?? []);
-      // WebAuthn entries are shown by their behaviour, where the browser supports them.
-      const scripts = entries.some((e) => e.data?.["webauthn-requires"])
-        ? [webAssetURL("shared/behaviours/webauthn.ts")]
-        : [];
-      return sendPage(reply, OptionsPage({ chrome: ctx.page.chrome, entries, scripts }), {
+      // WebAuthn entries are shown by their behaviour (every prompt page loads it), where the browser supports them.
+      return sendPage(reply, OptionsPage({ chrome: ctx.page.chrome, entries }), {
         formTarget: ctx.formTarget,
       });
     },

@@ -14,6 +14,8 @@ export interface PromptChrome {
   brand: { name: string; logoURL: string | null };
   /** Same-origin stylesheets: the prompt's, then the branding theme (accent colour). */
   stylesheets: readonly string[];
+  /** Behaviours every prompt page loads (WebAuthn: entries, ceremonies, the built-in authenticator hint). */
+  scripts?: readonly string[];
   /** The application's registered name (P0); null on pages that know no login (bad link). */
   appName: string | null;
   username: string | null;
@@ -45,7 +47,7 @@ export function PromptPage({ chrome, title, scripts = [], children }: PromptPage
         {chrome.stylesheets.map((href) => (
           <link rel="stylesheet" href={href} />
         ))}
-        {scripts.map((src) => (
+        {[...new Set([...(chrome.scripts ?? []), ...scripts])].map((src) => (
           <script type="module" src={src} />
         ))}
       </head>

@@ -100,3 +100,10 @@ for (const entry of document.querySelectorAll<HTMLElement>("[data-webauthn-requi
   void supports(entry.dataset["webauthnRequires"]).then((ok) => {
     if (ok) entry.removeAttribute("hidden");
   });
+
+// Tell the server whether this browser has a built-in authenticator (Windows Hello, Touch ID): the prompt offers
+// "Add a key" after a phone login only where one is (docs/webauthn.md). A hint for an offer, never for a decision.
+void platformAuthenticatorIsAvailable().then((available) => {
+  // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API is missing in Safari; one fixed, non-secret value.
+  document.cookie = `__Host-twofold-platform-authenticator=${available ? 1 : 0}; Path=/; Secure; SameSite=Lax; Max-Age=2592000`;
+});
