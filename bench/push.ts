@@ -3,10 +3,12 @@
 // Usage: npm run bench:push [-- --sample 400 --sizes 1000,10000 --idle 2 --databases sqlite,postgres]
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import BetterSqlite3 from "better-sqlite3";
 import { sql } from "kysely";
 import pg from "pg";
 import { loadConfig } from "../src/config/load.ts";
@@ -248,6 +250,51 @@ async function measureFloor(n: number, sample: number[]): Promise<Latency> {
     latencies.push(msBetween(t0, await woken.get(i)!));
   }
   return summarize(latencies);
+}
+
+/**
+ * 1b. The store floor: one prepared UPDATE on SQLite (a file in WAL mode, synchronous = NORMAL, as Twofold opens it)
+ * of one of N pending rows, then the wake-up of the one of N pending promises waiting for it: what an approval costs
+ * at the least when it is a single conditional write on one node.
+ */
+async function measurePreparedUpdate(n: number, sample: number[]): Promise<Latency> {
+  const dir = mkdtempSync(join(os.tmpdir(), "twofold-bench-push-floor-"));
+  const db = new BetterSqlite3(join(dir, "floor.db"));
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.exec("create table pushes (id integer primary key, status text not null, answered_at integer)");
+    const insert = db.prepare("insert into pushes (id, status) values (?, 'pending')");
+    db.transaction(() => {
+      for (let i = 0; i < n; i++) insert.run(i);
+    })();
+    const approve = db.prepare(
+      "update pushes set status = 'approved', answered_at = ? where id = ? and status = 'pending'",
+    );
+    const resolvers = new Map<number, () => void>();
+    const woken = new Map<number, Promise<bigint>>();
+    for (let i = 0; i < n; i++) {
+      const pending = new Promise<void>((resolve) => resolvers.set(i, resolve));
+      woken.set(
+        i,
+        (async () => {
+          await pending;
+          return hr();
+        })(),
+      );
+    }
+    const latencies: number[] = [];
+    for (const i of sample) {
+      const t0 = hr();
+      if (approve.run(Date.now(), i).changes !== 1) throw new Error("the floor's UPDATE changed nothing");
+      resolvers.get(i)!();
+      latencies.push(msBetween(t0, await woken.get(i)!));
+    }
+    return summarize(latencies);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A bare PostgreSQL NOTIFY from one connection to a LISTEN on another: the wake-up's own round trip. */
@@ -667,6 +714,21 @@ async function benchMain(): Promise<void> {
     idle: null,
     memory: null,
   }));
+  const updateFloors = new Map<number, Latency>();
+  for (const n of SIZES) {
+    updateFloors.set(n, await measurePreparedUpdate(n, permutation(n, n).slice(0, floorSample(n))));
+    rows.push({
+      scenario: "floor: one prepared SQLite UPDATE of N pending rows + wake-up",
+      waiting: n,
+      count: floorSample(n),
+      errors: 0,
+      latency: updateFloors.get(n)!,
+      floor: floors.get(n)!,
+      answerP50: null,
+      idle: null,
+      memory: null,
+    });
+  }
   const versions: string[] = [];
   for (const dialect of DATABASES) {
     if (dialect === "postgres" && !(await postgresAvailable())) {
@@ -716,6 +778,18 @@ async function benchMain(): Promise<void> {
       ]
         .join(" | ")
         .trim(),
+    );
+  }
+  console.log(
+    "\nApproval against the store floor (one prepared SQLite UPDATE + wake-up, same N, same run):\n",
+  );
+  console.log("| scenario | waiting | p99 ms | floor p99 ms | p99 ÷ UPDATE + wake-up |");
+  console.log("|---|---:|---:|---:|---:|");
+  for (const r of rows) {
+    if (!r.scenario.includes("answerPush") || r.waiting === null) continue;
+    const floor = updateFloors.get(r.waiting)!;
+    console.log(
+      `| ${r.scenario} | ${r.waiting.toLocaleString("en-US")} | ${f(r.latency.p99)} | ${f(floor.p99)} | ${(r.latency.p99 / floor.p99).toFixed(1)}× |`,
     );
   }
 }

@@ -129,3 +129,83 @@ test("prototype-polluting keys in a file are rejected, not merged", () => {
   assert.ok(issues.length > 0);
   assert.equal(({} as Record<string, unknown>)["polluted"], undefined);
 });
+
+test("application policy: defaults per DESIGN.md §4, per-application overrides checked, from a file and the environment", () => {
+  const c = loadConfig({ env: {}, overrides: { mode: "demo" } });
+  assert.equal(c.policy.applications.rememberDays, 30);
+  assert.deepEqual(c.policy.applications.methods, [
+    "push",
+    "passcode-app",
+    "token",
+    "bypass",
+    "rescue",
+    "webauthn",
+    "sms",
+  ]);
+  assert.equal(c.policy.applications.allowPlainPush, false);
+  assert.deepEqual(c.policy.applications.overrides, []);
+  assert.equal(c.policy.trustedBrowsers.maxPerUser, 20);
+
+  const key = `DI${"A".repeat(18)}`;
+  const good = loadConfig({
+    file: file(
+      "apps.yaml",
+      `mode: demo\npolicy:\n  applications:\n    overrides: [{integrationKey: ${key}, methods: [push, webauthn], rememberDays: 0}]\n`,
+    ),
+    env: {
+      TWOFOLD_POLICY_APPLICATIONS_REMEMBER_DAYS: "7",
+      TWOFOLD_POLICY_APPLICATIONS_METHODS: "push,passcode-app",
+    },
+  });
+  assert.deepEqual(good.policy.applications.overrides, [
+    { integrationKey: key, methods: ["push", "webauthn"], rememberDays: 0 },
+  ]);
+  assert.equal(good.policy.applications.rememberDays, 7);
+  assert.deepEqual(good.policy.applications.methods, ["push", "passcode-app"]);
+
+  const paths = issuesOf(() =>
+    loadConfig({
+      file: file(
+        "bad-apps.yaml",
+        [
+          "mode: demo",
+          "policy:",
+          "  newUserPolicy: maybe",
+          "  applications:",
+          "    rememberDays: 91",
+          "    methods: [push, carrier-pigeon]",
+          `    overrides: [{integrationKey: ${key}}, {integrationKey: ${key}, rememberDays: -1}, {integrationKey: nope}]`,
+        ].join("\n"),
+      ),
+      env: {},
+    }),
+  ).map((i) => i.path);
+  for (const p of [
+    "policy.newUserPolicy",
+    "policy.applications.rememberDays",
+    "policy.applications.methods.1",
+    "policy.applications.overrides.1.rememberDays",
+    "policy.applications.overrides.2.integrationKey",
+  ])
+    assert.ok(paths.includes(p), `${p} in ${paths.join(", ")}`);
+});
+
+test("two overrides for one application are refused: which would win would depend on the order", () => {
+  const key = `DI${"B".repeat(18)}`;
+  const issues = issuesOf(() =>
+    loadConfig({
+      env: {},
+      overrides: {
+        mode: "demo",
+        "policy.applications.overrides": [
+          { integrationKey: key, rememberDays: 1 },
+          { integrationKey: key, rememberDays: 2 },
+        ],
+      },
+    }),
+  );
+  assert.deepEqual(
+    issues.map((i) => i.path),
+    ["policy.applications.overrides.1.integrationKey"],
+  );
+});

@@ -173,6 +173,8 @@ function checkSemantics(c: Config, issues: ErrorIssue[]): void {
       path: "policy.bypass.defaultValiditySeconds",
       message: `must not exceed policy.bypass.maxValiditySeconds (${b.maxValiditySeconds})`,
     });
+  if (c.mail.smtp.host && !c.mail.from)
+    issues.push({ path: "mail.from", message: "required when mail.smtp.host is set" });
   const l = c.policy.lockout;
   if (l.delayBaseSeconds > l.delayMaxSeconds)
     issues.push({
@@ -187,6 +189,16 @@ function checkSemantics(c: Config, issues: ErrorIssue[]): void {
       path: "policy.throttle.perPeer",
       message: `must be at least policy.throttle.perAddress (${th.perAddress})`,
     });
+  // One override per application: two would leave which one wins to the order of the file.
+  const seen = new Set<string>();
+  c.policy.applications.overrides.forEach((o, i) => {
+    if (seen.has(o.integrationKey))
+      issues.push({
+        path: `policy.applications.overrides.${i}.integrationKey`,
+        message: `${o.integrationKey} has an override already`,
+      });
+    seen.add(o.integrationKey);
+  });
   const tls = c.server.tls;
   if (Boolean(tls.cert) !== Boolean(tls.key))
     issues.push({ path: "server.tls", message: "set both cert and key, or neither" });
@@ -206,6 +218,17 @@ function checkSemantics(c: Config, issues: ErrorIssue[]): void {
     issues.push({ path: "metrics.listen", message: "must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464" });
   if (c.metrics.token && c.metrics.token.length < METRICS_TOKEN_MIN)
     issues.push({ path: "metrics.token", message: `must be at least ${METRICS_TOKEN_MIN} characters` });
+  const guard = c.sms.guard;
+  if (guard.sendRetentionDays < guard.breaker.baselineDays + 1)
+    issues.push({
+      path: "sms.guard.sendRetentionDays",
+      message: `must be at least sms.guard.breaker.baselineDays + 1 (${guard.breaker.baselineDays + 1}): the baseline reads that many days of texts`,
+    });
+  if (guard.breaker.settleSeconds >= guard.breaker.windowSeconds)
+    issues.push({
+      path: "sms.guard.breaker.settleSeconds",
+      message: "must be less than sms.guard.breaker.windowSeconds",
+    });
   if (c.database.url && !/^postgres(ql)?:\/\//.test(c.database.url))
     issues.push({ path: "database.url", message: "must be a postgres:// URL (leave empty for SQLite)" });
 }

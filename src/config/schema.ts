@@ -1,5 +1,7 @@
 // The one configuration schema: every setting, its default and its security floor (DESIGN.md §4).
 import { type Static, Type as T } from "@sinclair/typebox";
+import { AUTH_METHODS, MAX_REMEMBER_DAYS } from "../core/model.ts";
+import { SmsGuardSchema } from "./sms-guard-schema.ts";
 
 /**
  * The push services of the browsers the Twofold Authenticator runs in: Chrome, Edge, Opera, Samsung Internet and
@@ -13,8 +15,54 @@ export const BROWSER_PUSH_SERVICES = [
   "notify.windows.com",
 ];
 
+const Method = T.Union(AUTH_METHODS.map((m) => T.Literal(m)));
+
+const RememberDays = (def: number, description: string) =>
+  T.Integer({ default: def, minimum: 0, maximum: MAX_REMEMBER_DAYS, description });
+
 const Seconds = (def: number, min: number, max: number, description: string) =>
   T.Integer({ default: def, minimum: min, maximum: max, description });
+
+/** One SMS gateway: an SMPP 3.4 SMSC (as an ESME) or an HTTP provider's REST API. */
+function SMSGatewaySchema() {
+  return T.Union([
+    T.Object({
+      type: T.Literal("smpp"),
+      name: T.String({ minLength: 1, maxLength: 32 }),
+      url: T.String({ pattern: "^s?smpp://", description: "smpp://host:port (ssmpp:// for TLS)" }),
+      systemId: T.String({ minLength: 1, maxLength: 16 }),
+      password: T.String({ default: "", maxLength: 9 }),
+      systemType: T.String({ default: "", maxLength: 13 }),
+      sourceAddrTon: T.Integer({ default: 5, minimum: 0, maximum: 6, description: "5: alphanumeric sender" }),
+      sourceAddrNpi: T.Integer({ default: 0, minimum: 0, maximum: 18 }),
+      enquireLinkSeconds: Seconds(30, 5, 600, "Keep-alive (enquire_link) period"),
+      submitTimeoutMs: T.Integer({ default: 3000, minimum: 100, maximum: 60000 }),
+      reconnectMaxSeconds: Seconds(60, 1, 3600, "Longest wait between reconnection attempts"),
+      deliveryReceipts: T.Boolean({ default: true }),
+    }),
+    T.Object({
+      type: T.Literal("http"),
+      name: T.String({ minLength: 1, maxLength: 32 }),
+      url: T.String({ pattern: "^https?://", description: "The provider's send endpoint" }),
+      method: T.Union([T.Literal("POST"), T.Literal("PUT"), T.Literal("GET")], { default: "POST" }),
+      headers: T.Record(T.String(), T.String(), {
+        default: {},
+        description: "Extra headers, e.g. Authorization: Basic …",
+      }),
+      body: T.Union([T.Literal("form"), T.Literal("json")], { default: "form" }),
+      fields: T.Record(T.String(), T.String(), {
+        default: { To: "{to}", From: "{from}", Body: "{text}" },
+        description: "Request fields; {to}, {from}, {text}, {reference} are filled in",
+      }),
+      successStatus: T.Array(T.Integer({ minimum: 100, maximum: 599 }), { default: [200, 201, 202] }),
+      messageIdPath: T.String({
+        default: "",
+        description: "Dotted path of the message id in the JSON answer (sid, messages.0.message-id)",
+      }),
+      timeoutMs: T.Integer({ default: 3000, minimum: 100, maximum: 60000 }),
+    }),
+  ]);
+}
 
 export const ConfigSchema = T.Object(
   {
@@ -107,6 +155,12 @@ export const ConfigSchema = T.Object(
           maxLength: 64,
           description: "Shown in authenticator apps",
         }),
+        country: T.String({
+          default: "",
+          pattern: "^([A-Z]{2})?$",
+          description:
+            "ISO 3166 country of the organisation (HK, GB): the one country texts go to by default",
+        }),
       },
       { default: {} },
     ),
@@ -151,7 +205,58 @@ export const ConfigSchema = T.Object(
     ),
     policy: T.Object(
       {
-        newUserPolicy: T.Union([T.Literal("deny"), T.Literal("enroll")], { default: "deny" }),
+        newUserPolicy: T.Union([T.Literal("deny"), T.Literal("enroll"), T.Literal("allow")], {
+          default: "deny",
+          description:
+            "New applications' policy for users with no second factor: deny, enroll (offer enrolment in the prompt) or allow (let them in, logged); enroll and allow only for users who never had one",
+        }),
+        applications: T.Object(
+          {
+            methods: T.Array(Method, {
+              default: [...AUTH_METHODS],
+              minItems: 1,
+              uniqueItems: true,
+              description: `Methods new applications allow (${AUTH_METHODS.join(", ")})`,
+            }),
+            rememberDays: RememberDays(
+              30,
+              "Days a trusted browser skips the second factor in new applications; 0 = off",
+            ),
+            allowPlainPush: T.Boolean({
+              default: false,
+              description: "New applications allow pushes without number matching (D1: off)",
+            }),
+            overrides: T.Array(
+              T.Object({
+                integrationKey: T.String({ pattern: "^DI[A-Z0-9]{18}$" }),
+                methods: T.Optional(T.Array(Method, { minItems: 1, uniqueItems: true })),
+                rememberDays: T.Optional(RememberDays(30, "Days a trusted browser skips the second factor")),
+                newUserPolicy: T.Optional(
+                  T.Union([T.Literal("deny"), T.Literal("enroll"), T.Literal("allow")]),
+                ),
+                allowPlainPush: T.Optional(T.Boolean()),
+              }),
+              {
+                default: [],
+                description:
+                  "Per-application policy kept in this file: these fields win over what the CLI or Admin API stored",
+              },
+            ),
+          },
+          { default: {} },
+        ),
+        trustedBrowsers: T.Object(
+          {
+            maxPerUser: T.Integer({
+              default: 20,
+              minimum: 1,
+              maximum: 200,
+              description:
+                "Live trusted browsers per user; trusting one more revokes the least recently used",
+            }),
+          },
+          { default: {} },
+        ),
         totp: T.Object(
           {
             algorithm: T.Union([T.Literal("SHA1"), T.Literal("SHA256"), T.Literal("SHA512")], {
@@ -319,6 +424,28 @@ export const ConfigSchema = T.Object(
           { default: {} },
         ),
         rescue: T.Object({ count: T.Integer({ default: 10, minimum: 5, maximum: 20 }) }, { default: {} }),
+        sms: T.Object(
+          {
+            codeDigits: T.Union([T.Literal(6), T.Literal(8)], {
+              default: 6,
+              description: "Text-message passcode length (E1: at least 6)",
+            }),
+            lifetimeSeconds: Seconds(300, 60, 600, "A text-message passcode expires (E1: ≤ 10 min)"),
+            resendAfterSeconds: Seconds(
+              30,
+              0,
+              600,
+              "Send again is refused for this long after a code is sent",
+            ),
+            verifyLifetimeSeconds: Seconds(600, 60, 600, "A code that verifies a new phone number expires"),
+            administrators: T.Array(T.String({ minLength: 1, maxLength: 256 }), {
+              default: [],
+              description:
+                "Usernames of administrators: never offered text messages (E2); the console's roles add theirs",
+            }),
+          },
+          { default: {} },
+        ),
       },
       { default: {} },
     ),
@@ -438,6 +565,80 @@ export const ConfigSchema = T.Object(
           60,
           3600,
           "Adding a key needs a second-factor login of the same user at most this old (G2)",
+        ),
+      },
+      { default: {} },
+    ),
+    sms: T.Object(
+      {
+        guard: SmsGuardSchema,
+        sender: T.String({
+          default: "Twofold",
+          maxLength: 20,
+          description:
+            "The sender shown on texts (an alphanumeric sender ID or a number, as the gateway allows)",
+        }),
+        sendDeadlineMs: T.Integer({
+          default: 4000,
+          minimum: 200,
+          maximum: 20000,
+          description:
+            "How long a login waits for a gateway to take a text before the user is told it failed",
+        }),
+        gateways: T.Array(SMSGatewaySchema(), {
+          default: [],
+          description: "SMS gateways, tried in this order (the second takes over when the first fails)",
+        }),
+        outbox: T.Object(
+          {
+            pollSeconds: Seconds(5, 1, 300, "How often each node looks for messages due for an attempt"),
+            leaseSeconds: Seconds(30, 5, 600, "A node sending a message holds it this long at most"),
+            retryBaseSeconds: Seconds(5, 1, 3600, "First retry delay; doubles per attempt"),
+            retryMaxSeconds: Seconds(300, 1, 86400, "Longest retry delay"),
+            maxAttempts: T.Integer({ default: 8, minimum: 1, maximum: 50 }),
+            maxUnsent: T.Integer({
+              default: 10000,
+              minimum: 10,
+              maximum: 10_000_000,
+              description: "Messages waiting per channel; beyond this new ones are refused (bounded outbox)",
+            }),
+            retentionDays: T.Integer({
+              default: 30,
+              minimum: 1,
+              maximum: 3650,
+              description: "Finished messages (sent, delivered, failed) are deleted after this",
+            }),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    mail: T.Object(
+      {
+        from: T.String({
+          default: "",
+          maxLength: 320,
+          description: 'Sender of notifications, e.g. "Example U IT <it-security@example.edu>"',
+        }),
+        language: T.Union([T.Literal("en"), T.Literal("zh-Hant")], {
+          default: "en",
+          description: "Language of notifications to users who have not chosen one",
+        }),
+        smtp: T.Object(
+          {
+            host: T.String({ default: "", description: "SMTP server; empty: no e-mail is sent" }),
+            port: T.Integer({ default: 587, minimum: 1, maximum: 65535 }),
+            secure: T.Boolean({
+              default: false,
+              description: "TLS from the start (port 465); else STARTTLS",
+            }),
+            requireTLS: T.Boolean({ default: true, description: "Refuse to send without STARTTLS" }),
+            user: T.String({ default: "" }),
+            password: T.String({ default: "" }),
+            timeoutMs: T.Integer({ default: 10000, minimum: 500, maximum: 120000 }),
+          },
+          { default: {} },
         ),
       },
       { default: {} },

@@ -1,24 +1,33 @@
 // The completion gate: the one place that decides whether an authentication completes, and records the outcome (A4, G1).
+
+import { allowsMethod, effectivePolicy, methodOfFactor } from "./application-policy.ts";
 import { randomId } from "./crypto/index.ts";
 import type { Deps } from "./deps.ts";
+import { mayEnrollAsNewUser } from "./enrollment-rule.ts";
 import { evaluateLockout } from "./lockout.ts";
 import type { AuthFactor, FactorClass, GatedAllow } from "./model.ts";
 
 /** A factor that checked out, about to become a login. */
 export interface Completion {
-  userId: string;
+  /** Null only for an unknown user an application lets in without a factor (new-user policy `allow`). */
+  userId: string | null;
   /** As the login named the user (for the log). */
   username: string;
   applicationId: string | null;
   factor: AuthFactor;
   /**
    * The lockout class of the factor: it must not be locked now, and a success resets its counter (and only
-   * its counter, A6). Null only for a user in bypass status, who logs in without a factor.
+   * its counter, A6). Null where no factor was checked: a user in bypass status, a new user the application lets
+   * in (`none`), and a trusted browser (`remembered_device`: nothing was guessed, so someone else's failed guesses
+   * do not keep the user out, A6).
    */
   factorClass: FactorClass | null;
   /** Push only: whether the user typed the login's code (number matching, D1). */
   verifiedPush?: boolean;
-  /** Why it is an allow (`valid_passcode`, `push_approved`, `bypass_user`). */
+  /**
+   * Why it is an allow (`valid_passcode`, `push_approved`, `bypass_user`, `allow_unenrolled_user`,
+   * `remembered_device`).
+   */
   reason: string;
   ip: string | null;
   txid: string;
@@ -35,7 +44,9 @@ export type GateDenyReason =
   | "rate_delayed"
   | "factor_not_allowed"
   | "plain_push_not_allowed"
-  | "bypass_status_revoked";
+  | "bypass_status_revoked"
+  | "new_user_not_allowed"
+  | "enrolled_user";
 
 export type CompletionVerdict =
   | { result: "allow" }
@@ -66,8 +77,11 @@ export async function completeAuthentication(tx: Deps, c: Completion): Promise<C
     await tx.store.appendAuthLog({ ...line, result: "deny", reason: verdict.reason });
     return verdict;
   }
-  if (c.factorClass !== null) await tx.store.resetLockout(c.userId, c.factorClass);
-  await tx.store.appendAuthLog({ ...line, result: "allow", reason: c.reason } as GatedAllow);
+  // The line, and the reset of the factor's failure counter (one statement where the database allows).
+  await tx.store.appendAuthLog(
+    { ...line, result: "allow", reason: c.reason } as GatedAllow,
+    c.userId !== null ? (c.factorClass ?? undefined) : undefined,
+  );
   return verdict;
 }
 
@@ -77,27 +91,49 @@ async function decide(tx: Deps, c: Completion): Promise<CompletionVerdict> {
     reason,
     retryAt,
   });
-  const user = await tx.store.getUser(c.userId);
-  if (!user) return deny("user_deleted");
-  if (user.status === "disabled") return deny("user_disabled");
+  const newUser = c.factor === "none" && c.reason === "allow_unenrolled_user";
+  // One read: the user, the class's lockout state (its row lock taken, a no-op when the caller holds it: nothing
+  // changes it until commit) and the application.
+  const state = await tx.store.readCompletionState(c.userId ?? "", c.factorClass, c.applicationId);
+  const user = c.userId === null ? undefined : state.user;
+  if (c.userId !== null && !user) return deny("user_deleted");
+  if (c.userId === null && !newUser) return deny("user_deleted");
+  if (user?.status === "disabled") return deny("user_disabled");
   if (c.factorClass === null) {
-    if (user.status !== "bypass") return deny("bypass_status_revoked");
-  } else {
-    // Takes the class's lockout row lock (a no-op when the caller holds it): nothing changes it until commit.
+    if (c.factor === "none" && !newUser && user?.status !== "bypass") return deny("bypass_status_revoked");
+  } else if (user && c.userId !== null) {
     const lock = evaluateLockout(
-      await tx.store.lockAttemptState(c.userId, c.factorClass),
+      state.lockout ?? { userId: c.userId, factorClass: c.factorClass, failures: 0, lastFailureAt: null },
       c.now,
       tx.policy.lockout,
     );
     if (!lock.allowed) return deny(lock.locked ? "locked_out" : "rate_delayed", lock.retryAt);
   }
+  const app = c.applicationId === null ? undefined : (state.application ?? undefined);
   if (c.applicationId !== null) {
-    const app = await tx.store.getApplication(c.applicationId);
     if (!app) return deny("application_deleted");
     if (app.status === "disabled") return deny("application_disabled");
-    if (c.factor === "bypass" && !app.policy.allowBypassCodes) return deny("factor_not_allowed");
-    if (c.factor === "rescue" && !app.policy.allowRescueCodes) return deny("factor_not_allowed");
-    if (c.factor === "push" && c.verifiedPush === false && app.policy.allowPlainPush !== true)
+  }
+  // The application's policy as it is now, configuration overrides included (docs/policy.md).
+  const policy = app && effectivePolicy(tx.policy, app);
+  if (newUser) {
+    // Only an application whose policy still says so lets a user in without a factor, and only a user who never
+    // had one (a user whose factors were removed must be reset by an administrator, CISA AA22-074A).
+    if (policy?.newUserPolicy !== "allow") return deny("new_user_not_allowed");
+    if (user && c.userId !== null && !(await mayEnrollAsNewUser(tx.store, c.userId)))
+      return deny("enrolled_user");
+    return { result: "allow" };
+  }
+  if (c.factor === "remembered_device") {
+    // A trusted browser skips only where the application remembers browsers now (policy lowered to 0: no skip).
+    if (!policy || policy.rememberDays === 0) return deny("factor_not_allowed");
+    return { result: "allow" };
+  }
+  if (policy) {
+    // A user in bypass status logs in without a factor: an application that leaves bypass out refuses that too.
+    const method = c.factor === "none" ? "bypass" : methodOfFactor(c.factor);
+    if (method !== null && !allowsMethod(policy, method)) return deny("factor_not_allowed");
+    if (c.factor === "push" && c.verifiedPush === false && policy.allowPlainPush !== true)
       return deny("plain_push_not_allowed");
   }
   return { result: "allow" };

@@ -3,7 +3,53 @@ import type { Keyring } from "./crypto/keyring.ts";
 import { maskPhoneFields } from "./mask-phone.ts";
 import type { AuditInput } from "./model.ts";
 import type { Policy, WebAuthnSettings } from "./policy.ts";
-import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type {
+  Clock,
+  MailTransport,
+  OperatorAlerts,
+  PlaceLookup,
+  PushDelivery,
+  PushEvents,
+  SMSGateway,
+  Store,
+} from "./ports.ts";
+
+/** What happened to an outbox message, for the runtime's log (ids and gateway names only: never a number or text). */
+export interface OutboxEvent {
+  event: "sent" | "retry" | "failed" | "expired" | "unknown" | "receipt" | "refused";
+  id: string;
+  channel: string;
+  kind: string;
+  gateway?: string | null;
+  attempts?: number;
+  error?: string;
+  delivered?: boolean;
+}
+
+/** How messages leave (SMS gateways, the mail transport) and the outbox's rules. */
+export interface Messaging {
+  /** SMS gateways in order of preference: each attempt tries them in turn (fail-over). */
+  sms: readonly SMSGateway[];
+  mail?: MailTransport;
+  /** The language of e-mail to users who have not chosen one. */
+  mailLanguage: "en" | "zh-Hant";
+  /** This process's name as a lease owner (node name and process id). */
+  owner: string;
+  /** The sender name put on texts. */
+  sender: string;
+  /** How long a login waits for a gateway to take its text. */
+  sendDeadlineMs: number;
+  outbox: {
+    leaseSeconds: number;
+    retryBaseSeconds: number;
+    retryMaxSeconds: number;
+    maxAttempts: number;
+    maxUnsent: number;
+  };
+  onEvent?: (event: OutboxEvent) => void;
+}
+
+import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
 
 export interface Deps {
   store: Store;
@@ -23,6 +69,12 @@ export interface Deps {
   places?: PlaceLookup;
   /** Relying-party settings; absent where a caller built the services without them (WebAuthn then refuses). */
   webauthn?: WebAuthnSettings;
+  /** SMS and e-mail delivery through the outbox; absent when nothing is configured (no texts are offered). */
+  messaging?: Messaging;
+  /** SMS quotas, destination countries, spend cap and conversion breaker (E3). */
+  smsGuard: SmsGuardPolicy;
+  /** Operator alerts (log line, e-mail); absent in tests that do not listen. */
+  alerts?: OperatorAlerts;
 }
 
 /** Who performed an administrative action, and from where (audit: actor, source IP). */

@@ -16,25 +16,53 @@ export interface User {
   /** scrypt hash of a local password, for organisations without an upstream directory. */
   passwordHash: string | null;
   notes: string | null;
+  /** The language notifications are written in (`en`, `zh-Hant`); absent or null = the organisation's. */
+  language?: UserLanguage | null;
   createdAt: number;
   updatedAt: number;
 }
 
+export const USER_LANGUAGES = ["en", "zh-Hant"] as const;
+export type UserLanguage = (typeof USER_LANGUAGES)[number];
+
 export const APPLICATION_TYPES = ["auth-api", "admin-api", "web-sdk", "unix", "radius", "oidc"] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
+/**
+ * The second-factor methods an application's policy can allow (docs/policy.md). A factor of the authentication log
+ * belongs to one method (methodOfFactor); the completion gate denies a factor whose method the policy leaves out.
+ * `passcode-app`: authenticator-app passcodes (an app enrolled with TOTP/HOTP, or the Twofold Authenticator's
+ * offline codes); `token`: hardware tokens; `webauthn`: security keys and passkeys; `sms`: text-message passcodes.
+ */
+export const AUTH_METHODS = ["push", "passcode-app", "token", "bypass", "rescue", "webauthn", "sms"] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/** What happens to a user with no second factor: deny, offer enrolment in the prompt, or let them through. */
+export const NEW_USER_POLICIES = ["deny", "enroll", "allow"] as const;
+export type NewUserPolicy = (typeof NEW_USER_POLICIES)[number];
+
+/** The most days an application may let a browser skip the second factor (DESIGN.md §4: off … 90 days). */
+export const MAX_REMEMBER_DAYS = 90;
+
 export interface ApplicationPolicy {
-  /** What happens to a user with no factors: deny (default) or offer enrolment. */
-  newUserPolicy: "deny" | "enroll";
-  /** Whether bypass codes (service desk and self-service) are accepted for this application. */
-  allowBypassCodes: boolean;
-  /** Whether rescue codes are accepted as a second factor for this application. */
-  allowRescueCodes: boolean;
+  /**
+   * The methods a user may pass the second factor with here. Bypass codes (service desk and self-service) and
+   * rescue codes are methods like the others: leave them out for a high-assurance application.
+   */
+  methods: AuthMethod[];
+  /** Days a browser the user chose to trust skips the second factor for this application; 0 = never (I5). */
+  rememberDays: number;
+  /**
+   * A user with no second factor: deny (default), offer enrolment in the prompt, or allow in without one (logged
+   * as `allow_unenrolled_user`, through the completion gate). Enrol and allow apply only to users who never had a
+   * second factor (CISA AA22-074A); one whose factors were removed needs an administrator's reset first.
+   */
+  newUserPolicy: NewUserPolicy;
   /**
    * Whether pushes without number matching may be sent for this application (integrations with no screen to
-   * show a code, e.g. a VPN over RADIUS). Off by default: verified push (D1). Absent in older rows = off.
+   * show a code, e.g. a VPN over RADIUS). Off by default: verified push (D1).
    */
-  allowPlainPush?: boolean;
+  allowPlainPush: boolean;
   /**
    * Whether requests signed without a date (duo_unix ≤ 2.0.4, Debian's and Ubuntu's 1.11.3) are refused. Such a
    * signature never expires, so a captured request can be sent again at any time. Absent = accepted: those
@@ -163,6 +191,11 @@ export type AuditInput = Omit<AuditEvent, "id" | "at" | "before" | "after" | "so
 };
 
 export type AuthResult = "allow" | "deny";
+/**
+ * What completed (or failed) a login, as the authentication log records it. `remembered_device`: a browser the
+ * user chose to trust skipped the second factor (I5); `none`: no factor (a user in bypass status, a new user an
+ * application lets in, or a denial before any factor ran).
+ */
 export type AuthFactor =
   | "totp"
   | "hotp"
@@ -172,6 +205,7 @@ export type AuthFactor =
   | "sms"
   | "push"
   | "webauthn"
+  | "remembered_device"
   | "none";
 
 export interface AuthLogEntry {
@@ -265,6 +299,78 @@ export interface Phone {
   platform: string;
   deviceId: string | null;
   createdAt: number;
+  /**
+   * When the number was proven by a code sent to it (E2): only then does it receive passcodes. Cleared when the
+   * number changes (a new number is a new authenticator). Absent = never verified.
+   */
+  smsVerifiedAt?: number | null;
+}
+
+/** A text-message code: a login passcode (E1) or the code that verifies a phone number at enrolment (E2). */
+export type SMSCodePurpose = "login" | "verify";
+
+/** One code sent by text message. Only its keyed hash is kept; it is used once, or killed by the next one. */
+export interface SMSCode {
+  id: string;
+  userId: string;
+  phoneId: string;
+  purpose: SMSCodePurpose;
+  /** The application whose login asked for it: the code completes only that application's logins. */
+  applicationId: string | null;
+  codeHash: string;
+  /** The abuse guard's reservation for this send (conversion and refunds are reported against it). */
+  reservationId: string | null;
+  /** The outbox message that carries it. */
+  messageId: string | null;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  revokedAt: number | null;
+}
+
+export type OutboxChannel = "sms" | "email";
+
+/**
+ * - `pending`: waiting for its (next) attempt; `sending`: a node holds it and is handing it to a gateway;
+ * - `sent`: a gateway accepted it; `delivered` / `undelivered`: the gateway's delivery receipt said so;
+ * - `failed`: every attempt failed; `expired`: it was no longer worth sending (a passcode past its life);
+ * - `unknown`: the node sending it stopped mid-send, so whether the gateway got it cannot be known; it is not
+ *   sent again (sent once at most, never twice).
+ */
+export type OutboxStatus =
+  | "pending"
+  | "sending"
+  | "sent"
+  | "delivered"
+  | "undelivered"
+  | "failed"
+  | "expired"
+  | "unknown";
+
+/** A message committed before it is sent (DESIGN §2 "Messages out"): destination and body are sealed at rest. */
+export interface OutboxMessage {
+  id: string;
+  channel: OutboxChannel;
+  userId: string | null;
+  /** What it is (`sms-passcode`, `sms-verify`, `email:<kind>`): for operators; never the content. */
+  kind: string;
+  destinationSealed: string;
+  bodySealed: string;
+  reservationId: string | null;
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  /** Not sent after this (a passcode that expired is not sent late); null = until attempts run out. */
+  sendBy: number | null;
+  gateway: string | null;
+  gatewayMessageId: string | null;
+  lastError: string | null;
+  createdAt: number;
+  sentAt: number | null;
+  /** When the delivery receipt came (delivered or not). */
+  receiptAt: number | null;
 }
 
 /** `cancelled`: the login that asked stopped waiting (the user chose another way, or gave up). */
@@ -395,4 +501,38 @@ export interface LoginSession {
   /** Idle expiry: moved forward on use, never past maxExpiresAt. */
   expiresAt: number;
   maxExpiresAt: number;
+}
+
+/** Why a trusted browser stopped skipping the second factor (I5). */
+export type TrustRevocationReason =
+  | "user"
+  | "admin"
+  | "fraud_reported"
+  | "factor_added"
+  | "factor_removed"
+  | "phone_changed"
+  | "user_disabled"
+  | "replaced";
+
+/**
+ * A browser the user chose to trust for one application ("Yes, trust this browser", I5): the cookie holds
+ * `id.secret`, the store a keyed hash of the secret. It skips the second factor until it expires or is revoked,
+ * and only while the application's policy still remembers browsers that long.
+ */
+export interface TrustedBrowser {
+  id: string;
+  userId: string;
+  applicationId: string;
+  secretHash: string;
+  /** The login that earned the trust (one browser per login). */
+  txid: string;
+  /** A short summary of the browser's User-Agent ("Chrome on Windows"), for the user's list. */
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: number;
+  /** Set from the application's days when trusted; the policy in force at use may end it sooner. */
+  expiresAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  revokedReason: TrustRevocationReason | null;
 }

@@ -1,4 +1,5 @@
 // The policy the core enforces, as plain data (the configuration schema produces a value of this shape).
+import type { AuthMethod, NewUserPolicy } from "./model.ts";
 import type { OTPAlgorithm } from "./otp/hotp.ts";
 
 export interface LockoutPolicy {
@@ -31,8 +32,32 @@ export interface APIEnrollmentPolicy {
   maxPending: number;
 }
 
+/** One application's policy fields set in the configuration: they win over the stored ones. */
+export interface ApplicationPolicyOverride {
+  integrationKey: string;
+  methods?: AuthMethod[];
+  rememberDays?: number;
+  newUserPolicy?: NewUserPolicy;
+  allowPlainPush?: boolean;
+}
+
+/** Trusted browsers ("Yes, trust this browser", I5): how many a user may keep. */
+export interface TrustedBrowserPolicy {
+  /** Live trusted browsers per user (all applications); trusting one more revokes the least recently used. */
+  maxPerUser: number;
+}
+
 export interface Policy {
-  newUserPolicy: "deny" | "enroll";
+  /** The new-user policy every application starts with (deny, enroll or allow). */
+  newUserPolicy: NewUserPolicy;
+  /** The policy every new application starts with, and per-application overrides. */
+  applications: {
+    methods: AuthMethod[];
+    rememberDays: number;
+    allowPlainPush: boolean;
+    overrides: ApplicationPolicyOverride[];
+  };
+  trustedBrowsers: TrustedBrowserPolicy;
   totp: {
     algorithm: OTPAlgorithm;
     digits: 6 | 8;
@@ -56,6 +81,14 @@ export interface Policy {
     maxLivePerUser: number;
   };
   rescue: { count: number };
+  sms: {
+    codeDigits: 6 | 8;
+    lifetimeSeconds: number;
+    resendAfterSeconds: number;
+    verifyLifetimeSeconds: number;
+    /** Usernames that are administrators: never offered text messages (E2). */
+    administrators: readonly string[];
+  };
   push: {
     lifetimeSeconds: number;
     codeDigits: number;

@@ -18,15 +18,33 @@ import type {
   OTPCredential,
   OTPKind,
   OTPStatus,
+  OutboxMessage,
+  OutboxStatus,
   Phone,
   PushStatus,
   PushTransaction,
   RescueCode,
+  SMSCode,
+  SMSCodePurpose,
+  TrustedBrowser,
+  TrustRevocationReason,
   User,
+  UserStatus,
   WebAuthnCeremony,
   WebAuthnCredential,
 } from "./model.ts";
+import type { SmsGuardStore } from "./sms-guard-store.ts";
 import type { ThrottleCount } from "./throttle.ts";
+
+/** What the completion gate re-reads inside the login's transaction (Store.readCompletionState). */
+export interface CompletionState {
+  /** Undefined: the user was deleted. */
+  user: { status: UserStatus } | undefined;
+  /** The factor class's lockout state (null when no class was asked for); a missing row is a clear state. */
+  lockout: LockoutState | null;
+  /** Null when no application was asked for; undefined: it was deleted. */
+  application: Application | null | undefined;
+}
 
 /** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */
 export interface Clock {
@@ -75,9 +93,87 @@ export interface PushDelivery {
   deliver(push: PushView, devices: readonly Device[]): void;
 }
 
+/** Something operators must hear about now (the day's SMS spend cap reached, an SMS source paused). */
+export interface OperatorAlert {
+  kind: "sms.spend_cap_reached" | "sms.breaker_tripped";
+  at: number;
+  /** One line for a person: what happened and what to look at. */
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/**
+ * Where alerts go: the log, and whatever has subscribed (e-mail to operators). Raised after the change that caused
+ * it has committed, once across nodes (a conditional write decides which node raises it).
+ */
+export interface OperatorAlerts {
+  raise(alert: OperatorAlert): void;
+}
+
 /** Turns a requesting IP into a place ("Taipei, Taiwan") when a GeoIP database is configured. */
 export interface PlaceLookup {
   lookup(ip: string): string | null;
+}
+
+/** A text message to send: `to` in E.164, `reference` the outbox id (for logs and receipts; never the text). */
+export interface SMSMessage {
+  to: string;
+  text: string;
+  reference: string;
+}
+
+/**
+ * Why a gateway did not take a message. `definite`: it certainly did not (refused, not connected, an error
+ * answer), so another attempt or gateway may send it; otherwise it may have gone out (a timeout after the
+ * request was written) and is not sent again.
+ */
+export class MessageSendError extends Error {
+  readonly definite: boolean;
+  constructor(message: string, definite: boolean) {
+    super(message);
+    this.name = "MessageSendError";
+    this.definite = definite;
+  }
+}
+
+/** A delivery receipt a gateway reported for a message it accepted earlier. */
+export interface DeliveryReceipt {
+  gateway: string;
+  gatewayMessageId: string;
+  delivered: boolean;
+  /** The gateway's own words (`DELIVRD`, `UNDELIV`, …), for operators. */
+  detail: string;
+}
+
+/** An SMS gateway (SMPP, an HTTP provider). Named by configuration; the outbox tries them in order. */
+export interface SMSGateway {
+  readonly name: string;
+  /** Whether it can take a message now (an SMPP session bound); absent = assumed (HTTP: asked per message). */
+  readonly up?: boolean;
+  /** Hand one message over; resolves with the gateway's id for it (receipts name it), or throws MessageSendError. */
+  send(message: SMSMessage, signal: AbortSignal): Promise<{ gatewayMessageId: string | null }>;
+}
+
+/** An e-mail to send (already rendered in the user's language). */
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  reference: string;
+}
+
+export interface MailTransport {
+  readonly name: string;
+  send(message: MailMessage, signal: AbortSignal): Promise<{ gatewayMessageId: string | null }>;
+}
+
+export interface OutboxPatch {
+  status: OutboxStatus;
+  nextAttemptAt?: number;
+  gateway?: string | null;
+  gatewayMessageId?: string | null;
+  lastError?: string | null;
+  sentAt?: number | null;
 }
 
 export interface Page {
@@ -127,7 +223,7 @@ export interface UsernameCollision {
 }
 
 export type UserPatch = Partial<
-  Pick<User, "realName" | "email" | "phone" | "status" | "passwordHash" | "notes">
+  Pick<User, "realName" | "email" | "phone" | "status" | "passwordHash" | "notes" | "language">
 > & {
   username?: string;
   usernameCanonical?: string;
@@ -143,7 +239,9 @@ export interface BypassCodeQuery extends Partial<Page> {
   liveAt?: number;
 }
 
-export type PhonePatch = Partial<Pick<Phone, "number" | "extension" | "name" | "type" | "platform">>;
+export type PhonePatch = Partial<
+  Pick<Phone, "number" | "extension" | "name" | "type" | "platform" | "smsVerifiedAt">
+>;
 
 export type ApplicationPatch = Partial<
   Pick<Application, "name" | "secretSealed" | "policy" | "status" | "redirectURIs">
@@ -153,7 +251,7 @@ export type ApplicationPatch = Partial<
  * Storage. Every counter and one-time value changes by one conditional write whose result says whether
  * this caller won (B1, C4, A2); methods named `consume*`/`claim*` return false when another caller did.
  */
-export interface Store {
+export interface Store extends SmsGuardStore {
   readonly dialect: "sqlite" | "postgres";
 
   /** Run `fn` in one database transaction; everything it writes commits or rolls back together. */
@@ -258,6 +356,15 @@ export interface Store {
   lockAttemptState(userId: string, factorClass: FactorClass): Promise<LockoutState>;
   /** Count one failed attempt; returns the consecutive failures now recorded. */
   recordFailure(userId: string, factorClass: FactorClass, now: number): Promise<number>;
+  /**
+   * Inside a transaction, for the completion gate: the user's status, the factor class's lockout state (its row
+   * taken as lockAttemptState takes it) and the application, read in one statement.
+   */
+  readCompletionState(
+    userId: string,
+    factorClass: FactorClass | null,
+    applicationId: string | null,
+  ): Promise<CompletionState>;
   resetLockout(userId: string, factorClass: FactorClass): Promise<void>;
   clearLockouts(userId: string): Promise<number>;
 
@@ -265,8 +372,11 @@ export interface Store {
   appendAudit(event: AuditInput, at: number): Promise<number>;
   /** Events after `afterId` in id order; with `order: "desc"`, the newest first. */
   listAudit(query: { afterId?: number; limit: number; order?: "asc" | "desc" }): Promise<AuditEvent[]>;
-  /** Denials from anywhere; allows only as the completion gate makes them (GatedAllow, A4). */
-  appendAuthLog(entry: AuthLogWrite): Promise<void>;
+  /**
+   * Denials from anywhere; allows only as the completion gate makes them (GatedAllow, A4). With `resetLockout`,
+   * the entry's user's failure counter of that class is reset by the same statement (an allow, A6).
+   */
+  appendAuthLog(entry: AuthLogWrite, resetLockout?: FactorClass): Promise<void>;
   listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }>;
   enqueueNotification(n: Notification): Promise<void>;
   listPendingNotifications(limit: number): Promise<Notification[]>;
@@ -372,6 +482,47 @@ export interface Store {
   /** Record (or clear) the Twofold Authenticator activated for the phone. */
   setPhoneDevice(id: string, deviceId: string | null): Promise<void>;
 
+  /** Mark the phone's number verified (E2), only if the number is still `number`. */
+  setPhoneSMSVerified(id: string, number: string, at: number): Promise<boolean>;
+
+  // Text-message codes (E1, E2)
+  insertSMSCode(code: SMSCode): Promise<void>;
+  /** A user's codes of one purpose that are neither used, revoked nor expired at `now`, newest first. */
+  listLiveSMSCodes(userId: string, purpose: SMSCodePurpose, now: number): Promise<SMSCode[]>;
+  /** The user's newest code of this purpose, live or not (the resend cooldown). */
+  latestSMSCode(userId: string, purpose: SMSCodePurpose): Promise<SMSCode | undefined>;
+  /** Kill every live code of the user and purpose ("send again"); returns how many. */
+  revokeSMSCodes(userId: string, purpose: SMSCodePurpose, now: number): Promise<number>;
+  /** Use a code once: one conditional write that also checks expiry and revocation (E1). */
+  consumeSMSCode(id: string, now: number): Promise<boolean>;
+  /** Codes that expired at or before `before` (housekeeping). */
+  pruneSMSCodes(before: number, limit: number): Promise<number>;
+
+  // The outbox (SMS and e-mail): committed before sent, claimed with a lease, sent once
+  enqueueOutboxMessage(message: OutboxMessage): Promise<void>;
+  getOutboxMessage(id: string): Promise<OutboxMessage | undefined>;
+  /** Messages not yet final, how many (the outbox is bounded). */
+  countUnsentOutboxMessages(channel: string): Promise<number>;
+  /** Ids of messages due for an attempt at `now` (pending, not leased), oldest first. */
+  listDueOutboxMessages(now: number, limit: number): Promise<string[]>;
+  /** Ids of messages whose sender stopped mid-send (status `sending`, lease run out at `now`). */
+  listAbandonedOutboxMessages(now: number, limit: number): Promise<string[]>;
+  /**
+   * Take a due message for one attempt: one conditional write (pending, due, not leased) that sets it `sending`,
+   * leased to `owner` until `leaseUntil`, attempts + 1. False when another node took it (or it is not due).
+   */
+  claimOutboxMessage(id: string, owner: string, now: number, leaseUntil: number): Promise<boolean>;
+  /** Record an attempt's result, only if `owner` still holds it (status `sending`). */
+  finishOutboxAttempt(id: string, owner: string, patch: OutboxPatch): Promise<boolean>;
+  /** Settle a message that is not being sent (expired, abandoned): only from one of `from`. */
+  settleOutboxMessage(id: string, from: readonly OutboxStatus[], patch: OutboxPatch): Promise<boolean>;
+  /** A delivery receipt: the message the gateway knows by this id becomes delivered or undelivered. */
+  recordOutboxReceipt(receipt: DeliveryReceipt, at: number): Promise<OutboxMessage | undefined>;
+  /** Messages in a final state created at or before `before`. */
+  pruneOutboxMessages(before: number, limit: number): Promise<number>;
+  /** Counts by channel and status created at or after `since` (operators). */
+  countOutboxMessages(since: number): Promise<Array<{ channel: string; status: string; count: number }>>;
+
   // Housekeeping (L-2): each call deletes at most `limit` rows in one short statement, oldest first, and
   // returns how many; callers repeat until fewer than `limit` come back. Safe on several nodes at once.
   /** Pushes (whatever their status) that expired at or before `before`. */
@@ -450,6 +601,30 @@ export interface Store {
   endLoginSession(id: string, status: Extract<LoginSessionStatus, "denied" | "abandoned">): Promise<boolean>;
   /** Sessions whose maximum lifetime ended at or before `before` (housekeeping). */
   pruneLoginSessions(before: number, limit: number): Promise<number>;
+  // Trusted browsers (I5)
+  insertTrustedBrowser(browser: TrustedBrowser): Promise<void>;
+  getTrustedBrowser(id: string): Promise<TrustedBrowser | undefined>;
+  /** A user's trusted browsers, newest first; with `liveAt`, only those neither revoked nor expired then. */
+  listTrustedBrowsers(userId: string, liveAt?: number): Promise<TrustedBrowser[]>;
+  /**
+   * Use a trusted browser once: replace its secret's hash (the cookie is rotated) and record the use, only if
+   * the stored hash is still `expectedHash` and the browser is neither revoked nor expired. One conditional
+   * write: of two requests with the same cookie, one skips.
+   */
+  useTrustedBrowser(id: string, expectedHash: string, newHash: string, now: number): Promise<boolean>;
+  revokeTrustedBrowser(id: string, reason: TrustRevocationReason, now: number): Promise<boolean>;
+  /** Revoke every live trusted browser of a user; returns how many. */
+  revokeTrustedBrowsers(userId: string, reason: TrustRevocationReason, now: number): Promise<number>;
+  /** Housekeeping: trusted browsers expired or revoked at or before `before`. */
+  pruneTrustedBrowsers(before: number, limit: number): Promise<number>;
+
+  // The enrolment rule (CISA AA22-074A): whether a user ever had a second factor
+  /** When the user first had a second factor; null: never (or reset); undefined: no such user. */
+  getFirstFactorAt(userId: string): Promise<number | null | undefined>;
+  /** Record the user's first second factor, only if none is recorded; true when this call recorded it. */
+  markFirstFactor(userId: string, at: number): Promise<boolean>;
+  /** Forget it (an administrator's reset); false when nothing was recorded. */
+  clearFirstFactor(userId: string): Promise<boolean>;
 
   // Small key/value state (demo seeding marker, schema facts)
   getMeta(key: string): Promise<string | undefined>;

@@ -1,25 +1,32 @@
 // Binds every use case to its dependencies: the single object interfaces (HTTP, CLI, RADIUS) call into.
 import type { Keyring } from "./crypto/keyring.ts";
-import type { Actor, Deps } from "./deps.ts";
+import type { Actor, Deps, Messaging } from "./deps.ts";
 import type { Policy, WebAuthnSettings } from "./policy.ts";
-import type { Clock, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { Clock, OperatorAlerts, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
 import * as applications from "./use-cases/applications.ts";
 import * as authAPI from "./use-cases/auth-api.ts";
 import * as bypass from "./use-cases/bypass-codes.ts";
 import * as devices from "./use-cases/devices.ts";
 import * as directory from "./use-cases/directory.ts";
+import * as eligibility from "./use-cases/enrollment-eligibility.ts";
 import * as tokens from "./use-cases/hardware-tokens.ts";
 import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
 import * as throttle from "./use-cases/login-throttle.ts";
 import * as oidc from "./use-cases/oidc.ts";
+import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as prompt from "./use-cases/prompt-login.ts";
 import * as promptWebAuthn from "./use-cases/prompt-webauthn.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
+import * as smsGuard from "./use-cases/sms-guard.ts";
+import * as smsOperator from "./use-cases/sms-operator.ts";
+import * as sms from "./use-cases/sms-passcodes.ts";
 import * as totp from "./use-cases/totp-enrollment.ts";
+import * as trust from "./use-cases/trusted-browsers.ts";
 import * as usernames from "./use-cases/username-reconciliation.ts";
 import * as users from "./use-cases/users.ts";
 import * as passcode from "./use-cases/verify-passcode.ts";
@@ -27,11 +34,12 @@ import * as webauthn from "./use-cases/webauthn.ts";
 
 export interface ServiceConfig {
   policy: Policy;
-  organization: { issuer: string };
+  organization: { issuer: string; country?: string };
   identity: { stripDomains: readonly string[] };
   housekeeping: housekeeping.Retention;
   /** The loaded configuration always has it; stand-ins may leave it out. */
   webauthn?: WebAuthnSettings;
+  sms: { guard: Omit<SmsGuardPolicy, "organizationCountry">; outbox?: { retentionDays: number } };
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -49,6 +57,8 @@ export function createServices(input: {
   pushEvents: PushEvents;
   pushDelivery?: PushDelivery;
   places?: PlaceLookup;
+  messaging?: Messaging;
+  alerts?: OperatorAlerts;
 }) {
   const deps: Deps = {
     store: input.store,
@@ -62,6 +72,9 @@ export function createServices(input: {
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
     ...(input.config.webauthn ? { webauthn: input.config.webauthn } : {}),
+    ...(input.messaging ? { messaging: input.messaging } : {}),
+    smsGuard: { ...input.config.sms.guard, organizationCountry: input.config.organization.country ?? "" },
+    ...(input.alerts ? { alerts: input.alerts } : {}),
   };
   // The use cases' dependencies stay inside: an interface reaches the store only through these functions.
   return {
@@ -95,6 +108,7 @@ export function createServices(input: {
     rotateApplicationSecret: bind(deps, applications.rotateApplicationSecret),
     deleteApplication: bind(deps, applications.deleteApplication),
     setApplicationStatus: bind(deps, applications.setApplicationStatus),
+    describeApplicationPolicy: bind(deps, applications.describeApplicationPolicy),
     openApplicationSecret: (app: Parameters<typeof applications.openApplicationSecret>[1]) =>
       applications.openApplicationSecret(deps, app),
     // authenticator apps and hardware tokens as they are
@@ -149,6 +163,7 @@ export function createServices(input: {
     preauthenticate: bind(deps, authAPI.preauthenticate),
     findLoginUser: bind(deps, authAPI.findLoginUser),
     requestAuthPush: bind(deps, authAPI.requestAuthPush),
+    requestLoginSMS: bind(deps, authAPI.requestLoginSMS),
     denyLogin: bind(deps, authAPI.denyLogin),
     readAuthStatus: bind(deps, authAPI.readAuthStatus),
     enrollNewUser: bind(deps, authAPI.enrollNewUser),
@@ -185,9 +200,28 @@ export function createServices(input: {
           ...input.config.housekeeping,
           throttleRetentionSeconds:
             2 * Math.max(deps.policy.throttle.windowSeconds, deps.policy.apiEnrollment.rateWindowSeconds),
+          outboxRetentionDays: input.config.sms.outbox?.retentionDays ?? 30,
+          smsSendRetentionDays: deps.smsGuard.sendRetentionDays,
+          smsHistoryDays: deps.smsGuard.historyDays,
         },
         steps,
       ),
+    // trusted browsers (I5): offered after a login, checked on the next, revoked by user, admin or events
+    offerTrustBrowser: bind(deps, trust.offerTrustBrowser),
+    trustBrowser: bind(deps, trust.trustBrowser),
+    checkTrustedBrowser: bind(deps, trust.checkTrustedBrowser),
+    listTrustedBrowsers: bind(deps, trust.listTrustedBrowsers),
+    revokeTrustedBrowser: bind(deps, trust.revokeTrustedBrowser),
+    revokeAllTrustedBrowsers: bind(deps, trust.revokeAllTrustedBrowsers),
+    revokeTrustedBrowsersForUser: (
+      userId: string,
+      reason: Parameters<typeof trust.revokeTrustedBrowsersForUser>[2],
+      actor?: Actor,
+    ) => trust.revokeTrustedBrowsersForUser(deps, userId, reason, actor),
+    // the enrolment rule (CISA AA22-074A)
+    checkEnrollmentEligibility: bind(deps, eligibility.checkEnrollmentEligibility),
+    resetEnrollment: bind(deps, eligibility.resetEnrollment),
+    getFirstFactorAt: bind(deps, eligibility.getFirstFactorAt),
     // the one passcode check
     verifyPasscode: bind(deps, passcode.verifyPasscode),
     // Duo-compatible Admin API: single tokens, registered phones
@@ -215,6 +249,23 @@ export function createServices(input: {
     shouldOfferPromptKey: bind(deps, promptWebAuthn.shouldOfferPromptKey),
     beginPromptKeyRegistration: bind(deps, promptWebAuthn.beginPromptKeyRegistration),
     finishPromptKeyRegistration: bind(deps, promptWebAuthn.finishPromptKeyRegistration),
+    // text messages: phones verified for SMS (E2), login passcodes (E1), the outbox
+    addSMSPhone: bind(deps, sms.addSMSPhone),
+    sendPhoneVerification: bind(deps, sms.sendPhoneVerification),
+    confirmPhoneVerification: bind(deps, sms.confirmPhoneVerification),
+    listSMSPhones: bind(deps, sms.listSMSPhones),
+    sendLoginPasscode: bind(deps, sms.sendLoginPasscode),
+    runOutbox: (limit?: number) => outbox.runOutbox(deps, limit),
+    recordDeliveryReceipt: bind(deps, outbox.recordDeliveryReceipt),
+    getMessageStatus: bind(deps, outbox.getMessageStatus),
+    countMessages: bind(deps, outbox.countMessages),
+    // SMS abuse controls (E3): every text is decided and reserved here first; the service desk's stops; the report
+    decideSmsSend: bind(deps, smsGuard.decideSmsSend),
+    recordSmsConverted: bind(deps, smsGuard.recordSmsConverted),
+    recordSmsFailed: bind(deps, smsGuard.recordSmsFailed),
+    stopSms: bind(deps, smsOperator.stopSms),
+    resumeSms: bind(deps, smsOperator.resumeSms),
+    readSmsReport: bind(deps, smsOperator.readSmsReport),
   };
 }
 
@@ -248,6 +299,8 @@ export const SERVICE_AREAS = {
     "reconcileUsernames",
     "listUsernameCollisions",
     "describeUsernameCollisions",
+    "resetEnrollment",
+    "getFirstFactorAt",
   ],
   applications: [
     "getApplication",
@@ -259,6 +312,13 @@ export const SERVICE_AREAS = {
     "deleteApplication",
     "setApplicationStatus",
     "openApplicationSecret",
+    "describeApplicationPolicy",
+  ],
+  browsers: [
+    "listTrustedBrowsers",
+    "revokeTrustedBrowser",
+    "revokeAllTrustedBrowsers",
+    "revokeTrustedBrowsersForUser",
   ],
   devices: [
     "createDeviceActivation",
@@ -281,6 +341,9 @@ export const SERVICE_AREAS = {
     "attachPhone",
     "detachPhone",
     "createPhoneActivation",
+    "addSMSPhone",
+    "sendPhoneVerification",
+    "confirmPhoneVerification",
   ],
   authenticators: [
     "getOTPCredential",
@@ -324,6 +387,7 @@ export const SERVICE_AREAS = {
     "preauthenticate",
     "findLoginUser",
     "requestAuthPush",
+    "requestLoginSMS",
     "denyLogin",
     "readAuthStatus",
     "enrollNewUser",
@@ -337,6 +401,8 @@ export const SERVICE_AREAS = {
     "shouldOfferPromptKey",
     "beginPromptKeyRegistration",
     "finishPromptKeyRegistration",
+    "listSMSPhones",
+    "sendLoginPasscode",
     "oidcHealthCheck",
     "startOIDCLogin",
     "redeemOIDCCode",
@@ -348,7 +414,12 @@ export const SERVICE_AREAS = {
     "verifyPromptPasscode",
     "finishPromptLogin",
     "abandonPromptLogin",
+    "offerTrustBrowser",
+    "trustBrowser",
+    "checkTrustedBrowser",
+    "checkEnrollmentEligibility",
   ],
+  sms: ["decideSmsSend", "recordSmsConverted", "recordSmsFailed", "stopSms", "resumeSms", "readSmsReport"],
   audit: ["listAuthLog", "listAudit"],
   maintenance: [
     "checkDatabase",
@@ -357,6 +428,10 @@ export const SERVICE_AREAS = {
     "deleteExpiredThrottleCounts",
     "deleteExpiredEnrollments",
     "purgeSignedRequests",
+    "runOutbox",
+    "recordDeliveryReceipt",
+    "getMessageStatus",
+    "countMessages",
   ],
 } as const satisfies Record<string, readonly (keyof Services)[]>;
 

@@ -7,6 +7,10 @@ import { sentErrorCode } from "./errors.ts";
 const UNMATCHED = "(unmatched)";
 
 export function registerAccessLog(app: FastifyInstance, metrics: TwofoldMetrics): void {
+  // The line's fields are fixed and hold nothing secret (method, route pattern, status, time, error code): it skips
+  // the redaction every other line goes through (about a hundred wildcard paths walked per line). The request id is
+  // bound by hand, as Fastify's request logger would.
+  const accessLog = app.log.child({}, { redact: { paths: [] } });
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? UNMATCHED;
     const method = request.method;
@@ -15,8 +19,9 @@ export function registerAccessLog(app: FastifyInstance, metrics: TwofoldMetrics)
     metrics.httpRequests.inc({ method, route, status: String(status) });
     metrics.httpDuration.observe({ method, route }, seconds);
     const errorCode = sentErrorCode(request);
-    request.log.info(
+    accessLog.info(
       {
+        reqId: request.id,
         method,
         route,
         status,

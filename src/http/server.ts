@@ -10,6 +10,7 @@ import { randomHex } from "../core/crypto/index.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { DemoInfo } from "../runtime/demo-info.ts";
 import { type HousekeepingSchedule, startHousekeeping } from "../runtime/housekeeping.ts";
+import { type OutboxSchedule, startOutboxWorker } from "../runtime/messaging.ts";
 import type { ServiceRuntime } from "../runtime/runtime.ts";
 import { registerAccessLog } from "./access-log.ts";
 import { createClientErrorHandler } from "./client-error.ts";
@@ -102,7 +103,7 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
   // JSON and HTML forms only: any other content type is a 415, not a string handed to a schema.
   app.removeContentTypeParser("text/plain");
 
-  registerHealthRoutes(app, runtime.services.checkDatabase);
+  registerHealthRoutes(app, runtime.services.checkDatabase, () => runtime.smsGatewayStatus());
   // On the public listener only behind a token (metrics.token); metrics.listen adds a listener of its own.
   const { metrics } = runtime.config;
   if (metrics.enabled && metrics.token) registerMetricsRoute(app, runtime.metrics, metrics.token);
@@ -155,12 +156,20 @@ export async function listenServer(app: FastifyInstance, runtime: ServiceRuntime
         logger: runtime.logger,
       })
     : undefined;
+  // Every serving node sends what is due in the outbox (SMS, e-mail); each message is claimed by one of them.
+  const outbox: OutboxSchedule | undefined = runtime.messagingEnabled
+    ? startOutboxWorker({
+        pollSeconds: runtime.config.sms.outbox.pollSeconds,
+        run: () => runtime.services.runOutbox(),
+        logger: runtime.logger,
+      })
+    : undefined;
   return {
     url: `${scheme}://${urlHost(host)}:${address.port}`,
     ...(metricsUrl ? { metricsUrl } : {}),
     close: () => {
       closing ??= (async () => {
-        await pruning?.stop();
+        await Promise.all([pruning?.stop(), outbox?.stop()]);
         await Promise.all([closeGracefully(app, shutdownGraceSeconds * 1000), metricsApp?.close()]);
       })();
       return closing;

@@ -13,13 +13,15 @@ import type { Config } from "../config/schema.ts";
 import { randomBytes } from "../core/crypto/index.ts";
 import { Keyring, type MasterKey } from "../core/crypto/keyring.ts";
 import { TwofoldError } from "../core/errors.ts";
-import type { Clock, PushEvents, Store } from "../core/ports.ts";
+import type { Clock, DeliveryReceipt, PushEvents, SMSGateway, Store } from "../core/ports.ts";
 import { createServices, type Services } from "../core/services.ts";
 import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/username-reconciliation.ts";
 import { openStore } from "../store/open-store.ts";
 import type { DemoInfo } from "./demo-info.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { createMessaging } from "./messaging.ts";
 import { countPasscodeVerifications, createMetrics, type TwofoldMetrics } from "./metrics.ts";
+import { OperatorAlertHub } from "./operator-alerts.ts";
 import { readPackageVersion } from "./package-root.ts";
 import { systemClock } from "./system-clock.ts";
 import { loadVAPIDKeys } from "./vapid.ts";
@@ -33,6 +35,8 @@ export interface Runtime {
   nodeName: string;
   services: Services;
   metrics: TwofoldMetrics;
+  /** Operator alerts (SMS spend cap, SMS breaker): logged; subscribe to send them on (e-mail). */
+  alerts: OperatorAlertHub;
   /** Push wake-ups: PostgreSQL LISTEN/NOTIFY across nodes, or in-process on SQLite. */
   pushEvents: PushEvents;
   /** The VAPID public key devices subscribe with (base64url), or null when Web Push is off. */
@@ -44,6 +48,10 @@ export interface Runtime {
    * or undefined when it can. The same check runs again, with name resolution, before every send.
    */
   checkWebPushEndpoint(endpoint: string): string | undefined;
+  /** Whether messages can leave (an SMS gateway is configured): serving nodes then run the outbox. */
+  messagingEnabled: boolean;
+  /** Each configured SMS gateway and whether it can take a message now (readiness). */
+  smsGatewayStatus(): Array<{ name: string; up: boolean }>;
   /** Demo mode only: creates the demo organization once and returns what the start page shows of it. */
   seedDemo(): Promise<DemoInfo>;
   close(): Promise<void>;
@@ -70,6 +78,8 @@ export interface RuntimeOptions {
    * a push service on this machine only; there is no setting for it).
    */
   webPushAllowLoopback?: boolean;
+  /** SMS gateways besides the configured ones (tests; the demo's inbox). */
+  smsGateways?: readonly SMSGateway[];
 }
 
 export async function createRuntime(
@@ -148,7 +158,18 @@ export async function createRuntime(
       })
     : undefined;
   const metrics = createMetrics({ version: readPackageVersion() });
+  // Receipts arrive on gateway sessions; the services that record them are built next.
+  let onReceipt: (receipt: DeliveryReceipt) => void = () => {};
+  const messagingSetup = createMessaging(
+    config,
+    logger,
+    nodeName,
+    (receipt) => onReceipt(receipt),
+    options.smsGateways ?? [],
+  );
+  const alerts = new OperatorAlertHub(logger.child({ component: "alerts" }));
   const core = createServices({
+    alerts,
     store,
     keyring,
     clock,
@@ -157,7 +178,15 @@ export async function createRuntime(
     pushEvents,
     ...(delivery ? { pushDelivery: delivery } : {}),
     ...(places ? { places } : {}),
+    ...(messagingSetup.messaging ? { messaging: messagingSetup.messaging } : {}),
   });
+  onReceipt = (receipt) => {
+    core
+      .recordDeliveryReceipt(receipt)
+      .catch((err: unknown) =>
+        logger.warn({ err, gateway: receipt.gateway }, "a delivery receipt could not be recorded"),
+      );
+  };
   const services = { ...core, verifyPasscode: countPasscodeVerifications(core.verifyPasscode, metrics) };
   const runtime: Runtime = {
     config,
@@ -168,9 +197,12 @@ export async function createRuntime(
     nodeName,
     services,
     metrics,
+    alerts,
     pushEvents,
     vapidPublicKey: vapid ? Buffer.from(vapid.publicKeyRaw).toString("base64url") : null,
     webPushAllowHTTP: options.webPushAllowHTTP ?? false,
+    messagingEnabled: messagingSetup.messaging !== undefined,
+    smsGatewayStatus: () => messagingSetup.gateways.map((g) => ({ name: g.name, up: g.up ?? true })),
     checkWebPushEndpoint: (endpoint) => {
       try {
         checkPushEndpointURL(endpoint, pushAddressPolicy);
@@ -184,6 +216,7 @@ export async function createRuntime(
     close: async () => {
       metrics.close();
       await delivery?.settle();
+      await messagingSetup.close();
       await pushEvents.close?.();
       places?.close();
       await store.close();

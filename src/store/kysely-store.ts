@@ -12,12 +12,17 @@ import { LogRecords } from "./aggregates/logs.ts";
 import { MetaRecords } from "./aggregates/meta.ts";
 import { NotificationRecords } from "./aggregates/notifications.ts";
 import { OTPCredentialRecords } from "./aggregates/otp-credentials.ts";
+import { OutboxRecords } from "./aggregates/outbox.ts";
 import { PhoneRecords } from "./aggregates/phones.ts";
 import { PushRecords } from "./aggregates/push.ts";
 import { SignedRequestRecords } from "./aggregates/signed-requests.ts";
+import { SMSCodeRecords } from "./aggregates/sms-codes.ts";
+import { SmsGuardRecords } from "./aggregates/sms-guard.ts";
+import { TrustedBrowserRecords } from "./aggregates/trusted-browsers.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import { WebAuthnRecords } from "./aggregates/webauthn.ts";
 import type { Dialect } from "./migrations.ts";
+import type { SqliteConnection } from "./sqlite-connection.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
 import type { Database } from "./tables.ts";
 
@@ -41,7 +46,11 @@ export interface KyselyStore
     PhoneRecords,
     HousekeepingRecords,
     LoginSessionRecords,
+    TrustedBrowserRecords,
     MetaRecords,
+    SMSCodeRecords,
+    OutboxRecords,
+    SmsGuardRecords,
     WebAuthnRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
@@ -50,14 +59,21 @@ export class KyselyStore extends StoreContext implements Store {
   constructor(
     db: DB,
     dialect: Dialect,
-    options: { inTransaction?: boolean; onClose?: () => Promise<void> } = {},
+    options: { inTransaction?: boolean; onClose?: () => Promise<void>; sqlite?: SqliteConnection } = {},
   ) {
-    super(db, dialect, options.inTransaction ?? false);
+    super(db, dialect, options.inTransaction ?? false, options.sqlite);
     this.#onClose = options.onClose;
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
+    const sqlite = this.sqlite;
+    if (sqlite)
+      return guard(() =>
+        sqlite.transaction(() =>
+          fn(new KyselyStore(sqlite.owner, this.dialect, { inTransaction: true, sqlite })),
+        ),
+      );
     return guard(() =>
       (this.db as Kysely<Database>)
         .transaction()
@@ -102,6 +118,10 @@ applyRecords(KyselyStore, [
   PhoneRecords,
   HousekeepingRecords,
   LoginSessionRecords,
+  TrustedBrowserRecords,
   MetaRecords,
+  SMSCodeRecords,
+  OutboxRecords,
+  SmsGuardRecords,
   WebAuthnRecords,
 ]);

@@ -446,6 +446,74 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0016_sms_and_outbox": {
+      async up(db: AnyDB) {
+        // The language a user's notifications are written in (e-mail through the outbox).
+        await db.schema.alterTable("users").addColumn("language", "text").execute();
+        // A phone number receives passcodes only once a code sent to it was typed back (E2).
+        await db.schema.alterTable("phones").addColumn("sms_verified_at", big).execute();
+        // Text-message codes: keyed hashes, one live per user and purpose, used once (E1).
+        await db.schema
+          .createTable("sms_codes")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("phone_id", "text", (c) => c.notNull())
+          .addColumn("purpose", "text", (c) => c.notNull())
+          .addColumn("application_id", "text")
+          .addColumn("code_hash", "text", (c) => c.notNull())
+          .addColumn("reservation_id", "text")
+          .addColumn("message_id", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .addColumn("used_at", big)
+          .addColumn("revoked_at", big)
+          .execute();
+        await db.schema
+          .createIndex("sms_codes_user")
+          .on("sms_codes")
+          .columns(["user_id", "purpose", "created_at"])
+          .execute();
+        await db.schema.createIndex("sms_codes_expiry").on("sms_codes").column("expires_at").execute();
+        // The outbox: a message is committed before it is sent and claimed with a lease (DESIGN §2).
+        await db.schema
+          .createTable("outbox_messages")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("channel", "text", (c) => c.notNull())
+          .addColumn("user_id", "text")
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("destination_sealed", "text", (c) => c.notNull())
+          .addColumn("body_sealed", "text", (c) => c.notNull())
+          .addColumn("reservation_id", "text")
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("attempts", "integer", (c) => c.notNull())
+          .addColumn("next_attempt_at", big, (c) => c.notNull())
+          .addColumn("lease_owner", "text")
+          .addColumn("lease_until", big)
+          .addColumn("send_by", big)
+          .addColumn("gateway", "text")
+          .addColumn("gateway_message_id", "text")
+          .addColumn("last_error", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("sent_at", big)
+          .addColumn("receipt_at", big)
+          .execute();
+        await db.schema
+          .createIndex("outbox_messages_due")
+          .on("outbox_messages")
+          .columns(["status", "next_attempt_at"])
+          .execute();
+        await db.schema
+          .createIndex("outbox_messages_gateway_id")
+          .on("outbox_messages")
+          .columns(["gateway", "gateway_message_id"])
+          .execute();
+        await db.schema
+          .createIndex("outbox_messages_created")
+          .on("outbox_messages")
+          .column("created_at")
+          .execute();
+      },
+    },
     "0013_login_sessions": {
       async up(db: AnyDB) {
         // Web SDK applications register the exact redirect URIs the prompt may send a browser back to (J1).
@@ -488,6 +556,135 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema
           .alterTable("applications")
           .addColumn("status", "text", (c) => c.notNull().defaultTo("active"))
+          .execute();
+      },
+    },
+    "0014_trusted_browsers": {
+      async up(db: AnyDB) {
+        // "Yes, trust this browser" (I5): one row per trusted browser, bound to user and application. Only a keyed
+        // hash of the cookie's secret is kept; the row is revoked (not deleted) so the user and the service desk
+        // see why, and housekeeping deletes it once expired or revoked for a while.
+        await db.schema
+          .createTable("trusted_browsers")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("application_id", "text", (c) =>
+            c.notNull().references("applications.id").onDelete("cascade"),
+          )
+          .addColumn("secret_hash", "text", (c) => c.notNull())
+          // The login that earned the trust: one browser per login, so a login cannot be replayed into many.
+          .addColumn("txid", "text", (c) => c.notNull().unique())
+          .addColumn("user_agent", "text")
+          .addColumn("ip", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .addColumn("last_used_at", big)
+          .addColumn("revoked_at", big)
+          .addColumn("revoked_reason", "text")
+          .execute();
+        await db.schema
+          .createIndex("trusted_browsers_user")
+          .on("trusted_browsers")
+          .columns(["user_id", "revoked_at"])
+          .execute();
+        await db.schema
+          .createIndex("trusted_browsers_expiry")
+          .on("trusted_browsers")
+          .column("expires_at")
+          .execute();
+        await db.schema
+          .createIndex("trusted_browsers_revoked")
+          .on("trusted_browsers")
+          .column("revoked_at")
+          .execute();
+        // When the user first had a second factor: only a user who never had one may enrol in the prompt or be
+        // let in by a new-user policy (CISA AA22-074A). Set once; cleared only by an administrator's reset.
+        await db.schema.alterTable("users").addColumn("first_factor_at", big).execute();
+        // Users who have or had a factor before this column existed: an activated authenticator app or an
+        // assigned token, a device (active or revoked), or a login with one in the authentication log.
+        await sql`
+          update users set first_factor_at = created_at
+          where first_factor_at is null and (
+            exists (select 1 from otp_credentials o where o.user_id = users.id and o.status <> 'pending')
+            or exists (select 1 from devices d where d.user_id = users.id)
+            or exists (
+              select 1 from auth_log a
+              where a.user_id = users.id and a.result = 'allow' and a.factor in ('totp', 'hotp', 'token', 'push')
+            )
+          )`.execute(db);
+      },
+    },
+    "0017_sms_guard": {
+      async up(db: AnyDB) {
+        // Every text the SMS guard allowed (E3): counted per user, number, address, application, country and prefix
+        // over rolling windows, and judged by the conversion breaker. The number is a keyed hash; rows are deleted
+        // after sms.guard.sendRetentionDays.
+        await db.schema
+          .createTable("sms_sends")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull())
+          .addColumn("number_hash", "text", (c) => c.notNull())
+          .addColumn("country", "text", (c) => c.notNull())
+          .addColumn("prefix", "text", (c) => c.notNull())
+          .addColumn("address", "text")
+          .addColumn("application_id", "text")
+          .addColumn("purpose", "text", (c) => c.notNull())
+          .addColumn("cost_micros", big, (c) => c.notNull())
+          .addColumn("day", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("settled_at", big)
+          .addColumn("excluded", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
+        for (const column of ["user_id", "number_hash", "address", "application_id", "country", "prefix"])
+          await db.schema
+            .createIndex(`sms_sends_${column}`)
+            .on("sms_sends")
+            .columns([column, "created_at"])
+            .execute();
+        await db.schema.createIndex("sms_sends_created").on("sms_sends").column("created_at").execute();
+        // One row per spend day: the row every decision locks first, the spend it is charged to, the day's totals.
+        await db.schema
+          .createTable("sms_days")
+          .addColumn("day", "text", (c) => c.primaryKey())
+          .addColumn("sent", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("converted", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("failed", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("spent_micros", big, (c) => c.notNull().defaultTo(0))
+          .addColumn("cap_alerted_at", big)
+          .execute();
+        await db.schema
+          .createTable("sms_blocked")
+          .addColumn("day", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("count", "integer", (c) => c.notNull())
+          .addPrimaryKeyConstraint("sms_blocked_pk", ["day", "reason"])
+          .execute();
+        // Operators' stops (user, number) and the breaker's pauses (country, prefix, address). At most one open
+        // per scope, subject and source: a partial unique index, so two nodes cannot both open one.
+        await db.schema
+          .createTable("sms_stops")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("scope", "text", (c) => c.notNull())
+          .addColumn("subject", "text", (c) => c.notNull())
+          .addColumn("user_id", "text", (c) => c.references("users.id").onDelete("cascade"))
+          .addColumn("source", "text", (c) => c.notNull())
+          .addColumn("mode", "text", (c) => c.notNull())
+          .addColumn("reason", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("created_by", "text", (c) => c.notNull())
+          .addColumn("until", big)
+          .addColumn("ended_at", big)
+          .addColumn("ended_by", "text")
+          .addColumn("stats_json", "text")
+          .execute();
+        await sql`create unique index sms_stops_open on sms_stops (scope, subject, source) where ended_at is null`.execute(
+          db,
+        );
+        await db.schema
+          .createIndex("sms_stops_ended")
+          .on("sms_stops")
+          .columns(["ended_at", "until"])
           .execute();
       },
     },

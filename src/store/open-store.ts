@@ -4,11 +4,13 @@ import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from "kysely";
 import type { Pool, PoolClient } from "pg";
 import { TwofoldError } from "../core/errors.ts";
 import { KyselyStore } from "./kysely-store.ts";
 import { type Dialect, migrateToLatest } from "./migrations.ts";
+import { SqliteConnection, TwofoldSqliteDialect } from "./sqlite-connection.ts";
+import { PREPARED_MARKER } from "./store-context.ts";
 import type { Database } from "./tables.ts";
 
 export interface StoreOptions {
@@ -138,10 +140,17 @@ function dropTimedOutClients(pool: Pool): PostgresPool {
   let ended: Promise<void> | undefined;
   const wrap = (client: PoolClient): PostgresPoolClient => ({
     query: ((text: unknown, values?: unknown) => {
-      const result = (client.query as (t: unknown, v?: unknown) => unknown)(text, values);
+      // The hot statements (store-context.ts `hot`) are prepared once per connection, then only bound and run.
+      const name = typeof text === "string" ? PREPARED_MARKER.exec(text)?.[1] : undefined;
+      const result = name
+        ? client.query({ name, text: text as string, values: values as unknown[] })
+        : (client.query as (t: unknown, v?: unknown) => unknown)(text, values);
       if (result instanceof Promise)
         result.catch((error: unknown) => {
           if ((error as Error | undefined)?.message === "Query read timeout") timedOut.add(client);
+          // A prepared statement planned before a migration changed its table ("cached plan must not change
+          // result type"): this call fails closed, and the connection is replaced, so the next one prepares anew.
+          if (name && (error as { code?: string } | undefined)?.code === "0A000") timedOut.add(client);
         });
       return result;
     }) as PostgresPoolClient["query"],
@@ -178,15 +187,25 @@ function openSqlite(options: StoreOptions): OpenedStore {
   database.pragma("synchronous = NORMAL");
   database.pragma("foreign_keys = ON");
   database.pragma("busy_timeout = 5000");
+  // 64 MiB of page cache (the default is 2 MiB): the pages a login reads stay in memory.
+  database.pragma("cache_size = -65536");
   let checkpointer: Worker | undefined;
+  // Set by the checkpoint thread while it empties the WAL: the connection starts no new group meanwhile.
+  const checkpointing = new Int32Array(new SharedArrayBuffer(4));
   if (!inMemory && (options.backgroundCheckpoints ?? true)) {
     // Commits never checkpoint (which would stall the request that happened to cross the threshold);
     // a background thread with its own connection does it instead.
     database.pragma("wal_autocheckpoint = 0");
-    checkpointer = startCheckpointer(resolve(path));
+    database.pragma(`journal_size_limit = ${WAL_POLICY.journalSizeLimit}`);
+    checkpointer = startCheckpointer(resolve(path), checkpointing);
   }
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const connection = new SqliteConnection(
+    database,
+    checkpointer ? { flag: checkpointing, pauseMs: WAL_POLICY.pauseMs } : undefined,
+  );
+  const kysely = new Kysely<Database>({ dialect: new TwofoldSqliteDialect(connection) });
   const store = new KyselyStore(kysely, "sqlite", {
+    sqlite: connection,
     onClose: async () => {
       await checkpointer?.terminate();
       await kysely.destroy();
@@ -195,21 +214,56 @@ function openSqlite(options: StoreOptions): OpenedStore {
   return { store, dialect: "sqlite", kysely };
 }
 
+/**
+ * The WAL's bound. Passive checkpoints alone never finish while the server writes steadily (each one copies the
+ * frames written so far while new ones arrive), and the WAL is only rewound from its start after a checkpoint
+ * copied everything: it grew by hundreds of MiB a minute under load. So, off the request path, in a thread with
+ * its own connection: a passive checkpoint every quarter second (it copies without blocking anyone), and past
+ * `truncateBytes` a TRUNCATE checkpoint, which copies the rest (little, after the passive ones) and empties the file; it waits `truncateWaitMs` at most
+ * for a moment without readers or writers, then gives up until the next interval. A writer that commits group after group would never leave it the gap it waits for, so it raises a shared
+ * flag first: the connection finishes the group under way and starts the next once the flag is down, or after
+ * `pauseMs` at most (SqliteConnection). `journal_size_limit` also truncates the file whenever SQLite rewinds it.
+ */
+export const WAL_POLICY = {
+  intervalMs: 250,
+  truncateBytes: 16 * 2 ** 20,
+  journalSizeLimit: 16 * 2 ** 20,
+  /** How long the TRUNCATE waits for readers and the writer's group under way before it gives up until next time. */
+  truncateWaitMs: 200,
+  /** The writer's longest pause for it (as long as busy_timeout: past it, the writer would give up anyway). */
+  pauseMs: 5000,
+};
+
 const CHECKPOINT_SOURCE = `
 const { workerData } = require("node:worker_threads");
+const { statSync } = require("node:fs");
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma("busy_timeout = 5000");
+db.pragma("journal_size_limit = " + workerData.journalSizeLimit);
+const walSize = () => { try { return statSync(workerData.path + "-wal").size; } catch { return 0; } };
+const flag = new Int32Array(workerData.checkpointing);
 setInterval(() => {
-  try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {}
+  try {
+    db.pragma("wal_checkpoint(PASSIVE)");
+    if (walSize() <= workerData.truncateBytes) return;
+    Atomics.store(flag, 0, 1);
+    // The writer is paused; readers are not, and may keep it waiting: give up soon and try again next time.
+    db.pragma("busy_timeout = " + workerData.truncateWaitMs);
+    try { db.pragma("wal_checkpoint(TRUNCATE)"); } finally {
+      db.pragma("busy_timeout = 5000");
+      Atomics.store(flag, 0, 0);
+      Atomics.notify(flag, 0);
+    }
+  } catch {}
 }, workerData.intervalMs);
 `;
 
-function startCheckpointer(path: string): Worker {
+function startCheckpointer(path: string, checkpointing: Int32Array): Worker {
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
   const worker = new Worker(CHECKPOINT_SOURCE, {
     eval: true,
-    workerData: { path, driver, intervalMs: 5000 },
+    workerData: { path, driver, ...WAL_POLICY, checkpointing: checkpointing.buffer },
   });
   worker.unref();
   worker.on("error", () => {});

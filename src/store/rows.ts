@@ -1,8 +1,8 @@
 // Row ↔ model mapping for the store: numbers from either driver, JSON columns, nullable fields.
 import type { Selectable } from "kysely";
+import { normalizeApplicationPolicy } from "../core/application-policy.ts";
 import type {
   Application,
-  ApplicationPolicy,
   ApplicationType,
   AuditEvent,
   AuthFactor,
@@ -84,6 +84,7 @@ export function toUser(r: UsersTable): User {
     status: r.status as UserStatus,
     passwordHash: r.password_hash,
     notes: r.notes,
+    language: (r.language as User["language"]) ?? null,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -95,7 +96,7 @@ export function toApplication(r: ApplicationsTable): Application {
     name: r.name,
     type: r.type as ApplicationType,
     secretSealed: r.secret_sealed,
-    policy: JSON.parse(r.policy_json) as ApplicationPolicy,
+    policy: normalizeApplicationPolicy(JSON.parse(r.policy_json)),
     status: r.status === "disabled" ? "disabled" : "active",
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
@@ -226,6 +227,7 @@ export function toPhone(r: PhonesTable): Phone {
     platform: r.platform,
     deviceId: r.device_id,
     createdAt: Number(r.created_at),
+    smsVerifiedAt: num(r.sms_verified_at),
   };
 }
 
@@ -239,6 +241,7 @@ export function fromPhone(p: Phone): PhonesTable {
     type: p.type,
     platform: p.platform,
     device_id: p.deviceId,
+    sms_verified_at: p.smsVerifiedAt ?? null,
     created_at: p.createdAt,
   };
 }

@@ -1,8 +1,9 @@
 // What every part of the store shares: the connection or transaction it runs on, and the one driver-error mapping.
-import type { Kysely, Transaction } from "kysely";
+import { CompiledQuery, type Kysely, type Transaction } from "kysely";
 import { TwofoldError } from "../core/errors.ts";
 import type { Store } from "../core/ports.ts";
 import type { Dialect } from "./migrations.ts";
+import type { SqliteConnection } from "./sqlite-connection.ts";
 import type { Database } from "./tables.ts";
 
 export type DB = Kysely<Database> | Transaction<Database>;
@@ -16,11 +17,51 @@ export abstract class StoreContext {
   protected readonly db: DB;
   /** True for the store handed to a transaction callback: the statements of its methods join that transaction. */
   protected readonly inTransaction: boolean;
+  /** SQLite: the process's one connection, for the hot statements (see hotRows). */
+  protected readonly sqlite: SqliteConnection | undefined;
 
-  constructor(db: DB, dialect: Dialect, inTransaction: boolean) {
+  constructor(db: DB, dialect: Dialect, inTransaction: boolean, sqlite?: SqliteConnection) {
     this.db = db;
     this.dialect = dialect;
     this.inTransaction = inTransaction;
+    this.sqlite = sqlite;
+  }
+
+  /**
+   * A hot statement's rows (a SELECT, or a write with RETURNING). On SQLite the statement is prepared once and run
+   * at once on the connection (inside this store's transaction, or between transactions); on PostgreSQL it is a
+   * named prepared statement of each pooled connection. No query builder runs.
+   */
+  protected hotRows<R>(q: HotStatement, params: readonly unknown[]): Promise<R[]> {
+    const c = this.sqlite;
+    if (c) {
+      const statement = c.statement(q.sqlite);
+      return guard(async () =>
+        this.inTransaction ? (statement.all(...params) as R[]) : c.run(() => statement.all(...params) as R[]),
+      );
+    }
+    return guard(
+      async () => (await this.db.executeQuery<R>(CompiledQuery.raw(q.postgres, [...params]))).rows,
+    );
+  }
+
+  /**
+   * A hot write; returns the rows it changed. On SQLite a write outside a transaction joins the next group commit
+   * (SqliteConnection.transaction) instead of committing alone.
+   */
+  protected hotChanges(q: HotStatement, params: readonly unknown[]): Promise<number> {
+    const c = this.sqlite;
+    if (c) {
+      const statement = c.statement(q.sqlite);
+      return guard(async () =>
+        this.inTransaction
+          ? statement.run(...params).changes
+          : c.transaction(async () => statement.run(...params).changes),
+      );
+    }
+    return guard(async () =>
+      Number((await this.db.executeQuery(CompiledQuery.raw(q.postgres, [...params]))).numAffectedRows ?? 0n),
+    );
   }
 
   /** The underlying Kysely instance, for maintenance commands and tests. */
@@ -29,6 +70,22 @@ export abstract class StoreContext {
   }
 
   abstract transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+}
+
+/** A statement on the verification path, written by hand for both databases (`?` placeholders). */
+export interface HotStatement {
+  readonly sqlite: string;
+  /** `$n` placeholders, and a leading comment naming the prepared statement (open-store.ts prepares it once). */
+  readonly postgres: string;
+}
+
+/** The marker open-store.ts looks for: `/*prepared:NAME*\/ …` is sent as the named prepared statement NAME. */
+export const PREPARED_MARKER = /^\/\*prepared:([a-z0-9_]+)\*\//;
+
+/** `sqlite`: the SQLite text when it differs (an INDEXED BY the planner would not choose by itself). */
+export function hot(name: string, text: string, sqlite: string = text): HotStatement {
+  let n = 0;
+  return { sqlite, postgres: `/*prepared:${name}*/ ${text.replace(/\?/g, () => `$${++n}`)}` };
 }
 
 /** The connection of the store a transaction callback received (always a KyselyStore, made by transaction()). */

@@ -12,9 +12,12 @@ export interface UsersTable {
   status: string;
   password_hash: string | null;
   notes: string | null;
+  language: string | null;
   created_at: number;
   updated_at: number;
   push_suspended_at?: number | null;
+  /** When the user first had a second factor (migration 0014); null: never, or reset by an administrator. */
+  first_factor_at?: number | null;
 }
 
 export interface UserAliasesTable {
@@ -192,6 +195,46 @@ export interface PhonesTable {
   platform: string;
   device_id: string | null;
   created_at: number;
+  sms_verified_at: number | null;
+}
+
+/** Text-message codes (E1, E2): keyed hashes only. */
+export interface SMSCodesTable {
+  id: string;
+  user_id: string;
+  phone_id: string;
+  purpose: string;
+  application_id: string | null;
+  code_hash: string;
+  reservation_id: string | null;
+  message_id: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** The outbox (SMS, e-mail): destination and body sealed. */
+export interface OutboxMessagesTable {
+  id: string;
+  channel: string;
+  user_id: string | null;
+  kind: string;
+  destination_sealed: string;
+  body_sealed: string;
+  reservation_id: string | null;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  send_by: number | null;
+  gateway: string | null;
+  gateway_message_id: string | null;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+  receipt_at: number | null;
 }
 
 /** Sliding-window throttle counters (A6): events of one key in one fixed window. */
@@ -269,6 +312,71 @@ export interface LoginSessionsTable {
   max_expires_at: number;
 }
 
+/** Browsers a user chose to trust for an application (migration 0014, I5). */
+export interface TrustedBrowsersTable {
+  id: string;
+  user_id: string;
+  application_id: string;
+  secret_hash: string;
+  txid: string;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+/** Texts the SMS guard allowed (E3); the number only as a keyed hash. */
+export interface SmsSendsTable {
+  id: string;
+  user_id: string;
+  number_hash: string;
+  country: string;
+  prefix: string;
+  address: string | null;
+  application_id: string | null;
+  purpose: string;
+  cost_micros: number;
+  day: string;
+  created_at: number;
+  status: string;
+  settled_at: number | null;
+  excluded: number;
+}
+
+export interface SmsDaysTable {
+  day: string;
+  sent: number;
+  converted: number;
+  failed: number;
+  spent_micros: number;
+  cap_alerted_at: number | null;
+}
+
+export interface SmsBlockedTable {
+  day: string;
+  reason: string;
+  count: number;
+}
+
+export interface SmsStopsTable {
+  id: string;
+  scope: string;
+  subject: string;
+  user_id: string | null;
+  source: string;
+  mode: string;
+  reason: string;
+  created_at: number;
+  created_by: string;
+  until: number | null;
+  ended_at: number | null;
+  ended_by: string | null;
+  stats_json: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   user_aliases: UserAliasesTable;
@@ -291,5 +399,12 @@ export interface Database {
   api_enrollments: APIEnrollmentsTable;
   webauthn_credentials: WebAuthnCredentialsTable;
   webauthn_ceremonies: WebAuthnCeremoniesTable;
+  sms_codes: SMSCodesTable;
+  outbox_messages: OutboxMessagesTable;
   login_sessions: LoginSessionsTable;
+  trusted_browsers: TrustedBrowsersTable;
+  sms_sends: SmsSendsTable;
+  sms_days: SmsDaysTable;
+  sms_blocked: SmsBlockedTable;
+  sms_stops: SmsStopsTable;
 }

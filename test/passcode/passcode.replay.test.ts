@@ -209,7 +209,7 @@ for (const dialect of await dialects()) {
       const { application } = await t.services.createApplication(ADMIN, {
         name: "High assurance",
         type: "auth-api",
-        policy: { allowBypassCodes: false, allowRescueCodes: false },
+        policy: { methods: ["push", "passcode-app", "token"] },
       });
       const code = (
         await t.services.issueBypassCodes(ADMIN, "strict-app-user", { uses: 3 })

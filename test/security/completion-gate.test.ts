@@ -6,9 +6,10 @@ import { generateP256Signer } from "../../src/core/crypto/ecdsa.ts";
 import type { Application } from "../../src/core/model.ts";
 import type { Store } from "../../src/core/ports.ts";
 import { createServices } from "../../src/core/services.ts";
+import { passcodeOutcome } from "../../src/core/use-cases/auth-api.ts";
 import { canonicalPushAnswer } from "../../src/core/use-cases/push.ts";
 import { createTestContext, type TestContext } from "../support/deps.ts";
-import { ADMIN, enrollActiveTOTP } from "../support/factors.ts";
+import { ADMIN, enrollActiveTOTP, wrongCode } from "../support/factors.ts";
 import { dialects } from "../support/stores.ts";
 
 type Change =
@@ -17,7 +18,8 @@ type Change =
   | "locked"
   | "user deleted"
   | "application disabled"
-  | "policy changed";
+  | "policy changed"
+  | "method forbidden";
 const CHANGES: Change[] = [
   "none",
   "user disabled",
@@ -25,6 +27,7 @@ const CHANGES: Change[] = [
   "user deleted",
   "application disabled",
   "policy changed",
+  "method forbidden",
 ];
 
 /** What each completion path must end in, per change: the reason the authentication log gives. */
@@ -37,6 +40,8 @@ const EXPECTED: Record<string, Record<Change, string>> = {
     "user deleted": "deny user_deleted",
     "application disabled": "deny application_disabled",
     "policy changed": "deny factor_not_allowed",
+    // The application stops allowing authenticator-app passcodes (the TOTP code typed).
+    "method forbidden": "deny factor_not_allowed",
   },
   // answerPush: the device API, behind every push login (Auth API v2, REST v1, `twofold push send`).
   push: {
@@ -46,6 +51,8 @@ const EXPECTED: Record<string, Record<Change, string>> = {
     "user deleted": "deny user_deleted",
     "application disabled": "deny application_disabled",
     "policy changed": "deny plain_push_not_allowed",
+    // The application stops allowing push at all.
+    "method forbidden": "deny factor_not_allowed",
   },
   // preauthenticate: a user in bypass status logs in without a factor (there is no factor lock to check).
   "bypass user": {
@@ -55,6 +62,8 @@ const EXPECTED: Record<string, Record<Change, string>> = {
     "user deleted": "deny user_deleted",
     "application disabled": "deny application_disabled",
     "policy changed": "deny bypass_status_revoked",
+    // The application leaves bypass out of its methods: bypass status does not open it either.
+    "method forbidden": "deny factor_not_allowed",
   },
 };
 
@@ -97,7 +106,7 @@ for (const dialect of await dialects()) {
       const { application } = await t.services.createApplication(ADMIN, {
         name: `App ${++n}`,
         type: "auth-api",
-        policy: { allowBypassCodes: true, allowPlainPush: true },
+        policy: { allowPlainPush: true },
       });
       return application;
     }
@@ -132,8 +141,19 @@ for (const dialect of await dialects()) {
           if (user.status === "bypass") await t.services.setUserStatus(ADMIN, username, "active");
           else
             await t.services.updateApplication(ADMIN, app.id, {
-              policy: { allowBypassCodes: false, allowPlainPush: false },
+              policy: { methods: ["push", "passcode-app", "token"], allowPlainPush: false },
             });
+          return;
+        case "method forbidden":
+          await t.services.updateApplication(ADMIN, app.id, {
+            policy: {
+              methods: (["push", "passcode-app", "token", "bypass"] as const).filter(
+                (m) =>
+                  m !==
+                  (user.status === "bypass" ? "bypass" : factorClass === "push" ? "push" : "passcode-app"),
+              ),
+            },
+          });
       }
     }
 
@@ -229,6 +249,34 @@ for (const dialect of await dialects()) {
           assert.equal(await t.store.lastLoginAt(created.id), undefined, "no last login");
       });
     }
+
+    test("a right code of a method the application refuses reads exactly like a wrong code (A5)", async () => {
+      const app = (
+        await t.services.createApplication(ADMIN, {
+          name: `App ${++n}`,
+          type: "auth-api",
+          policy: { methods: ["push", "token"] },
+        })
+      ).application;
+      const totp = await enrollActiveTOTP(t, "no-app-codes");
+      const right = await t.services.verifyPasscode({
+        username: "no-app-codes",
+        passcode: totp.codeAt(),
+        application: app,
+      });
+      assert.deepEqual([right.result, right.reason], ["deny", "factor_not_allowed"]);
+      t.clock.advance(30_000);
+      const wrong = await t.services.verifyPasscode({
+        username: "no-app-codes",
+        passcode: wrongCode(totp.codeAt()),
+        application: app,
+      });
+      assert.equal(wrong.reason, "invalid_passcode");
+      const now = t.clock.now();
+      // What a Duo client is sent: result, status and status_msg.
+      const seen = (o: ReturnType<typeof passcodeOutcome>) => [o.result, o.status, o.message];
+      assert.deepEqual(seen(passcodeOutcome(right, now)), seen(passcodeOutcome(wrong, now)));
+    });
 
     test("a disabled application's pushes are not even started; enabling it again restores them", async () => {
       const app = await newApplication();

@@ -137,15 +137,23 @@ for (const dialect of await dialects()) {
         name: "VPN",
         type: "radius",
         secretSealed: "v1.k.s",
-        policy: { newUserPolicy: "deny", allowBypassCodes: true, allowRescueCodes: false },
+        policy: {
+          newUserPolicy: "deny",
+          methods: ["push", "passcode-app", "bypass"],
+          rememberDays: 7,
+          allowPlainPush: false,
+        },
         status: "active",
         createdAt: T,
         updatedAt: T,
       });
-      assert.equal((await store.getApplication(id))?.policy.allowRescueCodes, false);
+      assert.deepEqual((await store.getApplication(id))?.policy.methods, ["push", "passcode-app", "bypass"]);
+      assert.equal((await store.getApplication(id))?.policy.rememberDays, 7);
       const u = await store.updateApplication(
         id,
-        { policy: { newUserPolicy: "enroll", allowBypassCodes: false, allowRescueCodes: false } },
+        {
+          policy: { newUserPolicy: "enroll", methods: ["push"], rememberDays: 0, allowPlainPush: true },
+        },
         T + 1,
       );
       assert.equal(u?.policy.newUserPolicy, "enroll");
@@ -658,6 +666,7 @@ for (const dialect of await dialects()) {
         platform: "generic smartphone",
         deviceId: null,
         createdAt: T,
+        smsVerifiedAt: null,
       };
       await store.insertPhone(phone);
       await store.insertPhone({ ...phone, id: "DPPHONE2", number: "+15555550101" });
@@ -686,6 +695,120 @@ for (const dialect of await dialects()) {
       assert.equal((await store.getPhone("DPPHONE1"))?.userId, null);
       assert.equal(await store.deletePhone("DPPHONE1"), true);
       assert.equal(await store.deletePhone("DPPHONE1"), false);
+      // A number is verified for text messages only while it is still the number that was verified (E2).
+      assert.equal(await store.setPhoneSMSVerified("DPPHONE2", "+15555550199", T), false);
+      assert.equal(await store.setPhoneSMSVerified("DPPHONE2", "+15555550101", T), true);
+      assert.equal((await store.getPhone("DPPHONE2"))?.smsVerifiedAt, T);
+    });
+
+    test("text codes: one conditional use, killed by revocation, dead after expiry, pruned (E1)", async () => {
+      const u = user("sms-user");
+      await store.insertUser(u);
+      const code = (id: string, createdAt: number) => ({
+        id,
+        userId: u.id,
+        phoneId: "DPX",
+        purpose: "login" as const,
+        applicationId: null,
+        codeHash: `hash-${id}`,
+        reservationId: null,
+        messageId: null,
+        createdAt,
+        expiresAt: createdAt + 300_000,
+        usedAt: null,
+        revokedAt: null,
+      });
+      await store.insertSMSCode(code("SC1", T));
+      assert.deepEqual(
+        (await store.listLiveSMSCodes(u.id, "login", T + 1)).map((c) => c.id),
+        ["SC1"],
+      );
+      assert.equal((await store.listLiveSMSCodes(u.id, "verify", T + 1)).length, 0);
+      assert.equal(await store.revokeSMSCodes(u.id, "login", T + 2), 1);
+      assert.equal(await store.consumeSMSCode("SC1", T + 3), false, "a revoked code is dead");
+      await store.insertSMSCode(code("SC2", T + 10));
+      assert.equal((await store.latestSMSCode(u.id, "login"))?.id, "SC2");
+      assert.equal(await store.consumeSMSCode("SC2", T + 300_010), false, "an expired code is dead");
+      await store.insertSMSCode(code("SC3", T + 20));
+      const racers = await Promise.all(Array.from({ length: 16 }, () => store.consumeSMSCode("SC3", T + 30)));
+      assert.equal(racers.filter(Boolean).length, 1, "used once, whoever races");
+      assert.equal(await store.pruneSMSCodes(T + 300_015, 10), 2);
+    });
+
+    test("outbox: one claim wins, the lease holder alone finishes, abandoned sends found, receipts, prune", async () => {
+      const message = (id: string) => ({
+        id,
+        channel: "sms" as const,
+        userId: null,
+        kind: "test",
+        destinationSealed: "d",
+        bodySealed: "b",
+        reservationId: null,
+        status: "pending" as const,
+        attempts: 0,
+        nextAttemptAt: T,
+        leaseOwner: null,
+        leaseUntil: null,
+        sendBy: null,
+        gateway: null,
+        gatewayMessageId: null,
+        lastError: null,
+        createdAt: T,
+        sentAt: null,
+        receiptAt: null,
+      });
+      await store.enqueueOutboxMessage(message("OM1"));
+      await store.enqueueOutboxMessage(message("OM2"));
+      assert.equal(await store.countUnsentOutboxMessages("sms"), 2);
+      assert.deepEqual(await store.listDueOutboxMessages(T, 10), ["OM1", "OM2"]);
+      const claims = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => store.claimOutboxMessage("OM1", `node${i}`, T, T + 30_000)),
+      );
+      assert.equal(claims.filter(Boolean).length, 1, "one node holds it");
+      const owner = `node${claims.indexOf(true)}`;
+      const claimed = await store.getOutboxMessage("OM1");
+      assert.deepEqual([claimed?.status, claimed?.attempts, claimed?.leaseOwner], ["sending", 1, owner]);
+      assert.equal(await store.finishOutboxAttempt("OM1", "someone-else", { status: "sent" }), false);
+      assert.equal(
+        await store.finishOutboxAttempt("OM1", owner, {
+          status: "sent",
+          gateway: "g",
+          gatewayMessageId: "X1",
+        }),
+        true,
+      );
+      const receipt = await store.recordOutboxReceipt(
+        { gateway: "g", gatewayMessageId: "X1", delivered: true, detail: "DELIVRD" },
+        T + 5,
+      );
+      assert.deepEqual([receipt?.status, receipt?.receiptAt], ["delivered", T + 5]);
+      assert.equal(
+        await store.recordOutboxReceipt(
+          { gateway: "g", gatewayMessageId: "nope", delivered: true, detail: "" },
+          T,
+        ),
+        undefined,
+      );
+      // OM2 claimed, its node gone: found once the lease has run out, settled once.
+      assert.equal(await store.claimOutboxMessage("OM2", "dead", T, T + 1000), true);
+      assert.deepEqual(await store.listAbandonedOutboxMessages(T + 999, 10), []);
+      assert.deepEqual(await store.listAbandonedOutboxMessages(T + 1000, 10), ["OM2"]);
+      assert.equal(await store.settleOutboxMessage("OM2", ["sending"], { status: "unknown" }), true);
+      assert.equal(await store.settleOutboxMessage("OM2", ["sending"], { status: "unknown" }), false);
+      assert.equal(
+        await store.claimOutboxMessage("OM2", "again", T + 2000, T + 5000),
+        false,
+        "never sent twice",
+      );
+      const counts = await store.countOutboxMessages(0);
+      assert.deepEqual(
+        counts.map((c) => [c.status, c.count]),
+        [
+          ["delivered", 1],
+          ["unknown", 1],
+        ],
+      );
+      assert.equal(await store.pruneOutboxMessages(T, 10), 2);
     });
 
     test("a closed store reports the database as unavailable, not as a crash", async () => {

@@ -1,9 +1,62 @@
 // `twofold app …`: create applications (integration key, secret key, API host), list, rotate the secret, delete.
-import { APPLICATION_TYPES } from "../../core/model.ts";
+import {
+  APPLICATION_TYPES,
+  type ApplicationPolicy,
+  AUTH_METHODS,
+  type AuthMethod,
+  MAX_REMEMBER_DAYS,
+  NEW_USER_POLICIES,
+  type NewUserPolicy,
+} from "../../core/model.ts";
+import type { Services } from "../../core/services.ts";
 import { publicApplication } from "../../core/use-cases/applications.ts";
-import { type Command, UsageError } from "../command.ts";
+import { type Command, type CommandContext, UsageError } from "../command.ts";
 import { shellWord } from "../command-line.ts";
 import { isoTime } from "../output.ts";
+
+/** The policy as `app show` and `app policy` print it; `(config)` marks fields the configuration file sets. */
+function printPolicy(ctx: CommandContext, p: { effective: ApplicationPolicy; configured: string[] }): void {
+  const mark = (field: string) => (p.configured.includes(field) ? " (set in the configuration file)" : "");
+  const e = p.effective;
+  ctx.out.line(`  methods:        ${e.methods.join(", ")}${mark("methods")}`);
+  ctx.out.line(
+    `  trust browsers: ${e.rememberDays === 0 ? "off" : `${e.rememberDays} day${e.rememberDays === 1 ? "" : "s"}`}${mark("rememberDays")}`,
+  );
+  ctx.out.line(`  new users:      ${e.newUserPolicy}${mark("newUserPolicy")}`);
+  ctx.out.line(
+    `  plain push:     ${e.allowPlainPush ? "allowed" : "refused (number matching only)"}${mark("allowPlainPush")}`,
+  );
+}
+
+/** `--methods push,passcode-app`: each a known method, at least one. */
+function parseMethods(value: string | undefined): AuthMethod[] | undefined {
+  if (value === undefined) return undefined;
+  const methods = value
+    .split(",")
+    .map((m) => m.trim())
+    .filter((m) => m.length > 0);
+  const unknown = methods.filter((m) => !(AUTH_METHODS as readonly string[]).includes(m));
+  if (unknown.length > 0 || methods.length === 0)
+    throw new UsageError(
+      unknown.length > 0 ? `unknown method ${unknown.join(", ")}` : "--methods needs at least one method",
+      `methods: ${AUTH_METHODS.join(", ")} (comma-separated)`,
+    );
+  return methods as AuthMethod[];
+}
+
+/** `--new-user deny|enroll|allow`. */
+function parseNewUser(value: string | undefined): NewUserPolicy | undefined {
+  if (value !== undefined && !(NEW_USER_POLICIES as readonly string[]).includes(value))
+    throw new UsageError(
+      `--new-user must be one of ${NEW_USER_POLICIES.join(", ")}, got ${JSON.stringify(value)}`,
+    );
+  return value as NewUserPolicy | undefined;
+}
+
+async function showPolicy(services: Services, id: string) {
+  const { effective, stored, configured } = await services.describeApplicationPolicy(id);
+  return { effective, stored, configured };
+}
 
 export const appCommands: Command[] = [
   {
@@ -33,6 +86,21 @@ export const appCommands: Command[] = [
         description:
           "let this integration create users through the Auth API's /auth/v2/enroll (off by default)",
       },
+      methods: {
+        type: "string",
+        value: "M,…",
+        description: "the methods allowed (default: policy.applications.methods)",
+      },
+      "remember-days": {
+        type: "string",
+        value: "N",
+        description: `days a trusted browser skips the second factor, 0 = off (default: policy.applications.rememberDays)`,
+      },
+      "new-user": {
+        type: "string",
+        value: "P",
+        description: `${NEW_USER_POLICIES.join("|")} (default: policy.newUserPolicy)`,
+      },
     },
     async run(ctx) {
       const name = ctx.string("name");
@@ -46,6 +114,9 @@ export const appCommands: Command[] = [
         throw new UsageError(
           `--type must be one of ${APPLICATION_TYPES.join(", ")}, got ${JSON.stringify(type)}`,
         );
+      const methods = parseMethods(ctx.string("methods"));
+      const rememberDays = ctx.integer("remember-days", 0, MAX_REMEMBER_DAYS);
+      const newUser = parseNewUser(ctx.string("new-user"));
       const runtime = await ctx.runtime();
       const redirectURIs = ctx.strings("redirect-uri");
       const { application, secretKey } = await runtime.services.createApplication(ctx.actor, {
@@ -53,6 +124,9 @@ export const appCommands: Command[] = [
         type,
         ...(redirectURIs.length > 0 ? { redirectURIs } : {}),
         policy: {
+          ...(methods ? { methods } : {}),
+          ...(rememberDays !== undefined ? { rememberDays } : {}),
+          ...(newUser ? { newUserPolicy: newUser } : {}),
           ...(ctx.flag("allow-plain-push") ? { allowPlainPush: true } : {}),
           ...(ctx.flag("refuse-undated-signatures") ? { refuseUndatedSignatures: true } : {}),
           ...(ctx.flag("allow-enroll") ? { allowEnrollment: true } : {}),
@@ -158,6 +232,80 @@ export const appCommands: Command[] = [
         );
         for (const uri of updated.redirectURIs ?? []) ctx.out.line(`  redirect URI: ${uri}`);
       });
+      return 0;
+    },
+  },
+  {
+    path: ["app", "show"],
+    summary: "show an application: type, status and its policy (methods, trusted browsers, new users, push)",
+    args: [{ name: "ID" }],
+    async run(ctx) {
+      const { services } = await ctx.runtime();
+      const app = publicApplication(await services.requireApplication(ctx.args[0]!));
+      const policy = await showPolicy(services, app.id);
+      ctx.out.data(
+        { ...app, policy: policy.effective, storedPolicy: policy.stored, configured: policy.configured },
+        () => {
+          ctx.out.line(`${app.name} (${app.id})`);
+          ctx.out.line(`  type:           ${app.type}`);
+          ctx.out.line(`  status:         ${app.status}`);
+          ctx.out.line(`  created:        ${isoTime(app.createdAt)}`);
+          printPolicy(ctx, policy);
+          ctx.out.line(
+            `  undated signatures: ${app.policy.refuseUndatedSignatures === true ? "refused" : "accepted"}`,
+          );
+          ctx.out.line(`  Auth API enrolment: ${app.policy.allowEnrollment === true ? "allowed" : "off"}`);
+        },
+      );
+      return 0;
+    },
+  },
+  {
+    path: ["app", "policy"],
+    summary: "show or change an application's policy: methods, trusted-browser days, new users, plain push",
+    args: [{ name: "ID" }],
+    synopsis: "[--methods M,…] [--remember-days N] [--new-user deny|enroll|allow] [--plain-push on|off]",
+    details:
+      `Methods: ${AUTH_METHODS.join(", ")}. A login with a method left out is denied (factor_not_allowed).\n` +
+      `--remember-days: how long "Yes, trust this browser" skips the second factor, 0 (off) to ${MAX_REMEMBER_DAYS}.\n` +
+      "--new-user: what a user with no second factor gets: deny, enroll (in the prompt) or allow (logged);\n" +
+      "enroll and allow only for users who never had a second factor (twofold user reset-enrollment).\n" +
+      "Fields set in the configuration file (policy.applications.overrides) are changed there, not here.",
+    options: {
+      methods: { type: "string", value: "M,…", description: "the methods allowed (comma-separated)" },
+      "remember-days": {
+        type: "string",
+        value: "N",
+        description: `days a trusted browser skips the second factor, 0 = off (max ${MAX_REMEMBER_DAYS})`,
+      },
+      "new-user": { type: "string", value: "P", description: NEW_USER_POLICIES.join("|") },
+      "plain-push": { type: "string", value: "on|off", description: "pushes without number matching" },
+    },
+    async run(ctx) {
+      const methods = parseMethods(ctx.string("methods"));
+      const rememberDays = ctx.integer("remember-days", 0, MAX_REMEMBER_DAYS);
+      const newUser = parseNewUser(ctx.string("new-user"));
+      const plainPush = ctx.string("plain-push");
+      if (plainPush !== undefined && plainPush !== "on" && plainPush !== "off")
+        throw new UsageError(`--plain-push must be on or off, got ${JSON.stringify(plainPush)}`);
+      const patch: Partial<ApplicationPolicy> = {
+        ...(methods ? { methods } : {}),
+        ...(rememberDays !== undefined ? { rememberDays } : {}),
+        ...(newUser !== undefined ? { newUserPolicy: newUser } : {}),
+        ...(plainPush !== undefined ? { allowPlainPush: plainPush === "on" } : {}),
+      };
+      const { services } = await ctx.runtime();
+      const changed = Object.keys(patch).length > 0;
+      if (changed) await services.updateApplication(ctx.actor, ctx.args[0]!, { policy: patch });
+      const app = await services.requireApplication(ctx.args[0]!);
+      const policy = await showPolicy(services, app.id);
+      ctx.out.data(
+        { integrationKey: app.id, policy: policy.effective, configured: policy.configured },
+        () => {
+          ctx.out.line(`${changed ? "Updated policy of" : "Policy of"} ${app.name} (${app.id})`);
+          printPolicy(ctx, policy);
+        },
+      );
       return 0;
     },
   },

@@ -10,9 +10,11 @@ import { deviceCommands } from "./device.ts";
 import { keyCommands } from "./key.ts";
 import { keysCommands } from "./keys.ts";
 import { passcodeCommands } from "./passcode.ts";
+import { phoneCommands } from "./phone.ts";
 import { pushCommands } from "./push.ts";
 import { rescueCommands } from "./rescue.ts";
 import { serveCommands } from "./serve.ts";
+import { smsCommands } from "./sms.ts";
 import { tokenCommands } from "./token.ts";
 import { totpCommands } from "./totp.ts";
 import { userCommands } from "./user.ts";
@@ -29,11 +31,13 @@ export const COMMANDS: readonly Command[] = [
   ...bypassCommands,
   ...rescueCommands,
   ...keyCommands,
+  ...smsCommands,
   ...appCommands,
   ...auditCommands,
   ...passcodeCommands,
   ...pushCommands,
   ...deviceCommands,
+  ...phoneCommands,
 ];
 
 export const GROUPS: Record<string, string> = {
@@ -47,10 +51,12 @@ export const GROUPS: Record<string, string> = {
   bypass: "bypass codes from the service desk",
   rescue: "rescue codes",
   key: "security keys and passkeys (WebAuthn)",
+  sms: "text messages: stop them for a user or number, the abuse report",
   app: "applications (integrations)",
   audit: "the audit log",
   auth: "the authentication log",
   passcode: "test a passcode",
   push: "push approval: activate the Twofold Authenticator, send a test push",
   device: "the command-line Twofold Authenticator (for headless use and tests)",
+  phone: "phones for text-message passcodes: add, verify",
 };

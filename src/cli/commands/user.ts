@@ -1,4 +1,4 @@
-// `twofold user …`: add, list, show, import, enable/disable, alias, delete and unlock users.
+// `twofold user …`: add, list, show, import, enable/disable, alias, delete and unlock users; trusted browsers; enrolment reset.
 
 import type { UserStatus } from "../../core/model.ts";
 import type { Services } from "../../core/services.ts";
@@ -105,9 +105,15 @@ export const userCommands: Command[] = [
       phone: { type: "string", value: "+E164", description: "phone number, e.g. +886912345678" },
       "password-stdin": { type: "boolean", description: "read a local password from stdin" },
       status: { type: "string", value: "S", description: "active (default), bypass or disabled" },
+      language: {
+        type: "string",
+        value: "L",
+        description: "language of the user's e-mail notifications: en or zh-Hant (default: mail.language)",
+      },
     },
     async run(ctx) {
       const status = parseStatus(ctx.string("status"));
+      const language = ctx.string("language");
       const password = ctx.flag("password-stdin") ? await readStdinText(ctx.stdin) : undefined;
       if (password === "") throw new UsageError("--password-stdin: stdin was empty");
       const { services } = await ctx.runtime();
@@ -118,6 +124,7 @@ export const userCommands: Command[] = [
         phone: ctx.string("phone") ?? null,
         ...(status ? { status } : {}),
         ...(password ? { password } : {}),
+        ...(language ? { language: language as "en" | "zh-Hant" } : {}),
       });
       printUser(ctx, user, "created");
       return 0;
@@ -161,6 +168,10 @@ export const userCommands: Command[] = [
       const rescueUnused = await services.countUnusedRescueCodes(user.id);
       // Why each factor class refuses attempts and until when (A6): what the service desk tells the user.
       const lockouts = await services.listUserLockouts(user.id);
+      const firstFactorAt = await services.getFirstFactorAt(user.id);
+      const trustedBrowsers = (await services.listTrustedBrowsers(user.id)).filter(
+        (b) => b.status === "active",
+      ).length;
       const shown = {
         user: toPublicUser(user),
         aliases,
@@ -168,6 +179,8 @@ export const userCommands: Command[] = [
         tokens: factors.filter((f) => f.kind === "token"),
         liveBypassCodes: bypassLive,
         unusedRescueCodes: rescueUnused,
+        firstFactorAt,
+        trustedBrowsers,
         lockouts,
       };
       ctx.out.data(shown, () => {
@@ -192,6 +205,10 @@ export const userCommands: Command[] = [
           );
         o.line(`  live bypass codes:   ${bypassLive}`);
         o.line(`  unused rescue codes: ${rescueUnused}`);
+        o.line(`  trusted browsers:    ${trustedBrowsers}`);
+        o.line(
+          `  first factor:        ${firstFactorAt === null ? "never (may enrol where an application offers it)" : isoTime(firstFactorAt)}`,
+        );
         o.line("lockouts:");
         if (lockouts.length === 0) o.line("  none");
         for (const l of lockouts) {
@@ -297,6 +314,89 @@ export const userCommands: Command[] = [
       const { services } = await ctx.runtime();
       await services.deleteUser(ctx.actor, ctx.args[0]!);
       ctx.out.data({ deleted: ctx.args[0] }, () => ctx.out.line(`deleted user ${ctx.args[0]}`));
+      return 0;
+    },
+  },
+  {
+    path: ["user", "browsers"],
+    summary: "list a user's trusted browsers, or revoke one or all of them",
+    args: [{ name: "USER" }, { name: "revoke", optional: true }, { name: "ID", optional: true }],
+    synopsis: "[--all] [--for-user]",
+    details:
+      '`twofold user browsers alice` lists alice\'s trusted browsers ("Yes, trust this browser").\n' +
+      "`twofold user browsers alice revoke TB…` revokes one; `… revoke --all` revokes every one.\n" +
+      "--for-user records the revocation as the user's own (they asked the service desk).\n" +
+      "Trusted browsers are also revoked on their own when a factor is added or removed, a phone\n" +
+      "changes, fraud is reported on a push, or the user is disabled.",
+    options: {
+      all: { type: "boolean", description: "with revoke: every trusted browser of the user" },
+      "for-user": { type: "boolean", description: "record the revocation as asked by the user" },
+    },
+    async run(ctx) {
+      const [user, action, id] = ctx.args as [string, string | undefined, string | undefined];
+      const { services } = await ctx.runtime();
+      if (action === undefined) {
+        const browsers = await services.listTrustedBrowsers(user);
+        ctx.out.data({ user, browsers }, () =>
+          ctx.out.table(
+            browsers,
+            [
+              { header: "ID", value: (b) => b.id },
+              { header: "APPLICATION", value: (b) => b.application ?? b.applicationId },
+              { header: "BROWSER", value: (b) => b.browser },
+              {
+                header: "STATUS",
+                value: (b) => (b.revokedReason ? `${b.status} (${b.revokedReason})` : b.status),
+              },
+              { header: "TRUSTED", value: (b) => isoTime(b.createdAt) },
+              { header: "LAST USED", value: (b) => isoTime(b.lastUsedAt) },
+              { header: "UNTIL", value: (b) => isoTime(b.expiresAt) },
+            ],
+            "(no trusted browsers)",
+          ),
+        );
+        return 0;
+      }
+      if (action !== "revoke")
+        throw new UsageError(`unknown action ${JSON.stringify(action)}`, "the only action is `revoke`");
+      const by = ctx.flag("for-user") ? "user" : "admin";
+      if (ctx.flag("all")) {
+        if (id !== undefined) throw new UsageError("give a browser id or --all, not both");
+        const revoked = await services.revokeAllTrustedBrowsers(ctx.actor, user, by);
+        ctx.out.data({ user, revoked }, () =>
+          ctx.out.line(`revoked ${revoked} trusted browser${revoked === 1 ? "" : "s"} of ${user}`),
+        );
+        return 0;
+      }
+      if (id === undefined)
+        throw new UsageError(
+          "which browser?",
+          `give its id (\`${ctx.commandLine(`user browsers ${shellWord(user)}`)}\` lists them) or --all`,
+        );
+      await services.revokeTrustedBrowser(ctx.actor, user, id, by);
+      ctx.out.data({ user, revoked: id }, () => ctx.out.line(`revoked trusted browser ${id} of ${user}`));
+      return 0;
+    },
+  },
+  {
+    path: ["user", "reset-enrollment"],
+    summary: "let a user whose second factors were removed enrol again as a new user (audited)",
+    args: [{ name: "USER" }],
+    details:
+      "Only a user who never had a second factor may enrol in the prompt or be let in by a new-user\n" +
+      "policy (CISA AA22-074A: a dormant account must not be re-enrolled by whoever has its password).\n" +
+      "After checking the person's identity, remove their factors, then run this. Refused while the\n" +
+      "user still has a second factor.",
+    async run(ctx) {
+      const { services } = await ctx.runtime();
+      const changed = await services.resetEnrollment(ctx.actor, ctx.args[0]!);
+      ctx.out.data({ user: ctx.args[0], reset: changed }, () =>
+        ctx.out.line(
+          changed
+            ? `${ctx.args[0]} may enrol again where an application offers enrolment`
+            : `${ctx.args[0]} had no second factor recorded; nothing to reset`,
+        ),
+      );
       return 0;
     },
   },

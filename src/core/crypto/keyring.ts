@@ -22,7 +22,7 @@ const SEAL_PREFIX = "v1";
  * new values are sealed with it, older keys stay readable until re-encrypted (`twofold keys rotate`).
  */
 export class Keyring {
-  readonly #keys: Map<string, { encryption: Uint8Array; codeHash: Uint8Array }>;
+  readonly #keys: Map<string, { encryption: Uint8Array; codeHash: Uint8Array; lookup: Uint8Array }>;
   readonly #primary: string;
 
   constructor(keys: readonly MasterKey[]) {
@@ -37,6 +37,7 @@ export class Keyring {
       this.#keys.set(k.id, {
         encryption: hkdf(k.key, "twofold/aead/v1"),
         codeHash: hkdf(k.key, "twofold/code-hash/v1"),
+        lookup: hkdf(k.key, "twofold/lookup/v1"),
       });
     }
     this.#primary = keys[0]!.id;
@@ -87,6 +88,17 @@ export class Keyring {
     if (!this.#keys.has(keyId)) return false;
     const mac = this.#codeMac(keyId, Buffer.from(saltB64, "base64url"), owner, code);
     return constantTimeEqual(mac, Buffer.from(macB64, "base64url"));
+  }
+
+  /**
+   * Deterministic keyed hash of a value that must be counted or matched without being stored (a phone number in the
+   * SMS guard's records): HMAC-SHA256 under the primary key's lookup subkey, over the purpose and the value. Not a
+   * secret's hash (use hashCode): the same input always gives the same output, until the primary key changes.
+   */
+  lookupHash(purpose: string, value: string): string {
+    const key = this.#keys.get(this.#primary)!;
+    const mac = hmac("SHA256", key.lookup, Buffer.concat([lengthPrefixed(purpose), lengthPrefixed(value)]));
+    return Buffer.from(mac).toString("base64url");
   }
 
   #codeMac(keyId: string, salt: Uint8Array, owner: string, code: string): Uint8Array {

@@ -1,5 +1,6 @@
 // HOTP (RFC 4226): code generation and look-ahead verification, pure functions over key bytes and counters.
-import { constantTimeEqual, type HashAlgorithm, hmac } from "../crypto/index.ts";
+import { timingSafeEqual } from "node:crypto";
+import { type HashAlgorithm, hmac } from "../crypto/index.ts";
 
 export type OTPAlgorithm = HashAlgorithm;
 
@@ -25,6 +26,22 @@ export function generateHOTP(params: OTPParameters, counter: number): string {
 }
 
 /**
+ * Whether a generated code equals the typed one, in time independent of their contents. A generated code always
+ * has `digits` characters; a typed code of another length is compared with itself (the same work) and is not equal.
+ * Cheaper than crypto's constantTimeEqual (two keyed hashes and fresh random bytes per call), which hides lengths:
+ * a look-ahead compares up to a dozen candidates per attempt.
+ */
+export function otpCodeEqual(generated: string, typed: string): boolean {
+  const a = Buffer.from(generated, "utf8");
+  const b = Buffer.from(typed, "utf8");
+  if (a.length !== b.length) {
+    timingSafeEqual(b, b);
+    return false;
+  }
+  return timingSafeEqual(a, b);
+}
+
+/**
  * Find the counter in [from, from + lookAhead] whose code equals `code` (RFC 4226 §7.2, §7.4).
  * Every candidate is computed and compared in constant time; the first match is returned.
  */
@@ -36,7 +53,7 @@ export function findHOTPCounter(
 ): number | undefined {
   let found: number | undefined;
   for (let c = from; c <= from + lookAhead; c++) {
-    if (constantTimeEqual(generateHOTP(params, c), code) && found === undefined) found = c;
+    if (otpCodeEqual(generateHOTP(params, c), code) && found === undefined) found = c;
   }
   return found;
 }

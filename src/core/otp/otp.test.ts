@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { randomBytes } from "../crypto/index.ts";
-import { findHOTPCounter, generateHOTP } from "./hotp.ts";
+import { findHOTPCounter, generateHOTP, otpCodeEqual } from "./hotp.ts";
 import { buildOTPAuthURI } from "./otpauth-uri.ts";
 import { generateTOTP, totpStep, verifyTOTP } from "./totp.ts";
 
@@ -127,4 +127,14 @@ describe("agreement with oathtool (Debian oath-toolkit)", {
       }
     }
   });
+});
+
+test("otpCodeEqual: equal codes match; another code, another length or look-alike characters do not", () => {
+  assert.equal(otpCodeEqual("123456", "123456"), true);
+  assert.equal(otpCodeEqual("123456", "123457"), false);
+  assert.equal(otpCodeEqual("123456", "12345"), false);
+  assert.equal(otpCodeEqual("123456", "1234567"), false);
+  // U+0131 and U+0131+U+0100 share low bytes with "1": compared as UTF-8, never as truncated bytes.
+  assert.equal(otpCodeEqual("111111", "\u0131\u0131\u0131\u0131\u0131\u0131"), false);
+  assert.equal(otpCodeEqual("123456", "\u0131\u0232\u0333\u0434\u0535\u0636"), false);
 });

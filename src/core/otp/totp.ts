@@ -1,6 +1,5 @@
 // TOTP (RFC 6238): time steps, code generation and windowed verification with learned drift; pure functions.
-import { constantTimeEqual } from "../crypto/index.ts";
-import { generateHOTP, type OTPParameters } from "./hotp.ts";
+import { generateHOTP, type OTPParameters, otpCodeEqual } from "./hotp.ts";
 
 export interface TOTPParameters extends OTPParameters {
   /** Step length in seconds (RFC 6238 X). */
@@ -48,7 +47,7 @@ export function verifyTOTP(
   const to = current + w.window + Math.max(0, w.drift);
   let match: TOTPMatch | undefined;
   for (let step = from; step <= to; step++) {
-    const equal = constantTimeEqual(generateHOTP(params, step), code);
+    const equal = otpCodeEqual(generateHOTP(params, step), code);
     if (equal && match === undefined && (w.lastUsedStep === null || step > w.lastUsedStep)) {
       match = { step, offset: step - current };
     }

@@ -1,4 +1,11 @@
 // Applications (integrations): Duo-format integration keys and secrets, sealed at rest, with a per-application policy.
+
+import {
+  configuredOverride,
+  defaultPolicySettings,
+  effectivePolicy,
+  validatePolicyPatch,
+} from "../application-policy.ts";
 import { randomId, randomString } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
@@ -14,13 +21,7 @@ import { Secret } from "../secret.ts";
 const SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 export function defaultApplicationPolicy(deps: Pick<Deps, "policy">): ApplicationPolicy {
-  return {
-    newUserPolicy: deps.policy.newUserPolicy,
-    allowBypassCodes: true,
-    allowRescueCodes: true,
-    allowPlainPush: false,
-    refuseUndatedSignatures: false,
-  };
+  return { ...defaultPolicySettings(deps.policy), refuseUndatedSignatures: false };
 }
 
 export function applicationSealContext(id: string) {
@@ -57,6 +58,7 @@ export async function createApplication(
       },
     );
   const redirectURIs = checkRedirectURIs(input.type, input.redirectURIs ?? []);
+  const policy = validatePolicyPatch(input.policy ?? {});
   const id = randomId("DI");
   const secret = randomString(SECRET_ALPHABET, 40);
   const now = deps.clock.now();
@@ -65,7 +67,7 @@ export async function createApplication(
     name,
     type: input.type as ApplicationType,
     secretSealed: deps.keyring.seal(Buffer.from(secret, "utf8"), applicationSealContext(id)),
-    policy: { ...defaultApplicationPolicy(deps), ...input.policy },
+    policy: { ...defaultApplicationPolicy(deps), ...policy },
     status: "active",
     createdAt: now,
     updatedAt: now,
@@ -144,6 +146,15 @@ export async function updateApplication(
   const before = await requireApplication(deps, id);
   const redirectURIs =
     patch.redirectURIs === undefined ? undefined : checkRedirectURIs(before.type, patch.redirectURIs);
+  const policy = patch.policy && validatePolicyPatch(patch.policy);
+  const fixed = policy && configuredOverride(deps.policy, id);
+  const clash = fixed && Object.keys(policy).filter((k) => k in fixed);
+  if (clash && clash.length > 0)
+    throw new TwofoldError(
+      "ERR_POLICY_CONFIGURED",
+      `the configuration file sets ${clash.join(", ")} for application ${id}; change it there`,
+      { issues: clash.map((path) => ({ path, message: "set by policy.applications.overrides" })) },
+    );
   const name = patch.name?.trim();
   if (name !== undefined && (name.length === 0 || name.length > 100))
     throw new TwofoldError("ERR_VALIDATION", "application name must be 1-100 characters", {
@@ -154,8 +165,8 @@ export async function updateApplication(
       id,
       {
         ...(name !== undefined ? { name } : {}),
-        ...(patch.policy ? { policy: { ...before.policy, ...patch.policy } } : {}),
         ...(redirectURIs !== undefined ? { redirectURIs } : {}),
+        ...(policy ? { policy: { ...before.policy, ...policy } } : {}),
       },
       deps.clock.now(),
     );
@@ -169,6 +180,22 @@ export async function updateApplication(
     });
     return updated;
   });
+}
+
+/**
+ * An application's policy for `app show` and the Admin API: as stored, as in force (configuration overrides on
+ * top), and which fields the configuration file sets.
+ */
+export async function describeApplicationPolicy(
+  deps: Deps,
+  id: string,
+): Promise<{ stored: ApplicationPolicy; effective: ApplicationPolicy; configured: string[] }> {
+  const app = await requireApplication(deps, id);
+  return {
+    stored: app.policy,
+    effective: effectivePolicy(deps.policy, app),
+    configured: Object.keys(configuredOverride(deps.policy, id) ?? {}),
+  };
 }
 
 export async function rotateApplicationSecret(deps: Deps, actor: Actor, id: string): Promise<Secret<string>> {

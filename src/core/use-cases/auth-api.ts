@@ -1,8 +1,10 @@
 // The login steps behind the Duo-compatible Auth API and REST v1: preauth (may this user log in, and how), passcode and push authentication, and the status of a transaction.
 
+import { allowsMethod, effectivePolicy } from "../application-policy.ts";
 import { type CompletionVerdict, completeAuthentication } from "../completion-gate.ts";
 import { randomHex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
+import { mayEnrollAsNewUser } from "../enrollment-rule.ts";
 import { evaluateLockout } from "../lockout.ts";
 import type { Application, AuthFactor, Device, OTPCredential, PushStatus, User } from "../model.ts";
 import { decideThrottle, windowsToRead } from "../throttle.ts";
@@ -14,16 +16,19 @@ import {
   startPush,
   waitForPush,
 } from "./push.ts";
+import { listSMSPhones, SMS_MESSAGES, type SMSPhone, sendLoginPasscode } from "./sms-passcodes.ts";
 import { createUser, findUser } from "./users.ts";
 import { PASSCODE_MESSAGES, passcodeDenyMessage, recordAuthAttempt } from "./verify-passcode.ts";
 
 /** What a user is offered at preauth (duo-compat §3.6 `devices`). */
 export interface AuthDevice {
   id: string;
-  /** A Twofold Authenticator is a `phone`; hardware tokens and authenticator apps are `token`s. */
+  /** A Twofold Authenticator or a phone for text messages is a `phone`; apps and hardware tokens are `token`s. */
   type: "phone" | "token";
   name: string;
-  capabilities: Array<"auto" | "push" | "mobile_otp">;
+  capabilities: Array<"auto" | "push" | "mobile_otp" | "sms">;
+  /** A phone for text messages: its number with all but the last four digits masked (N1). */
+  number?: string;
 }
 
 export type PreauthOutcome =
@@ -53,6 +58,13 @@ export const AUTH_MESSAGES = {
   smsUnavailable:
     "SMS passcodes are not available. Use a passcode from your authenticator app or token, or a bypass code.",
   optionUnavailable: "That option is not available. Choose one of the options listed or enter a passcode.",
+  methodNotAllowed: "This application does not accept that method. Use another one.",
+  noAllowedMethod: "None of your methods work with this application. Contact your IT service desk.",
+  newUserAllowed: "Allowed: this application does not require a second factor from new users",
+  resetRequired:
+    "Your second factor was removed. Contact your IT service desk to set up a new one before you log in.",
+  smsQuota: "Too many codes. Try again later.",
+  smsCooldown: "A code was just sent. Wait a moment before asking for another.",
 } as const;
 
 /**
@@ -69,7 +81,15 @@ const IMMEDIATE_DENIALS = {
   push_locked_out: { status: "locked_out", message: AUTH_MESSAGES.lockedOut },
   push_needs_verification: { status: "deny", message: AUTH_MESSAGES.verifiedPushRequired },
   push_application_disabled: { status: "deny", message: AUTH_MESSAGES.denied },
+  push_not_allowed: { status: "deny", message: AUTH_MESSAGES.methodNotAllowed },
   sms_unavailable: { status: "deny", message: AUTH_MESSAGES.smsUnavailable },
+  // Duo's answer to factor=sms: a deny whose status is `sent` (§3.7); the code is then typed as a passcode.
+  sms_sent: { status: "sent", message: SMS_MESSAGES.sent },
+  sms_stopped: { status: "deny", message: SMS_MESSAGES.stopped },
+  sms_quota: { status: "deny", message: AUTH_MESSAGES.smsQuota },
+  sms_cooldown: { status: "deny", message: AUTH_MESSAGES.smsCooldown },
+  sms_not_sent: { status: "deny", message: SMS_MESSAGES.unavailable },
+  sms_locked_out: { status: "locked_out", message: AUTH_MESSAGES.lockedOut },
   option_unavailable: { status: "deny", message: AUTH_MESSAGES.optionUnavailable },
 } as const satisfies Record<string, { status: string; message: string }>;
 
@@ -93,11 +113,62 @@ export async function denyLogin(
     ip: string | null;
     factor: AuthFactor;
     reason: ImmediateDenial;
+    /** Words for this answer when they carry a detail (minutes to wait); status polls read the plain ones. */
+    message?: string;
   },
 ): Promise<{ txid: string; outcome: AuthOutcome }> {
   const txid = randomHex(16);
-  await recordAuthAttempt(deps, { ...input, txid, now: deps.clock.now(), result: "deny" });
-  return { txid, outcome: immediateOutcome(input.reason, input.factor) };
+  const { message, ...attempt } = input;
+  await recordAuthAttempt(deps, { ...attempt, txid, now: deps.clock.now(), result: "deny" });
+  const outcome = immediateOutcome(input.reason, input.factor);
+  return { txid, outcome: message ? { ...outcome, message } : outcome };
+}
+
+/** What sendLoginPasscode's refusals are logged and answered as. */
+const SMS_REFUSALS = {
+  not_allowed: "sms_unavailable",
+  cooldown: "sms_cooldown",
+  locked_out: "sms_locked_out",
+  stopped: "sms_stopped",
+  quota: "sms_quota",
+  unavailable: "sms_not_sent",
+} as const satisfies Record<string, ImmediateDenial>;
+
+export type SMSRequestOutcome =
+  | { noCapableDevice: true }
+  | { noCapableDevice: false; txid: string; outcome: AuthOutcome };
+
+/**
+ * A login asks for a text-message passcode (Auth API `factor=sms`, REST v1 `smsN`): Duo answers `deny` with
+ * status `sent` and the user then types the code as a passcode (§3.7). Every answer is a deny logged with its
+ * reason; asking for a text is never a failed login (send quotas are the guard's, apart from guess counters).
+ */
+export async function requestLoginSMS(
+  deps: Deps,
+  input: {
+    user: User | undefined;
+    username: string;
+    application: Application;
+    ip: string | null;
+    /** `auto` or one of the user's phones. */
+    device: string;
+  },
+): Promise<SMSRequestOutcome> {
+  const { user } = input;
+  const deny = async (reason: ImmediateDenial, message?: string): Promise<SMSRequestOutcome> => ({
+    noCapableDevice: false,
+    ...(await denyLogin(deps, { ...input, factor: "sms", reason, ...(message ? { message } : {}) })),
+  });
+  if (!user || user.status === "disabled") return deny("sms_unavailable");
+  const sent = await sendLoginPasscode(deps, {
+    user,
+    application: input.application,
+    ip: input.ip,
+    phoneId: input.device,
+  });
+  if (sent.sent) return deny("sms_sent");
+  if (sent.reason === "no_phone") return { noCapableDevice: true };
+  return deny(SMS_REFUSALS[sent.reason], sent.message);
 }
 
 /**
@@ -129,10 +200,45 @@ export async function preauthenticate(
     });
     return { result, user: user ?? null, message, reason };
   };
-  const newUser = () =>
-    application.policy.newUserPolicy === "enroll"
-      ? finish("enroll", "enroll", AUTH_MESSAGES.enroll)
-      : finish("deny", "not_enrolled", AUTH_MESSAGES.denied);
+  const policy = effectivePolicy(deps.policy, application);
+  // No second factor. Enrol or allow only a user who never had one (CISA AA22-074A): a user whose factors were
+  // removed waits for an administrator's reset (`twofold user reset-enrollment`).
+  const newUser = async (): Promise<PreauthOutcome> => {
+    if (policy.newUserPolicy === "deny") return finish("deny", "not_enrolled", AUTH_MESSAGES.denied);
+    if (user && !(await mayEnrollAsNewUser(deps.store, user.id)))
+      return finish("deny", "enrollment_reset_required", AUTH_MESSAGES.resetRequired);
+    if (policy.newUserPolicy === "enroll") return finish("enroll", "enroll", AUTH_MESSAGES.enroll);
+    // Let in without a factor: still a completed authentication, through the gate, logged as such (G1).
+    const verdict = await deps.store.transaction((store) =>
+      completeAuthentication(
+        { ...deps, store },
+        {
+          userId: user?.id ?? null,
+          username: input.username,
+          applicationId: application.id,
+          factor: "none",
+          factorClass: null,
+          reason: "allow_unenrolled_user",
+          ip: input.ip,
+          txid: randomHex(16),
+          now,
+        },
+      ),
+    );
+    return verdict.result === "allow"
+      ? {
+          result: "allow",
+          user: user ?? null,
+          message: AUTH_MESSAGES.newUserAllowed,
+          reason: "allow_unenrolled_user",
+        }
+      : {
+          result: "deny",
+          user: user ?? null,
+          message: gateDenyMessage(verdict, now),
+          reason: verdict.reason,
+        };
+  };
 
   if (!user) return newUser();
   if (user.status === "disabled") return finish("deny", "user_disabled", AUTH_MESSAGES.disabled);
@@ -159,24 +265,30 @@ export async function preauthenticate(
       : { result: "deny", user, message: gateDenyMessage(verdict, now), reason: verdict.reason };
   }
 
-  const [devices, credentials, bypass, rescue, lockouts, suspendedAt] = await Promise.all([
+  const [devices, allCredentials, bypass, rescue, lockouts, suspendedAt, smsPhones] = await Promise.all([
     deps.store.listDevices(user.id),
     deps.store.listUsableOTPCredentials(user.id),
     deps.store.listLiveBypassCodes(user.id, now),
     deps.store.listUnusedRescueCodes(user.id),
     deps.store.listLockouts(user.id),
     deps.store.getPushSuspendedAt(user.id),
+    listSMSPhones(deps, user, application),
   ]);
   const active = devices.filter((d) => d.status === "active");
-  const hasPasscodes =
-    credentials.length > 0 ||
-    (bypass.length > 0 && application.policy.allowBypassCodes) ||
-    (rescue.length > 0 && application.policy.allowRescueCodes);
-  if (active.length === 0 && !hasPasscodes) return newUser();
+  if (active.length === 0 && allCredentials.length === 0 && bypass.length === 0 && rescue.length === 0)
+    return newUser();
+  // What this application's policy lets the user use (docs/policy.md).
+  const allows = (m: Parameters<typeof allowsMethod>[1]) => allowsMethod(policy, m);
+  const credentials = allCredentials.filter((c) => allows(c.kind === "token" ? "token" : "passcode-app"));
+  const pushAllowed = allows("push") && active.length > 0;
+  const bypassAllowed = bypass.length > 0 && allows("bypass");
+  const rescueAllowed = rescue.length > 0 && allows("rescue");
+  if (!pushAllowed && credentials.length === 0 && !bypassAllowed && !rescueAllowed && smsPhones.length === 0)
+    return finish("deny", "no_allowed_method", AUTH_MESSAGES.noAllowedMethod);
 
   // The earliest time one of the user's closed classes opens again: what "try again in N minutes" says.
   let reopensAt = Number.POSITIVE_INFINITY;
-  const open = (cls: "otp" | "push" | "bypass" | "rescue") => {
+  const open = (cls: "otp" | "push" | "bypass" | "rescue" | "sms") => {
     const d = evaluateLockout(
       lockouts.find((l) => l.factorClass === cls),
       now,
@@ -185,11 +297,12 @@ export async function preauthenticate(
     if (!d.allowed) reopensAt = Math.min(reopensAt, d.retryAt);
     return d.allowed;
   };
-  const pushOpen = active.length > 0 && suspendedAt === null && open("push");
+  const pushOpen = pushAllowed && suspendedAt === null && open("push");
   const passcodeOpen =
     (credentials.length > 0 && open("otp")) ||
-    (bypass.length > 0 && application.policy.allowBypassCodes && open("bypass")) ||
-    (rescue.length > 0 && application.policy.allowRescueCodes && open("rescue"));
+    (bypassAllowed && open("bypass")) ||
+    (rescueAllowed && open("rescue")) ||
+    (smsPhones.length > 0 && open("sms"));
   if (!pushOpen && !passcodeOpen)
     return finish(
       "deny",
@@ -200,7 +313,13 @@ export async function preauthenticate(
   return {
     result: "auth",
     user,
-    devices: listAuthDevices(active, credentials, suspendedAt === null),
+    devices: listAuthDevices(
+      active,
+      credentials,
+      pushAllowed && suspendedAt === null,
+      allows("passcode-app"),
+      smsPhones,
+    ),
     message: AUTH_MESSAGES.active,
   };
 }
@@ -209,17 +328,25 @@ function listAuthDevices(
   devices: Device[],
   credentials: OTPCredential[],
   pushAllowed: boolean,
+  passcodesAllowed: boolean,
+  smsPhones: SMSPhone[],
 ): AuthDevice[] {
   const onDevices = new Set(devices.map((d) => d.otpCredentialId).filter((id) => id !== null));
   return [
-    ...devices.map(
-      (d): AuthDevice => ({
-        id: d.id,
-        type: "phone",
-        name: d.name,
-        capabilities: pushAllowed ? ["auto", "push", "mobile_otp"] : ["mobile_otp"],
-      }),
-    ),
+    // A phone offers what the application allows of it now: push, its offline passcodes, or neither (not listed).
+    ...devices
+      .map(
+        (d): AuthDevice => ({
+          id: d.id,
+          type: "phone",
+          name: d.name,
+          capabilities: [
+            ...(pushAllowed ? (["auto", "push"] as const) : []),
+            ...(passcodesAllowed ? (["mobile_otp"] as const) : []),
+          ],
+        }),
+      )
+      .filter((d) => d.capabilities.length > 0),
     ...credentials
       .filter((c) => !onDevices.has(c.id))
       .map(
@@ -230,6 +357,15 @@ function listAuthDevices(
           capabilities: ["mobile_otp"],
         }),
       ),
+    ...smsPhones.map(
+      (p): AuthDevice => ({
+        id: p.id,
+        type: "phone",
+        name: p.name,
+        capabilities: ["sms"],
+        number: p.maskedNumber,
+      }),
+    ),
   ];
 }
 
@@ -249,6 +385,10 @@ const GATE_MESSAGES: Partial<Record<string, string>> = {
   application_disabled: AUTH_MESSAGES.denied,
   bypass_status_revoked: AUTH_MESSAGES.denied,
   plain_push_not_allowed: AUTH_MESSAGES.verifiedPushRequired,
+  // Not `factor_not_allowed`: a code of a method the application refuses reads like a wrong code, or the
+  // answer would tell a guesser that their code was right (A5).
+  new_user_not_allowed: AUTH_MESSAGES.denied,
+  enrolled_user: AUTH_MESSAGES.denied,
 };
 
 /** What a user is told when the gate refused: "try again in N minutes" for a lock, else why, in few words. */
@@ -298,6 +438,7 @@ const PUSH_REFUSALS: Record<Exclude<PushRefusal, "no_devices">, ImmediateDenial>
   locked_out: "push_locked_out",
   verified_push_required: "push_needs_verification",
   application_disabled: "push_application_disabled",
+  push_not_allowed: "push_not_allowed",
 };
 
 /**

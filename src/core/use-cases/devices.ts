@@ -6,6 +6,7 @@ import { deviceRequestText } from "../device-protocol.ts";
 import { TwofoldError } from "../errors.ts";
 import type { Device } from "../model.ts";
 import type { PushEvent, PushView } from "../ports.ts";
+import { recordFactorRemoved } from "./factor-changes.ts";
 import { notify } from "./notify.ts";
 import { deliverySealContext, pushView } from "./push.ts";
 import { requireUser } from "./users.ts";
@@ -129,6 +130,7 @@ export async function revokeDevice(deps: Deps, actor: Actor, deviceId: string): 
     await tx.setDeviceDelivery(device.id, null);
     if (device.otpCredentialId) await tx.deleteOTPCredential(device.otpCredentialId);
     const txDeps = { ...deps, store: tx };
+    await recordFactorRemoved(txDeps, device.userId);
     await audit(txDeps, actor, {
       action: "factor.remove",
       targetType: "user",

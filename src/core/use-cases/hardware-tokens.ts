@@ -6,6 +6,7 @@ import type { OTPCredential } from "../model.ts";
 import { generateHOTP, type OTPParameters } from "../otp/hotp.ts";
 import { totpStep } from "../otp/totp.ts";
 import { checkImportedToken, type ImportedToken, type ImportedTokenField } from "../tokens/imported-token.ts";
+import { recordFactorAdded, recordFactorRemoved } from "./factor-changes.ts";
 import { notify } from "./notify.ts";
 import { matchOTP, openOTPParameters, otpSealContext } from "./otp-credentials.ts";
 import type { ImportProgress } from "./users.ts";
@@ -172,6 +173,7 @@ export async function deleteToken(deps: Deps, actor: Actor, id: string): Promise
       targetId: token.id,
       before: { serial: token.serial, userId: token.userId },
     });
+    if (token.userId) await recordFactorRemoved({ ...deps, store: tx }, token.userId);
     if (token.userId)
       await notify({ ...deps, store: tx }, token.userId, "factor-removed", {
         factor: "hardware token",
@@ -205,6 +207,7 @@ export async function assignToken(
       before: { userId: null },
       after: { userId: user.id, serial },
     });
+    await recordFactorAdded({ ...deps, store: tx }, user.id);
     await notify({ ...deps, store: tx }, user.id, "factor-added", { factor: "hardware token", serial });
   });
   return toPublicToken({ ...token, userId: user.id, assignedAt: now });
@@ -222,6 +225,7 @@ export async function unassignToken(deps: Deps, actor: Actor, serial: string): P
       before: { userId: token.userId },
       after: { userId: null },
     });
+    if (token.userId) await recordFactorRemoved({ ...deps, store: tx }, token.userId);
     if (token.userId)
       await notify({ ...deps, store: tx }, token.userId, "factor-removed", {
         factor: "hardware token",

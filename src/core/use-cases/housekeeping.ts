@@ -1,6 +1,7 @@
-// Retention (L-2): deletes what has outlived its use — expired pushes, activation links, enrolments, replay records, old log entries.
+// Retention (L-2): deletes what has outlived its use — expired pushes, activation links, enrolments, replay records, text codes, sent messages, old log entries.
 import type { Deps } from "../deps.ts";
 import type { Store } from "../ports.ts";
+import { spendDayOf } from "../sms-guard-rules.ts";
 
 /** How long each kind of row is kept (configuration `housekeeping.*`). */
 export interface Retention {
@@ -14,6 +15,12 @@ export interface Retention {
   authLogRetentionDays: number;
   /** Login-throttle counters: kept this long (twice the longest throttle window; the services fill it in). */
   throttleRetentionSeconds?: number;
+  /** Finished outbox messages (sent, delivered, failed): kept this many days (`sms.outbox.retentionDays`). */
+  outboxRetentionDays?: number;
+  /** Records of single texts (sms.guard.sendRetentionDays; the services fill it in). */
+  smsSendRetentionDays?: number;
+  /** SMS day totals, refusal counts and ended stops (sms.guard.historyDays; the services fill it in). */
+  smsHistoryDays?: number;
 }
 
 /**
@@ -71,9 +78,41 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     prune: (store, before, limit) => store.pruneLoginSessions(before, limit),
   },
   {
+    // Trusted browsers once expired or revoked: kept for the grace period so the user's list says what happened.
+    name: "trusted browsers",
+    cutoff: (now, r) => now - r.graceSeconds * SECOND,
+    prune: (store, before, limit) => store.pruneTrustedBrowsers(before, limit),
+  },
+  {
     name: "login throttle counters",
     cutoff: (now, r) => now - (r.throttleRetentionSeconds ?? (2 * DAY) / SECOND) * SECOND,
     prune: (store, before) => store.deleteThrottleCounts(before),
+  },
+  {
+    name: "text-message codes",
+    cutoff: (now, r) => now - r.graceSeconds * SECOND,
+    prune: (store, before, limit) => store.pruneSMSCodes(before, limit),
+  },
+  {
+    // Messages still waiting are never pruned: the outbox is bounded by refusing new ones instead.
+    name: "outbox messages",
+    cutoff: (now, r) => now - (r.outboxRetentionDays ?? 30) * DAY,
+    prune: (store, before, limit) => store.pruneOutboxMessages(before, limit),
+  },
+  {
+    name: "SMS sends",
+    cutoff: (now, r) => now - (r.smsSendRetentionDays ?? 8) * DAY,
+    prune: (store, before, limit) => store.pruneSmsSends(before, limit),
+  },
+  {
+    name: "SMS daily totals",
+    cutoff: (now, r) => now - (r.smsHistoryDays ?? 400) * DAY,
+    prune: (store, before, limit) => store.pruneSmsHistory(spendDayOf(before, 0), limit),
+  },
+  {
+    name: "ended SMS stops",
+    cutoff: (now, r) => now - (r.smsHistoryDays ?? 400) * DAY,
+    prune: (store, before, limit) => store.pruneSmsStops(before, limit),
   },
   {
     name: "authentication log",

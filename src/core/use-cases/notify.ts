@@ -1,9 +1,10 @@
-// Queues a user notification in the outbox, inside the caller's transaction, so it survives a crash (G3, F-16).
+// Queues a user notification (and its e-mail, when mail is configured) inside the caller's transaction, so it survives a crash (G3, F-16).
 import { randomId } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
+import { queueNotificationMail } from "./email-notifications.ts";
 
 export async function notify(
-  deps: Pick<Deps, "store" | "clock">,
+  deps: Deps,
   userId: string,
   kind: string,
   payload: Record<string, unknown>,
@@ -16,4 +17,5 @@ export async function notify(
     createdAt: deps.clock.now(),
     sentAt: null,
   });
+  await queueNotificationMail(deps, userId, kind, payload);
 }

@@ -5,6 +5,7 @@ import { type ErrorIssue, TwofoldError } from "../errors.ts";
 import { PHONE_TYPES, type Phone } from "../model.ts";
 import type { PhonePatch } from "../ports.ts";
 import { revokeDevice } from "./devices.ts";
+import { recordFactorRemoved } from "./factor-changes.ts";
 import { createDeviceActivation, type DeviceActivationTicket } from "./push.ts";
 import { requireUser } from "./users.ts";
 
@@ -82,7 +83,11 @@ export async function updatePhone(deps: Deps, actor: Actor, id: string, input: P
   const issues = validatePhone(input);
   if (issues.length > 0) throw new TwofoldError("ERR_VALIDATION", "invalid phone", { issues });
   const patch: PhonePatch = {};
-  if (input.number !== undefined) patch.number = input.number || null;
+  if (input.number !== undefined) {
+    patch.number = input.number || null;
+    // A new number is a new authenticator (E2): it is verified again before it receives passcodes.
+    if (patch.number !== phone.number) patch.smsVerifiedAt = null;
+  }
   if (input.extension !== undefined) patch.extension = input.extension || null;
   if (input.name !== undefined) patch.name = input.name || null;
   if (input.type !== undefined) patch.type = input.type as Phone["type"];
@@ -91,6 +96,8 @@ export async function updatePhone(deps: Deps, actor: Actor, id: string, input: P
     const updated = await tx.updatePhone(phone.id, patch);
     if (!updated) throw new TwofoldError("ERR_NOT_FOUND", `no phone ${id}`);
     const before = Object.fromEntries(Object.keys(patch).map((k) => [k, phone[k as keyof PhonePatch]]));
+    if (phone.userId && patch.number !== undefined && patch.number !== phone.number)
+      await recordFactorRemoved({ ...deps, store: tx }, phone.userId, "phone_changed");
     await audit({ ...deps, store: tx }, actor, {
       action: "phone.update",
       targetType: "phone",
@@ -121,6 +128,7 @@ export async function deletePhone(deps: Deps, actor: Actor, id: string): Promise
     const txDeps = { ...deps, store: tx };
     await revokePhoneDevice(txDeps, actor, phone);
     if (!(await tx.deletePhone(phone.id))) return false;
+    if (phone.userId) await recordFactorRemoved(txDeps, phone.userId, "phone_changed");
     await audit(txDeps, actor, {
       action: "phone.delete",
       targetType: "phone",
@@ -145,6 +153,7 @@ export async function attachPhone(
       throw new TwofoldError("ERR_VALIDATION", "the phone belongs to another user", {
         issues: [{ path: "phone_id", message: "already attached to another user; detach it first" }],
       });
+    if (phone.userId !== user.id) await recordFactorRemoved({ ...deps, store: tx }, user.id, "phone_changed");
     await audit({ ...deps, store: tx }, actor, {
       action: "phone.attach",
       targetType: "phone",
@@ -172,6 +181,7 @@ export async function detachPhone(
     if (!(await tx.detachPhone(phone.id, user.id)))
       throw new TwofoldError("ERR_NOT_FOUND", "the phone is not attached to this user");
     await revokePhoneDevice(txDeps, actor, phone);
+    await recordFactorRemoved(txDeps, user.id, "phone_changed");
     await audit(txDeps, actor, {
       action: "phone.detach",
       targetType: "phone",

@@ -1,5 +1,6 @@
 // The login prompt's steps on a login session: which methods, push with number matching, passcodes, the code back to the application.
 
+import { allowsMethod } from "../application-policy.ts";
 import { randomHex, sha256Hex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
@@ -68,8 +69,13 @@ export interface PromptMethods {
  * method list (policy) narrows this list here, so Other options shows only what both the user has and the
  * application allows.
  */
-export function allowedPromptMethods(_application: Application): readonly PromptMethod[] {
-  return PROMPT_METHODS;
+export function allowedPromptMethods(application: Application): readonly PromptMethod[] {
+  const passcodeMethods = ["passcode-app", "token", "bypass", "rescue", "sms"] as const;
+  return PROMPT_METHODS.filter((m) =>
+    m === "push" || m === "webauthn"
+      ? allowsMethod(application.policy, m)
+      : passcodeMethods.some((p) => allowsMethod(application.policy, p)),
+  );
 }
 
 /** What the user has and the application allows (Other options, ux.md §2.1). */
@@ -95,9 +101,10 @@ export async function listPromptMethods(deps: Deps, login: PromptLogin): Promise
     : [];
   const passcode =
     allowed.includes("passcode") &&
-    (otp.length > 0 ||
-      (bypass.length > 0 && login.application.policy.allowBypassCodes) ||
-      (rescue.length > 0 && login.application.policy.allowRescueCodes));
+    ((otp.some((c) => c.kind === "app") && allowsMethod(login.application.policy, "passcode-app")) ||
+      (otp.some((c) => c.kind === "token") && allowsMethod(login.application.policy, "token")) ||
+      (bypass.length > 0 && allowsMethod(login.application.policy, "bypass")) ||
+      (rescue.length > 0 && allowsMethod(login.application.policy, "rescue")));
   return { pushDevices, passcode, webauthnKeys, allowed };
 }
 
@@ -114,7 +121,8 @@ export type PromptPush =
         | "locked_out"
         | "unknown_user"
         | "application_disabled"
-        | "verified_push_required";
+        | "verified_push_required"
+        | "push_not_allowed";
     };
 
 /**

@@ -1,5 +1,6 @@
 // Push approval: device activation, push transactions with number matching, signed answers, fatigue limits (D1-D6, G5).
 
+import { allowsMethod, effectivePolicy } from "../application-policy.ts";
 import { encodeBase32 } from "../base32.ts";
 import { completeAuthentication } from "../completion-gate.ts";
 import { importP256PublicKey, verifyP256Signature } from "../crypto/ecdsa.ts";
@@ -19,8 +20,10 @@ import type {
 } from "../model.ts";
 import type { PushEvent, PushView } from "../ports.ts";
 import { Secret } from "../secret.ts";
+import { recordFactorAdded } from "./factor-changes.ts";
 import { notify } from "./notify.ts";
 import { otpSealContext } from "./otp-credentials.ts";
+import { revokeTrustedBrowsersForUser } from "./trust-revocation.ts";
 import { findUser, requireUser } from "./users.ts";
 
 // ---------------------------------------------------------------- activation (G5, D3)
@@ -226,6 +229,7 @@ export async function activateDevice(
       }
       await tx.setPhoneDevice(activation.phoneId, deviceId);
     }
+    await recordFactorAdded({ ...deps, store: tx }, activation.userId);
     await audit(
       { ...deps, store: tx },
       { name: `device:${deviceId}` },
@@ -289,7 +293,8 @@ export type PushStart =
         | "locked_out"
         | "unknown_user"
         | "application_disabled"
-        | "verified_push_required";
+        | "verified_push_required"
+        | "push_not_allowed";
     };
 
 export async function startPush(deps: Deps, request: PushRequest): Promise<PushStart> {
@@ -299,8 +304,11 @@ export async function startPush(deps: Deps, request: PushRequest): Promise<PushS
       issues: [{ path: "info", message: `longer than ${p.infoMaxBytes} bytes` }],
     });
   if (request.application?.status === "disabled") return { started: false, reason: "application_disabled" };
+  const policy = request.application && effectivePolicy(deps.policy, request.application);
+  // The application's policy may leave push out (the completion gate would deny the approval anyway).
+  if (policy && !allowsMethod(policy, "push")) return { started: false, reason: "push_not_allowed" };
   // D1: an application gets pushes without number matching only when its policy says it has no screen.
-  if (!request.verified && request.application && request.application.policy.allowPlainPush !== true)
+  if (!request.verified && policy && policy.allowPlainPush !== true)
     return { started: false, reason: "verified_push_required" };
   const user = await findUser(deps, request.username);
   if (!user || user.status === "disabled") return { started: false, reason: "unknown_user" };
@@ -491,6 +499,8 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
     if (failure) await tx.recordFailure(push.userId, "push", now);
     if (status === "fraud") {
       await tx.setPushSuspendedAt(push.userId, now);
+      // Someone else may be holding the password: no browser of this user skips the second factor any more (I5).
+      await revokeTrustedBrowsersForUser(txDeps, push.userId, "fraud_reported");
       await audit(
         txDeps,
         { name: `device:${device.id}` },

@@ -6,6 +6,7 @@ import { TwofoldError } from "../errors.ts";
 import type { OTPCredential } from "../model.ts";
 import { buildOTPAuthURI } from "../otp/otpauth-uri.ts";
 import { Secret } from "../secret.ts";
+import { recordFactorAdded, recordFactorRemoved } from "./factor-changes.ts";
 import { notify } from "./notify.ts";
 import { clampDrift, matchOTP, otpSealContext } from "./otp-credentials.ts";
 import { requireUser } from "./users.ts";
@@ -105,6 +106,7 @@ export async function confirmTOTP(
     );
     if (!ok)
       throw new TwofoldError("ERR_ENROLLMENT_NOT_FOUND", "the enrolment was already confirmed or expired");
+    if (c.userId) await recordFactorAdded({ ...deps, store: tx }, c.userId);
     await audit({ ...deps, store: tx }, actor, {
       action: "factor.add",
       targetType: "user",
@@ -126,7 +128,9 @@ export async function removeOTPCredential(deps: Deps, actor: Actor, credentialId
       targetId: c.userId,
       before: { credentialId: c.id, kind: c.kind, type: c.type },
     });
-    if (c.userId)
+    if (c.userId) {
+      await recordFactorRemoved({ ...deps, store: tx }, c.userId);
       await notify({ ...deps, store: tx }, c.userId, "factor-removed", { factor: "authenticator app" });
+    }
   });
 }

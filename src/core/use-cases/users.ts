@@ -3,9 +3,10 @@ import { hashPassword, randomId } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { type ErrorIssue, TwofoldError } from "../errors.ts";
 import { describeLockout, type LockoutStatus } from "../lockout.ts";
-import type { User, UserStatus } from "../model.ts";
+import { USER_LANGUAGES, type User, type UserLanguage, type UserStatus } from "../model.ts";
 import type { UserPatch } from "../ports.ts";
 import { canonicalizeUsername, tryCanonicalizeUsername } from "../username.ts";
+import { revokeTrustedBrowsersForUser } from "./trust-revocation.ts";
 import { reconcileIfContested } from "./username-reconciliation.ts";
 
 export interface NewUser {
@@ -16,6 +17,8 @@ export interface NewUser {
   status?: UserStatus;
   password?: string | null;
   notes?: string | null;
+  /** The language of the user's notifications (`en`, `zh-Hant`). */
+  language?: UserLanguage | null;
   /** Other names the user logs in with (Duo `alias1`…); they share the user's counters and factors (A3). */
   aliases?: string[];
 }
@@ -91,8 +94,10 @@ function validateNewUser(deps: Pick<Deps, "stripDomains">, input: NewUser): Erro
   return issues;
 }
 
-function validateUserFields(input: Pick<NewUser, "email" | "phone" | "realName">): ErrorIssue[] {
+function validateUserFields(input: Pick<NewUser, "email" | "phone" | "realName" | "language">): ErrorIssue[] {
   const issues: ErrorIssue[] = [];
+  if (input.language && !(USER_LANGUAGES as readonly string[]).includes(input.language))
+    issues.push({ path: "language", message: `one of ${USER_LANGUAGES.join(", ")}` });
   if (input.email && !/^[^\s@]+@[^\s@]+$/.test(input.email))
     issues.push({ path: "email", message: "not an e-mail address" });
   if (input.phone && !/^\+[1-9][0-9]{6,14}$/.test(input.phone))
@@ -114,6 +119,7 @@ async function buildUser(deps: Deps, input: NewUser): Promise<User> {
     status: input.status ?? "active",
     passwordHash: input.password ? await hashPassword(input.password) : null,
     notes: input.notes ?? null,
+    language: input.language ?? null,
     createdAt: now,
     updatedAt: now,
   };
@@ -151,6 +157,7 @@ export interface UserChanges {
   email?: string | null;
   status?: UserStatus;
   notes?: string | null;
+  language?: UserLanguage | null;
   /** The complete new list of aliases: names not in it are removed, new ones added. */
   aliases?: string[];
 }
@@ -240,9 +247,12 @@ export async function updateUser(
   if (changes.email !== undefined) patch.email = changes.email;
   if (changes.status !== undefined) patch.status = changes.status;
   if (changes.notes !== undefined) patch.notes = changes.notes;
+  if (changes.language !== undefined) patch.language = changes.language;
   const updated = await deps.store.transaction(async (tx) => {
     const u = await tx.updateUser(user.id, patch, deps.clock.now());
     if (!u) throw new TwofoldError("ERR_USER_NOT_FOUND", `no user ${JSON.stringify(identifier)}`);
+    if (patch.status === "disabled")
+      await revokeTrustedBrowsersForUser({ ...deps, store: tx }, user.id, "user_disabled");
     for (const key of removed) await tx.removeAlias(user.id, key);
     for (const a of added) await tx.addAlias(user.id, a.alias, a.canonical);
     const before: Record<string, unknown> = {};
@@ -336,6 +346,8 @@ export async function setUserStatus(
   const user = await requireUser(deps, identifier);
   const updated = await deps.store.transaction(async (tx) => {
     const u = await tx.updateUser(user.id, { status }, deps.clock.now());
+    if (status === "disabled")
+      await revokeTrustedBrowsersForUser({ ...deps, store: tx }, user.id, "user_disabled");
     await audit({ ...deps, store: tx }, actor, {
       action: "user.status",
       targetType: "user",

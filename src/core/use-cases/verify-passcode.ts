@@ -1,5 +1,6 @@
-// The one passcode use case: whatever was typed (app code, token code, bypass or rescue code), find out which and verify it once.
+// The one passcode use case: whatever was typed (app code, token code, SMS code, bypass or rescue code), find out which and verify it once.
 
+import { allowsMethod, effectivePolicy } from "../application-policy.ts";
 import { completeAuthentication, type GateDenyReason } from "../completion-gate.ts";
 import { randomBytes, randomHex, randomId } from "../crypto/index.ts";
 import { audit, type Deps } from "../deps.ts";
@@ -10,6 +11,7 @@ import { generateHOTP } from "../otp/hotp.ts";
 import { classifyPasscode } from "../passcode.ts";
 import { notify } from "./notify.ts";
 import { clampDrift, matchOTP } from "./otp-credentials.ts";
+import { hasLiveLoginCode, matchLoginSMSCode, reportLoginCodeUsed } from "./sms-passcodes.ts";
 import { findUser } from "./users.ts";
 
 export interface PasscodeAttempt {
@@ -25,6 +27,11 @@ export interface PasscodeAttempt {
    * user, already completed) rolls the whole attempt back with ERR_LOGIN_SESSION_ENDED: the code stays unused.
    */
   loginSessionId?: string;
+  /**
+   * The user the caller has just found by this name (findLoginUser), so that it is not looked up twice. The
+   * transaction re-reads it all the same (deleted, disabled: the completion gate decides).
+   */
+  user?: User | undefined;
 }
 
 /**
@@ -112,7 +119,9 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
   const shape = classifyPasscode(attempt.passcode, deps.policy.bypass.digits);
   const factorClass = FACTOR_CLASS[shape.kind];
   const app = attempt.application ?? null;
-  const user = typeof attempt.username === "string" ? await findUser(deps, attempt.username) : undefined;
+  const user =
+    attempt.user ??
+    (typeof attempt.username === "string" ? await findUser(deps, attempt.username) : undefined);
 
   if (!user || user.status === "disabled") {
     burnOTPWork();
@@ -120,6 +129,16 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
     await logAttempt(deps, { user, attempt, app, txid, now, factor: "none", result: "deny", reason });
     return { result: "deny", factor: "none", userId: user?.id ?? null, txid, reason };
   }
+
+  // A code of the text-message length may also be the user's live SMS passcode (E1): the one field takes both,
+  // and that code's tries count in its own class, `sms`, whose row is locked second (always in this order). Read
+  // before the transaction, so the user's lockout row is not held for it (a text sent meanwhile was not typed yet).
+  const smsLive =
+    shape.kind === "otp" &&
+    shape.value.length === deps.policy.sms.codeDigits &&
+    (deps.messaging?.sms.length ?? 0) > 0
+      ? await hasLiveLoginCode(deps, user.id)
+      : false;
 
   return deps.store.transaction(async (store) => {
     const tx: Deps = { ...deps, store };
@@ -133,9 +152,16 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       await logAttempt(tx, { user, attempt, app, txid, now, factor, result: "deny", reason });
       return { result: "deny", factor, userId: user.id, txid, reason, ...(retryAt ? { retryAt } : {}) };
     };
-    const fail = async (reason: DenyReason, factor: AuthFactor = "none"): Promise<PasscodeOutcome> => {
-      const failures = await store.recordFailure(user.id, factorClass, now);
-      if (failures === deps.policy.lockout.maxFailures) await recordLock(tx, user, factorClass, failures);
+    /** Count the failure against every class whose secrets were checked (a typed code may be an app or SMS code). */
+    const fail = async (
+      reason: DenyReason,
+      factor: AuthFactor = "none",
+      classes: readonly FactorClass[] = [factorClass],
+    ): Promise<PasscodeOutcome> => {
+      for (const cls of classes) {
+        const failures = await store.recordFailure(user.id, cls, now);
+        if (failures === deps.policy.lockout.maxFailures) await recordLock(tx, user, cls, failures);
+      }
       return deny(reason, factor);
     };
     const succeed = async (
@@ -143,14 +169,15 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       matchedId: string,
       consumed: boolean,
       usesLeft?: number | null,
+      matchedClass: FactorClass = factorClass,
     ): Promise<PasscodeOutcome> => {
-      if (!consumed) return fail("replayed_passcode", factor);
+      if (!consumed) return fail("replayed_passcode", factor, [matchedClass]);
       const verdict = await completeAuthentication(tx, {
         userId: user.id,
         username: typeof attempt.username === "string" ? attempt.username : "",
         applicationId: app?.id ?? null,
         factor,
-        factorClass,
+        factorClass: matchedClass,
         reason: "valid_passcode",
         ip: attempt.ip ?? null,
         txid,
@@ -197,21 +224,32 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       };
     };
 
+    const smsState = smsLive ? await store.lockAttemptState(user.id, "sms") : undefined;
     // Deleted since the lookup (read after the lock: SQLite takes its write lock first).
     if (!(await store.getUser(user.id))) return deny("user_deleted");
     const decision = evaluateLockout(state, now, deps.policy.lockout);
-    if (!decision.allowed) {
+    const smsDecision = smsState ? evaluateLockout(smsState, now, deps.policy.lockout) : undefined;
+    if (!decision.allowed && !smsDecision?.allowed) {
       burnOTPWork();
-      return deny(decision.locked ? "locked_out" : "rate_delayed", "none", decision.retryAt);
+      const retryAt =
+        smsDecision && !smsDecision.allowed
+          ? Math.min(decision.retryAt, smsDecision.retryAt)
+          : decision.retryAt;
+      return deny(decision.locked ? "locked_out" : "rate_delayed", "none", retryAt);
     }
     if (shape.kind === "malformed") return fail("malformed_passcode");
-    if (shape.kind === "bypass" && app && !app.policy.allowBypassCodes)
+    // Bypass and rescue codes have their own shape: a code of a method the application leaves out is refused
+    // before any is looked at. App and token codes share one; the completion gate refuses those (A4).
+    const policy = app && effectivePolicy(deps.policy, app);
+    if (shape.kind === "bypass" && policy && !allowsMethod(policy, "bypass"))
       return fail("factor_not_allowed", "bypass");
-    if (shape.kind === "rescue" && app && !app.policy.allowRescueCodes)
+    if (shape.kind === "rescue" && policy && !allowsMethod(policy, "rescue"))
       return fail("factor_not_allowed", "rescue");
 
     if (shape.kind === "otp") {
-      for (const c of await store.listUsableOTPCredentials(user.id)) {
+      const checked: FactorClass[] = [];
+      if (decision.allowed) checked.push("otp");
+      for (const c of decision.allowed ? await store.listUsableOTPCredentials(user.id) : []) {
         const m = matchOTP(deps.keyring, c, shape.value, now, {
           totpWindow: deps.policy.totp.window,
           hotpLookAhead: deps.policy.hotp.lookAhead,
@@ -228,7 +266,17 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
             : await store.consumeHOTPCounter(c.id, m.counter);
         return succeed(factor, c.id, consumed);
       }
-      return fail("invalid_passcode");
+      if (smsDecision?.allowed) {
+        checked.push("sms");
+        const code = await matchLoginSMSCode(tx, user.id, app?.id ?? null, shape.value);
+        if (code) {
+          const consumed = await store.consumeSMSCode(code.id, now);
+          const outcome = await succeed("sms", code.id, consumed, undefined, "sms");
+          if (outcome.result === "allow") await reportLoginCodeUsed(tx, code);
+          return outcome;
+        }
+      }
+      return fail("invalid_passcode", "none", checked);
     }
 
     if (shape.kind === "bypass") {

@@ -14,6 +14,7 @@ import { TwofoldError } from "../errors.ts";
 import { evaluateLockout } from "../lockout.ts";
 import type { Application, User, WebAuthnCeremony, WebAuthnCredential } from "../model.ts";
 import type { WebAuthnSettings } from "../policy.ts";
+import { recordFactorAdded, recordFactorRemoved } from "./factor-changes.ts";
 import { notify } from "./notify.ts";
 import { findUser } from "./users.ts";
 import { recordAuthAttempt } from "./verify-passcode.ts";
@@ -346,6 +347,8 @@ export async function finishWebAuthnRegistration(
         },
       );
       await notify(tx, user.id, "factor-added", { factor: "security key", name });
+      // The user has had a second factor from now on, and the browsers they trusted stop skipping (I5).
+      await recordFactorAdded(tx, user.id);
       return { result: "registered", credential: viewOf(credential) };
     });
   } catch (error) {
@@ -725,6 +728,7 @@ export async function removeWebAuthnCredential(
       factor: "security key",
       name: credential.name,
     });
-    // Seam (I5): revoke the user's trusted browsers here, in this transaction, once that service exists.
+    // Trusted browsers stop skipping (I5), in this transaction.
+    await recordFactorRemoved(txDeps, credential.userId);
   });
 }

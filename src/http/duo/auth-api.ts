@@ -214,9 +214,13 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: ServiceRunt
             devices: preauth.devices.map((d) => ({
               device: d.id,
               type: d.type,
-              number: "",
+              number: d.number ?? "",
               name: d.name,
-              display_name: d.type === "phone" ? `${d.name} (Twofold Authenticator)` : d.name,
+              display_name: d.capabilities.includes("sms")
+                ? `${d.name} (${d.number ?? ""})`
+                : d.type === "phone"
+                  ? `${d.name} (Twofold Authenticator)`
+                  : d.name,
               capabilities: d.capabilities,
             })),
             // duo_unix ≥ 2.2 prints `prompt.text`; menu entries name `push1`… in the order of `devices`.
@@ -326,8 +330,8 @@ function chooseFactor(
     case "prompt":
       return typedFactor(params.prompt ?? "", info, verified);
     case "sms":
-      // Duo answers a deny and sends a new batch; none is sent here, and the message says so (§3.7).
-      return { kind: "unavailable", reason: "sms_unavailable" };
+      // Duo answers a deny with status `sent`; the code is then typed as a passcode (§3.7).
+      return { kind: "sms", device: params.device ?? "auto" };
     default:
       // Voice calls are not offered: no device is capable of them.
       return { kind: "no_capable_device" };

@@ -85,24 +85,41 @@ export function pushDevices(preauth: PreauthOutcome): Array<{ id: string; name: 
 }
 
 /** The menu duo_unix prints and the factor tokens its lines map to (§3.9 `prompt`/`factors`). */
+/** A text-message menu's entries (`sms1`, `sms2`, …) are the user's SMS phones in preauth order. */
+export function smsPhones(preauth: PreauthOutcome): Array<{ id: string; number: string }> {
+  return preauth.result === "auth"
+    ? preauth.devices
+        .filter((d) => d.capabilities.includes("sms"))
+        .map((d) => ({ id: d.id, number: d.number ?? "" }))
+    : [];
+}
+
 export function promptFor(
   preauth: PreauthOutcome & { result: "auth" },
   username: string,
 ): { text: string; factors: Record<string, string> } {
   const pushes = pushDevices(preauth);
+  const texts = smsPhones(preauth);
   const factors: Record<string, string> = {};
   const lines = [`Twofold second-factor login for ${username}`, ""];
-  if (pushes.length === 0) {
+  if (pushes.length === 0 && texts.length === 0) {
     lines.push("Enter a passcode from your authenticator app, token or a bypass code.", "", "Passcode: ");
     return { text: lines.join("\n"), factors };
   }
-  factors["default"] = "push1";
+  // Only a push is ever the default (autopush, headless logins): a text goes out only when asked for (ux.md §2).
+  if (pushes.length > 0) factors["default"] = "push1";
   lines.push("Enter a passcode or select one of the following options:", "");
   pushes.forEach((d, i) => {
     lines.push(` ${i + 1}. Push a login request to "${d.name}"`);
     factors[String(i + 1)] = `push${i + 1}`;
   });
-  lines.push("", `Passcode or option (1-${pushes.length}): `);
+  texts.forEach((p, i) => {
+    const option = pushes.length + i + 1;
+    lines.push(` ${option}. SMS passcode to ${p.number}`);
+    factors[String(option)] = `sms${i + 1}`;
+  });
+  const options = pushes.length + texts.length;
+  lines.push("", `Passcode or option (1-${options}): `);
   return { text: lines.join("\n"), factors };
 }
 
@@ -132,10 +149,15 @@ export function typedFactor(typed: string, info: string | null, verified: boolea
  */
 async function menuFactor(
   runtime: ServiceRuntime,
+  application: Application,
   user: User | undefined,
   menu: Extract<AuthFactorRequest, { kind: "menu" }>,
 ): Promise<Exclude<AuthFactorRequest, { kind: "menu" }>> {
-  if (menu.option.kind === "sms") return { kind: "unavailable", reason: "sms_unavailable" };
+  if (menu.option.kind === "sms") {
+    const phones = user ? await runtime.services.listSMSPhones(user, application) : [];
+    const phone = phones[menu.option.index - 1];
+    return phone ? { kind: "sms", device: phone.id } : { kind: "unavailable", reason: "sms_unavailable" };
+  }
   const devices =
     menu.option.kind === "push" && user
       ? (await runtime.services.listDevicesOf(user.id)).filter((d) => d.status === "active")
@@ -149,6 +171,8 @@ async function menuFactor(
 export type AuthFactorRequest =
   | { kind: "passcode"; passcode: string }
   | { kind: "push"; device: string; info: string | null; verified: boolean }
+  /** Send a text-message passcode to `device` (`auto`: the user's first SMS phone). */
+  | { kind: "sms"; device: string }
   /** A token from the preauth menu; runAuth resolves it once it has the user. */
   | { kind: "menu"; option: MenuOption; info: string | null; verified: boolean }
   /** An SMS, or a menu option that does not exist here (a phone call, a device the user lacks): a deny. */
@@ -187,7 +211,8 @@ export async function runAuth(
   await enforceThrottle(runtime, source);
   const user = await services.findLoginUser(input.ref);
   const username = user?.usernameCanonical ?? input.ref.username ?? input.ref.userId ?? "";
-  const factor = input.factor.kind === "menu" ? await menuFactor(runtime, user, input.factor) : input.factor;
+  const factor =
+    input.factor.kind === "menu" ? await menuFactor(runtime, application, user, input.factor) : input.factor;
   const answer = (done: { txid: string; outcome: AuthOutcome }): AuthStepResult =>
     input.async ? { kind: "async", txid: done.txid } : { kind: "final", outcome: done.outcome };
   if (factor.kind === "no_capable_device") return factor;
@@ -202,12 +227,27 @@ export async function runAuth(
         reason: factor.reason,
       }),
     );
+  if (factor.kind === "sms") {
+    input.onWait?.(runtime.config.sms.sendDeadlineMs + 1000);
+    const texted = await services.requestLoginSMS({
+      user,
+      username,
+      application,
+      ip: input.ip,
+      device: factor.device,
+    });
+    if (texted.noCapableDevice) return { kind: "no_capable_device" };
+    // A text for a user who does not exist (or may not log in) is a probe, counted like a wrong passcode.
+    if (!user || user.status === "disabled") await services.countFailedLogin(source);
+    return answer(texted);
+  }
   if (factor.kind === "passcode") {
     const outcome = await services.verifyPasscode({
       username,
       passcode: factor.passcode,
       application,
       ip: input.ip,
+      user,
     });
     if (outcome.result === "deny") await services.countFailedLogin(source);
     return answer({ txid: outcome.txid, outcome: passcodeOutcome(outcome, runtime.clock.now()) });

@@ -145,7 +145,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: ServiceRunti
 
 /**
  * `auto` is a factor token from the preauth menu (`push1`, `push2`, …) or whatever the user typed, which is
- * a passcode (§3.9). Phone calls and SMS are not offered: `phoneN`/`smsN` are denied, saying so.
+ * a passcode (§3.9). `smsN` sends a text-message passcode to the N-th SMS phone; phone calls are not offered.
  * Interactive logins poll status, where the verification code is shown; headless ones cannot show it.
  */
 function v1Factor(

@@ -65,6 +65,7 @@ function endedView(ctx: PromptContext, outcome: PushOutcome | Refusal, retryMinu
     case "not_allowed":
     case "application_disabled":
     case "verified_push_required":
+    case "push_not_allowed":
       return ended(t.notAllowedHere(app), false);
     case "rate_limited":
     case "too_many_since_success":

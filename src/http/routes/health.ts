@@ -1,4 +1,4 @@
-// Liveness (/health: the process answers) and readiness (/ready: the database answers within 2 s) for load balancers (N3).
+// Liveness (/health: the process answers) and readiness (/ready: the database answers within 2 s; SMS gateways reported) for load balancers (N3).
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 
@@ -9,7 +9,11 @@ const Readiness = T.Object(
   {
     status: T.Union([T.Literal("ready"), T.Literal("unavailable")]),
     checks: T.Object(
-      { database: T.Union([T.Literal("up"), T.Literal("down")]) },
+      {
+        database: T.Union([T.Literal("up"), T.Literal("down")]),
+        /** Present when SMS gateways are configured: up while at least one can take a message. */
+        sms: T.Optional(T.Union([T.Literal("up"), T.Literal("down")])),
+      },
       { additionalProperties: false },
     ),
   },
@@ -17,7 +21,15 @@ const Readiness = T.Object(
 );
 
 /** `checkDatabase` resolves when the database answers (the services' health check). */
-export function registerHealthRoutes(app: FastifyInstance, checkDatabase: () => Promise<void>): void {
+/**
+ * Readiness follows the database alone: every node shares the same SMS gateways, so a gateway down is no reason
+ * to take a node out of service (logins then use other methods); it is reported beside it for monitoring.
+ */
+export function registerHealthRoutes(
+  app: FastifyInstance,
+  checkDatabase: () => Promise<void>,
+  smsGateways: () => Array<{ name: string; up: boolean }> = () => [],
+): void {
   app.get("/health", { schema: { response: { 200: Health } } }, async () => ({ status: "ok" as const }));
 
   app.get("/ready", { schema: { response: { 200: Readiness, 503: Readiness } } }, async (request, reply) => {
@@ -28,8 +40,13 @@ export function registerHealthRoutes(app: FastifyInstance, checkDatabase: () => 
         return false;
       },
     );
-    if (up) return { status: "ready" as const, checks: { database: "up" as const } };
-    return reply.code(503).send({ status: "unavailable" as const, checks: { database: "down" as const } });
+    const gateways = smsGateways();
+    const sms =
+      gateways.length === 0 ? {} : { sms: gateways.some((g) => g.up) ? ("up" as const) : ("down" as const) };
+    if (up) return { status: "ready" as const, checks: { database: "up" as const, ...sms } };
+    return reply
+      .code(503)
+      .send({ status: "unavailable" as const, checks: { database: "down" as const, ...sms } });
   });
 }
 

@@ -2,8 +2,10 @@
 import type { Application } from "../../core/model.ts";
 import type { ApplicationPatch } from "../../core/ports.ts";
 import { toApplication } from "../rows.ts";
-import { guard, StoreContext } from "../store-context.ts";
+import { guard, hot, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable } from "../tables.ts";
+
+const Q = { get: hot("application_get", "select * from applications where id = ?") };
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class ApplicationRecords extends StoreContext {
@@ -29,9 +31,7 @@ export abstract class ApplicationRecords extends StoreContext {
   }
 
   async getApplication(id: string): Promise<Application | undefined> {
-    const row = await guard(() =>
-      this.db.selectFrom("applications").selectAll().where("id", "=", id).executeTakeFirst(),
-    );
+    const [row] = await this.hotRows<ApplicationsTable>(Q.get, [id]);
     return row && toApplication(row);
   }
 

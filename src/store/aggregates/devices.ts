@@ -1,7 +1,13 @@
 // Authenticator devices and their one-time activations.
 import type { Device, DeviceActivation } from "../../core/model.ts";
 import { toDevice, toDeviceActivation } from "../rows.ts";
-import { guard, StoreContext } from "../store-context.ts";
+import { guard, hot, StoreContext } from "../store-context.ts";
+import type { DevicesTable } from "../tables.ts";
+
+const Q = {
+  get: hot("device_get", "select * from devices where id = ?"),
+  touch: hot("device_touch", "update devices set last_seen_at = ? where id = ?"),
+};
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class DeviceRecords extends StoreContext {
@@ -27,9 +33,7 @@ export abstract class DeviceRecords extends StoreContext {
   }
 
   async getDevice(id: string): Promise<Device | undefined> {
-    const row = await guard(() =>
-      this.db.selectFrom("devices").selectAll().where("id", "=", id).executeTakeFirst(),
-    );
+    const [row] = await this.hotRows<DevicesTable>(Q.get, [id]);
     return row && toDevice(row);
   }
 
@@ -48,9 +52,7 @@ export abstract class DeviceRecords extends StoreContext {
   }
 
   async touchDevice(id: string, now: number): Promise<void> {
-    await guard(() =>
-      this.db.updateTable("devices").set({ last_seen_at: now }).where("id", "=", id).execute(),
-    );
+    await this.hotChanges(Q.touch, [now, id]);
   }
 
   async setDeviceDelivery(id: string, deliverySealed: string | null, expected?: string): Promise<boolean> {

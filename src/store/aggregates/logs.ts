@@ -1,8 +1,23 @@
 // The audit log and the authentication log.
-import type { AuditEvent, AuditInput, AuthLogEntry, AuthLogWrite } from "../../core/model.ts";
+import type { AuditEvent, AuditInput, AuthLogEntry, AuthLogWrite, FactorClass } from "../../core/model.ts";
 import type { AuthLogQuery } from "../../core/ports.ts";
 import { toAudit, toAuthLog } from "../rows.ts";
-import { guard, StoreContext } from "../store-context.ts";
+import { guard, hot, StoreContext } from "../store-context.ts";
+
+const INSERT_AUTH_LOG =
+  "insert into auth_log (id, at, user_id, username, application_id, factor, result, reason, ip, txid, node) " +
+  "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** Only a counter that is not already clear: a success after a success writes nothing there. */
+const RESET_LOCKOUT =
+  "update lockouts set failures = 0, last_failure_at = null " +
+  "where user_id = ? and factor_class = ? and (failures <> 0 or last_failure_at is not null)";
+
+const Q = {
+  authLog: hot("auth_log_append", INSERT_AUTH_LOG),
+  // PostgreSQL: the reset and the line in one statement (one round trip).
+  authLogWithReset: hot("auth_log_append_reset", `with reset as (${RESET_LOCKOUT}) ${INSERT_AUTH_LOG}`),
+  reset: hot("auth_log_reset_lockout", RESET_LOCKOUT),
+};
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LogRecords extends StoreContext {
@@ -39,25 +54,29 @@ export abstract class LogRecords extends StoreContext {
     return rows.map(toAudit);
   }
 
-  async appendAuthLog(entry: AuthLogWrite): Promise<void> {
-    await guard(() =>
-      this.db
-        .insertInto("auth_log")
-        .values({
-          id: entry.id,
-          at: entry.at,
-          user_id: entry.userId,
-          username: entry.username,
-          application_id: entry.applicationId,
-          factor: entry.factor,
-          result: entry.result,
-          reason: entry.reason,
-          ip: entry.ip,
-          txid: entry.txid,
-          node: entry.node,
-        })
-        .execute(),
-    );
+  async appendAuthLog(entry: AuthLogWrite, resetLockout?: FactorClass): Promise<void> {
+    const line = [
+      entry.id,
+      entry.at,
+      entry.userId,
+      entry.username,
+      entry.applicationId,
+      entry.factor,
+      entry.result,
+      entry.reason,
+      entry.ip,
+      entry.txid,
+      entry.node,
+    ];
+    if (resetLockout === undefined || entry.userId === null) {
+      await this.hotChanges(Q.authLog, line);
+    } else if (this.sqlite) {
+      // SQLite runs no write inside WITH: two statements, in the caller's transaction.
+      await this.hotChanges(Q.reset, [entry.userId, resetLockout]);
+      await this.hotChanges(Q.authLog, line);
+    } else {
+      await this.hotChanges(Q.authLogWithReset, [entry.userId, resetLockout, ...line]);
+    }
   }
 
   async listAuthLog(query: AuthLogQuery): Promise<{ entries: AuthLogEntry[]; total: number }> {

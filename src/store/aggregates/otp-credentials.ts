@@ -2,8 +2,26 @@
 import type { OTPCredential, OTPStatus } from "../../core/model.ts";
 import type { OTPQuery } from "../../core/ports.ts";
 import { fromOTP, toOTP } from "../rows.ts";
-import { connectionOf, guard, StoreContext } from "../store-context.ts";
+import { connectionOf, guard, hot, StoreContext } from "../store-context.ts";
 import type { OTPCredentialsTable } from "../tables.ts";
+
+const Q = {
+  // `status || ''`: without statistics, the planners may pick the (status, pending_expires_at) index and read every
+  // active credential of every user on every login; on the expression they use the user's own index.
+  usable: hot(
+    "otp_usable",
+    "select * from otp_credentials where user_id = ? and status || '' = 'active' order by created_at",
+  ),
+  consumeStep: hot(
+    "otp_consume_step",
+    "update otp_credentials set last_step = ?, drift = ? " +
+      "where id = ? and status = 'active' and (last_step is null or last_step < ?)",
+  ),
+  consumeCounter: hot(
+    "otp_consume_counter",
+    "update otp_credentials set counter = ? where id = ? and status = 'active' and counter <= ?",
+  ),
+};
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class OTPCredentialRecords extends StoreContext {
@@ -64,42 +82,15 @@ export abstract class OTPCredentialRecords extends StoreContext {
   }
 
   async listUsableOTPCredentials(userId: string): Promise<OTPCredential[]> {
-    const rows = await guard(() =>
-      this.db
-        .selectFrom("otp_credentials")
-        .selectAll()
-        .where("user_id", "=", userId)
-        .where("status", "=", "active")
-        .orderBy("created_at")
-        .execute(),
-    );
-    return rows.map(toOTP);
+    return (await this.hotRows<OTPCredentialsTable>(Q.usable, [userId])).map(toOTP);
   }
 
   async consumeTOTPStep(id: string, step: number, drift: number): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("otp_credentials")
-        .set({ last_step: step, drift })
-        .where("id", "=", id)
-        .where("status", "=", "active")
-        .where((eb) => eb.or([eb("last_step", "is", null), eb("last_step", "<", step)]))
-        .executeTakeFirst(),
-    );
-    return Number(r.numUpdatedRows) === 1;
+    return (await this.hotChanges(Q.consumeStep, [step, drift, id, step])) === 1;
   }
 
   async consumeHOTPCounter(id: string, matched: number): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("otp_credentials")
-        .set({ counter: matched + 1 })
-        .where("id", "=", id)
-        .where("status", "=", "active")
-        .where("counter", "<=", matched)
-        .executeTakeFirst(),
-    );
-    return Number(r.numUpdatedRows) === 1;
+    return (await this.hotChanges(Q.consumeCounter, [matched + 1, id, matched])) === 1;
   }
 
   async activateOTPCredential(

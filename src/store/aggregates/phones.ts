@@ -44,6 +44,7 @@ export abstract class PhoneRecords extends StoreContext {
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.type !== undefined) set.type = patch.type;
     if (patch.platform !== undefined) set.platform = patch.platform;
+    if (patch.smsVerifiedAt !== undefined) set.sms_verified_at = patch.smsVerifiedAt;
     if (Object.keys(set).length > 0)
       await guard(() => this.db.updateTable("phones").set(set).where("id", "=", id).execute());
     return this.getPhone(id);
@@ -73,6 +74,18 @@ export abstract class PhoneRecords extends StoreContext {
         .set({ user_id: null })
         .where("id", "=", id)
         .where("user_id", "=", userId)
+        .executeTakeFirst(),
+    );
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async setPhoneSMSVerified(id: string, number: string, at: number): Promise<boolean> {
+    const r = await guard(() =>
+      this.db
+        .updateTable("phones")
+        .set({ sms_verified_at: at })
+        .where("id", "=", id)
+        .where("number", "=", number)
         .executeTakeFirst(),
     );
     return Number(r.numUpdatedRows) === 1;

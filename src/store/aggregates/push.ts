@@ -1,7 +1,17 @@
 // Push transactions: created, resolved once, expired; and per-user push suspension.
 import type { PushStatus, PushTransaction } from "../../core/model.ts";
 import { num, toPush } from "../rows.ts";
-import { guard, StoreContext } from "../store-context.ts";
+import { guard, hot, StoreContext } from "../store-context.ts";
+import type { PushTransactionsTable } from "../tables.ts";
+
+const Q = {
+  get: hot("push_get", "select * from push_transactions where id = ?"),
+  resolve: hot(
+    "push_resolve",
+    "update push_transactions set status = ?, device_id = ?, answered_at = ? " +
+      "where id = ? and status = 'pending' and expires_at > ?",
+  ),
+};
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class PushRecords extends StoreContext {
@@ -27,9 +37,7 @@ export abstract class PushRecords extends StoreContext {
   }
 
   async getPushTransaction(id: string): Promise<PushTransaction | undefined> {
-    const row = await guard(() =>
-      this.db.selectFrom("push_transactions").selectAll().where("id", "=", id).executeTakeFirst(),
-    );
+    const [row] = await this.hotRows<PushTransactionsTable>(Q.get, [id]);
     return row && toPush(row);
   }
 
@@ -68,16 +76,7 @@ export abstract class PushRecords extends StoreContext {
     deviceId: string | null,
     now: number,
   ): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("push_transactions")
-        .set({ status, device_id: deviceId, answered_at: now })
-        .where("id", "=", id)
-        .where("status", "=", "pending")
-        .where("expires_at", ">", now)
-        .executeTakeFirst(),
-    );
-    return Number(r.numUpdatedRows) === 1;
+    return (await this.hotChanges(Q.resolve, [status, deviceId, now, id, now])) === 1;
   }
 
   async expirePushTransactions(now: number): Promise<number> {

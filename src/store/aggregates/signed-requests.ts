@@ -1,23 +1,43 @@
 // Replay records of signed requests and the throttle counters (A6).
 import type { ThrottleCount } from "../../core/throttle.ts";
-import { guard, StoreContext } from "../store-context.ts";
+import { guard, type HotStatement, hot, StoreContext } from "../store-context.ts";
+import type { ThrottleCountsTable } from "../tables.ts";
+
+/** The throttle's statements for `n` counters (a login reads and counts three or four). */
+const throttleStatements = new Map<number, { read: HotStatement; add: HotStatement }>();
+function throttleFor(n: number): { read: HotStatement; add: HotStatement } {
+  let q = throttleStatements.get(n);
+  if (!q) {
+    q = {
+      read: hot(
+        `throttle_read_${n}`,
+        `select * from throttle_counts where key in (${Array(n).fill("?").join(", ")}) and window_start >= ?`,
+      ),
+      add: hot(
+        `throttle_add_${n}`,
+        `insert into throttle_counts (key, window_start, count) values ${Array(n).fill("(?, ?, 1)").join(", ")} ` +
+          "on conflict (key, window_start) do update set count = throttle_counts.count + 1",
+      ),
+    };
+    if (n <= 16) throttleStatements.set(n, q);
+  }
+  return q;
+}
+
+const Q = {
+  // New, or remembered but past its window: taken. Otherwise nothing changes (a replay).
+  claim: hot(
+    "signed_request_claim",
+    "insert into signed_requests (digest, expires_at, seen_at) values (?, ?, ?) " +
+      "on conflict (digest) do update set expires_at = excluded.expires_at, seen_at = excluded.seen_at " +
+      "where signed_requests.expires_at <= ?",
+  ),
+};
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class SignedRequestRecords extends StoreContext {
   async claimSignedRequest(digest: string, expiresAt: number, now: number): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .insertInto("signed_requests")
-        .values({ digest, expires_at: expiresAt, seen_at: now })
-        .onConflict((oc) =>
-          oc
-            .column("digest")
-            .doUpdateSet({ expires_at: expiresAt, seen_at: now })
-            .where("signed_requests.expires_at", "<=", now),
-        )
-        .executeTakeFirst(),
-    );
-    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+    return (await this.hotChanges(Q.claim, [digest, expiresAt, now, now])) === 1;
   }
 
   async signedRequestSeenAt(digest: string): Promise<number | null | undefined> {
@@ -36,29 +56,15 @@ export abstract class SignedRequestRecords extends StoreContext {
 
   async readThrottleCounts(keys: readonly string[], since: number): Promise<ThrottleCount[]> {
     if (keys.length === 0) return [];
-    const rows = await guard(() =>
-      this.db
-        .selectFrom("throttle_counts")
-        .selectAll()
-        .where("key", "in", [...keys])
-        .where("window_start", ">=", since)
-        .execute(),
-    );
+    const rows = await this.hotRows<ThrottleCountsTable>(throttleFor(keys.length).read, [...keys, since]);
     return rows.map((r) => ({ key: r.key, windowStart: Number(r.window_start), count: Number(r.count) }));
   }
 
   async addThrottleEvents(entries: ReadonlyArray<{ key: string; windowStart: number }>): Promise<void> {
     if (entries.length === 0) return;
-    await guard(() =>
-      this.db
-        .insertInto("throttle_counts")
-        .values(entries.map((e) => ({ key: e.key, window_start: e.windowStart, count: 1 })))
-        .onConflict((oc) =>
-          oc
-            .columns(["key", "window_start"])
-            .doUpdateSet((eb) => ({ count: eb("throttle_counts.count", "+", 1) })),
-        )
-        .execute(),
+    await this.hotChanges(
+      throttleFor(entries.length).add,
+      entries.flatMap((e) => [e.key, e.windowStart]),
     );
   }
 

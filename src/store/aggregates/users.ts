@@ -4,8 +4,17 @@ import type { User } from "../../core/model.ts";
 import type { StoredUserName, UsernameCollision, UserPatch, UserQuery } from "../../core/ports.ts";
 import { canonicalizeEmail, foldName } from "../../core/username.ts";
 import { toUser } from "../rows.ts";
-import { connectionOf, guard, StoreContext } from "../store-context.ts";
+import { connectionOf, guard, hot, StoreContext } from "../store-context.ts";
 import type { UsersTable } from "../tables.ts";
+
+const Q = {
+  get: hot("user_get", "select * from users where id = ?"),
+  byName: hot(
+    "user_by_name",
+    "select * from users where username_canonical = ? " +
+      "and not exists (select 1 from username_collisions where canonical = ?)",
+  ),
+};
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class UserRecords extends StoreContext {
@@ -25,6 +34,7 @@ export abstract class UserRecords extends StoreContext {
             status: user.status,
             password_hash: user.passwordHash,
             notes: user.notes,
+            language: user.language ?? null,
             created_at: user.createdAt,
             updated_at: user.updatedAt,
           })
@@ -34,23 +44,14 @@ export abstract class UserRecords extends StoreContext {
   }
 
   async getUser(id: string): Promise<User | undefined> {
-    const row = await guard(() =>
-      this.db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst(),
-    );
+    const [row] = await this.hotRows<UsersTable>(Q.get, [id]);
     return row && toUser(row);
   }
 
   async findUserByIdentifier(canonical: string): Promise<User | undefined> {
     // A key two users claim names nobody (A3); checked in the same statement, so a login pays no extra trip.
     const uncontested = sql<boolean>`not exists (select 1 from username_collisions where canonical = ${canonical})`;
-    const direct = await guard(() =>
-      this.db
-        .selectFrom("users")
-        .selectAll()
-        .where("username_canonical", "=", canonical)
-        .where(uncontested)
-        .executeTakeFirst(),
-    );
+    const [direct] = await this.hotRows<UsersTable>(Q.byName, [canonical, canonical]);
     if (direct) return toUser(direct);
     const alias = await guard(() =>
       this.db
@@ -115,6 +116,7 @@ export abstract class UserRecords extends StoreContext {
     if (patch.status !== undefined) values.status = patch.status;
     if (patch.passwordHash !== undefined) values.password_hash = patch.passwordHash;
     if (patch.notes !== undefined) values.notes = patch.notes;
+    if (patch.language !== undefined) values.language = patch.language;
     const result = await guard(
       () => this.db.updateTable("users").set(values).where("id", "=", id).executeTakeFirst(),
       "ERR_USER_EXISTS",

@@ -15,8 +15,11 @@ import {
 } from "./admin-route.ts";
 import { createLookups } from "./objects.ts";
 
-/** Twofold's factors in Duo's words (§5.6); filters translate back through the same table. */
-const FACTOR_NAMES: Record<AuthFactor, string> = {
+/**
+ * Twofold's factors in Duo's words (§5.6); filters translate back through the same table. The prompt's
+ * `auth_context.factor` uses the same words (a trusted browser: `remembered_device`).
+ */
+export const FACTOR_NAMES: Record<AuthFactor, string> = {
   totp: "passcode",
   hotp: "passcode",
   rescue: "passcode",
@@ -25,6 +28,7 @@ const FACTOR_NAMES: Record<AuthFactor, string> = {
   push: "duo_push",
   sms: "sms_passcode",
   webauthn: "webauthn_security_key",
+  remembered_device: "remembered_device",
   none: "not_available",
 };
 /** Authentication log v1 (deprecated by Duo) named factors and results for people. [U] */
@@ -37,6 +41,7 @@ const FACTOR_NAMES_V1: Record<AuthFactor, string> = {
   push: "Duo Push",
   sms: "SMS Passcode",
   webauthn: "WebAuthn Security Key",
+  remembered_device: "Remembered Device",
   none: "Not Available",
 };
 const RESULT_NAMES = { allow: "success", deny: "denied" } as const;

@@ -52,7 +52,12 @@ export function phoneObject(
     platform: PLATFORM_NAMES[phone.platform] ?? "Unknown",
     model: activated ? "Twofold Authenticator" : "Unknown",
     activated,
-    capabilities: activated ? AUTHENTICATOR_CAPABILITIES : [],
+    // `sms` once the number was verified by a code sent to it (E2): it then receives login passcodes.
+    capabilities: [
+      ...(activated ? AUTHENTICATOR_CAPABILITIES : []),
+      ...(phone.number && phone.smsVerifiedAt != null ? ["sms"] : []),
+    ],
+    sms_verified: phone.smsVerifiedAt != null,
     last_seen: activated && device.lastSeenAt !== null ? new Date(device.lastSeenAt).toISOString() : "",
     sms_passcodes_sent: false,
     encrypted: "",

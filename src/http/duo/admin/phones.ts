@@ -113,6 +113,40 @@ export function registerPhoneRoutes(admin: AdminRoute, runtime: ServiceRuntime):
     Path("phone_id"),
   );
 
+  // Twofold's own: a number receives text-message passcodes only once a code sent to it was typed back (E2).
+  admin(
+    "POST",
+    "/admin/v1/phones/:phone_id/sms_verification",
+    T.Object({}, strict),
+    AnyObject,
+    async (call) => {
+      const phone = await phoneById(pathOf(call).phone_id!);
+      const sent = await services.sendPhoneVerification(actorOf(call), phone.id, { ip: call.request.ip });
+      return {
+        response: sent.sent
+          ? { sent: true, number: sent.maskedNumber, expires: Math.floor(sent.expiresAt / 1000) }
+          : { sent: false, reason: sent.reason, message: sent.message },
+      };
+    },
+    Path("phone_id"),
+  );
+
+  admin(
+    "POST",
+    "/admin/v1/phones/:phone_id/sms_verification/confirm",
+    T.Object({ code: T.String({ minLength: 1, maxLength: 16 }) }, strict),
+    AnyObject,
+    async (call) => {
+      const phone = await phoneById(pathOf(call).phone_id!);
+      const verified = await services.confirmPhoneVerification(actorOf(call), {
+        phoneId: phone.id,
+        code: call.params.code,
+      });
+      return { response: await phoneWithUsers(verified) };
+    },
+    Path("phone_id"),
+  );
+
   admin(
     "POST",
     "/admin/v1/phones/:phone_id/activation_url",

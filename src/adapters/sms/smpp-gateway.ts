@@ -1,0 +1,248 @@
+// SMS through an SMSC over SMPP 3.4 as an ESME: bind_transceiver, submit_sm, delivery receipts (deliver_sm), enquire_link, reconnect with back-off.
+import smpp from "smpp";
+import {
+  type DeliveryReceipt,
+  MessageSendError,
+  type SMSGateway,
+  type SMSMessage,
+} from "../../core/ports.ts";
+
+export interface SMPPGatewayOptions {
+  name: string;
+  /** smpp://host:port, or ssmpp:// for TLS. */
+  url: string;
+  systemId: string;
+  password: string;
+  systemType: string;
+  /** The sender shown on the phone (source_addr). */
+  sender: string;
+  sourceAddrTon: number;
+  sourceAddrNpi: number;
+  enquireLinkMs: number;
+  submitTimeoutMs: number;
+  reconnectMaxMs: number;
+  deliveryReceipts: boolean;
+  onReceipt?: (receipt: DeliveryReceipt) => void;
+  log: {
+    info(fields: Record<string, unknown>, message: string): void;
+    warn(fields: Record<string, unknown>, message: string): void;
+  };
+}
+
+/** SMPP 3.4 §5.2.28 message_state values that end a message's life. */
+const FINAL_STATES: Record<number, { delivered: boolean; detail: string }> = {
+  2: { delivered: true, detail: "DELIVRD" },
+  3: { delivered: false, detail: "EXPIRED" },
+  4: { delivered: false, detail: "DELETED" },
+  5: { delivered: false, detail: "UNDELIV" },
+  8: { delivered: false, detail: "REJECTD" },
+};
+
+/**
+ * A delivery receipt from a deliver_sm: the message id from the `receipted_message_id` TLV or the receipt text
+ * (`id:… sub:… dlvrd:… stat:DELIVRD …`, SMPP 3.4 Appendix B), the state from `message_state` or `stat:`.
+ */
+export function parseDeliveryReceipt(
+  gateway: string,
+  pdu: Record<string, unknown>,
+): DeliveryReceipt | undefined {
+  const esmClass = typeof pdu["esm_class"] === "number" ? pdu["esm_class"] : 0;
+  const short = pdu["short_message"] as { message?: unknown } | undefined;
+  const text = typeof short?.message === "string" ? short.message : "";
+  const isReceipt = (esmClass & 0x3c) === 0x04 || /\bstat:/i.test(text);
+  if (!isReceipt) return undefined;
+  const id =
+    typeof pdu["receipted_message_id"] === "string"
+      ? pdu["receipted_message_id"]
+      : /\bid:(\S+)/i.exec(text)?.[1];
+  if (!id) return undefined;
+  const state = typeof pdu["message_state"] === "number" ? FINAL_STATES[pdu["message_state"]] : undefined;
+  const stat = /\bstat:(\w+)/i.exec(text)?.[1]?.toUpperCase();
+  if (state) return { gateway, gatewayMessageId: id, delivered: state.delivered, detail: state.detail };
+  if (!stat || stat === "ENROUTE" || stat === "ACCEPTD") return undefined;
+  return { gateway, gatewayMessageId: id, delivered: stat === "DELIVRD", detail: stat };
+}
+
+/**
+ * One bound transceiver session, kept open: it reconnects with a doubling back-off (1 s up to `reconnectMaxMs`)
+ * whenever it drops, and keeps the link alive with enquire_link. A send while not bound fails at once and for
+ * certain (the outbox then tries the next gateway); a submit_sm with no answer within `submitTimeoutMs`, or a
+ * session lost after the submit was written, may have gone out and is reported as such (never sent again).
+ */
+export class SMPPSMSSender implements SMSGateway {
+  readonly name: string;
+  readonly #o: SMPPGatewayOptions;
+  #session: smpp.Session | null = null;
+  #bound = false;
+  #closed = false;
+  /** A connection attempt is under way (not yet bound, not yet failed). */
+  #connecting = false;
+  readonly #boundWaiters = new Set<() => void>();
+  #delayMs = 1000;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Submits written and not yet answered: failed as "may have gone out" when the session drops. */
+  readonly #inFlight = new Set<(error: MessageSendError) => void>();
+
+  constructor(options: SMPPGatewayOptions) {
+    this.name = options.name;
+    this.#o = options;
+    this.#connect();
+  }
+
+  /** Whether the session is bound (readiness, tests). */
+  get bound(): boolean {
+    return this.#bound;
+  }
+
+  get up(): boolean {
+    return this.#bound;
+  }
+
+  #connect(): void {
+    if (this.#closed) return;
+    const o = this.#o;
+    const session = smpp.connect({ url: o.url, auto_enquire_link_period: o.enquireLinkMs });
+    this.#session = session;
+    this.#connecting = true;
+    session.on("error", (error: Error) => {
+      o.log.warn({ gateway: o.name, err: error.message }, "SMPP session error");
+    });
+    session.on(o.url.startsWith("ssmpp:") ? "secureConnect" : "connect", () => {
+      session.bind_transceiver(
+        { system_id: o.systemId, password: o.password, system_type: o.systemType, interface_version: 0x34 },
+        (pdu) => {
+          if (pdu.command_status === 0) {
+            this.#bound = true;
+            this.#connecting = false;
+            this.#delayMs = 1000;
+            for (const wake of [...this.#boundWaiters]) wake();
+            o.log.info({ gateway: o.name }, "SMPP bound");
+          } else {
+            o.log.warn({ gateway: o.name, status: pdu.command_status }, "SMPP bind refused");
+            session.close();
+          }
+        },
+      );
+    });
+    session.on("close", () => {
+      if (this.#session === session) {
+        this.#bound = false;
+        this.#connecting = false;
+        this.#session = null;
+        for (const wake of [...this.#boundWaiters]) wake();
+      }
+      for (const fail of [...this.#inFlight])
+        fail(new MessageSendError("the SMPP session closed before submit_sm was answered", false));
+      if (!this.#closed)
+        o.log.warn({ gateway: o.name, retryInMs: this.#delayMs }, "SMPP session closed; reconnecting");
+      this.#scheduleReconnect();
+    });
+    session.on("enquire_link", (pdu: smpp.PDU) => session.send(pdu.response()));
+    session.on("unbind", (pdu: smpp.PDU) => {
+      this.#bound = false;
+      session.send(pdu.response());
+      session.close();
+    });
+    session.on("deliver_sm", (pdu: smpp.PDU) => {
+      session.send(pdu.response());
+      const receipt = parseDeliveryReceipt(o.name, pdu);
+      if (receipt) o.onReceipt?.(receipt);
+    });
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#timer) return;
+    const delay = this.#delayMs;
+    this.#delayMs = Math.min(this.#delayMs * 2, this.#o.reconnectMaxMs);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#connect();
+    }, delay);
+    this.#timer.unref?.();
+  }
+
+  /** While a connection attempt is under way (a process that just started), wait for its bind a little. */
+  async #waitForBind(ms: number): Promise<void> {
+    if (this.#bound || !this.#connecting) return;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#boundWaiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#boundWaiters.add(wake);
+    });
+  }
+
+  async send(message: SMSMessage, signal: AbortSignal): Promise<{ gatewayMessageId: string | null }> {
+    await this.#waitForBind(Math.min(1500, this.#o.submitTimeoutMs));
+    return this.#submit(message, signal);
+  }
+
+  #submit(message: SMSMessage, signal: AbortSignal): Promise<{ gatewayMessageId: string | null }> {
+    const session = this.#session;
+    if (!this.#bound || !session)
+      return Promise.reject(new MessageSendError("the SMPP session is not bound", true));
+    if (signal.aborted) return Promise.reject(new MessageSendError("no time left to send", true));
+    const o = this.#o;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (error: MessageSendError | null, id?: string | null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.#inFlight.delete(fail);
+        if (error) reject(error);
+        else resolve({ gatewayMessageId: id ?? null });
+      };
+      const fail = (error: MessageSendError) => finish(error);
+      const onAbort = () => finish(new MessageSendError("gave up waiting for submit_sm_resp", false));
+      const timer = setTimeout(
+        () => finish(new MessageSendError(`no submit_sm_resp within ${o.submitTimeoutMs} ms`, false)),
+        o.submitTimeoutMs,
+      );
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#inFlight.add(fail);
+      const written = session.submit_sm(
+        {
+          source_addr: o.sender,
+          source_addr_ton: o.sourceAddrTon,
+          source_addr_npi: o.sourceAddrNpi,
+          // International number, ISDN plan (SMPP 3.4 §5.2.5-6): E.164 without its "+".
+          destination_addr: message.to.replace(/^\+/, ""),
+          dest_addr_ton: 1,
+          dest_addr_npi: 1,
+          short_message: message.text,
+          registered_delivery: o.deliveryReceipts ? 1 : 0,
+        },
+        (pdu) => {
+          if (pdu.command_status === 0)
+            finish(null, typeof pdu["message_id"] === "string" ? pdu["message_id"] : null);
+          // An error status is the SMSC saying it did not take the message.
+          else finish(new MessageSendError(`submit_sm refused with status ${pdu.command_status}`, true));
+        },
+      );
+      if (!written) finish(new MessageSendError("the SMPP connection is not writable", true));
+    });
+  }
+
+  /** Unbind and close; no reconnection after this. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    const session = this.#session;
+    this.#bound = false;
+    if (!session) return;
+    await new Promise<void>((resolve) => {
+      const done = setTimeout(() => session.destroy(() => resolve()), 1000);
+      done.unref?.();
+      session.unbind({}, () => undefined);
+      session.close(() => {
+        clearTimeout(done);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,143 @@
+// Builds the SMS gateways and the SMTP mail transport from configuration, and runs the outbox on every serving node.
+import { SMTPMailTransport } from "../adapters/mail/smtp-mail.ts";
+import { HTTPSMSSender } from "../adapters/sms/http-gateway.ts";
+import { SMPPSMSSender } from "../adapters/sms/smpp-gateway.ts";
+import type { Config } from "../config/schema.ts";
+import { randomHex } from "../core/crypto/index.ts";
+import type { Messaging } from "../core/deps.ts";
+import type { DeliveryReceipt, SMSGateway } from "../core/ports.ts";
+import type { OutboxRun } from "../core/use-cases/outbox.ts";
+import { jitter } from "./jitter.ts";
+import type { Logger } from "./logger.ts";
+
+export interface MessagingSetup {
+  messaging: Messaging | undefined;
+  gateways: SMSGateway[];
+  close(): Promise<void>;
+}
+
+/**
+ * The configured SMS gateways in order, as one Messaging for the core. `onReceipt` is bound late (the services
+ * that record receipts are built with this). Outbox events are logged by id, channel, kind and gateway: never a
+ * number, an address or a text (N1).
+ */
+export function createMessaging(
+  config: Readonly<Config>,
+  logger: Logger,
+  nodeName: string,
+  onReceipt: (receipt: DeliveryReceipt) => void,
+  extraGateways: readonly SMSGateway[] = [],
+): MessagingSetup {
+  const log = logger.child({ component: "outbox" });
+  const gateways: SMSGateway[] = config.sms.gateways.map((g) =>
+    g.type === "smpp"
+      ? new SMPPSMSSender({
+          name: g.name,
+          url: g.url,
+          systemId: g.systemId,
+          password: g.password,
+          systemType: g.systemType,
+          sender: config.sms.sender,
+          sourceAddrTon: g.sourceAddrTon,
+          sourceAddrNpi: g.sourceAddrNpi,
+          enquireLinkMs: g.enquireLinkSeconds * 1000,
+          submitTimeoutMs: g.submitTimeoutMs,
+          reconnectMaxMs: g.reconnectMaxSeconds * 1000,
+          deliveryReceipts: g.deliveryReceipts,
+          onReceipt,
+          log: logger.child({ component: "smpp" }),
+        })
+      : new HTTPSMSSender({
+          name: g.name,
+          url: g.url,
+          method: g.method,
+          headers: g.headers,
+          body: g.body,
+          fields: g.fields,
+          successStatus: g.successStatus,
+          messageIdPath: g.messageIdPath,
+          timeoutMs: g.timeoutMs,
+          sender: config.sms.sender,
+        }),
+  );
+  gateways.push(...extraGateways);
+  const smtp = config.mail.smtp;
+  const mail = smtp.host
+    ? new SMTPMailTransport({
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.secure,
+        requireTLS: smtp.requireTLS,
+        user: smtp.user,
+        password: smtp.password,
+        from: config.mail.from,
+        timeoutMs: smtp.timeoutMs,
+        log: logger.child({ component: "smtp" }),
+      })
+    : undefined;
+  if (gateways.length === 0 && !mail) return { messaging: undefined, gateways, close: async () => {} };
+  const messaging: Messaging = {
+    sms: gateways,
+    ...(mail ? { mail } : {}),
+    mailLanguage: config.mail.language,
+    // Unique per process: a restarted node does not mistake its predecessor's leases for its own.
+    owner: `${nodeName}/${process.pid}/${randomHex(4)}`,
+    sender: config.sms.sender,
+    sendDeadlineMs: config.sms.sendDeadlineMs,
+    outbox: config.sms.outbox,
+    onEvent: (e) => {
+      const level = e.event === "failed" || e.event === "unknown" ? "warn" : "info";
+      log[level](e, `outbox message ${e.event}`);
+    },
+  };
+  return {
+    messaging,
+    gateways,
+    close: async () => {
+      await Promise.all(gateways.map((g) => (g as { close?: () => Promise<void> }).close?.()));
+      await mail?.close();
+    },
+  };
+}
+
+export interface OutboxSchedule {
+  stop(): Promise<void>;
+}
+
+/** Every serving node looks for due messages at a jittered interval; one pass at a time; failures logged. */
+export function startOutboxWorker(options: {
+  pollSeconds: number;
+  run: () => Promise<OutboxRun>;
+  logger: Logger;
+}): OutboxSchedule {
+  const log = options.logger.child({ component: "outbox" });
+  const intervalMs = options.pollSeconds * 1000;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    timer = setTimeout(tick, ms);
+    timer.unref();
+  };
+  const tick = () => {
+    running = options
+      .run()
+      .then((r) => {
+        if (r.attempted > 0 || r.abandoned > 0) log.debug(r, "outbox pass");
+      })
+      .catch((err: unknown) => log.warn({ err }, "outbox pass failed; retrying at the next interval"))
+      .finally(() => {
+        running = undefined;
+        schedule(jitter(intervalMs));
+      });
+  };
+  schedule(jitter(intervalMs));
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

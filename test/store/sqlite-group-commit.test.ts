@@ -1,0 +1,192 @@
+// SQLite transactions that arrive together commit together: each still commits or rolls back as a whole, none is
+// reported committed before it is on disk for every other connection, and the WAL stays bounded under steady writes.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import BetterSqlite3 from "better-sqlite3";
+import { randomId } from "../../src/core/crypto/index.ts";
+import type { AuthLogWrite, User } from "../../src/core/model.ts";
+import { openStore, WAL_POLICY } from "../../src/store/open-store.ts";
+
+const T = 1_800_000_000_000;
+const dir = mkdtempSync(join(tmpdir(), "twofold-group-commit-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function user(name: string): User {
+  return {
+    id: randomId("DU"),
+    username: name,
+    usernameCanonical: name,
+    realName: null,
+    email: null,
+    phone: null,
+    status: "active",
+    passwordHash: null,
+    notes: null,
+    createdAt: T,
+    updatedAt: T,
+  };
+}
+
+function denial(userId: string, reason: string, username = "x"): AuthLogWrite {
+  return {
+    id: randomId("AL"),
+    at: T,
+    userId,
+    username,
+    applicationId: null,
+    factor: "none",
+    result: "deny",
+    reason,
+    ip: null,
+    txid: randomId("TX"),
+    node: "test",
+  };
+}
+
+describe("SQLite group commit", () => {
+  test("of many transactions started together, the one that fails is undone alone and the rest commit", async () => {
+    const file = join(dir, "atomic.db");
+    const { store } = await openStore({ sqlitePath: file, backgroundCheckpoints: false });
+    try {
+      const alice = user("alice");
+      await store.insertUser(alice);
+      const results = await Promise.allSettled(
+        Array.from({ length: 40 }, (_, i) =>
+          store.transaction(async (tx) => {
+            await tx.appendAuthLog(denial(alice.id, `first-${i}`));
+            await tx.appendAuthLog(denial(alice.id, `second-${i}`));
+            if (i % 10 === 3) throw new Error(`transaction ${i} gives up`);
+            return i;
+          }),
+        ),
+      );
+      const failed = results.flatMap((r, i) => (r.status === "rejected" ? [i] : []));
+      assert.deepEqual(failed, [3, 13, 23, 33]);
+      // Read by another connection: what the store reported committed is there, and only that.
+      const other = new BetterSqlite3(file, { readonly: true });
+      try {
+        const reasons = new Set(
+          (other.prepare("select reason from auth_log").all() as Array<{ reason: string }>).map(
+            (r) => r.reason,
+          ),
+        );
+        for (let i = 0; i < 40; i++) {
+          const expected = !failed.includes(i);
+          assert.equal(reasons.has(`first-${i}`), expected, `first write of transaction ${i}`);
+          assert.equal(reasons.has(`second-${i}`), expected, `second write of transaction ${i}`);
+        }
+        assert.equal(reasons.size, 72);
+      } finally {
+        other.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a transaction is reported committed only once another connection can read it", async () => {
+    const file = join(dir, "visible.db");
+    const { store } = await openStore({ sqlitePath: file, backgroundCheckpoints: false });
+    const other = new BetterSqlite3(file, { readonly: true });
+    try {
+      const bob = user("bob");
+      await store.insertUser(bob);
+      const count = other.prepare("select count(*) as n from auth_log where user_id = ?").pluck();
+      await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          store
+            .transaction(async (tx) => {
+              await tx.appendAuthLog(denial(bob.id, `seen-${i}`));
+            })
+            .then(() => {
+              // Checked the moment the caller hears of it, before anything else runs.
+              const seen = other.prepare("select 1 from auth_log where reason = ?").get(`seen-${i}`);
+              assert.ok(seen, `transaction ${i} was reported before another connection could read it`);
+            }),
+        ),
+      );
+      assert.equal(count.get(bob.id), 25);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  test("writes outside a transaction and reads between transactions never land inside another's transaction", async () => {
+    const file = join(dir, "interleave.db");
+    const { store } = await openStore({ sqlitePath: file, backgroundCheckpoints: false });
+    try {
+      const carol = user("carol");
+      await store.insertUser(carol);
+      // A transaction that is rolled back while lone writes (the replay records) and reads run beside it.
+      const rolledBack = store.transaction(async (tx) => {
+        await tx.appendAuthLog(denial(carol.id, "inside"));
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        throw new Error("undo");
+      });
+      const lone = Array.from({ length: 20 }, (_, i) =>
+        store.claimSignedRequest(`digest-${i}`, T + 60_000, T),
+      );
+      const reads = Array.from({ length: 20 }, () => store.getUser(carol.id));
+      await assert.rejects(
+        rolledBack,
+        (error: Error) => (error.cause as Error | undefined)?.message === "undo",
+      );
+      assert.deepEqual(await Promise.all(lone), Array(20).fill(true));
+      assert.ok((await Promise.all(reads)).every((u) => u?.id === carol.id));
+      const other = new BetterSqlite3(file, { readonly: true });
+      try {
+        assert.equal(other.prepare("select count(*) from signed_requests").pluck().get(), 20);
+        assert.equal(other.prepare("select count(*) from auth_log where reason = 'inside'").pluck().get(), 0);
+      } finally {
+        other.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("the WAL stays bounded under steady writes, and shrinks back once they stop", async () => {
+    const file = join(dir, "wal.db");
+    const { store } = await openStore({ sqlitePath: file });
+    const walSize = () => statSync(`${file}-wal`).size;
+    try {
+      const dave = user("dave");
+      await store.insertUser(dave);
+      const padding = "p".repeat(2000);
+      let largest = 0;
+      let written = 0;
+      // Three times the bound goes through the WAL, for at least a second.
+      const until = performance.now() + Math.max(1000, 3 * WAL_POLICY.intervalMs);
+      while (performance.now() < until || written < 3 * WAL_POLICY.truncateBytes) {
+        await Promise.all(
+          Array.from({ length: 50 }, () =>
+            store.transaction(async (tx) => {
+              await tx.appendAuthLog(denial(dave.id, "padding", padding));
+            }),
+          ),
+        );
+        written += 50 * padding.length;
+        largest = Math.max(largest, walSize());
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.ok(
+        largest <= 64 * 2 ** 20,
+        `the WAL reached ${(largest / 2 ** 20).toFixed(1)} MiB while ${(written / 2 ** 20).toFixed(1)} MiB was written`,
+      );
+      // Once writes stop, the next checkpoints empty it (the deadline: a few intervals).
+      const deadline = performance.now() + 5000;
+      while (walSize() > WAL_POLICY.truncateBytes && performance.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(
+        walSize() <= WAL_POLICY.truncateBytes,
+        `the WAL is still ${(walSize() / 2 ** 20).toFixed(1)} MiB after the writes stopped`,
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});
