@@ -62,6 +62,8 @@ async function buildShared(metafiles) {
     ...COMMON,
     entryPoints: {
       base: join(ROOT, "web", "shared", "styles", "base.css"),
+      // WebAuthn ceremonies (prompt, portal): bundles @simplewebauthn/browser.
+      webauthn: join(ROOT, "web", "shared", "behaviours", "webauthn.ts"),
       prompt: join(ROOT, "web", "prompt", "styles", "prompt.css"),
       "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
       "frame-result": join(ROOT, "web", "prompt", "behaviours", "frame-result.ts"),

@@ -70,6 +70,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   }
   try {
     checkSemantics(withDefaults, issues);
+    checkWebAuthn(withDefaults, issues);
   } catch {
     // A value of the wrong type was already reported by the schema check above.
   }
@@ -80,6 +81,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
       { issues },
     );
   }
+  fillWebAuthnDefaults(withDefaults);
   return deepFreeze(withDefaults);
 }
 
@@ -332,4 +334,93 @@ export function urlHost(host: string): string {
 /** The link (and QR code) that activates a Twofold Authenticator: the app's page with the token in the fragment. */
 export function activationLink(config: Readonly<Config>, token: string): string {
   return `${publicBaseUrl(config)}/authenticator#activate=${token}`;
+}
+
+/** An IP address literal: browsers refuse those as a WebAuthn RP ID. */
+function isIPAddress(host: string): boolean {
+  return /^[0-9.]+$/.test(host) || host.includes(":") || host.startsWith("[");
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "[::1]", "0.0.0.0", "::", "[::]", "localhost"]);
+
+/**
+ * WebAuthn rules a per-field schema cannot express (F2): origins are bare origins, https except on localhost;
+ * the RP ID is a domain (not an address) that every origin's host equals or ends with; an AAGUID allow-list
+ * needs attestation asked for.
+ */
+function checkWebAuthn(c: Config, issues: ErrorIssue[]): void {
+  const w = c.webauthn;
+  if (w.rpId && (isIPAddress(w.rpId) || w.rpId !== w.rpId.toLowerCase() || w.rpId.startsWith(".")))
+    issues.push({ path: "webauthn.rpId", message: "must be a lower-case domain name, not an address" });
+  w.origins.forEach((origin, i) => {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      issues.push({
+        path: `webauthn.origins.${i}`,
+        message: "must be an origin such as https://login.example.edu",
+      });
+      return;
+    }
+    if (url.origin !== origin)
+      issues.push({
+        path: `webauthn.origins.${i}`,
+        message: `must be exactly an origin (scheme://host[:port], no path or trailing slash): ${url.origin}`,
+      });
+    else if (url.protocol !== "https:" && url.hostname !== "localhost")
+      issues.push({ path: `webauthn.origins.${i}`, message: "must be https (http only for localhost)" });
+    else if (w.rpId && url.hostname !== w.rpId && !url.hostname.endsWith(`.${w.rpId}`))
+      issues.push({
+        path: `webauthn.origins.${i}`,
+        message: `its host is not ${w.rpId} or a subdomain of it`,
+      });
+  });
+  w.topOrigins.forEach((origin, i) => {
+    try {
+      if (new URL(origin).origin === origin) return;
+    } catch {
+      // reported below
+    }
+    issues.push({
+      path: `webauthn.topOrigins.${i}`,
+      message: "must be exactly an origin (scheme://host[:port])",
+    });
+  });
+  if (w.attestation.allowedAAGUIDs.length > 0 && w.attestation.conveyance !== "direct")
+    issues.push({
+      path: "webauthn.attestation.allowedAAGUIDs",
+      message: 'needs webauthn.attestation.conveyance "direct": only a verified attestation proves the model',
+    });
+  if (w.attestation.allowedAAGUIDs.length > 0 && w.attestation.rootCertificates.length === 0)
+    issues.push({
+      path: "webauthn.attestation.rootCertificates",
+      message: "an AAGUID allow-list needs the attestation roots the authenticators' chains end at",
+    });
+  w.attestation.rootCertificates.forEach((file, i) => {
+    if (!existsSync(file) || !readFileSync(file, "utf8").includes("-----BEGIN CERTIFICATE-----"))
+      issues.push({
+        path: `webauthn.attestation.rootCertificates.${i}`,
+        message: `${file} is not a PEM certificate file`,
+      });
+  });
+}
+
+/**
+ * Derive what was left empty: the RP ID and origin from the public URL (a loopback address becomes localhost, the
+ * only name browsers accept there), the RP name from the organisation. Done once at load, so the frozen
+ * configuration says what the server uses.
+ */
+function fillWebAuthnDefaults(c: Config): void {
+  const w = c.webauthn as { rpId: string; rpName: string; origins: string[] };
+  const base = new URL(publicBaseUrl(c));
+  if (LOOPBACK.has(base.hostname)) base.hostname = "localhost";
+  if (!w.rpId) w.rpId = base.hostname;
+  if (w.origins.length === 0) w.origins = [base.origin];
+  if (!w.rpName) w.rpName = c.organization.name;
+  // The files become their PEM text: the core reads no files.
+  const attestation = w as unknown as { attestation: { rootCertificates: string[] } };
+  attestation.attestation.rootCertificates = attestation.attestation.rootCertificates.map((file) =>
+    readFileSync(file, "utf8"),
+  );
 }

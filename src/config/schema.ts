@@ -520,6 +520,87 @@ export const ConfigSchema = T.Object(
       },
       { default: {} },
     ),
+    webauthn: T.Object(
+      {
+        rpId: T.String({
+          default: "",
+          maxLength: 253,
+          description:
+            "Relying party ID: the domain credentials are bound to (every origin's host is it or a subdomain of it); default: server.publicUrl's host name, localhost for a loopback address",
+        }),
+        rpName: T.String({
+          default: "",
+          maxLength: 64,
+          description: "Name the authenticator shows; default: organization.name",
+        }),
+        origins: T.Array(T.String({ minLength: 1, maxLength: 300 }), {
+          default: [],
+          description:
+            "Exact origins (scheme://host[:port]) ceremonies are accepted from (F2); default: server.publicUrl's origin",
+        }),
+        topOrigins: T.Array(T.String({ minLength: 1, maxLength: 300 }), {
+          default: [],
+          description:
+            "Top-level origins allowed to frame a ceremony (clientDataJSON crossOrigin); empty: framed ceremonies are refused (F2)",
+        }),
+        timeoutSeconds: Seconds(
+          300,
+          30,
+          600,
+          "A ceremony's challenge is valid this long (F1: 5-10 min); also the browser's timeout",
+        ),
+        userVerification: T.Union([T.Literal("preferred"), T.Literal("required")], {
+          default: "preferred",
+          description:
+            'Second-factor logins with a security key: preferred (a key without PIN or biometrics is the second factor) or required. Windows Hello/Touch ID ("platform") and passwordless logins always require it',
+        }),
+        attestation: T.Object(
+          {
+            conveyance: T.Union([T.Literal("none"), T.Literal("direct")], {
+              default: "none",
+              description:
+                "none: any authenticator, no attestation asked (general users); direct: ask for attestation and verify its statement",
+            }),
+            allowedAAGUIDs: T.Array(
+              T.String({
+                pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+              }),
+              {
+                default: [],
+                description:
+                  "Enterprise mode: only these authenticator models (AAGUIDs), proven by an attestation certificate chain to one of rootCertificates; empty: any (F5)",
+              },
+            ),
+            rootCertificates: T.Array(T.String({ minLength: 1 }), {
+              default: [],
+              description:
+                "Enterprise mode: PEM files of the attestation roots (from the vendors or the FIDO Metadata Service) an allowed authenticator's chain must end at",
+            }),
+          },
+          { default: {} },
+        ),
+        maxCredentialsPerUser: T.Integer({ default: 10, minimum: 1, maximum: 50 }),
+        maxCeremoniesPerUser: T.Integer({
+          default: 10,
+          minimum: 1,
+          maximum: 1000,
+          description: "Live (unfinished, unexpired) ceremonies per user",
+        }),
+        maxCeremoniesPerSource: T.Integer({
+          default: 100,
+          minimum: 1,
+          maximum: 100_000,
+          description: "Live ceremonies per client address (passwordless ones have no user to count against)",
+        }),
+        proofMaxAgeSeconds: Seconds(
+          600,
+          60,
+          3600,
+          "Adding a key needs a second-factor login of the same user at most this old (G2)",
+        ),
+      },
+      { default: {} },
+    ),
     sms: T.Object(
       {
         guard: SmsGuardSchema,

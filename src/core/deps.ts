@@ -2,7 +2,7 @@
 import type { Keyring } from "./crypto/keyring.ts";
 import { maskPhoneFields } from "./mask-phone.ts";
 import type { AuditInput } from "./model.ts";
-import type { Policy } from "./policy.ts";
+import type { Policy, WebAuthnSettings } from "./policy.ts";
 import type {
   Clock,
   MailTransport,
@@ -67,6 +67,8 @@ export interface Deps {
   pushDelivery?: PushDelivery;
   /** GeoIP place of a requesting IP; absent when no database is configured. */
   places?: PlaceLookup;
+  /** Relying-party settings; absent where a caller built the services without them (WebAuthn then refuses). */
+  webauthn?: WebAuthnSettings;
   /** SMS and e-mail delivery through the outbox; absent when nothing is configured (no texts are offered). */
   messaging?: Messaging;
   /** SMS quotas, destination countries, spend cap and conversion breaker (E3). */

@@ -162,7 +162,7 @@ export interface RescueCode {
   usedAt: number | null;
 }
 
-export type FactorClass = "otp" | "bypass" | "rescue" | "sms" | "push";
+export type FactorClass = "otp" | "bypass" | "rescue" | "sms" | "push" | "webauthn";
 
 export interface LockoutState {
   userId: string;
@@ -204,6 +204,7 @@ export type AuthFactor =
   | "rescue"
   | "sms"
   | "push"
+  | "webauthn"
   | "remembered_device"
   | "none";
 
@@ -402,6 +403,65 @@ export interface PushTransaction {
   answeredAt: number | null;
   /** The device that answered. */
   deviceId: string | null;
+}
+
+/**
+ * A WebAuthn public-key credential: Windows Hello, Touch ID, a security key or a passkey (on this device or on a
+ * phone reached over the hybrid transport). One type serves as a second factor and, being discoverable where the
+ * authenticator allows, as a passwordless credential later (its user handle names the user, F6).
+ */
+export interface WebAuthnCredential {
+  /** Twofold's id for the credential (`WK…`): what lists, renames and removals name. */
+  id: string;
+  userId: string;
+  /** The credential ID the authenticator chose (base64url, ≤ 1023 bytes, unique across all users, F5). */
+  credentialId: string;
+  /** The COSE public key (base64url). Public: nothing to seal. */
+  publicKey: string;
+  /** The WebAuthn user handle given at registration (base64url of 16 random bytes; no personal data). */
+  userHandle: string;
+  /** The last signature counter accepted (F4); 0 for authenticators that keep none. */
+  signCount: number;
+  /** Transports exactly as the browser reported them (`internal`, `hybrid`, `usb`, …), for allowCredentials. */
+  transports: string[];
+  /** The authenticator model (all zeros when attestation is `none` and the browser hid it). */
+  aaguid: string;
+  attestationFormat: string;
+  /** BE: the credential may be synced (a passkey); it must never change (F3). */
+  backupEligible: boolean;
+  /** BS: the credential is synced now (may change). */
+  backupState: boolean;
+  deviceType: "singleDevice" | "multiDevice";
+  /** Whether the browser said the credential is discoverable (credProps.rk); null when it did not say. */
+  discoverable: boolean | null;
+  name: string;
+  /** `suspect` after a signature-counter regression (possible clone, F4): refused until removed. */
+  status: "active" | "suspect";
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export type WebAuthnCeremonyKind = "registration" | "authentication";
+
+/**
+ * One WebAuthn ceremony under way: its challenge, bound to a kind, a user (none for a passwordless login) and the
+ * caller's context (a login or account session), used once and expiring with the ceremony timeout (F1).
+ */
+export interface WebAuthnCeremony {
+  id: string;
+  kind: WebAuthnCeremonyKind;
+  userId: string | null;
+  /** SHA-256 (hex) of the caller's context string: the same context must finish the ceremony. */
+  contextHash: string;
+  /** The challenge sent to the browser (base64url of 32 random bytes). */
+  challenge: string;
+  userVerification: "required" | "preferred";
+  /** Registration: the user handle the new credential is created under. */
+  userHandle: string | null;
+  /** Where the ceremony was asked for (client address), for the per-source cap. */
+  source: string | null;
+  createdAt: number;
+  expiresAt: number;
 }
 
 /**

@@ -107,3 +107,27 @@ export interface Policy {
  * configured (the ceiling of `maxFailures`). Past the lock, one guess per lock period (evaluateLockout).
  */
 export const HARD_FAILURE_LIMIT = 100;
+
+/** WebAuthn settings (configuration `webauthn.*`, with the RP ID, name and origins filled in at load). */
+export interface WebAuthnSettings {
+  rpId: string;
+  rpName: string;
+  /** Exact origins a ceremony's clientDataJSON may name (F2). */
+  origins: readonly string[];
+  /** Top-level origins allowed to frame a ceremony; empty: crossOrigin ceremonies are refused (F2). */
+  topOrigins: readonly string[];
+  timeoutSeconds: number;
+  /** Second-factor ceremonies with a security key; platform and passwordless ones always require UV (F3). */
+  userVerification: "preferred" | "required";
+  attestation: {
+    conveyance: "none" | "direct";
+    allowedAAGUIDs: readonly string[];
+    /** PEM texts (read from the configured files at load): the roots an allowed model's chain must end at. */
+    rootCertificates: readonly string[];
+  };
+  maxCredentialsPerUser: number;
+  maxCeremoniesPerUser: number;
+  maxCeremoniesPerSource: number;
+  /** How old the second-factor login that allows adding a key may be (G2). */
+  proofMaxAgeSeconds: number;
+}

@@ -30,6 +30,8 @@ import type {
   TrustRevocationReason,
   User,
   UserStatus,
+  WebAuthnCeremony,
+  WebAuthnCredential,
 } from "./model.ts";
 import type { SmsGuardStore } from "./sms-guard-store.ts";
 import type { ThrottleCount } from "./throttle.ts";
@@ -531,8 +533,43 @@ export interface Store extends SmsGuardStore {
   prunePendingOTPCredentials(before: number, limit: number): Promise<number>;
   /** Signed-request replay records that expired at or before `before`. */
   pruneSignedRequests(before: number, limit: number): Promise<number>;
+  /** WebAuthn ceremonies (used or not) that expired at or before `before`. */
+  pruneWebAuthnCeremonies(before: number, limit: number): Promise<number>;
   /** Authentication-log entries written before `before`. */
   pruneAuthLog(before: number, limit: number): Promise<number>;
+
+  // WebAuthn (F1-F7)
+  /**
+   * Store a new ceremony unless its user already has `perUser` live ones or its source `perSource` (checked at
+   * `now` by the same statement that inserts); false when a cap was reached.
+   */
+  insertWebAuthnCeremony(
+    ceremony: WebAuthnCeremony,
+    caps: { perUser: number; perSource: number },
+    now: number,
+  ): Promise<boolean>;
+  /**
+   * Take a ceremony once: one DELETE … RETURNING, so of two callers at most one gets it, and it is gone whatever
+   * the caller then decides (F1: single use, deleted on success and on failure). Expired ones are returned too.
+   */
+  consumeWebAuthnCeremony(id: string): Promise<WebAuthnCeremony | undefined>;
+  /** Add a credential; ERR_CONFLICT when its credential ID is registered already (to anyone, F5). */
+  insertWebAuthnCredential(credential: WebAuthnCredential): Promise<void>;
+  getWebAuthnCredential(id: string): Promise<WebAuthnCredential | undefined>;
+  /** By the authenticator's credential ID (base64url). */
+  findWebAuthnCredential(credentialId: string): Promise<WebAuthnCredential | undefined>;
+  /** A user's credentials, oldest first. */
+  listWebAuthnCredentials(userId: string): Promise<WebAuthnCredential[]>;
+  /**
+   * Accept an assertion's signature counter: one conditional write that only moves the stored counter forward
+   * (or keeps 0 when both are 0, F4) on an active credential, recording the use and the backup state. False when
+   * the stored value is already at or past `signCount`, or the credential was flagged meanwhile.
+   */
+  advanceWebAuthnCounter(id: string, signCount: number, backupState: boolean, now: number): Promise<boolean>;
+  /** Flag a credential as a possible clone (F4); false if it was not active. */
+  markWebAuthnCredentialSuspect(id: string): Promise<boolean>;
+  renameWebAuthnCredential(id: string, name: string): Promise<boolean>;
+  deleteWebAuthnCredential(id: string): Promise<boolean>;
 
   // Prompt logins (OIDC): every state change is one conditional write on the session's status
   insertLoginSession(session: LoginSession): Promise<void>;

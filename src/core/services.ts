@@ -1,7 +1,7 @@
 // Binds every use case to its dependencies: the single object interfaces (HTTP, CLI, RADIUS) call into.
 import type { Keyring } from "./crypto/keyring.ts";
 import type { Actor, Deps, Messaging } from "./deps.ts";
-import type { Policy } from "./policy.ts";
+import type { Policy, WebAuthnSettings } from "./policy.ts";
 import type { Clock, OperatorAlerts, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
 import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
 import * as applications from "./use-cases/applications.ts";
@@ -19,6 +19,7 @@ import * as oidc from "./use-cases/oidc.ts";
 import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as prompt from "./use-cases/prompt-login.ts";
+import * as promptWebAuthn from "./use-cases/prompt-webauthn.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
 import * as signedRequests from "./use-cases/signed-requests.ts";
@@ -30,12 +31,15 @@ import * as trust from "./use-cases/trusted-browsers.ts";
 import * as usernames from "./use-cases/username-reconciliation.ts";
 import * as users from "./use-cases/users.ts";
 import * as passcode from "./use-cases/verify-passcode.ts";
+import * as webauthn from "./use-cases/webauthn.ts";
 
 export interface ServiceConfig {
   policy: Policy;
   organization: { issuer: string; country?: string };
   identity: { stripDomains: readonly string[] };
   housekeeping: housekeeping.Retention;
+  /** The loaded configuration always has it; stand-ins may leave it out. */
+  webauthn?: WebAuthnSettings;
   sms: { guard: Omit<SmsGuardPolicy, "organizationCountry">; outbox?: { retentionDays: number } };
 }
 
@@ -68,6 +72,7 @@ export function createServices(input: {
     pushEvents: input.pushEvents,
     ...(input.pushDelivery ? { pushDelivery: input.pushDelivery } : {}),
     ...(input.places ? { places: input.places } : {}),
+    ...(input.config.webauthn ? { webauthn: input.config.webauthn } : {}),
     ...(input.messaging ? { messaging: input.messaging } : {}),
     smsGuard: { ...input.config.sms.guard, organizationCountry: input.config.organization.country ?? "" },
     ...(input.alerts ? { alerts: input.alerts } : {}),
@@ -237,6 +242,20 @@ export function createServices(input: {
     attachPhone: bind(deps, phones.attachPhone),
     detachPhone: bind(deps, phones.detachPhone),
     createPhoneActivation: bind(deps, phones.createPhoneActivation),
+    // WebAuthn: Windows Hello, Touch ID, security keys, passkeys (one verification routine, F7)
+    beginWebAuthnRegistration: bind(deps, webauthn.beginWebAuthnRegistration),
+    finishWebAuthnRegistration: bind(deps, webauthn.finishWebAuthnRegistration),
+    beginWebAuthnAuthentication: bind(deps, webauthn.beginWebAuthnAuthentication),
+    finishWebAuthnAuthentication: bind(deps, webauthn.finishWebAuthnAuthentication),
+    listWebAuthnCredentials: bind(deps, webauthn.listWebAuthnCredentials),
+    renameWebAuthnCredential: bind(deps, webauthn.renameWebAuthnCredential),
+    removeWebAuthnCredential: bind(deps, webauthn.removeWebAuthnCredential),
+    // WebAuthn in the login prompt
+    beginPromptWebAuthn: bind(deps, promptWebAuthn.beginPromptWebAuthn),
+    finishPromptWebAuthn: bind(deps, promptWebAuthn.finishPromptWebAuthn),
+    shouldOfferPromptKey: bind(deps, promptWebAuthn.shouldOfferPromptKey),
+    beginPromptKeyRegistration: bind(deps, promptWebAuthn.beginPromptKeyRegistration),
+    finishPromptKeyRegistration: bind(deps, promptWebAuthn.finishPromptKeyRegistration),
     // text messages: phones verified for SMS (E2), login passcodes (E1), the outbox
     addSMSPhone: bind(deps, sms.addSMSPhone),
     sendPhoneVerification: bind(deps, sms.sendPhoneVerification),
@@ -340,6 +359,11 @@ export const SERVICE_AREAS = {
     "enrollTOTP",
     "confirmTOTP",
     "removeOTPCredential",
+    "beginWebAuthnRegistration",
+    "finishWebAuthnRegistration",
+    "listWebAuthnCredentials",
+    "renameWebAuthnCredential",
+    "removeWebAuthnCredential",
   ],
   tokens: [
     "findTokenBySerial",
@@ -377,6 +401,13 @@ export const SERVICE_AREAS = {
     "readActivationStatus",
     "statusHoldMs",
     "admitSignedRequest",
+    "beginWebAuthnAuthentication",
+    "finishWebAuthnAuthentication",
+    "beginPromptWebAuthn",
+    "finishPromptWebAuthn",
+    "shouldOfferPromptKey",
+    "beginPromptKeyRegistration",
+    "finishPromptKeyRegistration",
     "listSMSPhones",
     "sendLoginPasscode",
     "oidcHealthCheck",

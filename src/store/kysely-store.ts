@@ -20,6 +20,7 @@ import { SMSCodeRecords } from "./aggregates/sms-codes.ts";
 import { SmsGuardRecords } from "./aggregates/sms-guard.ts";
 import { TrustedBrowserRecords } from "./aggregates/trusted-browsers.ts";
 import { UserRecords } from "./aggregates/users.ts";
+import { WebAuthnRecords } from "./aggregates/webauthn.ts";
 import type { Dialect } from "./migrations.ts";
 import type { SqliteConnection } from "./sqlite-connection.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
@@ -49,7 +50,8 @@ export interface KyselyStore
     MetaRecords,
     SMSCodeRecords,
     OutboxRecords,
-    SmsGuardRecords {}
+    SmsGuardRecords,
+    WebAuthnRecords {}
 
 export class KyselyStore extends StoreContext implements Store {
   readonly #onClose: (() => Promise<void>) | undefined;
@@ -121,4 +123,5 @@ applyRecords(KyselyStore, [
   SMSCodeRecords,
   OutboxRecords,
   SmsGuardRecords,
+  WebAuthnRecords,
 ]);

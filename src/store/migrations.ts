@@ -385,6 +385,67 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .column("barcode_hash");
       },
     },
+    "0015_webauthn": {
+      async up(db: AnyDB) {
+        // WebAuthn credentials (F5: a credential ID belongs to one user at most, hence unique). Removing a user
+        // removes their keys.
+        await db.schema
+          .createTable("webauthn_credentials")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("credential_id", "text", (c) => c.notNull().unique())
+          .addColumn("public_key", "text", (c) => c.notNull())
+          .addColumn("user_handle", "text", (c) => c.notNull())
+          .addColumn("sign_count", big, (c) => c.notNull().defaultTo(0))
+          .addColumn("transports_json", "text", (c) => c.notNull())
+          .addColumn("aaguid", "text", (c) => c.notNull())
+          .addColumn("attestation_format", "text", (c) => c.notNull())
+          .addColumn("backup_eligible", "integer", (c) => c.notNull())
+          .addColumn("backup_state", "integer", (c) => c.notNull())
+          .addColumn("device_type", "text", (c) => c.notNull())
+          .addColumn("discoverable", "integer")
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("last_used_at", big)
+          .execute();
+        await db.schema
+          .createIndex("webauthn_credentials_user")
+          .on("webauthn_credentials")
+          .column("user_id")
+          .execute();
+        // Ceremonies (F1): one row per challenge handed out, deleted by the one call that uses it; the expiry
+        // index serves housekeeping, the user and source indexes the caps on live ceremonies.
+        await db.schema
+          .createTable("webauthn_ceremonies")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("user_id", "text", (c) => c.references("users.id").onDelete("cascade"))
+          .addColumn("context_hash", "text", (c) => c.notNull())
+          .addColumn("challenge", "text", (c) => c.notNull())
+          .addColumn("user_verification", "text", (c) => c.notNull())
+          .addColumn("user_handle", "text")
+          .addColumn("source", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("webauthn_ceremonies_expiry")
+          .on("webauthn_ceremonies")
+          .column("expires_at")
+          .execute();
+        await db.schema
+          .createIndex("webauthn_ceremonies_user")
+          .on("webauthn_ceremonies")
+          .columns(["user_id", "expires_at"])
+          .execute();
+        await db.schema
+          .createIndex("webauthn_ceremonies_source")
+          .on("webauthn_ceremonies")
+          .columns(["source", "expires_at"])
+          .execute();
+      },
+    },
     "0016_sms_and_outbox": {
       async up(db: AnyDB) {
         // The language a user's notifications are written in (e-mail through the outbox).

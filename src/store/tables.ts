@@ -253,6 +253,41 @@ export interface APIEnrollmentsTable {
   expires_at: number;
 }
 
+/** WebAuthn credentials (migration 0015): booleans as 0/1 on both databases. */
+export interface WebAuthnCredentialsTable {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  user_handle: string;
+  sign_count: number;
+  transports_json: string;
+  aaguid: string;
+  attestation_format: string;
+  backup_eligible: number;
+  backup_state: number;
+  device_type: string;
+  discoverable: number | null;
+  name: string;
+  status: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** WebAuthn ceremonies under way (migration 0015): deleted when used, pruned when expired. */
+export interface WebAuthnCeremoniesTable {
+  id: string;
+  kind: string;
+  user_id: string | null;
+  context_hash: string;
+  challenge: string;
+  user_verification: string;
+  user_handle: string | null;
+  source: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 /** One browser login through the prompt (migration 0013). */
 export interface LoginSessionsTable {
   id: string;
@@ -362,6 +397,8 @@ export interface Database {
   phones: PhonesTable;
   throttle_counts: ThrottleCountsTable;
   api_enrollments: APIEnrollmentsTable;
+  webauthn_credentials: WebAuthnCredentialsTable;
+  webauthn_ceremonies: WebAuthnCeremoniesTable;
   sms_codes: SMSCodesTable;
   outbox_messages: OutboxMessagesTable;
   login_sessions: LoginSessionsTable;

@@ -46,6 +46,20 @@ const SUBMITTED_BY: Record<string, { test: string; step: string }> = {
     test: "test/browser/universal-prompt.test.ts",
     step: "submitPasscode(",
   },
+  // WebAuthn: the ceremony's form (its behaviour posts JSON; Add now, Continue), the form that moves on after it
+  // (submitted by the behaviour), and Not now on "Add a key".
+  '<form\n      method="post"\n      action={p.finishUrl}': {
+    test: "test/browser/webauthn.test.ts",
+    step: "name: text.addNow",
+  },
+  '<form method="post" action={action} data-webauthn-next hidden': {
+    test: "test/browser/prompt-webauthn.test.ts",
+    step: "name: text.continue, exact: true",
+  },
+  '<form method="post" action={view.nextURL} data-webauthn-next': {
+    test: "test/browser/prompt-webauthn.test.ts",
+    step: "name: text.notNow",
+  },
 };
 
 function sources(dir: string): string[] {

@@ -52,9 +52,13 @@ const DUO_WEB_JS = readFileSync(
 const AKEY = "a".repeat(20) + "0123456789abcdefghij";
 
 export async function startPromptServer(
-  options: { dialect?: DialectName; name?: string } = {},
+  /** `port`: a fixed one, for what needs the origin before the server starts (WebAuthn's default origins). */
+  options: { dialect?: DialectName; name?: string; port?: number } = {},
 ): Promise<PromptTestServer> {
-  const duo = await startDuoTestServer({ ...(options.dialect ? { dialect: options.dialect } : {}) });
+  const duo = await startDuoTestServer({
+    ...(options.dialect ? { dialect: options.dialect } : {}),
+    ...(options.port ? { port: options.port } : {}),
+  });
   const ca = readFileSync(duo.certificates.ca);
   const hits: CallbackHit[] = [];
   const waiters: Array<{ state: string; resolve: (q: URLSearchParams) => void }> = [];

@@ -7,6 +7,7 @@ import { certsCommands } from "./certs.ts";
 import { configCommands } from "./config.ts";
 import { dbCommands } from "./db.ts";
 import { deviceCommands } from "./device.ts";
+import { keyCommands } from "./key.ts";
 import { keysCommands } from "./keys.ts";
 import { passcodeCommands } from "./passcode.ts";
 import { phoneCommands } from "./phone.ts";
@@ -29,6 +30,7 @@ export const COMMANDS: readonly Command[] = [
   ...tokenCommands,
   ...bypassCommands,
   ...rescueCommands,
+  ...keyCommands,
   ...smsCommands,
   ...appCommands,
   ...auditCommands,
@@ -48,6 +50,7 @@ export const GROUPS: Record<string, string> = {
   token: "hardware tokens: inventory and loans",
   bypass: "bypass codes from the service desk",
   rescue: "rescue codes",
+  key: "security keys and passkeys (WebAuthn)",
   sms: "text messages: stop them for a user or number, the abuse report",
   app: "applications (integrations)",
   audit: "the audit log",

@@ -55,6 +55,12 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     prune: (store, before, limit) => store.prunePendingOTPCredentials(before, limit),
   },
   {
+    // Used ceremonies are deleted when used; these are the ones never finished (F1).
+    name: "WebAuthn ceremonies",
+    cutoff: (now) => now,
+    prune: (store, before, limit) => store.pruneWebAuthnCeremonies(before, limit),
+  },
+  {
     name: "replay records",
     cutoff: (now, r) => now - r.graceSeconds * SECOND,
     prune: (store, before, limit) => store.pruneSignedRequests(before, limit),

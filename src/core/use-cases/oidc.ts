@@ -269,6 +269,7 @@ const DUO_FACTOR: Record<AuthFactor, string> = {
   bypass: "bypass_code",
   rescue: "rescue_code",
   sms: "sms_passcode",
+  webauthn: "webauthn_security_key",
   remembered_device: "remembered_device",
   none: "not_available",
 };

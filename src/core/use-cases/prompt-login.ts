@@ -37,7 +37,7 @@ export interface PromptLogin {
 }
 
 /** The methods a prompt offers, in the order of spec/ux.md §2 ("strongest first"). */
-export const PROMPT_METHODS = ["push", "passcode"] as const;
+export const PROMPT_METHODS = ["webauthn", "push", "passcode"] as const;
 export type PromptMethod = (typeof PROMPT_METHODS)[number] | (string & {});
 
 /**
@@ -62,7 +62,7 @@ export async function openPromptLogin(
   return { session, application, user, expired };
 }
 
-async function requireLogin(deps: Deps, handle: string): Promise<PromptLogin> {
+export async function requireLogin(deps: Deps, handle: string): Promise<PromptLogin> {
   // Read, not touched: the page that posted here kept the login alive; the step below re-checks it in its write.
   const login = await openPromptLogin(deps, handle, { touch: false });
   if (!login || login.expired || login.session.status !== "pending")
@@ -75,6 +75,8 @@ export interface PromptMethods {
   pushDevices: string[];
   /** Something to type in "Enter a passcode": an app or token, a live bypass code, unused rescue codes. */
   passcode: boolean;
+  /** The transports of each active WebAuthn key (as reported at registration): which entries to offer. */
+  webauthnKeys: string[][];
   /** Methods the application allows (its policy); seam for per-application method lists. */
   allowed: readonly PromptMethod[];
 }
@@ -87,8 +89,8 @@ export interface PromptMethods {
 export function allowedPromptMethods(application: Application): readonly PromptMethod[] {
   const passcodeMethods = ["passcode-app", "token", "bypass", "rescue", "sms"] as const;
   return PROMPT_METHODS.filter((m) =>
-    m === "push"
-      ? allowsMethod(application.policy, "push")
+    m === "push" || m === "webauthn"
+      ? allowsMethod(application.policy, m)
       : passcodeMethods.some((p) => allowsMethod(application.policy, p)),
   );
 }
@@ -96,15 +98,21 @@ export function allowedPromptMethods(application: Application): readonly PromptM
 /** What the user has and the application allows (Other options, ux.md §2.1). */
 export async function listPromptMethods(deps: Deps, login: PromptLogin): Promise<PromptMethods> {
   const allowed = allowedPromptMethods(login.application);
-  if (!login.user || login.user.status === "disabled") return { pushDevices: [], passcode: false, allowed };
+  if (!login.user || login.user.status === "disabled")
+    return { pushDevices: [], passcode: false, webauthnKeys: [], allowed };
   const userId = login.user.id;
   const now = deps.clock.now();
-  const [devices, otp, bypass, rescue] = await Promise.all([
+  const [devices, otp, bypass, rescue, keys] = await Promise.all([
     deps.store.listDevices(userId),
     deps.store.listUsableOTPCredentials(userId),
     deps.store.listLiveBypassCodes(userId, now),
     deps.store.listUnusedRescueCodes(userId),
+    deps.store.listWebAuthnCredentials(userId),
   ]);
+  const webauthnKeys =
+    allowed.includes("webauthn") && deps.webauthn
+      ? keys.filter((k) => k.status === "active").map((k) => k.transports)
+      : [];
   const pushDevices = allowed.includes("push")
     ? devices.filter((d) => d.status === "active").map((d) => d.name)
     : [];
@@ -114,7 +122,7 @@ export async function listPromptMethods(deps: Deps, login: PromptLogin): Promise
       (otp.some((c) => c.kind === "token") && allowsMethod(login.application.policy, "token")) ||
       (bypass.length > 0 && allowsMethod(login.application.policy, "bypass")) ||
       (rescue.length > 0 && allowsMethod(login.application.policy, "rescue")));
-  return { pushDevices, passcode, allowed };
+  return { pushDevices, passcode, webauthnKeys, allowed };
 }
 
 export type PromptPush =

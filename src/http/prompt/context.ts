@@ -42,6 +42,8 @@ export interface PromptContext {
    * logins (Web SDK v2) are framed by the parent's origin and send nothing elsewhere.
    */
   security: PageSecurity;
+  /** The browser's User-Agent: the built-in authenticator's name (Windows Hello, Touch ID) depends on it. */
+  userAgent: string;
 }
 
 export function baseOf(handle: string): string {
@@ -160,18 +162,19 @@ export async function loadPrompt(
       error: true,
       actions: returnActions(login, handle, app, t),
     });
+  const userAgent = String(request.headers["user-agent"] ?? "").slice(0, 512);
   // A form's answer (a passcode typed) needs no method list: the factor itself decides.
   if (options.methods === false)
     return {
-      ctx: { handle, base, login, page, security },
-      methods: { pushDevices: [], passcode: true, allowed: [] },
+      ctx: { handle, base, login, page, security, userAgent },
+      methods: { pushDevices: [], passcode: true, webauthnKeys: [], allowed: [] },
     };
   const methods = await runtime.services.listPromptMethods(login);
-  if (methods.pushDevices.length === 0 && !methods.passcode) {
+  if (methods.pushDevices.length === 0 && !methods.passcode && methods.webauthnKeys.length === 0) {
     // Never had a factor, and the application offers enrolment: set one up here (the enrol routes).
     const eligibility = await runtime.services.promptEnrollment(handle);
     if (eligibility.eligible && options.enrolling)
-      return { ctx: { handle, base, login, page, security }, methods };
+      return { ctx: { handle, base, login, page, security, userAgent }, methods };
     if (eligibility.eligible) {
       sendPage(reply, EnrollStartPage({ chrome: page.chrome, action: `${base}/enroll` }), security);
       return undefined;
@@ -183,7 +186,7 @@ export async function loadPrompt(
       actions: returnActions(login, handle, app, t),
     });
   }
-  return { ctx: { handle, base, login, page, security }, methods };
+  return { ctx: { handle, base, login, page, security, userAgent }, methods };
 }
 
 /** The trusted-browser cookie of one application (I5): `__Host-`, so only this host and path `/` can set it. */
@@ -252,12 +255,30 @@ export async function completeLogin(
   );
 }
 
-/** 303 to the application with its code (the login the gate allowed), or the expired page. */
+/** "Add a key" is offered at most once a month in a browser (ux.md §2.1): set when the offer is shown. */
+export const KEY_OFFER_COOKIE = "__Host-twofold-key-offer";
+/** Set by the webauthn behaviour: 1 where the browser has a built-in authenticator (Windows Hello, Touch ID). */
+export const PLATFORM_AUTHENTICATOR_COOKIE = "__Host-twofold-platform-authenticator";
+
+/**
+ * 303 to the application with its code (the login the gate allowed), or the expired page. After a phone login,
+ * "Add a key" comes first, once a month in a browser (its page posts back here).
+ */
 export async function finishAndRedirect(
   runtime: ServiceRuntime,
   request: FastifyRequest<{ Params: HandleParams }>,
   reply: FastifyReply,
 ): Promise<FastifyReply | undefined> {
+  // Only in a browser with a built-in authenticator (the webauthn behaviour says so in a cookie): elsewhere the
+  // offer would mostly lead to "no key here".
+  const cookies = request.headers.cookie ?? "";
+  const offered = cookies.includes(`${KEY_OFFER_COOKIE}=`);
+  const capable = cookies.includes(`${PLATFORM_AUTHENTICATOR_COOKIE}=1`);
+  if (capable && !offered && (await runtime.services.shouldOfferPromptKey(request.params.handle)))
+    return reply
+      .code(303)
+      .header("location", `${baseOf(request.params.handle)}/add-key`)
+      .send("");
   try {
     const finished = await runtime.services.finishPromptLogin(request.params.handle);
     return sendFinished(runtime, request, reply, finished);
@@ -292,8 +313,11 @@ export function rememberedMethod(request: FastifyRequest): string | undefined {
 export interface PromptMethodModule {
   /** The URL segment and cookie value: `/prompt/:handle/<id>`. */
   id: string;
-  /** Its entry in Other options when this user has it and the application allows it; null otherwise. */
-  entry(ctx: PromptContext, methods: PromptMethods): Action | null;
+  /**
+   * Its entry in Other options when this user has it and the application allows it (several for WebAuthn: one
+   * per kind of key); null otherwise.
+   */
+  entry(ctx: PromptContext, methods: PromptMethods): Action | readonly Action[] | null;
   /** Its routes, all under `/prompt/:handle/<id>`; its start page is `GET /prompt/:handle/<id>`. */
   register(app: FastifyInstance, runtime: ServiceRuntime): void;
 }

@@ -2,6 +2,7 @@
 import type { PromptMethodModule } from "./context.ts";
 import { passcodeMethod } from "./passcode.ts";
 import { pushMethod } from "./push.ts";
+import { webauthnMethod } from "./webauthn.ts";
 
 /**
  * In the order the prompt prefers them when the browser remembers none (strongest first, ux.md §2): a method
@@ -9,4 +10,8 @@ import { pushMethod } from "./push.ts";
  */
 export type { PromptMethodModule };
 
-export const PROMPT_METHOD_MODULES: readonly PromptMethodModule[] = [pushMethod, passcodeMethod];
+export const PROMPT_METHOD_MODULES: readonly PromptMethodModule[] = [
+  webauthnMethod,
+  pushMethod,
+  passcodeMethod,
+];

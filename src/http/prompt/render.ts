@@ -84,6 +84,7 @@ export function pageContext(
       t,
       brand: { name: config.organization.name, logoURL: config.branding.logo ? brandLogoURL(config) : null },
       stylesheets: [webAssetURL("prompt/styles/prompt.css"), "/brand/theme.css"],
+      scripts: [webAssetURL("shared/behaviours/webauthn.ts")],
       appName: login?.appName ?? null,
       username: login?.username ?? null,
       returnAction: login?.returnAction ?? null,

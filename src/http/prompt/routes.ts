@@ -94,6 +94,7 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
       if (!loaded) return reply;
       const { ctx, methods } = loaded;
       const entries = PROMPT_METHOD_MODULES.flatMap((m) => m.entry(ctx, methods) ?? []);
+      // WebAuthn entries are shown by their behaviour (every prompt page loads it), where the browser supports them.
       return sendPage(reply, OptionsPage({ chrome: ctx.page.chrome, entries }), {
         ...ctx.security,
       });

@@ -14,6 +14,8 @@ export interface PromptChrome {
   brand: { name: string; logoURL: string | null };
   /** Same-origin stylesheets: the prompt's, then the branding theme (accent colour). */
   stylesheets: readonly string[];
+  /** Behaviours every prompt page loads (WebAuthn: entries, ceremonies, the built-in authenticator hint). */
+  scripts?: readonly string[];
   /** The application's registered name (P0); null on pages that know no login (bad link). */
   appName: string | null;
   username: string | null;
@@ -45,7 +47,7 @@ export function PromptPage({ chrome, title, scripts = [], children }: PromptPage
         {chrome.stylesheets.map((href) => (
           <link rel="stylesheet" href={href} />
         ))}
-        {scripts.map((src) => (
+        {[...new Set([...(chrome.scripts ?? []), ...scripts])].map((src) => (
           <script type="module" src={src} />
         ))}
       </head>
@@ -120,6 +122,8 @@ export interface Action {
   /** Extra attributes for behaviours (e.g. `data-send-again`). */
   data?: Readonly<Record<string, string>>;
   primary?: boolean;
+  /** Not shown until a behaviour finds it usable (WebAuthn entries, ux.md §2.1: "only where supported"). */
+  hidden?: boolean;
 }
 
 export function Actions({ actions, label }: { actions: readonly Action[]; label?: string }): SafeHTML {
@@ -135,7 +139,7 @@ export function Actions({ actions, label }: { actions: readonly Action[]; label?
         const cls = a.primary ? "button primary" : "button";
         const data = Object.fromEntries(Object.entries(a.data ?? {}).map(([k, v]) => [`data-${k}`, v]));
         return (
-          <li {...data}>
+          <li {...data} hidden={a.hidden === true}>
             {a.post !== undefined ? (
               <form method="post" action={a.post}>
                 <button type="submit" class={cls}>

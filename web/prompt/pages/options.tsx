@@ -8,13 +8,16 @@ import { type Action, Actions, type PromptChrome, PromptPage } from "./frame.tsx
 export function OptionsPage({
   chrome,
   entries,
+  scripts = [],
 }: {
   chrome: PromptChrome;
   entries: readonly Action[];
+  /** Behaviours: the WebAuthn one shows its entries where the browser supports them. */
+  scripts?: readonly string[];
 }): SafeHTML {
   const { t } = chrome;
   return (
-    <PromptPage chrome={chrome} title={t.otherOptions}>
+    <PromptPage chrome={chrome} title={t.otherOptions} scripts={scripts}>
       <h1>{t.optionsTitle}</h1>
       <Actions actions={entries} label={t.otherOptions} />
       <p class="hint">

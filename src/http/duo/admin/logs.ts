@@ -27,6 +27,7 @@ export const FACTOR_NAMES: Record<AuthFactor, string> = {
   bypass: "bypass_code",
   push: "duo_push",
   sms: "sms_passcode",
+  webauthn: "webauthn_security_key",
   remembered_device: "remembered_device",
   none: "not_available",
 };
@@ -39,6 +40,7 @@ const FACTOR_NAMES_V1: Record<AuthFactor, string> = {
   bypass: "Bypass Code",
   push: "Duo Push",
   sms: "SMS Passcode",
+  webauthn: "WebAuthn Security Key",
   remembered_device: "Remembered Device",
   none: "Not Available",
 };
