@@ -1,6 +1,5 @@
 // HOTP (RFC 4226): code generation and look-ahead verification, pure functions over key bytes and counters.
-import { timingSafeEqual } from "node:crypto";
-import { type HashAlgorithm, hmac } from "../crypto/index.ts";
+import { equalTextSameLength, type HashAlgorithm, hmac } from "../crypto/index.ts";
 
 export type OTPAlgorithm = HashAlgorithm;
 
@@ -32,13 +31,7 @@ export function generateHOTP(params: OTPParameters, counter: number): string {
  * a look-ahead compares up to a dozen candidates per attempt.
  */
 export function otpCodeEqual(generated: string, typed: string): boolean {
-  const a = Buffer.from(generated, "utf8");
-  const b = Buffer.from(typed, "utf8");
-  if (a.length !== b.length) {
-    timingSafeEqual(b, b);
-    return false;
-  }
-  return timingSafeEqual(a, b);
+  return equalTextSameLength(generated, typed);
 }
 
 /**
