@@ -62,6 +62,11 @@ export function randomHex(bytes: number): string {
  * Constant-time equality that is safe for inputs of unequal length: both sides are MACed with a
  * fresh random key and the fixed-size MACs are compared with timingSafeEqual (M3).
  */
+/** Equal-length byte strings compared in time independent of their contents (node's timingSafeEqual). */
+export function equalBytesSameLength(a: Uint8Array, b: Uint8Array): boolean {
+  return timingSafeEqual(a, b);
+}
+
 export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
   const key = nodeRandomBytes(32);
   const ma = createHmac("sha256", key).update(a).digest();

@@ -1,6 +1,5 @@
 // HOTP (RFC 4226): code generation and look-ahead verification, pure functions over key bytes and counters.
-import { timingSafeEqual } from "node:crypto";
-import { type HashAlgorithm, hmac } from "../crypto/index.ts";
+import { equalBytesSameLength, type HashAlgorithm, hmac } from "../crypto/index.ts";
 
 export type OTPAlgorithm = HashAlgorithm;
 
@@ -35,10 +34,10 @@ export function otpCodeEqual(generated: string, typed: string): boolean {
   const a = Buffer.from(generated, "utf8");
   const b = Buffer.from(typed, "utf8");
   if (a.length !== b.length) {
-    timingSafeEqual(b, b);
+    equalBytesSameLength(b, b);
     return false;
   }
-  return timingSafeEqual(a, b);
+  return equalBytesSameLength(a, b);
 }
 
 /**
