@@ -245,9 +245,14 @@ const walSize = () => { try { return statSync(workerData.path + "-wal").size; } 
 const flag = new Int32Array(workerData.checkpointing);
 setInterval(() => {
   try {
-    db.pragma("wal_checkpoint(PASSIVE)");
-    if (walSize() <= workerData.truncateBytes) return;
-    Atomics.store(flag, 0, 1);
+    const passive = db.pragma("wal_checkpoint(PASSIVE)")[0];
+    const size = walSize();
+    if (size <= workerData.truncateBytes) return;
+    // A writer kept adding frames (or the WAL is twice the bound): pause it. Otherwise only readers may be in the
+    // way (thousands of waiting logins polling): the TRUNCATE is tried without pausing the writer, whose next
+    // write rewinds the fully copied WAL by itself (journal_size_limit then trims the file).
+    const pauseWriter = passive.log > passive.checkpointed || size > 2 * workerData.truncateBytes;
+    if (pauseWriter) Atomics.store(flag, 0, 1);
     // The writer is paused; readers are not, and may keep it waiting: give up soon and try again next time.
     db.pragma("busy_timeout = " + workerData.truncateWaitMs);
     try { db.pragma("wal_checkpoint(TRUNCATE)"); } finally {

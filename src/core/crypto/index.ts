@@ -62,26 +62,16 @@ export function randomHex(bytes: number): string {
  * Constant-time equality that is safe for inputs of unequal length: both sides are MACed with a
  * fresh random key and the fixed-size MACs are compared with timingSafeEqual (M3).
  */
+/** Equal-length byte strings compared in time independent of their contents (node's timingSafeEqual). */
+export function equalBytesSameLength(a: Uint8Array, b: Uint8Array): boolean {
+  return timingSafeEqual(a, b);
+}
+
 export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
   const key = nodeRandomBytes(32);
   const ma = createHmac("sha256", key).update(a).digest();
   const mb = createHmac("sha256", key).update(b).digest();
   return timingSafeEqual(ma, mb);
-}
-
-/**
- * Constant-time equality of two texts whose lengths are not secret (a generated code has a known length): the UTF-8
- * bytes are compared with timingSafeEqual; a text of another length is compared with itself (the same work) and
- * is not equal. Cheaper than constantTimeEqual, which hides lengths with two keyed hashes per call.
- */
-export function equalTextSameLength(known: string, typed: string): boolean {
-  const a = Buffer.from(known, "utf8");
-  const b = Buffer.from(typed, "utf8");
-  if (a.length !== b.length) {
-    timingSafeEqual(b, b);
-    return false;
-  }
-  return timingSafeEqual(a, b);
 }
 
 export function hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array | string): Uint8Array {

@@ -1,5 +1,5 @@
 // HOTP (RFC 4226): code generation and look-ahead verification, pure functions over key bytes and counters.
-import { equalTextSameLength, type HashAlgorithm, hmac } from "../crypto/index.ts";
+import { equalBytesSameLength, type HashAlgorithm, hmac } from "../crypto/index.ts";
 
 export type OTPAlgorithm = HashAlgorithm;
 
@@ -31,7 +31,13 @@ export function generateHOTP(params: OTPParameters, counter: number): string {
  * a look-ahead compares up to a dozen candidates per attempt.
  */
 export function otpCodeEqual(generated: string, typed: string): boolean {
-  return equalTextSameLength(generated, typed);
+  const a = Buffer.from(generated, "utf8");
+  const b = Buffer.from(typed, "utf8");
+  if (a.length !== b.length) {
+    equalBytesSameLength(b, b);
+    return false;
+  }
+  return equalBytesSameLength(a, b);
 }
 
 /**
