@@ -36,6 +36,16 @@ for (const dialect of await dialects()) {
           "policy.sms.administrators": ["root"],
           // Not a test of the deadline (outbox.test.ts is): a loaded machine must not turn a send into a refusal.
           "sms.sendDeadlineMs": 20_000,
+          // Every test here texts the same number: the SMS guard's quotas (tested in sms-guard.test.ts) stay out of
+          // the way of the factor's own behaviour.
+          "sms.guard.perUser.perWindow": 1000,
+          "sms.guard.perUser.perDay": 1000,
+          "sms.guard.perNumber.perWindow": 1000,
+          "sms.guard.perNumber.perDay": 1000,
+          "sms.guard.perAddress.perWindow": 1000,
+          "sms.guard.perAddress.perDay": 1000,
+          "sms.guard.perPrefix.perWindow": 1000,
+          "sms.guard.perPrefix.perDay": 1000,
         },
       });
       server = await startServer(t.runtime);
