@@ -717,6 +717,10 @@ export async function migrateToLatest(db: AnyDB, dialect: Dialect): Promise<Migr
     db: schema ? withSchemaIntrospection(db, schema) : db,
     provider: new InCodeProvider(dialect),
     ...(schema ? { migrationTableSchema: schema } : {}),
+    // Migrations are numbered as they are written and may land in another order (0015 after 0017): a database
+    // that already has a later one still gets an earlier one it lacks. Each migration adds its own tables and
+    // columns, so their order does not matter.
+    allowUnorderedMigrations: true,
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
