@@ -201,7 +201,9 @@ function openSqlite(options: StoreOptions): OpenedStore {
   }
   const connection = new SqliteConnection(
     database,
-    checkpointer ? { flag: checkpointing, pauseMs: WAL_POLICY.pauseMs } : undefined,
+    checkpointer
+      ? { flag: checkpointing, pauseMs: WAL_POLICY.pauseMs, backstopBytes: 2 * WAL_POLICY.truncateBytes }
+      : undefined,
   );
   const kysely = new Kysely<Database>({ dialect: new TwofoldSqliteDialect(connection) });
   const store = new KyselyStore(kysely, "sqlite", {

@@ -1,5 +1,6 @@
 // The one SQLite connection of a process: statements prepared once, handed over in arrival order, and transactions
 // that arrive together committed together (group commit).
+import { statSync } from "node:fs";
 import type BetterSqlite3 from "better-sqlite3";
 import {
   type CompiledQuery,
@@ -52,11 +53,43 @@ export class SqliteConnection {
   /** Raised by the checkpoint thread while it empties the WAL (open-store.ts): no group starts meanwhile. */
   readonly #checkpointing: Int32Array | undefined;
   readonly #pauseMs: number;
+  /**
+   * The writer's own backstop: past this WAL size it checkpoints between two groups itself. The checkpoint thread
+   * keeps the WAL small while it gets CPU time; on a machine too busy to schedule it, the writer still bounds it.
+   */
+  readonly #backstopBytes: number;
+  #commitsSinceCheck = 0;
 
-  constructor(database: BetterSqlite3.Database, checkpoint?: { flag: Int32Array; pauseMs: number }) {
+  constructor(
+    database: BetterSqlite3.Database,
+    checkpoint?: { flag: Int32Array; pauseMs: number; backstopBytes?: number },
+  ) {
     this.database = database;
     this.#checkpointing = checkpoint?.flag;
     this.#pauseMs = checkpoint?.pauseMs ?? 0;
+    this.#backstopBytes = checkpoint?.backstopBytes ?? 0;
+  }
+
+  /**
+   * Every 16 commits: when the WAL has grown past the backstop, a PASSIVE checkpoint on this connection. It runs
+   * while no group is open, so no writer adds frames meanwhile and it can finish; the next write then rewinds the
+   * WAL and journal_size_limit trims the file. PASSIVE never waits for readers.
+   */
+  #backstop(): void {
+    if (this.#backstopBytes === 0 || ++this.#commitsSinceCheck < 16) return;
+    this.#commitsSinceCheck = 0;
+    let size = 0;
+    try {
+      size = statSync(`${this.database.name}-wal`).size;
+    } catch {
+      return;
+    }
+    if (size <= this.#backstopBytes) return;
+    try {
+      this.database.pragma("wal_checkpoint(PASSIVE)");
+    } catch {
+      // The checkpoint thread's next run tries again.
+    }
   }
 
   /** The Kysely a transaction's store uses: its queries run on the connection the transaction already holds. */
@@ -198,6 +231,7 @@ export class SqliteConnection {
       } catch (error) {
         lost = error;
       }
+      if (lost === undefined) this.#backstop();
     }
     if (lost !== undefined) {
       try {
