@@ -36,7 +36,12 @@ describe("the Universal Prompt with Duo's Node SDK, in Chromium: passcode and pu
     const code = h.totps.get("pat")!();
     const fullWidth = [...code].map((d) => String.fromCharCode(0xff10 + Number(d))).join("");
     await prompt.submitPasscode(`${fullWidth.slice(0, 3)} ${fullWidth.slice(3)}`);
-    await page.waitForURL(`${h.s.app.origin}/callback?**`);
+    await page.waitForURL(`${h.s.app.origin}/callback?**`).catch(async (error: unknown) => {
+      // Say where the browser is instead: the page's heading and alert tell why it did not go back.
+      const heading = await prompt.headingText().catch(() => "?");
+      const alert = await prompt.alertText().catch(() => "");
+      throw new Error(`not back at the application: ${page.url()} "${heading}" ${alert}`, { cause: error });
+    });
     const token = await exchange(login, "pat");
     assert.equal(token.preferred_username, "pat");
     assert.deepEqual(token.auth_result, { result: "allow", status: "allow", status_msg: "Login Successful" });
