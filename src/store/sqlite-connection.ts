@@ -58,7 +58,6 @@ export class SqliteConnection {
    * keeps the WAL small while it gets CPU time; on a machine too busy to schedule it, the writer still bounds it.
    */
   readonly #backstopBytes: number;
-  #commitsSinceCheck = 0;
 
   constructor(
     database: BetterSqlite3.Database,
@@ -71,13 +70,13 @@ export class SqliteConnection {
   }
 
   /**
-   * Every 16 commits: when the WAL has grown past the backstop, a PASSIVE checkpoint on this connection. It runs
-   * while no group is open, so no writer adds frames meanwhile and it can finish; the next write then rewinds the
-   * WAL and journal_size_limit trims the file. PASSIVE never waits for readers.
+   * After a commit, when the WAL has grown past the backstop: a PASSIVE checkpoint on this connection. It runs while
+   * no group is open, so no writer adds frames meanwhile and it can finish; the next write then rewinds the WAL and
+   * journal_size_limit trims the file. Past half as much again (the thread and this one kept missing each other), a
+   * TRUNCATE that waits 200 ms at most. Reads share this connection, so only the checkpoint thread can be in the way.
    */
   #backstop(): void {
-    if (this.#backstopBytes === 0 || ++this.#commitsSinceCheck < 16) return;
-    this.#commitsSinceCheck = 0;
+    if (this.#backstopBytes === 0) return;
     let size = 0;
     try {
       size = statSync(`${this.database.name}-wal`).size;
@@ -86,7 +85,17 @@ export class SqliteConnection {
     }
     if (size <= this.#backstopBytes) return;
     try {
-      this.database.pragma("wal_checkpoint(PASSIVE)");
+      if (size <= 1.5 * this.#backstopBytes) {
+        this.database.pragma("wal_checkpoint(PASSIVE)");
+        return;
+      }
+      const busy = this.database.pragma("busy_timeout", { simple: true });
+      this.database.pragma("busy_timeout = 200");
+      try {
+        this.database.pragma("wal_checkpoint(TRUNCATE)");
+      } finally {
+        this.database.pragma(`busy_timeout = ${Number(busy)}`);
+      }
     } catch {
       // The checkpoint thread's next run tries again.
     }
