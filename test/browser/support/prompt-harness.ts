@@ -112,8 +112,12 @@ export function promptHarness(users: HarnessUsers): PromptHarness {
         digits: 6,
         period: 30,
       };
-      const code = () => generateTOTP(params, Date.now());
-      await services.confirmTOTP(ADMIN, e.credentialId, code());
+      const confirmedAt = Date.now();
+      await services.confirmTOTP(ADMIN, e.credentialId, generateTOTP(params, confirmedAt));
+      // The confirmation used its window's code, and a code is good once: a login in that same window types the
+      // next window's code (within the accepted drift), never the one already spent.
+      const spent = Math.floor(confirmedAt / 30_000);
+      const code = () => generateTOTP(params, Math.max(Date.now(), (spent + 1) * 30_000));
       h.totps.set(name, code);
     }
     for (const name of users.devices ?? []) h.devices.set(name, await h.s.duo.activateAuthenticator(name));
