@@ -1,12 +1,11 @@
 // The legacy Web SDK v2 (Duo's iframe, duo-compat §4.6): a signed TX starts a prompt login inside the application's frame,
 // and the prompt ends by handing the parent page an AUTH response it verifies with `verify_response`.
 
-import { constantTimeEqual, hmacHex, randomHex, randomId, sha256Hex } from "../crypto/index.ts";
+import { constantTimeEqual, hmacHex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Application, LoginSession } from "../model.ts";
 import { openApplicationSecret } from "./applications.ts";
-import { LOGIN_IDLE_SECONDS, LOGIN_MAX_SECONDS } from "./oidc.ts";
-import { findUser } from "./users.ts";
+import { insertPendingLogin } from "./oidc.ts";
 
 /**
  * A login session started by the iframe SDK carries this as its `state` (OIDC states are 16–1024 characters, so no
@@ -64,31 +63,15 @@ export async function startFrameLogin(
   const origins = (app.redirectURIs ?? []).map((u) => new URL(u).origin);
   if (!origins.includes(parent.origin) || input.parent.length > 2048) return { ok: false, reason: "parent" };
   if (username === "" || username.length > 256) return { ok: false, reason: "malformed" };
-  const user = await findUser(deps, username);
-  const handle = randomHex(16);
-  const session: LoginSession = {
-    id: randomId("LS"),
-    handleHash: sha256Hex(handle),
-    applicationId: app.id,
-    userId: user?.id ?? null,
+  const { handle, session } = await insertPendingLogin(deps, {
+    app,
     username,
     redirectURI: input.parent,
     state: FRAME_STATE,
     nonce: null,
     useDuoCode: false,
-    status: "pending",
-    pushTxid: null,
-    factor: null,
-    authTxid: null,
-    authAt: null,
-    codeHash: null,
-    codeExpiresAt: null,
     ip: input.ip,
-    createdAt: now,
-    expiresAt: now + LOGIN_IDLE_SECONDS * 1000,
-    maxExpiresAt: now + LOGIN_MAX_SECONDS * 1000,
-  };
-  await deps.store.insertLoginSession(session);
+  });
   return { ok: true, handle, session };
 }
 

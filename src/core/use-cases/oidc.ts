@@ -219,31 +219,15 @@ export async function startLogin(
   if (useDuoCode !== undefined && typeof useDuoCode !== "boolean")
     return back("invalid_request", "use_duo_code_attribute must be a boolean.");
 
-  const user = await findUser(deps, username);
-  const handle = randomHex(16);
-  const session: LoginSession = {
-    id: randomId("LS"),
-    handleHash: sha256Hex(handle),
-    applicationId: app.id,
-    userId: user?.id ?? null,
+  const { handle, session } = await insertPendingLogin(deps, {
+    app,
     username,
     redirectURI,
     state,
     nonce: typeof nonce === "string" ? nonce : null,
     useDuoCode: useDuoCode !== false,
-    status: "pending",
-    pushTxid: null,
-    factor: null,
-    authTxid: null,
-    authAt: null,
-    codeHash: null,
-    codeExpiresAt: null,
     ip: request.ip,
-    createdAt: now,
-    expiresAt: now + LOGIN_IDLE_SECONDS * 1000,
-    maxExpiresAt: now + LOGIN_MAX_SECONDS * 1000,
-  };
-  await deps.store.insertLoginSession(session);
+  });
   return { ok: true, handle, session };
 }
 
@@ -395,4 +379,46 @@ export async function healthCheck(
   });
   if (!checked.ok) return checked;
   return { ok: true, timestamp: Math.floor(deps.clock.now() / 1000) };
+}
+
+/** A new pending login session (OIDC authorize, Web SDK v2 frame): its handle for the URL, only the hash stored. */
+export async function insertPendingLogin(
+  deps: Deps,
+  input: {
+    app: Application;
+    username: string;
+    redirectURI: string;
+    state: string;
+    nonce: string | null;
+    useDuoCode: boolean;
+    ip: string | null;
+  },
+): Promise<{ handle: string; session: LoginSession }> {
+  const user = await findUser(deps, input.username);
+  const handle = randomHex(16);
+  const now = deps.clock.now();
+  const session: LoginSession = {
+    id: randomId("LS"),
+    handleHash: sha256Hex(handle),
+    applicationId: input.app.id,
+    userId: user?.id ?? null,
+    username: input.username,
+    redirectURI: input.redirectURI,
+    state: input.state,
+    nonce: input.nonce,
+    useDuoCode: input.useDuoCode,
+    status: "pending",
+    pushTxid: null,
+    factor: null,
+    authTxid: null,
+    authAt: null,
+    codeHash: null,
+    codeExpiresAt: null,
+    ip: input.ip,
+    createdAt: now,
+    expiresAt: now + LOGIN_IDLE_SECONDS * 1000,
+    maxExpiresAt: now + LOGIN_MAX_SECONDS * 1000,
+  };
+  await deps.store.insertLoginSession(session);
+  return { handle, session };
 }
