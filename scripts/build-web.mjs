@@ -67,6 +67,7 @@ async function buildShared(metafiles) {
       prompt: join(ROOT, "web", "prompt", "styles", "prompt.css"),
       "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
       "frame-result": join(ROOT, "web", "prompt", "behaviours", "frame-result.ts"),
+      "sms-resend": join(ROOT, "web", "prompt", "behaviours", "sms-resend.ts"),
     },
     outdir: join(OUT_DIR, "assets"),
     entryNames: "[name]-[hash]",

@@ -113,6 +113,8 @@ export interface OperatorAlerts {
 /** Turns a requesting IP into a place ("Taipei, Taiwan") when a GeoIP database is configured. */
 export interface PlaceLookup {
   lookup(ip: string): string | null;
+  /** The address's country as an ISO 3166-1 alpha-2 code (`HK`), or null when none is known. */
+  country?(ip: string): string | null;
 }
 
 /** A text message to send: `to` in E.164, `reference` the outbox id (for logs and receipts; never the text). */

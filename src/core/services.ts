@@ -19,6 +19,7 @@ import * as oidc from "./use-cases/oidc.ts";
 import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as prompt from "./use-cases/prompt-login.ts";
+import * as promptSMS from "./use-cases/prompt-sms.ts";
 import * as promptWebAuthn from "./use-cases/prompt-webauthn.ts";
 import * as push from "./use-cases/push.ts";
 import * as rescue from "./use-cases/rescue-codes.ts";
@@ -189,6 +190,8 @@ export function createServices(input: {
     trustPromptBrowser: bind(deps, prompt.trustPromptBrowser),
     promptEnrollment: bind(deps, prompt.promptEnrollment),
     startPromptEnrollment: bind(deps, prompt.startPromptEnrollment),
+    readPromptSMS: bind(deps, promptSMS.readPromptSMS),
+    sendPromptSMS: bind(deps, promptSMS.sendPromptSMS),
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
     purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
@@ -427,6 +430,8 @@ export const SERVICE_AREAS = {
     "trustPromptBrowser",
     "promptEnrollment",
     "startPromptEnrollment",
+    "readPromptSMS",
+    "sendPromptSMS",
     "offerTrustBrowser",
     "trustBrowser",
     "checkTrustedBrowser",

@@ -25,6 +25,8 @@ export interface GeoIPMetadata {
 export interface GeoIP {
   /** A short English place for an address ("Taipei, Taiwan", "Taiwan"), or null when none is known. */
   lookup(ip: string): string | null;
+  /** The address's country (ISO 3166-1 alpha-2, `TW`), or null when none is known. */
+  country(ip: string): string | null;
   /** Drops the file's bytes; later lookups return null. */
   close(): void;
   readonly metadata: GeoIPMetadata;
@@ -621,6 +623,21 @@ class Database implements MMDBReader {
     return country ?? city;
   }
 
+  /** GeoIP2 City/Country layout: country.iso_code (two capital letters), or null. */
+  countryCode(ip: string): string | null {
+    const buf = this.buf;
+    const parsed = parseIPAddress(ip);
+    if (buf === null || parsed === null) return null;
+    const bytes = unmapIPv4(parsed);
+    if (isNonGlobalAddress(bytes)) return null;
+    const offset = this.dataOffset(buf, bytes);
+    if (offset < 0) return null;
+    const decoder = this.decoder(buf, LOOKUP_FIELD_BUDGET);
+    const at = decoder.find(offset, ["country", "iso_code"]);
+    const code = at < 0 ? null : decoder.shortString(at, 2);
+    return code !== null && /^[A-Z]{2}$/.test(code) ? code : null;
+  }
+
   close(): void {
     this.buf = null;
   }
@@ -667,6 +684,13 @@ export function openGeoIP(path: string): GeoIP {
         return db.place(ip);
       } catch {
         // Corrupt data for this address (or anything else unexpected): no place, never a failed push.
+        return null;
+      }
+    },
+    country(ip: string): string | null {
+      try {
+        return db.countryCode(ip);
+      } catch {
         return null;
       }
     },

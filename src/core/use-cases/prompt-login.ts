@@ -17,6 +17,7 @@ import {
   startPush,
   waitForPush,
 } from "./push.ts";
+import { listSMSPhones } from "./sms-passcodes.ts";
 import {
   checkTrustedBrowser,
   offerTrustBrowser,
@@ -79,6 +80,8 @@ export interface PromptMethods {
   webauthnKeys: string[][];
   /** Methods the application allows (its policy); seam for per-application method lists. */
   allowed: readonly PromptMethod[];
+  /** The number text-message passcodes go to, masked (`+852 •••• 5678`); absent when SMS is not offered (E2). */
+  smsPhone?: string;
 }
 
 /**
@@ -102,12 +105,14 @@ export async function listPromptMethods(deps: Deps, login: PromptLogin): Promise
     return { pushDevices: [], passcode: false, webauthnKeys: [], allowed };
   const userId = login.user.id;
   const now = deps.clock.now();
-  const [devices, otp, bypass, rescue, keys] = await Promise.all([
+  const [devices, otp, bypass, rescue, keys, smsPhones] = await Promise.all([
     deps.store.listDevices(userId),
     deps.store.listUsableOTPCredentials(userId),
     deps.store.listLiveBypassCodes(userId, now),
     deps.store.listUnusedRescueCodes(userId),
     deps.store.listWebAuthnCredentials(userId),
+    // The same list the Auth API's preauth offers (gateway, policy, not an administrator, never the only factor).
+    listSMSPhones(deps, login.user, login.application),
   ]);
   const webauthnKeys =
     allowed.includes("webauthn") && deps.webauthn
@@ -122,7 +127,8 @@ export async function listPromptMethods(deps: Deps, login: PromptLogin): Promise
       (otp.some((c) => c.kind === "token") && allowsMethod(login.application.policy, "token")) ||
       (bypass.length > 0 && allowsMethod(login.application.policy, "bypass")) ||
       (rescue.length > 0 && allowsMethod(login.application.policy, "rescue")));
-  return { pushDevices, passcode, webauthnKeys, allowed };
+  const smsPhone = smsPhones[0]?.maskedNumber;
+  return { pushDevices, passcode, webauthnKeys, allowed, ...(smsPhone ? { smsPhone } : {}) };
 }
 
 export type PromptPush =

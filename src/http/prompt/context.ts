@@ -170,7 +170,12 @@ export async function loadPrompt(
       methods: { pushDevices: [], passcode: true, webauthnKeys: [], allowed: [] },
     };
   const methods = await runtime.services.listPromptMethods(login);
-  if (methods.pushDevices.length === 0 && !methods.passcode && methods.webauthnKeys.length === 0) {
+  if (
+    methods.pushDevices.length === 0 &&
+    !methods.passcode &&
+    methods.webauthnKeys.length === 0 &&
+    methods.smsPhone === undefined
+  ) {
     // Never had a factor, and the application offers enrolment: set one up here (the enrol routes).
     const eligibility = await runtime.services.promptEnrollment(handle);
     if (eligibility.eligible && options.enrolling)

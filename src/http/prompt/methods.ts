@@ -2,6 +2,7 @@
 import type { PromptMethodModule } from "./context.ts";
 import { passcodeMethod } from "./passcode.ts";
 import { pushMethod } from "./push.ts";
+import { smsMethod } from "./sms.ts";
 import { webauthnMethod } from "./webauthn.ts";
 
 /**
@@ -14,4 +15,6 @@ export const PROMPT_METHOD_MODULES: readonly PromptMethodModule[] = [
   webauthnMethod,
   pushMethod,
   passcodeMethod,
+  // Last: the weakest, and never started unasked (a text goes out only when the user asks for one).
+  smsMethod,
 ];

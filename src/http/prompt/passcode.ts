@@ -47,6 +47,70 @@ function render(ctx: PromptContext, reply: FastifyReply, error: string | null, s
   );
 }
 
+/** What a typed passcode came to: logged in (the method remembered), a message for the field, or a page already sent. */
+export type PasscodeCheck =
+  | { result: "allow" }
+  | { result: "error"; error: string; status: number; wrong: boolean }
+  | { result: "answered" };
+
+/**
+ * The one passcode check for a prompt form (Enter a passcode, the text-message screen): normalise what was typed,
+ * verify it bound to this login, and say what the user sees. On an allow, this browser remembers the method the
+ * code belonged to (a text-message code: `sms`; any other: `passcode`).
+ */
+export async function checkPromptPasscode(
+  runtime: ServiceRuntime,
+  request: FastifyRequest<{ Params: HandleParams }>,
+  reply: FastifyReply,
+  ctx: PromptContext,
+  passcode: string | undefined,
+): Promise<PasscodeCheck> {
+  const { t } = ctx.page;
+  const error = (message: string, status: number, wrong = false): PasscodeCheck => ({
+    result: "error",
+    error: message,
+    status,
+    wrong,
+  });
+  const typed = normalizeTypedPasscode(passcode ?? "");
+  if (typed === "") return error(t.emptyPasscode, 400);
+  if (!/^[0-9A-Za-z]{1,64}$/.test(typed)) return error(t.badPasscode, 400);
+  let result: Awaited<ReturnType<typeof runtime.services.verifyPromptPasscode>>;
+  try {
+    result = await runtime.services.verifyPromptPasscode(ctx.handle, { passcode: typed, ip: request.ip });
+  } catch (e) {
+    if (e instanceof TwofoldError && e.code === "ERR_LOGIN_SESSION_ENDED") {
+      await loadPrompt(runtime, request, reply);
+      return { result: "answered" };
+    }
+    throw e;
+  }
+  if (result.result === "allow") {
+    const login = await runtime.services.openPromptLogin(ctx.handle, { touch: false });
+    rememberMethod(reply, login?.session.factor === "sms" ? "sms" : "passcode");
+    return { result: "allow" };
+  }
+  if (result.result === "throttled")
+    return error(t.tooManyTries(Math.max(1, Math.ceil(result.retryAfterSeconds / 60))), 429);
+  const { outcome } = result;
+  switch (outcome.reason) {
+    case "locked_out":
+    case "rate_delayed":
+      return error(t.locked(outcome.retryAt ? minutesUntil(outcome.retryAt, runtime.clock.now()) : 1), 400);
+    case "user_disabled":
+    case "user_deleted":
+      // The completion gate refused: the account was disabled meanwhile (A4). The page says so.
+      await loadPrompt(runtime, request, reply);
+      return { result: "answered" };
+    case "factor_not_allowed":
+    case "application_disabled":
+    case "application_deleted":
+      return error(t.notAllowedHere(ctx.login.application.name), 400);
+    default:
+      return error(t.wrongPasscode, 400, true);
+  }
+}
+
 export const passcodeMethod: PromptMethodModule = {
   id: "passcode",
   entry(ctx, methods) {
@@ -78,56 +142,10 @@ export const passcodeMethod: PromptMethodModule = {
         const loaded = await loadPrompt(runtime, request, reply, { methods: false, touch: false });
         if (!loaded) return reply;
         const { ctx } = loaded;
-        const { t } = ctx.page;
-        const typed = normalizeTypedPasscode(request.body.passcode ?? "");
-        if (typed === "") return render(ctx, reply, t.emptyPasscode, 400);
-        if (!/^[0-9A-Za-z]{1,64}$/.test(typed)) return render(ctx, reply, t.badPasscode, 400);
-        let result: Awaited<ReturnType<typeof runtime.services.verifyPromptPasscode>>;
-        try {
-          result = await runtime.services.verifyPromptPasscode(ctx.handle, {
-            passcode: typed,
-            ip: request.ip,
-          });
-        } catch (error) {
-          if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {
-            await loadPrompt(runtime, request, reply);
-            return reply;
-          }
-          throw error;
-        }
-        if (result.result === "allow") {
-          rememberMethod(reply, "passcode");
-          return completeLogin(runtime, request, reply);
-        }
-        if (result.result === "throttled")
-          return render(
-            ctx,
-            reply,
-            t.tooManyTries(Math.max(1, Math.ceil(result.retryAfterSeconds / 60))),
-            429,
-          );
-        const { outcome } = result;
-        switch (outcome.reason) {
-          case "locked_out":
-          case "rate_delayed":
-            return render(
-              ctx,
-              reply,
-              t.locked(outcome.retryAt ? minutesUntil(outcome.retryAt, runtime.clock.now()) : 1),
-              400,
-            );
-          case "user_disabled":
-          case "user_deleted":
-            // The completion gate refused: the account was disabled meanwhile (A4). The page says so.
-            await loadPrompt(runtime, request, reply);
-            return reply;
-          case "factor_not_allowed":
-          case "application_disabled":
-          case "application_deleted":
-            return render(ctx, reply, t.notAllowedHere(ctx.login.application.name), 400);
-          default:
-            return render(ctx, reply, t.wrongPasscode, 400);
-        }
+        const checked = await checkPromptPasscode(runtime, request, reply, ctx, request.body.passcode);
+        if (checked.result === "answered") return reply;
+        if (checked.result === "allow") return completeLogin(runtime, request, reply);
+        return render(ctx, reply, checked.error, checked.status);
       },
     );
   },

@@ -143,7 +143,6 @@ export const pushMethod: PromptMethodModule = {
       const { ctx, methods } = loaded;
       const sent = await services.sendPromptPush(ctx.handle, { ip: request.ip, again });
       if (!sent.sent) return showEnded(ctx, reply, sent.reason);
-      rememberMethod(reply, "push");
       if (again) return reply.code(303).header("location", `${ctx.base}/push`).send("");
       return showWait(ctx, reply, sent, methods.pushDevices[0] ?? null);
     };
@@ -191,8 +190,11 @@ export const pushMethod: PromptMethodModule = {
           timeoutMs: CONTINUE_WAIT_MS,
           signal: controller.signal,
         });
-        if (state?.loginStatus === "allowed" || state?.outcome === "approved")
+        if (state?.loginStatus === "allowed" || state?.outcome === "approved") {
+          // Remembered once a login succeeds with it (ux.md §2), not when a push is merely sent.
+          rememberMethod(reply, "push");
           return completeLogin(runtime, request, reply);
+        }
         return reply.code(303).header("location", `/prompt/${request.params.handle}/push`).send("");
       },
     );

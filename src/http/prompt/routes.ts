@@ -80,9 +80,18 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
         }
       }
       const usable = PROMPT_METHOD_MODULES.filter((m) => m.entry(ctx, methods) !== null);
-      const remembered = rememberedMethod(request);
-      const start = usable.find((m) => m.id === remembered) ?? usable[0]!;
-      return reply.code(303).header("location", `${ctx.base}/${start.id}`).send("");
+      // The cookie names a method, or a method and its kind (`webauthn-security-key`): the kind's entry when this
+      // user still has it, else the method's own start page.
+      const remembered = rememberedMethod(request) ?? "";
+      const start =
+        usable.find((m) => m.id === remembered || remembered.startsWith(`${m.id}-`)) ?? usable[0]!;
+      const kind = remembered.startsWith(`${start.id}-`) ? remembered.slice(start.id.length + 1) : "";
+      const kindURL = `${ctx.base}/${start.id}?method=${kind}`;
+      const offered = [start.entry(ctx, methods) ?? []].flat().some((e) => e.href === kindURL);
+      return reply
+        .code(303)
+        .header("location", kind && offered ? kindURL : `${ctx.base}/${start.id}`)
+        .send("");
     },
   );
 

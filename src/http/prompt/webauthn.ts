@@ -198,7 +198,9 @@ export const webauthnMethod: PromptMethodModule = {
           throw error;
         }
         if (result.result === "allow") {
-          rememberMethod(reply, "webauthn");
+          // The kind too (Windows Hello, a security key, a phone): the next login here starts with that entry.
+          const kind = methodOf(request.body.method);
+          rememberMethod(reply, kind ? `webauthn-${kind}` : "webauthn");
           return { ok: true, message: m.loggedIn, next: true };
         }
         if (result.result === "throttled")
