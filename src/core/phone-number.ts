@@ -51,3 +51,14 @@ export function isTextableNumber(e164: string): boolean {
     return false;
   }
 }
+
+/**
+ * `+85291235678` → `+852 •••• 5678`: the calling code and the last four digits, as the prompt shows the number a
+ * code goes to (ux.md §2.1); the rest is never shown.
+ */
+export function displayMaskedNumber(e164: string): string {
+  const parsed = parsePhoneNumberFromString(e164);
+  const digits = e164.replace(/[^0-9]/g, "");
+  const last = digits.length > 4 ? digits.slice(-4) : "";
+  return parsed ? `+${parsed.countryCallingCode} •••• ${last}` : `•••• ${last}`;
+}

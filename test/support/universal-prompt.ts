@@ -53,11 +53,12 @@ const AKEY = "a".repeat(20) + "0123456789abcdefghij";
 
 export async function startPromptServer(
   /** `port`: a fixed one, for what needs the origin before the server starts (WebAuthn's default origins). */
-  options: { dialect?: DialectName; name?: string; port?: number } = {},
+  options: { dialect?: DialectName; name?: string; port?: number; overrides?: Record<string, unknown> } = {},
 ): Promise<PromptTestServer> {
   const duo = await startDuoTestServer({
     ...(options.dialect ? { dialect: options.dialect } : {}),
     ...(options.port ? { port: options.port } : {}),
+    ...(options.overrides ? { overrides: options.overrides } : {}),
   });
   const ca = readFileSync(duo.certificates.ca);
   const hits: CallbackHit[] = [];

@@ -5,6 +5,7 @@ import { randomHex, sha256Hex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
 import type { Application, LoginSession, PushStatus, User } from "../model.ts";
+import { displayMaskedNumber } from "../phone-number.ts";
 import { checkEnrollmentEligibility, type EnrollmentEligibility } from "./enrollment-eligibility.ts";
 import { frameAuthResponse, isFrameLogin } from "./frame-login.ts";
 import { checkLoginThrottle, countFailedLogin } from "./login-throttle.ts";
@@ -127,7 +128,8 @@ export async function listPromptMethods(deps: Deps, login: PromptLogin): Promise
       (otp.some((c) => c.kind === "token") && allowsMethod(login.application.policy, "token")) ||
       (bypass.length > 0 && allowsMethod(login.application.policy, "bypass")) ||
       (rescue.length > 0 && allowsMethod(login.application.policy, "rescue")));
-  const smsPhone = smsPhones[0]?.maskedNumber;
+  const smsNumber = smsPhones[0] ? (await deps.store.getPhone(smsPhones[0].id))?.number : null;
+  const smsPhone = smsNumber ? displayMaskedNumber(smsNumber) : undefined;
   return { pushDevices, passcode, webauthnKeys, allowed, ...(smsPhone ? { smsPhone } : {}) };
 }
 

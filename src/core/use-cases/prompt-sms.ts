@@ -1,6 +1,6 @@
 // Text-message passcodes in the login prompt: the number a code goes to, whether the login is abroad from it, the live code, sending on request.
 import type { Deps } from "../deps.ts";
-import { countryOfNumber } from "../phone-number.ts";
+import { countryOfNumber, displayMaskedNumber } from "../phone-number.ts";
 import { requireLogin } from "./prompt-login.ts";
 import { listSMSPhones, SMS_MESSAGES, type SMSSendOutcome, sendLoginPasscode } from "./sms-passcodes.ts";
 
@@ -31,7 +31,8 @@ export async function readPromptSMS(
   const [phone] = await listSMSPhones(deps, user, application);
   if (!phone) return undefined;
   const number = (await deps.store.getPhone(phone.id))?.number ?? null;
-  const numberCountry = number ? countryOfNumber(number) : null;
+  if (!number) return undefined;
+  const numberCountry = countryOfNumber(number);
   const loginCountry = input.ip ? (deps.places?.country?.(input.ip) ?? null) : null;
   const now = deps.clock.now();
   const latest = await deps.store.latestSMSCode(user.id, "login");
@@ -42,7 +43,7 @@ export async function readPromptSMS(
     latest.expiresAt > now &&
     (latest.applicationId === null || latest.applicationId === application.id);
   return {
-    maskedNumber: phone.maskedNumber,
+    maskedNumber: displayMaskedNumber(number),
     roaming: numberCountry !== null && loginCountry !== null && numberCountry !== loginCountry,
     sent: live
       ? {

@@ -77,7 +77,12 @@ export const smsMethod: PromptMethodModule = {
         { status, ...ctx.security },
       );
 
-    const showStart = (ctx: PromptContext, reply: FastifyReply, state: PromptSMS) =>
+    const showStart = (
+      ctx: PromptContext,
+      reply: FastifyReply,
+      state: PromptSMS,
+      notice: string | null = null,
+    ) =>
       sendPage(
         reply,
         SMSStartPage({
@@ -89,9 +94,10 @@ export const smsMethod: PromptMethodModule = {
             roaming: state.roaming,
             sendAction: `${ctx.base}/sms/send`,
             optionsURL: `${ctx.base}/options`,
+            notice,
           },
         }),
-        ctx.security,
+        { status: notice ? 429 : 200, ...ctx.security },
       );
 
     const showRefused = (ctx: PromptContext, reply: FastifyReply, refusal: Refusal) => {
@@ -174,7 +180,7 @@ export const smsMethod: PromptMethodModule = {
           const seconds = Math.max(1, Math.ceil(((sent.retryAt ?? 0) - runtime.clock.now()) / 1000));
           const notice = messagesOf(ctx).sendAgainIn(seconds);
           if (state.sent) return showPasscode(ctx, reply, { ...state, sent: state.sent }, { notice }, 429);
-          return showStart(ctx, reply, state);
+          return showStart(ctx, reply, state, notice);
         }
         return showRefused(ctx, reply, sent);
       },

@@ -97,10 +97,14 @@ export class PromptHarness {
 }
 
 /** Register the harness's before/after hooks in the calling describe. */
-export function promptHarness(users: HarnessUsers): PromptHarness {
+export function promptHarness(
+  users: HarnessUsers,
+  /** Settings on top of the test server's, read when it starts (after the describe's earlier before hooks). */
+  overrides?: () => Record<string, unknown>,
+): PromptHarness {
   const h = new PromptHarness();
   before(async () => {
-    h.s = await startPromptServer();
+    h.s = await startPromptServer(overrides ? { overrides: overrides() } : {});
     const { services } = h.s.duo.t.runtime;
     for (const name of [...(users.totp ?? []), ...(users.devices ?? []), ...(users.plain ?? [])])
       await services.createUser(ADMIN, { username: name });

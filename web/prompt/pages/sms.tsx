@@ -14,6 +14,8 @@ export interface SMSStartView {
   roaming: boolean;
   sendAction: string;
   optionsURL: string;
+  /** Pressed again before the cooldown ended: how long is left; or null. */
+  notice: string | null;
 }
 
 /** The first screen when SMS was the last method used in this browser: a text goes out only when asked for. */
@@ -28,8 +30,13 @@ export function SMSStartPage({
 }): SafeHTML {
   const { t } = chrome;
   return (
-    <PromptPage chrome={chrome} title={m.smsStartTitle}>
+    <PromptPage chrome={chrome} title={view.notice ? t.errorTitle(m.smsStartTitle) : m.smsStartTitle}>
       <h1>{m.smsStartTitle}</h1>
+      {view.notice ? (
+        <div class="error-summary" role="alert">
+          <p>{view.notice}</p>
+        </div>
+      ) : null}
       <p>{m.smsStartText(view.phone, view.digits)}</p>
       {view.roaming ? <p class="hint">{m.roaming}</p> : null}
       <Actions
