@@ -80,17 +80,17 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
         }
       }
       const usable = PROMPT_METHOD_MODULES.filter((m) => m.entry(ctx, methods) !== null);
-      // The cookie names a method, or a method and its kind (`webauthn-security-key`): the kind's entry when this
-      // user still has it, else the method's own start page.
+      // The cookie names a method, or a method and its kind (`webauthn-security-key`): that kind's entry when this
+      // user still has it and it is not the method's own first (its start page then), else the method's start page.
       const remembered = rememberedMethod(request) ?? "";
       const start =
         usable.find((m) => m.id === remembered || remembered.startsWith(`${m.id}-`)) ?? usable[0]!;
       const kind = remembered.startsWith(`${start.id}-`) ? remembered.slice(start.id.length + 1) : "";
       const kindURL = `${ctx.base}/${start.id}?method=${kind}`;
-      const offered = [start.entry(ctx, methods) ?? []].flat().some((e) => e.href === kindURL);
+      const at = [start.entry(ctx, methods) ?? []].flat().findIndex((e) => e.href === kindURL);
       return reply
         .code(303)
-        .header("location", kind && offered ? kindURL : `${ctx.base}/${start.id}`)
+        .header("location", kind && at > 0 ? kindURL : `${ctx.base}/${start.id}`)
         .send("");
     },
   );
