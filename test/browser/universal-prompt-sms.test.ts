@@ -29,6 +29,7 @@ const NUMBERS: Record<string, string> = {
   quinn: "+85291230005",
   gail: "+85291230006",
   gil: "+85291230008",
+  kim: "+85291230009",
   pat: "+85291230007",
 };
 
@@ -51,7 +52,7 @@ describe("the Universal Prompt in Chromium: text-message passcodes", { skip: mis
     );
   });
   const h = promptHarness(
-    { totp: ["sam", "mei", "rex", "stan", "quinn", "gail", "gil"], devices: ["pat"] },
+    { totp: ["sam", "mei", "rex", "stan", "quinn", "gail", "gil", "kim"], devices: ["pat"] },
     () => ({
       "organization.country": "HK",
       // The browser's address comes through X-Forwarded-For (the test's stand-in for a reverse proxy, H-2).
@@ -139,6 +140,18 @@ describe("the Universal Prompt in Chromium: text-message passcodes", { skip: mis
     assert.equal(textsTo("sam", seen).length, 1, "one text");
     const code = await latestCode("sam", seen);
     await axeBothLanguages(page.url(), "the text-message passcode screen");
+    // Usable at 320 px: nothing runs off the side, and Log in is still a full-size target.
+    await page.setViewportSize({ width: 320, height: 640 });
+    assert.equal(
+      await page.evaluate(() => {
+        const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } })
+          .document.documentElement;
+        return root.scrollWidth;
+      }),
+      320,
+    );
+    const logIn = await page.getByRole("button", { name: "Log in" }).boundingBox();
+    assert.ok(logIn && logIn.height >= 44 && logIn.width <= 320, JSON.stringify(logIn));
     assert.equal(textsTo("sam", seen).length, 1, "viewing the screen again sends nothing");
     await prompt.submitPasscode(code);
     await backAtApp(page);
@@ -346,6 +359,50 @@ describe("the Universal Prompt in Chromium: text-message passcodes", { skip: mis
     await page.reload();
     assert.equal(textsTo("pat", before4).length, 0, "arriving (and reloading) sends nothing");
     await axeBothLanguages(page.url(), "Text me a passcode");
+    await page.close();
+  });
+
+  test("a remembered WebAuthn kind: the prompt starts with that kind's entry while the user has it", async () => {
+    const { runtime } = h.s.duo.t;
+    const user = await runtime.services.findUser("kim");
+    // Two keys as the browser reported them at registration: a built-in one and a USB security key.
+    for (const [i, transports] of [["internal"], ["usb"]].entries())
+      await runtime.store.insertWebAuthnCredential({
+        id: `WKKIM${i}`,
+        userId: user!.id,
+        credentialId: `kim-credential-${i}`,
+        publicKey: "pQECAyYgASFYIA",
+        userHandle: "a2ltLWhhbmRsZQ",
+        signCount: 0,
+        transports,
+        aaguid: "00000000-0000-0000-0000-000000000000",
+        attestationFormat: "none",
+        backupEligible: false,
+        backupState: false,
+        deviceType: "singleDevice",
+        discoverable: null,
+        name: transports[0] === "usb" ? "Blue key" : "This laptop",
+        status: "active",
+        createdAt: Date.now(),
+        lastUsedAt: null,
+      });
+    const { page, prompt } = await newPage("en");
+    const origin = new URL(`https://${h.s.duo.host}`).origin;
+    const remember = (value: string) =>
+      page.context().addCookies([{ name: "__Host-twofold-method", value, url: origin, secure: true }]);
+    await remember("webauthn-security-key");
+    await startLogin(page, "kim");
+    assert.match(page.url(), /\/webauthn\?method=security-key$/);
+    assert.equal(await prompt.headingText(), "Log in with Security key");
+    // The first kind is the method's own start page; a kind the user has no key for falls back to it.
+    for (const value of ["webauthn-platform", "webauthn-hybrid", "webauthn"]) {
+      await remember(value);
+      await startLogin(page, "kim");
+      assert.match(page.url(), /\/webauthn$/, value);
+    }
+    await remember("sms");
+    await startLogin(page, "kim");
+    assert.match(page.url(), /\/sms$/, "SMS remembered: its first screen");
     await page.close();
   });
 
