@@ -362,6 +362,35 @@ describe("the Universal Prompt in Chromium: text-message passcodes", { skip: mis
     await page.close();
   });
 
+  test("a text goes out only on a same-origin POST: page views and a cross-site form send nothing; bad input is a 4xx", async () => {
+    const { page, prompt } = await newPage("en");
+    await startLogin(page, "sam");
+    const base = new URL(page.url()).pathname.replace(/\/passcode$/, "");
+    const seen = smsc.submitted.length;
+    for (const path of ["/sms", "/sms/passcode", "/options"]) {
+      const viewed = await h.s.request("GET", `${base}${path}`);
+      assert.ok([200, 303].includes(viewed.status), `${path}: ${viewed.status}`);
+    }
+    const forged = await h.s.request("POST", `${base}/sms/send`, {
+      form: {},
+      headers: { origin: "https://attacker.example", "sec-fetch-site": "cross-site" },
+    });
+    assert.equal(forged.status, 403);
+    const extra = await h.s.request("POST", `${base}/sms/send`, { form: { to: "+85290000000" } });
+    assert.equal(extra.status, 400, "the send takes no fields (no number can be slipped in)");
+    const long = await h.s.request("POST", `${base}/sms/passcode`, { form: { passcode: "1".repeat(300) } });
+    assert.equal(long.status, 400);
+    assert.match(long.body, /"code"/, "a stable error code, not a 5xx");
+    assert.equal(textsTo("sam", seen).length, 0, "nothing was texted");
+    // The page itself still works: the field refuses an empty code with its message.
+    await prompt.openOtherOptions();
+    await chooseText(page);
+    await page.waitForURL(/\/sms\/passcode$/);
+    await prompt.submitPasscode("");
+    assert.match(await prompt.alertText(), /Enter your passcode\./);
+    await page.close();
+  });
+
   test("a remembered WebAuthn kind: the prompt starts with that kind's entry while the user has it", async () => {
     const { runtime } = h.s.duo.t;
     const user = await runtime.services.findUser("kim");
