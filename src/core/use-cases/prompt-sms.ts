@@ -41,7 +41,8 @@ export async function readPromptSMS(
     latest.usedAt === null &&
     latest.revokedAt === null &&
     latest.expiresAt > now &&
-    (latest.applicationId === null || latest.applicationId === application.id);
+    (latest.applicationId === null || latest.applicationId === application.id) &&
+    (await wentOut(deps, latest.messageId));
   return {
     maskedNumber: displayMaskedNumber(number),
     roaming: numberCountry !== null && loginCountry !== null && numberCountry !== loginCountry,
@@ -52,6 +53,16 @@ export async function readPromptSMS(
         }
       : null,
   };
+}
+
+/**
+ * Whether a code's text left for a gateway (taken, delivered, or possibly sent): a text no gateway took is not
+ * "sent" on screen, even while the outbox still tries it within the code's life.
+ */
+async function wentOut(deps: Deps, messageId: string | null): Promise<boolean> {
+  if (messageId === null) return true;
+  const message = await deps.store.getOutboxMessage(messageId);
+  return message !== undefined && ["sent", "delivered", "undelivered", "unknown"].includes(message.status);
 }
 
 /**
