@@ -81,7 +81,12 @@ export function SMSPasscodePage({
 }): SafeHTML {
   const { t } = chrome;
   const problem = view.error ?? view.notice;
-  const describedBy = ["sms-sent", view.roaming ? "sms-roaming" : "", view.error ? "passcode-error" : ""]
+  const describedBy = [
+    "sms-sent",
+    view.roaming ? "sms-roaming" : "",
+    "passcode-hint",
+    view.error ? "passcode-error" : "",
+  ]
     .filter(Boolean)
     .join(" ");
   const waitSeconds = Math.max(0, Math.ceil((view.sendAgainAt - view.now) / 1000));
@@ -119,6 +124,9 @@ export function SMSPasscodePage({
       <form method="post" action={view.action} novalidate>
         <div class={view.error ? "field invalid" : "field"}>
           <label for="passcode">{t.passcode}</label>
+          <p class="hint" id="passcode-hint">
+            {m.smsPasscodeHint}
+          </p>
           {view.error ? (
             <p class="field-error" id="passcode-error">
               {t.errorTitle(view.error)}
