@@ -397,6 +397,35 @@ describe("the Universal Prompt in Chromium: text-message passcodes", { skip: mis
     await page.close();
   });
 
+  test("an application whose policy leaves text messages out: no entry, no text, and a remembered SMS starts elsewhere", async () => {
+    const app = h.s.app.ikey;
+    const methods = ["push", "passcode-app", "token", "bypass", "rescue", "webauthn"] as const;
+    await services().updateApplication(ADMIN, app, { policy: { methods: [...methods] } });
+    try {
+      const { page, prompt } = await newPage("en");
+      const origin = new URL(`https://${h.s.duo.host}`).origin;
+      await page
+        .context()
+        .addCookies([{ name: "__Host-twofold-method", value: "sms", url: origin, secure: true }]);
+      const seen = smsc.submitted.length;
+      await startLogin(page, "sam");
+      assert.match(page.url(), /\/passcode$/, "SMS is not offered here: the next method");
+      await prompt.openOtherOptions();
+      assert.equal(await page.getByRole("button", { name: /^Text message passcode/ }).count(), 0);
+      const base = new URL(page.url()).pathname.replace(/\/options$/, "");
+      const sent = await h.s.request("POST", `${base}/sms/send`, { form: {} });
+      assert.equal(sent.status, 200);
+      assert.match(sent.body, /Text messages are not available for your account\./);
+      const view = await h.s.request("GET", `${base}/sms`);
+      assert.equal(view.status, 303);
+      assert.match(String(view.headers.location), /\/options$/);
+      assert.equal(textsTo("sam", seen).length, 0);
+      await page.close();
+    } finally {
+      await services().updateApplication(ADMIN, app, { policy: { methods: [...methods, "sms"] } });
+    }
+  });
+
   test("a remembered WebAuthn kind: the prompt starts with that kind's entry while the user has it", async () => {
     const { runtime } = h.s.duo.t;
     const user = await runtime.services.findUser("kim");
