@@ -317,6 +317,11 @@ export interface SMSCode {
   purpose: SMSCodePurpose;
   /** The application whose login asked for it: the code completes only that application's logins. */
   applicationId: string | null;
+  /**
+   * The prompt login it was sent for: it completes that login only (E1). Null when sent through the Auth API, where
+   * the code is typed into a later, separate request of the same application.
+   */
+  loginSessionId: string | null;
   codeHash: string;
   /** The abuse guard's reservation for this send (conversion and refunds are reported against it). */
   reservationId: string | null;

@@ -688,6 +688,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0021_sms_code_login": {
+      async up(db: AnyDB) {
+        // The prompt login a text-message code was sent for (E1: bound to the transaction): such a code completes
+        // that login only. Null for codes sent through the Auth API (bound to their application, as before).
+        await db.schema.alterTable("sms_codes").addColumn("login_session_id", "text").execute();
+      },
+    },
   };
 }
 

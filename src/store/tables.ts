@@ -205,6 +205,7 @@ export interface SMSCodesTable {
   phone_id: string;
   purpose: string;
   application_id: string | null;
+  login_session_id: string | null;
   code_hash: string;
   reservation_id: string | null;
   message_id: string | null;

@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { sign } from "@duosecurity/duo_api/lib/duo_sig.js";
+import { randomHex } from "../../src/core/crypto/index.ts";
+import { signHS512 } from "../../src/core/crypto/jwt.ts";
 import type { TwofoldError } from "../../src/core/errors.ts";
 import { AUTH_METHODS } from "../../src/core/model.ts";
 import { type RunningServer, startServer } from "../../src/http/server.ts";
@@ -299,6 +301,62 @@ for (const dialect of await dialects()) {
         "allow",
         "it still works where it was asked for",
       );
+    });
+
+    test("E1: a code texted for a prompt login completes that login only, not another login of the same user and application", async () => {
+      t.clock.advance(31_000);
+      const redirect = "https://portal.example.edu/duo-callback";
+      const audience = "https://twofold.test";
+      const created = await t.runtime.services.createApplication(ADMIN, {
+        name: "Portal",
+        type: "web-sdk",
+        redirectURIs: [redirect],
+      });
+      const client = created.application.id;
+      const secret = new Uint8Array(Buffer.from(created.secretKey.reveal(), "utf8"));
+      const ip = "198.51.100.20";
+      const start = async () => {
+        const seconds = t.clock.now() / 1000;
+        const request = signHS512(
+          {
+            response_type: "code",
+            scope: "openid",
+            exp: seconds + 300,
+            client_id: client,
+            redirect_uri: redirect,
+            state: randomHex(18),
+            duo_uname: "alice",
+            iss: client,
+            aud: audience,
+          },
+          secret,
+        );
+        const r = await t.runtime.services.startOIDCLogin({
+          params: {
+            response_type: "code",
+            client_id: client,
+            request,
+            redirect_uri: redirect,
+            scope: "openid",
+          },
+          audiences: [audience],
+          ip,
+        });
+        assert.ok(r.ok, JSON.stringify(r));
+        return r.handle;
+      };
+      const first = await start();
+      const second = await start();
+      const before = smsc.submitted.length;
+      const sent = await t.runtime.services.sendPromptSMS(first, { ip });
+      assert.equal(sent.sent, true, JSON.stringify(sent));
+      assert.equal(smsc.submitted.length, before + 1);
+      const code = codeIn(smsc.submitted.at(-1)!.text)!;
+      secrets.add(code);
+      const elsewhere = await t.runtime.services.verifyPromptPasscode(second, { passcode: code, ip });
+      assert.equal(elsewhere.result, "deny", "another login of alice at the same application");
+      const here = await t.runtime.services.verifyPromptPasscode(first, { passcode: code, ip });
+      assert.equal(here.result, "allow", "the login it was sent for");
     });
 
     test("delivery receipts from the SMSC are recorded on the message", async () => {

@@ -26,7 +26,7 @@ export async function readPromptSMS(
   handle: string,
   input: { ip: string | null },
 ): Promise<PromptSMS | undefined> {
-  const { application, user } = await requireLogin(deps, handle);
+  const { application, user, session } = await requireLogin(deps, handle);
   if (!user) return undefined;
   const [phone] = await listSMSPhones(deps, user, application);
   if (!phone) return undefined;
@@ -42,6 +42,7 @@ export async function readPromptSMS(
     latest.revokedAt === null &&
     latest.expiresAt > now &&
     (latest.applicationId === null || latest.applicationId === application.id) &&
+    latest.loginSessionId === session.id &&
     (await wentOut(deps, latest.messageId));
   return {
     maskedNumber: displayMaskedNumber(number),
@@ -75,7 +76,7 @@ export async function sendPromptSMS(
   handle: string,
   input: { ip: string | null },
 ): Promise<SMSSendOutcome> {
-  const { application, user } = await requireLogin(deps, handle);
+  const { application, user, session } = await requireLogin(deps, handle);
   if (!user) return { sent: false, reason: "no_phone", message: SMS_MESSAGES.notAllowed, retryAt: null };
-  return sendLoginPasscode(deps, { user, application, ip: input.ip });
+  return sendLoginPasscode(deps, { user, application, ip: input.ip, loginSessionId: session.id });
 }

@@ -142,6 +142,8 @@ async function sendCode(
     phone: Phone & { number: string };
     purpose: SMSCodePurpose;
     application: Application | null;
+    /** The prompt login it is for (login codes from the prompt): the code completes that login only. */
+    loginSessionId?: string | null;
     ip: string | null;
     lifetimeSeconds: number;
   },
@@ -200,6 +202,7 @@ async function sendCode(
       phoneId: phone.id,
       purpose,
       applicationId: input.application?.id ?? null,
+      loginSessionId: input.loginSessionId ?? null,
       codeHash: deps.keyring.hashCode(code, hashOwner(user.id, purpose)),
       reservationId: decision.reservationId,
       messageId: queued.id,
@@ -229,11 +232,18 @@ async function sendCode(
 /**
  * A login asks for a text-message passcode (Auth API `factor=sms`, REST v1 `sms1`, the prompt's "Text me a
  * passcode"). `phoneId` is `auto` (the first of the user's phones) or one of them. The code is then typed into
- * the one passcode field (verifyPasscode), for this application's logins only, within its lifetime.
+ * the one passcode field (verifyPasscode), within its lifetime: for the prompt login it was sent for
+ * (`loginSessionId`) only, or, sent through the Auth API, for this application's logins outside the prompt.
  */
 export async function sendLoginPasscode(
   deps: Deps,
-  input: { user: User; application: Application | null; ip: string | null; phoneId?: string },
+  input: {
+    user: User;
+    application: Application | null;
+    ip: string | null;
+    phoneId?: string;
+    loginSessionId?: string;
+  },
 ): Promise<SMSSendOutcome> {
   const { user } = input;
   const phones = await listSMSPhones(deps, user, input.application);
@@ -255,16 +265,22 @@ export async function sendLoginPasscode(
     phone,
     purpose: "login",
     application: input.application,
+    loginSessionId: input.loginSessionId ?? null,
     ip: input.ip,
     lifetimeSeconds: deps.policy.sms.lifetimeSeconds,
   });
 }
 
-/** A live login code matching what was typed, checked in constant time against each live code's hash. */
+/**
+ * A live login code matching what was typed, checked in constant time against each live code's hash, and bound to
+ * where it is typed (E1): a code sent for a prompt login completes that login only; one sent through the Auth API
+ * completes this application's logins outside the prompt.
+ */
 export async function matchLoginSMSCode(
   deps: Deps,
   userId: string,
   applicationId: string | null,
+  loginSessionId: string | null,
   typed: string,
 ): Promise<SMSCode | undefined> {
   const live = await deps.store.listLiveSMSCodes(userId, "login", deps.clock.now());
@@ -272,7 +288,12 @@ export async function matchLoginSMSCode(
   for (const c of live) {
     const ok = deps.keyring.verifyCodeHash(typed, hashOwner(userId, "login"), c.codeHash);
     // Bound to the login's application: a code sent for one integration does not complete another's login.
-    if (ok && found === undefined && (c.applicationId === null || c.applicationId === applicationId))
+    if (
+      ok &&
+      found === undefined &&
+      (c.applicationId === null || c.applicationId === applicationId) &&
+      c.loginSessionId === loginSessionId
+    )
       found = c;
   }
   return found;

@@ -268,7 +268,13 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       }
       if (smsDecision?.allowed) {
         checked.push("sms");
-        const code = await matchLoginSMSCode(tx, user.id, app?.id ?? null, shape.value);
+        const code = await matchLoginSMSCode(
+          tx,
+          user.id,
+          app?.id ?? null,
+          attempt.loginSessionId ?? null,
+          shape.value,
+        );
         if (code) {
           const consumed = await store.consumeSMSCode(code.id, now);
           const outcome = await succeed("sms", code.id, consumed, undefined, "sms");
