@@ -6,8 +6,6 @@ import type { Config } from "../config/schema.ts";
 import { randomHex } from "../core/crypto/index.ts";
 import type { Messaging } from "../core/deps.ts";
 import type { DeliveryReceipt, SMSGateway } from "../core/ports.ts";
-import type { OutboxRun } from "../core/use-cases/outbox.ts";
-import { jitter } from "./jitter.ts";
 import type { Logger } from "./logger.ts";
 
 export interface MessagingSetup {
@@ -96,48 +94,6 @@ export function createMessaging(
     close: async () => {
       await Promise.all(gateways.map((g) => (g as { close?: () => Promise<void> }).close?.()));
       await mail?.close();
-    },
-  };
-}
-
-export interface OutboxSchedule {
-  stop(): Promise<void>;
-}
-
-/** Every serving node looks for due messages at a jittered interval; one pass at a time; failures logged. */
-export function startOutboxWorker(options: {
-  pollSeconds: number;
-  run: () => Promise<OutboxRun>;
-  logger: Logger;
-}): OutboxSchedule {
-  const log = options.logger.child({ component: "outbox" });
-  const intervalMs = options.pollSeconds * 1000;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const schedule = (ms: number) => {
-    if (stopped) return;
-    timer = setTimeout(tick, ms);
-    timer.unref();
-  };
-  const tick = () => {
-    running = options
-      .run()
-      .then((r) => {
-        if (r.attempted > 0 || r.abandoned > 0) log.debug(r, "outbox pass");
-      })
-      .catch((err: unknown) => log.warn({ err }, "outbox pass failed; retrying at the next interval"))
-      .finally(() => {
-        running = undefined;
-        schedule(jitter(intervalMs));
-      });
-  };
-  schedule(jitter(intervalMs));
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
     },
   };
 }
