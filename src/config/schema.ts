@@ -675,6 +675,38 @@ export const ConfigSchema = T.Object(
       },
       { default: {} },
     ),
+    alerts: T.Object(
+      {
+        email: T.Object(
+          {
+            to: T.Array(T.String({ minLength: 3, maxLength: 320, pattern: "^[^@\\s]+@[^@\\s]+$" }), {
+              default: [],
+              maxItems: 20,
+              description:
+                "Operator addresses every alert (SMS spend cap, SMS source paused) is e-mailed to, once an hour per cause; needs mail.smtp",
+            }),
+            language: T.Union([T.Literal("en"), T.Literal("zh-Hant")], {
+              default: "en",
+              description: "Language of the alert e-mails",
+            }),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    tokens: T.Object(
+      {
+        loanOverdueReminderDays: T.Integer({
+          default: 7,
+          minimum: 0,
+          maximum: 365,
+          description:
+            "A lent hardware token's borrower is e-mailed when it falls due and again this many days after; 0: no second reminder",
+        }),
+      },
+      { default: {} },
+    ),
     housekeeping: T.Object(
       {
         enabled: T.Boolean({

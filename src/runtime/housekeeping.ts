@@ -120,6 +120,7 @@ export function outboxJob(options: {
 export function serverJobs(runtime: ServiceRuntime): ScheduledJob[] {
   const { housekeeping } = runtime.config;
   const jobs: ScheduledJob[] = [];
+  const log = runtime.logger.child({ component: "housekeeping" });
   if (housekeeping.enabled)
     jobs.push(
       pruneJob({
@@ -128,6 +129,16 @@ export function serverJobs(runtime: ServiceRuntime): ScheduledJob[] {
         logger: runtime.logger,
       }),
     );
+  if (housekeeping.enabled)
+    jobs.push({
+      name: "token-loan reminders",
+      intervalMs: housekeeping.intervalSeconds * 1000,
+      firstRun: "spread",
+      run: async () => {
+        const sent = await runtime.services.sendTokenLoanReminders();
+        if (sent.due + sent.overdue > 0) log.info(sent, "token-loan reminders queued");
+      },
+    });
   if (runtime.messagingEnabled)
     jobs.push(
       outboxJob({

@@ -187,6 +187,15 @@ export async function createRuntime(
         logger.warn({ err, gateway: receipt.gateway }, "a delivery receipt could not be recorded"),
       );
   };
+  // Every alert is e-mailed to the operators too (alerts.email.to), through the outbox, once an hour per cause.
+  if (config.alerts.email.to.length > 0 && messagingSetup.messaging?.mail)
+    alerts.subscribe((alert) => {
+      core
+        .queueOperatorAlertMail(alert)
+        .catch((err: unknown) =>
+          logger.warn({ err, alert: alert.kind }, "an operator alert could not be queued for e-mail"),
+        );
+    });
   const services = { ...core, verifyPasscode: countPasscodeVerifications(core.verifyPasscode, metrics) };
   const runtime: Runtime = {
     config,
