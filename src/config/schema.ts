@@ -70,6 +70,28 @@ function SMSGatewaySchema() {
         description: "Dotted path of the message id in the JSON answer (sid, messages.0.message-id)",
       }),
       timeoutMs: T.Integer({ default: 3000, minimum: 100, maximum: 60000 }),
+      receipts: T.Object(
+        {
+          auth: T.Union([T.Literal("token"), T.Literal("twilio")], {
+            default: "token",
+            description:
+              "How status callbacks to /sms/v1/receipts/<name> are authenticated: token (?token= or a bearer token equal to secret), twilio (X-Twilio-Signature keyed with secret)",
+          }),
+          secret: T.String({
+            default: "",
+            maxLength: 256,
+            description: "The shared token or the provider's signing key; empty: receipts are refused",
+          }),
+          idField: T.String({
+            default: "MessageSid",
+            description: "Dotted path of the message id in a callback",
+          }),
+          statusField: T.String({ default: "MessageStatus", description: "Dotted path of the status" }),
+          delivered: T.Array(T.String(), { default: ["delivered"] }),
+          undelivered: T.Array(T.String(), { default: ["undelivered", "failed"] }),
+        },
+        { default: {} },
+      ),
     }),
   ]);
 }

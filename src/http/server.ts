@@ -24,6 +24,7 @@ import { registerAuthenticatorRoutes } from "./routes/authenticator.ts";
 import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMetricsRoute } from "./routes/metrics.ts";
+import { registerSmsReceiptRoutes } from "./routes/sms-receipts.ts";
 import { registerStartPage } from "./routes/start-page.ts";
 import { registerSecurityHeaders, setSecurityHeaders } from "./security-headers.ts";
 import { requireRouteSchemas, validatorCompiler } from "./validation.ts";
@@ -122,6 +123,7 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
   registerAdminAPIRoutes(app, runtime);
   registerOIDCRoutes(app, runtime, options.oidcOrigins);
   registerPromptRoutes(app, runtime);
+  registerSmsReceiptRoutes(app, runtime);
   return app;
 }
 

@@ -1,6 +1,11 @@
 // Builds the SMS gateways and the SMTP mail transport from configuration, and runs the outbox on every serving node.
 import { SMTPMailTransport } from "../adapters/mail/smtp-mail.ts";
-import { HTTPSMSSender } from "../adapters/sms/http-gateway.ts";
+import {
+  HTTPSMSSender,
+  type ReceiptReading,
+  type ReceiptRequest,
+  readHTTPReceipt,
+} from "../adapters/sms/http-gateway.ts";
 import { SMPPSMSSender } from "../adapters/sms/smpp-gateway.ts";
 import type { Config } from "../config/schema.ts";
 import { randomHex } from "../core/crypto/index.ts";
@@ -11,6 +16,11 @@ import type { Logger } from "./logger.ts";
 export interface MessagingSetup {
   messaging: Messaging | undefined;
   gateways: SMSGateway[];
+  /**
+   * Read an HTTP gateway's status callback (authenticated, parsed), or undefined when no configured HTTP gateway has
+   * that name.
+   */
+  readReceipt(gateway: string, request: ReceiptRequest): ReceiptReading | undefined;
   close(): Promise<void>;
 }
 
@@ -73,7 +83,13 @@ export function createMessaging(
         log: logger.child({ component: "smtp" }),
       })
     : undefined;
-  if (gateways.length === 0 && !mail) return { messaging: undefined, gateways, close: async () => {} };
+  const readReceipt = (name: string, request: ReceiptRequest): ReceiptReading | undefined => {
+    const g = config.sms.gateways.find((c) => c.name === name);
+    if (g?.type !== "http") return undefined;
+    return readHTTPReceipt({ gateway: g.name, ...g.receipts }, request);
+  };
+  if (gateways.length === 0 && !mail)
+    return { messaging: undefined, gateways, readReceipt, close: async () => {} };
   const messaging: Messaging = {
     sms: gateways,
     ...(mail ? { mail } : {}),
@@ -91,6 +107,7 @@ export function createMessaging(
   return {
     messaging,
     gateways,
+    readReceipt,
     close: async () => {
       await Promise.all(gateways.map((g) => (g as { close?: () => Promise<void> }).close?.()));
       await mail?.close();

@@ -8,6 +8,7 @@ import { type GeoIP, openGeoIP } from "../adapters/geoip/mmdb.ts";
 import { checkPushEndpointURL, type PushAddressPolicy } from "../adapters/push/push-address.ts";
 import { WebPushSender } from "../adapters/push/web-push.ts";
 import { WebPushDelivery } from "../adapters/push/web-push-delivery.ts";
+import type { ReceiptReading, ReceiptRequest } from "../adapters/sms/http-gateway.ts";
 import { decodeKey } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { randomBytes } from "../core/crypto/index.ts";
@@ -50,6 +51,11 @@ export interface Runtime {
   checkWebPushEndpoint(endpoint: string): string | undefined;
   /** Whether messages can leave (an SMS gateway is configured): serving nodes then run the outbox. */
   messagingEnabled: boolean;
+  /**
+   * An HTTP SMS gateway's delivery-status callback, authenticated and read (undefined: no HTTP gateway of that
+   * name); the receipt is then recorded with services.recordDeliveryReceipt.
+   */
+  readSmsReceipt(gateway: string, request: ReceiptRequest): ReceiptReading | undefined;
   /** Each configured SMS gateway and whether it can take a message now (readiness). */
   smsGatewayStatus(): Array<{ name: string; up: boolean }>;
   /** Demo mode only: creates the demo organization once and returns what the start page shows of it. */
@@ -211,6 +217,7 @@ export async function createRuntime(
     vapidPublicKey: vapid ? Buffer.from(vapid.publicKeyRaw).toString("base64url") : null,
     webPushAllowHTTP: options.webPushAllowHTTP ?? false,
     messagingEnabled: messagingSetup.messaging !== undefined,
+    readSmsReceipt: (gateway, request) => messagingSetup.readReceipt(gateway, request),
     smsGatewayStatus: () => messagingSetup.gateways.map((g) => ({ name: g.name, up: g.up ?? true })),
     checkWebPushEndpoint: (endpoint) => {
       try {
