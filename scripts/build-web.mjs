@@ -67,6 +67,8 @@ async function buildShared(metafiles) {
       prompt: join(ROOT, "web", "prompt", "styles", "prompt.css"),
       "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
       "frame-result": join(ROOT, "web", "prompt", "behaviours", "frame-result.ts"),
+      // The demo start page's inbox, kept live.
+      "demo-inbox": join(ROOT, "web", "shared", "behaviours", "demo-inbox.ts"),
     },
     outdir: join(OUT_DIR, "assets"),
     entryNames: "[name]-[hash]",

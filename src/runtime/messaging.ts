@@ -1,5 +1,7 @@
 // Builds the SMS gateways and the SMTP mail transport from configuration, and runs the outbox on every serving node.
+import { DemoInboxMailTransport } from "../adapters/mail/demo-inbox-mail.ts";
 import { SMTPMailTransport } from "../adapters/mail/smtp-mail.ts";
+import { type DemoInbox, DemoInboxSMSGateway } from "../adapters/sms/demo-inbox.ts";
 import {
   HTTPSMSSender,
   type ReceiptReading,
@@ -10,7 +12,7 @@ import { SMPPSMSSender } from "../adapters/sms/smpp-gateway.ts";
 import type { Config } from "../config/schema.ts";
 import { randomHex } from "../core/crypto/index.ts";
 import type { Messaging } from "../core/deps.ts";
-import type { DeliveryReceipt, SMSGateway } from "../core/ports.ts";
+import type { DeliveryReceipt, MailTransport, SMSGateway } from "../core/ports.ts";
 import type { Logger } from "./logger.ts";
 
 export interface MessagingSetup {
@@ -35,6 +37,7 @@ export function createMessaging(
   nodeName: string,
   onReceipt: (receipt: DeliveryReceipt) => void,
   extraGateways: readonly SMSGateway[] = [],
+  demoInbox?: DemoInbox,
 ): MessagingSetup {
   const log = logger.child({ component: "outbox" });
   const gateways: SMSGateway[] = config.sms.gateways.map((g) =>
@@ -69,8 +72,11 @@ export function createMessaging(
         }),
   );
   gateways.push(...extraGateways);
+  // The demo's inbox stands in for a gateway and an SMTP server the demo does not have (demo mode only).
+  const inbox = config.mode === "demo" ? demoInbox : undefined;
+  if (inbox && gateways.length === 0) gateways.push(new DemoInboxSMSGateway(inbox));
   const smtp = config.mail.smtp;
-  const mail = smtp.host
+  const mail: (MailTransport & { close(): Promise<void> }) | undefined = smtp.host
     ? new SMTPMailTransport({
         host: smtp.host,
         port: smtp.port,
@@ -82,7 +88,9 @@ export function createMessaging(
         timeoutMs: smtp.timeoutMs,
         log: logger.child({ component: "smtp" }),
       })
-    : undefined;
+    : inbox
+      ? new DemoInboxMailTransport(inbox)
+      : undefined;
   const readReceipt = (name: string, request: ReceiptRequest): ReceiptReading | undefined => {
     const g = config.sms.gateways.find((c) => c.name === name);
     if (g?.type !== "http") return undefined;
