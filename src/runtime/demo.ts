@@ -43,7 +43,6 @@ const BOB = {
   // bob reads his texts and e-mails in Traditional Chinese: the demo shows both languages.
   language: "zh-Hant" as const,
 };
-const PHONES_KEY = "demo.phones";
 /**
  * The demo users' phones: Australian mobile numbers the ACMA reserves for fiction (0491 570 156 to 159), so a text
  * that somehow left the demo would reach nobody. Their texts go to the demo inbox on the start page.
@@ -108,35 +107,53 @@ export async function ensureDemoOrganization(runtime: Runtime): Promise<DemoInfo
  * each verification code from the inbox and types it back, standing in for the user; never done outside the demo.
  */
 async function withDemoPhones(runtime: Runtime, info: DemoInfo): Promise<DemoInfo> {
-  const { store, services, demoInbox } = runtime;
+  const { services, demoInbox } = runtime;
   if (!demoInbox) return info;
-  if (!(await store.getMeta(PHONES_KEY))) {
-    for (const [username, number] of Object.entries(DEMO_PHONES)) {
-      const user = await services.findUser(username);
-      if (!user) continue;
-      const { phones } = await store.listPhones({ userId: user.id, number });
-      const phone =
-        phones[0] ??
-        (await services.addSMSPhone(DEMO_ACTOR, { user: username, number, name: "Demo phone" })).phone;
-      if (phone.smsVerifiedAt) continue;
-      let text = demoInbox.latestTextTo(number);
-      if (!text) {
-        await services.sendPhoneVerification(DEMO_ACTOR, phone.id);
-        text = demoInbox.latestTextTo(number);
-      }
-      const code = /[:：]\s*(\d{6,8})/.exec(text ?? "")?.[1];
-      if (code) await services.confirmPhoneVerification(DEMO_ACTOR, { phoneId: phone.id, code });
-    }
-    await store.setMeta(PHONES_KEY, new Date(runtime.clock.now()).toISOString());
+  const verified = new Set<string>();
+  for (const [username, number] of Object.entries(DEMO_PHONES)) {
+    const user = await services.findUser(username);
+    if (user && (await ensureDemoPhone(runtime, demoInbox, username, user.id, number)))
+      verified.add(username);
   }
   const users = info.users.map((u) => {
     const number = DEMO_PHONES[u.username];
-    const factor = number
-      ? `text message to ${maskPhone(number)} (read it in the demo inbox below)`
-      : undefined;
-    return factor && !u.factors.includes(factor) ? { ...u, factors: [...u.factors, factor] } : u;
+    if (!number || !verified.has(u.username)) return u;
+    const factor = `text message to ${maskPhone(number)} (read it in the demo inbox below)`;
+    return u.factors.includes(factor) ? u : { ...u, factors: [...u.factors, factor] };
   });
   return { ...info, users };
+}
+
+/**
+ * One demo user's phone, added and verified once; false when it could not be (a text refused): the demo still
+ * works without it, and the next start tries again.
+ */
+async function ensureDemoPhone(
+  runtime: Runtime,
+  demoInbox: DemoInbox,
+  username: string,
+  userId: string,
+  number: string,
+): Promise<boolean> {
+  const { store, services } = runtime;
+  try {
+    const { phones } = await store.listPhones({ userId, number });
+    const phone =
+      phones[0] ??
+      (await services.addSMSPhone(DEMO_ACTOR, { user: username, number, name: "Demo phone" })).phone;
+    if (phone.smsVerifiedAt) return true;
+    let text = demoInbox.latestTextTo(number);
+    if (!text) {
+      await services.sendPhoneVerification(DEMO_ACTOR, phone.id);
+      text = demoInbox.latestTextTo(number);
+    }
+    const code = /[:：]\s*(\d{6,8})/.exec(text ?? "")?.[1];
+    if (!code) return false;
+    await services.confirmPhoneVerification(DEMO_ACTOR, { phoneId: phone.id, code });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The first codes bob's demo token shows (RFC 4226 Appendix D). */

@@ -10,7 +10,7 @@ export class DemoInboxMailTransport implements MailTransport {
     this.#inbox = inbox;
   }
 
-  async send(message: MailMessage): Promise<{ gatewayMessageId: string | null }> {
+  async send(message: MailMessage, _signal?: AbortSignal): Promise<{ gatewayMessageId: string | null }> {
     this.#inbox.add({
       id: message.reference,
       channel: "email",

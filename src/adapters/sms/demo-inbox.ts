@@ -20,13 +20,12 @@ export function maskAddress(address: string): string {
   return `${address[0]}${"*".repeat(Math.max(at - 1, 1))}${address.slice(at)}`;
 }
 
-/** The last `capacity` messages, newest first; listeners hear each new one (the start page's live view). */
+/** The last `capacity` messages, newest first; `version` tells a polling page whether anything arrived. */
 export class DemoInbox {
   readonly #entries: InboxEntry[] = [];
-  readonly #listeners = new Set<() => void>();
   readonly #clock: Clock;
   readonly capacity: number;
-  /** Grows by one per message: a page that has seen version n asks for what came after. */
+  /** Grows by one per message: a polling page redraws only when it changed. */
   version = 0;
 
   constructor(clock: Clock, capacity = 100) {
@@ -38,7 +37,6 @@ export class DemoInbox {
     this.#entries.unshift({ ...entry, at: this.#clock.now() });
     if (this.#entries.length > this.capacity) this.#entries.length = this.capacity;
     this.version++;
-    for (const listener of this.#listeners) listener();
   }
 
   /** Newest first. */
@@ -46,26 +44,10 @@ export class DemoInbox {
     return this.#entries;
   }
 
-  /** The newest text sent to this number (E.164), unmasked: the demo's set-up reads its own verification codes. */
+  /** The newest text to this number (E.164, matched masked): the demo's set-up reads its own verification codes. */
   latestTextTo(number: string): string | undefined {
     const masked = maskPhone(number);
     return this.#entries.find((e) => e.channel === "sms" && e.to === masked)?.text;
-  }
-
-  /** Wait until the version passes `version` or `ms` pass; resolves with the version then. */
-  waitForChange(version: number, ms: number, signal?: AbortSignal): Promise<number> {
-    if (this.version !== version) return Promise.resolve(this.version);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#listeners.delete(done);
-        signal?.removeEventListener("abort", done);
-        resolve(this.version);
-      };
-      const timer = setTimeout(done, ms);
-      this.#listeners.add(done);
-      signal?.addEventListener("abort", done);
-    });
   }
 }
 
@@ -78,7 +60,7 @@ export class DemoInboxSMSGateway implements SMSGateway {
     this.#inbox = inbox;
   }
 
-  async send(message: SMSMessage): Promise<{ gatewayMessageId: string | null }> {
+  async send(message: SMSMessage, _signal?: AbortSignal): Promise<{ gatewayMessageId: string | null }> {
     this.#inbox.add({
       id: message.reference,
       channel: "sms",
