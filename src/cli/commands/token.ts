@@ -101,6 +101,7 @@ function printTokens(ctx: CommandContext, tokens: ListedToken[], empty: string):
       { header: "STATUS", value: (t) => t.status },
       { header: "USER", value: (t) => t.username },
       { header: "LENT", value: (t) => isoTime(t.assignedAt) },
+      { header: "DUE", value: (t) => isoTime(t.loanDueAt ?? null) },
       { header: "MODEL", value: (t) => [t.manufacturer, t.model].filter(Boolean).join(" ") },
     ],
     empty,
@@ -206,7 +207,8 @@ export const tokenCommands: Command[] = [
         serial,
         date === "none" ? null : parseDue(date),
       );
-      ctx.out.data(token, () =>
+      const [shown] = await withUsernames(services, [token]);
+      ctx.out.data(shown, () =>
         ctx.out.line(
           token.loanDueAt
             ? `token ${serial} is due back ${new Date(token.loanDueAt).toISOString()}`
