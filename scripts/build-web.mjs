@@ -68,6 +68,8 @@ async function buildShared(metafiles) {
       "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
       "frame-result": join(ROOT, "web", "prompt", "behaviours", "frame-result.ts"),
       "sms-resend": join(ROOT, "web", "prompt", "behaviours", "sms-resend.ts"),
+      // The demo start page's inbox, kept live.
+      "demo-inbox": join(ROOT, "web", "shared", "behaviours", "demo-inbox.ts"),
     },
     outdir: join(OUT_DIR, "assets"),
     entryNames: "[name]-[hash]",

@@ -111,7 +111,11 @@ export function buildContext(command: Command, rest: string[], json: boolean, io
     config: loadOnce,
     runtime: () => {
       runtime ??= Promise.all([import("../runtime/runtime.ts"), loadOnce()]).then(([m, c]) =>
-        m.createRuntime(c, io.logs ? { logDestination: io.logs } : {}),
+        m.createRuntime(c, {
+          ...(io.logs ? { logDestination: io.logs } : {}),
+          // `serve --demo` delivers the demo's texts and e-mails to the inbox on its start page.
+          demoInbox: command.path[0] === "serve",
+        }),
       );
       return runtime;
     },

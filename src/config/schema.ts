@@ -70,6 +70,28 @@ function SMSGatewaySchema() {
         description: "Dotted path of the message id in the JSON answer (sid, messages.0.message-id)",
       }),
       timeoutMs: T.Integer({ default: 3000, minimum: 100, maximum: 60000 }),
+      receipts: T.Object(
+        {
+          auth: T.Union([T.Literal("token"), T.Literal("twilio")], {
+            default: "token",
+            description:
+              "How status callbacks to /sms/v1/receipts/<name> are authenticated: token (?token= or a bearer token equal to secret), twilio (X-Twilio-Signature keyed with secret)",
+          }),
+          secret: T.String({
+            default: "",
+            maxLength: 256,
+            description: "The shared token or the provider's signing key; empty: receipts are refused",
+          }),
+          idField: T.String({
+            default: "MessageSid",
+            description: "Dotted path of the message id in a callback",
+          }),
+          statusField: T.String({ default: "MessageStatus", description: "Dotted path of the status" }),
+          delivered: T.Array(T.String(), { default: ["delivered"] }),
+          undelivered: T.Array(T.String(), { default: ["undelivered", "failed"] }),
+        },
+        { default: {} },
+      ),
     }),
   ]);
 }
@@ -672,6 +694,38 @@ export const ConfigSchema = T.Object(
           },
           { default: {} },
         ),
+      },
+      { default: {} },
+    ),
+    alerts: T.Object(
+      {
+        email: T.Object(
+          {
+            to: T.Array(T.String({ minLength: 3, maxLength: 320, pattern: "^[^@\\s]+@[^@\\s]+$" }), {
+              default: [],
+              maxItems: 20,
+              description:
+                "Operator addresses every alert (SMS spend cap, SMS source paused) is e-mailed to, once an hour per cause; needs mail.smtp",
+            }),
+            language: T.Union([T.Literal("en"), T.Literal("zh-Hant")], {
+              default: "en",
+              description: "Language of the alert e-mails",
+            }),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    tokens: T.Object(
+      {
+        loanOverdueReminderDays: T.Integer({
+          default: 7,
+          minimum: 0,
+          maximum: 365,
+          description:
+            "A lent hardware token's borrower is e-mailed when it falls due and again this many days after; 0: no second reminder",
+        }),
       },
       { default: {} },
     ),

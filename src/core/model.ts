@@ -130,6 +130,8 @@ export interface OTPCredential {
   /** Pending enrolments expire (B5). */
   pendingExpiresAt: number | null;
   assignedAt: number | null;
+  /** A hardware token on loan: when it is due back (absent: no due date). */
+  loanDueAt?: number | null;
 }
 
 export type BypassSource = "admin" | "service-desk" | "self-service" | "api";

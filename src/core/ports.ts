@@ -138,6 +138,15 @@ export class MessageSendError extends Error {
   }
 }
 
+/** A lent hardware token whose reminder is due: stage 1 when it falls due, 2 when overdue. */
+export interface TokenLoanReminder {
+  tokenId: string;
+  serial: string;
+  userId: string;
+  dueAt: number;
+  stage: 1 | 2;
+}
+
 /** A delivery receipt a gateway reported for a message it accepted earlier. */
 export interface DeliveryReceipt {
   gateway: string;
@@ -522,6 +531,19 @@ export interface Store extends SmsGuardStore {
   recordOutboxReceipt(receipt: DeliveryReceipt, at: number): Promise<OutboxMessage | undefined>;
   /** Messages in a final state created at or before `before`. */
   pruneOutboxMessages(before: number, limit: number): Promise<number>;
+  /** Insert a mark once (a message sent at most once per key across nodes); false when it was there already. */
+  addMessageMark(mark: string, at: number): Promise<boolean>;
+  /** Marks made at or before `before` (housekeeping). */
+  pruneMessageMarks(before: number, limit: number): Promise<number>;
+  /** Set (or clear) when a lent token is due back; its reminders start again. False unless lent to `userId`. */
+  setTokenLoanDue(id: string, userId: string, dueAt: number | null): Promise<boolean>;
+  /**
+   * Lent tokens whose next reminder is due at `now`: due with none sent, or overdue by `overdueMs` (null: no
+   * overdue reminder) with only the first sent. Oldest due first.
+   */
+  listTokenLoanReminders(now: number, overdueMs: number | null, limit: number): Promise<TokenLoanReminder[]>;
+  /** Record a reminder as sent: one conditional write (same borrower and due date, an earlier stage). */
+  markTokenLoanReminder(reminder: TokenLoanReminder): Promise<boolean>;
   /** Counts by channel and status created at or after `since` (operators). */
   countOutboxMessages(since: number): Promise<Array<{ channel: string; status: string; count: number }>>;
 

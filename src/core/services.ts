@@ -2,7 +2,15 @@
 import type { Keyring } from "./crypto/keyring.ts";
 import type { Actor, Deps, Messaging } from "./deps.ts";
 import type { Policy, WebAuthnSettings } from "./policy.ts";
-import type { Clock, OperatorAlerts, PlaceLookup, PushDelivery, PushEvents, Store } from "./ports.ts";
+import type {
+  Clock,
+  OperatorAlert,
+  OperatorAlerts,
+  PlaceLookup,
+  PushDelivery,
+  PushEvents,
+  Store,
+} from "./ports.ts";
 import type { SmsGuardPolicy } from "./sms-guard-rules.ts";
 import * as applications from "./use-cases/applications.ts";
 import * as authAPI from "./use-cases/auth-api.ts";
@@ -16,6 +24,7 @@ import * as housekeeping from "./use-cases/housekeeping.ts";
 import * as keys from "./use-cases/key-rotation.ts";
 import * as throttle from "./use-cases/login-throttle.ts";
 import * as oidc from "./use-cases/oidc.ts";
+import * as alertMail from "./use-cases/operator-alert-mail.ts";
 import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
 import * as prompt from "./use-cases/prompt-login.ts";
@@ -42,6 +51,10 @@ export interface ServiceConfig {
   /** The loaded configuration always has it; stand-ins may leave it out. */
   webauthn?: WebAuthnSettings;
   sms: { guard: Omit<SmsGuardPolicy, "organizationCountry">; outbox?: { retentionDays: number } };
+  /** Operator alerts by e-mail (absent: only logged). */
+  alerts?: { email: alertMail.AlertMailSettings };
+  /** The loan desk's second reminder, days after the due date (absent: 7). */
+  tokens?: { loanOverdueReminderDays: number };
 }
 
 type Bound<F> = F extends (deps: Deps, ...rest: infer A) => infer R ? (...args: A) => R : never;
@@ -126,6 +139,11 @@ export function createServices(input: {
     importTokens: bind(deps, tokens.importTokens),
     assignToken: bind(deps, tokens.assignToken),
     unassignToken: bind(deps, tokens.unassignToken),
+    setTokenLoanDue: bind(deps, tokens.setTokenLoanDue),
+    sendTokenLoanReminders: () =>
+      tokens.sendTokenLoanReminders(deps, {
+        overdueDays: input.config.tokens?.loanOverdueReminderDays ?? 7,
+      }),
     resyncToken: bind(deps, tokens.resyncToken),
     findTokensByCode: bind(deps, tokens.findTokensByCode),
     // bypass and rescue codes
@@ -267,6 +285,8 @@ export function createServices(input: {
     sendLoginPasscode: bind(deps, sms.sendLoginPasscode),
     runOutbox: (limit?: number) => outbox.runOutbox(deps, limit),
     recordDeliveryReceipt: bind(deps, outbox.recordDeliveryReceipt),
+    queueOperatorAlertMail: (alert: OperatorAlert) =>
+      alertMail.queueOperatorAlertMail(deps, input.config.alerts?.email ?? { to: [], language: "en" }, alert),
     getMessageStatus: bind(deps, outbox.getMessageStatus),
     countMessages: bind(deps, outbox.countMessages),
     // SMS abuse controls (E3): every text is decided and reserved here first; the service desk's stops; the report
@@ -375,6 +395,8 @@ export const SERVICE_AREAS = {
     "deleteToken",
     "assignToken",
     "unassignToken",
+    "setTokenLoanDue",
+    "sendTokenLoanReminders",
     "resyncToken",
     "findTokensByCode",
   ],
@@ -448,6 +470,7 @@ export const SERVICE_AREAS = {
     "purgeSignedRequests",
     "runOutbox",
     "recordDeliveryReceipt",
+    "queueOperatorAlertMail",
     "getMessageStatus",
     "countMessages",
   ],

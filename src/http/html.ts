@@ -6,9 +6,15 @@ import { webAssetURL } from "./web-assets.ts";
 
 export { escapeHTML, html, SafeHTML } from "../../web/shared/jsx/html.ts";
 
-/** The operator pages (start page, demo) in the shared page frame (web/shared/components/page.tsx). */
-export function renderPage(title: string, body: SafeHTML): string {
+/** The operator pages (start page, demo) in the shared page frame (web/shared/components/page.tsx), with their behaviours. */
+export function renderPage(title: string, body: SafeHTML, scripts: readonly string[] = []): string {
   return renderDocument(
-    Page({ title, lang: "en", stylesheets: [webAssetURL("shared/styles/base.css")], children: body }),
+    Page({
+      title,
+      lang: "en",
+      stylesheets: [webAssetURL("shared/styles/base.css")],
+      scripts,
+      children: body,
+    }),
   );
 }

@@ -9,8 +9,7 @@ import type { Config } from "../config/schema.ts";
 import { randomHex } from "../core/crypto/index.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { DemoInfo } from "../runtime/demo-info.ts";
-import { type HousekeepingSchedule, startHousekeeping } from "../runtime/housekeeping.ts";
-import { type OutboxSchedule, startOutboxWorker } from "../runtime/messaging.ts";
+import { serverJobs, startScheduler } from "../runtime/housekeeping.ts";
 import type { ServiceRuntime } from "../runtime/runtime.ts";
 import { registerAccessLog } from "./access-log.ts";
 import { createClientErrorHandler } from "./client-error.ts";
@@ -25,6 +24,7 @@ import { registerAuthenticatorRoutes } from "./routes/authenticator.ts";
 import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerMetricsRoute } from "./routes/metrics.ts";
+import { registerSmsReceiptRoutes } from "./routes/sms-receipts.ts";
 import { registerStartPage } from "./routes/start-page.ts";
 import { registerSecurityHeaders, setSecurityHeaders } from "./security-headers.ts";
 import { requireRouteSchemas, validatorCompiler } from "./validation.ts";
@@ -123,6 +123,7 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
   registerAdminAPIRoutes(app, runtime);
   registerOIDCRoutes(app, runtime, options.oidcOrigins);
   registerPromptRoutes(app, runtime);
+  registerSmsReceiptRoutes(app, runtime);
   return app;
 }
 
@@ -154,29 +155,15 @@ export async function listenServer(app: FastifyInstance, runtime: ServiceRuntime
   const address = app.server.address() as AddressInfo;
   const scheme = app.server instanceof TLSServer ? "https" : "http";
   let closing: Promise<void> | undefined;
-  // Every serving node prunes expired rows (L-2); the runs are safe to overlap across nodes.
-  const { housekeeping } = runtime.config;
-  const pruning: HousekeepingSchedule | undefined = housekeeping.enabled
-    ? startHousekeeping({
-        intervalSeconds: housekeeping.intervalSeconds,
-        run: () => runtime.services.pruneExpiredRows(),
-        logger: runtime.logger,
-      })
-    : undefined;
-  // Every serving node sends what is due in the outbox (SMS, e-mail); each message is claimed by one of them.
-  const outbox: OutboxSchedule | undefined = runtime.messagingEnabled
-    ? startOutboxWorker({
-        pollSeconds: runtime.config.sms.outbox.pollSeconds,
-        run: () => runtime.services.runOutbox(),
-        logger: runtime.logger,
-      })
-    : undefined;
+  // One scheduler per serving node: retention (L-2), the outbox (SMS, e-mail; each message claimed by one
+  // node) and loan reminders. Every job is safe to run on several nodes at once.
+  const scheduler = startScheduler(serverJobs(runtime), runtime.logger);
   return {
     url: `${scheme}://${urlHost(host)}:${address.port}`,
     ...(metricsUrl ? { metricsUrl } : {}),
     close: () => {
       closing ??= (async () => {
-        await Promise.all([pruning?.stop(), outbox?.stop()]);
+        await scheduler.stop();
         await Promise.all([closeGracefully(app, shutdownGraceSeconds * 1000), metricsApp?.close()]);
       })();
       return closing;

@@ -8,6 +8,9 @@ export interface DemoInfo {
   aliceTOTPURI: string;
 }
 
+/** The demo organisation's country when none is configured: its users' numbers are in Australia's range for fiction. */
+export const DEMO_COUNTRY = "AU";
+
 /** What the start page and the demo banner suggest trying at the command line (words after `twofold`). */
 export const DEMO_CLI_COMMANDS: readonly string[] = [
   "push activate alice",

@@ -1,18 +1,28 @@
 // Builds the SMS gateways and the SMTP mail transport from configuration, and runs the outbox on every serving node.
+import { DemoInboxMailTransport } from "../adapters/mail/demo-inbox-mail.ts";
 import { SMTPMailTransport } from "../adapters/mail/smtp-mail.ts";
-import { HTTPSMSSender } from "../adapters/sms/http-gateway.ts";
+import { type DemoInbox, DemoInboxSMSGateway } from "../adapters/sms/demo-inbox.ts";
+import {
+  HTTPSMSSender,
+  type ReceiptReading,
+  type ReceiptRequest,
+  readHTTPReceipt,
+} from "../adapters/sms/http-gateway.ts";
 import { SMPPSMSSender } from "../adapters/sms/smpp-gateway.ts";
 import type { Config } from "../config/schema.ts";
 import { randomHex } from "../core/crypto/index.ts";
 import type { Messaging } from "../core/deps.ts";
-import type { DeliveryReceipt, SMSGateway } from "../core/ports.ts";
-import type { OutboxRun } from "../core/use-cases/outbox.ts";
-import { jitter } from "./jitter.ts";
+import type { DeliveryReceipt, MailTransport, SMSGateway } from "../core/ports.ts";
 import type { Logger } from "./logger.ts";
 
 export interface MessagingSetup {
   messaging: Messaging | undefined;
   gateways: SMSGateway[];
+  /**
+   * Read an HTTP gateway's status callback (authenticated, parsed), or undefined when no configured HTTP gateway has
+   * that name.
+   */
+  readReceipt(gateway: string, request: ReceiptRequest): ReceiptReading | undefined;
   close(): Promise<void>;
 }
 
@@ -27,6 +37,7 @@ export function createMessaging(
   nodeName: string,
   onReceipt: (receipt: DeliveryReceipt) => void,
   extraGateways: readonly SMSGateway[] = [],
+  demoInbox?: DemoInbox,
 ): MessagingSetup {
   const log = logger.child({ component: "outbox" });
   const gateways: SMSGateway[] = config.sms.gateways.map((g) =>
@@ -61,8 +72,11 @@ export function createMessaging(
         }),
   );
   gateways.push(...extraGateways);
+  // The demo's inbox stands in for a gateway and an SMTP server the demo does not have (demo mode only).
+  const inbox = config.mode === "demo" ? demoInbox : undefined;
+  if (inbox && gateways.length === 0) gateways.push(new DemoInboxSMSGateway(inbox));
   const smtp = config.mail.smtp;
-  const mail = smtp.host
+  const mail: (MailTransport & { close(): Promise<void> }) | undefined = smtp.host
     ? new SMTPMailTransport({
         host: smtp.host,
         port: smtp.port,
@@ -74,8 +88,16 @@ export function createMessaging(
         timeoutMs: smtp.timeoutMs,
         log: logger.child({ component: "smtp" }),
       })
-    : undefined;
-  if (gateways.length === 0 && !mail) return { messaging: undefined, gateways, close: async () => {} };
+    : inbox
+      ? new DemoInboxMailTransport(inbox)
+      : undefined;
+  const readReceipt = (name: string, request: ReceiptRequest): ReceiptReading | undefined => {
+    const g = config.sms.gateways.find((c) => c.name === name);
+    if (g?.type !== "http") return undefined;
+    return readHTTPReceipt({ gateway: g.name, ...g.receipts }, request);
+  };
+  if (gateways.length === 0 && !mail)
+    return { messaging: undefined, gateways, readReceipt, close: async () => {} };
   const messaging: Messaging = {
     sms: gateways,
     ...(mail ? { mail } : {}),
@@ -93,51 +115,10 @@ export function createMessaging(
   return {
     messaging,
     gateways,
+    readReceipt,
     close: async () => {
       await Promise.all(gateways.map((g) => (g as { close?: () => Promise<void> }).close?.()));
       await mail?.close();
-    },
-  };
-}
-
-export interface OutboxSchedule {
-  stop(): Promise<void>;
-}
-
-/** Every serving node looks for due messages at a jittered interval; one pass at a time; failures logged. */
-export function startOutboxWorker(options: {
-  pollSeconds: number;
-  run: () => Promise<OutboxRun>;
-  logger: Logger;
-}): OutboxSchedule {
-  const log = options.logger.child({ component: "outbox" });
-  const intervalMs = options.pollSeconds * 1000;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const schedule = (ms: number) => {
-    if (stopped) return;
-    timer = setTimeout(tick, ms);
-    timer.unref();
-  };
-  const tick = () => {
-    running = options
-      .run()
-      .then((r) => {
-        if (r.attempted > 0 || r.abandoned > 0) log.debug(r, "outbox pass");
-      })
-      .catch((err: unknown) => log.warn({ err }, "outbox pass failed; retrying at the next interval"))
-      .finally(() => {
-        running = undefined;
-        schedule(jitter(intervalMs));
-      });
-  };
-  schedule(jitter(intervalMs));
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
     },
   };
 }

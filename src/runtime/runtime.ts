@@ -8,6 +8,8 @@ import { type GeoIP, openGeoIP } from "../adapters/geoip/mmdb.ts";
 import { checkPushEndpointURL, type PushAddressPolicy } from "../adapters/push/push-address.ts";
 import { WebPushSender } from "../adapters/push/web-push.ts";
 import { WebPushDelivery } from "../adapters/push/web-push-delivery.ts";
+import { DemoInbox } from "../adapters/sms/demo-inbox.ts";
+import type { ReceiptReading, ReceiptRequest } from "../adapters/sms/http-gateway.ts";
 import { decodeKey } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { randomBytes } from "../core/crypto/index.ts";
@@ -17,7 +19,7 @@ import type { Clock, DeliveryReceipt, PushEvents, SMSGateway, Store } from "../c
 import { createServices, type Services } from "../core/services.ts";
 import { type ReconcileReport, reconcileUsernames } from "../core/use-cases/username-reconciliation.ts";
 import { openStore } from "../store/open-store.ts";
-import type { DemoInfo } from "./demo-info.ts";
+import { DEMO_COUNTRY, type DemoInfo } from "./demo-info.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMessaging } from "./messaging.ts";
 import { countPasscodeVerifications, createMetrics, type TwofoldMetrics } from "./metrics.ts";
@@ -50,8 +52,15 @@ export interface Runtime {
   checkWebPushEndpoint(endpoint: string): string | undefined;
   /** Whether messages can leave (an SMS gateway is configured): serving nodes then run the outbox. */
   messagingEnabled: boolean;
+  /**
+   * An HTTP SMS gateway's delivery-status callback, authenticated and read (undefined: no HTTP gateway of that
+   * name); the receipt is then recorded with services.recordDeliveryReceipt.
+   */
+  readSmsReceipt(gateway: string, request: ReceiptRequest): ReceiptReading | undefined;
   /** Each configured SMS gateway and whether it can take a message now (readiness). */
   smsGatewayStatus(): Array<{ name: string; up: boolean }>;
+  /** Demo mode with its inbox (`serve --demo`): the texts and e-mails the demo sent, for the start page. */
+  demoInbox?: DemoInbox;
   /** Demo mode only: creates the demo organization once and returns what the start page shows of it. */
   seedDemo(): Promise<DemoInfo>;
   close(): Promise<void>;
@@ -78,14 +87,21 @@ export interface RuntimeOptions {
    * a push service on this machine only; there is no setting for it).
    */
   webPushAllowLoopback?: boolean;
-  /** SMS gateways besides the configured ones (tests; the demo's inbox). */
+  /** SMS gateways besides the configured ones (tests). */
   smsGateways?: readonly SMSGateway[];
+  /**
+   * Demo mode only (`serve --demo`): texts and e-mails go to an inbox the start page shows, unless a gateway or an
+   * SMTP server is configured; the demo organisation is in a country (AU) whose numbers reserved for fiction its
+   * users get. Ignored in production mode.
+   */
+  demoInbox?: boolean;
 }
 
 export async function createRuntime(
-  config: Readonly<Config>,
+  configured: Readonly<Config>,
   options: RuntimeOptions = {},
 ): Promise<Runtime> {
+  let config = configured;
   const nodeName = config.node.name || hostname();
   const logger =
     options.logger ??
@@ -94,6 +110,11 @@ export async function createRuntime(
       node: nodeName,
       ...(options.logDestination ? { destination: options.logDestination } : {}),
     });
+  const demoInbox =
+    config.mode === "demo" && options.demoInbox ? new DemoInbox(options.clock ?? systemClock) : undefined;
+  // The demo's users get numbers from Australia's range reserved for fiction: the organisation is there.
+  if (demoInbox && !config.organization.country)
+    config = { ...config, organization: { ...config.organization, country: DEMO_COUNTRY } };
   const keyring = new Keyring(loadMasterKeys(config));
   const clock = options.clock ?? systemClock;
   // Opened before the database: a bad GeoIP file stops the start with its path in the message.
@@ -166,6 +187,7 @@ export async function createRuntime(
     nodeName,
     (receipt) => onReceipt(receipt),
     options.smsGateways ?? [],
+    demoInbox,
   );
   const alerts = new OperatorAlertHub(logger.child({ component: "alerts" }));
   const core = createServices({
@@ -187,6 +209,15 @@ export async function createRuntime(
         logger.warn({ err, gateway: receipt.gateway }, "a delivery receipt could not be recorded"),
       );
   };
+  // Every alert is e-mailed to the operators too (alerts.email.to), through the outbox, once an hour per cause.
+  if (config.alerts.email.to.length > 0 && messagingSetup.messaging?.mail)
+    alerts.subscribe((alert) => {
+      core
+        .queueOperatorAlertMail(alert)
+        .catch((err: unknown) =>
+          logger.warn({ err, alert: alert.kind }, "an operator alert could not be queued for e-mail"),
+        );
+    });
   const services = { ...core, verifyPasscode: countPasscodeVerifications(core.verifyPasscode, metrics) };
   const runtime: Runtime = {
     config,
@@ -202,6 +233,8 @@ export async function createRuntime(
     vapidPublicKey: vapid ? Buffer.from(vapid.publicKeyRaw).toString("base64url") : null,
     webPushAllowHTTP: options.webPushAllowHTTP ?? false,
     messagingEnabled: messagingSetup.messaging !== undefined,
+    ...(demoInbox ? { demoInbox } : {}),
+    readSmsReceipt: (gateway, request) => messagingSetup.readReceipt(gateway, request),
     smsGatewayStatus: () => messagingSetup.gateways.map((g) => ({ name: g.name, up: g.up ?? true })),
     checkWebPushEndpoint: (endpoint) => {
       try {

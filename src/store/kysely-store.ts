@@ -9,6 +9,7 @@ import { HousekeepingRecords } from "./aggregates/housekeeping.ts";
 import { LockoutRecords } from "./aggregates/lockouts.ts";
 import { LoginSessionRecords } from "./aggregates/login-sessions.ts";
 import { LogRecords } from "./aggregates/logs.ts";
+import { MessageMarkRecords } from "./aggregates/message-marks.ts";
 import { MetaRecords } from "./aggregates/meta.ts";
 import { NotificationRecords } from "./aggregates/notifications.ts";
 import { OTPCredentialRecords } from "./aggregates/otp-credentials.ts";
@@ -50,6 +51,7 @@ export interface KyselyStore
     MetaRecords,
     SMSCodeRecords,
     OutboxRecords,
+    MessageMarkRecords,
     SmsGuardRecords,
     WebAuthnRecords {}
 
@@ -122,6 +124,7 @@ applyRecords(KyselyStore, [
   MetaRecords,
   SMSCodeRecords,
   OutboxRecords,
+  MessageMarkRecords,
   SmsGuardRecords,
   WebAuthnRecords,
 ]);

@@ -688,6 +688,34 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0018_message_marks_and_loans": {
+      async up(db: AnyDB) {
+        // A hardware token lent until a date: the borrower is reminded when it falls due and once more when
+        // overdue; loan_reminded (0 none, 1 due, 2 overdue) moves by one conditional write, so one node sends each.
+        await db.schema.alterTable("otp_credentials").addColumn("loan_due_at", big).execute();
+        await db.schema
+          .alterTable("otp_credentials")
+          .addColumn("loan_reminded", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .createIndex("otp_credentials_loan_due")
+          .on("otp_credentials")
+          .column("loan_due_at")
+          .execute();
+        // Messages sent at most once per key (an operator alert per kind, key and hour): the insert that wins
+        // the primary key sends it. Deleted by housekeeping once older than a day.
+        await db.schema
+          .createTable("message_marks")
+          .addColumn("mark", "text", (c) => c.primaryKey())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("message_marks_created")
+          .on("message_marks")
+          .column("created_at")
+          .execute();
+      },
+    },
     "0021_sms_code_login": {
       async up(db: AnyDB) {
         // The prompt login a text-message code was sent for (E1: bound to the transaction): such a code completes

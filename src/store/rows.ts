@@ -126,6 +126,7 @@ export function toOTP(r: OTPCredentialsTable): OTPCredential {
     activatedAt: num(r.activated_at),
     pendingExpiresAt: num(r.pending_expires_at),
     assignedAt: num(r.assigned_at),
+    ...(r.loan_due_at != null ? { loanDueAt: Number(r.loan_due_at) } : {}),
   };
 }
 

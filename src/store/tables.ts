@@ -67,6 +67,10 @@ export interface OTPCredentialsTable {
   activated_at: number | null;
   pending_expires_at: number | null;
   assigned_at: number | null;
+  /** Hardware tokens lent until a date (migration 0018). */
+  loan_due_at?: number | null;
+  /** Loan reminders sent: 0 none, 1 the due one, 2 the overdue one too (migration 0018). */
+  loan_reminded?: number;
 }
 
 export interface BypassCodesTable {
@@ -378,6 +382,12 @@ export interface SmsStopsTable {
   stats_json: string | null;
 }
 
+/** Messages sent at most once per key (migration 0018). */
+export interface MessageMarksTable {
+  mark: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   user_aliases: UserAliasesTable;
@@ -402,6 +412,7 @@ export interface Database {
   webauthn_ceremonies: WebAuthnCeremoniesTable;
   sms_codes: SMSCodesTable;
   outbox_messages: OutboxMessagesTable;
+  message_marks: MessageMarksTable;
   login_sessions: LoginSessionsTable;
   trusted_browsers: TrustedBrowsersTable;
   sms_sends: SmsSendsTable;

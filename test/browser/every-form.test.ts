@@ -18,6 +18,7 @@ const SUBMITTED_BY: Record<string, { test: string; step: string }> = {
     step: "requestActivationLink(",
   },
   '<form method="post" action="/demo/push"': { test: "test/browser/start-page.test.ts", step: "sendPush(" },
+  '<form method="post" action="/demo/sms"': { test: "test/browser/demo-inbox.test.ts", step: "textMe(" },
   '<form method="get" action="/demo/push/': {
     test: "test/browser/start-page.test.ts",
     step: "showPushResult(",

@@ -1,5 +1,11 @@
 // SMS through an HTTP provider's REST API (Twilio-, Vonage-, Telnyx-style): URL, method, auth headers, form or JSON body, success status and message-id path from configuration.
-import { MessageSendError, type SMSGateway, type SMSMessage } from "../../core/ports.ts";
+import { constantTimeEqual, hmac } from "../../core/crypto/index.ts";
+import {
+  type DeliveryReceipt,
+  MessageSendError,
+  type SMSGateway,
+  type SMSMessage,
+} from "../../core/ports.ts";
 
 export interface HTTPGatewayOptions {
   name: string;
@@ -85,4 +91,95 @@ export class HTTPSMSSender implements SMSGateway {
     }
     return { gatewayMessageId: typeof id === "string" || typeof id === "number" ? String(id) : null };
   }
+}
+
+/**
+ * How a provider reports delivery back (a status callback to `POST /sms/v1/receipts/<gateway>`): how the call is
+ * authenticated, and where its message id and status are.
+ */
+export interface HTTPReceiptOptions {
+  gateway: string;
+  /**
+   * `token`: a shared secret the provider sends as `?token=` in the callback URL or as a bearer token;
+   * `twilio`: Twilio's X-Twilio-Signature (HMAC-SHA1 of the callback URL and the sorted form fields, keyed with
+   * the account's auth token in `secret`).
+   */
+  auth: "token" | "twilio";
+  secret: string;
+  /** Dotted paths of the provider's message id (the one its send answer gave) and of the delivery status. */
+  idField: string;
+  statusField: string;
+  /** Status values that mean delivered, and that mean it never will be; any other is an interim state. */
+  delivered: readonly string[];
+  undelivered: readonly string[];
+}
+
+/** A status callback as it arrived: the URL the provider called (public), its headers and its parsed body. */
+export interface ReceiptRequest {
+  url: string;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  body: Readonly<Record<string, unknown>>;
+}
+
+export type ReceiptReading =
+  | { ok: true; receipt: DeliveryReceipt | null }
+  | { ok: false; code: "ERR_UNAUTHENTICATED" | "ERR_VALIDATION"; message: string };
+
+function header(request: ReceiptRequest, name: string): string {
+  const v = request.headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? "";
+}
+
+/** Twilio's request signature: base64 HMAC-SHA1 over the URL, then each form field's name and value, names sorted. */
+export function twilioSignature(
+  authToken: string,
+  url: string,
+  fields: Readonly<Record<string, unknown>>,
+): string {
+  const data =
+    url +
+    Object.keys(fields)
+      .sort()
+      .map((k) => `${k}${String(fields[k])}`)
+      .join("");
+  return Buffer.from(hmac("SHA1", new TextEncoder().encode(authToken), data)).toString("base64");
+}
+
+/**
+ * Check a status callback's authentication (in constant time) and read it: the receipt, or null for an interim
+ * status (queued, sent) that changes nothing.
+ */
+export function readHTTPReceipt(o: HTTPReceiptOptions, request: ReceiptRequest): ReceiptReading {
+  const denied = {
+    ok: false as const,
+    code: "ERR_UNAUTHENTICATED" as const,
+    message: "receipt not authenticated",
+  };
+  if (!o.secret) return denied;
+  if (o.auth === "twilio") {
+    const given = header(request, "x-twilio-signature");
+    if (!given || !constantTimeEqual(given, twilioSignature(o.secret, request.url, request.body)))
+      return denied;
+  } else {
+    const bearer = /^Bearer\s+(.+)$/i.exec(header(request, "authorization"))?.[1] ?? "";
+    const token = new URL(request.url).searchParams.get("token") ?? bearer;
+    if (!token || !constantTimeEqual(token, o.secret)) return denied;
+  }
+  const id = readPath(request.body, o.idField);
+  const status = readPath(request.body, o.statusField);
+  if (
+    (typeof id !== "string" && typeof id !== "number") ||
+    String(id).length === 0 ||
+    String(id).length > 128
+  )
+    return { ok: false, code: "ERR_VALIDATION", message: `no message id at ${o.idField}` };
+  if (typeof status !== "string" || status.length === 0 || status.length > 64)
+    return { ok: false, code: "ERR_VALIDATION", message: `no status at ${o.statusField}` };
+  const word = status.toLowerCase();
+  const delivered = o.delivered.some((s) => s.toLowerCase() === word);
+  if (!delivered && !o.undelivered.some((s) => s.toLowerCase() === word)) return { ok: true, receipt: null };
+  return {
+    ok: true,
+    receipt: { gateway: o.gateway, gatewayMessageId: String(id), delivered, detail: status },
+  };
 }

@@ -129,6 +129,10 @@ async function printBanner(
       `Campus Portal (the demo web application, through Duo's Web SDK): ${campus.portal}  (alice / alice-demo)`,
     );
   else if (campus.skipped) out.line(`Campus Portal is not running: ${campus.skipped}`);
+  if (demo.users.some((u) => u.factors.some((f) => f.startsWith("text message"))))
+    out.line(
+      "Texts and e-mails the demo sends appear in the Demo inbox on the start page (no gateway needed).",
+    );
   out.line();
   out.line("alice's authenticator app: scan this QR code, or add the URI by hand:");
   out.line(`  ${demo.aliceTOTPURI}`);

@@ -101,6 +101,7 @@ function printTokens(ctx: CommandContext, tokens: ListedToken[], empty: string):
       { header: "STATUS", value: (t) => t.status },
       { header: "USER", value: (t) => t.username },
       { header: "LENT", value: (t) => isoTime(t.assignedAt) },
+      { header: "DUE", value: (t) => isoTime(t.loanDueAt ?? null) },
       { header: "MODEL", value: (t) => [t.manufacturer, t.model].filter(Boolean).join(" ") },
     ],
     empty,
@@ -170,12 +171,50 @@ export const tokenCommands: Command[] = [
     path: ["token", "assign"],
     summary: "lend a token to a user",
     args: [{ name: "SERIAL" }, { name: "USER" }],
+    options: {
+      due: {
+        type: "string",
+        value: "DATE",
+        description:
+          "due back on this date (2026-12-24, UTC) or at this time (ISO 8601): the borrower is e-mailed then",
+      },
+    },
     async run(ctx) {
       const { services } = await ctx.runtime();
       const [serial, user] = ctx.args as [string, string];
-      const token = await services.assignToken(ctx.actor, serial, user);
+      const due = ctx.string("due");
+      const token = await services.assignToken(ctx.actor, serial, user, {
+        dueAt: due === undefined ? null : parseDue(due),
+      });
       const [shown] = await withUsernames(services, [token]);
-      ctx.out.data(shown, () => ctx.out.line(`token ${serial} is now lent to ${shown?.username ?? user}`));
+      ctx.out.data(shown, () =>
+        ctx.out.line(
+          `token ${serial} is now lent to ${shown?.username ?? user}${due ? `, due back ${new Date(token.loanDueAt!).toISOString()}` : ""}`,
+        ),
+      );
+      return 0;
+    },
+  },
+  {
+    path: ["token", "due"],
+    summary: "change when a lent token is due back (none: no due date)",
+    args: [{ name: "SERIAL" }, { name: "DATE" }],
+    async run(ctx) {
+      const { services } = await ctx.runtime();
+      const [serial, date] = ctx.args as [string, string];
+      const token = await services.setTokenLoanDue(
+        ctx.actor,
+        serial,
+        date === "none" ? null : parseDue(date),
+      );
+      const [shown] = await withUsernames(services, [token]);
+      ctx.out.data(shown, () =>
+        ctx.out.line(
+          token.loanDueAt
+            ? `token ${serial} is due back ${new Date(token.loanDueAt).toISOString()}`
+            : `token ${serial} has no due date`,
+        ),
+      );
       return 0;
     },
   },
@@ -219,3 +258,10 @@ export const tokenCommands: Command[] = [
     },
   },
 ];
+
+/** A due date as typed: a day (midnight UTC) or an ISO 8601 time. */
+function parseDue(text: string): number {
+  const at = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : Date.parse(text);
+  if (!Number.isFinite(at)) throw new UsageError(`not a date: ${JSON.stringify(text)} (e.g. 2026-12-24)`);
+  return at;
+}

@@ -124,6 +124,18 @@ export const MAIL_TEMPLATES: Record<string, Record<UserLanguage, Template>> = {
       text: `你向資訊科技部門借用的保安編碼器${serial(p)}應於${due(p, "zh-Hant")}歸還，請交回資訊科技服務台。`,
     }),
   },
+  "token-loan-overdue": {
+    en: (p) => ({
+      subject: "Your hardware token is overdue",
+      text:
+        `The hardware token${serial(p)} you borrowed from the IT office was due back${due(p, "en")} and has not been returned. ` +
+        "Please bring it to the IT service desk, or ask them for more time.",
+    }),
+    "zh-Hant": (p) => ({
+      subject: "你借用的保安編碼器已逾期",
+      text: `你向資訊科技部門借用的保安編碼器${serial(p)}應於${due(p, "zh-Hant")}歸還，但尚未交回。請交回資訊科技服務台，或向他們申請延期。`,
+    }),
+  },
   "rescue-codes-generated": {
     en: (_p, at) => ({
       subject: "New rescue codes were made for your account",

@@ -188,29 +188,92 @@ export async function requireToken(deps: Deps, serial: string): Promise<OTPCrede
   return t;
 }
 
+/**
+ * Lend an inventory token to a user, optionally until `dueAt`: the borrower is reminded by e-mail when it falls
+ * due, and once more when overdue (sendTokenLoanReminders).
+ */
 export async function assignToken(
   deps: Deps,
   actor: Actor,
   serial: string,
   identifier: string,
+  options: { dueAt?: number | null } = {},
 ): Promise<PublicToken> {
   const token = await requireToken(deps, serial);
   const user = await requireUser(deps, identifier);
   const now = deps.clock.now();
+  const dueAt = options.dueAt ?? null;
+  if (dueAt !== null && !(Number.isSafeInteger(dueAt) && dueAt > now))
+    throw new TwofoldError("ERR_VALIDATION", "a loan's due date must be in the future");
   await deps.store.transaction(async (tx) => {
     if (!(await tx.assignToken(token.id, user.id, now)))
       throw new TwofoldError("ERR_TOKEN_ASSIGNED", `token ${serial} is already assigned; unassign it first`);
+    if (dueAt !== null) await tx.setTokenLoanDue(token.id, user.id, dueAt);
     await audit({ ...deps, store: tx }, actor, {
       action: "token.assign",
       targetType: "token",
       targetId: token.id,
       before: { userId: null },
-      after: { userId: user.id, serial },
+      after: { userId: user.id, serial, ...(dueAt !== null ? { dueAt } : {}) },
     });
     await recordFactorAdded({ ...deps, store: tx }, user.id);
     await notify({ ...deps, store: tx }, user.id, "factor-added", { factor: "hardware token", serial });
   });
-  return toPublicToken({ ...token, userId: user.id, assignedAt: now });
+  return toPublicToken({ ...token, userId: user.id, assignedAt: now, loanDueAt: dueAt });
+}
+
+/** Change when a lent token is due back (null: no due date); its reminders start again from the new date. */
+export async function setTokenLoanDue(
+  deps: Deps,
+  actor: Actor,
+  serial: string,
+  dueAt: number | null,
+): Promise<PublicToken> {
+  const token = await requireToken(deps, serial);
+  if (!token.userId) throw new TwofoldError("ERR_CONFLICT", `token ${serial} is not lent to anyone`);
+  if (dueAt !== null && !(Number.isSafeInteger(dueAt) && dueAt > deps.clock.now()))
+    throw new TwofoldError("ERR_VALIDATION", "a loan's due date must be in the future");
+  const userId = token.userId;
+  await deps.store.transaction(async (tx) => {
+    if (!(await tx.setTokenLoanDue(token.id, userId, dueAt)))
+      throw new TwofoldError("ERR_CONFLICT", `token ${serial} is not lent to anyone`);
+    await audit({ ...deps, store: tx }, actor, {
+      action: "token.loan_due",
+      targetType: "token",
+      targetId: token.id,
+      before: { dueAt: token.loanDueAt ?? null },
+      after: { dueAt },
+    });
+  });
+  return toPublicToken({ ...token, loanDueAt: dueAt });
+}
+
+/**
+ * The loan desk's reminders (run by the housekeeping scheduler on every node): each lent token that fell due gets
+ * one e-mail to its borrower, and one more `overdueDays` later (0: none). One conditional write marks each
+ * reminder sent, in the transaction that queues it: two nodes never send one twice, a crash never loses one.
+ */
+export async function sendTokenLoanReminders(
+  deps: Deps,
+  options: { overdueDays: number; limit?: number },
+): Promise<{ due: number; overdue: number }> {
+  const now = deps.clock.now();
+  const overdueMs = options.overdueDays > 0 ? options.overdueDays * 86_400_000 : null;
+  const sent = { due: 0, overdue: 0 };
+  for (const reminder of await deps.store.listTokenLoanReminders(now, overdueMs, options.limit ?? 100)) {
+    const marked = await deps.store.transaction(async (tx) => {
+      if (!(await tx.markTokenLoanReminder(reminder))) return false;
+      await notify(
+        { ...deps, store: tx },
+        reminder.userId,
+        reminder.stage === 1 ? "token-loan-due" : "token-loan-overdue",
+        { serial: reminder.serial, dueAt: reminder.dueAt },
+      );
+      return true;
+    });
+    if (marked) sent[reminder.stage === 1 ? "due" : "overdue"]++;
+  }
+  return sent;
 }
 
 export async function unassignToken(deps: Deps, actor: Actor, serial: string): Promise<void> {

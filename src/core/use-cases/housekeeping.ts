@@ -100,6 +100,12 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     prune: (store, before, limit) => store.pruneOutboxMessages(before, limit),
   },
   {
+    // Once-per-key marks (an operator alert per kind, key and hour): a day outlives every window they guard.
+    name: "message marks",
+    cutoff: (now) => now - DAY,
+    prune: (store, before, limit) => store.pruneMessageMarks(before, limit),
+  },
+  {
     name: "SMS sends",
     cutoff: (now, r) => now - (r.smsSendRetentionDays ?? 8) * DAY,
     prune: (store, before, limit) => store.pruneSmsSends(before, limit),

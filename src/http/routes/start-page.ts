@@ -9,6 +9,8 @@ import { readPackageVersion } from "../../runtime/package-root.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { html, renderPage, SafeHTML } from "../html.ts";
 import { requireSameOrigin } from "../same-origin.ts";
+import { webAssetURL } from "../web-assets.ts";
+import { registerDemoInboxRoutes, renderDemoInbox } from "./demo-inbox.ts";
 
 const HTML_TYPE = "text/html; charset=utf-8";
 
@@ -34,6 +36,9 @@ export function registerStartPage(
   commandLine: (words: string) => string = DEMO_COMMAND_LINE,
   demoPortal: () => string | undefined = () => undefined,
 ): void {
+  // The demo's inbox (serve --demo): shown on the start page, kept live by its behaviour.
+  const inbox = demo ? runtime.demoInbox : undefined;
+  const inboxScripts = () => [webAssetURL("shared/behaviours/demo-inbox.ts")];
   // A push ends by its lifetime at the latest.
   const pushWaitMs = runtime.config.policy.push.lifetimeSeconds * 1000 + 1000;
   let qr: Promise<string> | undefined;
@@ -51,11 +56,12 @@ export function registerStartPage(
         ? html`<h2>Log in to a web application</h2>
 <p><a href="${portal}" id="campus-portal">Campus Portal</a> is the demo's web application: it checks a password, then sends you to the Twofold login prompt through Duo's Web SDK. Log in as <code>alice</code> / <code>alice-demo</code> and use her authenticator app's passcode (or a push, once her Twofold Authenticator is activated).</p>`
         : ""
-    }${demo ? renderDemo(demo, await aliceQR(), commandLine) : ""}`;
-    return reply.type(HTML_TYPE).send(renderPage("Twofold", body));
+    }${demo ? renderDemo(demo, await aliceQR(), commandLine, inbox ? renderDemoInbox(inbox) : "") : ""}`;
+    return reply.type(HTML_TYPE).send(renderPage("Twofold", body, inbox ? inboxScripts() : []));
   });
 
   if (!demo) return;
+  if (inbox) registerDemoInboxRoutes(app, runtime, inbox, inboxScripts);
   const publicOrigin = runtime.config.server.publicUrl
     ? new URL(runtime.config.server.publicUrl).origin
     : undefined;
@@ -197,7 +203,12 @@ ${config.metrics.enabled && config.metrics.token ? html`<li><a href="/metrics">/
 `;
 }
 
-function renderDemo(demo: DemoInfo, qrSVG: string, commandLine: (words: string) => string): SafeHTML {
+function renderDemo(
+  demo: DemoInfo,
+  qrSVG: string,
+  commandLine: (words: string) => string,
+  inbox: SafeHTML | "",
+): SafeHTML {
   // The SVG comes from the qrcode library (paths only, no text from the URI); it is labelled for screen readers.
   const svg = qrSVG.replace(/^<svg /, '<svg role="img" aria-labelledby="alice-qr-caption" ');
   return html`<h2>Demo organisation: ${demo.organization}</h2>
@@ -232,6 +243,7 @@ ${rawSVG(svg)}
 <input id="passcode" name="passcode" autocomplete="one-time-code" inputmode="numeric" required maxlength="64">
 <button type="submit">Check passcode</button>
 </form>
+${inbox}
 <h3>Try push approval</h3>
 <p>Activate the Twofold Authenticator for a demo user (open the link on a phone, or in another browser window), then send that user a push.</p>
 <form method="post" action="/demo/activate" aria-label="Activate the Twofold Authenticator">

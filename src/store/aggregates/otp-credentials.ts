@@ -122,7 +122,7 @@ export abstract class OTPCredentialRecords extends StoreContext {
     const r = await guard(() =>
       this.db
         .updateTable("otp_credentials")
-        .set({ user_id: userId, assigned_at: now })
+        .set({ user_id: userId, assigned_at: now, loan_due_at: null, loan_reminded: 0 })
         .where("id", "=", id)
         .where("kind", "=", "token")
         .where("user_id", "is", null)
@@ -135,7 +135,7 @@ export abstract class OTPCredentialRecords extends StoreContext {
     const r = await guard(() =>
       this.db
         .updateTable("otp_credentials")
-        .set({ user_id: null, assigned_at: null })
+        .set({ user_id: null, assigned_at: null, loan_due_at: null, loan_reminded: 0 })
         .where("id", "=", id)
         .where("kind", "=", "token")
         .where("user_id", "is not", null)

@@ -172,7 +172,7 @@ export abstract class OutboxRecords extends StoreContext {
       .where("gateway_message_id", "=", receipt.gatewayMessageId);
     const found = await guard(() => where.executeTakeFirst());
     if (!found) return undefined;
-    await guard(() =>
+    const updated = await guard(() =>
       this.db
         .updateTable("outbox_messages")
         .set({
@@ -182,8 +182,10 @@ export abstract class OutboxRecords extends StoreContext {
         })
         .where("id", "=", found.id)
         .where("status", "in", ["sent", "sending", "unknown"])
-        .execute(),
+        .executeTakeFirst(),
     );
+    // A receipt repeated (providers retry their callbacks) changes nothing and is not counted twice.
+    if (Number(updated.numUpdatedRows) !== 1) return undefined;
     return this.getOutboxMessage(found.id);
   }
 

@@ -65,6 +65,22 @@ export class StartPage {
     return this.submit(form, "Check passcode");
   }
 
+  /** The demo inbox's "Text me a passcode". */
+  async textMe(username: string): Promise<number> {
+    const form = this.form("Text me a passcode");
+    await form.getByLabel("Username").fill(username);
+    return this.submit(form, "Text me a passcode");
+  }
+
+  /** The demo inbox's entries, newest first, as a reader sees them. */
+  inboxEntries(): Locator {
+    return this.page.locator("#demo-inbox li");
+  }
+
+  async refreshInbox(): Promise<number> {
+    return this.follow(this.page.getByRole("link", { name: "Refresh the inbox" }));
+  }
+
   async requestActivationLink(username: string): Promise<number> {
     const form = this.form("Activate the Twofold Authenticator");
     await form.getByLabel("Username").fill(username);

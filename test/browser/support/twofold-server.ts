@@ -31,7 +31,11 @@ export class TwofoldUnderTest {
     this.running = running;
   }
 
-  static async start(organization: string, options: { demo?: boolean } = {}): Promise<TwofoldUnderTest> {
+  /** `inbox`: the demo's texts and e-mails go to the start page's inbox, as `npm start` (serve --demo) has them. */
+  static async start(
+    organization: string,
+    options: { demo?: boolean; inbox?: boolean } = {},
+  ): Promise<TwofoldUnderTest> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const box = createSandbox(
@@ -50,7 +54,10 @@ export class TwofoldUnderTest {
         "    ratePerWindow: 50",
       ].join("\n"),
     );
-    const runtime = await createRuntime(loadConfig({ file: box.configFile, env: {} }));
+    const runtime = await createRuntime(
+      loadConfig({ file: box.configFile, env: {} }),
+      options.inbox ? { demoInbox: true } : {},
+    );
     const demo = options.demo
       ? await (await import("../../../src/runtime/demo.ts")).ensureDemoOrganization(runtime)
       : undefined;
