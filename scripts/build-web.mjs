@@ -67,6 +67,8 @@ async function buildShared(metafiles) {
       prompt: join(ROOT, "web", "prompt", "styles", "prompt.css"),
       "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
       "frame-result": join(ROOT, "web", "prompt", "behaviours", "frame-result.ts"),
+      "keep-alive": join(ROOT, "web", "prompt", "behaviours", "keep-alive.ts"),
+      "copy-number": join(ROOT, "web", "prompt", "behaviours", "copy-number.ts"),
     },
     outdir: join(OUT_DIR, "assets"),
     entryNames: "[name]-[hash]",

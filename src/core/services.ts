@@ -18,6 +18,7 @@ import * as throttle from "./use-cases/login-throttle.ts";
 import * as oidc from "./use-cases/oidc.ts";
 import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
+import * as promptEnrol from "./use-cases/prompt-enrollment.ts";
 import * as prompt from "./use-cases/prompt-login.ts";
 import * as promptWebAuthn from "./use-cases/prompt-webauthn.ts";
 import * as push from "./use-cases/push.ts";
@@ -189,6 +190,11 @@ export function createServices(input: {
     trustPromptBrowser: bind(deps, prompt.trustPromptBrowser),
     promptEnrollment: bind(deps, prompt.promptEnrollment),
     startPromptEnrollment: bind(deps, prompt.startPromptEnrollment),
+    allowPromptNewUser: bind(deps, promptEnrol.allowPromptNewUser),
+    beginPromptEnrollmentKey: bind(deps, promptEnrol.beginPromptEnrollmentKey),
+    finishPromptEnrollmentKey: bind(deps, promptEnrol.finishPromptEnrollmentKey),
+    offerPromptBackup: bind(deps, promptEnrol.offerPromptBackup),
+    startPromptBackupActivation: bind(deps, promptEnrol.startPromptBackupActivation),
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
     purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
@@ -427,6 +433,11 @@ export const SERVICE_AREAS = {
     "trustPromptBrowser",
     "promptEnrollment",
     "startPromptEnrollment",
+    "allowPromptNewUser",
+    "beginPromptEnrollmentKey",
+    "finishPromptEnrollmentKey",
+    "offerPromptBackup",
+    "startPromptBackupActivation",
     "offerTrustBrowser",
     "trustBrowser",
     "checkTrustedBrowser",
