@@ -3,8 +3,12 @@
 // authenticator) or Skip backup; new-user policy allow; Copy number and Open Twofold Authenticator on a narrow screen;
 // "after 15 s" No notification? + Send again; "Keep this page open" at 9 minutes (page clock), which keeps the login alive.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
+import duoWeb from "@duosecurity/duo_web";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { decodeBase32 } from "../../src/core/base32.ts";
 import { generateTOTP } from "../../src/core/otp/totp.ts";
@@ -384,6 +388,55 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
       }
     });
   }
+
+  test("Web SDK v2: a page on another origin cannot frame the prompt, even naming a registered parent; the application's own page can", async () => {
+    const username = "vic";
+    await s.duo.t.runtime.services.createUser(ADMIN, { username });
+    await s.duo.activateAuthenticator(username);
+    const tx = duoWeb.sign_request(s.app.ikey, s.app.skey, s.app.akey, username).split(":")[0]!;
+    const src = `https://${s.duo.host}/frame/web/v1/auth?${new URLSearchParams({ tx, parent: `${s.app.origin}/v2` })}`;
+    // Another site: its own page with the prompt in an iframe, claiming the application's page as the parent.
+    const other = https.createServer(
+      { cert: readFileSync(s.duo.certificates.cert), key: readFileSync(s.duo.certificates.key) },
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+        res.end(
+          `<!doctype html><html lang="en"><title>Other site</title><main><h1>Other site</h1><iframe id="f" title="x" src="${src}"></iframe></main></html>`,
+        );
+      },
+    );
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    const { port } = other.address() as AddressInfo;
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: "en-GB" });
+    context.setDefaultTimeout(20_000);
+    try {
+      const page = await context.newPage();
+      const refused = page.waitForEvent("console", (m) => /frame-ancestors/.test(m.text()));
+      await page.goto(`https://127.0.0.1:${port}/`);
+      assert.match(
+        (await refused).text(),
+        new RegExp(`frame-ancestors ${s.app.origin.replace(/[.]/g, "\\.")}`),
+      );
+      const frame = page.frameLocator("#f");
+      assert.equal(
+        await frame.getByRole("heading", { level: 1 }).count(),
+        0,
+        "nothing of the prompt in the other site",
+      );
+      // The application's own page (its registered origin) frames it.
+      // (Another user: the blocked frame still started its login, and that login's push is waiting.)
+      await s.duo.t.runtime.services.createUser(ADMIN, { username: "val" });
+      await s.duo.activateAuthenticator("val");
+      await page.goto(`${s.app.origin}/v2?user=val`);
+      await page
+        .frameLocator("#duo_iframe")
+        .getByRole("heading", { level: 1, name: "Approve the request in Twofold Authenticator" })
+        .waitFor();
+    } finally {
+      await context.close();
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
 
   test("no page logged a console error (CSP violations included)", () => {
     assert.deepEqual(problems, []);
