@@ -232,6 +232,48 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
     });
   }
 
+  test("en: a new user sets up the app (QR code), approves the first push, then adds this device as the backup", async () => {
+    const text = TEXT.en;
+    const username = "max";
+    const { services, store } = s.duo.t.runtime;
+    await services.createUser(ADMIN, { username });
+    const { context, page, prompt } = await newContext("en");
+    try {
+      await virtualAuthenticator(context, page);
+      const login = await startLogin(page, username, enrolKeys);
+      await prompt.startEnrollment();
+      assert.equal(await prompt.headingText(), "Scan this code with your phone");
+      await axe(page.url().replace(/\/enroll$/, ""), "en", "enrolment QR code", async (p) => {
+        await p.getByRole("button", { name: text.app }).click();
+      });
+      const link = await page.getByRole("link", { name: /Open the activation link/ }).getAttribute("href");
+      const state = `${s.duo.dir}/${username}-device.json`;
+      const activated = await s.duo.device(state, [
+        "activate",
+        `https://${s.duo.host}/authenticator#activate=${new URL(String(link)).hash.replace(/^#activate=/, "")}`,
+        "--name",
+        "Max's phone",
+      ]);
+      assert.equal(activated.code, 0, activated.stderr);
+      await page.getByRole("link", { name: text.activated }).click();
+      const number = await prompt.pushNumber();
+      const pending = await s.duo.device(state, ["pending", "--json"]);
+      const txid = (JSON.parse(pending.stdout) as { pushes: Array<{ txid: string }> }).pushes[0]!.txid;
+      assert.equal((await s.duo.device(state, ["approve", txid, "--code", number])).code, 0);
+      await page.waitForURL(/\/enroll\/backup$/);
+      assert.equal(await prompt.headingText(), text.backupTitle);
+      const handle = handleOf(page);
+      await page.getByRole("button", { name: "Add now" }).click();
+      const query = await s.app.callback(login.state);
+      const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(query.get("duo_code")!, username);
+      assert.equal(result.auth_context.factor, "duo_push");
+      const user = (await services.openPromptLogin(handle, { touch: false }))!.user!;
+      assert.equal((await store.listWebAuthnCredentials(user.id)).length, 1, "the key added as the backup");
+    } finally {
+      await context.close();
+    }
+  });
+
   test("a user the enrolment rule forbids (a factor removed since) still gets the not-enrolled page, with no choice to enrol", async () => {
     const { services } = s.duo.t.runtime;
     await services.createUser(ADMIN, { username: "rex" });
