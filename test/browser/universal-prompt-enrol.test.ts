@@ -391,15 +391,18 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
       const { services, store } = s.duo.t.runtime;
       await services.createUser(ADMIN, { username });
       await s.duo.activateAuthenticator(username);
-      /** Two logins whose idle expiry is 4 s away (as if 9 minutes 56 s had passed): one kept open, one not. */
+      /** Two logins on their Other options page: one kept open, one not. */
       const open = async () => {
         const c = await newContext(lang, { bypassCSP: true });
         await c.page.clock.install();
         await startLogin(c.page, username);
         await c.page.goto(`${c.page.url().replace(/\/push$/, "")}/options`);
-        const login = await services.openPromptLogin(handleOf(c.page), { touch: false });
-        assert.ok(await store.touchLoginSession(login!.session.id, Date.now() + 4000, Date.now()));
         return { ...c, handle: handleOf(c.page) };
+      };
+      /** The login's idle expiry 5 s away, as if 9 minutes 55 s had passed on the server too. */
+      const almostExpired = async (handle: string) => {
+        const login = await services.openPromptLogin(handle, { touch: false });
+        assert.ok(await store.touchLoginSession(login!.session.id, Date.now() + 5000, Date.now()));
       };
       const kept = await open();
       const left = await open();
@@ -413,13 +416,15 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
         await expectNoAxeViolations(kept.page, `Keep this page open (${lang})`);
         await left.page.clock.runFor(9 * 60_000 + 1000);
         await left.page.getByRole("button", { name: text.keepOpen }).waitFor();
+        await almostExpired(kept.handle);
+        await almostExpired(left.handle);
         await button.click();
         await kept.page.getByRole("status").filter({ hasText: text.kept }).waitFor({ state: "attached" });
         assert.equal(await button.isVisible(), false);
         const expiry = (await services.openPromptLogin(kept.handle, { touch: false }))!.session.expiresAt;
         assert.ok(expiry > Date.now() + 9 * 60_000, "the server moved the login's expiry on");
         // Past the old expiry: the kept login's page still works, the other one is gone.
-        await new Promise((r) => setTimeout(r, 4500));
+        await new Promise((r) => setTimeout(r, 5500));
         await kept.page.reload();
         assert.notEqual(await kept.prompt.headingText(), text.expiredTitle);
         await left.page.reload();
