@@ -246,6 +246,13 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
       await axe(page.url().replace(/\/enroll$/, ""), "en", "enrolment QR code", async (p) => {
         await p.getByRole("button", { name: text.app }).click();
       });
+      // "Activated: continue" before the phone scanned anything: it says so; Show a new code gives a fresh one.
+      await page.getByRole("link", { name: text.activated }).click();
+      assert.equal(await prompt.headingText(), "Not activated yet");
+      assert.match(await prompt.alertText(), /isn't set up yet\. Scan the code with your phone/);
+      await axe(page.url(), "en", "not activated yet");
+      await page.getByRole("button", { name: "Show a new code" }).click();
+      assert.equal(await prompt.headingText(), "Scan this code with your phone");
       const link = await page.getByRole("link", { name: /Open the activation link/ }).getAttribute("href");
       const state = `${s.duo.dir}/${username}-device.json`;
       const activated = await s.duo.device(state, [

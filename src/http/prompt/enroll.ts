@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import QRCode from "qrcode";
 import { BackupPage, EnrollKeyPage, EnrollQRPage } from "../../../web/prompt/pages/enroll.tsx";
 import { enrollMessages } from "../../../web/prompt/pages/enroll-messages.ts";
+import { NoticePage } from "../../../web/prompt/pages/notice.tsx";
 import { webAuthnMessages } from "../../../web/shared/i18n/webauthn-messages.ts";
 import { SafeHTML } from "../../../web/shared/jsx/html.ts";
 import { activationLink } from "../../config/load.ts";
@@ -70,6 +71,36 @@ export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRunti
   const { services, config } = runtime;
   const publicOrigin = config.server.publicUrl ? new URL(config.server.publicUrl).origin : undefined;
   const sameOrigin = requireSameOrigin(publicOrigin);
+
+  // "Activated: continue" after the app's QR code: on to the first push once the app is there; if not yet, say so.
+  app.get<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/activated",
+    { schema: { params: HandleParams, querystring: PromptQuery, response: { 200: HTML } } },
+    async (request, reply) => {
+      const loaded = await loadPrompt(runtime, request, reply, { enrolling: true });
+      if (!loaded) return reply;
+      const { ctx, methods } = loaded;
+      if (methods.pushDevices.length > 0 || methods.passcode || methods.webauthnKeys.length > 0)
+        return reply.code(303).header("location", ctx.base).send("");
+      const e = enrollMessages(ctx.page.lang);
+      return sendPage(
+        reply,
+        NoticePage({
+          chrome: ctx.page.chrome,
+          view: {
+            title: e.notActivatedTitle,
+            message: e.notActivated,
+            error: true,
+            actions: [
+              { label: ctx.page.t.enrollNewCode, post: `${ctx.base}/enroll`, primary: true },
+              { label: e.enrollOtherWay, href: ctx.base },
+            ],
+          },
+        }),
+        ctx.security,
+      );
+    },
+  );
 
   // "This device or a security key": the registration page (only while the user may still enrol).
   app.get<{ Params: HandleParams }>(

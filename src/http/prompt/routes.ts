@@ -189,7 +189,7 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
           view: {
             qrSVG: new SafeHTML(svg),
             link,
-            continueURL: ctx.base,
+            continueURL: `${ctx.base}/enroll/activated`,
             newCodeAction: `${ctx.base}/enroll`,
           },
         }),

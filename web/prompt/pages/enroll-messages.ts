@@ -21,7 +21,10 @@ const en = {
   skipBackup: "Skip backup",
   skipBackupWarning:
     "Without a backup, losing your only method means you can't log in until the IT service desk helps you.",
-  activatedContinue: "Activated: continue",
+  notActivatedTitle: "Not activated yet",
+  notActivated:
+    "Twofold Authenticator isn't set up yet. Scan the code with your phone (or open the link on it), then choose Activated: continue. A code works once, for 10 minutes.",
+  enrollOtherWay: "Choose another way to set up",
   copyNumber: "Copy number",
   copied: "Copied",
   openAuthenticator: "Open Twofold Authenticator",
@@ -49,7 +52,10 @@ const zhHant: EnrollMessages = {
   backupAddApp: "加入 Twofold Authenticator",
   skipBackup: "略過後備方法",
   skipBackupWarning: "沒有後備方法的話，一旦失去唯一的方法，你須由資訊科技服務台協助才可登入。",
-  activatedContinue: "已啟用：繼續",
+  notActivatedTitle: "尚未啟用",
+  notActivated:
+    "尚未設定 Twofold Authenticator。請用手機掃描代碼（或在手機上開啟連結），然後按「已啟用：繼續」。代碼只可使用一次，10 分鐘內有效。",
+  enrollOtherWay: "選擇其他設定方法",
   copyNumber: "複製號碼",
   copied: "已複製",
   openAuthenticator: "開啟 Twofold Authenticator",
