@@ -143,6 +143,12 @@ for (const dialect of await dialects()) {
       const allowed = await t.services.verifyPromptPasscode(gilLogin, { passcode, ip: null });
       assert.equal(allowed.result, "allow", JSON.stringify(allowed));
       assert.deepEqual(await t.services.offerPromptBackup(gilLogin), { kind: "key" });
+      // Not once the factor is more than 10 minutes old (the page kept open meanwhile: the login itself is live).
+      t.clock.advance(6 * 60_000);
+      assert.equal((await t.services.openPromptLogin(gilLogin))?.expired, false);
+      t.clock.advance(5 * 60_000);
+      assert.equal((await t.services.openPromptLogin(gilLogin, { touch: false }))?.expired, false);
+      assert.equal(await t.services.offerPromptBackup(gilLogin), null);
     });
   });
 }

@@ -116,6 +116,9 @@ export async function finishPromptEnrollmentKey(
 
 export type BackupOffer = { kind: "key" | "app" };
 
+/** A backup is added within this long of the login that proves the new factor (as a key's proof, G2). */
+const BACKUP_PROOF_MS = 10 * 60_000;
+
 /**
  * After the first login with a factor the user set up in this very login (its first factor is younger than the
  * login): offer a backup of the other kind — a key after the app, the app after a key — or null. The login itself
@@ -126,6 +129,8 @@ export async function offerPromptBackup(deps: Deps, handle: string): Promise<Bac
   const s = login?.session;
   if (!login || !s || login.expired || s.status !== "allowed" || !login.user || !s.authTxid) return null;
   if (isFrameLogin(s) || s.factor === "none" || s.factor === "remembered_device") return null;
+  // The login is the proof of a fresh second factor: only while it is fresh.
+  if (s.authAt === null || s.authAt < deps.clock.now() - BACKUP_PROOF_MS) return null;
   const first = await deps.store.getFirstFactorAt(login.user.id);
   if (first === null || first === undefined || first < s.createdAt) return null;
   const [devices, keys] = await Promise.all([
