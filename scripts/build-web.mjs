@@ -70,6 +70,8 @@ async function buildShared(metafiles) {
       "sms-resend": join(ROOT, "web", "prompt", "behaviours", "sms-resend.ts"),
       // The demo start page's inbox, kept live.
       "demo-inbox": join(ROOT, "web", "shared", "behaviours", "demo-inbox.ts"),
+      "keep-alive": join(ROOT, "web", "prompt", "behaviours", "keep-alive.ts"),
+      "copy-number": join(ROOT, "web", "prompt", "behaviours", "copy-number.ts"),
     },
     outdir: join(OUT_DIR, "assets"),
     entryNames: "[name]-[hash]",

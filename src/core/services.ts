@@ -27,6 +27,7 @@ import * as oidc from "./use-cases/oidc.ts";
 import * as alertMail from "./use-cases/operator-alert-mail.ts";
 import * as outbox from "./use-cases/outbox.ts";
 import * as phones from "./use-cases/phones.ts";
+import * as promptEnrol from "./use-cases/prompt-enrollment.ts";
 import * as prompt from "./use-cases/prompt-login.ts";
 import * as promptSMS from "./use-cases/prompt-sms.ts";
 import * as promptWebAuthn from "./use-cases/prompt-webauthn.ts";
@@ -210,6 +211,11 @@ export function createServices(input: {
     startPromptEnrollment: bind(deps, prompt.startPromptEnrollment),
     readPromptSMS: bind(deps, promptSMS.readPromptSMS),
     sendPromptSMS: bind(deps, promptSMS.sendPromptSMS),
+    allowPromptNewUser: bind(deps, promptEnrol.allowPromptNewUser),
+    beginPromptEnrollmentKey: bind(deps, promptEnrol.beginPromptEnrollmentKey),
+    finishPromptEnrollmentKey: bind(deps, promptEnrol.finishPromptEnrollmentKey),
+    offerPromptBackup: bind(deps, promptEnrol.offerPromptBackup),
+    startPromptBackupActivation: bind(deps, promptEnrol.startPromptBackupActivation),
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
     purgeSignedRequests: () => signedRequests.purgeSignedRequests(deps),
@@ -454,6 +460,11 @@ export const SERVICE_AREAS = {
     "startPromptEnrollment",
     "readPromptSMS",
     "sendPromptSMS",
+    "allowPromptNewUser",
+    "beginPromptEnrollmentKey",
+    "finishPromptEnrollmentKey",
+    "offerPromptBackup",
+    "startPromptBackupActivation",
     "offerTrustBrowser",
     "trustBrowser",
     "checkTrustedBrowser",

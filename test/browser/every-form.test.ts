@@ -57,6 +57,15 @@ const SUBMITTED_BY: Record<string, { test: string; step: string }> = {
     test: "test/browser/prompt-webauthn.test.ts",
     step: "name: text.continue, exact: true",
   },
+  // Enrolment: "Add Twofold Authenticator" as a backup, and Skip backup (also submitted after a key is added).
+  '<form method="post" action={view.appAction}': {
+    test: "test/browser/universal-prompt-enrol.test.ts",
+    step: "name: text.addApp",
+  },
+  '<form method="post" action={view.skipAction} data-webauthn-next': {
+    test: "test/browser/universal-prompt-enrol.test.ts",
+    step: "name: text.skip",
+  },
   '<form method="post" action={view.nextURL} data-webauthn-next': {
     test: "test/browser/prompt-webauthn.test.ts",
     step: "name: text.notNow",

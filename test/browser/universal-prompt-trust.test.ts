@@ -122,6 +122,10 @@ describe("the Universal Prompt in Chromium: trusted browsers and enrolment", { s
     await page.getByRole("link", { name: "Activated: continue" }).click();
     await page.locator(".number").waitFor();
     assert.equal((await answer("neo", "approve", await prompt.pushNumber())).code, 0);
+    // The first login with the new app: a backup is offered (this device or a security key); skipped here.
+    await page.waitForURL(/\/enroll\/backup$/);
+    assert.equal(await prompt.headingText(), "Add a backup");
+    await page.getByRole("button", { name: "Skip backup" }).click();
     await page.waitForURL(`${h.s.app.origin}/callback?**`);
     assert.equal((await exchange(login, "neo")).auth_context.factor, "duo_push");
     await page.close();

@@ -316,6 +316,11 @@ async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenRes
   const factor = session.factor;
   const ip = session.ip;
   const location = { city: null, state: null, country: null };
+  // No factor (a user in bypass status, a new user the policy lets in): the log line says why, as Duo's reason.
+  const noFactorReason =
+    factor === "none" && session.authTxid
+      ? (await deps.store.findAuthLogByTxid(session.authTxid))?.reason
+      : undefined;
   const claims: JSONObject = {
     iss: `${request.origin}/oauth/v1/token`,
     aud: app.id,
@@ -332,7 +337,7 @@ async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenRes
       isotimestamp: new Date(session.authAt).toISOString(),
       event_type: "authentication",
       result: "success",
-      reason: DUO_REASON[factor] ?? "valid_passcode",
+      reason: (factor === "none" ? noFactorReason : undefined) ?? DUO_REASON[factor] ?? "valid_passcode",
       factor: DUO_FACTOR[factor],
       alias: "",
       email: user.email,

@@ -10,6 +10,7 @@ import {
   type WebAuthnRejection,
 } from "../crypto/webauthn-rejection.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
+import { mayEnrollAsNewUser } from "../enrollment-rule.ts";
 import { TwofoldError } from "../errors.ts";
 import { evaluateLockout } from "../lockout.ts";
 import type { Application, User, WebAuthnCeremony, WebAuthnCredential } from "../model.ts";
@@ -51,9 +52,10 @@ export interface CeremonyStart<O> {
  * Proof that the user passed a second factor moments ago (G2): the transaction id of a login the completion gate
  * allowed. Adding a key needs it; a bypass or rescue code is not enough.
  */
-export interface SecondFactorProof {
-  txid: string;
-}
+export type SecondFactorProof =
+  | { txid: string }
+  /** Enrolment in the prompt: a user the enrolment rule allows (no factor now, never one; CISA AA22-074A). */
+  | { newUser: true };
 
 const SECOND = 1000;
 /** §5.4.3: user handles carry no personal data; 16 random bytes each. */
@@ -218,6 +220,10 @@ async function checkProof(
   user: User,
   proof: SecondFactorProof,
 ): Promise<void> {
+  if (proof && "newUser" in proof) {
+    if (proof.newUser === true && (await mayEnrollAsNewUser(deps.store, user.id))) return;
+    throw new TwofoldError("ERR_FORBIDDEN", "only a user who never had a second factor enrols without one");
+  }
   const txid = typeof proof?.txid === "string" ? proof.txid : "";
   const entry = txid ? await deps.store.findAuthLogByTxid(txid) : undefined;
   const proves =

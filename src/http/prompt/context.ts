@@ -1,7 +1,7 @@
 // What every prompt route shares: loading the login behind the handle, the pages that end or pause a login, the way back.
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { EnrollStartPage } from "../../../web/prompt/pages/enroll.tsx";
+import { type EnrollChoiceView, EnrollStartPage } from "../../../web/prompt/pages/enroll.tsx";
 import type { Action } from "../../../web/prompt/pages/frame.tsx";
 import { FrameResultPage } from "../../../web/prompt/pages/frame-result.tsx";
 import { NoticePage, type NoticeView } from "../../../web/prompt/pages/notice.tsx";
@@ -12,6 +12,9 @@ import type { FinishedLogin, PromptLogin, PromptMethods } from "../../core/use-c
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { webAssetURL } from "../web-assets.ts";
 import { type PageContext, pageContext, sendPage } from "./render.ts";
+
+/** "Keep this page open" shows this long into a login page's idle 10 minutes (ux.md §1). */
+export const KEEP_ALIVE_WARN_SECONDS = 9 * 60;
 
 /** The handle in every prompt URL; anything else is a bad link (shown as a page, not a JSON 400). */
 export const HandleParams = T.Object(
@@ -132,6 +135,12 @@ export async function loadPrompt(
     returnAction: isFrameLogin(login.session) ? null : `${base}/return`,
   });
   const { t } = page;
+  // Every page of a live login: "Keep this page open" at 9 minutes idle (the login expires at 10, WCAG 2.2.1).
+  page.chrome.keepAlive = {
+    url: `${base}/keep-alive`,
+    warnAfterSeconds: KEEP_ALIVE_WARN_SECONDS,
+    script: webAssetURL("prompt/behaviours/keep-alive.ts"),
+  };
   const security = securityOf(login);
   const show = (view: NoticeView, status = 200) => {
     sendPage(reply, NoticePage({ chrome: page.chrome, view }), { status, ...security });
@@ -181,8 +190,16 @@ export async function loadPrompt(
     if (eligibility.eligible && options.enrolling)
       return { ctx: { handle, base, login, page, security, userAgent }, methods };
     if (eligibility.eligible) {
-      sendPage(reply, EnrollStartPage({ chrome: page.chrome, action: `${base}/enroll` }), security);
+      sendPage(reply, EnrollStartPage({ chrome: page.chrome, view: enrollChoices(runtime, base) }), security);
       return undefined;
+    }
+    // New-user policy `allow`: in without a factor, through the completion gate, then back to the application.
+    if (!options.enrolling) {
+      const let_in = await runtime.services.allowPromptNewUser(handle, { ip: request.ip });
+      if (let_in.result === "allow") {
+        await completeLogin(runtime, request, reply);
+        return undefined;
+      }
     }
     return show({
       title: t.cantLogInTitle,
@@ -192,6 +209,15 @@ export async function loadPrompt(
     });
   }
   return { ctx: { handle, base, login, page, security, userAgent }, methods };
+}
+
+/** Enrolment's first page: the app (recommended), or this device or a security key where WebAuthn is set up. */
+export function enrollChoices(runtime: ServiceRuntime, base: string): EnrollChoiceView {
+  return {
+    appAction: `${base}/enroll`,
+    keyURL: runtime.config.webauthn ? `${base}/enroll/key` : null,
+    scripts: runtime.config.webauthn ? [webAssetURL("shared/behaviours/webauthn.ts")] : [],
+  };
 }
 
 /** The trusted-browser cookie of one application (I5): `__Host-`, so only this host and path `/` can set it. */
@@ -276,6 +302,12 @@ export async function finishAndRedirect(
 ): Promise<FastifyReply | undefined> {
   // Only in a browser with a built-in authenticator (the webauthn behaviour says so in a cookie): elsewhere the
   // offer would mostly lead to "no key here".
+  // A login with a factor set up in it: "Add a backup" of the other kind first (or Skip backup).
+  if (await runtime.services.offerPromptBackup(request.params.handle))
+    return reply
+      .code(303)
+      .header("location", `${baseOf(request.params.handle)}/enroll/backup`)
+      .send("");
   const cookies = request.headers.cookie ?? "";
   const offered = cookies.includes(`${KEY_OFFER_COOKIE}=`);
   const capable = cookies.includes(`${PLATFORM_AUTHENTICATOR_COOKIE}=1`);

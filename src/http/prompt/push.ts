@@ -118,7 +118,11 @@ export const pushMethod: PromptMethodModule = {
             continueAction: `${ctx.base}/push/continue`,
             sendAgainAction: `${ctx.base}/push/send`,
             optionsURL: `${ctx.base}/options`,
-            scripts: [webAssetURL("prompt/behaviours/push-wait.ts")],
+            authenticatorURL: "/authenticator",
+            scripts: [
+              webAssetURL("prompt/behaviours/push-wait.ts"),
+              webAssetURL("prompt/behaviours/copy-number.ts"),
+            ],
           },
         }),
         { ...ctx.security },

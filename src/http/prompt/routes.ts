@@ -34,6 +34,7 @@ import {
   setTrustCookie,
   trustCookieName,
 } from "./context.ts";
+import { registerEnrollRoutes } from "./enroll.ts";
 import { PROMPT_METHOD_MODULES } from "./methods.ts";
 import { brandLogoURL, pageContext, sendPage } from "./render.ts";
 
@@ -197,7 +198,7 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
           view: {
             qrSVG: new SafeHTML(svg),
             link,
-            continueURL: ctx.base,
+            continueURL: `${ctx.base}/enroll/activated`,
             newCodeAction: `${ctx.base}/enroll`,
           },
         }),
@@ -206,6 +207,7 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
     },
   );
 
+  registerEnrollRoutes(app, runtime);
   registerBranding(app, runtime);
   registerHelp(app, runtime);
 }

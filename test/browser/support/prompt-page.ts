@@ -100,10 +100,12 @@ export class PromptPage {
       .click();
   }
 
-  /** Enrolment: "Set up Twofold Authenticator" (shows the activation QR code). */
+  /** Enrolment: "Twofold Authenticator app (recommended)" (shows the activation QR code). */
   async startEnrollment(): Promise<void> {
     await this.page
-      .getByRole("button", { name: /^(Set up Twofold Authenticator|設定 Twofold Authenticator)$/ })
+      .getByRole("button", {
+        name: /^(Twofold Authenticator app \(recommended\)|Twofold Authenticator App（建議）)/,
+      })
       .click();
   }
 

@@ -5,6 +5,7 @@
 import type { Language } from "../../shared/i18n/catalogue.ts";
 import type { Child } from "../../shared/jsx/html.ts";
 import type { SafeHTML } from "../../shared/jsx/jsx-runtime.ts";
+import { enrollMessages } from "./enroll-messages.ts";
 import type { PromptMessages } from "./messages.ts";
 
 /** What every prompt page shows around its content: built by the server from the login, config and language. */
@@ -25,6 +26,11 @@ export interface PromptChrome {
   helpText: string;
   /** This page in each language. */
   languageLinks: ReadonlyArray<{ lang: Language; href: string; label: string; current: boolean }>;
+  /**
+   * A login's page (WCAG 2.2.1): "Keep this page open" shows after `warnAfterSeconds` without activity and posts to
+   * `url`, which moves the login's idle expiry on. Without script the page simply expires (P15).
+   */
+  keepAlive?: { url: string; warnAfterSeconds: number; script: string };
 }
 
 export interface PromptPageProps {
@@ -47,7 +53,13 @@ export function PromptPage({ chrome, title, scripts = [], children }: PromptPage
         {chrome.stylesheets.map((href) => (
           <link rel="stylesheet" href={href} />
         ))}
-        {[...new Set([...(chrome.scripts ?? []), ...scripts])].map((src) => (
+        {[
+          ...new Set([
+            ...(chrome.scripts ?? []),
+            ...scripts,
+            ...(chrome.keepAlive ? [chrome.keepAlive.script] : []),
+          ]),
+        ].map((src) => (
           <script type="module" src={src} />
         ))}
       </head>
@@ -78,6 +90,7 @@ export function PromptPage({ chrome, title, scripts = [], children }: PromptPage
             </div>
           ) : null}
           {children}
+          {chrome.keepAlive ? <KeepAlive chrome={chrome} keepAlive={chrome.keepAlive} /> : null}
         </main>
         <footer>
           <details class="help">
@@ -155,5 +168,35 @@ export function Actions({ actions, label }: { actions: readonly Action[]; label?
         );
       })}
     </ul>
+  );
+}
+
+/** "Keep this page open": hidden until the keep-alive behaviour shows it, 9 minutes into an idle 10. */
+function KeepAlive({
+  chrome,
+  keepAlive,
+}: {
+  chrome: PromptChrome;
+  keepAlive: NonNullable<PromptChrome["keepAlive"]>;
+}): SafeHTML {
+  const e = enrollMessages(chrome.lang);
+  return (
+    <div
+      data-behaviour="keep-alive"
+      data-url={keepAlive.url}
+      data-warn-after={String(keepAlive.warnAfterSeconds)}
+      data-kept={e.keptOpen}
+    >
+      <section class="keep-alive" aria-labelledby="keep-alive-title" data-keep-alive-notice="" hidden>
+        <h2 id="keep-alive-title" tabindex={-1}>
+          {e.keepOpenTitle}
+        </h2>
+        <p>{e.keepOpenText}</p>
+        <button type="button" class="button primary" data-keep-alive-button="">
+          {e.keepOpen}
+        </button>
+      </section>
+      <p class="visually-hidden" role="status" data-keep-alive-status=""></p>
+    </div>
   );
 }

@@ -3,6 +3,7 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource #jsx */
 import type { SafeHTML } from "../../shared/jsx/jsx-runtime.ts";
+import { enrollMessages } from "./enroll-messages.ts";
 import { type Action, Actions, type PromptChrome, PromptPage } from "./frame.tsx";
 
 export interface PushWaitView {
@@ -23,6 +24,8 @@ export interface PushWaitView {
   continueAction: string;
   sendAgainAction: string;
   optionsURL: string;
+  /** The Twofold Authenticator app on this server (**Open Twofold Authenticator**, narrow screens). */
+  authenticatorURL: string;
   scripts: readonly string[];
 }
 
@@ -38,6 +41,7 @@ export function mss(seconds: number): string {
 
 export function PushWaitPage({ chrome, view }: { chrome: PromptChrome; view: PushWaitView }): SafeHTML {
   const { t } = chrome;
+  const e = enrollMessages(chrome.lang);
   // The countdown's text around the changing m:ss, so the behaviour replaces only the time.
   const [before, after] = t.expiresIn("\u0000").split("\u0000") as [string, string];
   return (
@@ -64,6 +68,18 @@ export function PushWaitPage({ chrome, view }: { chrome: PromptChrome; view: Pus
           <span data-countdown="">{mss(view.secondsLeft)}</span>
           {after}
         </p>
+        {/* On a phone (≤ 40rem): copy the number, open the app on this phone. */}
+        <div class="phone-only">
+          <button type="button" class="button" data-copy={view.code} data-copied={e.copied} hidden>
+            {e.copyNumber}
+          </button>
+          <p class="visually-hidden" role="status" data-copy-status=""></p>
+          <p>
+            <a class="button" href={view.authenticatorURL}>
+              {e.openAuthenticator}
+            </a>
+          </p>
+        </div>
         <p class="visually-hidden" role="status" aria-live="polite" data-live="">
           {t.expiresIn(mss(view.secondsLeft))}
         </p>

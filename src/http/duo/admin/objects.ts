@@ -1,6 +1,7 @@
 // Users, phones, tokens and bypass codes as Duo clients read them (duo-compat §5.2–5.5), read through the services.
 import type { BypassCode, Device, OTPCredential, Phone, User } from "../../../core/model.ts";
 import type { Services } from "../../../core/services.ts";
+import type { WebAuthnCredentialView } from "../../../core/use-cases/webauthn.ts";
 import { LIST_PAGE, notFound, seconds } from "./admin-route.ts";
 
 const PHONE_TYPE_NAMES: Record<string, string> = {
@@ -144,13 +145,14 @@ export async function userObject(services: Services, user: User): Promise<Record
   const devices = await services.listDevicesOf(user.id);
   // Why and until when each factor class refuses attempts (A6). Duo reports a locked user as status
   // "locked out" with a lockout_reason; Twofold locks per factor class, so it says which, in `lockouts`.
-  const [aliases, phones, tokens, usable, classes, lastLogin] = await Promise.all([
+  const [aliases, phones, tokens, usable, classes, lastLogin, keys] = await Promise.all([
     services.listUserAliases(user.id),
     userPhones(services, user, devices),
     services.listOTPCredentials({ userId: user.id, kind: "token", limit: LIST_PAGE.max, offset: 0 }),
     services.listUsableOTPCredentials(user.id),
     services.describeUserLockouts(user.id),
     services.lastLoginAt(user.id),
+    services.listWebAuthnCredentials(user.username),
   ]);
   const locked = classes.some((l) => l.state === "locked");
   const slots = Object.fromEntries([1, 2, 3, 4].map((n) => [`alias${n}`, aliases[n - 1] ?? null]));
@@ -168,7 +170,10 @@ export async function userObject(services: Services, user: User): Promise<Record
     created: seconds(user.createdAt),
     last_login: lastLogin === undefined ? null : seconds(lastLogin),
     last_directory_sync: null,
-    is_enrolled: usable.length > 0 || devices.some((d) => d.status === "active"),
+    is_enrolled:
+      usable.length > 0 ||
+      devices.some((d) => d.status === "active") ||
+      keys.some((k) => k.status === "active"),
     lockout_reason: locked ? "Failed Attempts" : null,
     lockouts: classes.map((l) => ({
       factor_class: l.factorClass,
@@ -180,7 +185,7 @@ export async function userObject(services: Services, user: User): Promise<Record
     phones,
     tokens: tokens.credentials.map((c) => tokenObject(c)),
     groups: [],
-    webauthncredentials: [],
+    webauthncredentials: keys.filter((k) => k.status === "active").map((k) => webauthnObject(k)),
   };
 }
 
@@ -233,5 +238,18 @@ export function createFinders(services: Services) {
       const user = token.userId ? await services.getUser(token.userId) : undefined;
       return tokenObject(token, user ? [userSummary(user)] : []);
     },
+  };
+}
+
+/**
+ * A WebAuthn credential as Duo lists it under a user (§5.2): `webauthnkey`, `credential_name`, `date_added` (unix s)
+ * and `label`, the kind of authenticator (a built-in one or a roaming security key). No key material.
+ */
+export function webauthnObject(k: WebAuthnCredentialView): Record<string, unknown> {
+  return {
+    webauthnkey: k.id,
+    credential_name: k.name,
+    date_added: seconds(k.createdAt),
+    label: k.transports.includes("internal") ? "Platform Authenticator" : "Security Key",
   };
 }

@@ -1,0 +1,157 @@
+// The prompt for a user without a second factor: let in where the application's new-user policy says `allow`; enrol
+// with a key where it says `enroll`; after the first login with a new factor, offer a backup of the other kind.
+
+import { effectivePolicy } from "../application-policy.ts";
+import { completeAuthentication, type GateDenyReason } from "../completion-gate.ts";
+import { randomHex } from "../crypto/index.ts";
+import type { Deps } from "../deps.ts";
+import { mayEnrollAsNewUser } from "../enrollment-rule.ts";
+import { TwofoldError } from "../errors.ts";
+import type { LoginSession } from "../model.ts";
+import { isFrameLogin } from "./frame-login.ts";
+import { openPromptLogin, promptEnrollment, requireLogin } from "./prompt-login.ts";
+import { createDeviceActivation, type DeviceActivationTicket } from "./push.ts";
+import {
+  beginWebAuthnRegistration,
+  type CeremonyStart,
+  type CreationOptionsJSON,
+  finishWebAuthnRegistration,
+  type RegistrationOutcome,
+  type WebAuthnMethod,
+} from "./webauthn.ts";
+
+export type PromptNewUserAllow =
+  | { result: "allow" }
+  /** Not a new user the application lets in: the prompt shows what applies (enrol, not enrolled). */
+  | { result: "none" }
+  | { result: "deny"; reason: GateDenyReason };
+
+/**
+ * New-user policy `allow` (Duo's "allow access without 2FA"): a user who never had a second factor is let in
+ * without one, through the completion gate (which checks the policy and the enrolment rule again), logged as
+ * `allow_unenrolled_user` with factor `none`; the login session is allowed in the same transaction.
+ */
+export async function allowPromptNewUser(
+  deps: Deps,
+  handle: string,
+  input: { ip: string | null },
+): Promise<PromptNewUserAllow> {
+  const { session, application, user } = await requireLogin(deps, handle);
+  const policy = effectivePolicy(deps.policy, application);
+  if (policy.newUserPolicy !== "allow" || application.status !== "active") return { result: "none" };
+  // A login the application named nobody for has no user to allow its session for (the not-enrolled page).
+  if (!user || user.status === "disabled" || session.userId !== user.id) return { result: "none" };
+  // A user whose factors were removed waits for an administrator's reset (CISA AA22-074A).
+  if (!(await mayEnrollAsNewUser(deps.store, user.id))) return { result: "none" };
+  const now = deps.clock.now();
+  const txid = randomHex(16);
+  return deps.store.transaction(async (store) => {
+    const tx: Deps = { ...deps, store };
+    const verdict = await completeAuthentication(tx, {
+      userId: user.id,
+      username: session.username,
+      applicationId: application.id,
+      factor: "none",
+      factorClass: null,
+      reason: "allow_unenrolled_user",
+      ip: input.ip ?? session.ip,
+      txid,
+      now,
+    });
+    if (verdict.result === "deny") return { result: "deny", reason: verdict.reason };
+    if (!(await store.allowLoginSession(session.id, user.id, { factor: "none", txid, at: now })))
+      throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
+    return { result: "allow" };
+  });
+}
+
+/** A ceremony begun for enrolment is bound to its login (F1), apart from the login's own key ceremonies. */
+function enrolContext(session: LoginSession): string {
+  return `prompt-enrol:${session.id}`;
+}
+
+async function requireEnrolling(deps: Deps, handle: string): Promise<LoginSession> {
+  const eligibility = await promptEnrollment(deps, handle);
+  const { session } = await requireLogin(deps, handle);
+  if (!eligibility.eligible || !session.userId)
+    throw new TwofoldError("ERR_POLICY", "this user may not enrol here", {
+      detail: JSON.stringify(eligibility),
+    });
+  return session;
+}
+
+/**
+ * Enrolment with "This device or a security key": the same registration ceremony as "Add a key", for a user the
+ * enrolment rule allows (no factor now, never one) instead of one who passed a factor moments ago.
+ */
+export async function beginPromptEnrollmentKey(
+  deps: Deps,
+  handle: string,
+  input: { method?: WebAuthnMethod; ip: string | null },
+): Promise<CeremonyStart<CreationOptionsJSON>> {
+  const session = await requireEnrolling(deps, handle);
+  return beginWebAuthnRegistration(deps, {
+    username: session.username,
+    proof: { newUser: true },
+    context: enrolContext(session),
+    ...(input.method ? { method: input.method } : {}),
+    ip: input.ip,
+  });
+}
+
+export async function finishPromptEnrollmentKey(
+  deps: Deps,
+  handle: string,
+  input: { ceremonyId: string; response: unknown; name?: string; ip: string | null },
+): Promise<RegistrationOutcome> {
+  const session = await requireEnrolling(deps, handle);
+  return finishWebAuthnRegistration(deps, {
+    ceremonyId: input.ceremonyId,
+    context: enrolContext(session),
+    response: input.response,
+    ...(input.name ? { name: input.name } : {}),
+    ip: input.ip,
+  });
+}
+
+export type BackupOffer = { kind: "key" | "app" };
+
+/** A backup is added within this long of the login that proves the new factor (as a key's proof, G2). */
+const BACKUP_PROOF_MS = 10 * 60_000;
+
+/**
+ * After the first login with a factor the user set up in this very login (its first factor is younger than the
+ * login): offer a backup of the other kind — a key after the app, the app after a key — or null. The login itself
+ * is the fresh second factor that adding one needs (G2).
+ */
+export async function offerPromptBackup(deps: Deps, handle: string): Promise<BackupOffer | null> {
+  const login = await openPromptLogin(deps, handle, { touch: false });
+  const s = login?.session;
+  if (!login || !s || login.expired || s.status !== "allowed" || !login.user || !s.authTxid) return null;
+  if (isFrameLogin(s) || s.factor === "none" || s.factor === "remembered_device") return null;
+  // The login is the proof of a fresh second factor: only while it is fresh.
+  if (s.authAt === null || s.authAt < deps.clock.now() - BACKUP_PROOF_MS) return null;
+  const first = await deps.store.getFirstFactorAt(login.user.id);
+  if (first === null || first === undefined || first < s.createdAt) return null;
+  const [devices, keys] = await Promise.all([
+    deps.store.listDevices(login.user.id),
+    deps.store.listWebAuthnCredentials(login.user.id),
+  ]);
+  const hasApp = devices.some((d) => d.status === "active");
+  const hasKey = keys.some((k) => k.status === "active");
+  if (hasApp && !hasKey && deps.webauthn) return { kind: "key" };
+  if (hasKey && !hasApp) return { kind: "app" };
+  return null;
+}
+
+/** "Add a backup: Twofold Authenticator app": the activation QR code (10 minutes), for the user of that login. */
+export async function startPromptBackupActivation(
+  deps: Deps,
+  handle: string,
+  input: { ip: string | null },
+): Promise<DeviceActivationTicket> {
+  const offer = await offerPromptBackup(deps, handle);
+  const login = await openPromptLogin(deps, handle, { touch: false });
+  if (offer?.kind !== "app" || !login) throw new TwofoldError("ERR_POLICY", "no backup to add in this login");
+  return createDeviceActivation(deps, { name: "prompt-backup", ip: input.ip }, login.session.username);
+}

@@ -1,0 +1,307 @@
+// Enrolment with a key, the backup after the first login with a new factor, and "Keep this page open" (spec/ux.md §1–2).
+import { Type as T } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import QRCode from "qrcode";
+import { BackupPage, EnrollKeyPage, EnrollQRPage } from "../../../web/prompt/pages/enroll.tsx";
+import { enrollMessages } from "../../../web/prompt/pages/enroll-messages.ts";
+import { NoticePage } from "../../../web/prompt/pages/notice.tsx";
+import { webAuthnMessages } from "../../../web/shared/i18n/webauthn-messages.ts";
+import { SafeHTML } from "../../../web/shared/jsx/html.ts";
+import { activationLink } from "../../config/load.ts";
+import { TwofoldError } from "../../core/errors.ts";
+import type { ServiceRuntime } from "../../runtime/runtime.ts";
+import { requireSameOrigin } from "../same-origin.ts";
+import { webAssetURL } from "../web-assets.ts";
+import {
+  baseOf,
+  EmptyForm,
+  finishAndRedirect,
+  HandleParams,
+  HTML,
+  loadPrompt,
+  PromptQuery,
+  rememberMethod,
+  securityOf,
+  sendFinished,
+} from "./context.ts";
+import { pageContext, sendPage } from "./render.ts";
+
+const BeginBody = T.Object(
+  { method: T.Optional(T.String({ maxLength: 16 })), keyName: T.Optional(T.String({ maxLength: 200 })) },
+  { additionalProperties: false },
+);
+const FinishBody = T.Object(
+  {
+    method: T.Optional(T.String({ maxLength: 16 })),
+    keyName: T.Optional(T.String({ maxLength: 200 })),
+    ceremonyId: T.String({ minLength: 1, maxLength: 64 }),
+    response: T.Record(T.String({ maxLength: 64 }), T.Unknown(), { maxProperties: 16 }),
+  },
+  { additionalProperties: false },
+);
+type FinishBody = { keyName?: string; ceremonyId: string; response: Record<string, unknown> };
+const CeremonyStart = T.Object(
+  { ceremonyId: T.String(), options: T.Unknown(), expiresAt: T.Number() },
+  { additionalProperties: false },
+);
+const JSONAnswer = T.Object(
+  {
+    ok: T.Boolean(),
+    message: T.Optional(T.String()),
+    redirect: T.Optional(T.String()),
+    next: T.Optional(T.Boolean()),
+  },
+  { additionalProperties: false },
+);
+/** A registration's attestation may carry certificate chains (as "Add a key"). */
+const ATTESTATION_BODY_LIMIT = 131_072;
+
+/** The built-in authenticator's name as this computer's users know it: the suggested key name. */
+function suggestedKeyName(request: FastifyRequest, lang: "en" | "zh-Hant"): string {
+  const ua = String(request.headers["user-agent"] ?? "");
+  const m = webAuthnMessages(lang);
+  if (/Windows/.test(ua)) return m.windowsHello;
+  if (/Macintosh|Mac OS X/.test(ua) && !/iPhone|iPad/.test(ua)) return m.touchID;
+  return m.thisDevice;
+}
+
+const webauthnScripts = () => [webAssetURL("shared/behaviours/webauthn.ts")];
+
+export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRuntime): void {
+  const { services, config } = runtime;
+  const publicOrigin = config.server.publicUrl ? new URL(config.server.publicUrl).origin : undefined;
+  const sameOrigin = requireSameOrigin(publicOrigin);
+
+  // "Activated: continue" after the app's QR code: on to the first push once the app is there; if not yet, say so.
+  app.get<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/activated",
+    { schema: { params: HandleParams, querystring: PromptQuery, response: { 200: HTML } } },
+    async (request, reply) => {
+      const loaded = await loadPrompt(runtime, request, reply, { enrolling: true });
+      if (!loaded) return reply;
+      const { ctx, methods } = loaded;
+      if (methods.pushDevices.length > 0 || methods.passcode || methods.webauthnKeys.length > 0)
+        return reply.code(303).header("location", ctx.base).send("");
+      const e = enrollMessages(ctx.page.lang);
+      return sendPage(
+        reply,
+        NoticePage({
+          chrome: ctx.page.chrome,
+          view: {
+            title: e.notActivatedTitle,
+            message: e.notActivated,
+            error: true,
+            actions: [
+              { label: ctx.page.t.enrollNewCode, post: `${ctx.base}/enroll`, primary: true },
+              { label: e.enrollOtherWay, href: ctx.base },
+            ],
+          },
+        }),
+        ctx.security,
+      );
+    },
+  );
+
+  // "This device or a security key": the registration page (only while the user may still enrol).
+  app.get<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/key",
+    { schema: { params: HandleParams, querystring: PromptQuery, response: { 200: HTML } } },
+    async (request, reply) => {
+      const loaded = await loadPrompt(runtime, request, reply, { enrolling: true });
+      if (!loaded) return reply;
+      const { ctx, methods } = loaded;
+      if (methods.pushDevices.length > 0 || methods.passcode || methods.webauthnKeys.length > 0)
+        return reply.code(303).header("location", ctx.base).send("");
+      const m = webAuthnMessages(ctx.page.lang);
+      return sendPage(
+        reply,
+        EnrollKeyPage({
+          chrome: ctx.page.chrome,
+          m,
+          scripts: webauthnScripts(),
+          view: {
+            beginURL: `${ctx.base}/enroll/key/options`,
+            finishURL: `${ctx.base}/enroll/key`,
+            suggestedName: suggestedKeyName(request, ctx.page.lang),
+            backURL: ctx.base,
+          },
+        }),
+        ctx.security,
+      );
+    },
+  );
+
+  app.post<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/key/options",
+    {
+      schema: { params: HandleParams, body: BeginBody, response: { 200: CeremonyStart } },
+      preHandler: sameOrigin,
+    },
+    async (request) => services.beginPromptEnrollmentKey(request.params.handle, { ip: request.ip }),
+  );
+
+  app.post<{ Params: HandleParams; Body: FinishBody }>(
+    "/prompt/:handle/enroll/key",
+    {
+      schema: { params: HandleParams, body: FinishBody, response: { 200: JSONAnswer } },
+      preHandler: sameOrigin,
+      bodyLimit: ATTESTATION_BODY_LIMIT,
+    },
+    async (request, reply) => {
+      const { handle } = request.params;
+      const page = pageContext(request, reply, config, null);
+      const m = webAuthnMessages(page.lang);
+      let r: Awaited<ReturnType<typeof services.finishPromptEnrollmentKey>>;
+      try {
+        r = await services.finishPromptEnrollmentKey(handle, {
+          ceremonyId: request.body.ceremonyId,
+          response: request.body.response,
+          ...(request.body.keyName ? { name: request.body.keyName } : {}),
+          ip: request.ip,
+        });
+      } catch (error) {
+        // The login ended or the user may no longer enrol: the login's own page says what is left.
+        if (error instanceof TwofoldError && ["ERR_LOGIN_SESSION_ENDED", "ERR_POLICY"].includes(error.code))
+          return { ok: false, redirect: baseOf(handle) };
+        throw error;
+      }
+      if (r.result !== "registered") return { ok: false, message: m.failed };
+      rememberMethod(reply, "webauthn");
+      // On to the first login with the key (its "Before WebAuthn" page), through the completion gate as always.
+      return {
+        ok: true,
+        message: enrollMessages(page.lang).enrollKeyAdded(r.credential.name),
+        redirect: baseOf(handle),
+      };
+    },
+  );
+
+  // "Add a backup" after the first login with a factor set up in this login: the other kind, or Skip backup.
+  app.get<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/backup",
+    { schema: { params: HandleParams, querystring: PromptQuery, response: { 200: HTML } } },
+    async (request, reply) => {
+      const { handle } = request.params;
+      const offer = await services.offerPromptBackup(handle);
+      const login = offer ? await services.openPromptLogin(handle, { touch: true }) : undefined;
+      if (!offer || !login) return reply.code(303).header("location", baseOf(handle)).send("");
+      const ctx = pageContext(request, reply, config, {
+        appName: login.application.name,
+        username: login.session.username,
+        returnAction: null,
+      });
+      const base = baseOf(handle);
+      return sendPage(
+        reply,
+        BackupPage({
+          chrome: ctx.chrome,
+          m: webAuthnMessages(ctx.lang),
+          scripts: webauthnScripts(),
+          view:
+            offer.kind === "key"
+              ? {
+                  kind: "key",
+                  beginURL: `${base}/add-key/options`,
+                  finishURL: `${base}/add-key`,
+                  suggestedName: suggestedKeyName(request, ctx.lang),
+                  skipAction: `${base}/enroll/backup/skip`,
+                }
+              : {
+                  kind: "app",
+                  appAction: `${base}/enroll/backup/app`,
+                  skipAction: `${base}/enroll/backup/skip`,
+                },
+        }),
+        securityOf(login),
+      );
+    },
+  );
+
+  // The app as a backup: its activation QR code; "Activated: continue" comes back to the offer (none left: on).
+  app.post<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/backup/app",
+    { schema: { params: HandleParams, body: EmptyForm, response: { 200: HTML } }, preHandler: sameOrigin },
+    async (request, reply) => {
+      const { handle } = request.params;
+      const login = await services.openPromptLogin(handle, { touch: true });
+      let ticket: Awaited<ReturnType<typeof services.startPromptBackupActivation>>;
+      try {
+        ticket = await services.startPromptBackupActivation(handle, { ip: request.ip });
+      } catch (error) {
+        if (error instanceof TwofoldError && error.code === "ERR_POLICY")
+          return reply.code(303).header("location", baseOf(handle)).send("");
+        throw error;
+      }
+      const ctx = pageContext(request, reply, config, {
+        appName: login!.application.name,
+        username: login!.session.username,
+        returnAction: null,
+      });
+      const link = activationLink(config, ticket.token.reveal());
+      const svg = (
+        await QRCode.toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
+      ).replace(/^<svg /, '<svg role="img" aria-labelledby="activation-caption" ');
+      const base = baseOf(handle);
+      return sendPage(
+        reply,
+        EnrollQRPage({
+          chrome: ctx.chrome,
+          view: {
+            qrSVG: new SafeHTML(svg),
+            link,
+            continueURL: `${base}/enroll/backup/done`,
+            continuePost: true,
+            newCodeAction: `${base}/enroll/backup/app`,
+          },
+        }),
+        securityOf(login!),
+      );
+    },
+  );
+
+  // After the backup's QR code: on to the application (the offer again if the app was not activated after all).
+  app.post<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/backup/done",
+    { schema: { params: HandleParams, body: EmptyForm, response: { 200: HTML } }, preHandler: sameOrigin },
+    async (request, reply) => (await finishAndRedirect(runtime, request, reply)) ?? reply,
+  );
+
+  // Skip backup (warned on the page), or a key just added: on to the application with the login's code.
+  app.post<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/backup/skip",
+    { schema: { params: HandleParams, body: EmptyForm, response: { 200: HTML } }, preHandler: sameOrigin },
+    async (request, reply) => {
+      try {
+        const finished = await services.finishPromptLogin(request.params.handle);
+        return sendFinished(runtime, request, reply, finished);
+      } catch (error) {
+        if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {
+          await loadPrompt(runtime, request, reply);
+          return reply;
+        }
+        throw error;
+      }
+    },
+  );
+
+  // "Keep this page open" (WCAG 2.2.1): the login's idle expiry moves on another 10 minutes.
+  app.post<{ Params: HandleParams }>(
+    "/prompt/:handle/keep-alive",
+    {
+      schema: {
+        params: HandleParams,
+        body: EmptyForm,
+        response: { 200: T.Object({ expiresAt: T.Number() }, { additionalProperties: false }) },
+      },
+      preHandler: sameOrigin,
+    },
+    async (request, reply: FastifyReply) => {
+      const login = await services.openPromptLogin(request.params.handle, { touch: true });
+      if (!login || login.expired || !["pending", "allowed"].includes(login.session.status))
+        throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
+      reply.header("cache-control", "no-store");
+      const fresh = await services.openPromptLogin(request.params.handle, { touch: false });
+      return { expiresAt: fresh?.session.expiresAt ?? login.session.expiresAt };
+    },
+  );
+}
