@@ -1,5 +1,5 @@
 // bench/startup: how long `twofold --version` and `twofold serve` (to its first /health answer) take to start, built and through tsx, beside bare Node and bare Fastify.
-// Usage: npm run bench:startup [-- --rounds 15]   (builds dist/ first)
+// Usage: npm run bench:startup [-- --rounds 15]   (builds dist/ and dist/web/ first)
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -28,8 +28,11 @@ interface Scenario {
 }
 
 const dir = mkdtempSync(join(os.tmpdir(), "twofold-startup-"));
-const build = spawnSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
-if (build.status !== 0) throw new Error("npm run build failed");
+// Both halves of `npm run build`: the server (dist/) and the browser code (dist/web/, which serve requires).
+for (const script of ["build.mjs", "build-web.mjs"]) {
+  const build = spawnSync(process.execPath, [join(ROOT, "scripts", script)], { stdio: "inherit" });
+  if (build.status !== 0) throw new Error(`scripts/${script} failed`);
+}
 
 // What bin/twofold.js did before the build: load the TypeScript sources through tsx.
 const tsxLauncher = join(dir, "twofold-tsx.mjs");
