@@ -33,11 +33,12 @@ export class DeferredCompiles {
   }
 
   /**
-   * Compile what is still pending, one at a time, yielding to the event loop after each (a request that arrives
-   * meanwhile waits for one compile at most). A compile that fails is left for its route's first request, where it
-   * fails as it would have at start.
+   * After `afterMs` (the first requests, a health check among them, go first), compile what is still pending, one
+   * at a time, yielding to the event loop after each (a request that arrives meanwhile waits for one compile at
+   * most). A compile that fails is left for its route's first request, where it fails as it would have at start.
    */
-  async warmUp(): Promise<void> {
+  async warmUp(afterMs = 0): Promise<void> {
+    if (afterMs > 0) await new Promise((resolve) => setTimeout(resolve, afterMs).unref());
     for (const run of [...this.#pending]) {
       await new Promise((resolve) => setImmediate(resolve));
       if (this.#stopped) return;

@@ -57,6 +57,9 @@ export interface RunningServer {
 /** Each instance's route compiles left for later: listenServer compiles them in the background once it listens. */
 const deferredCompiles = new WeakMap<FastifyInstance, DeferredCompiles>();
 
+/** How long after listening the route compiles left from start-up begin (the first requests, health checks, go first). */
+const WARM_UP_AFTER_MS = 1000;
+
 /** Node's default, set explicitly: larger headers get 431 before any of our code runs (H-1). */
 const MAX_HEADER_BYTES = 16 * 1024;
 /** Headers must arrive quickly; slow senders (slowloris) are cut off (H-1). */
@@ -146,9 +149,9 @@ export async function listenServer(app: FastifyInstance, runtime: ServiceRuntime
   const { host, port, shutdownGraceSeconds } = runtime.config.server;
   const metricsApp = buildMetricsServer(runtime);
   await app.listen({ host, port });
-  // What start-up left uncompiled is compiled now, between requests, so that no login pays for it later.
+  // What start-up left uncompiled is compiled a moment later, between requests, so that no login pays for it.
   const compiles = deferredCompiles.get(app);
-  void compiles?.warmUp();
+  void compiles?.warmUp(WARM_UP_AFTER_MS);
   let metricsUrl: string | undefined;
   if (metricsApp) {
     const where = parseListenAddress(runtime.config.metrics.listen)!;
