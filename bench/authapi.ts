@@ -1,7 +1,7 @@
 // bench/authapi: signed Auth API passcode verifications per second, HTTPS and HTTP, beside bare Fastify.
 // Usage: npm run bench:authapi [-- --seconds 2 --warmup 0.5 --users 256 --concurrency 1,16,64]
 import { type ChildProcess, fork } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
@@ -22,6 +22,8 @@ import { createLogger } from "../src/runtime/logger.ts";
 import { createRuntime, type Runtime } from "../src/runtime/runtime.ts";
 import type { KyselyStore } from "../src/store/kysely-store.ts";
 import { makeCertificates } from "../test/support/certificates.ts";
+import { generateHOTP, send, signedRequest } from "./support/authapi-client.ts";
+import { percentile } from "./support/stats.ts";
 
 const { values } = parseArgs({
   options: {
@@ -80,20 +82,7 @@ type FromLoad =
   | { kind: "result"; result: CellResult }
   | { kind: "failed"; error: string };
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 // ---------------------------------------------------------------- the load generator (a child process)
-
-/** RFC 4226 §5.3: HMAC-SHA-1 over the 8-byte counter, dynamic truncation, modulo 10^digits. */
-function generateHOTP(key: Buffer, counter: number): string {
-  const message = Buffer.alloc(8);
-  message.writeBigUInt64BE(BigInt(counter));
-  const mac = createHmac("sha1", key).update(message).digest();
-  const offset = mac[mac.length - 1]! & 0x0f;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
-}
 
 interface LoadUser {
   username: string;
@@ -103,50 +92,14 @@ interface LoadUser {
   denies: number;
 }
 
-/** One request on a keep-alive agent; resolves with the status and the whole body. */
-function send(
-  agent: http.Agent,
-  tls: boolean,
-  options: { port: number; method: string; path: string; headers: Record<string, string>; body?: string },
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = (tls ? https : http).request(
-      { agent, host: "127.0.0.1", port: options.port, method: options.method, path: options.path },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-        response.on("error", reject);
-      },
-    );
-    request.on("error", reject);
-    for (const [name, value] of Object.entries(options.headers)) request.setHeader(name, value);
-    request.end(options.body);
-  });
-}
-
 async function loadMain(): Promise<void> {
   const reply = (m: FromLoad) => process.send!(m);
   let setup: Extract<ToLoad, { kind: "setup" }> | undefined;
   let users: LoadUser[] = [];
 
   /** A freshly signed Auth API call (signature v2 over the real Date, duo-compat §1.2–§1.3). */
-  const signed = (method: "GET" | "POST", port: number, path: string, params: Record<string, string>) => {
-    const host = `127.0.0.1:${port}`;
-    const date = new Date().toUTCString();
-    const body = new URLSearchParams(params).toString();
-    const headers: Record<string, string> = {
-      Host: host,
-      Date: date,
-      Authorization: sign(setup!.ikey, setup!.skey, method, host, path, params, date),
-    };
-    if (method === "POST") headers["Content-Type"] = "application/x-www-form-urlencoded";
-    return method === "POST"
-      ? { port, method, path, headers, body }
-      : { port, method, path: body ? `${path}?${body}` : path, headers };
-  };
+  const signed = (method: "GET" | "POST", port: number, path: string, params: Record<string, string>) =>
+    signedRequest(setup!, method, port, path, params);
 
   /** A wrong code of the right shape, outside the user's look-ahead window, different each time (K2). */
   const wrongCode = (u: LoadUser, index: number) => {
@@ -339,7 +292,7 @@ async function startTwofold(
       "policy.lockout.maxFailures": MAX_FAILURES,
       "policy.lockout.delayAfter": MAX_FAILURES,
       // Every request comes from one address: the deny cells measure checking codes, not the throttle's 429s.
-      "policy.throttle.perAddress": 1_000_000,
+      "policy.throttle.perAddress": 100_000,
       "policy.throttle.perPeer": 1_000_000,
       "policy.throttle.perIntegration": 1_000_000,
     },

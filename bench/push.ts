@@ -19,6 +19,7 @@ import { canonicalPushAnswer, type PushAnswer } from "../src/core/use-cases/push
 import { createRuntime, type Runtime } from "../src/runtime/runtime.ts";
 import type { KyselyStore } from "../src/store/kysely-store.ts";
 import { createTestDatabase, type DialectName, PG_URL, postgresAvailable } from "../test/support/stores.ts";
+import { type Latency, summarize } from "./support/stats.ts";
 
 const { values } = parseArgs({
   options: {
@@ -49,20 +50,6 @@ const DEFAULT_POLL_BUDGET_MS = 15_000;
 const hr = () => process.hrtime.bigint();
 const msBetween = (from: bigint, to: bigint) => Number(to - from) / 1e6;
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-interface Latency {
-  p50: number;
-  p99: number;
-}
-
-function summarize(latencies: number[]): Latency {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
-}
 
 /** A fixed shuffle of 0..n-1 (mulberry32), so samples are spread over the waiting logins the same way each run. */
 function permutation(n: number, seed: number): number[] {

@@ -1,10 +1,10 @@
 // bench/sms-guard: SMS send decisions per second (every check: stops, country, breaker, six quotas, spend) beside passcode
 // verifications in the same run, on SQLite and PostgreSQL. Usage: npm run bench:sms-guard [-- --seconds 3 --concurrency 16]
 import { parseArgs } from "node:util";
-import { decodeBase32 } from "../src/core/base32.ts";
-import { generateTOTP } from "../src/core/otp/totp.ts";
 import { createGuardContext, hkNumber } from "../test/sms/support.ts";
 import { postgresAvailable } from "../test/support/stores.ts";
+import { type DriveResult, drive } from "./support/drive.ts";
+import { createTOTPUsers } from "./support/totp-users.ts";
 
 const { values } = parseArgs({
   options: {
@@ -16,46 +16,9 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const USERS = Number(values.users);
-const ADMIN = { name: "bench" };
 
-interface Row {
-  scenario: string;
-  ops: number;
-  perSecond: number;
-  p50ms: number;
-  p99ms: number;
-}
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
-async function drive(scenario: string, op: (i: number) => Promise<boolean>): Promise<Row> {
-  const latencies: number[] = [];
-  let next = 0;
-  let unexpected = 0;
-  const start = performance.now();
-  const deadline = start + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < deadline) {
-        const i = next++;
-        const t0 = performance.now();
-        if (!(await op(i))) unexpected++;
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  if (unexpected > 0) throw new Error(`${scenario}: ${unexpected} unexpected results`);
-  latencies.sort((a, b) => a - b);
-  return {
-    scenario,
-    ops: latencies.length,
-    perSecond: latencies.length / seconds,
-    p50ms: percentile(latencies, 50),
-    p99ms: percentile(latencies, 99),
-  };
-}
+type Row = DriveResult;
+const run = { seconds: SECONDS, concurrency: CONCURRENCY };
 
 async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Row[]> {
   // Wide limits, so that every decision runs every check and the allowed ones are allowed.
@@ -71,25 +34,11 @@ async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Row[]> {
     "sms.guard.spend.dailyCap": 1_000_000,
   });
   try {
-    const users: { name: string; code: (ms: number) => string }[] = [];
-    for (let i = 0; i < USERS; i++) {
-      const name = `bench-${i}`;
-      await g.services.createUser(ADMIN, { username: name });
-      const e = await g.services.enrollTOTP(ADMIN, name);
-      const params = {
-        key: decodeBase32(e.secret.reveal())!,
-        algorithm: "SHA1" as const,
-        digits: 6,
-        period: 30,
-      };
-      const code = (ms: number) => generateTOTP(params, ms);
-      await g.services.confirmTOTP(ADMIN, e.credentialId, code(g.t.clock.now()));
-      users.push({ name, code });
-    }
+    const users = await createTOTPUsers(g.services, () => g.t.clock.now(), USERS);
     g.t.clock.advance(30_000);
     const prefixes = Array.from({ length: 90 }, (_, k) => String(6100 + k));
     // Each decision a new user and number: the quotas are read and the text is reserved (6 statements).
-    const allowed = await drive(`${dialect}: SMS send decision, allowed`, async (i) => {
+    const allowed = await drive(`${dialect}: SMS send decision, allowed`, run, async (i) => {
       const d = await g.send({
         userId: `U-${i}`,
         phoneE164: hkNumber(prefixes[i % prefixes.length]!, i % 10_000),
@@ -100,11 +49,11 @@ async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Row[]> {
     // One user asking again and again: refused at the user quota (the refusal is counted). Their first 3 go out.
     const flood = { userId: "U-flood", phoneE164: hkNumber("9200", 1), ip: "203.0.113.9" };
     for (let k = 0; k < 3; k++) await g.send(flood);
-    const refused = await drive(`${dialect}: SMS send decision, refused (user quota)`, async () => {
+    const refused = await drive(`${dialect}: SMS send decision, refused (user quota)`, run, async () => {
       const d = await g.send(flood);
       return !d.allow;
     });
-    const passcode = await drive(`${dialect}: passcode verification (valid TOTP)`, async (i) => {
+    const passcode = await drive(`${dialect}: passcode verification (valid TOTP)`, run, async (i) => {
       const u = users[i % USERS]!;
       const r = await g.services.verifyPasscode({ username: u.name, passcode: u.code(g.t.clock.now()) });
       if (i % USERS === USERS - 1) g.t.clock.advance(30_000);

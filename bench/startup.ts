@@ -1,5 +1,5 @@
 // bench/startup: how long `twofold --version` and `twofold serve` (to its first /health answer) take to start, built and through tsx, beside bare Node and bare Fastify.
-// Usage: npm run bench:startup [-- --rounds 15]   (builds dist/ first)
+// Usage: npm run bench:startup [-- --rounds 15 --built-only]   (builds dist/ and dist/web/ first)
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -10,7 +10,13 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "15" } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "15" },
+    // Leave out the two tsx scenarios (the slowest), e.g. to compare builds quickly.
+    "built-only": { type: "boolean", default: false },
+  },
+});
 const ROUNDS = Number(values.rounds);
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "twofold.js");
@@ -28,8 +34,11 @@ interface Scenario {
 }
 
 const dir = mkdtempSync(join(os.tmpdir(), "twofold-startup-"));
-const build = spawnSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
-if (build.status !== 0) throw new Error("npm run build failed");
+// Both halves of `npm run build`: the server (dist/) and the browser code (dist/web/, which serve requires).
+for (const script of ["build.mjs", "build-web.mjs"]) {
+  const build = spawnSync(process.execPath, [join(ROOT, "scripts", script)], { stdio: "inherit" });
+  if (build.status !== 0) throw new Error(`scripts/${script} failed`);
+}
 
 // What bin/twofold.js did before the build: load the TypeScript sources through tsx.
 const tsxLauncher = join(dir, "twofold-tsx.mjs");
@@ -72,7 +81,7 @@ const serveArgs = ["serve", "--config", configFile, "--host", "127.0.0.1", "--po
 
 const NODE = "node -e 0 (baseline)";
 const FASTIFY = "bare Fastify → first /health answer (baseline)";
-const SCENARIOS: Scenario[] = [
+const ALL_SCENARIOS: Scenario[] = [
   { label: NODE, args: ["-e", "0"], kind: "exit" },
   {
     label: "twofold --version (built)",
@@ -100,6 +109,10 @@ const SCENARIOS: Scenario[] = [
     baseline: { label: FASTIFY },
   },
 ];
+
+const SCENARIOS = values["built-only"]
+  ? ALL_SCENARIOS.filter((s) => !s.label.includes("through tsx"))
+  : ALL_SCENARIOS;
 
 /** The environment without anything that would change how Twofold starts. */
 const env = Object.fromEntries(

@@ -26,9 +26,11 @@ const result = await esbuild.build({
   target: "node20",
   // Dependencies written in JavaScript are bundled too: node then reads a few large files instead of resolving
   // and reading several hundred small ones (kysely alone has hundreds), which is most of what start-up cost.
-  // These stay in node_modules: native addons (better-sqlite3, pg-native), and pino, which starts worker
-  // threads from its own files. CommonJS dependencies call require(), which the banner provides.
-  external: ["better-sqlite3", "pg", "pg-native", "pino", "thread-stream"],
+  // These stay in node_modules: native addons (better-sqlite3, pg-native) and pg, which loads pg-native when asked.
+  // pino is bundled (otherwise a score of small files, each resolved and read at start): its transports, which
+  // start worker threads from pino's own files, are not used. CommonJS dependencies call require(), which the
+  // banner provides.
+  external: ["better-sqlite3", "pg", "pg-native"],
   banner: {
     js: 'import { createRequire as __twofoldCreateRequire } from "node:module"; const require = __twofoldCreateRequire(import.meta.url);',
   },

@@ -1,11 +1,11 @@
 // Activation QR codes (`activation_barcode`): rendered once when the activation is made, served by an opaque handle.
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import QRCode from "qrcode";
 import { activationLink, publicBaseUrl } from "../config/load.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { DeviceActivationTicket } from "../core/use-cases/push.ts";
 import type { ServiceRuntime } from "../runtime/runtime.ts";
+import { loadQRCode } from "./qr-code.ts";
 
 /** Requests per client address and window to /frame/qr/…: a person scans one code; a scraper gets 429. */
 export const BARCODE_RATE = { requests: 30, windowMs: 60_000 };
@@ -21,7 +21,7 @@ export async function createActivationBarcodeURL(
   runtime: ServiceRuntime,
   ticket: DeviceActivationTicket,
 ): Promise<string> {
-  const png = await QRCode.toBuffer(activationLink(runtime.config, ticket.token.reveal()), {
+  const png = await (await loadQRCode()).toBuffer(activationLink(runtime.config, ticket.token.reveal()), {
     type: "png",
     margin: 2,
     errorCorrectionLevel: "M",

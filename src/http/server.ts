@@ -13,6 +13,7 @@ import { serverJobs, startScheduler } from "../runtime/housekeeping.ts";
 import type { ServiceRuntime } from "../runtime/runtime.ts";
 import { registerAccessLog } from "./access-log.ts";
 import { createClientErrorHandler } from "./client-error.ts";
+import { DeferredCompiles, deferredSerializers } from "./deferred-compilers.ts";
 import { registerAdminAPIRoutes } from "./duo/admin/index.ts";
 import { registerAuthAPIRoutes } from "./duo/auth-api.ts";
 import { registerRestV1Routes } from "./duo/rest-v1.ts";
@@ -27,7 +28,7 @@ import { registerMetricsRoute } from "./routes/metrics.ts";
 import { registerSmsReceiptRoutes } from "./routes/sms-receipts.ts";
 import { registerStartPage } from "./routes/start-page.ts";
 import { registerSecurityHeaders, setSecurityHeaders } from "./security-headers.ts";
-import { requireRouteSchemas, validatorCompiler } from "./validation.ts";
+import { createValidatorCompiler, requireRouteSchemas, validatorCompiler } from "./validation.ts";
 import { registerWebAssets } from "./web-assets.ts";
 
 export interface ServerOptions {
@@ -53,6 +54,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Each instance's route compiles left for later: listenServer compiles them in the background once it listens. */
+const deferredCompiles = new WeakMap<FastifyInstance, DeferredCompiles>();
+
+/** How long after listening the route compiles left from start-up begin (the first requests, health checks, go first). */
+const WARM_UP_AFTER_MS = 1000;
+
 /** Node's default, set explicitly: larger headers get 431 before any of our code runs (H-1). */
 const MAX_HEADER_BYTES = 16 * 1024;
 /** Headers must arrive quickly; slow senders (slowloris) are cut off (H-1). */
@@ -71,6 +78,7 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
     connectionsCheckingInterval: 1000,
   };
   const alwaysHTTPS = tls !== undefined || server.publicUrl.startsWith("https:");
+  const compiles = new DeferredCompiles();
   const base: FastifyServerOptions = {
     loggerInstance: logger,
     // Fastify's own request lines carry the raw URL (query strings); access-log.ts writes ours instead.
@@ -88,6 +96,8 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
     return503OnClosing: true,
     forceCloseConnections: "idle",
     exposeHeadRoutes: true,
+    // Response serializers are built when first needed (or after listening), not for every route at start.
+    schemaController: { compilersFactory: { buildSerializer: deferredSerializers(compiles) } },
     clientErrorHandler: createClientErrorHandler(logger),
     frameworkErrors: (error, request, reply) => {
       setSecurityHeaders(request, reply, alwaysHTTPS);
@@ -101,7 +111,8 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
       })
     : fastify({ ...base, http: nodeServerOptions })) as unknown as FastifyInstance;
 
-  app.setValidatorCompiler(validatorCompiler);
+  deferredCompiles.set(app, compiles);
+  app.setValidatorCompiler(createValidatorCompiler((compile) => compiles.defer(compile)));
   requireRouteSchemas(app);
   registerErrorHandling(app);
   registerSecurityHeaders(app, alwaysHTTPS);
@@ -139,12 +150,16 @@ export async function listenServer(app: FastifyInstance, runtime: ServiceRuntime
   const { host, port, shutdownGraceSeconds } = runtime.config.server;
   const metricsApp = buildMetricsServer(runtime);
   await app.listen({ host, port });
+  // What start-up left uncompiled is compiled a moment later, between requests, so that no login pays for it.
+  const compiles = deferredCompiles.get(app);
+  void compiles?.warmUp(WARM_UP_AFTER_MS);
   let metricsUrl: string | undefined;
   if (metricsApp) {
     const where = parseListenAddress(runtime.config.metrics.listen)!;
     try {
       await metricsApp.listen(where);
     } catch (error) {
+      compiles?.stop();
       await app.close();
       throw error;
     }
@@ -163,6 +178,7 @@ export async function listenServer(app: FastifyInstance, runtime: ServiceRuntime
     ...(metricsUrl ? { metricsUrl } : {}),
     close: () => {
       closing ??= (async () => {
+        compiles?.stop();
         await scheduler.stop();
         await Promise.all([closeGracefully(app, shutdownGraceSeconds * 1000), metricsApp?.close()]);
       })();

@@ -1,6 +1,6 @@
 // Route schemas (TypeBox): every route declares one, bodies are checked exactly as sent, objects reject unknown keys.
 import type { TSchema } from "@sinclair/typebox";
-import { Type as T } from "@sinclair/typebox";
+import { KindGuard, Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { FormatRegistry } from "@sinclair/typebox/type";
 import { Value } from "@sinclair/typebox/value";
@@ -27,33 +27,54 @@ const PART_LABEL: Record<string, string> = {
   headers: "headers",
 };
 
+/** Puts off a compile: the function returned runs it once, when first called (see deferred-compilers.ts). */
+export type Defer = <T>(compile: () => T) => () => T;
+
+const compileOnFirstUse: Defer = (compile) => {
+  let compiled: { value: ReturnType<typeof compile> } | undefined;
+  return () => {
+    compiled ??= { value: compile() };
+    return compiled.value;
+  };
+};
+
 /**
  * Fastify's default Ajv coerces types and silently removes unknown properties. Instead:
  * - bodies are validated as sent: "1" is not a number, an unknown key is an error (H-1);
  * - query strings and path parameters are text by nature, so they are converted to the schema's types first;
  * - headers are checked but never replaced.
  * TypeBox's compiler is used because TypeBox is how every route writes its schema; a plain JSON schema
- * (without TypeBox's kind marker) fails loudly at start-up.
+ * (without TypeBox's kind marker) or an open object fails loudly at start-up. The checking code itself is
+ * generated when `defer` says (by default on the first request the route validates): generating it for every
+ * route at start was a large part of start-up.
  */
-export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart, method, url }) => {
-  const part = httpPart ?? "body";
-  if (part !== "headers") {
-    const open = findOpenObject(schema, "");
-    if (open !== undefined)
-      throw new Error(
-        `${method} ${url}: the ${part} schema has an object at "${open || "(root)"}" without additionalProperties; ` +
-          "set it (false unless unknown keys are really wanted)",
-      );
-  }
-  const checker = TypeCompiler.Compile(schema);
-  const label = PART_LABEL[part] ?? part;
-  return (data: unknown) => {
-    if (part === "body") return checker.Check(data) ? true : { error: validationError(label, checker, data) };
-    const converted = Value.Convert(schema, data);
-    if (!checker.Check(converted)) return { error: validationError(label, checker, converted) };
-    return part === "headers" ? true : { value: converted };
+export function createValidatorCompiler(defer: Defer = compileOnFirstUse): FastifySchemaCompiler<TSchema> {
+  return ({ schema, httpPart, method, url }) => {
+    const part = httpPart ?? "body";
+    if (!KindGuard.IsKind(schema))
+      throw new Error(`${method} ${url}: the ${part} schema is not a TypeBox schema`);
+    if (part !== "headers") {
+      const open = findOpenObject(schema, "");
+      if (open !== undefined)
+        throw new Error(
+          `${method} ${url}: the ${part} schema has an object at "${open || "(root)"}" without additionalProperties; ` +
+            "set it (false unless unknown keys are really wanted)",
+        );
+    }
+    const compiled = defer(() => TypeCompiler.Compile(schema));
+    const label = PART_LABEL[part] ?? part;
+    return (data: unknown) => {
+      const checker = compiled();
+      if (part === "body")
+        return checker.Check(data) ? true : { error: validationError(label, checker, data) };
+      const converted = Value.Convert(schema, data);
+      if (!checker.Check(converted)) return { error: validationError(label, checker, converted) };
+      return part === "headers" ? true : { value: converted };
+    };
   };
-};
+}
+
+export const validatorCompiler: FastifySchemaCompiler<TSchema> = createValidatorCompiler();
 
 function validationError(
   label: string,

@@ -1,6 +1,7 @@
 // Push wake-ups: the in-process hub, and PostgreSQL LISTEN/NOTIFY between nodes, including a dropped listening connection.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { sql } from "kysely";
 import pg from "pg";
 import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
 import { PgPushEvents } from "../../src/adapters/events/pg-push-events.ts";
@@ -86,6 +87,64 @@ test("SQLite: another connection's write on the file resyncs every listener; thi
     await other.store.setMeta("written-elsewhere", "1");
     await settle();
     assert.deepEqual(seen, [{ kind: "resync" }]);
+  } finally {
+    await events.close();
+    await other.store.close();
+    await mine.store.close();
+    await db.drop();
+  }
+});
+
+test("SQLite: a push answered or removed by another connection wakes its waiter alone, with the outcome read from the file", async () => {
+  const db = await createTestDatabase("sqlite");
+  const mine = await openStore({ sqlitePath: db.location, backgroundCheckpoints: false });
+  const other = await openStore({ sqlitePath: db.location, backgroundCheckpoints: false, migrate: false });
+  const events = new SqlitePushEvents({ kysely: mine.kysely, watchMs: 20 });
+  try {
+    const now = Date.now();
+    await mine.store.insertUser({
+      id: "U1",
+      username: "waiting",
+      usernameCanonical: "waiting",
+      realName: null,
+      email: null,
+      phone: null,
+      status: "active",
+      passwordHash: null,
+      notes: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    for (const id of ["P1", "P2", "P3"])
+      await mine.store.insertPushTransaction({
+        id,
+        userId: "U1",
+        applicationId: null,
+        status: "pending",
+        codeHash: null,
+        context: { application: "VPN", time: now, ip: null, place: null, info: null },
+        createdAt: now,
+        expiresAt: now + 60_000,
+        answeredAt: null,
+        deviceId: null,
+      });
+    const seen = new Map<string, PushEvent[]>();
+    for (const key of ["tx:P1", "tx:P2", "tx:P3", "user:U1"]) {
+      seen.set(key, []);
+      events.subscribe(key, (e) => seen.get(key)!.push(e));
+    }
+    const settle = () => new Promise((r) => setTimeout(r, 150));
+    await settle();
+    assert.equal(await other.store.resolvePushTransaction("P1", "approved", null, now), true);
+    await sql`delete from push_transactions where id = ${"P3"}`.execute(other.kysely);
+    await settle();
+    assert.deepEqual(seen.get("tx:P1"), [{ kind: "resolved", txid: "P1", userId: "U1", status: "approved" }]);
+    assert.deepEqual(seen.get("tx:P2"), [], "a push still pending: its waiter sleeps on");
+    assert.deepEqual(seen.get("tx:P3"), [{ kind: "resync" }], "a push that is gone: its waiter reads again");
+    assert.ok(
+      seen.get("user:U1")!.some((e) => e.kind === "resync"),
+      "a device stream lists what is pending again",
+    );
   } finally {
     await events.close();
     await other.store.close();

@@ -27,17 +27,25 @@ export class LocalPushEvents implements PushEvents {
   }
 
   dispatch(event: PushEvent): void {
-    for (const key of pushEventKeys(event, this.#listeners.keys())) {
-      const set = this.#listeners.get(key);
-      if (!set) continue;
-      for (const listener of [...set]) {
-        try {
-          listener(event);
-        } catch {
-          // A listener's failure is its own; the rest still wake.
-        }
+    for (const key of pushEventKeys(event, this.#listeners.keys())) this.deliver(key, event);
+  }
+
+  /** Hand an event to the listeners of one key only (an adapter that knows which keys it concerns). */
+  deliver(key: string, event: PushEvent): void {
+    const set = this.#listeners.get(key);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure is its own; the rest still wake.
       }
     }
+  }
+
+  /** The keys listened to now. */
+  keys(): string[] {
+    return [...this.#listeners.keys()];
   }
 
   subscribe(key: string, listener: (event: PushEvent) => void): () => void {

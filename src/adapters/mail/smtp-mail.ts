@@ -1,5 +1,5 @@
 // E-mail through an SMTP server with nodemailer (STARTTLS or TLS, authentication, a small connection pool).
-import nodemailer, { type Transporter } from "nodemailer";
+import type { Transporter } from "nodemailer";
 import { type MailMessage, type MailTransport, MessageSendError } from "../../core/ports.ts";
 
 export interface SMTPMailOptions {
@@ -19,12 +19,20 @@ const NOT_SENT = new Set(["ECONNECTION", "EDNS", "EAUTH", "ETLS", "EENVELOPE", "
 
 export class SMTPMailTransport implements MailTransport {
   readonly name = "smtp";
-  readonly #transport: Transporter;
+  readonly #options: SMTPMailOptions;
   readonly #from: string;
+  /** Made on the first message: nodemailer is loaded then, not when the server starts. */
+  #transport: Promise<Transporter> | undefined;
 
   constructor(o: SMTPMailOptions) {
     this.#from = o.from;
-    this.#transport = nodemailer.createTransport({
+    this.#options = o;
+  }
+
+  async #connect(): Promise<Transporter> {
+    const o = this.#options;
+    const { default: nodemailer } = await import("nodemailer");
+    const transport = nodemailer.createTransport({
       host: o.host,
       port: o.port,
       secure: o.secure,
@@ -37,15 +45,15 @@ export class SMTPMailTransport implements MailTransport {
       socketTimeout: o.timeoutMs,
     });
     // A pooled connection that fails between messages must not crash the process.
-    this.#transport.on("error", (error: Error) =>
-      o.log.warn({ err: error.message }, "SMTP connection error"),
-    );
+    transport.on("error", (error: Error) => o.log.warn({ err: error.message }, "SMTP connection error"));
+    return transport;
   }
 
   async send(message: MailMessage, signal: AbortSignal): Promise<{ gatewayMessageId: string | null }> {
     if (signal.aborted) throw new MessageSendError("no time left to send", true);
     try {
-      const info = await this.#transport.sendMail({
+      this.#transport ??= this.#connect();
+      const info = await (await this.#transport).sendMail({
         from: this.#from,
         to: message.to,
         subject: message.subject,
@@ -65,6 +73,6 @@ export class SMTPMailTransport implements MailTransport {
   }
 
   async close(): Promise<void> {
-    this.#transport.close();
+    (await this.#transport)?.close();
   }
 }

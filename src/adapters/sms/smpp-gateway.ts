@@ -1,5 +1,5 @@
 // SMS through an SMSC over SMPP 3.4 as an ESME: bind_transceiver, submit_sm, delivery receipts (deliver_sm), enquire_link, reconnect with back-off.
-import smpp from "smpp";
+import type smpp from "smpp";
 import {
   type DeliveryReceipt,
   MessageSendError,
@@ -63,6 +63,17 @@ export function parseDeliveryReceipt(
   return { gateway, gatewayMessageId: id, delivered: stat === "DELIVRD", detail: stat };
 }
 
+/** The SMPP library, loaded when the first gateway connects: a server without SMPP gateways never loads it. */
+let library: typeof smpp | undefined;
+let loading: Promise<typeof smpp> | undefined;
+function loadSMPP(): Promise<typeof smpp> {
+  loading ??= import("smpp").then((m) => {
+    library = m.default;
+    return library;
+  });
+  return loading;
+}
+
 /**
  * One bound transceiver session, kept open: it reconnects with a doubling back-off (1 s up to `reconnectMaxMs`)
  * whenever it drops, and keeps the link alive with enquire_link. A send while not bound fails at once and for
@@ -100,8 +111,23 @@ export class SMPPSMSSender implements SMSGateway {
 
   #connect(): void {
     if (this.#closed) return;
+    if (!library) {
+      // First connection in this process: load the library, then connect (a send meanwhile waits as for a bind).
+      this.#connecting = true;
+      loadSMPP().then(
+        () => this.#connect(),
+        (error: unknown) => {
+          this.#connecting = false;
+          this.#o.log.warn(
+            { gateway: this.#o.name, err: (error as Error).message },
+            "SMPP library not loaded",
+          );
+        },
+      );
+      return;
+    }
     const o = this.#o;
-    const session = smpp.connect({ url: o.url, auto_enquire_link_period: o.enquireLinkMs });
+    const session = library.connect({ url: o.url, auto_enquire_link_period: o.enquireLinkMs });
     this.#session = session;
     this.#connecting = true;
     session.on("error", (error: Error) => {

@@ -41,10 +41,13 @@ export const serveCommands: Command[] = [
       "Options win over the configuration file and TWOFOLD_* variables.\n" +
       "Stops cleanly on SIGINT or SIGTERM, letting open requests finish (server.shutdownGraceSeconds).",
     async run(ctx) {
+      // Loaded here, not at the top, so other commands do not pay for loading the HTTP stack; asked for before the
+      // runtime is built, so that its files are read meanwhile.
+      const http = import("../../http/server.ts");
+      http.catch(() => {});
       const runtime = await ctx.runtime();
       const demo = runtime.config.mode === "demo" ? await runtime.seedDemo() : undefined;
-      // Loaded here, not at the top, so other commands do not pay for loading the HTTP stack.
-      const { startServer, installSignalHandlers } = await import("../../http/server.ts");
+      const { startServer, installSignalHandlers } = await http;
       // Demo: the Campus Portal web application beside Twofold, and the HTTPS port its SDK needs.
       const portal = demo ? await import("../demo-portal.ts") : undefined;
       const back =

@@ -2,7 +2,6 @@
 import { readFileSync } from "node:fs";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import QRCode from "qrcode";
 import { EnrollQRPage } from "../../../web/prompt/pages/enroll.tsx";
 import {
   HELP_TEXTS,
@@ -17,6 +16,7 @@ import { SafeHTML } from "../../../web/shared/jsx/html.ts";
 import { activationLink } from "../../config/load.ts";
 import { TwofoldError } from "../../core/errors.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
+import { loadQRCode } from "../qr-code.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import {
   badLink,
@@ -188,7 +188,7 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
       const ticket = await services.startPromptEnrollment(ctx.handle, { ip: request.ip });
       const link = activationLink(config, ticket.token.reveal());
       const svg = (
-        await QRCode.toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
+        await (await loadQRCode()).toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
       ).replace(/^<svg /, '<svg role="img" aria-labelledby="activation-caption" ');
       return sendPage(
         reply,

@@ -1,13 +1,13 @@
 // GET / : the start page (status; in demo mode the demo organisation, alice's QR code and a passcode form).
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import QRCode from "qrcode";
 import { activationLink } from "../../config/load.ts";
 import { PASSCODE_MESSAGES, passcodeDenyMessage } from "../../core/use-cases/verify-passcode.ts";
 import { DEMO_CLI_COMMANDS, type DemoInfo } from "../../runtime/demo-info.ts";
 import { readPackageVersion } from "../../runtime/package-root.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { html, renderPage, SafeHTML } from "../html.ts";
+import { loadQRCode } from "../qr-code.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import { webAssetURL } from "../web-assets.ts";
 import { registerDemoInboxRoutes, renderDemoInbox } from "./demo-inbox.ts";
@@ -44,7 +44,9 @@ export function registerStartPage(
   let qr: Promise<string> | undefined;
   const aliceQR = () => {
     qr ??= demo
-      ? QRCode.toString(demo.aliceTOTPURI, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
+      ? loadQRCode().then((q) =>
+          q.toString(demo.aliceTOTPURI, { type: "svg", margin: 2, errorCorrectionLevel: "M" }),
+        )
       : Promise.resolve("");
     return qr;
   };
@@ -84,7 +86,7 @@ export function registerStartPage(
       );
       const link = activationLink(runtime.config, ticket.token.reveal());
       const svg = (
-        await QRCode.toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
+        await (await loadQRCode()).toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
       ).replace(/^<svg /, '<svg role="img" aria-labelledby="activation-caption" ');
       const body = html`<h1>Activate the Twofold Authenticator</h1>
 <figure>${rawSVG(svg)}<figcaption id="activation-caption">Scan this with the Twofold Authenticator (or the phone's camera), or open the link below. It works once, for 10 minutes.</figcaption></figure>
