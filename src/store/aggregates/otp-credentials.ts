@@ -52,9 +52,11 @@ const ALLOW = {
       "select cast(? as text), cast(? as bigint), cast(? as text), cast(? as text), cast(? as text), " +
       "cast(? as text), 'allow', cast(? as text), cast(? as text), cast(? as text), cast(? as text) from c returning id",
   ),
-  // SQLite runs no write inside WITH: the check, the credential's write and the line, in one transaction.
-  sqliteState: hot("otp_allow_state", `select ${PRESUMED_STATE} as ok`),
-  sqliteCredential: hot("otp_allow_credential", CREDENTIAL_WRITE.replace("is not distinct from", "is")),
+  // SQLite runs no write inside WITH: the credential's conditional write, then the line, in one transaction.
+  sqliteCredential: hot(
+    "otp_allow_credential",
+    `${CREDENTIAL_WRITE.replace("is not distinct from", "is")} and ${PRESUMED_STATE}`,
+  ),
   sqliteLine: hot("otp_allow_line", `${AUTH_LOG_COLUMNS}values (?, ?, ?, ?, ?, ?, 'allow', ?, ?, ?, ?)`),
 };
 
@@ -168,9 +170,7 @@ export abstract class OTPCredentialRecords extends StoreContext {
     if (!this.sqlite)
       return (await this.hotRows(ALLOW.postgres, [...credential, ...state, ...line])).length === 1;
     const write = async (tx: OTPCredentialRecords) => {
-      const [check] = await tx.hotRows<{ ok: number }>(ALLOW.sqliteState, state);
-      if (!check?.ok) return false;
-      if ((await tx.hotChanges(ALLOW.sqliteCredential, credential)) !== 1) return false;
+      if ((await tx.hotChanges(ALLOW.sqliteCredential, [...credential, ...state])) !== 1) return false;
       await tx.hotChanges(ALLOW.sqliteLine, line);
       return true;
     };
