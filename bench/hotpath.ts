@@ -12,6 +12,7 @@ import http from "node:http";
 import { Session } from "node:inspector/promises";
 import os from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sign } from "@duosecurity/duo_api/lib/duo_sig.js";
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     users: { type: "string", default: "1024" },
     repeat: { type: "string", default: "3" },
     profile: { type: "string" },
+    "heap-profile": { type: "string" },
     "statement-times": { type: "boolean", default: false },
     load: { type: "boolean", default: false },
   },
@@ -499,6 +501,38 @@ const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "–");
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const walBytes = (dbFile: string) => (existsSync(`${dbFile}-wal`) ? statSync(`${dbFile}-wal`).size : 0);
 
+/**
+ * What stalls the server's event loop while `cell` runs: the loop's delay (p99, max) and the GC pauses. Open-loop
+ * latency's tail is mostly these.
+ */
+async function watchStalls(
+  cell: () => Promise<LoadResult | undefined>,
+): Promise<{ result: LoadResult; stalls: string }> {
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  const gc = { count: 0, ms: 0, longest: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.ms += e.duration;
+      gc.longest = Math.max(gc.longest, e.duration);
+    }
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
+  loopDelay.enable();
+  try {
+    const result = (await cell())!;
+    return {
+      result,
+      stalls:
+        `server event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; ` +
+        `GC ${gc.count} pauses, ${gc.ms.toFixed(0)} ms in all, longest ${gc.longest.toFixed(1)} ms`,
+    };
+  } finally {
+    loopDelay.disable();
+    gcObserver.disconnect();
+  }
+}
+
 async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
   const bare = await startBareFastify();
   const phase = await startTwofold(dir);
@@ -536,9 +570,22 @@ async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
           await profiler.post("Profiler.enable");
           await profiler.post("Profiler.start");
         }
+        const heapProfiler = values["heap-profile"] && rep === 0 ? new Session() : undefined;
+        if (heapProfiler) {
+          heapProfiler.connect();
+          await heapProfiler.post("HeapProfiler.enable");
+          await heapProfiler.post("HeapProfiler.startSampling", { samplingInterval: 4096 });
+        }
         const cpu0 = process.cpuUsage();
         const a = (await load.ask({ ...closed, scenario: "allow", port }))!;
         const cpu = process.cpuUsage(cpu0);
+        if (heapProfiler) {
+          // What the cell allocated and still holds after a full GC: a leak shows here.
+          await heapProfiler.post("HeapProfiler.collectGarbage");
+          const { profile } = await heapProfiler.post("HeapProfiler.stopSampling");
+          writeFileSync(values["heap-profile"]!, JSON.stringify(profile));
+          heapProfiler.disconnect();
+        }
         if (profiler) {
           const { profile } = await profiler.post("Profiler.stop");
           writeFileSync(values.profile!, JSON.stringify(profile));
@@ -592,13 +639,9 @@ async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
         rate: RATE,
         seconds: OPEN_SECONDS,
       }))!;
-      const a = (await load.ask({
-        kind: "open",
-        scenario: "allow",
-        port,
-        rate: RATE,
-        seconds: OPEN_SECONDS,
-      }))!;
+      const { result: a, stalls } = await watchStalls(() =>
+        load.ask({ kind: "open", scenario: "allow", port, rate: RATE, seconds: OPEN_SECONDS }),
+      );
       await checkLog(`open loop ${RATE}/s`, a.answered);
       rows.push(
         {
@@ -617,13 +660,15 @@ async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
           perSecond: a.timed / a.seconds,
           p50: a.p50,
           p99: a.p99,
-          note: `p99 ${(a.p99 / b.p99).toFixed(2)}× bare`,
+          note: `p99 ${(a.p99 / b.p99).toFixed(2)}× bare; ${stalls}`,
         },
       );
       console.error(`  open ${RATE}/s: bare p99 ${f2(b.p99)}, allow p99 ${f2(a.p99)}`);
       let capacity = 0;
       for (const rate of RATES) {
-        const r = (await load.ask({ kind: "open", scenario: "allow", port, rate, seconds: OPEN_SECONDS }))!;
+        const { result: r, stalls } = await watchStalls(() =>
+          load.ask({ kind: "open", scenario: "allow", port, rate, seconds: OPEN_SECONDS }),
+        );
         await checkLog(`open loop ${rate}/s`, r.answered);
         const passes = r.p99 <= CAPACITY_P99_MS;
         rows.push({
@@ -633,7 +678,7 @@ async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
           perSecond: r.timed / r.seconds,
           p50: r.p50,
           p99: r.p99,
-          note: passes ? "p99 ≤ 100 ms" : "p99 > 100 ms",
+          note: `${passes ? "p99 ≤ 100 ms" : "p99 > 100 ms"}; ${stalls}`,
         });
         console.error(`  capacity ${rate}/s: p99 ${f2(r.p99)}`);
         if (!passes) break;

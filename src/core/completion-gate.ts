@@ -5,7 +5,8 @@ import { randomId } from "./crypto/index.ts";
 import type { Deps } from "./deps.ts";
 import { mayEnrollAsNewUser } from "./enrollment-rule.ts";
 import { evaluateLockout } from "./lockout.ts";
-import type { AuthFactor, FactorClass, GatedAllow } from "./model.ts";
+import type { Application, AuthFactor, FactorClass, GatedAllow, UserStatus } from "./model.ts";
+import type { CompletionState } from "./ports.ts";
 
 /** A factor that checked out, about to become a login. */
 export interface Completion {
@@ -61,7 +62,10 @@ export type CompletionVerdict =
  * passcodes (verifyPasscode), push answers (answerPush) and users in bypass status (preauthenticate).
  */
 export async function completeAuthentication(tx: Deps, c: Completion): Promise<CompletionVerdict> {
-  const verdict = await decide(tx, c);
+  // One read: the user, the class's lockout state (its row lock taken, a no-op when the caller holds it: nothing
+  // changes it until commit) and the application.
+  const state = await tx.store.readCompletionState(c.userId ?? "", c.factorClass, c.applicationId);
+  const verdict = await decide(tx, c, state);
   const line = {
     id: randomId("AL"),
     at: c.now,
@@ -85,16 +89,49 @@ export async function completeAuthentication(tx: Deps, c: Completion): Promise<C
   return verdict;
 }
 
-async function decide(tx: Deps, c: Completion): Promise<CompletionVerdict> {
+/**
+ * The gate for an OTP login decided on a state the caller presumes instead of re-reading it (read earlier, or
+ * cached): the user as found, a clear failure counter, the application as given. The same decision as
+ * completeAuthentication's on that state; on allow, `commit` writes the code's one-time write and this allow line
+ * in one conditional statement that applies only if that state still holds (Store.commitOTPAllow). Anything but
+ * an applied allow is "stale": nothing was written, and the caller takes the ordinary path, which reads
+ * everything in its transaction (a deny is always decided and logged there).
+ */
+export async function completeAuthenticationOnPresumedState(
+  deps: Deps,
+  c: Completion & { userId: string; factorClass: FactorClass },
+  presumed: { userStatus: UserStatus; application: Application | null },
+  commit: (line: GatedAllow) => Promise<boolean>,
+): Promise<"allow" | "stale"> {
+  const state: CompletionState = {
+    user: { status: presumed.userStatus },
+    lockout: { userId: c.userId, factorClass: c.factorClass, failures: 0, lastFailureAt: null },
+    application: c.applicationId === null ? null : (presumed.application ?? undefined),
+  };
+  if ((await decide(deps, c, state)).result !== "allow") return "stale";
+  const line = {
+    id: randomId("AL"),
+    at: c.now,
+    userId: c.userId,
+    username: c.username.slice(0, 256),
+    applicationId: c.applicationId,
+    factor: c.factor,
+    result: "allow",
+    reason: c.reason,
+    ip: c.ip,
+    txid: c.txid,
+    node: deps.nodeName,
+  } as GatedAllow;
+  return (await commit(line)) ? "allow" : "stale";
+}
+
+async function decide(tx: Deps, c: Completion, state: CompletionState): Promise<CompletionVerdict> {
   const deny = (reason: GateDenyReason, retryAt: number | null = null): CompletionVerdict => ({
     result: "deny",
     reason,
     retryAt,
   });
   const newUser = c.factor === "none" && c.reason === "allow_unenrolled_user";
-  // One read: the user, the class's lockout state (its row lock taken, a no-op when the caller holds it: nothing
-  // changes it until commit) and the application.
-  const state = await tx.store.readCompletionState(c.userId ?? "", c.factorClass, c.applicationId);
   const user = c.userId === null ? undefined : state.user;
   if (c.userId !== null && !user) return deny("user_deleted");
   if (c.userId === null && !newUser) return deny("user_deleted");

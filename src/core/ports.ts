@@ -11,6 +11,7 @@ import type {
   Device,
   DeviceActivation,
   FactorClass,
+  GatedAllow,
   LockoutState,
   LoginSession,
   LoginSessionStatus,
@@ -44,6 +45,25 @@ export interface CompletionState {
   lockout: LockoutState | null;
   /** Null when no application was asked for; undefined: it was deleted. */
   application: Application | null | undefined;
+}
+
+/**
+ * An OTP allow decided on a state read earlier or cached (Store.commitOTPAllow): the credential's one-time write
+ * and the gate's allow line, applied only if everything the decision rested on is still so.
+ */
+export interface OTPAllowWrite {
+  userId: string;
+  /** The user was found by this canonical name (from a cache): it must still be theirs, uncontested. */
+  canonicalName: string | null;
+  /** The factor class whose failure counter must still be clear (nothing to reset). */
+  factorClass: FactorClass;
+  /** The application the gate checked: it must be active and unchanged since (same updated_at and policy). */
+  application: Pick<Application, "id" | "updatedAt" | "policy"> | null;
+  /** The credential as the code was matched against it: it must be unchanged (status, secret, counter, step, drift). */
+  credential: Pick<OTPCredential, "id" | "secretSealed" | "counter" | "lastStep" | "drift">;
+  /** What the credential becomes: the next counter (HOTP), or the step used and the drift learned (TOTP). */
+  next: { counter: number; lastStep: number | null; drift: number };
+  line: GatedAllow;
 }
 
 /** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */
@@ -313,6 +333,11 @@ export interface Store extends SmsGuardStore {
   consumeTOTPStep(id: string, step: number, drift: number): Promise<boolean>;
   /** Move an HOTP counter past `matched`: succeeds only if the stored counter is still ≤ matched (B1). */
   consumeHOTPCounter(id: string, matched: number): Promise<boolean>;
+  /**
+   * The one-time write of an OTP code and the completion gate's allow line, only if the state the allow was
+   * decided on still holds (OTPAllowWrite): one statement on PostgreSQL. False: nothing was written.
+   */
+  commitOTPAllow(write: OTPAllowWrite): Promise<boolean>;
   /** Activate a pending enrolment, recording the confirming step/counter; false if expired or already done. */
   activateOTPCredential(
     id: string,

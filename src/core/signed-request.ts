@@ -1,5 +1,5 @@
 // Duo request signing (duo-compat §1): parse the Authorization header and date, build every canonical-request variant, verify in constant time.
-import { constantTimeEqual, type HashAlgorithm, hmacHex, sha512Hex } from "./crypto/index.ts";
+import { equalBytesSameLength, type HashAlgorithm, hmacHex, sha512Hex } from "./crypto/index.ts";
 import type { Secret } from "./secret.ts";
 
 /** The canonical-request variants of duo-compat §1.2. */
@@ -273,6 +273,12 @@ export function verifyDuoSignature(
     ]),
   ];
   const candidates: Array<{ variant: SignatureVariant; text: string }> = [];
+  // v4 and v5 lines: the body's hash and the canonical headers, the same for every host and parameter line.
+  const bodyHash =
+    parts.date !== null && credentials.algorithm === "SHA512"
+      ? sha512Hex(parts.jsonBody ?? new Uint8Array())
+      : "";
+  const headerLine = bodyHash === "" ? "" : canonicalDuoHeaders(parts.headers);
   for (const host of hosts) {
     for (const params of paramLines) {
       const lines = [method, host, parts.path, params];
@@ -283,12 +289,8 @@ export function verifyDuoSignature(
       const dated = [parts.date, ...lines];
       if (parts.jsonBody === null) candidates.push({ variant: "v2", text: dated.join("\n") });
       if (credentials.algorithm !== "SHA512") continue;
-      const bodyHash = sha512Hex(parts.jsonBody ?? new Uint8Array());
       if (parts.jsonBody !== null) candidates.push({ variant: "v4", text: [...dated, bodyHash].join("\n") });
-      candidates.push({
-        variant: "v5",
-        text: [...dated, bodyHash, canonicalDuoHeaders(parts.headers)].join("\n"),
-      });
+      candidates.push({ variant: "v5", text: [...dated, bodyHash, headerLine].join("\n") });
     }
   }
   const key = secret.reveal();
@@ -300,10 +302,13 @@ export function verifyDuoSignature(
     dateBytes === null || c.variant === "L"
       ? c.text
       : Buffer.concat([dateBytes, Buffer.from(c.text.slice(parts.date!.length), "utf8")]);
+  // The digest's length follows from the algorithm (public): a signature of another length matches nothing, and
+  // one of the same length is compared byte for byte in constant time.
+  const given = Buffer.from(credentials.signature, "latin1");
   let matched: SignatureVariant | undefined;
   for (const c of candidates) {
-    if (constantTimeEqual(hmacHex(credentials.algorithm, key, message(c)), credentials.signature))
-      matched ??= c.variant;
+    const expected = Buffer.from(hmacHex(credentials.algorithm, key, message(c)), "latin1");
+    if (expected.length === given.length && equalBytesSameLength(expected, given)) matched ??= c.variant;
   }
   if (!matched) return { ok: false, problem: "bad_signature" };
   if (signedAt !== null && Math.abs(now - signedAt) > SIGNATURE_WINDOW_MS)

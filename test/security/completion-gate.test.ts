@@ -67,17 +67,20 @@ const EXPECTED: Record<string, Record<Change, string>> = {
   },
 };
 
-/** The same services over a store that applies `change` just before the login's transaction: "while pending". */
+/**
+ * The same services over a store that applies `change` just before the login's writes: its transaction, or the one
+ * conditional statement of a login decided on what the node read before (commitOTPAllow): "while pending".
+ */
 function servicesWithChangeAtCompletion(t: TestContext, change: () => Promise<void>) {
   let pending: (() => Promise<void>) | null = change;
   const store = new Proxy(t.store, {
     get(target, prop) {
-      if (prop === "transaction")
-        return async (fn: (tx: Store) => Promise<unknown>) => {
+      if (prop === "transaction" || prop === "commitOTPAllow")
+        return async (arg: never) => {
           const run = pending;
           pending = null;
           if (run) await run();
-          return target.transaction(fn);
+          return (target[prop] as (a: never) => Promise<unknown>).call(target, arg);
         };
       const value = Reflect.get(target, prop, target);
       return typeof value === "function" ? value.bind(target) : value;

@@ -1,7 +1,11 @@
 // The one passcode use case: whatever was typed (app code, token code, SMS code, bypass or rescue code), find out which and verify it once.
 
 import { allowsMethod, effectivePolicy } from "../application-policy.ts";
-import { completeAuthentication, type GateDenyReason } from "../completion-gate.ts";
+import {
+  completeAuthentication,
+  completeAuthenticationOnPresumedState,
+  type GateDenyReason,
+} from "../completion-gate.ts";
 import { randomBytes, randomHex, randomId } from "../crypto/index.ts";
 import { audit, type Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
@@ -9,10 +13,11 @@ import { evaluateLockout, minutesUntil } from "../lockout.ts";
 import type { Application, AuthFactor, FactorClass, User } from "../model.ts";
 import { generateHOTP } from "../otp/hotp.ts";
 import { classifyPasscode } from "../passcode.ts";
+import { type LoginCache, loginCacheOf } from "./login-cache.ts";
 import { notify } from "./notify.ts";
 import { clampDrift, matchOTP } from "./otp-credentials.ts";
 import { hasLiveLoginCode, matchLoginSMSCode, reportLoginCodeUsed } from "./sms-passcodes.ts";
-import { findUser } from "./users.ts";
+import { findUser, resolveIdentifier } from "./users.ts";
 
 export interface PasscodeAttempt {
   username: string;
@@ -119,9 +124,44 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
   const shape = classifyPasscode(attempt.passcode, deps.policy.bypass.digits);
   const factorClass = FACTOR_CLASS[shape.kind];
   const app = attempt.application ?? null;
-  const user =
-    attempt.user ??
-    (typeof attempt.username === "string" ? await findUser(deps, attempt.username) : undefined);
+  // An app or token code, for no prompt login, that cannot be a text-message code: decided on what this node read
+  // before when that still holds (allowOnCachedState), else in the transaction below.
+  const cache =
+    shape.kind === "otp" &&
+    attempt.loginSessionId === undefined &&
+    typeof attempt.username === "string" &&
+    !(shape.value.length === deps.policy.sms.codeDigits && (deps.messaging?.sms.length ?? 0) > 0)
+      ? loginCacheOf(deps.store)
+      : undefined;
+  let user = attempt.user;
+  let cachedName: string | null = null;
+  if (!user && typeof attempt.username === "string") {
+    const key = resolveIdentifier(deps, attempt.username);
+    const cached = key === undefined ? undefined : cache?.users.get(key);
+    if (cached && key !== undefined) {
+      user = cached;
+      cachedName = key;
+    } else if (key !== undefined) {
+      user = await deps.store.findUserByIdentifier(key);
+      if (cache && user && user.status !== "disabled" && user.usernameCanonical === key)
+        cache.users.set(key, user);
+    }
+  }
+  if (cache && user && user.status !== "disabled" && shape.kind === "otp") {
+    const outcome = await allowOnCachedState(deps, cache, {
+      user,
+      cachedName,
+      username: attempt.username,
+      code: shape.value,
+      app,
+      ip: attempt.ip ?? null,
+      txid,
+      now,
+    });
+    if (outcome) return outcome;
+    // Decided below on what the transaction reads: a user from the cache is looked up again.
+    if (cachedName !== null) user = await findUser(deps, attempt.username);
+  }
 
   if (!user || user.status === "disabled") {
     burnOTPWork();
@@ -298,6 +338,102 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
     if (!match) return fail("invalid_passcode", "rescue");
     return succeed("rescue", match.id, await store.consumeRescueCode(match.id, now));
   });
+}
+
+/**
+ * The common login, decided without a transaction: the code matched against the user's credentials as this node
+ * last read them, the completion gate's decision on the user as found, a clear failure counter and the application
+ * as given, and one conditional write (Store.commitOTPAllow: on PostgreSQL one statement, one round trip) that uses
+ * the code and logs the allow only if all of that still holds. Undefined when the code matches no cached credential
+ * or anything changed since (the cache entries are then dropped): the caller decides in its transaction, as before,
+ * and every deny is decided and logged there.
+ */
+async function allowOnCachedState(
+  deps: Deps,
+  cache: LoginCache,
+  a: {
+    user: User;
+    cachedName: string | null;
+    username: string;
+    code: string;
+    app: Application | null;
+    ip: string | null;
+    txid: string;
+    now: number;
+  },
+): Promise<PasscodeOutcome | undefined> {
+  const { user, app } = a;
+  let credentials = cache.credentials.get(user.id);
+  const fresh = credentials === undefined;
+  if (!credentials) {
+    credentials = await deps.store.listUsableOTPCredentials(user.id);
+    cache.credentials.set(user.id, credentials);
+  }
+  for (const [i, c] of credentials.entries()) {
+    const m = matchOTP(deps.keyring, c, a.code, a.now, {
+      totpWindow: deps.policy.totp.window,
+      hotpLookAhead: deps.policy.hotp.lookAhead,
+    });
+    if (!m) continue;
+    // The credential as matched, taken now: the write must find it so, whatever this node does meanwhile.
+    const matched = {
+      id: c.id,
+      secretSealed: c.secretSealed,
+      counter: c.counter,
+      lastStep: c.lastStep,
+      drift: c.drift,
+    };
+    const next =
+      m.type === "totp"
+        ? {
+            counter: c.counter,
+            lastStep: m.match.step,
+            drift: clampDrift(m.match.offset, deps.policy.totp.maxDrift),
+          }
+        : { counter: m.counter + 1, lastStep: c.lastStep, drift: c.drift };
+    const factor: AuthFactor = c.kind === "token" ? "token" : c.type;
+    const verdict = await completeAuthenticationOnPresumedState(
+      deps,
+      {
+        userId: user.id,
+        username: a.username,
+        applicationId: app?.id ?? null,
+        factor,
+        factorClass: "otp",
+        reason: "valid_passcode",
+        ip: a.ip,
+        txid: a.txid,
+        now: a.now,
+      },
+      { userStatus: user.status, application: app },
+      (line) =>
+        deps.store.commitOTPAllow({
+          userId: user.id,
+          canonicalName: a.cachedName,
+          factorClass: "otp",
+          application: app && { id: app.id, updatedAt: app.updatedAt, policy: app.policy },
+          credential: matched,
+          next,
+          line,
+        }),
+    );
+    if (verdict === "stale") {
+      cache.forget(user);
+      return undefined;
+    }
+    if (cache.credentials.get(user.id) === credentials) credentials[i] = { ...c, ...next };
+    return {
+      result: "allow",
+      factor,
+      userId: user.id,
+      txid: a.txid,
+      reason: "valid_passcode",
+      matchedId: c.id,
+    };
+  }
+  // A credential added since (on any node) is not in a list read before: the next login reads the list again.
+  if (!fresh) cache.credentials.delete(user.id);
+  return undefined;
 }
 
 /** Spend about as much effort as checking a code, so refusals without a check are not faster (A5). */

@@ -1,6 +1,6 @@
 // OTP credentials: soft and hardware tokens, each step or counter consumed by one conditional write.
 import type { OTPCredential, OTPStatus } from "../../core/model.ts";
-import type { OTPQuery } from "../../core/ports.ts";
+import type { OTPAllowWrite, OTPQuery } from "../../core/ports.ts";
 import { fromOTP, toOTP } from "../rows.ts";
 import { connectionOf, guard, hot, StoreContext } from "../store-context.ts";
 import type { OTPCredentialsTable } from "../tables.ts";
@@ -21,6 +21,43 @@ const Q = {
     "otp_consume_counter",
     "update otp_credentials set counter = ? where id = ? and status = 'active' and counter <= ?",
   ),
+};
+
+/**
+ * A login whose state the caller presumed (OTPAllowWrite): the conditions under which its writes apply. The user
+ * exists and is not disabled (and, when looked up by name, still has it, uncontested); the factor class's counter
+ * is clear; the application is as read (active, same updated_at and policy); the credential is exactly as matched.
+ */
+const PRESUMED_STATE =
+  "exists (select 1 from users u where u.id = ? and u.status <> 'disabled' " +
+  "and (cast(? as text) is null or (u.username_canonical = ? " +
+  "and not exists (select 1 from username_collisions where canonical = ?))) " +
+  "and not exists (select 1 from lockouts l where l.user_id = u.id and l.factor_class = ? " +
+  "and (l.failures <> 0 or l.last_failure_at is not null)) " +
+  "and (cast(? as text) is null or exists (select 1 from applications a " +
+  "where a.id = ? and a.status = 'active' and a.updated_at = ? and a.policy_json = ?)))";
+/** The credential's write, only if it is exactly as the code was matched against it. */
+const CREDENTIAL_WRITE =
+  "update otp_credentials set counter = ?, last_step = ?, drift = ? " +
+  "where id = ? and user_id = ? and status = 'active' and secret_sealed = ? and counter = ? " +
+  "and last_step is not distinct from ? and drift = ?";
+const AUTH_LOG_COLUMNS =
+  "insert into auth_log (id, at, user_id, username, application_id, factor, result, reason, ip, txid, node) ";
+
+const ALLOW = {
+  // PostgreSQL: one statement, one round trip; the line is inserted only if the credential was written.
+  postgres: hot(
+    "otp_allow",
+    `with c as (${CREDENTIAL_WRITE} and ${PRESUMED_STATE} returning id) ${AUTH_LOG_COLUMNS}` +
+      "select cast(? as text), cast(? as bigint), cast(? as text), cast(? as text), cast(? as text), " +
+      "cast(? as text), 'allow', cast(? as text), cast(? as text), cast(? as text), cast(? as text) from c returning id",
+  ),
+  // SQLite runs no write inside WITH: the credential's conditional write, then the line, in one transaction.
+  sqliteCredential: hot(
+    "otp_allow_credential",
+    `${CREDENTIAL_WRITE.replace("is not distinct from", "is")} and ${PRESUMED_STATE}`,
+  ),
+  sqliteLine: hot("otp_allow_line", `${AUTH_LOG_COLUMNS}values (?, ?, ?, ?, ?, ?, 'allow', ?, ?, ?, ?)`),
 };
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
@@ -91,6 +128,55 @@ export abstract class OTPCredentialRecords extends StoreContext {
 
   async consumeHOTPCounter(id: string, matched: number): Promise<boolean> {
     return (await this.hotChanges(Q.consumeCounter, [matched + 1, id, matched])) === 1;
+  }
+
+  async commitOTPAllow(w: OTPAllowWrite): Promise<boolean> {
+    const c = w.credential;
+    const credential = [
+      w.next.counter,
+      w.next.lastStep,
+      w.next.drift,
+      c.id,
+      w.userId,
+      c.secretSealed,
+      c.counter,
+      c.lastStep,
+      c.drift,
+    ];
+    const state = [
+      w.userId,
+      w.canonicalName,
+      w.canonicalName,
+      w.canonicalName,
+      w.factorClass,
+      w.application?.id ?? null,
+      w.application?.id ?? null,
+      w.application?.updatedAt ?? null,
+      w.application ? JSON.stringify(w.application.policy) : null,
+    ];
+    const l = w.line;
+    const line = [
+      l.id,
+      l.at,
+      l.userId,
+      l.username,
+      l.applicationId,
+      l.factor,
+      l.reason,
+      l.ip,
+      l.txid,
+      l.node,
+    ];
+    if (!this.sqlite)
+      return (await this.hotRows(ALLOW.postgres, [...credential, ...state, ...line])).length === 1;
+    const write = async (tx: OTPCredentialRecords) => {
+      if ((await tx.hotChanges(ALLOW.sqliteCredential, [...credential, ...state])) !== 1) return false;
+      await tx.hotChanges(ALLOW.sqliteLine, line);
+      return true;
+    };
+    return this.inTransaction
+      ? write(this)
+      : this.transaction((tx) => write(tx as unknown as OTPCredentialRecords));
   }
 
   async activateOTPCredential(

@@ -1,0 +1,64 @@
+// What a passcode login reads about its user and keeps for the next one, per store (per node): the user found by a
+// canonical name, and the user's usable OTP credentials (sealed secrets, as stored).
+//
+// Nothing here is trusted on its own. A login decided on cached state commits through Store.commitOTPAllow, whose
+// one statement applies only if the user, the counter, the application and the credential are still as cached;
+// otherwise nothing is written, the entries are dropped, and the login takes the ordinary path. A change made on
+// another node (a credential removed or used, a user disabled, renamed or deleted) is therefore honoured at once.
+
+import type { OTPCredential, User } from "../model.ts";
+import type { Store } from "../ports.ts";
+
+/** Users kept per node: the least recently used go first. */
+const LIMIT = 10_000;
+
+class Bounded<V> {
+  readonly #entries = new Map<string, V>();
+
+  get(key: string): V | undefined {
+    const value = this.#entries.get(key);
+    if (value !== undefined) {
+      // Most recently used last.
+      this.#entries.delete(key);
+      this.#entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: string, value: V): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, value);
+    if (this.#entries.size > LIMIT) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+}
+
+export class LoginCache {
+  /** By canonical name: only users found under their own name (not an alias or an e-mail). */
+  readonly users = new Bounded<User>();
+  /** By user id: the credentials listUsableOTPCredentials returned, updated by this node's own allows. */
+  readonly credentials = new Bounded<OTPCredential[]>();
+
+  forget(user: User): void {
+    this.users.delete(user.usernameCanonical);
+    this.credentials.delete(user.id);
+  }
+}
+
+const caches = new WeakMap<Store, LoginCache>();
+
+/** The cache of a store (the runtime's own, not a transaction's). */
+export function loginCacheOf(store: Store): LoginCache {
+  let cache = caches.get(store);
+  if (!cache) {
+    cache = new LoginCache();
+    caches.set(store, cache);
+  }
+  return cache;
+}
