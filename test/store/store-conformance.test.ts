@@ -729,7 +729,11 @@ for (const dialect of await dialects()) {
       assert.equal(await store.consumeSMSCode("SC1", T + 3), false, "a revoked code is dead");
       await store.insertSMSCode(code("SC2", T + 10));
       assert.equal((await store.latestSMSCode(u.id, "login"))?.id, "SC2");
-      assert.equal((await store.latestSMSCode(u.id, "login"))?.loginSessionId, "LS-prompt", "the prompt login kept");
+      assert.equal(
+        (await store.latestSMSCode(u.id, "login"))?.loginSessionId,
+        "LS-prompt",
+        "the prompt login kept",
+      );
       assert.equal(await store.consumeSMSCode("SC2", T + 300_010), false, "an expired code is dead");
       await store.insertSMSCode(code("SC3", T + 20));
       const racers = await Promise.all(Array.from({ length: 16 }, () => store.consumeSMSCode("SC3", T + 30)));
