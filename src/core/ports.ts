@@ -630,11 +630,12 @@ export interface Store extends SmsGuardStore {
   setLoginSessionPush(id: string, pushTxid: string, now: number): Promise<boolean>;
   /**
    * Pending → allowed, for this user, while unexpired: inside the transaction in which the completion gate
-   * allowed the factor. False when the session ended, expired, or belongs to another user.
+   * allowed the factor. False when the session ended, expired, or belongs to another user. `userId` null: a
+   * session for a username nobody has (a new user the application lets in without a factor).
    */
   allowLoginSession(
     id: string,
-    userId: string,
+    userId: string | null,
     completion: { factor: string; txid: string; at: number },
   ): Promise<boolean>;
   /** The same for the pending session waiting on this push (none: false). */

@@ -324,6 +324,19 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
     } finally {
       await context.close();
     }
+    // A username Twofold does not know is let in too (as the Auth API's preauth does); the id_token names it.
+    const unknown = await newContext("en");
+    try {
+      const login = await startLogin(unknown.page, "visitor", allowKeys);
+      await unknown.page.waitForURL(`${s.app.origin}/callback?**`);
+      const query = await s.app.callback(login.state);
+      const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(query.get("duo_code")!, "visitor");
+      assert.equal(result.preferred_username, "visitor");
+      assert.equal(result.auth_context.reason, "allow_unenrolled_user");
+      assert.equal(result.auth_context.user.name, "visitor");
+    } finally {
+      await unknown.context.close();
+    }
     // The same user on an application whose policy is enroll is asked to set up a factor instead.
     const other = await newContext("en");
     try {

@@ -97,7 +97,6 @@ for (const dialect of await dialects()) {
         ["allow", "carl"],
         ["enroll", "dee"],
         ["deny", "dee"],
-        ["allow", "nobody"],
       ] as const) {
         const handle = await start(policy, username);
         assert.deepEqual(
@@ -107,6 +106,27 @@ for (const dialect of await dialects()) {
         );
         assert.equal((await t.services.openPromptLogin(handle, { touch: false }))?.session.status, "pending");
       }
+    });
+
+    test("allow: a username nobody has is let in too (as preauth does), its id_token naming the username", async () => {
+      const handle = await start("allow", "newcomer");
+      assert.deepEqual(await t.services.allowPromptNewUser(handle, { ip: null }), { result: "allow" });
+      const login = await t.services.openPromptLogin(handle, { touch: false });
+      assert.deepEqual([login?.session.status, login?.session.userId], ["allowed", null]);
+      const line = await t.store.findAuthLogByTxid(login!.session.authTxid!);
+      assert.deepEqual(
+        [line?.reason, line?.userId, line?.username],
+        ["allow_unenrolled_user", null, "newcomer"],
+      );
+      // On an application that enrols or denies new users, nobody unknown is let in.
+      for (const policy of ["enroll", "deny"] as const)
+        assert.deepEqual(await t.services.allowPromptNewUser(await start(policy, "newcomer"), { ip: null }), {
+          result: "none",
+        });
+      // A username taken after the login started: that login lets nobody in (log in again).
+      const late = await start("allow", "latecomer");
+      await t.services.createUser(ADMIN, { username: "latecomer" });
+      assert.deepEqual(await t.services.allowPromptNewUser(late, { ip: null }), { result: "none" });
     });
 
     test("a backup is offered only after a login whose first factor was set up in it", async () => {

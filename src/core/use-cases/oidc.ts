@@ -301,15 +301,16 @@ async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenRes
   if (session.applicationId !== app.id) return invalidGrant("code issued to another client");
   if (p["redirect_uri"] !== session.redirectURI)
     return invalidGrant("redirect_uri differs from the authorize request's");
+  // A session with no user completes only as a new user the application let in without a factor (`none`).
   if (
     session.status !== "redeemed" ||
-    session.userId === null ||
+    (session.userId === null && session.factor !== "none") ||
     session.factor === null ||
     session.authAt === null
   )
     return invalidGrant("login not completed");
-  const user = await deps.store.getUser(session.userId);
-  if (!user) return invalidGrant("user deleted since the login");
+  const user = session.userId === null ? null : await deps.store.getUser(session.userId);
+  if (session.userId !== null && !user) return invalidGrant("user deleted since the login");
 
   const iat = Math.floor(now / 1000);
   const authTime = Math.floor(session.authAt / 1000);
@@ -340,9 +341,9 @@ async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenRes
       reason: (factor === "none" ? noFactorReason : undefined) ?? DUO_REASON[factor] ?? "valid_passcode",
       factor: DUO_FACTOR[factor],
       alias: "",
-      email: user.email,
+      email: user?.email ?? null,
       ood_software: null,
-      user: { name: user.username, key: user.id, groups: [] },
+      user: { name: user?.username ?? session.username, key: user?.id ?? null, groups: [] },
       application: { name: app.name, key: app.id },
       auth_device: { ip: null, location, name: null },
       access_device: { ip, location, hostname: null, epkey: null },

@@ -11,6 +11,7 @@ import type { LoginSession } from "../model.ts";
 import { isFrameLogin } from "./frame-login.ts";
 import { openPromptLogin, promptEnrollment, requireLogin } from "./prompt-login.ts";
 import { createDeviceActivation, type DeviceActivationTicket } from "./push.ts";
+import { findUser } from "./users.ts";
 import {
   beginWebAuthnRegistration,
   type CeremonyStart,
@@ -27,8 +28,8 @@ export type PromptNewUserAllow =
   | { result: "deny"; reason: GateDenyReason };
 
 /**
- * New-user policy `allow` (Duo's "allow access without 2FA"): a user who never had a second factor is let in
- * without one, through the completion gate (which checks the policy and the enrolment rule again), logged as
+ * New-user policy `allow` (Duo's "allow access without 2FA"): a user who never had a second factor — or a username
+ * Twofold does not know, as the Auth API's preauth lets in — is let in without one, through the completion gate (which checks the policy and the enrolment rule again), logged as
  * `allow_unenrolled_user` with factor `none`; the login session is allowed in the same transaction.
  */
 export async function allowPromptNewUser(
@@ -39,16 +40,21 @@ export async function allowPromptNewUser(
   const { session, application, user } = await requireLogin(deps, handle);
   const policy = effectivePolicy(deps.policy, application);
   if (policy.newUserPolicy !== "allow" || application.status !== "active") return { result: "none" };
-  // A login the application named nobody for has no user to allow its session for (the not-enrolled page).
-  if (!user || user.status === "disabled" || session.userId !== user.id) return { result: "none" };
-  // A user whose factors were removed waits for an administrator's reset (CISA AA22-074A).
-  if (!(await mayEnrollAsNewUser(deps.store, user.id))) return { result: "none" };
+  if (user) {
+    if (user.status === "disabled" || session.userId !== user.id) return { result: "none" };
+    // A user whose factors were removed waits for an administrator's reset (CISA AA22-074A).
+    if (!(await mayEnrollAsNewUser(deps.store, user.id))) return { result: "none" };
+  } else if (session.userId !== null || (await findUser(deps, session.username))) {
+    // A username nobody had when the login started, and nobody has now (created meanwhile: log in again).
+    return { result: "none" };
+  }
+  const userId = user?.id ?? null;
   const now = deps.clock.now();
   const txid = randomHex(16);
   return deps.store.transaction(async (store) => {
     const tx: Deps = { ...deps, store };
     const verdict = await completeAuthentication(tx, {
-      userId: user.id,
+      userId,
       username: session.username,
       applicationId: application.id,
       factor: "none",
@@ -59,7 +65,7 @@ export async function allowPromptNewUser(
       now,
     });
     if (verdict.result === "deny") return { result: "deny", reason: verdict.reason };
-    if (!(await store.allowLoginSession(session.id, user.id, { factor: "none", txid, at: now })))
+    if (!(await store.allowLoginSession(session.id, userId, { factor: "none", txid, at: now })))
       throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
     return { result: "allow" };
   });

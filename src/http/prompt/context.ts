@@ -164,6 +164,13 @@ export async function loadPrompt(
       error: false,
       actions: [{ label: t.continueToApp(app), post: `${base}/finish`, primary: true }],
     });
+  if (
+    !login.user &&
+    status === "pending" &&
+    !options.enrolling &&
+    (await letNewUserIn(runtime, request, reply))
+  )
+    return undefined;
   if (!login.user || login.user.status === "disabled")
     return show({
       title: t.cantLogInTitle,
@@ -193,14 +200,7 @@ export async function loadPrompt(
       sendPage(reply, EnrollStartPage({ chrome: page.chrome, view: enrollChoices(runtime, base) }), security);
       return undefined;
     }
-    // New-user policy `allow`: in without a factor, through the completion gate, then back to the application.
-    if (!options.enrolling) {
-      const let_in = await runtime.services.allowPromptNewUser(handle, { ip: request.ip });
-      if (let_in.result === "allow") {
-        await completeLogin(runtime, request, reply);
-        return undefined;
-      }
-    }
+    if (!options.enrolling && (await letNewUserIn(runtime, request, reply))) return undefined;
     return show({
       title: t.cantLogInTitle,
       message: methods.allowed.length < 2 ? t.noMethods(app) : t.notEnrolled,
@@ -209,6 +209,21 @@ export async function loadPrompt(
     });
   }
   return { ctx: { handle, base, login, page, security, userAgent }, methods };
+}
+
+/**
+ * New-user policy `allow`: a user who never had a factor (or a username nobody has) goes in without one, through the
+ * completion gate, then back to the application. True when the answer was sent.
+ */
+async function letNewUserIn(
+  runtime: ServiceRuntime,
+  request: FastifyRequest<{ Params: HandleParams }>,
+  reply: FastifyReply,
+): Promise<boolean> {
+  const allowed = await runtime.services.allowPromptNewUser(request.params.handle, { ip: request.ip });
+  if (allowed.result !== "allow") return false;
+  await completeLogin(runtime, request, reply);
+  return true;
 }
 
 /** Enrolment's first page: the app (recommended), or this device or a security key where WebAuthn is set up. */

@@ -116,7 +116,7 @@ export abstract class LoginSessionRecords extends StoreContext {
 
   async allowLoginSession(
     id: string,
-    userId: string,
+    userId: string | null,
     c: { factor: string; txid: string; at: number },
   ): Promise<boolean> {
     const r = await guard(() =>
@@ -124,7 +124,7 @@ export abstract class LoginSessionRecords extends StoreContext {
         .updateTable("login_sessions")
         .set({ status: "allowed", factor: c.factor, auth_txid: c.txid, auth_at: c.at })
         .where("id", "=", id)
-        .where("user_id", "=", userId)
+        .where((eb) => (userId === null ? eb("user_id", "is", null) : eb("user_id", "=", userId)))
         .where("status", "=", "pending")
         .where("expires_at", ">", c.at)
         .executeTakeFirst(),
