@@ -262,5 +262,19 @@ for (const dialect of await dialects()) {
       assert.equal(status?.gateway, "json-provider");
       assert.equal(status?.lastError, "delivery_failed");
     });
+
+    test("a final callback that overtakes the record of its send is matched a moment later", async () => {
+      // The JSON provider's next id is known: its final status arrives before Twofold has sent anything.
+      const next = `msg-${provider.sent.length + 1}`;
+      assert.equal(await provider.postJSON(next, "delivery_failed"), 200);
+      t.clock.advance(60_000);
+      const sent = await t.runtime.services.sendPhoneVerification(ADMIN, phoneId);
+      assert.ok(sent.sent);
+      assert.equal(provider.sent.at(-1)?.id, next);
+      await Promise.all(provider.callbacks.splice(0));
+      const status = await statusOf(sent.sent ? sent.messageId : "", "undelivered");
+      assert.equal(status?.status, "undelivered");
+      assert.equal(status?.lastError, "delivery_failed");
+    });
   });
 }
