@@ -733,7 +733,8 @@ export const ConfigSchema = T.Object(
       {
         enabled: T.Boolean({
           default: true,
-          description: "Delete expired rows on a timer while serving (twofold db prune does it once)",
+          description:
+            "Delete expired rows and send token-loan reminders on a timer while serving (twofold db prune deletes once)",
         }),
         intervalSeconds: Seconds(900, 10, 86400, "How often each node prunes (±20% jitter)"),
         batchSize: T.Integer({

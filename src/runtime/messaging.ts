@@ -1,4 +1,4 @@
-// Builds the SMS gateways and the SMTP mail transport from configuration, and runs the outbox on every serving node.
+// Builds the SMS gateways and the mail transport from configuration (the demo's inbox in `serve --demo`), and reads HTTP gateways' delivery receipts; the outbox runs as a job of the node's one scheduler (housekeeping.ts).
 import { DemoInboxMailTransport } from "../adapters/mail/demo-inbox-mail.ts";
 import { SMTPMailTransport } from "../adapters/mail/smtp-mail.ts";
 import { type DemoInbox, DemoInboxSMSGateway } from "../adapters/sms/demo-inbox.ts";

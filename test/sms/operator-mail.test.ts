@@ -138,6 +138,22 @@ for (const dialect of await dialects()) {
       assert.equal((await mailsFrom(start + 4, start + 6)).length, 2);
     });
 
+    test("one new alert raised ten times at once on two nodes: one e-mail per operator; marks pruned after a day", async () => {
+      const start = smtp.received.length;
+      const alert = breakerAlert(t.clock.now(), "+8526000");
+      const queued = await Promise.all(
+        Array.from({ length: 5 }, () => [
+          t.runtime.services.queueOperatorAlertMail(alert),
+          nodeB.queueOperatorAlertMail(alert),
+        ]).flat(),
+      );
+      assert.equal(queued.filter(Boolean).length, 1);
+      assert.equal((await mailsFrom(start, start + 2)).length, 2);
+      t.clock.advance(DAY + HOUR);
+      const report = await t.runtime.services.pruneExpiredRows();
+      assert.ok((report.steps.find((s) => s.name === "message marks")?.deleted ?? 0) >= 1);
+    });
+
     test("a lent token: the borrower is reminded when it falls due and once more when overdue, once each across two nodes", async () => {
       const { services } = t.runtime;
       await services.importTokens(ADMIN, [

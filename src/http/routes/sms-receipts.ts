@@ -33,10 +33,39 @@ export function registerSmsReceiptRoutes(app: FastifyInstance, runtime: ServiceR
         request.log.warn({ gateway: request.params.gateway, code: reading.code }, "SMS receipt refused");
         throw new TwofoldError(reading.code, reading.message);
       }
-      // An interim status (queued, sent), or a receipt for a message already settled (a provider's retry).
-      if (!reading.receipt) return { status: "ignored" as const };
-      const recorded = await runtime.services.recordDeliveryReceipt(reading.receipt);
-      return { status: recorded ? ("recorded" as const) : ("ignored" as const) };
+      // An interim status (queued, sent) changes nothing.
+      const receipt = reading.receipt;
+      if (!receipt) return { status: "ignored" as const };
+      if (await runtime.services.recordDeliveryReceipt(receipt)) return { status: "recorded" as const };
+      // Settled already (a provider's retry), or no send of that id recorded yet: a fast provider's callback can
+      // overtake the sending node's record of the send by a few milliseconds. Tried again shortly, in the background.
+      retryLater(runtime, receipt, request.log);
+      return { status: "ignored" as const };
     },
   );
+}
+
+/** Delays before an unmatched final receipt is tried again (the send's record is a commit away). */
+const RETRY_MS = [1000, 5000];
+
+function retryLater(
+  runtime: ServiceRuntime,
+  receipt: Parameters<ServiceRuntime["services"]["recordDeliveryReceipt"]>[0],
+  log: { warn(fields: Record<string, unknown>, message: string): void },
+  attempt = 0,
+): void {
+  const delay = RETRY_MS[attempt];
+  if (delay === undefined) return;
+  const timer = setTimeout(() => {
+    runtime.services
+      .recordDeliveryReceipt(receipt)
+      .then((recorded) => {
+        if (!recorded) retryLater(runtime, receipt, log, attempt + 1);
+      })
+      .catch((err: unknown) =>
+        log.warn({ err, gateway: receipt.gateway }, "a delivery receipt could not be recorded"),
+      );
+  }, delay);
+  // A pending retry never keeps a stopping process alive.
+  timer.unref();
 }
