@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join, resolve } from "node:path";
@@ -155,8 +155,22 @@ async function timeExit(args: string[]): Promise<number> {
   return elapsed;
 }
 
+/** Main-thread CPU time each serve scenario had used when its first /health answer arrived (Linux only). */
+const cpuSamples = new Map<string, number[]>();
+
+/** CPU time the process's main thread has run, in ms (/proc/PID/task/PID/schedstat), or undefined off Linux. */
+function mainThreadCPU(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    if (!readdirSync(`/proc/${pid}/task`).includes(String(pid))) return undefined;
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Milliseconds from spawning the server until its first GET /health is answered (the address comes from its stdout). */
-async function timeFirstAnswer(args: string[]): Promise<number> {
+async function timeFirstAnswer(args: string[], label: string): Promise<number> {
   const began = performance.now();
   const { child, output } = start(args);
   const exited = once(child, "exit");
@@ -181,7 +195,9 @@ async function timeFirstAnswer(args: string[]): Promise<number> {
         .on("error", reject);
     });
     const elapsed = performance.now() - began;
+    const cpu = mainThreadCPU(child.pid);
     if (status !== 200) throw new Error(`/health answered ${status}`);
+    if (cpu !== undefined) cpuSamples.set(label, [...(cpuSamples.get(label) ?? []), cpu]);
     return elapsed;
   } finally {
     child.kill("SIGTERM");
@@ -189,7 +205,7 @@ async function timeFirstAnswer(args: string[]): Promise<number> {
   }
 }
 
-const measure = (s: Scenario) => (s.kind === "exit" ? timeExit(s.args) : timeFirstAnswer(s.args));
+const measure = (s: Scenario) => (s.kind === "exit" ? timeExit(s.args) : timeFirstAnswer(s.args, s.label));
 
 const samples = new Map<string, number[]>(SCENARIOS.map((s) => [s.label, []]));
 /** Each round's time over its baseline's time in the same round (load on the machine changes between rounds). */
@@ -201,6 +217,7 @@ try {
     await measure(s).catch((error: unknown) => {
       if (!(error instanceof Hung)) throw error;
     });
+  cpuSamples.clear();
   for (let round = 0; round < ROUNDS; round++) {
     // Interleaved, starting one further along each round, so a busy moment falls on every scenario alike.
     for (let i = 0; i < SCENARIOS.length; i++) {
@@ -252,4 +269,24 @@ for (const s of SCENARIOS) {
       `${ratio === undefined ? "1×" : `${ratio.toFixed(2)}×`} | ` +
       `${s.baseline ? `${quantile(ratios.get(s.label)!, 0.5).toFixed(2)}×` : "1×"} | ${target} |`,
   );
+}
+// CPU is less moved by a busy machine than wall time (a start waiting for a core uses none): the same comparison.
+const cpuMedian = (label: string) => {
+  const xs = cpuSamples.get(label);
+  return xs && xs.length > 0 ? quantile(xs, 0.5) : undefined;
+};
+const servers = SCENARIOS.filter((s) => s.kind === "serve" && cpuMedian(s.label) !== undefined);
+if (servers.length > 0) {
+  console.log(
+    "\nMain thread's CPU time when the first /health answer arrived (/proc/PID/task/PID/schedstat):\n",
+  );
+  console.log("| scenario | median ms | min ms | ÷ baseline (medians) |");
+  console.log("|---|---:|---:|---:|");
+  for (const s of servers) {
+    const base = s.baseline ? cpuMedian(s.baseline.label) : undefined;
+    console.log(
+      `| ${s.label} | ${ms(cpuMedian(s.label)!)} | ${ms(Math.min(...cpuSamples.get(s.label)!))} | ` +
+        `${base === undefined ? "1×" : `${(cpuMedian(s.label)! / base).toFixed(2)}×`} |`,
+    );
+  }
 }
