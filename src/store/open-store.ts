@@ -269,7 +269,9 @@ setInterval(() => {
     Atomics.store(flag, 0, 1);
     // Readers are not paused, and may keep it waiting: give up soon and try again next time.
     db.pragma("busy_timeout = " + workerData.truncateWaitMs);
-    try { db.pragma("wal_checkpoint(TRUNCATE)"); } finally {
+    // Busy: copy the rest while the writer waits (little, after the passive run), so its next transaction rewinds
+    // the WAL; journal_size_limit trims the file on that commit. Quiet: empty the file now.
+    try { db.pragma(idle ? "wal_checkpoint(TRUNCATE)" : "wal_checkpoint(PASSIVE)"); } finally {
       db.pragma("busy_timeout = 5000");
       Atomics.store(flag, 0, 0);
       Atomics.notify(flag, 0);
