@@ -218,13 +218,16 @@ function openSqlite(options: StoreOptions): OpenedStore {
 
 /**
  * The WAL's bound. Passive checkpoints alone never finish while the server writes steadily (each one copies the
- * frames written so far while new ones arrive), and the WAL is only rewound from its start after a checkpoint
- * copied everything: it grew by hundreds of MiB a minute under load. So, off the request path, in a thread with
- * its own connection: a passive checkpoint every quarter second (it copies without blocking anyone), and past
- * `truncateBytes` a TRUNCATE checkpoint, which copies the rest (little, after the passive ones) and empties the file; it waits `truncateWaitMs` at most
- * for a moment without readers or writers, then gives up until the next interval. A writer that commits group after group would never leave it the gap it waits for, so it raises a shared
- * flag first: the connection finishes the group under way and starts the next once the flag is down, or after
- * `pauseMs` at most (SqliteConnection). `journal_size_limit` also truncates the file whenever SQLite rewinds it.
+ * frames written so far while new ones arrive), and the WAL is only rewound from its start by a transaction that
+ * begins after a checkpoint copied everything: it grew by hundreds of MiB a minute under load. So, off the request
+ * path, in a thread with its own connection: a passive checkpoint every quarter second (it copies without blocking
+ * anyone); once the WAL's frames since its last rewind pass `truncateBytes` (or the file twice that), the thread
+ * raises a shared flag, and the connection finishes the group under way and starts the next once the flag is down
+ * (or after `pauseMs` at most: SqliteConnection), waiting without blocking its event loop. Meanwhile a passive
+ * checkpoint copies the little left, so the writer's next transaction rewinds the WAL, and `journal_size_limit`
+ * trims the file on that commit. Once the server is quiet, a TRUNCATE empties the file (waiting `truncateWaitMs`
+ * at most for readers). A checkpoint never takes the write lock while the writer may want it: the writer would
+ * wait in SQLite's busy handler, which blocks its event loop.
  */
 export const WAL_POLICY = {
   intervalMs: 250,
