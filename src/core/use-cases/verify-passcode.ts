@@ -117,6 +117,11 @@ const FACTOR_CLASS = {
  *    the same transaction: it re-reads user, application, lock and policy, resets the counter and logs the
  *    outcome (A4, B1, C4). A failed conditional write is a replay and a deny.
  * 4. Otherwise count the failure; reaching the limit is audited and the user notified (G3).
+ *
+ * Before that transaction, an app or token code is first matched against the user's credentials as this node last
+ * read them (allowOnCachedState): a match with a clear failure counter is completed by the gate on that state and
+ * committed by one conditional statement that applies only if nothing it rested on changed since. Anything else
+ * (no match, a change, failures on record) takes the transaction above; no deny is decided on cached state.
  */
 export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Promise<PasscodeOutcome> {
   const txid = attempt.txid ?? randomHex(16);
