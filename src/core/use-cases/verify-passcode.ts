@@ -129,13 +129,12 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
   const shape = classifyPasscode(attempt.passcode, deps.policy.bypass.digits);
   const factorClass = FACTOR_CLASS[shape.kind];
   const app = attempt.application ?? null;
-  // An app or token code, for no prompt login, that cannot be a text-message code: decided on what this node read
-  // before when that still holds (allowOnCachedState), else in the transaction below.
+  // A code of the app-or-token shape, for no prompt login: an allow is decided on what this node read before when
+  // that still holds (allowOnCachedState), else in the transaction below. The same code may also be a live text
+  // message's: the transaction, too, tries the user's app and token credentials first and completes with the one
+  // that matches while the otp class is clear, whatever the text-message code's state.
   const cache =
-    shape.kind === "otp" &&
-    attempt.loginSessionId === undefined &&
-    typeof attempt.username === "string" &&
-    !(shape.value.length === deps.policy.sms.codeDigits && (deps.messaging?.sms.length ?? 0) > 0)
+    shape.kind === "otp" && attempt.loginSessionId === undefined && typeof attempt.username === "string"
       ? loginCacheOf(deps.store)
       : undefined;
   let user = attempt.user;
