@@ -331,7 +331,7 @@ class LoadGenerator {
 // ---------------------------------------------------------------- counting statements and round trips
 
 /** --statement-times: time spent in each SQLite statement (its text), run by run. */
-const statementTimes = new Map<string, { count: number; ms: number }>();
+const statementTimes = new Map<string, { count: number; ms: number; max: number }>();
 /** Statements SQLite ran (every better-sqlite3 run/get/all/iterate and exec) and commits among them. */
 const sqliteCount = { statements: 0, commits: 0 };
 {
@@ -349,9 +349,11 @@ const sqliteCount = { statements: 0, commits: 0 };
         try {
           return original.apply(this, a);
         } finally {
-          const entry = statementTimes.get(this.source) ?? { count: 0, ms: 0 };
+          const entry = statementTimes.get(this.source) ?? { count: 0, ms: 0, max: 0 };
+          const ms = performance.now() - t0;
           entry.count++;
-          entry.ms += performance.now() - t0;
+          entry.ms += ms;
+          entry.max = Math.max(entry.max, ms);
           statementTimes.set(this.source, entry);
         }
       }
@@ -376,9 +378,11 @@ const sqliteCount = { statements: 0, commits: 0 };
       return exec.call(this, source);
     } finally {
       if (values["statement-times"]) {
-        const entry = statementTimes.get(source) ?? { count: 0, ms: 0 };
+        const entry = statementTimes.get(source) ?? { count: 0, ms: 0, max: 0 };
+        const ms = performance.now() - t0;
         entry.count++;
-        entry.ms += performance.now() - t0;
+        entry.ms += ms;
+        entry.max = Math.max(entry.max, ms);
         statementTimes.set(source, entry);
       }
     }
@@ -632,6 +636,8 @@ async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
       );
     }
     if (SECTIONS.has("open")) {
+      // --statement-times: from here on, the open-loop cells only (their longest statements are the stalls).
+      statementTimes.clear();
       const b = (await load.ask({
         kind: "open",
         scenario: "bare",
@@ -869,12 +875,14 @@ async function benchMain(): Promise<void> {
   console.log("");
   for (const c of checks) console.log(`- ${c}`);
   if (values["statement-times"]) {
-    console.log("\nSQLite statements by total time (the whole run, setup included):\n");
-    console.log("| statement | runs | total ms | µs each |");
-    console.log("|---|---:|---:|---:|");
+    console.log(
+      `\nSQLite statements by total time (${SECTIONS.has("open") ? "from the open loop on" : "the whole run, setup included"}):\n`,
+    );
+    console.log("| statement | runs | total ms | µs each | longest ms |");
+    console.log("|---|---:|---:|---:|---:|");
     for (const [source, t] of [...statementTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25))
       console.log(
-        `| ${source.replace(/\s+/g, " ").slice(0, 140)} | ${t.count} | ${t.ms.toFixed(0)} | ${((t.ms / t.count) * 1000).toFixed(1)} |`,
+        `| ${source.replace(/\s+/g, " ").slice(0, 140)} | ${t.count} | ${t.ms.toFixed(0)} | ${((t.ms / t.count) * 1000).toFixed(1)} | ${t.max.toFixed(1)} |`,
       );
   }
 }

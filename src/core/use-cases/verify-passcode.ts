@@ -117,6 +117,11 @@ const FACTOR_CLASS = {
  *    the same transaction: it re-reads user, application, lock and policy, resets the counter and logs the
  *    outcome (A4, B1, C4). A failed conditional write is a replay and a deny.
  * 4. Otherwise count the failure; reaching the limit is audited and the user notified (G3).
+ *
+ * Before that transaction, an app or token code is first matched against the user's credentials as this node last
+ * read them (allowOnCachedState): a match with a clear failure counter is completed by the gate on that state and
+ * committed by one conditional statement that applies only if nothing it rested on changed since. Anything else
+ * (no match, a change, failures on record) takes the transaction above; no deny is decided on cached state.
  */
 export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Promise<PasscodeOutcome> {
   const txid = attempt.txid ?? randomHex(16);
@@ -124,13 +129,12 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
   const shape = classifyPasscode(attempt.passcode, deps.policy.bypass.digits);
   const factorClass = FACTOR_CLASS[shape.kind];
   const app = attempt.application ?? null;
-  // An app or token code, for no prompt login, that cannot be a text-message code: decided on what this node read
-  // before when that still holds (allowOnCachedState), else in the transaction below.
+  // A code of the app-or-token shape, for no prompt login: an allow is decided on what this node read before when
+  // that still holds (allowOnCachedState), else in the transaction below. The same code may also be a live text
+  // message's: the transaction, too, tries the user's app and token credentials first and completes with the one
+  // that matches while the otp class is clear, whatever the text-message code's state.
   const cache =
-    shape.kind === "otp" &&
-    attempt.loginSessionId === undefined &&
-    typeof attempt.username === "string" &&
-    !(shape.value.length === deps.policy.sms.codeDigits && (deps.messaging?.sms.length ?? 0) > 0)
+    shape.kind === "otp" && attempt.loginSessionId === undefined && typeof attempt.username === "string"
       ? loginCacheOf(deps.store)
       : undefined;
   let user = attempt.user;
