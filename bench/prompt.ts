@@ -3,12 +3,14 @@
 // runs in a child process by default, so the server's own cost is what is measured; `--load in-process` runs it in
 // the server's process as before, and `--load child,in-process` shows both. Per flow: the requests the server
 // answered, SQLite statements and commits, and the server process's CPU time (child load only).
-// Usage: npm run bench:prompt [-- --seconds 3 --users 64 --concurrency 1,16 --load child,in-process --repeat 1]
+// Usage: npm run bench:prompt [-- --seconds 3 --users 64 --concurrency 1,16 --load child,in-process --repeat 1
+//        --statements --profile /tmp/prompt]
 import { type ChildProcess, fork } from "node:child_process";
 import diagnostics from "node:diagnostics_channel";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
+import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +32,8 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "1,16" },
     load: { type: "string", default: "child,in-process" },
     repeat: { type: "string", default: "1" },
+    statements: { type: "boolean", default: false },
+    profile: { type: "string" },
     "load-child": { type: "boolean", default: false },
   },
 });
@@ -257,6 +261,8 @@ class LoadChild {
 
 /** Requests this process's HTTP servers began answering, statements SQLite ran and commits among them. */
 const counted = { requests: 0, statements: 0, commits: 0 };
+/** --statements: how often each statement ran, by its text (reset before each flow cell). */
+const bySource = new Map<string, number>();
 function countServerWork(): void {
   diagnostics.subscribe("http.server.request.start", () => {
     counted.requests++;
@@ -270,6 +276,7 @@ function countServerWork(): void {
       ...a: unknown[]
     ) {
       counted.statements++;
+      if (values.statements) bySource.set(this.source, (bySource.get(this.source) ?? 0) + 1);
       // An explicit COMMIT, or a write outside a transaction (it commits on its own).
       if (
         /^\s*(commit|end)\b/i.test(this.source) ||
@@ -285,6 +292,7 @@ function countServerWork(): void {
   const exec = databaseProto["exec"] as (s: string) => unknown;
   databaseProto["exec"] = function (this: unknown, source: string) {
     counted.statements++;
+    if (values.statements) bySource.set(source, (bySource.get(source) ?? 0) + 1);
     if (/^\s*(commit|end)\b/i.test(source)) counted.commits++;
     return exec.call(this, source);
   };
@@ -374,6 +382,12 @@ async function main(): Promise<void> {
   const loadavg: number[][] = [os.loadavg()];
   const child = LoadChild.start();
   const inProcess = makeLoad(setup);
+  // --profile: the server's CPU profile during each flow cell with the load in the child (open in Chrome DevTools).
+  const profiler = new Session();
+  if (values.profile) {
+    profiler.connect();
+    await profiler.post("Profiler.enable");
+  }
   try {
     await child.ask({ kind: "setup", setup });
     for (let round = 0; round < REPEAT; round++)
@@ -381,12 +395,21 @@ async function main(): Promise<void> {
         for (const load of LOADS)
           for (const scenario of ["bare", "flow"] as const) {
             const before = { ...counted };
+            bySource.clear();
+            const profiling = values.profile && load === "child" && scenario === "flow";
+            if (profiling) await profiler.post("Profiler.start");
             const cpu = process.cpuUsage();
             const cell =
               load === "child"
                 ? (await child.ask({ kind: "run", scenario, inFlight, counters }))!
                 : await inProcess.run(scenario, inFlight, counters);
             const used = process.cpuUsage(cpu);
+            if (profiling) {
+              const { profile } = await profiler.post("Profiler.stop");
+              const file = `${values.profile}-${inFlight}-${round}.cpuprofile`;
+              writeFileSync(file, JSON.stringify(profile));
+              console.log(`server profile of the flows (${inFlight} in flight): ${file}`);
+            }
             counters = cell.counters;
             const per = (n: number) => n / cell.ops;
             rows.push({
@@ -400,6 +423,13 @@ async function main(): Promise<void> {
               cpuMs: per((used.user + used.system) / 1000),
             });
             loadavg.push(os.loadavg());
+            if (values.statements && scenario === "flow") {
+              console.log(`\nstatements per flow (${load}, ${inFlight} in flight):`);
+              for (const [source, n] of [...bySource].sort((a, b) => b[1] - a[1]))
+                console.log(
+                  `${(n / cell.ops).toFixed(2).padStart(6)}  ${source.replace(/\s+/g, " ").slice(0, 160)}`,
+                );
+            }
           }
   } finally {
     await child.close();
