@@ -107,7 +107,10 @@ const OPENED_SECRETS_MAX = 4096;
 /** The client secret's UTF-8 bytes, the HS512 key: opened once per sealed value, not on every request. */
 function secretKey(deps: Pick<Deps, "keyring">, app: Application): Uint8Array {
   let opened = openedSecrets.get(deps.keyring);
-  if (!opened) openedSecrets.set(deps.keyring, (opened = new Map()));
+  if (!opened) {
+    opened = new Map();
+    openedSecrets.set(deps.keyring, opened);
+  }
   const known = opened.get(app.id);
   if (known?.sealed === app.secretSealed) return known.key;
   const key = new Uint8Array(Buffer.from(openApplicationSecret(deps, app).reveal(), "utf8"));
