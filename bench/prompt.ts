@@ -1,12 +1,23 @@
 // bench/prompt: complete Universal Prompt flows per second (authorize → passcode in the prompt → token), over HTTPS, as
-// Duo's Node SDK makes them, beside bare Fastify in the same run. Usage: npm run bench:prompt [-- --seconds 3]
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// Duo's Node SDK makes them, beside bare Fastify in the same run. The load (the SDK signing its JWTs, the HTTPS client)
+// runs in a child process by default, so the server's own cost is what is measured; `--load in-process` runs it in
+// the server's process as before, and `--load child,in-process` shows both. Per flow: the requests the server
+// answered, SQLite statements and commits, and the server process's CPU time (child load only).
+// Usage: npm run bench:prompt [-- --seconds 3 --users 64 --concurrency 1,16 --load child,in-process --repeat 1
+//        --statements --profile /tmp/prompt]
+import { type ChildProcess, fork } from "node:child_process";
+import diagnostics from "node:diagnostics_channel";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
+import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Client } from "@duosecurity/duo_universal";
+import BetterSqlite3 from "better-sqlite3";
 import fastify from "fastify";
 import { randomBytes } from "../src/core/crypto/index.ts";
 import { generateHOTP } from "../src/core/otp/hotp.ts";
@@ -19,21 +30,51 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "3" },
     users: { type: "string", default: "64" },
     concurrency: { type: "string", default: "1,16" },
+    load: { type: "string", default: "child,in-process" },
+    repeat: { type: "string", default: "1" },
+    statements: { type: "boolean", default: false },
+    profile: { type: "string" },
+    "load-child": { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(values.seconds);
 const USERS = Number(values.users);
 const CONCURRENCY = String(values.concurrency).split(",").map(Number);
+const LOADS = String(values.load).split(",") as Array<"child" | "in-process">;
+const REPEAT = Number(values.repeat);
 const ADMIN = { name: "bench" };
+const REDIRECT = "https://portal.example.edu/callback";
 
-const dir = mkdtempSync(join(tmpdir(), "twofold-bench-prompt-"));
-const certs = makeCertificates(dir, {
-  caName: "bench CA",
-  commonName: "localhost",
-  subjectAltName: "DNS:localhost",
-});
-const ca = readFileSync(certs.ca);
-const agent = new https.Agent({ ca, keepAlive: true, maxSockets: 256 });
+type Scenario = "bare" | "flow";
+type Step = "sdk" | "authorize" | "passcode" | "token";
+
+interface Setup {
+  ca: string;
+  bareURL: string;
+  host: string;
+  clientId: string;
+  clientSecret: string;
+  users: Array<{ name: string; keyHex: string; counter: number }>;
+}
+
+interface Cell {
+  ops: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  /** Median ms of each step of a flow. */
+  steps: Record<Step, number>;
+  /** Each user's next HOTP counter, handed back so the other load mode goes on from there. */
+  counters: number[];
+}
+
+type ToLoad =
+  | { kind: "setup"; setup: Setup }
+  | { kind: "run"; scenario: Scenario; inFlight: number; counters: number[] }
+  | { kind: "close" };
+type FromLoad = { kind: "ready" } | { kind: "result"; cell: Cell } | { kind: "failed"; error: string };
+
+// ---------------------------------------------------------------- the load: the SDK and the HTTPS client
 
 interface Reply {
   status: number;
@@ -41,224 +82,397 @@ interface Reply {
   body: string;
 }
 
-function request(url: string, method: string, form?: Record<string, string>): Promise<Reply> {
-  const body = form ? new URLSearchParams(form).toString() : undefined;
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method,
-        agent,
-        headers: body ? { "content-type": "application/x-www-form-urlencoded" } : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            location: res.headers.location,
-            body: Buffer.concat(chunks).toString("utf8"),
-          }),
-        );
-      },
+/** The client side of the bench, wherever it runs: the bare POST and one complete flow, timed step by step. */
+function makeLoad(setup: Setup) {
+  const agent = new https.Agent({ ca: setup.ca, keepAlive: true, maxSockets: 256 });
+  const client = new Client({
+    clientId: setup.clientId,
+    clientSecret: setup.clientSecret,
+    apiHost: setup.host,
+    redirectUrl: REDIRECT,
+  });
+  (client as unknown as { axios: { defaults: { httpsAgent: unknown } } }).axios.defaults.httpsAgent = agent;
+  const sdk = client as unknown as { createJwtPayload(aud: string): Promise<string> };
+  const users = setup.users.map((u) => ({ ...u, key: Buffer.from(u.keyHex, "hex") }));
+
+  function request(url: string, method: string, form?: Record<string, string>): Promise<Reply> {
+    const body = form ? new URLSearchParams(form).toString() : undefined;
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        url,
+        { method, agent, headers: body ? { "content-type": "application/x-www-form-urlencoded" } : {} },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              location: res.headers.location,
+              body: Buffer.concat(chunks).toString("utf8"),
+            }),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  const steps: Record<Step, number[]> = { sdk: [], authorize: [], passcode: [], token: [] };
+  const timed = async <T>(step: Step, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await f();
+    } finally {
+      steps[step].push(performance.now() - t0);
+    }
+  };
+
+  /** One login as an application and its user make it: authorize, the prompt's passcode form, the code exchange. */
+  async function flow(worker: number, inFlight: number, round: { n: number }): Promise<void> {
+    // Each worker owns every inFlight-th user, so one user's codes arrive in order.
+    const slots = Math.floor(users.length / inFlight);
+    const user = users[worker + inFlight * (round.n++ % slots)]!;
+    const state = client.generateState();
+    const url = await timed("sdk", () => client.createAuthUrl(user.name, state));
+    const authorize = await timed("authorize", () => request(url, "GET"));
+    if (authorize.status !== 302 || !authorize.location?.startsWith("/prompt/"))
+      throw new Error(`authorize: ${authorize.status}`);
+    const code = generateHOTP({ key: user.key, algorithm: "SHA1", digits: 6 }, user.counter++);
+    const passcode = await timed("passcode", () =>
+      request(`https://${setup.host}${authorize.location}/passcode`, "POST", { passcode: code }),
     );
-    req.on("error", reject);
-    req.end(body);
+    const back = passcode.location ? new URL(passcode.location) : undefined;
+    const duoCode = back?.searchParams.get("duo_code");
+    if (passcode.status !== 303 || !duoCode)
+      throw new Error(`passcode: ${passcode.status} ${passcode.body.slice(0, 200)}`);
+    const assertion = await timed("sdk", () => sdk.createJwtPayload(`https://${setup.host}/oauth/v1/token`));
+    const token = await timed("token", () =>
+      request(`https://${setup.host}/oauth/v1/token`, "POST", {
+        grant_type: "authorization_code",
+        code: duoCode,
+        redirect_uri: REDIRECT,
+        client_id: setup.clientId,
+        client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion: assertion,
+      }),
+    );
+    if (token.status !== 200 || !token.body.includes('"id_token"'))
+      throw new Error(`token: ${token.status} ${token.body}`);
+  }
+
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+  /** Closed loop: `inFlight` workers, each sending its next operation as soon as the last one is answered. */
+  async function run(scenario: Scenario, inFlight: number, counters: number[]): Promise<Cell> {
+    if (users.length < inFlight) throw new Error("--users must be at least the concurrency");
+    users.forEach((u, i) => {
+      u.counter = counters[i]!;
+    });
+    for (const list of Object.values(steps)) list.length = 0;
+    const rounds = Array.from({ length: inFlight }, () => ({ n: 0 }));
+    const op =
+      scenario === "bare"
+        ? () => request(setup.bareURL, "POST", { a: "b" }).then(() => undefined)
+        : (w: number) => flow(w, inFlight, rounds[w]!);
+    const latencies: number[] = [];
+    const start = performance.now();
+    const deadline = start + SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: inFlight }, async (_, worker) => {
+        while (performance.now() < deadline) {
+          const t0 = performance.now();
+          await op(worker);
+          latencies.push(performance.now() - t0);
+        }
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    latencies.sort((a, b) => a - b);
+    const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+    return {
+      ops: latencies.length,
+      seconds,
+      p50: at(0.5),
+      p99: at(0.99),
+      steps: {
+        sdk: median(steps.sdk),
+        authorize: median(steps.authorize),
+        passcode: median(steps.passcode),
+        token: median(steps.token),
+      },
+      counters: users.map((u) => u.counter),
+    };
+  }
+
+  return { run, close: () => agent.destroy() };
+}
+
+/** The child process: waits for the setup, then runs each cell it is asked for. */
+async function childMain(): Promise<void> {
+  let load: ReturnType<typeof makeLoad> | undefined;
+  const reply = (m: FromLoad) => process.send!(m);
+  process.on("message", async (m: ToLoad) => {
+    try {
+      if (m.kind === "setup") {
+        load = makeLoad(m.setup);
+        reply({ kind: "ready" });
+      } else if (m.kind === "run")
+        reply({ kind: "result", cell: await load!.run(m.scenario, m.inFlight, m.counters) });
+      else {
+        load?.close();
+        process.disconnect();
+      }
+    } catch (error) {
+      reply({ kind: "failed", error: error instanceof Error ? error.message : String(error) });
+    }
   });
 }
 
-interface Row {
-  scenario: string;
-  inFlight: number;
-  ops: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-}
+class LoadChild {
+  private constructor(private readonly child: ChildProcess) {}
 
-async function drive(
-  scenario: string,
-  inFlight: number,
-  op: (worker: number) => Promise<void>,
-): Promise<Row> {
-  const latencies: number[] = [];
-  const start = performance.now();
-  const deadline = start + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: inFlight }, async (_, worker) => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        await op(worker);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
-  return {
-    scenario,
-    inFlight,
-    ops: latencies.length,
-    perSecond: latencies.length / seconds,
-    p50: at(0.5),
-    p99: at(0.99),
-  };
-}
-
-// Bare Fastify with the same TLS: one small form POST answered with JSON.
-const bare = fastify({ https: { cert: readFileSync(certs.cert), key: readFileSync(certs.key) } });
-bare.post("/echo", async () => ({ ok: true }));
-bare.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_r, b, done) =>
-  done(null, b),
-);
-await bare.listen({ host: "127.0.0.1", port: 0 });
-const bareURL = `https://localhost:${(bare.server.address() as AddressInfo).port}/echo`;
-
-// Twofold as deployed: production mode, a fresh SQLite file, TLS, info logs; HOTP tokens for the users.
-const t = await createTestRuntime({
-  systemClock: true,
-  overrides: {
-    mode: "production",
-    "server.host": "127.0.0.1",
-    "server.tls.cert": certs.cert,
-    "server.tls.key": certs.key,
-    "policy.throttle.enabled": false,
-  },
-});
-const server = await startServer(t.runtime);
-const host = `localhost:${new URL(server.url).port}`;
-const { services } = t.runtime;
-const created = await services.createApplication(ADMIN, {
-  name: "Bench Portal",
-  type: "web-sdk",
-  redirectURIs: ["https://portal.example.edu/callback"],
-  // No "Trust this browser?" step: the flow measured is authorize → passcode → token.
-  policy: { rememberDays: 0 },
-});
-const client = new Client({
-  clientId: created.application.id,
-  clientSecret: created.secretKey.reveal(),
-  apiHost: host,
-  redirectUrl: "https://portal.example.edu/callback",
-});
-(client as unknown as { axios: { defaults: { httpsAgent: unknown } } }).axios.defaults.httpsAgent = agent;
-const sdk = client as unknown as { createJwtPayload(aud: string): Promise<string> };
-const users: Array<{ name: string; key: Uint8Array; counter: number }> = [];
-for (let i = 0; i < USERS; i++) {
-  const name = `bench-${i}`;
-  const key = randomBytes(20);
-  await services.createUser(ADMIN, { username: name });
-  await services.importTokens(ADMIN, [
-    {
-      serial: `B-${i}`,
-      type: "hotp",
-      algorithm: "SHA1",
-      digits: 6,
-      period: null,
-      counter: 0,
-      secret: key,
-      manufacturer: null,
-      model: null,
-    },
-  ]);
-  await services.assignToken(ADMIN, `B-${i}`, name);
-  users.push({ name, key, counter: 0 });
-}
-
-/** Time spent in each step of the flows (ms), for the breakdown under the table. */
-const steps: Record<"sdk" | "authorize" | "passcode" | "token", number[]> = {
-  sdk: [],
-  authorize: [],
-  passcode: [],
-  token: [],
-};
-const timed = async <T>(step: keyof typeof steps, f: () => Promise<T>): Promise<T> => {
-  const t0 = performance.now();
-  try {
-    return await f();
-  } finally {
-    steps[step].push(performance.now() - t0);
+  static start(): LoadChild {
+    return new LoadChild(
+      fork(fileURLToPath(import.meta.url), [...process.argv.slice(2), "--load-child"], {
+        // The server's process may be profiled (--cpu-prof); the load's is not.
+        execArgv: process.execArgv.filter((a) => !a.startsWith("--cpu-prof")),
+      }),
+    );
   }
-};
 
-/** One login as an application and its user make it: authorize, the prompt's passcode form, the code exchange. */
-async function flow(worker: number, inFlight: number, round: { n: number }): Promise<void> {
-  // Each worker owns every inFlight-th user, so one user's codes arrive in order.
-  const slots = Math.floor(USERS / inFlight);
-  const user = users[worker + inFlight * (round.n++ % slots)]!;
-  const state = client.generateState();
-  const url = await timed("sdk", () => client.createAuthUrl(user.name, state));
-  const authorize = await timed("authorize", () => request(url, "GET"));
-  if (authorize.status !== 302 || !authorize.location?.startsWith("/prompt/"))
-    throw new Error(`authorize: ${authorize.status}`);
-  const code = generateHOTP({ key: user.key, algorithm: "SHA1", digits: 6 }, user.counter++);
-  const passcode = await timed("passcode", () =>
-    request(`https://${host}${authorize.location}/passcode`, "POST", { passcode: code }),
-  );
-  const back = passcode.location ? new URL(passcode.location) : undefined;
-  const duoCode = back?.searchParams.get("duo_code");
-  if (passcode.status !== 303 || !duoCode)
-    throw new Error(`passcode: ${passcode.status} ${passcode.body.slice(0, 200)}`);
-  const assertion = await timed("sdk", () => sdk.createJwtPayload(`https://${host}/oauth/v1/token`));
-  const token = await timed("token", () =>
-    request(`https://${host}/oauth/v1/token`, "POST", {
-      grant_type: "authorization_code",
-      code: duoCode,
-      redirect_uri: "https://portal.example.edu/callback",
-      client_id: created.application.id,
-      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-      client_assertion: assertion,
-    }),
-  );
-  if (token.status !== 200 || !token.body.includes('"id_token"'))
-    throw new Error(`token: ${token.status} ${token.body}`);
+  async ask(m: ToLoad): Promise<Cell | undefined> {
+    const answer = once(this.child, "message") as Promise<[FromLoad]>;
+    this.child.send(m);
+    const [reply] = await answer;
+    if (reply.kind === "failed") throw new Error(`load: ${reply.error}`);
+    return reply.kind === "result" ? reply.cell : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || !this.child.connected) return;
+    const exited = once(this.child, "exit");
+    this.child.send({ kind: "close" } satisfies ToLoad);
+    await exited;
+  }
 }
 
-const rows: Row[] = [];
-const breakdown: string[] = [];
-try {
-  for (const inFlight of CONCURRENCY) {
-    if (USERS % inFlight !== 0 && USERS < inFlight)
-      throw new Error("--users must be at least the concurrency");
-    rows.push(
-      await drive("bare Fastify: form POST (baseline)", inFlight, () =>
-        request(bareURL, "POST", { a: "b" }).then(() => undefined),
-      ),
+// ---------------------------------------------------------------- what the server does (this process)
+
+/** Requests this process's HTTP servers began answering, statements SQLite ran and commits among them. */
+const counted = { requests: 0, statements: 0, commits: 0 };
+/** --statements: how often each statement ran, by its text (reset before each flow cell). */
+const bySource = new Map<string, number>();
+function countServerWork(): void {
+  diagnostics.subscribe("http.server.request.start", () => {
+    counted.requests++;
+  });
+  const probe = new BetterSqlite3(":memory:");
+  const statementProto = Object.getPrototypeOf(probe.prepare("select 1")) as Record<string, unknown>;
+  for (const name of ["run", "get", "all", "iterate"]) {
+    const original = statementProto[name] as (...a: unknown[]) => unknown;
+    statementProto[name] = function (
+      this: { source: string; reader: boolean; database: { inTransaction: boolean } },
+      ...a: unknown[]
+    ) {
+      counted.statements++;
+      if (values.statements) bySource.set(this.source, (bySource.get(this.source) ?? 0) + 1);
+      // An explicit COMMIT, or a write outside a transaction (it commits on its own).
+      if (
+        /^\s*(commit|end)\b/i.test(this.source) ||
+        (!this.reader &&
+          !this.database.inTransaction &&
+          !/^\s*(begin|savepoint|release|rollback|pragma)\b/i.test(this.source))
+      )
+        counted.commits++;
+      return original.apply(this, a);
+    };
+  }
+  const databaseProto = BetterSqlite3.prototype as unknown as Record<string, unknown>;
+  const exec = databaseProto["exec"] as (s: string) => unknown;
+  databaseProto["exec"] = function (this: unknown, source: string) {
+    counted.statements++;
+    if (values.statements) bySource.set(source, (bySource.get(source) ?? 0) + 1);
+    if (/^\s*(commit|end)\b/i.test(source)) counted.commits++;
+    return exec.call(this, source);
+  };
+  probe.close();
+}
+
+interface Row {
+  load: "child" | "in-process";
+  scenario: Scenario;
+  inFlight: number;
+  cell: Cell;
+  /** Per operation, in this process (the server's, plus the client's when the load is in-process). */
+  requests: number;
+  statements: number;
+  commits: number;
+  cpuMs: number;
+}
+
+async function main(): Promise<void> {
+  countServerWork();
+  const dir = mkdtempSync(join(tmpdir(), "twofold-bench-prompt-"));
+  const certs = makeCertificates(dir, {
+    caName: "bench CA",
+    commonName: "localhost",
+    subjectAltName: "DNS:localhost",
+  });
+
+  // Bare Fastify with the same TLS: one small form POST answered with JSON.
+  const bare = fastify({ https: { cert: readFileSync(certs.cert), key: readFileSync(certs.key) } });
+  bare.post("/echo", async () => ({ ok: true }));
+  bare.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_r, b, done) =>
+    done(null, b),
+  );
+  await bare.listen({ host: "127.0.0.1", port: 0 });
+
+  // Twofold as deployed: production mode, a fresh SQLite file, TLS, info logs; HOTP tokens for the users.
+  const t = await createTestRuntime({
+    systemClock: true,
+    overrides: {
+      mode: "production",
+      "server.host": "127.0.0.1",
+      "server.tls.cert": certs.cert,
+      "server.tls.key": certs.key,
+      "policy.throttle.enabled": false,
+    },
+  });
+  const server = await startServer(t.runtime);
+  const { services } = t.runtime;
+  const created = await services.createApplication(ADMIN, {
+    name: "Bench Portal",
+    type: "web-sdk",
+    redirectURIs: [REDIRECT],
+    // No "Trust this browser?" step: the flow measured is authorize → passcode → token.
+    policy: { rememberDays: 0 },
+  });
+  const setup: Setup = {
+    ca: readFileSync(certs.ca, "utf8"),
+    bareURL: `https://localhost:${(bare.server.address() as AddressInfo).port}/echo`,
+    host: `localhost:${new URL(server.url).port}`,
+    clientId: created.application.id,
+    clientSecret: created.secretKey.reveal(),
+    users: [],
+  };
+  for (let i = 0; i < USERS; i++) {
+    const name = `bench-${i}`;
+    const key = randomBytes(20);
+    await services.createUser(ADMIN, { username: name });
+    await services.importTokens(ADMIN, [
+      {
+        serial: `B-${i}`,
+        type: "hotp",
+        algorithm: "SHA1",
+        digits: 6,
+        period: null,
+        counter: 0,
+        secret: key,
+        manufacturer: null,
+        model: null,
+      },
+    ]);
+    await services.assignToken(ADMIN, `B-${i}`, name);
+    setup.users.push({ name, keyHex: Buffer.from(key).toString("hex"), counter: 0 });
+  }
+
+  let counters = setup.users.map(() => 0);
+  const rows: Row[] = [];
+  const loadavg: number[][] = [os.loadavg()];
+  const child = LoadChild.start();
+  const inProcess = makeLoad(setup);
+  // --profile: the server's CPU profile during each flow cell with the load in the child (open in Chrome DevTools).
+  const profiler = new Session();
+  if (values.profile) {
+    profiler.connect();
+    await profiler.post("Profiler.enable");
+  }
+  try {
+    await child.ask({ kind: "setup", setup });
+    for (let round = 0; round < REPEAT; round++)
+      for (const inFlight of CONCURRENCY)
+        for (const load of LOADS)
+          for (const scenario of ["bare", "flow"] as const) {
+            const before = { ...counted };
+            bySource.clear();
+            const profiling = values.profile && load === "child" && scenario === "flow";
+            if (profiling) await profiler.post("Profiler.start");
+            const cpu = process.cpuUsage();
+            const cell =
+              load === "child"
+                ? (await child.ask({ kind: "run", scenario, inFlight, counters }))!
+                : await inProcess.run(scenario, inFlight, counters);
+            const used = process.cpuUsage(cpu);
+            if (profiling) {
+              const { profile } = await profiler.post("Profiler.stop");
+              const file = `${values.profile}-${inFlight}-${round}.cpuprofile`;
+              writeFileSync(file, JSON.stringify(profile));
+              console.log(`server profile of the flows (${inFlight} in flight): ${file}`);
+            }
+            counters = cell.counters;
+            const per = (n: number) => n / cell.ops;
+            rows.push({
+              load,
+              scenario,
+              inFlight,
+              cell,
+              requests: per(counted.requests - before.requests),
+              statements: per(counted.statements - before.statements),
+              commits: per(counted.commits - before.commits),
+              cpuMs: per((used.user + used.system) / 1000),
+            });
+            loadavg.push(os.loadavg());
+            if (values.statements && scenario === "flow") {
+              console.log(`\nstatements per flow (${load}, ${inFlight} in flight):`);
+              for (const [source, n] of [...bySource].sort((a, b) => b[1] - a[1]))
+                console.log(
+                  `${(n / cell.ops).toFixed(2).padStart(6)}  ${source.replace(/\s+/g, " ").slice(0, 160)}`,
+                );
+            }
+          }
+  } finally {
+    await child.close();
+    inProcess.close();
+    await server.close();
+    await t.close();
+    await bare.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const load1 = loadavg.map((l) => l[0]!);
+  console.log(
+    `\nbench/prompt — ${SECONDS}s per cell, ${USERS} users with HOTP tokens, HTTPS, node ${process.version}, ` +
+      `${os.cpus().length} CPUs, ${new Date().toISOString()}, load average (1 min) ${Math.min(...load1).toFixed(1)}–${Math.max(...load1).toFixed(1)}\n`,
+  );
+  console.log(
+    "| load | in flight | scenario | operations | per second | p50 ms | p99 ms | ÷ bare | requests/op | SQL/op | commits/op | server CPU ms/op |",
+  );
+  console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  rows.forEach((r, i) => {
+    // The bare cell run just before this one, same load and concurrency.
+    const base = rows
+      .slice(0, i + 1)
+      .findLast((b) => b.load === r.load && b.inFlight === r.inFlight && b.scenario === "bare")!;
+    const perSecond = r.cell.ops / r.cell.seconds;
+    const ratio = perSecond / (base.cell.ops / base.cell.seconds);
+    const name =
+      r.scenario === "bare"
+        ? "bare Fastify: form POST (baseline)"
+        : "prompt flow: authorize → passcode → token";
+    const cpu = r.load === "child" ? r.cpuMs.toFixed(2) : `(${r.cpuMs.toFixed(2)} with client)`;
+    console.log(
+      `| ${r.load} | ${r.inFlight} | ${name} | ${r.cell.ops} | ${perSecond.toFixed(0)} | ${r.cell.p50.toFixed(2)} | ${r.cell.p99.toFixed(2)} | ${ratio.toFixed(3)} | ${r.requests.toFixed(2)} | ${r.statements.toFixed(1)} | ${r.commits.toFixed(2)} | ${cpu} |`,
     );
-    const workerRounds = Array.from({ length: inFlight }, () => ({ n: 0 }));
-    for (const list of Object.values(steps)) list.length = 0;
-    rows.push(
-      await drive("prompt flow: authorize → passcode → token", inFlight, (w) =>
-        flow(w, inFlight, workerRounds[w]!),
-      ),
-    );
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-    breakdown.push(
-      `${inFlight} in flight, median ms per step: ${Object.entries(steps)
-        .map(([k, xs]) => `${k} ${median(xs).toFixed(2)}`)
+  });
+  console.log("");
+  for (const r of rows.filter((x) => x.scenario === "flow"))
+    console.log(
+      `${r.load}, ${r.inFlight} in flight, median ms per step: ${Object.entries(r.cell.steps)
+        .map(([k, ms]) => `${k} ${ms.toFixed(2)}`)
         .join(", ")} (sdk: the SDK signing its two JWTs)`,
     );
-  }
-} finally {
-  await server.close();
-  await t.close();
-  await bare.close();
-  agent.destroy();
-  rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(
-  `\nbench/prompt — ${SECONDS}s per cell, ${USERS} users with HOTP tokens, HTTPS, node ${process.version}\n`,
-);
-console.log("| in flight | scenario | operations | per second | p50 ms | p99 ms | ÷ bare |");
-console.log("|---:|---|---:|---:|---:|---:|---:|");
-for (const r of rows) {
-  const base = rows.find((b) => b.inFlight === r.inFlight && b.scenario.startsWith("bare"))!;
-  console.log(
-    `| ${r.inFlight} | ${r.scenario} | ${r.ops} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.perSecond / base.perSecond).toFixed(3)} |`,
-  );
-}
-console.log("");
-for (const line of breakdown) console.log(line);
+if (values["load-child"]) await childMain();
+else await main();

@@ -359,6 +359,44 @@ for (const dialect of await dialects()) {
       const throttled = await t.services.verifyPromptPasscode(login.handle, { passcode: totp.codeAt(), ip });
       assert.equal(throttled.result, "throttled");
     });
+
+    test("a rotated client secret takes effect at once: the old secret signs nothing more, the new one does", async () => {
+      const totp = await enrollActiveTOTP(t, "hana");
+      const aud = `${ORIGIN}/oauth/v1/health_check`;
+      const check = (key: Uint8Array) =>
+        t.services.oidcHealthCheck({
+          params: { client_id: app.id, client_assertion: assertion(aud, {}, key) },
+          origins: [ORIGIN],
+        });
+      // The old secret in use: its requests and assertions check out.
+      assert.equal((await check(app.secret)).ok, true);
+      const before = await started("hana");
+      const old = app.secret;
+      const rotated = await t.services.rotateApplicationSecret(ADMIN, app.id);
+      app.secret = new Uint8Array(Buffer.from(rotated.reveal(), "utf8"));
+
+      assert.equal((await check(old)).ok, false);
+      const oldRequest = await authorize(requestJWT({ duo_uname: "hana" }, old));
+      assert.ok(!oldRequest.ok && oldRequest.error === "invalid_request", JSON.stringify(oldRequest));
+      assert.equal((await check(app.secret)).ok, true);
+
+      // A login begun before the rotation finishes; its code is exchanged under the new secret, and the id_token is
+      // signed with it.
+      assert.equal(
+        (await t.services.verifyPromptPasscode(before.handle, { passcode: totp.codeAt(), ip: null })).result,
+        "allow",
+      );
+      const { redirectURL } = await t.services.finishPromptLogin(before.handle);
+      const refused = await redeem(codeFrom(redirectURL), {
+        client_assertion: assertion(`${ORIGIN}/oauth/v1/token`, {}, old),
+      });
+      assert.equal(!refused.ok && refused.error, "invalid_client");
+      assert.ok((await started("hana")).ok, "a request signed with the new secret starts a login");
+      const token = await redeem(codeFrom(redirectURL));
+      assert.ok(token.ok, JSON.stringify(token));
+      assert.equal(verifyHS512(token.body.id_token, app.secret).ok, true);
+      assert.equal(verifyHS512(token.body.id_token, old).ok, false);
+    });
   });
 }
 

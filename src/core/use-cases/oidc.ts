@@ -97,8 +97,26 @@ async function webSDKApplication(deps: Deps, clientId: unknown): Promise<Applica
   return app?.type === "web-sdk" && app.status === "active" ? app : undefined;
 }
 
-function secretKey(deps: Deps, app: Application): Uint8Array {
-  return new Uint8Array(Buffer.from(openApplicationSecret(deps, app).reveal(), "utf8"));
+/**
+ * Opened client secrets, per keyring and application, each with the sealed value it came from: a secret rotated
+ * (or re-sealed under another key) no longer matches its sealed value and is opened afresh. Bounded; never logged.
+ */
+const openedSecrets = new WeakMap<object, Map<string, { sealed: string; key: Uint8Array }>>();
+const OPENED_SECRETS_MAX = 4096;
+
+/** The client secret's UTF-8 bytes, the HS512 key: opened once per sealed value, not on every request. */
+function secretKey(deps: Pick<Deps, "keyring">, app: Application): Uint8Array {
+  let opened = openedSecrets.get(deps.keyring);
+  if (!opened) {
+    opened = new Map();
+    openedSecrets.set(deps.keyring, opened);
+  }
+  const known = opened.get(app.id);
+  if (known?.sealed === app.secretSealed) return known.key;
+  const key = new Uint8Array(Buffer.from(openApplicationSecret(deps, app).reveal(), "utf8"));
+  if (opened.size >= OPENED_SECRETS_MAX) opened.clear();
+  opened.set(app.id, { sealed: app.secretSealed, key });
+  return key;
 }
 
 /**

@@ -4,7 +4,7 @@ import { allowsMethod } from "../application-policy.ts";
 import { randomHex, sha256Hex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
-import type { Application, LoginSession, PushStatus, User } from "../model.ts";
+import type { Application, AuthFactor, LoginSession, PushStatus, User } from "../model.ts";
 import { displayMaskedNumber } from "../phone-number.ts";
 import { checkEnrollmentEligibility, type EnrollmentEligibility } from "./enrollment-eligibility.ts";
 import { frameAuthResponse, isFrameLogin } from "./frame-login.ts";
@@ -49,7 +49,7 @@ export type PromptMethod = (typeof PROMPT_METHODS)[number] | (string & {});
 export async function openPromptLogin(
   deps: Deps,
   handle: string,
-  options: { touch?: boolean } = {},
+  options: { touch?: boolean; user?: boolean } = {},
 ): Promise<PromptLogin | undefined> {
   if (!/^[0-9a-f]{32}$/.test(handle)) return undefined;
   const session = await deps.store.getLoginSessionByHandle(sha256Hex(handle));
@@ -60,13 +60,25 @@ export async function openPromptLogin(
   let expired = session.expiresAt <= now || session.maxExpiresAt <= now;
   if (!expired && options.touch !== false && (session.status === "pending" || session.status === "allowed"))
     expired = !(await deps.store.touchLoginSession(session.id, now + LOGIN_IDLE_SECONDS * 1000, now));
-  const user = session.userId ? await deps.store.getUser(session.userId) : undefined;
+  // `user: false`: a step that needs no user record skips reading it (`user` is then undefined).
+  const user =
+    session.userId && options.user !== false ? await deps.store.getUser(session.userId) : undefined;
   return { session, application, user, expired };
 }
 
-export async function requireLogin(deps: Deps, handle: string): Promise<PromptLogin> {
+/** The login session behind a handle alone (no application, no user): for steps that decide on the session. */
+async function promptSession(deps: Deps, handle: string): Promise<LoginSession | undefined> {
+  if (!/^[0-9a-f]{32}$/.test(handle)) return undefined;
+  return deps.store.getLoginSessionByHandle(sha256Hex(handle));
+}
+
+export async function requireLogin(
+  deps: Deps,
+  handle: string,
+  options: { user?: boolean } = {},
+): Promise<PromptLogin> {
   // Read, not touched: the page that posted here kept the login alive; the step below re-checks it in its write.
-  const login = await openPromptLogin(deps, handle, { touch: false });
+  const login = await openPromptLogin(deps, handle, { touch: false, ...options });
   if (!login || login.expired || login.session.status !== "pending")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
   return login;
@@ -295,6 +307,8 @@ export async function waitPromptPush(
 export type PromptPasscodeResult =
   | {
       result: "allow";
+      /** The factor the code belonged to (`sms` for a text-message code). */
+      factor: AuthFactor;
       /** With `finish`: where the browser goes now. */
       finished?: FinishedLogin;
     }
@@ -310,7 +324,8 @@ export async function verifyPromptPasscode(
   handle: string,
   input: { passcode: string; ip: string | null; finish?: boolean },
 ): Promise<PromptPasscodeResult> {
-  const login = await requireLogin(deps, handle);
+  // The user is found by name in the passcode check itself.
+  const login = await requireLogin(deps, handle, { user: false });
   const { session, application } = login;
   const source = { application, ip: input.ip, peer: input.ip };
   const throttle = await checkLoginThrottle(deps, source);
@@ -323,9 +338,9 @@ export async function verifyPromptPasscode(
     loginSessionId: session.id,
   });
   if (outcome.result === "allow") {
-    if (!input.finish) return { result: "allow" };
+    if (!input.finish) return { result: "allow", factor: outcome.factor };
     const allowed = { ...login, session: { ...session, status: "allowed" as const, factor: outcome.factor } };
-    return { result: "allow", finished: await finishLogin(deps, allowed) };
+    return { result: "allow", factor: outcome.factor, finished: await finishLogin(deps, allowed) };
   }
   await countFailedLogin(deps, source);
   return { result: "deny", outcome };
@@ -336,7 +351,7 @@ export async function verifyPromptPasscode(
  * code (128 random bits) is stored hashed and lives 60 s; a push still waiting is cancelled.
  */
 export async function finishPromptLogin(deps: Deps, handle: string): Promise<FinishedLogin> {
-  const login = await openPromptLogin(deps, handle, { touch: false });
+  const login = await openPromptLogin(deps, handle, { touch: false, user: false });
   if (login?.session.status !== "allowed")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login is not ready to finish");
   return finishLogin(deps, login);
@@ -427,10 +442,11 @@ export async function skipPromptWithTrustedBrowser(
 
 /** Offer "Trust this browser?" after this login's allow: for how many days, or null (not after a code, not in a frame). */
 export async function offerPromptTrust(deps: Deps, handle: string): Promise<{ days: number } | null> {
-  const login = await openPromptLogin(deps, handle, { touch: false });
-  const s = login?.session;
-  if (!s || login.expired || s.status !== "allowed" || !s.userId || !s.authTxid || isFrameLogin(s))
-    return null;
+  // The session decides; offerTrustBrowser reads the application and the user it needs.
+  const s = await promptSession(deps, handle);
+  const now = deps.clock.now();
+  const expired = !s || s.expiresAt <= now || s.maxExpiresAt <= now;
+  if (!s || expired || s.status !== "allowed" || !s.userId || !s.authTxid || isFrameLogin(s)) return null;
   return offerTrustBrowser(deps, { userId: s.userId, applicationId: s.applicationId, txid: s.authTxid });
 }
 

@@ -86,8 +86,7 @@ export async function checkPromptPasscode(
     throw e;
   }
   if (result.result === "allow") {
-    const login = await runtime.services.openPromptLogin(ctx.handle, { touch: false });
-    rememberMethod(reply, login?.session.factor === "sms" ? "sms" : "passcode");
+    rememberMethod(reply, result.factor === "sms" ? "sms" : "passcode");
     return { result: "allow" };
   }
   if (result.result === "throttled")
