@@ -9,6 +9,7 @@ import { mayEnrollAsNewUser } from "../enrollment-rule.ts";
 import { TwofoldError } from "../errors.ts";
 import type { LoginSession } from "../model.ts";
 import { isFrameLogin } from "./frame-login.ts";
+import { countPromptActivation } from "./prompt-activation-limit.ts";
 import { openPromptLogin, promptEnrollment, requireLogin } from "./prompt-login.ts";
 import { createDeviceActivation, type DeviceActivationTicket } from "./push.ts";
 import { findUser } from "./users.ts";
@@ -159,5 +160,6 @@ export async function startPromptBackupActivation(
   const offer = await offerPromptBackup(deps, handle);
   const login = await openPromptLogin(deps, handle, { touch: false });
   if (offer?.kind !== "app" || !login) throw new TwofoldError("ERR_POLICY", "no backup to add in this login");
+  await countPromptActivation(deps, login.session.id);
   return createDeviceActivation(deps, { name: "prompt-backup", ip: input.ip }, login.session.username);
 }
