@@ -109,5 +109,46 @@ for (const dialect of await dialects()) {
         await assert.rejects(t.services.startPromptEnrollment(enrolling, { ip: null }), /may not enrol/);
       }
     });
+
+    test("a name that names nobody only because it is contested, or an e-mail two users share, is not a new user", async () => {
+      // Two enrolled users claim the key "sam" (found when usernames were reconciled): it names neither until settled.
+      const sam1 = await t.services.createUser(ADMIN, { username: "sam.one" });
+      const sam2 = await t.services.createUser(ADMIN, { username: "sam.two" });
+      await t.store.replaceUsernameCollisions([
+        { canonical: "sam", userIds: [sam1.id, sam2.id], detectedAt: t.clock.now() },
+      ]);
+      // Two users share an address: it names neither.
+      await t.services.createUser(ADMIN, { username: "pat", email: "desk@example.edu" });
+      await t.services.createUser(ADMIN, { username: "kim", email: "desk@example.edu" });
+      for (const username of ["sam", "desk@example.edu", "DESK@example.edu"]) {
+        const handle = await start("allow", username);
+        assert.deepEqual(
+          await t.services.allowPromptNewUser(handle, { ip: null }),
+          { result: "none" },
+          username,
+        );
+        assert.equal((await t.services.openPromptLogin(handle, { touch: false }))?.session.status, "pending");
+      }
+      // Preauth (Auth API) answers the same: denied, not allowed without a factor.
+      const application = (await t.services.getApplication(apps.allow.id))!;
+      for (const username of ["sam", "desk@example.edu"]) {
+        const r = await t.services.preauthenticate({ user: undefined, username, application, ip: null });
+        assert.deepEqual([r.result, "reason" in r ? r.reason : null], ["deny", "not_enrolled"], username);
+      }
+      const fresh = await t.services.preauthenticate({
+        user: undefined,
+        username: "nobody-at-all",
+        application,
+        ip: null,
+      });
+      assert.equal(fresh.result, "allow");
+      // A name really nobody has is still let in (as preauth does).
+      assert.deepEqual(
+        await t.services.allowPromptNewUser(await start("allow", "nobody-yet"), { ip: null }),
+        {
+          result: "allow",
+        },
+      );
+    });
   });
 }

@@ -12,7 +12,7 @@ import { isFrameLogin } from "./frame-login.ts";
 import { countPromptActivation } from "./prompt-activation-limit.ts";
 import { openPromptLogin, promptEnrollment, requireLogin } from "./prompt-login.ts";
 import { createDeviceActivation, type DeviceActivationTicket } from "./push.ts";
-import { findUser } from "./users.ts";
+import { isNameSpokenFor } from "./users.ts";
 import {
   beginWebAuthnRegistration,
   type CeremonyStart,
@@ -45,8 +45,9 @@ export async function allowPromptNewUser(
     if (user.status === "disabled" || session.userId !== user.id) return { result: "none" };
     // A user whose factors were removed waits for an administrator's reset (CISA AA22-074A).
     if (!(await mayEnrollAsNewUser(deps.store, user.id))) return { result: "none" };
-  } else if (session.userId !== null || (await findUser(deps, session.username))) {
-    // A username nobody had when the login started, and nobody has now (created meanwhile: log in again).
+  } else if (session.userId !== null || (await isNameSpokenFor(deps, session.username))) {
+    // A username nobody had when the login started, and nobody has now (created meanwhile: log in again); not one
+    // that names nobody only because two users claim it or share it as their e-mail address.
     return { result: "none" };
   }
   const userId = user?.id ?? null;
