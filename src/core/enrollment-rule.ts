@@ -11,5 +11,7 @@ export async function mayEnrollAsNewUser(store: Store, userId: string): Promise<
   const first = await store.getFirstFactorAt(userId);
   if (first !== null) return false;
   if ((await store.listUsableOTPCredentials(userId)).length > 0) return false;
+  // A key of any status (a suspect one is refused, not gone): keys may predate the marker on upgraded databases.
+  if ((await store.listWebAuthnCredentials(userId)).length > 0) return false;
   return !(await store.listDevices(userId)).some((d) => d.status === "active");
 }

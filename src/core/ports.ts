@@ -314,6 +314,8 @@ export interface Store extends SmsGuardStore {
   listUsernameCollisions(): Promise<UsernameCollision[]>;
   /** The users contesting a canonical key; empty when the key is not contested. */
   getUsernameCollision(canonical: string): Promise<string[]>;
+  /** How many users have this canonical e-mail address (one names that user; more name nobody). */
+  countUsersWithEmail(canonical: string): Promise<number>;
 
   // Applications (integrations)
   insertApplication(app: Application): Promise<void>;

@@ -724,6 +724,23 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("sms_codes").addColumn("login_session_id", "text").execute();
       },
     },
+    "0022_first_factor_keys_and_phones": {
+      async up(db: AnyDB) {
+        // 0014 marked users with an app, a token or a device; keys (0015) and numbers verified for text messages
+        // (0016) could already exist on a database that got 0014 after them: mark those users too, and users with
+        // a login by a key or a text in the authentication log (the key or number since removed).
+        await sql`
+          update users set first_factor_at = created_at
+          where first_factor_at is null and (
+            exists (select 1 from webauthn_credentials w where w.user_id = users.id)
+            or exists (select 1 from phones p where p.user_id = users.id and p.sms_verified_at is not null)
+            or exists (
+              select 1 from auth_log a
+              where a.user_id = users.id and a.result = 'allow' and a.factor in ('webauthn', 'sms')
+            )
+          )`.execute(db);
+      },
+    },
   };
 }
 

@@ -158,6 +158,8 @@ export function readHTTPReceipt(o: HTTPReceiptOptions, request: ReceiptRequest):
   if (!o.secret) return denied;
   if (o.auth === "twilio") {
     const given = header(request, "x-twilio-signature");
+    // Twilio posts a flat form: a value that is not text was not signed by it (and may not even turn into text).
+    if (!Object.values(request.body).every((v) => typeof v === "string")) return denied;
     if (!given || !constantTimeEqual(given, twilioSignature(o.secret, request.url, request.body)))
       return denied;
   } else {

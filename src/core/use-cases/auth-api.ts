@@ -17,7 +17,7 @@ import {
   waitForPush,
 } from "./push.ts";
 import { listSMSPhones, SMS_MESSAGES, type SMSPhone, sendLoginPasscode } from "./sms-passcodes.ts";
-import { createUser, findUser } from "./users.ts";
+import { createUser, findUser, isNameSpokenFor } from "./users.ts";
 import { PASSCODE_MESSAGES, passcodeDenyMessage, recordAuthAttempt } from "./verify-passcode.ts";
 
 /** What a user is offered at preauth (duo-compat §3.6 `devices`). */
@@ -208,6 +208,9 @@ export async function preauthenticate(
     if (user && !(await mayEnrollAsNewUser(deps.store, user.id)))
       return finish("deny", "enrollment_reset_required", AUTH_MESSAGES.resetRequired);
     if (policy.newUserPolicy === "enroll") return finish("enroll", "enroll", AUTH_MESSAGES.enroll);
+    // A name that names nobody only because two users claim it or share it as their address is not a stranger's.
+    if (!user && (await isNameSpokenFor(deps, input.username)))
+      return finish("deny", "not_enrolled", AUTH_MESSAGES.denied);
     // Let in without a factor: still a completed authentication, through the gate, logged as such (G1).
     const verdict = await deps.store.transaction((store) =>
       completeAuthentication(

@@ -9,9 +9,10 @@ import { mayEnrollAsNewUser } from "../enrollment-rule.ts";
 import { TwofoldError } from "../errors.ts";
 import type { LoginSession } from "../model.ts";
 import { isFrameLogin } from "./frame-login.ts";
+import { countPromptActivation } from "./prompt-activation-limit.ts";
 import { openPromptLogin, promptEnrollment, requireLogin } from "./prompt-login.ts";
 import { createDeviceActivation, type DeviceActivationTicket } from "./push.ts";
-import { findUser } from "./users.ts";
+import { isNameSpokenFor } from "./users.ts";
 import {
   beginWebAuthnRegistration,
   type CeremonyStart,
@@ -44,8 +45,9 @@ export async function allowPromptNewUser(
     if (user.status === "disabled" || session.userId !== user.id) return { result: "none" };
     // A user whose factors were removed waits for an administrator's reset (CISA AA22-074A).
     if (!(await mayEnrollAsNewUser(deps.store, user.id))) return { result: "none" };
-  } else if (session.userId !== null || (await findUser(deps, session.username))) {
-    // A username nobody had when the login started, and nobody has now (created meanwhile: log in again).
+  } else if (session.userId !== null || (await isNameSpokenFor(deps, session.username))) {
+    // A username nobody had when the login started, and nobody has now (created meanwhile: log in again); not one
+    // that names nobody only because two users claim it or share it as their e-mail address.
     return { result: "none" };
   }
   const userId = user?.id ?? null;
@@ -159,5 +161,6 @@ export async function startPromptBackupActivation(
   const offer = await offerPromptBackup(deps, handle);
   const login = await openPromptLogin(deps, handle, { touch: false });
   if (offer?.kind !== "app" || !login) throw new TwofoldError("ERR_POLICY", "no backup to add in this login");
+  await countPromptActivation(deps, login.session.id);
   return createDeviceActivation(deps, { name: "prompt-backup", ip: input.ip }, login.session.username);
 }

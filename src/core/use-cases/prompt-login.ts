@@ -10,6 +10,7 @@ import { checkEnrollmentEligibility, type EnrollmentEligibility } from "./enroll
 import { frameAuthResponse, isFrameLogin } from "./frame-login.ts";
 import { checkLoginThrottle, countFailedLogin } from "./login-throttle.ts";
 import { CODE_LIFETIME_SECONDS, errorRedirectURL, LOGIN_IDLE_SECONDS } from "./oidc.ts";
+import { countPromptActivation } from "./prompt-activation-limit.ts";
 import {
   cancelPush,
   createDeviceActivation,
@@ -496,5 +497,6 @@ export async function startPromptEnrollment(
     throw new TwofoldError("ERR_POLICY", "this user may not enrol here", {
       detail: JSON.stringify(eligibility),
     });
+  await countPromptActivation(deps, session.id);
   return createDeviceActivation(deps, { name: "prompt-enrolment", ip: input.ip }, session.username);
 }

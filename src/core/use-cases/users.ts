@@ -57,6 +57,17 @@ async function isNameTaken(deps: Deps, key: string): Promise<boolean> {
 }
 
 /**
+ * Whether any user answers to a typed name, even where it names nobody today: a user's name, an alias, a unique
+ * e-mail, a name two users claim (A3) or an address several users share. A login for such a name is not a
+ * stranger's, so new-user `allow` must not let it in without a factor.
+ */
+export async function isNameSpokenFor(deps: Deps, raw: string): Promise<boolean> {
+  const key = resolveIdentifier(deps, raw);
+  if (key === undefined) return false;
+  return (await isNameTaken(deps, key)) || (await deps.store.countUsersWithEmail(key)) > 0;
+}
+
+/**
  * The user a typed identifier names, or undefined. A name two users claim (found when usernames were
  * reconciled after a change of `identity.stripDomains`) names neither until an operator settles it: a
  * login must never reach whichever of the two happens to hold the key (A3, G1). The store applies that.

@@ -336,7 +336,9 @@ export async function finishAndRedirect(
     return sendFinished(runtime, request, reply, finished);
   } catch (error) {
     if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {
-      await loadPrompt(runtime, request, reply);
+      // Ended: its page says so. Still pending (another tab, a replayed form): back to it, which asks for a factor.
+      if (await loadPrompt(runtime, request, reply))
+        return reply.code(303).header("location", baseOf(request.params.handle)).send("");
       return reply;
     }
     throw error;

@@ -276,7 +276,9 @@ export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRunti
         return sendFinished(runtime, request, reply, finished);
       } catch (error) {
         if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {
-          await loadPrompt(runtime, request, reply);
+          // Ended: its page says so. Not allowed yet: back to the login, which asks for a factor.
+          if (await loadPrompt(runtime, request, reply))
+            return reply.code(303).header("location", baseOf(request.params.handle)).send("");
           return reply;
         }
         throw error;

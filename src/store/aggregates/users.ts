@@ -262,4 +262,15 @@ export abstract class UserRecords extends StoreContext {
     );
     return rows.map((r) => r.user_id);
   }
+
+  async countUsersWithEmail(canonical: string): Promise<number> {
+    const row = await guard(() =>
+      this.db
+        .selectFrom("users")
+        .select((eb) => eb.fn.countAll<number | string | bigint>().as("n"))
+        .where("email_canonical", "=", canonical)
+        .executeTakeFirstOrThrow(),
+    );
+    return Number(row.n);
+  }
 }

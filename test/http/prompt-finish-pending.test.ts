@@ -1,0 +1,82 @@
+// Posting the ways on out of a login (Continue, the backup's "Activated: continue", Skip backup) before the login is
+// allowed — another tab, a replayed form, a stranger with the link — answers at once with the login's own page,
+// never a request left unanswered until the server's handler timeout (a 503 after seconds, a connection held).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { FastifyInstance } from "fastify";
+import { randomHex } from "../../src/core/crypto/index.ts";
+import { signHS512 } from "../../src/core/crypto/jwt.ts";
+import { buildServer } from "../../src/http/server.ts";
+import { ADMIN, createTestRuntime, DEMO, enrollTOTPUser, type HTTPTestContext } from "./support.ts";
+
+const PUBLIC = "https://twofold.example.edu";
+const REDIRECT = "https://portal.example.edu/callback";
+let t: HTTPTestContext;
+let app: FastifyInstance;
+let client: { id: string; secret: string };
+
+before(async () => {
+  t = await createTestRuntime({
+    overrides: { "server.publicUrl": PUBLIC, "server.answerTimeoutSeconds": 3 },
+  });
+  app = buildServer(t.runtime, { demo: DEMO });
+  await app.ready();
+  await enrollTOTPUser(t, "alice");
+  const created = await t.runtime.services.createApplication(ADMIN, {
+    name: "Portal",
+    type: "web-sdk",
+    redirectURIs: [REDIRECT],
+    policy: { newUserPolicy: "enroll" },
+  });
+  client = { id: created.application.id, secret: created.secretKey.reveal() };
+});
+after(async () => {
+  await app?.close();
+  await t?.close();
+});
+
+async function start(username: string): Promise<string> {
+  const now = t.clock.now() / 1000;
+  const request = signHS512(
+    {
+      response_type: "code",
+      scope: "openid",
+      exp: now + 300,
+      client_id: client.id,
+      redirect_uri: REDIRECT,
+      state: randomHex(18),
+      duo_uname: username,
+      iss: client.id,
+      aud: PUBLIC,
+    },
+    new Uint8Array(Buffer.from(client.secret, "utf8")),
+  );
+  const r = await t.runtime.services.startOIDCLogin({
+    params: { response_type: "code", client_id: client.id, request, redirect_uri: REDIRECT, scope: "openid" },
+    audiences: [PUBLIC],
+    ip: "192.0.2.9",
+  });
+  assert.ok(r.ok, JSON.stringify(r));
+  return r.handle;
+}
+
+test("a pending login's Continue, Activated: continue and Skip backup go back to its page at once", async () => {
+  const handle = await start("alice");
+  for (const path of ["finish", "enroll/backup/done", "enroll/backup/skip"]) {
+    const began = Date.now();
+    const res = await app.inject({
+      method: "POST",
+      url: `/prompt/${handle}/${path}`,
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: PUBLIC },
+      payload: "",
+    });
+    assert.equal(res.statusCode, 303, `${path}: ${res.body}`);
+    assert.equal(res.headers.location, `/prompt/${handle}`, path);
+    assert.ok(Date.now() - began < 2000, `${path} answered in ${Date.now() - began} ms`);
+  }
+  // The login is untouched: still waiting for alice's factor.
+  assert.equal(
+    (await t.runtime.services.openPromptLogin(handle, { touch: false }))?.session.status,
+    "pending",
+  );
+});
