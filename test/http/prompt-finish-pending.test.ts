@@ -80,3 +80,27 @@ test("a pending login's Continue, Activated: continue and Skip backup go back to
     "pending",
   );
 });
+
+test("enrolment with a key: the kind the page names shapes the browser's dialog; none named offers every kind", async () => {
+  await t.runtime.services.createUser(ADMIN, { username: "newcomer" });
+  const handle = await start("newcomer");
+  const options = async (body: Record<string, string>) => {
+    const res = await app.inject({
+      method: "POST",
+      url: `/prompt/${handle}/enroll/key/options`,
+      headers: { "content-type": "application/json", origin: PUBLIC },
+      payload: JSON.stringify(body),
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    // biome-ignore lint/suspicious/noExplicitAny: the browser's view of the creation options; each field used is checked.
+    return (res.json() as any).options;
+  };
+  const key = await options({ method: "security-key" });
+  assert.equal(key.authenticatorSelection?.authenticatorAttachment, "cross-platform");
+  assert.deepEqual(key.hints, ["security-key"]);
+  const device = await options({ method: "platform" });
+  assert.equal(device.authenticatorSelection?.authenticatorAttachment, "platform");
+  const any = await options({});
+  assert.equal(any.authenticatorSelection?.authenticatorAttachment, undefined);
+  assert.equal(any.hints, undefined);
+});

@@ -25,6 +25,7 @@ import {
   sendFinished,
 } from "./context.ts";
 import { pageContext, sendPage } from "./render.ts";
+import { methodOf } from "./webauthn.ts";
 
 const BeginBody = T.Object(
   { method: T.Optional(T.String({ maxLength: 16 })), keyName: T.Optional(T.String({ maxLength: 200 })) },
@@ -131,13 +132,20 @@ export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRunti
     },
   );
 
-  app.post<{ Params: HandleParams }>(
+  app.post<{ Params: HandleParams; Body: { method?: string; keyName?: string } }>(
     "/prompt/:handle/enroll/key/options",
     {
       schema: { params: HandleParams, body: BeginBody, response: { 200: CeremonyStart } },
       preHandler: sameOrigin,
     },
-    async (request) => services.beginPromptEnrollmentKey(request.params.handle, { ip: request.ip }),
+    async (request) => {
+      // A page that names the kind of key (this device, a security key, a phone) gets the browser's dialog for it.
+      const method = methodOf(request.body?.method);
+      return services.beginPromptEnrollmentKey(request.params.handle, {
+        ip: request.ip,
+        ...(method ? { method } : {}),
+      });
+    },
   );
 
   app.post<{ Params: HandleParams; Body: FinishBody }>(

@@ -68,7 +68,7 @@ const JSONAnswer = T.Object(
   { additionalProperties: false },
 );
 
-function methodOf(value: unknown): WebAuthnMethod | undefined {
+export function methodOf(value: unknown): WebAuthnMethod | undefined {
   return METHODS.find((m) => m === value);
 }
 
