@@ -7,6 +7,7 @@ import { mayEnrollAsNewUser } from "./enrollment-rule.ts";
 import { evaluateLockout } from "./lockout.ts";
 import type { Application, AuthFactor, FactorClass, GatedAllow, UserStatus } from "./model.ts";
 import type { CompletionState } from "./ports.ts";
+import { isNameSpokenFor } from "./use-cases/users.ts";
 
 /** A factor that checked out, about to become a login. */
 export interface Completion {
@@ -157,6 +158,9 @@ async function decide(tx: Deps, c: Completion, state: CompletionState): Promise<
     // Only an application whose policy still says so lets a user in without a factor, and only a user who never
     // had one (a user whose factors were removed must be reset by an administrator, CISA AA22-074A).
     if (policy?.newUserPolicy !== "allow") return deny("new_user_not_allowed");
+    // A name let in because nobody had it: nobody has it now either, in this transaction (a user created, or a
+    // contested name or shared address recorded, since the caller looked is not a stranger).
+    if (c.userId === null && (await isNameSpokenFor(tx, c.username))) return deny("enrolled_user");
     if (user && c.userId !== null && !(await mayEnrollAsNewUser(tx.store, c.userId)))
       return deny("enrolled_user");
     return { result: "allow" };

@@ -150,5 +150,31 @@ for (const dialect of await dialects()) {
         },
       );
     });
+
+    test("a name nobody had when the login looked, taken before its allow is written, is not let in", async () => {
+      // The user appears between the caller's look and the gate's transaction (another node, an import).
+      const original = t.store.transaction.bind(t.store);
+      let injected = false;
+      t.store.transaction = (async (work: Parameters<typeof original>[0]) => {
+        if (!injected) {
+          injected = true;
+          await t.services.createUser(ADMIN, { username: "just-created" });
+        }
+        return original(work);
+      }) as typeof t.store.transaction;
+      try {
+        const application = (await t.services.getApplication(apps.allow.id))!;
+        const r = await t.services.preauthenticate({
+          user: undefined,
+          username: "just-created",
+          application,
+          ip: null,
+        });
+        assert.equal(injected, true);
+        assert.deepEqual([r.result, "reason" in r ? r.reason : null], ["deny", "enrolled_user"]);
+      } finally {
+        t.store.transaction = original;
+      }
+    });
   });
 }
