@@ -63,6 +63,7 @@ function start(section: HTMLElement): void {
   } else poll();
 }
 
-for (const section of document.querySelectorAll<HTMLElement>('[data-behaviour="enroll-wait"]')) start(section);
+for (const section of document.querySelectorAll<HTMLElement>('[data-behaviour="enroll-wait"]'))
+  start(section);
 
 export {};
