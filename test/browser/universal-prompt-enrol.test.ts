@@ -245,12 +245,20 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
   }
 
   for (const lang of ["en", "zh-Hant"] as const) {
-    test(`${lang}: a new user sets up the app (QR code), the page moves on by itself once the phone activates it, the first push, then this device as the backup`, async () => {
+    // In Chinese the browser has no EventSource: the page asks /enroll/status every 3 s instead.
+    const how = lang === "en" ? "(server-sent events)" : "(a browser without events: the status poll)";
+    test(`${lang}: a new user sets up the app (QR code), the page moves on by itself once the phone activates it ${how}, the first push, then this device as the backup`, async () => {
       const text = TEXT[lang];
       const username = `max-${lang}`.toLowerCase();
       const { services, store } = s.duo.t.runtime;
       await services.createUser(ADMIN, { username });
       const { context, page, prompt } = await newContext(lang);
+      const asked: string[] = [];
+      page.on("request", (r) => {
+        const path = new URL(r.url()).pathname;
+        if (/\/enroll\/(events|status)$/.test(path)) asked.push(path.replace(/^.*\//, ""));
+      });
+      if (lang === "zh-Hant") await context.addInitScript("delete globalThis.EventSource;");
       try {
         await virtualAuthenticator(context, page);
         const login = await startLogin(page, username, enrolKeys);
@@ -283,6 +291,8 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
         // No "Activated: continue": the page moves on to the first push by itself.
         const number = await prompt.pushNumber();
         assert.notEqual(page.url(), qrPage);
+        assert.ok(asked.includes(lang === "en" ? "events" : "status"), asked.join(", "));
+        if (lang === "zh-Hant") assert.ok(!asked.includes("events"), "no event stream without EventSource");
         const pending = await s.duo.device(state, ["pending", "--json"]);
         const txid = (JSON.parse(pending.stdout) as { pushes: Array<{ txid: string }> }).pushes[0]!.txid;
         assert.equal((await s.duo.device(state, ["approve", txid, "--code", number])).code, 0);
