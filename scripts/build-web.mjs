@@ -66,6 +66,7 @@ async function buildShared(metafiles) {
       webauthn: join(ROOT, "web", "shared", "behaviours", "webauthn.ts"),
       prompt: join(ROOT, "web", "prompt", "styles", "prompt.css"),
       "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
+      "enroll-wait": join(ROOT, "web", "prompt", "behaviours", "enroll-wait.ts"),
       "frame-result": join(ROOT, "web", "prompt", "behaviours", "frame-result.ts"),
       "sms-resend": join(ROOT, "web", "prompt", "behaviours", "sms-resend.ts"),
       // The demo start page's inbox, kept live.

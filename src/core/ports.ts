@@ -75,6 +75,8 @@ export interface Clock {
 export type PushEvent =
   | { kind: "created"; txid: string; userId: string }
   | { kind: "resolved"; txid: string; userId: string; status: PushStatus }
+  /** A device was activated for the user: an enrolment page showing its QR code moves on. */
+  | { kind: "activated"; userId: string }
   /** Events may have been missed (a listening connection was re-opened): every listener re-reads. */
   | { kind: "resync" };
 

@@ -215,6 +215,7 @@ export function createServices(input: {
     beginPromptEnrollmentKey: bind(deps, promptEnrol.beginPromptEnrollmentKey),
     finishPromptEnrollmentKey: bind(deps, promptEnrol.finishPromptEnrollmentKey),
     offerPromptBackup: bind(deps, promptEnrol.offerPromptBackup),
+    waitPromptActivation: bind(deps, promptEnrol.waitPromptActivation),
     startPromptBackupActivation: bind(deps, promptEnrol.startPromptBackupActivation),
     // signed Duo requests seen before (K2)
     admitSignedRequest: bind(deps, signedRequests.admitSignedRequest),
@@ -464,6 +465,7 @@ export const SERVICE_AREAS = {
     "beginPromptEnrollmentKey",
     "finishPromptEnrollmentKey",
     "offerPromptBackup",
+    "waitPromptActivation",
     "startPromptBackupActivation",
     "offerTrustBrowser",
     "trustBrowser",

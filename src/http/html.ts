@@ -6,12 +6,17 @@ import { webAssetURL } from "./web-assets.ts";
 
 export { escapeHTML, html, SafeHTML } from "../../web/shared/jsx/html.ts";
 
-/** The operator pages (start page, demo) in the shared page frame (web/shared/components/page.tsx), with their behaviours. */
-export function renderPage(title: string, body: SafeHTML, scripts: readonly string[] = []): string {
+/** The operator pages (start page, demo) in the shared page frame (web/shared/components/page.tsx), with their behaviours, in `lang`. */
+export function renderPage(
+  title: string,
+  body: SafeHTML,
+  scripts: readonly string[] = [],
+  lang = "en",
+): string {
   return renderDocument(
     Page({
       title,
-      lang: "en",
+      lang,
       stylesheets: [webAssetURL("shared/styles/base.css")],
       scripts,
       children: body,

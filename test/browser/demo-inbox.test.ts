@@ -1,6 +1,6 @@
 // The demo inbox in Chromium, as a newcomer uses it after `npm start`: the demo users' texts and e-mails land on the start
 // page (recipients masked, newest first, live with script, Refresh without), and a texted passcode logs in. English and
-// Traditional Chinese messages, axe-clean.
+// Traditional Chinese messages, the inbox itself in both languages, axe-clean.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext } from "playwright-core";
@@ -123,5 +123,56 @@ describe("the demo inbox in Chromium", { skip: missing }, () => {
     await page.getByRole("heading", { name: "No text message sent" }).waitFor();
     await expectNoAxeViolations(page, "text-message result page");
     await page.close();
+  });
+
+  test("zh-Hant: the inbox in Traditional Chinese: a text sent, shown live and announced, a second one refused for now, axe-clean", async () => {
+    const watchingContext = await browser.newContext({ locale: "zh-HK" });
+    const sendingContext = await browser.newContext({ locale: "zh-HK", bypassCSP: true });
+    for (const c of [watchingContext, sendingContext]) c.setDefaultTimeout(15_000);
+    try {
+      const watching = await StartPage.open(watchingContext, server.url, "zh-Hant");
+      assert.equal(await watching.page.getByRole("heading", { name: "示範收件匣" }).count(), 1);
+      const users = watching.page.getByRole("table", { name: "示範使用者" });
+      await users.getByText("短訊至 +*******0156（可在下方的示範收件匣閱讀）").waitFor();
+      // alice was texted by an earlier test: wait out the 30 s before another text may go to her.
+      const last = await watching
+        .inboxEntries()
+        .filter({ hasText: "+*******0156" })
+        .locator("time")
+        .evaluateAll((ts) => ts.map((t) => Date.parse(t.getAttribute("datetime") ?? "")));
+      const wait = Math.max(0, ...last.map((at) => at + 31_000 - Date.now()));
+      await new Promise((r) => setTimeout(r, wait));
+      const before = await watching.inboxEntries().count();
+
+      const sender = await StartPage.open(sendingContext, server.url, "zh-Hant");
+      await expectNoAxeViolations(sender.page, "start page with the demo inbox (zh-Hant)");
+      assert.equal(await sender.textMe("alice"), 200);
+      assert.equal(await sender.heading().textContent(), "已傳送短訊");
+      assert.match(
+        (await sender.result().textContent()) ?? "",
+        /^驗證碼已以短訊傳送至 \+\*{7}0156。請在下方的示範收件匣閱讀/,
+      );
+      assert.match((await sender.inboxEntries().first().textContent()) ?? "", /短訊至 \+\*{7}0156，\d{4}-/);
+      await expectNoAxeViolations(sender.page, "text-message sent page (zh-Hant)");
+
+      // The watching window shows it by itself, in its words, and says so.
+      await watching.inboxEntries().nth(before).waitFor({ timeout: 10_000 });
+      assert.match((await watching.inboxEntries().first().textContent()) ?? "", /^\s*短訊至 \+\*{7}0156，/);
+      assert.match(
+        (await watching.page.locator("#demo-inbox [data-live]").textContent()) ?? "",
+        /^新(短訊|電郵)至 /,
+      );
+
+      // At once again: refused for now, in Chinese.
+      await sender.backToStartPage();
+      assert.equal(await sender.textMe("alice"), 200);
+      assert.equal(await sender.heading().textContent(), "未有傳送短訊");
+      assert.match((await sender.result().textContent()) ?? "", /^請於 \d+ 秒後再試。$/);
+      await expectNoAxeViolations(sender.page, "text-message refused page (zh-Hant)");
+      assert.deepEqual(watching.problems, []);
+    } finally {
+      await watchingContext.close();
+      await sendingContext.close();
+    }
   });
 });

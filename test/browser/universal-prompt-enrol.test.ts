@@ -43,6 +43,12 @@ const TEXT = {
     skip: "Skip backup",
     warning: /Without a backup, losing your only method means you can't log in/,
     activated: "Activated: continue",
+    scanTitle: "Scan this code with your phone",
+    notActivatedTitle: "Not activated yet",
+    notActivated: /isn't set up yet\. Scan the code with your phone/,
+    newCode: "Show a new code",
+    openLink: /Open the activation link/,
+    addNow: "Add now",
     copy: "Copy number",
     copied: "Copied",
     open: "Open Twofold Authenticator",
@@ -65,6 +71,12 @@ const TEXT = {
     skip: "略過後備方法",
     warning: /沒有後備方法的話/,
     activated: "已啟用：繼續",
+    scanTitle: "用手機掃描此代碼",
+    notActivatedTitle: "尚未啟用",
+    notActivated: /尚未設定 Twofold Authenticator。請用手機掃描代碼/,
+    newCode: "顯示新代碼",
+    openLink: /開啟啟用連結/,
+    addNow: "立即加入",
     copy: "複製號碼",
     copied: "已複製",
     open: "開啟 Twofold Authenticator",
@@ -209,7 +221,7 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
             "Kim's phone",
           ]);
           assert.equal(activated.code, 0, activated.stderr);
-          await page.getByRole("button", { name: text.activated }).click();
+          // The QR page moves on by itself once the app is activated: "Activated: continue" is not pressed.
         } else {
           await page.getByRole("button", { name: text.skip }).click();
         }
@@ -232,54 +244,75 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
     });
   }
 
-  test("en: a new user sets up the app (QR code), approves the first push, then adds this device as the backup", async () => {
-    const text = TEXT.en;
-    const username = "max";
-    const { services, store } = s.duo.t.runtime;
-    await services.createUser(ADMIN, { username });
-    const { context, page, prompt } = await newContext("en");
-    try {
-      await virtualAuthenticator(context, page);
-      const login = await startLogin(page, username, enrolKeys);
-      await prompt.startEnrollment();
-      assert.equal(await prompt.headingText(), "Scan this code with your phone");
-      await axe(page.url().replace(/\/enroll$/, ""), "en", "enrolment QR code", async (p) => {
-        await p.getByRole("button", { name: text.app }).click();
+  for (const lang of ["en", "zh-Hant"] as const) {
+    // In Chinese the browser has no EventSource: the page asks /enroll/status every 3 s instead.
+    const how = lang === "en" ? "(server-sent events)" : "(a browser without events: the status poll)";
+    test(`${lang}: a new user sets up the app (QR code), the page moves on by itself once the phone activates it ${how}, the first push, then this device as the backup`, async () => {
+      const text = TEXT[lang];
+      const username = `max-${lang}`.toLowerCase();
+      const { services, store } = s.duo.t.runtime;
+      await services.createUser(ADMIN, { username });
+      const { context, page, prompt } = await newContext(lang);
+      const asked: string[] = [];
+      page.on("request", (r) => {
+        const path = new URL(r.url()).pathname;
+        if (/\/enroll\/(events|status)$/.test(path)) asked.push(path.replace(/^.*\//, ""));
       });
-      // "Activated: continue" before the phone scanned anything: it says so; Show a new code gives a fresh one.
-      await page.getByRole("link", { name: text.activated }).click();
-      assert.equal(await prompt.headingText(), "Not activated yet");
-      assert.match(await prompt.alertText(), /isn't set up yet\. Scan the code with your phone/);
-      await axe(page.url(), "en", "not activated yet");
-      await page.getByRole("button", { name: "Show a new code" }).click();
-      assert.equal(await prompt.headingText(), "Scan this code with your phone");
-      const link = await page.getByRole("link", { name: /Open the activation link/ }).getAttribute("href");
-      const state = `${s.duo.dir}/${username}-device.json`;
-      const activated = await s.duo.device(state, [
-        "activate",
-        `https://${s.duo.host}/authenticator#activate=${new URL(String(link)).hash.replace(/^#activate=/, "")}`,
-        "--name",
-        "Max's phone",
-      ]);
-      assert.equal(activated.code, 0, activated.stderr);
-      await page.getByRole("link", { name: text.activated }).click();
-      const number = await prompt.pushNumber();
-      const pending = await s.duo.device(state, ["pending", "--json"]);
-      const txid = (JSON.parse(pending.stdout) as { pushes: Array<{ txid: string }> }).pushes[0]!.txid;
-      assert.equal((await s.duo.device(state, ["approve", txid, "--code", number])).code, 0);
-      await page.waitForURL(/\/enroll\/backup$/);
-      assert.equal(await prompt.headingText(), text.backupTitle);
-      const handle = handleOf(page);
-      await page.getByRole("button", { name: "Add now" }).click();
-      const query = await s.app.callback(login.state);
-      const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(query.get("duo_code")!, username);
-      assert.equal(result.auth_context.factor, "duo_push");
-      const user = (await services.openPromptLogin(handle, { touch: false }))!.user!;
-      assert.equal((await store.listWebAuthnCredentials(user.id)).length, 1, "the key added as the backup");
-    } finally {
-      await context.close();
-    }
-  });
+      if (lang === "zh-Hant") await context.addInitScript("delete globalThis.EventSource;");
+      try {
+        await virtualAuthenticator(context, page);
+        const login = await startLogin(page, username, enrolKeys);
+        await prompt.startEnrollment();
+        assert.equal(await prompt.headingText(), text.scanTitle);
+        await axe(page.url().replace(/\/enroll$/, ""), lang, "enrolment QR code", async (p) => {
+          await p.getByRole("button", { name: text.app }).click();
+        });
+        // "Activated: continue" before the phone scanned anything: it says so; Show a new code gives a fresh one.
+        await page.getByRole("link", { name: text.activated }).click();
+        assert.equal(await prompt.headingText(), text.notActivatedTitle);
+        assert.match(await prompt.alertText(), text.notActivated);
+        await axe(page.url(), lang, "not activated yet");
+        await page.getByRole("button", { name: text.newCode }).click();
+        assert.equal(await prompt.headingText(), text.scanTitle);
+        const qrPage = page.url();
+        const link = await page.getByRole("link", { name: text.openLink }).getAttribute("href");
+        // The page waits a while before the phone activates: it stays on the QR code meanwhile.
+        await page.waitForTimeout(1500);
+        assert.equal(page.url(), qrPage);
+        assert.equal(await prompt.headingText(), text.scanTitle);
+        const state = `${s.duo.dir}/${username}-device.json`;
+        const activated = await s.duo.device(state, [
+          "activate",
+          `https://${s.duo.host}/authenticator#activate=${new URL(String(link)).hash.replace(/^#activate=/, "")}`,
+          "--name",
+          "Max's phone",
+        ]);
+        assert.equal(activated.code, 0, activated.stderr);
+        // No "Activated: continue": the page moves on to the first push by itself.
+        const number = await prompt.pushNumber();
+        assert.notEqual(page.url(), qrPage);
+        assert.ok(asked.includes(lang === "en" ? "events" : "status"), asked.join(", "));
+        if (lang === "zh-Hant") assert.ok(!asked.includes("events"), "no event stream without EventSource");
+        const pending = await s.duo.device(state, ["pending", "--json"]);
+        const txid = (JSON.parse(pending.stdout) as { pushes: Array<{ txid: string }> }).pushes[0]!.txid;
+        assert.equal((await s.duo.device(state, ["approve", txid, "--code", number])).code, 0);
+        await page.waitForURL(/\/enroll\/backup$/);
+        assert.equal(await prompt.headingText(), text.backupTitle);
+        const handle = handleOf(page);
+        await page.getByRole("button", { name: text.addNow }).click();
+        const query = await s.app.callback(login.state);
+        const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(
+          query.get("duo_code")!,
+          username,
+        );
+        assert.equal(result.auth_context.factor, "duo_push");
+        const user = (await services.openPromptLogin(handle, { touch: false }))!.user!;
+        assert.equal((await store.listWebAuthnCredentials(user.id)).length, 1, "the key added as the backup");
+      } finally {
+        await context.close();
+      }
+    });
+  }
 
   test("a user the enrolment rule forbids (a factor removed since) still gets the not-enrolled page, with no choice to enrol", async () => {
     const { services } = s.duo.t.runtime;

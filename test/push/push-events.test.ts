@@ -33,6 +33,18 @@ describe("in-process push events", () => {
     assert.equal(events.listenedKeys, 0);
   });
 
+  test("an activation reaches its user's listeners only (the enrolment page's wait), no push's", async () => {
+    const events = new LocalPushEvents();
+    const byUser: PushEvent[] = [];
+    const other: PushEvent[] = [];
+    events.subscribe("user:U1", (e) => byUser.push(e));
+    events.subscribe("user:U2", (e) => other.push(e));
+    events.subscribe("tx:T1", (e) => other.push(e));
+    await events.publish({ kind: "activated", userId: "U1" });
+    assert.deepEqual(byUser, [{ kind: "activated", userId: "U1" }]);
+    assert.deepEqual(other, []);
+  });
+
   test("a resync reaches every listener, whatever its key", async () => {
     const events = new LocalPushEvents();
     const seen: string[] = [];
@@ -164,6 +176,16 @@ if ((await dialects()).includes("postgres")) {
       const admin = new pg.Client({ connectionString: PG_URL });
       await admin.connect();
       try {
+        // A phone activated through node A: the enrolment page waiting on node B moves on.
+        const activatedOnB = nodeB.waitFor("user:U9", 5_000);
+        const seenActivation: PushEvent[] = [];
+        const off = nodeB.subscribe("user:U9", (e) => seenActivation.push(e));
+        const sent = Date.now();
+        await nodeA.publish({ kind: "activated", userId: "U9" });
+        await activatedOnB;
+        assert.ok(Date.now() - sent < 4_000, "woken by the notification, not the timeout");
+        assert.deepEqual(seenActivation, [{ kind: "activated", userId: "U9" }]);
+        off();
         const seenOnB: PushEvent[] = [];
         const seenOnA: PushEvent[] = [];
         nodeB.subscribe("user:U1", (e) => seenOnB.push(e));

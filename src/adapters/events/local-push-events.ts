@@ -1,9 +1,10 @@
 // Push wake-ups within one process: listeners by key, and waits that end on an event, a timeout or an abort.
 import type { PushEvent, PushEvents } from "../../core/ports.ts";
 
-/** Keys an event is delivered under: its push and its user (a resync goes to every key). */
+/** Keys an event is delivered under: its push and its user (an activation: its user; a resync: every key). */
 function pushEventKeys(event: PushEvent, all: Iterable<string>): string[] {
-  return event.kind === "resync" ? [...all] : [`tx:${event.txid}`, `user:${event.userId}`];
+  if (event.kind === "resync") return [...all];
+  return event.kind === "activated" ? [`user:${event.userId}`] : [`tx:${event.txid}`, `user:${event.userId}`];
 }
 
 /** A CLI on the same SQLite file answers or starts pushes without telling this process: look often. */

@@ -31,7 +31,8 @@ export interface PgPushEventsOptions {
 interface Wire {
   /** The sending process: its own events were already dispatched locally. */
   o: string;
-  k: "c" | "r";
+  k: "c" | "r" | "a";
+  /** The push ("" for an activation). */
   t: string;
   u: string;
   s?: PushStatus;
@@ -81,8 +82,8 @@ export class PgPushEvents implements PushEvents {
     if (event.kind === "resync") return;
     const wire: Wire = {
       o: this.#origin,
-      k: event.kind === "created" ? "c" : "r",
-      t: event.txid,
+      k: event.kind === "created" ? "c" : event.kind === "activated" ? "a" : "r",
+      t: event.kind === "activated" ? "" : event.txid,
       u: event.userId,
       ...(event.kind === "resolved" ? { s: event.status } : {}),
     };
@@ -191,7 +192,8 @@ export class PgPushEvents implements PushEvents {
       return;
     }
     if (wire.o === this.#origin || typeof wire.t !== "string" || typeof wire.u !== "string") return;
-    if (wire.k === "c") this.#local.dispatch({ kind: "created", txid: wire.t, userId: wire.u });
+    if (wire.k === "a") this.#local.dispatch({ kind: "activated", userId: wire.u });
+    else if (wire.k === "c") this.#local.dispatch({ kind: "created", txid: wire.t, userId: wire.u });
     else if (wire.k === "r" && wire.s && STATUSES.includes(wire.s))
       this.#local.dispatch({ kind: "resolved", txid: wire.t, userId: wire.u, status: wire.s });
   }

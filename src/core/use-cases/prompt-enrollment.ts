@@ -164,3 +164,46 @@ export async function startPromptBackupActivation(
   await countPromptActivation(deps, login.session.id);
   return createDeviceActivation(deps, { name: "prompt-backup", ip: input.ip }, login.session.username);
 }
+
+export type PromptActivationWait = "activated" | "pending" | "ended";
+
+/**
+ * Wait, on the page that shows an activation QR code (enrolment or a backup), until the login's user has an active
+ * Twofold Authenticator: `activated` as soon as any node records one, `pending` when the deadline passes or `signal`
+ * aborts first, `ended` when the login is gone or over. Woken by the activation's event; the store decides, re-read
+ * on the push events' backstop timer only.
+ */
+export async function waitPromptActivation(
+  deps: Deps,
+  handle: string,
+  options: { timeoutMs: number; signal?: AbortSignal },
+): Promise<PromptActivationWait> {
+  const login = await openPromptLogin(deps, handle, { touch: false });
+  if (!login || login.expired || !login.user || !["pending", "allowed"].includes(login.session.status))
+    return "ended";
+  const userId = login.user.id;
+  const key = `user:${userId}`;
+  let woken = false;
+  const unsubscribe = deps.pushEvents.subscribe(key, () => {
+    woken = true;
+  });
+  try {
+    const deadline = deps.clock.now() + Math.max(0, options.timeoutMs);
+    for (;;) {
+      woken = false;
+      const devices = await deps.store.listDevices(userId);
+      if (devices.some((d) => d.status === "active")) return "activated";
+      const remaining = deadline - deps.clock.now();
+      if (remaining <= 0 || options.signal?.aborted) return "pending";
+      // An event that arrived while we were reading means "read again now".
+      if (!woken)
+        await deps.pushEvents.waitFor(
+          key,
+          Math.min(remaining, deps.pushEvents.fallbackPollMs),
+          options.signal,
+        );
+    }
+  } finally {
+    unsubscribe();
+  }
+}

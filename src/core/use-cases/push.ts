@@ -245,6 +245,8 @@ export async function activateDevice(
       name,
     });
   });
+  // An enrolment page showing this activation's QR code moves on (on any node).
+  await publishQuietly(deps, { kind: "activated", userId: activation.userId });
   const user = (await deps.store.getUser(activation.userId))!;
   return {
     device,

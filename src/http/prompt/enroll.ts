@@ -68,10 +68,98 @@ function suggestedKeyName(request: FastifyRequest, lang: "en" | "zh-Hant"): stri
 
 const webauthnScripts = () => [webAssetURL("shared/behaviours/webauthn.ts")];
 
+/** Live activation streams open at once per login (a page in two tabs, a reconnect): more are refused. */
+const MAX_STREAMS_PER_LOGIN = 3;
+const KEEP_ALIVE_MS = 15_000;
+
+/** What an activation QR page needs to move on by itself (the enroll-wait behaviour). */
+export function activationWait(base: string, expiresAt: number, now: number) {
+  return {
+    eventsURL: `${base}/enroll/events`,
+    statusURL: `${base}/enroll/status`,
+    expiresAt,
+    now,
+    scripts: [webAssetURL("prompt/behaviours/enroll-wait.ts")],
+  };
+}
+
 export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRuntime): void {
   const { services, config } = runtime;
   const publicOrigin = config.server.publicUrl ? new URL(config.server.publicUrl).origin : undefined;
   const sameOrigin = requireSameOrigin(publicOrigin);
+  /** A QR code works this long: no page waits for its activation longer. */
+  const activationMs = config.policy.push.activationSeconds * 1000;
+  const streams = new Map<string, number>();
+
+  // The QR page's poll (where events fail): is the app activated yet? A login that is over answers 410.
+  app.get<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/status",
+    {
+      schema: {
+        params: HandleParams,
+        response: { 200: T.Object({ activated: T.Boolean() }, { additionalProperties: false }) },
+      },
+    },
+    async (request, reply) => {
+      const state = await services.waitPromptActivation(request.params.handle, { timeoutMs: 0 });
+      if (state === "ended") throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
+      reply.header("cache-control", "no-store");
+      return { activated: state === "activated" };
+    },
+  );
+
+  // Live: one event, `activated`, as soon as any node records the app's activation; the page then moves on. The
+  // stream ends after the QR code's lifetime at the latest.
+  app.get<{ Params: HandleParams }>(
+    "/prompt/:handle/enroll/events",
+    { schema: { params: HandleParams, response: { 200: T.String() } } },
+    async (request, reply) => {
+      const { handle } = request.params;
+      const first = await services.waitPromptActivation(handle, { timeoutMs: 0 });
+      if (first === "ended") throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
+      const open = streams.get(handle) ?? 0;
+      if (open >= MAX_STREAMS_PER_LOGIN) throw new TwofoldError("ERR_RATE_LIMITED", "too many open streams");
+      streams.set(handle, open + 1);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+        "x-content-type-options": "nosniff",
+      });
+      raw.socket?.setNoDelay(true);
+      const controller = new AbortController();
+      const keepAlive = setInterval(() => raw.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
+      raw.on("close", () => {
+        controller.abort();
+        clearInterval(keepAlive);
+        const left = (streams.get(handle) ?? 1) - 1;
+        if (left > 0) streams.set(handle, left);
+        else streams.delete(handle);
+      });
+      raw.write(": connected\n\n");
+      void (async () => {
+        try {
+          const state =
+            first === "activated"
+              ? first
+              : await services.waitPromptActivation(handle, {
+                  timeoutMs: activationMs,
+                  signal: controller.signal,
+                });
+          if (controller.signal.aborted) return;
+          if (state === "activated") raw.write("event: activated\ndata: {}\n\n");
+        } catch (err) {
+          request.log.warn({ err }, "enrolment activation stream ended with an error");
+        } finally {
+          raw.end();
+        }
+      })();
+      return reply;
+    },
+  );
 
   // "Activated: continue" after the app's QR code: on to the first push once the app is there; if not yet, say so.
   app.get<{ Params: HandleParams }>(
@@ -260,6 +348,7 @@ export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRunti
             continueURL: `${base}/enroll/backup/done`,
             continuePost: true,
             newCodeAction: `${base}/enroll/backup/app`,
+            ...activationWait(base, ticket.expiresAt, runtime.clock.now()),
           },
         }),
         securityOf(login!),

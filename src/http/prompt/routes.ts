@@ -34,7 +34,7 @@ import {
   setTrustCookie,
   trustCookieName,
 } from "./context.ts";
-import { registerEnrollRoutes } from "./enroll.ts";
+import { activationWait, registerEnrollRoutes } from "./enroll.ts";
 import { PROMPT_METHOD_MODULES } from "./methods.ts";
 import { brandLogoURL, pageContext, sendPage } from "./render.ts";
 
@@ -200,6 +200,7 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
             link,
             continueURL: `${ctx.base}/enroll/activated`,
             newCodeAction: `${ctx.base}/enroll`,
+            ...activationWait(ctx.base, ticket.expiresAt, runtime.clock.now()),
           },
         }),
         ctx.security,

@@ -1,9 +1,11 @@
 // The demo inbox on the start page (`serve --demo` only): the texts and e-mails the demo sent, newest first, each recipient masked; "Text me a passcode" for a demo user; the JSON the live view polls.
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import type { StartMessages } from "../../../web/shared/i18n/start-messages.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { html, renderPage, type SafeHTML } from "../html.ts";
 import { requireSameOrigin } from "../same-origin.ts";
+import { fillHTML, startLanguage } from "./start-language.ts";
 
 const HTML_TYPE = "text/html; charset=utf-8";
 
@@ -23,36 +25,54 @@ function shownTime(ms: number): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
 
-function renderEntry(e: Entry): SafeHTML {
+function renderEntry(e: Entry, t: StartMessages): SafeHTML {
   const lang = entryLanguage(`${e.subject ?? ""}${e.text}`);
   return html`<li class="inbox-entry">
-<p><strong>${e.channel === "sms" ? "Text message" : "E-mail"}</strong> to <span class="recipient">${e.to}</span>, <time datetime="${new Date(e.at).toISOString()}">${shownTime(e.at)}</time></p>
+<p>${fillHTML(t.entryLine, {
+    kind: html`<strong>${e.channel === "sms" ? t.textMessage : t.email}</strong>`,
+    to: html`<span class="recipient">${e.to}</span>`,
+    time: html`<time datetime="${new Date(e.at).toISOString()}">${shownTime(e.at)}</time>`,
+  })}</p>
 ${e.subject ? html`<p class="subject" lang="${lang}">${e.subject}</p>` : ""}<pre class="message" lang="${lang}">${e.text}</pre>
 </li>`;
 }
 
-/** The inbox section: works without script (the Refresh link reloads); the demo-inbox behaviour keeps it live. */
-export function renderDemoInbox(inbox: Inbox): SafeHTML {
+/**
+ * The inbox section: works without script (the Refresh link reloads); the demo-inbox behaviour keeps it live, with
+ * the words it needs in the page's language from the section's data attributes.
+ */
+export function renderDemoInbox(inbox: Inbox, t: StartMessages): SafeHTML {
   const entries = inbox.list();
-  return html`<section id="demo-inbox" aria-labelledby="demo-inbox-heading" data-behaviour="demo-inbox" data-version="${inbox.version}" data-source="/demo/inbox">
-<h2 id="demo-inbox-heading">Demo inbox</h2>
-<p>The demo has no SMS gateway and no mail server: the texts and e-mails it sends to its users land here instead (the last ${inbox.capacity}, newest first). Codes are readable here because this is the demo's own inbox; a real deployment never shows them.</p>
-<form method="post" action="/demo/sms" aria-label="Text me a passcode">
-<label for="sms-user">Username</label>
+  return html`<section id="demo-inbox" aria-labelledby="demo-inbox-heading" data-behaviour="demo-inbox" data-version="${inbox.version}" data-source="/demo/inbox" data-text-message="${t.textMessage}" data-email="${t.email}" data-entry-line="${t.entryLine}" data-new-text-message="${t.newTextMessage}" data-new-email="${t.newEmail}">
+<h2 id="demo-inbox-heading">${t.inboxTitle}</h2>
+<p>${t.inboxText(inbox.capacity)}</p>
+<form method="post" action="/demo/sms" aria-label="${t.textMe}">
+<label for="sms-user">${t.username}</label>
 <input id="sms-user" name="username" required maxlength="256" value="alice">
-<button type="submit">Text me a passcode</button>
+<button type="submit">${t.textMe}</button>
 </form>
-<p><a href="/demo/inbox/refresh" data-refresh>Refresh the inbox</a></p>
+<p><a href="/demo/inbox/refresh" data-refresh>${t.refreshInbox}</a></p>
 <p class="visually-hidden" aria-live="polite" data-live></p>
-<p data-empty${entries.length > 0 ? html` hidden` : ""}>No messages yet.</p>
+<p data-empty${entries.length > 0 ? html` hidden` : ""}>${t.noMessages}</p>
 <ol class="inbox" data-entries>
-${entries.map(renderEntry)}</ol>
+${entries.map((e) => renderEntry(e, t))}</ol>
 </section>`;
 }
 
-const SMS_REFUSALS: Record<string, string> = {
-  no_phone: "This user has no phone for text messages.",
-};
+/** Why no text was sent, in the page's language. */
+function smsRefusal(
+  t: StartMessages,
+  outcome: { reason: string; message: string; retryAt: number | null },
+  now: number,
+): string {
+  const words = (t.smsRefusals as Readonly<Record<string, string>>)[outcome.reason];
+  if (words) return words;
+  if (outcome.retryAt !== null && (outcome.reason === "cooldown" || outcome.reason === "quota")) {
+    const seconds = Math.max(1, Math.ceil((outcome.retryAt - now) / 1000));
+    return seconds > 90 ? t.smsTryAgainInMinutes(Math.ceil(seconds / 60)) : t.smsTryAgainIn(seconds);
+  }
+  return outcome.message;
+}
 
 export function registerDemoInboxRoutes(
   app: FastifyInstance,
@@ -128,20 +148,21 @@ export function registerDemoInboxRoutes(
       preHandler: requireSameOrigin(publicOrigin),
     },
     async (request, reply) => {
+      const { lang, t } = startLanguage(request, reply);
       const user = await runtime.services.findUser(request.body.username);
       const outcome = user
         ? await runtime.services.sendLoginPasscode({ user, application: null, ip: request.ip })
         : undefined;
       const line = !outcome
-        ? "No such user."
+        ? t.noSuchUser
         : outcome.sent
-          ? `A passcode was texted to ${outcome.maskedNumber}. Read it in the demo inbox below, then type it into "Try a passcode" on the start page.`
-          : (SMS_REFUSALS[outcome.reason] ?? outcome.message);
-      const body = html`<h1>${outcome?.sent ? "Text message sent" : "No text message sent"}</h1>
+          ? t.smsSentTo(outcome.maskedNumber)
+          : smsRefusal(t, outcome, runtime.clock.now());
+      const body = html`<h1>${outcome?.sent ? t.smsSent : t.smsNotSent}</h1>
 <p class="result" role="status">${line}</p>
-<p><a href="/">Back to the start page</a></p>
-${renderDemoInbox(inbox)}`;
-      return reply.type(HTML_TYPE).send(renderPage("Text message – Twofold", body, scripts()));
+<p><a href="/">${t.backToStart}</a></p>
+${renderDemoInbox(inbox, t)}`;
+      return reply.type(HTML_TYPE).send(renderPage(t.smsPageTitle, body, scripts(), lang));
     },
   );
 }

@@ -1,8 +1,8 @@
 // GET / : the start page (status; in demo mode the demo organisation, alice's QR code and a passcode form).
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import type { StartMessages } from "../../../web/shared/i18n/start-messages.ts";
 import { activationLink } from "../../config/load.ts";
-import { PASSCODE_MESSAGES, passcodeDenyMessage } from "../../core/use-cases/verify-passcode.ts";
 import { DEMO_CLI_COMMANDS, type DemoInfo } from "../../runtime/demo-info.ts";
 import { readPackageVersion } from "../../runtime/package-root.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
@@ -11,6 +11,7 @@ import { loadQRCode } from "../qr-code.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import { webAssetURL } from "../web-assets.ts";
 import { registerDemoInboxRoutes, renderDemoInbox } from "./demo-inbox.ts";
+import { fillHTML, languageSwitch, startLanguage } from "./start-language.ts";
 
 const HTML_TYPE = "text/html; charset=utf-8";
 
@@ -51,15 +52,20 @@ export function registerStartPage(
     return qr;
   };
 
-  app.get("/", { schema: { response: { 200: T.String() } } }, async (_request, reply) => {
+  app.get("/", { schema: { response: { 200: T.String() } } }, async (request, reply) => {
+    const { lang, t } = startLanguage(request, reply);
     const portal = demo ? demoPortal() : undefined;
-    const body = html`${renderStatus(runtime)}${
+    const body = html`${languageSwitch("/", lang)}${renderStatus(runtime, t)}${
       portal
-        ? html`<h2>Log in to a web application</h2>
-<p><a href="${portal}" id="campus-portal">Campus Portal</a> is the demo's web application: it checks a password, then sends you to the Twofold login prompt through Duo's Web SDK. Log in as <code>alice</code> / <code>alice-demo</code> and use her authenticator app's passcode (or a push, once her Twofold Authenticator is activated).</p>`
+        ? html`<h2>${t.portalTitle}</h2>
+<p>${fillHTML(t.portalText, {
+            portal: html`<a href="${portal}" id="campus-portal">Campus Portal</a>`,
+            user: html`<code>alice</code>`,
+            password: html`<code>alice-demo</code>`,
+          })}</p>`
         : ""
-    }${demo ? renderDemo(demo, await aliceQR(), commandLine, inbox ? renderDemoInbox(inbox) : "") : ""}`;
-    return reply.type(HTML_TYPE).send(renderPage("Twofold", body, inbox ? inboxScripts() : []));
+    }${demo ? renderDemo(demo, await aliceQR(), commandLine, inbox ? renderDemoInbox(inbox, t) : "", t) : ""}`;
+    return reply.type(HTML_TYPE).send(renderPage(t.pageTitle, body, inbox ? inboxScripts() : [], lang));
   });
 
   if (!demo) return;
@@ -80,6 +86,7 @@ export function registerStartPage(
       preHandler: requireSameOrigin(publicOrigin),
     },
     async (request, reply) => {
+      const { lang, t } = startLanguage(request, reply);
       const ticket = await runtime.services.createDeviceActivation(
         { name: "demo-start-page", ip: request.ip },
         request.body.username,
@@ -88,11 +95,11 @@ export function registerStartPage(
       const svg = (
         await (await loadQRCode()).toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })
       ).replace(/^<svg /, '<svg role="img" aria-labelledby="activation-caption" ');
-      const body = html`<h1>Activate the Twofold Authenticator</h1>
-<figure>${rawSVG(svg)}<figcaption id="activation-caption">Scan this with the Twofold Authenticator (or the phone's camera), or open the link below. It works once, for 10 minutes.</figcaption></figure>
+      const body = html`<h1>${t.activateTitle}</h1>
+<figure>${rawSVG(svg)}<figcaption id="activation-caption">${t.activateCaption}</figcaption></figure>
 <p><a href="${link}">${link}</a></p>
-<p><a href="/">Back to the start page</a></p>`;
-      return reply.type(HTML_TYPE).send(renderPage("Activate – Twofold", body));
+<p><a href="/">${t.backToStart}</a></p>`;
+      return reply.type(HTML_TYPE).send(renderPage(t.activatePageTitle, body, [], lang));
     },
   );
 
@@ -105,6 +112,7 @@ export function registerStartPage(
       preHandler: requireSameOrigin(publicOrigin),
     },
     async (request, reply) => {
+      const { lang, t } = startLanguage(request, reply);
       const started = await runtime.services.startPush({
         username: request.body.username,
         application: null,
@@ -113,14 +121,14 @@ export function registerStartPage(
         verified: true,
       });
       const body = started.started
-        ? html`<h1>Push sent</h1>
-<p>Open the Twofold Authenticator and type this code to approve:</p>
+        ? html`<h1>${t.pushSent}</h1>
+<p>${t.pushTypeCode}</p>
 <p class="result" role="status" aria-live="polite"><strong id="push-code">${started.code!.reveal()}</strong></p>
-<form method="get" action="/demo/push/${started.txid}" aria-label="Push result"><button type="submit">Show the result</button></form>`
-        : html`<h1>No push sent</h1><p class="result" role="status">${PUSH_REFUSALS[started.reason] ?? started.reason}</p>`;
+<form method="get" action="/demo/push/${started.txid}" aria-label="${t.pushResultForm}"><button type="submit">${t.showResult}</button></form>`
+        : html`<h1>${t.noPush}</h1><p class="result" role="status">${refusal(t.pushRefusals, started.reason)}</p>`;
       return reply
         .type(HTML_TYPE)
-        .send(renderPage("Push – Twofold", html`${body}<p><a href="/">Back to the start page</a></p>`));
+        .send(renderPage(t.pushPageTitle, html`${body}<p><a href="/">${t.backToStart}</a></p>`, [], lang));
     },
   );
 
@@ -138,16 +146,20 @@ export function registerStartPage(
       },
     },
     async (request, reply) => {
+      const { lang, t } = startLanguage(request, reply);
       const controller = new AbortController();
       reply.raw.on("close", () => controller.abort());
       const status = await runtime.services.waitForPush(request.params.txid, {
         timeoutMs: pushWaitMs,
         signal: controller.signal,
       });
-      const body = html`<h1>Push result</h1>
-<p class="result" role="status" id="push-result">${status === "approved" ? "allow" : "deny"} (${status})</p>
-<p><a href="/">Back to the start page</a></p>`;
-      return reply.type(HTML_TYPE).send(renderPage("Push result – Twofold", body));
+      const verdict = status === "approved" ? t.allow : t.deny;
+      const line =
+        lang === "en" ? `${verdict} (${t.pushStatus[status]})` : `${verdict}（${t.pushStatus[status]}）`;
+      const body = html`<h1>${t.pushResultTitle}</h1>
+<p class="result" role="status" id="push-result">${line}</p>
+<p><a href="/">${t.backToStart}</a></p>`;
+      return reply.type(HTML_TYPE).send(renderPage(t.pushResultPageTitle, body, [], lang));
     },
   );
 
@@ -158,6 +170,7 @@ export function registerStartPage(
       preHandler: requireSameOrigin(publicOrigin),
     },
     async (request, reply) => {
+      const { lang, t } = startLanguage(request, reply);
       const outcome = await runtime.services.verifyPasscode({
         username: request.body.username,
         passcode: request.body.passcode,
@@ -166,41 +179,38 @@ export function registerStartPage(
       // Unknown user, wrong code and lockout read the same (A5): the page shows only the generic words.
       const result =
         outcome.result === "allow"
-          ? html`<p class="result" role="status">Allowed (factor: ${outcome.factor})</p><p>${PASSCODE_MESSAGES.allow}</p>`
-          : html`<p class="result" role="status">Denied: ${passcodeDenyMessage(outcome.retryAt, runtime.clock.now())}</p>`;
-      const body = html`<h1>Passcode result</h1>${result}<p><a href="/">Back to the start page</a></p>`;
-      return reply.type(HTML_TYPE).send(renderPage("Passcode result – Twofold", body));
+          ? html`<p class="result" role="status">${t.allowed(outcome.factor)}</p><p>${t.allowedText}</p>`
+          : html`<p class="result" role="status">${t.denied(
+              outcome.retryAt == null
+                ? t.wrongPasscode
+                : t.tooManyAttempts(Math.max(1, Math.ceil((outcome.retryAt - runtime.clock.now()) / 60_000))),
+            )}</p>`;
+      const body = html`<h1>${t.passcodeResultTitle}</h1>${result}<p><a href="/">${t.backToStart}</a></p>`;
+      return reply.type(HTML_TYPE).send(renderPage(t.passcodeResultPageTitle, body, [], lang));
     },
   );
 }
 
-const PUSH_REFUSALS: Record<string, string> = {
-  no_devices: "This user has no activated Twofold Authenticator yet.",
-  push_suspended: "This user reported a push as fraud; pushes stay off until the service desk clears it.",
-  push_pending: "A push for this user is still waiting for an answer.",
-  rate_limited: "Too many pushes in the last minutes; try again later.",
-  too_many_since_success: "Too many pushes since the last approved one.",
-  locked_out: "This user is locked out.",
-  unknown_user: "No such user.",
-  application_disabled: "This application is disabled.",
-  verified_push_required: "This application must show a code to type in the app.",
-};
+/** A refusal's words, or its reason code where the catalogue has none. */
+function refusal(words: Readonly<Record<string, string>>, reason: string): string {
+  return words[reason] ?? reason;
+}
 
-function renderStatus(runtime: ServiceRuntime): SafeHTML {
+function renderStatus(runtime: ServiceRuntime, t: StartMessages): SafeHTML {
   const { config } = runtime;
   const database = config.database.url ? "PostgreSQL" : "SQLite";
-  return html`<h1>Twofold is running</h1>
+  return html`<h1>${t.running}</h1>
 <dl>
-<dt>Version</dt><dd>${readPackageVersion()}</dd>
-<dt>Mode</dt><dd>${config.mode}</dd>
-<dt>Database</dt><dd>${database}</dd>
-<dt>Node</dt><dd>${runtime.nodeName}</dd>
+<dt>${t.version}</dt><dd>${readPackageVersion()}</dd>
+<dt>${t.mode}</dt><dd>${config.mode}</dd>
+<dt>${t.database}</dt><dd>${database}</dd>
+<dt>${t.node}</dt><dd>${runtime.nodeName}</dd>
 </dl>
-<h2>Service endpoints</h2>
+<h2>${t.endpoints}</h2>
 <ul>
-<li><a href="/health">/health</a> – liveness</li>
-<li><a href="/ready">/ready</a> – readiness (database reachable)</li>
-${config.metrics.enabled && config.metrics.token ? html`<li><a href="/metrics">/metrics</a> – Prometheus metrics (bearer token)</li>` : ""}
+<li><a href="/health">/health</a> – ${t.health}</li>
+<li><a href="/ready">/ready</a> – ${t.ready}</li>
+${config.metrics.enabled && config.metrics.token ? html`<li><a href="/metrics">/metrics</a> – ${t.metrics}</li>` : ""}
 </ul>
 `;
 }
@@ -210,60 +220,71 @@ function renderDemo(
   qrSVG: string,
   commandLine: (words: string) => string,
   inbox: SafeHTML | "",
+  t: StartMessages,
 ): SafeHTML {
   // The SVG comes from the qrcode library (paths only, no text from the URI); it is labelled for screen readers.
   const svg = qrSVG.replace(/^<svg /, '<svg role="img" aria-labelledby="alice-qr-caption" ');
-  return html`<h2>Demo organisation: ${demo.organization}</h2>
-<p class="warning">Demo mode: generated keys and well-known passwords. Never use it for real users.</p>
+  return html`<h2>${t.demoOrganization(demo.organization)}</h2>
+<p class="warning">${t.demoWarning}</p>
 <table>
-<caption>Demo users</caption>
-<thead><tr><th scope="col">Username</th><th scope="col">Password</th><th scope="col">Factors</th></tr></thead>
+<caption>${t.demoUsers}</caption>
+<thead><tr><th scope="col">${t.username}</th><th scope="col">${t.password}</th><th scope="col">${t.factors}</th></tr></thead>
 <tbody>
 ${demo.users.map(
   (
     u,
-  ) => html`<tr><td>${u.username}</td><td><code>${u.password}</code></td><td>${u.factors.join(", ")}</td></tr>
+  ) => html`<tr><td>${u.username}</td><td><code>${u.password}</code></td><td>${u.factors.map((f) => factorWords(f, t)).join(", ")}</td></tr>
 `,
 )}</tbody>
 </table>
-<h3>Demo application</h3>
+<h3>${t.demoApplication}</h3>
 <dl>
-<dt>Name</dt><dd>${demo.application.name}</dd>
-<dt>Type</dt><dd>${demo.application.type}</dd>
-<dt>Integration key</dt><dd><code>${demo.application.integrationKey}</code></dd>
+<dt>${t.name}</dt><dd>${demo.application.name}</dd>
+<dt>${t.type}</dt><dd>${demo.application.type}</dd>
+<dt>${t.integrationKey}</dt><dd><code>${demo.application.integrationKey}</code></dd>
 </dl>
-<h3>Alice's authenticator app</h3>
+<h3>${t.aliceApp}</h3>
 <figure>
 ${rawSVG(svg)}
-<figcaption id="alice-qr-caption">QR code for alice's account: scan it with an authenticator app, then try one of its passcodes below.</figcaption>
+<figcaption id="alice-qr-caption">${t.aliceQR}</figcaption>
 </figure>
-<h3>Try a passcode</h3>
-<form method="post" action="/demo/passcode" aria-label="Check a passcode">
-<label for="username">Username</label>
+<h3>${t.tryPasscode}</h3>
+<form method="post" action="/demo/passcode" aria-label="${t.checkPasscodeForm}">
+<label for="username">${t.username}</label>
 <input id="username" name="username" autocomplete="username" required maxlength="256" value="alice">
-<label for="passcode">Passcode</label>
+<label for="passcode">${t.passcode}</label>
 <input id="passcode" name="passcode" autocomplete="one-time-code" inputmode="numeric" required maxlength="64">
-<button type="submit">Check passcode</button>
+<button type="submit">${t.checkPasscode}</button>
 </form>
 ${inbox}
-<h3>Try push approval</h3>
-<p>Activate the Twofold Authenticator for a demo user (open the link on a phone, or in another browser window), then send that user a push.</p>
-<form method="post" action="/demo/activate" aria-label="Activate the Twofold Authenticator">
-<label for="activate-user">Username</label>
+<h3>${t.tryPush}</h3>
+<p>${t.tryPushText}</p>
+<form method="post" action="/demo/activate" aria-label="${t.activateForm}">
+<label for="activate-user">${t.username}</label>
 <input id="activate-user" name="username" required maxlength="256" value="alice">
-<button type="submit">Activation link</button>
+<button type="submit">${t.activationLink}</button>
 </form>
-<form method="post" action="/demo/push" aria-label="Send a push">
-<label for="push-user">Username</label>
+<form method="post" action="/demo/push" aria-label="${t.sendPush}">
+<label for="push-user">${t.username}</label>
 <input id="push-user" name="username" required maxlength="256" value="alice">
-<button type="submit">Send a push</button>
+<button type="submit">${t.sendPush}</button>
 </form>
-<h3>Next, try the command line</h3>
-<p>In the directory the demo runs in (its database is <code>./data</code> there):</p>
+<h3>${t.cliTitle}</h3>
+<p>${fillHTML(t.cliText, { data: html`<code>./data</code>` })}</p>
 <ul>
 ${DEMO_CLI_COMMANDS.map((c) => html`<li><code>${commandLine(c)}</code></li>`)}
 </ul>
 `;
+}
+
+/** A demo user's factor (as the demo set it up) in the page's language; an unknown description stays as it is. */
+function factorWords(factor: string, t: StartMessages): string {
+  if (factor === "authenticator app (TOTP): scan the QR code") return t.factorTOTP;
+  const token = /^hardware token (\S+) \(HOTP, RFC 4226 test secret: codes (.*)\)$/.exec(factor);
+  if (token) return t.factorToken(token[1]!, token[2]!);
+  const sms = /^text message to (\S+) \(read it in the demo inbox below\)$/.exec(factor);
+  if (sms) return t.factorSMS(sms[1]!);
+  return factor;
 }
 
 /** Mark generated SVG markup as already safe (it never contains request data). */

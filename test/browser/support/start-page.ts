@@ -4,6 +4,39 @@ import type { BrowserContext, Locator, Page } from "playwright-core";
 /** A form as "METHOD /path", with ids in the path shown as `:id` (one entry per kind of form). */
 export type FormKey = string;
 
+/** The words a user finds the start page's forms, fields and links by, in each language. */
+export const START_WORDS = {
+  en: {
+    username: "Username",
+    passcode: "Passcode",
+    checkPasscodeForm: "Check a passcode",
+    checkPasscode: "Check passcode",
+    textMe: "Text me a passcode",
+    refreshInbox: "Refresh the inbox",
+    activateForm: "Activate the Twofold Authenticator",
+    activationLink: "Activation link",
+    sendPush: "Send a push",
+    pushResultForm: "Push result",
+    showResult: "Show the result",
+    backToStart: "Back to the start page",
+  },
+  "zh-Hant": {
+    username: "使用者名稱",
+    passcode: "驗證碼",
+    checkPasscodeForm: "檢查驗證碼",
+    checkPasscode: "檢查驗證碼",
+    textMe: "以短訊傳送驗證碼給我",
+    refreshInbox: "重新整理收件匣",
+    activateForm: "啟用 Twofold Authenticator",
+    activationLink: "啟用連結",
+    sendPush: "傳送推送通知",
+    pushResultForm: "推送結果",
+    showResult: "顯示結果",
+    backToStart: "返回起始頁",
+  },
+} as const;
+export type StartLanguage = keyof typeof START_WORDS;
+
 export class StartPage {
   /** Every form seen on a page we served, and every form this page object submitted. */
   readonly formsSeen = new Set<FormKey>();
@@ -14,6 +47,7 @@ export class StartPage {
   private constructor(
     readonly page: Page,
     readonly baseUrl: string,
+    readonly words: (typeof START_WORDS)[StartLanguage] = START_WORDS.en,
   ) {
     page.on("console", (message) => {
       // Failed loads are reported below with their address.
@@ -29,8 +63,13 @@ export class StartPage {
     page.on("pageerror", (error) => this.problems.push(`page error: ${error.message}`));
   }
 
-  static async open(context: BrowserContext, baseUrl: string): Promise<StartPage> {
-    const start = new StartPage(await context.newPage(), baseUrl);
+  /** The start page in a new tab; `lang` is the language its words are found in (the browser's choice). */
+  static async open(
+    context: BrowserContext,
+    baseUrl: string,
+    lang: StartLanguage = "en",
+  ): Promise<StartPage> {
+    const start = new StartPage(await context.newPage(), baseUrl, START_WORDS[lang]);
     await start.goto();
     return start;
   }
@@ -41,7 +80,7 @@ export class StartPage {
   }
 
   async backToStartPage(): Promise<void> {
-    await this.follow(this.page.getByRole("link", { name: "Back to the start page" }));
+    await this.follow(this.page.getByRole("link", { name: this.words.backToStart }));
   }
 
   heading(): Locator {
@@ -59,17 +98,17 @@ export class StartPage {
 
   /** "Check a passcode": returns the HTTP status of the page the browser then shows. */
   async checkPasscode(username: string, passcode: string): Promise<number> {
-    const form = this.form("Check a passcode");
-    await form.getByLabel("Username").fill(username);
-    await form.getByLabel("Passcode").fill(passcode);
-    return this.submit(form, "Check passcode");
+    const form = this.form(this.words.checkPasscodeForm);
+    await form.getByLabel(this.words.username).fill(username);
+    await form.getByLabel(this.words.passcode, { exact: true }).fill(passcode);
+    return this.submit(form, this.words.checkPasscode);
   }
 
   /** The demo inbox's "Text me a passcode". */
   async textMe(username: string): Promise<number> {
-    const form = this.form("Text me a passcode");
-    await form.getByLabel("Username").fill(username);
-    return this.submit(form, "Text me a passcode");
+    const form = this.form(this.words.textMe);
+    await form.getByLabel(this.words.username).fill(username);
+    return this.submit(form, this.words.textMe);
   }
 
   /** The demo inbox's entries, newest first, as a reader sees them. */
@@ -78,13 +117,13 @@ export class StartPage {
   }
 
   async refreshInbox(): Promise<number> {
-    return this.follow(this.page.getByRole("link", { name: "Refresh the inbox" }));
+    return this.follow(this.page.getByRole("link", { name: this.words.refreshInbox }));
   }
 
   async requestActivationLink(username: string): Promise<number> {
-    const form = this.form("Activate the Twofold Authenticator");
-    await form.getByLabel("Username").fill(username);
-    return this.submit(form, "Activation link");
+    const form = this.form(this.words.activateForm);
+    await form.getByLabel(this.words.username).fill(username);
+    return this.submit(form, this.words.activationLink);
   }
 
   /** The activation link the activation page shows. */
@@ -93,9 +132,9 @@ export class StartPage {
   }
 
   async sendPush(username: string): Promise<number> {
-    const form = this.form("Send a push");
-    await form.getByLabel("Username").fill(username);
-    return this.submit(form, "Send a push");
+    const form = this.form(this.words.sendPush);
+    await form.getByLabel(this.words.username).fill(username);
+    return this.submit(form, this.words.sendPush);
   }
 
   /** The code the push page tells the user to type in the app. */
@@ -105,12 +144,12 @@ export class StartPage {
 
   /** The push's id, as the "Show the result" form names it. */
   async pushTxid(): Promise<string> {
-    const action = (await this.form("Push result").getAttribute("action")) ?? "";
+    const action = (await this.form(this.words.pushResultForm).getAttribute("action")) ?? "";
     return action.split("/").at(-1) ?? "";
   }
 
   async showPushResult(): Promise<number> {
-    return this.submit(this.form("Push result"), "Show the result");
+    return this.submit(this.form(this.words.pushResultForm), this.words.showResult);
   }
 
   /** Press a form's button as a user would and wait for the page it leads to; returns that page's status. */

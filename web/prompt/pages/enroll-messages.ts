@@ -25,6 +25,8 @@ const en = {
   notActivated:
     "Twofold Authenticator isn't set up yet. Scan the code with your phone (or open the link on it), then choose Activated: continue. A code works once, for 10 minutes.",
   enrollOtherWay: "Choose another way to set up",
+  /** Said when the page moves on by itself once the phone has activated the app. */
+  enrollActivated: "Twofold Authenticator is activated. Continuing…",
   copyNumber: "Copy number",
   copied: "Copied",
   openAuthenticator: "Open Twofold Authenticator",
@@ -56,6 +58,7 @@ const zhHant: EnrollMessages = {
   notActivated:
     "尚未設定 Twofold Authenticator。請用手機掃描代碼（或在手機上開啟連結），然後按「已啟用：繼續」。代碼只可使用一次，10 分鐘內有效。",
   enrollOtherWay: "選擇其他設定方法",
+  enrollActivated: "已啟用 Twofold Authenticator，正在繼續⋯⋯",
   copyNumber: "複製號碼",
   copied: "已複製",
   openAuthenticator: "開啟 Twofold Authenticator",

@@ -55,24 +55,45 @@ export interface EnrollQRView {
   continueURL: string;
   continuePost?: boolean;
   newCodeAction: string;
+  /** The live wait (the enroll-wait behaviour): one `activated` event as soon as the app is activated … */
+  eventsURL: string;
+  /** … or, where events fail, a poll of this JSON. */
+  statusURL: string;
+  /** When the QR code stops working (ms): the page stops waiting then. */
+  expiresAt: number;
+  now: number;
+  scripts: readonly string[];
 }
 
 export function EnrollQRPage({ chrome, view }: { chrome: PromptChrome; view: EnrollQRView }): SafeHTML {
   const { t } = chrome;
+  const e = enrollMessages(chrome.lang);
+  // The behaviour follows this entry once the app is activated; without script the user chooses it.
+  const data = { "enroll-continue": "" };
   const go: Action = view.continuePost
-    ? { label: t.enrollDone, post: view.continueURL, primary: true }
-    : { label: t.enrollDone, href: view.continueURL, primary: true };
+    ? { label: t.enrollDone, post: view.continueURL, primary: true, data }
+    : { label: t.enrollDone, href: view.continueURL, primary: true, data };
   return (
-    <PromptPage chrome={chrome} title={t.enrollScanTitle}>
-      <h1>{t.enrollScanTitle}</h1>
-      <figure class="qr">
-        {view.qrSVG}
-        <figcaption id="activation-caption">{t.enrollScan}</figcaption>
-      </figure>
-      <p>
-        <a href={view.link}>{t.enrollOnPhone}</a>
-      </p>
-      <Actions actions={[go, { label: t.enrollNewCode, post: view.newCodeAction }]} />
+    <PromptPage chrome={chrome} title={t.enrollScanTitle} scripts={view.scripts}>
+      <section
+        data-behaviour="enroll-wait"
+        data-events={view.eventsURL}
+        data-status={view.statusURL}
+        data-expires-at={String(view.expiresAt)}
+        data-now={String(view.now)}
+        data-activated={e.enrollActivated}
+      >
+        <h1>{t.enrollScanTitle}</h1>
+        <figure class="qr">
+          {view.qrSVG}
+          <figcaption id="activation-caption">{t.enrollScan}</figcaption>
+        </figure>
+        <p>
+          <a href={view.link}>{t.enrollOnPhone}</a>
+        </p>
+        <p class="visually-hidden" role="status" aria-live="polite" data-live=""></p>
+        <Actions actions={[go, { label: t.enrollNewCode, post: view.newCodeAction }]} />
+      </section>
     </PromptPage>
   );
 }
