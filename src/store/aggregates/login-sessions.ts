@@ -1,7 +1,46 @@
 // Prompt logins (OIDC authorize → factor → code → token): each step one conditional write on the session's status.
 import type { AuthFactor, LoginSession, LoginSessionStatus } from "../../core/model.ts";
-import { guard, StoreContext } from "../store-context.ts";
+import { guard, hot, StoreContext } from "../store-context.ts";
 import type { LoginSessionsTable } from "../tables.ts";
+
+const COLUMNS =
+  "id, handle_hash, application_id, user_id, username, redirect_uri, state, nonce, use_duo_code, status, " +
+  "push_txid, factor, auth_txid, auth_at, code_hash, code_expires_at, ip, created_at, expires_at, max_expires_at";
+
+/** The statements of a prompt login's steps (authorize, each page, the allow, the code, the token): written by hand. */
+const Q = {
+  insert: hot(
+    "login_insert",
+    `insert into login_sessions (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  byHandle: hot("login_by_handle", `select ${COLUMNS} from login_sessions where handle_hash = ?`),
+  touch: hot(
+    "login_touch",
+    "update login_sessions set expires_at = case when max_expires_at < ? then max_expires_at else ? end " +
+      "where id = ? and status in ('pending', 'allowed') and expires_at > ?",
+  ),
+  allowUser: hot(
+    "login_allow_user",
+    "update login_sessions set status = 'allowed', factor = ?, auth_txid = ?, auth_at = ? " +
+      "where id = ? and user_id = ? and status = 'pending' and expires_at > ?",
+  ),
+  allowNobody: hot(
+    "login_allow_nobody",
+    "update login_sessions set status = 'allowed', factor = ?, auth_txid = ?, auth_at = ? " +
+      "where id = ? and user_id is null and status = 'pending' and expires_at > ?",
+  ),
+  issueCode: hot(
+    "login_issue_code",
+    "update login_sessions set status = 'code_issued', code_hash = ?, code_expires_at = ? " +
+      "where id = ? and status = 'allowed'",
+  ),
+  // One conditional write both redeems the code and returns its login: a second redeem changes no row.
+  redeem: hot(
+    "login_redeem",
+    "update login_sessions set status = 'redeemed' " +
+      `where code_hash = ? and status = 'code_issued' and code_expires_at > ? returning ${COLUMNS}`,
+  ),
+};
 
 function toLoginSession(r: LoginSessionsTable): LoginSession {
   const n = (v: number | null) => (v === null ? null : Number(v));
@@ -32,35 +71,28 @@ function toLoginSession(r: LoginSessionsTable): LoginSession {
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LoginSessionRecords extends StoreContext {
   async insertLoginSession(s: LoginSession): Promise<void> {
-    await guard(
-      () =>
-        this.db
-          .insertInto("login_sessions")
-          .values({
-            id: s.id,
-            handle_hash: s.handleHash,
-            application_id: s.applicationId,
-            user_id: s.userId,
-            username: s.username,
-            redirect_uri: s.redirectURI,
-            state: s.state,
-            nonce: s.nonce,
-            use_duo_code: s.useDuoCode ? 1 : 0,
-            status: s.status,
-            push_txid: s.pushTxid,
-            factor: s.factor,
-            auth_txid: s.authTxid,
-            auth_at: s.authAt,
-            code_hash: s.codeHash,
-            code_expires_at: s.codeExpiresAt,
-            ip: s.ip,
-            created_at: s.createdAt,
-            expires_at: s.expiresAt,
-            max_expires_at: s.maxExpiresAt,
-          })
-          .execute(),
-      "ERR_CONFLICT",
-    );
+    await this.hotChanges(Q.insert, [
+      s.id,
+      s.handleHash,
+      s.applicationId,
+      s.userId,
+      s.username,
+      s.redirectURI,
+      s.state,
+      s.nonce,
+      s.useDuoCode ? 1 : 0,
+      s.status,
+      s.pushTxid,
+      s.factor,
+      s.authTxid,
+      s.authAt,
+      s.codeHash,
+      s.codeExpiresAt,
+      s.ip,
+      s.createdAt,
+      s.expiresAt,
+      s.maxExpiresAt,
+    ]);
   }
 
   async getLoginSession(id: string): Promise<LoginSession | undefined> {
@@ -71,34 +103,12 @@ export abstract class LoginSessionRecords extends StoreContext {
   }
 
   async getLoginSessionByHandle(handleHash: string): Promise<LoginSession | undefined> {
-    const row = await guard(() =>
-      this.db
-        .selectFrom("login_sessions")
-        .selectAll()
-        .where("handle_hash", "=", handleHash)
-        .executeTakeFirst(),
-    );
+    const [row] = await this.hotRows<LoginSessionsTable>(Q.byHandle, [handleHash]);
     return row && toLoginSession(row);
   }
 
   async touchLoginSession(id: string, expiresAt: number, now: number): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("login_sessions")
-        .set((eb) => ({
-          expires_at: eb
-            .case()
-            .when("max_expires_at", "<", expiresAt)
-            .then(eb.ref("max_expires_at"))
-            .else(expiresAt)
-            .end(),
-        }))
-        .where("id", "=", id)
-        .where("status", "in", ["pending", "allowed"])
-        .where("expires_at", ">", now)
-        .executeTakeFirst(),
-    );
-    return Number(r.numUpdatedRows) === 1;
+    return (await this.hotChanges(Q.touch, [expiresAt, expiresAt, id, now])) === 1;
   }
 
   async setLoginSessionPush(id: string, pushTxid: string, now: number): Promise<boolean> {
@@ -119,17 +129,11 @@ export abstract class LoginSessionRecords extends StoreContext {
     userId: string | null,
     c: { factor: string; txid: string; at: number },
   ): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("login_sessions")
-        .set({ status: "allowed", factor: c.factor, auth_txid: c.txid, auth_at: c.at })
-        .where("id", "=", id)
-        .where((eb) => (userId === null ? eb("user_id", "is", null) : eb("user_id", "=", userId)))
-        .where("status", "=", "pending")
-        .where("expires_at", ">", c.at)
-        .executeTakeFirst(),
-    );
-    return Number(r.numUpdatedRows) === 1;
+    const changed =
+      userId === null
+        ? await this.hotChanges(Q.allowNobody, [c.factor, c.txid, c.at, id, c.at])
+        : await this.hotChanges(Q.allowUser, [c.factor, c.txid, c.at, id, userId, c.at]);
+    return changed === 1;
   }
 
   async allowLoginSessionByPush(
@@ -149,32 +153,12 @@ export abstract class LoginSessionRecords extends StoreContext {
   }
 
   async issueLoginSessionCode(id: string, codeHash: string, codeExpiresAt: number): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("login_sessions")
-        .set({ status: "code_issued", code_hash: codeHash, code_expires_at: codeExpiresAt })
-        .where("id", "=", id)
-        .where("status", "=", "allowed")
-        .executeTakeFirst(),
-    );
-    return Number(r.numUpdatedRows) === 1;
+    return (await this.hotChanges(Q.issueCode, [codeHash, codeExpiresAt, id])) === 1;
   }
 
   async redeemLoginSessionCode(codeHash: string, now: number): Promise<LoginSession | undefined> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("login_sessions")
-        .set({ status: "redeemed" })
-        .where("code_hash", "=", codeHash)
-        .where("status", "=", "code_issued")
-        .where("code_expires_at", ">", now)
-        .executeTakeFirst(),
-    );
-    if (Number(r.numUpdatedRows) !== 1) return undefined;
-    const row = await guard(() =>
-      this.db.selectFrom("login_sessions").selectAll().where("code_hash", "=", codeHash).executeTakeFirst(),
-    );
-    return row && toLoginSession(row);
+    const rows = await this.hotRows<LoginSessionsTable>(Q.redeem, [codeHash, now]);
+    return rows.length === 1 ? toLoginSession(rows[0]!) : undefined;
   }
 
   async endLoginSession(
