@@ -2,8 +2,10 @@
 // code is redeemed once, by one write that also returns the login.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
 import { randomHex, randomId } from "../../src/core/crypto/index.ts";
-import type { LoginSession } from "../../src/core/model.ts";
+import type { Application, LoginSession, User } from "../../src/core/model.ts";
+import { APPLICATION_COLUMNS, USER_COLUMNS } from "../../src/store/aggregates/login-sessions.ts";
 import type { KyselyStore } from "../../src/store/kysely-store.ts";
 import { createTestDatabase, dialects, type TestDatabase } from "../support/stores.ts";
 
@@ -36,6 +38,37 @@ function session(extra: Partial<LoginSession> = {}): LoginSession {
   };
 }
 
+function application(): Application {
+  return {
+    id: randomId("DI"),
+    name: "Portal",
+    type: "web-sdk",
+    secretSealed: "v1.k.sealed",
+    policy: { rememberDays: 7 } as Application["policy"],
+    status: "active",
+    createdAt: T,
+    updatedAt: T + 1,
+    redirectURIs: ["https://portal.example.edu/callback"],
+  };
+}
+
+function user(): User {
+  return {
+    id: randomId("DU"),
+    username: "Erin",
+    usernameCanonical: "erin",
+    realName: "Erin Example",
+    email: "erin@example.edu",
+    phone: null,
+    status: "active",
+    passwordHash: null,
+    notes: "n",
+    language: "zh-Hant",
+    createdAt: T,
+    updatedAt: T + 2,
+  };
+}
+
 for (const dialect of await dialects()) {
   describe(`Login sessions on ${dialect}`, () => {
     let db: TestDatabase;
@@ -58,6 +91,56 @@ for (const dialect of await dialects()) {
       await assert.rejects(store.insertLoginSession({ ...session(), handleHash: s.handleHash }), {
         code: "ERR_CONFLICT",
       });
+    });
+
+    test("a prompt page's one read: the login with its application and user, each as read on its own", async () => {
+      const app = application();
+      const erin = user();
+      await store.insertApplication(app);
+      await store.insertUser(erin);
+      const s = session({ applicationId: app.id, userId: erin.id });
+      await store.insertLoginSession(s);
+      const read = await store.getPromptLogin(s.handleHash, true);
+      assert.deepEqual(read, {
+        session: s,
+        application: await store.getApplication(app.id),
+        user: await store.getUser(erin.id),
+      });
+      assert.equal(read?.user?.id, erin.id);
+      assert.deepEqual((await store.getPromptLogin(s.handleHash, false))?.user, undefined);
+      assert.deepEqual((await store.getPromptLogin(s.handleHash, false))?.application, read?.application);
+      // A login naming nobody we know, or a user since deleted: no user. An application gone: no login.
+      const nobody = session({ applicationId: app.id, userId: null });
+      await store.insertLoginSession(nobody);
+      assert.equal((await store.getPromptLogin(nobody.handleHash, true))?.user, undefined);
+      const orphan = session({ applicationId: app.id, userId: "DUGONE" });
+      await store.insertLoginSession(orphan);
+      assert.equal((await store.getPromptLogin(orphan.handleHash, true))?.session.id, orphan.id);
+      assert.equal((await store.getPromptLogin(orphan.handleHash, true))?.user, undefined);
+      const lost = session({ applicationId: "DIGONE" });
+      await store.insertLoginSession(lost);
+      assert.equal(await store.getPromptLogin(lost.handleHash, true), undefined);
+      assert.equal(await store.getPromptLogin(randomHex(32), true), undefined);
+    });
+
+    test("the joined read names every column of applications and users (a new column is not left out)", async () => {
+      for (const [table, listed] of [
+        ["applications", APPLICATION_COLUMNS],
+        ["users", USER_COLUMNS],
+      ] as const) {
+        const columns =
+          dialect === "sqlite"
+            ? (
+                await sql<{ name: string }>`select name from pragma_table_info(${table})`.execute(
+                  store.kysely,
+                )
+              ).rows
+            : (
+                await sql<{ name: string }>`select column_name as name from information_schema.columns
+                  where table_schema = current_schema() and table_name = ${table}`.execute(store.kysely)
+              ).rows;
+        assert.deepEqual(columns.map((c) => c.name).sort(), [...listed].sort(), table);
+      }
     });
 
     test("touch moves the idle expiry, never past the maximum, and not once expired or ended", async () => {

@@ -53,17 +53,14 @@ export async function openPromptLogin(
   options: { touch?: boolean; user?: boolean } = {},
 ): Promise<PromptLogin | undefined> {
   if (!/^[0-9a-f]{32}$/.test(handle)) return undefined;
-  const session = await deps.store.getLoginSessionByHandle(sha256Hex(handle));
-  if (!session) return undefined;
-  const application = await deps.store.getApplication(session.applicationId);
-  if (!application) return undefined;
+  // One read: the session, its application and (unless `user: false`, for a step that needs no user record) its user.
+  const read = await deps.store.getPromptLogin(sha256Hex(handle), options.user !== false);
+  if (!read) return undefined;
+  const { session, application, user } = read;
   const now = deps.clock.now();
   let expired = session.expiresAt <= now || session.maxExpiresAt <= now;
   if (!expired && options.touch !== false && (session.status === "pending" || session.status === "allowed"))
     expired = !(await deps.store.touchLoginSession(session.id, now + LOGIN_IDLE_SECONDS * 1000, now));
-  // `user: false`: a step that needs no user record skips reading it (`user` is then undefined).
-  const user =
-    session.userId && options.user !== false ? await deps.store.getUser(session.userId) : undefined;
   return { session, application, user, expired };
 }
 

@@ -1,11 +1,49 @@
 // Prompt logins (OIDC authorize → factor → code → token): each step one conditional write on the session's status.
 import type { AuthFactor, LoginSession, LoginSessionStatus } from "../../core/model.ts";
+import type { PromptLoginRecord } from "../../core/ports.ts";
+import { toApplication, toUser } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
-import type { LoginSessionsTable } from "../tables.ts";
+import type { ApplicationsTable, LoginSessionsTable, UsersTable } from "../tables.ts";
 
 const COLUMNS =
   "id, handle_hash, application_id, user_id, username, redirect_uri, state, nonce, use_duo_code, status, " +
   "push_txid, factor, auth_txid, auth_at, code_hash, code_expires_at, ip, created_at, expires_at, max_expires_at";
+
+/** Every column of applications and of users (test/store/login-sessions.test.ts checks the lists are whole). */
+export const APPLICATION_COLUMNS = [
+  "id",
+  "name",
+  "type",
+  "secret_sealed",
+  "policy_json",
+  "status",
+  "created_at",
+  "updated_at",
+  "redirect_uris_json",
+] as const;
+export const USER_COLUMNS = [
+  "id",
+  "username",
+  "username_canonical",
+  "real_name",
+  "email",
+  "email_canonical",
+  "phone",
+  "status",
+  "password_hash",
+  "notes",
+  "language",
+  "created_at",
+  "updated_at",
+  "push_suspended_at",
+  "first_factor_at",
+] as const;
+
+const SESSION_COLUMNS = COLUMNS.split(", ")
+  .map((c) => `s.${c}`)
+  .join(", ");
+const JOINED_APPLICATION = APPLICATION_COLUMNS.map((c) => `a.${c} as a_${c}`).join(", ");
+const JOINED_USER = USER_COLUMNS.map((c) => `u.${c} as u_${c}`).join(", ");
 
 /** The statements of a prompt login's steps (authorize, each page, the allow, the code, the token): written by hand. */
 const Q = {
@@ -14,6 +52,18 @@ const Q = {
     `insert into login_sessions (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
   byHandle: hot("login_by_handle", `select ${COLUMNS} from login_sessions where handle_hash = ?`),
+  // A prompt page's one read: the login with its application (and its user, when it names one we know).
+  promptLogin: hot(
+    "login_prompt",
+    `select ${SESSION_COLUMNS}, ${JOINED_APPLICATION} from login_sessions s ` +
+      "join applications a on a.id = s.application_id where s.handle_hash = ?",
+  ),
+  promptLoginUser: hot(
+    "login_prompt_user",
+    `select ${SESSION_COLUMNS}, ${JOINED_APPLICATION}, ${JOINED_USER} from login_sessions s ` +
+      "join applications a on a.id = s.application_id left join users u on u.id = s.user_id " +
+      "where s.handle_hash = ?",
+  ),
   touch: hot(
     "login_touch",
     "update login_sessions set expires_at = case when max_expires_at < ? then max_expires_at else ? end " +
@@ -68,6 +118,13 @@ function toLoginSession(r: LoginSessionsTable): LoginSession {
   };
 }
 
+/** The columns of one joined table, under their own names. */
+function prefixed<T>(row: Record<string, unknown>, prefix: string, columns: readonly string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const c of columns) out[c] = row[prefix + c];
+  return out as T;
+}
+
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LoginSessionRecords extends StoreContext {
   async insertLoginSession(s: LoginSession): Promise<void> {
@@ -105,6 +162,19 @@ export abstract class LoginSessionRecords extends StoreContext {
   async getLoginSessionByHandle(handleHash: string): Promise<LoginSession | undefined> {
     const [row] = await this.hotRows<LoginSessionsTable>(Q.byHandle, [handleHash]);
     return row && toLoginSession(row);
+  }
+
+  async getPromptLogin(handleHash: string, withUser: boolean): Promise<PromptLoginRecord | undefined> {
+    const [row] = await this.hotRows<Record<string, unknown>>(withUser ? Q.promptLoginUser : Q.promptLogin, [
+      handleHash,
+    ]);
+    if (!row) return undefined;
+    const application = toApplication(prefixed<ApplicationsTable>(row, "a_", APPLICATION_COLUMNS));
+    const user =
+      withUser && row["u_id"] !== null && row["u_id"] !== undefined
+        ? toUser(prefixed<UsersTable>(row, "u_", USER_COLUMNS))
+        : undefined;
+    return { session: toLoginSession(row as unknown as LoginSessionsTable), application, user };
   }
 
   async touchLoginSession(id: string, expiresAt: number, now: number): Promise<boolean> {
