@@ -82,6 +82,14 @@ export async function requireLogin(
   return login;
 }
 
+/** A login read earlier in the request, as requireLogin would accept it. */
+function pendingLogin(login: PromptLogin, now: number): PromptLogin {
+  const { session } = login;
+  if (session.expiresAt <= now || session.maxExpiresAt <= now || session.status !== "pending")
+    throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
+  return login;
+}
+
 export interface PromptMethods {
   /** Active Twofold Authenticator devices (names as the user gave them). */
   pushDevices: string[];
@@ -320,10 +328,20 @@ export type PromptPasscodeResult =
 export async function verifyPromptPasscode(
   deps: Deps,
   handle: string,
-  input: { passcode: string; ip: string | null; finish?: boolean },
+  input: {
+    passcode: string;
+    ip: string | null;
+    finish?: boolean;
+    /** The login as the same request just read it (the form's page): not read again. */
+    login?: PromptLogin;
+  },
 ): Promise<PromptPasscodeResult> {
-  // The user is found by name in the passcode check itself.
-  const login = await requireLogin(deps, handle, { user: false });
+  // The user is found by name in the passcode check itself. A login the request has already read is checked as
+  // requireLogin would; the allow's conditional write checks it again (still pending, unexpired).
+  const login =
+    input.login && input.login.session.handleHash === sha256Hex(handle)
+      ? pendingLogin(input.login, deps.clock.now())
+      : await requireLogin(deps, handle, { user: false });
   const { session, application } = login;
   const source = { application, ip: input.ip, peer: input.ip };
   const throttle = await checkLoginThrottle(deps, source);

@@ -227,7 +227,7 @@ export abstract class LoginSessionRecords extends StoreContext {
   }
 
   async redeemLoginSessionCode(codeHash: string, now: number): Promise<LoginSession | undefined> {
-    const rows = await this.hotRows<LoginSessionsTable>(Q.redeem, [codeHash, now]);
+    const rows = await this.hotWriteRows<LoginSessionsTable>(Q.redeem, [codeHash, now]);
     return rows.length === 1 ? toLoginSession(rows[0]!) : undefined;
   }
 
