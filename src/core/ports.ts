@@ -628,6 +628,11 @@ export interface Store extends SmsGuardStore {
   insertLoginSession(session: LoginSession): Promise<void>;
   getLoginSession(id: string): Promise<LoginSession | undefined>;
   getLoginSessionByHandle(handleHash: string): Promise<LoginSession | undefined>;
+  /**
+   * The login behind a handle with its application, in one read; with its user too when `withUser` and the login
+   * names one that exists. Undefined when there is no such login or its application is gone.
+   */
+  getPromptLogin(handleHash: string, withUser: boolean): Promise<PromptLoginRecord | undefined>;
   /** Move a pending, unexpired session's idle expiry to `expiresAt` (capped at its maximum); false when it ended. */
   touchLoginSession(id: string, expiresAt: number, now: number): Promise<boolean>;
   /** Record the push a pending session waits on; false when it is no longer pending. */
@@ -685,4 +690,11 @@ export interface Store extends SmsGuardStore {
   setMeta(key: string, value: string): Promise<void>;
   /** Insert only if the key is absent (several nodes creating the same value race safely); true if inserted. */
   insertMetaIfAbsent(key: string, value: string): Promise<boolean>;
+}
+
+/** A prompt login as one read returns it (Store.getPromptLogin). */
+export interface PromptLoginRecord {
+  session: LoginSession;
+  application: Application;
+  user: User | undefined;
 }

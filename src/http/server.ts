@@ -12,6 +12,7 @@ import type { DemoInfo } from "../runtime/demo-info.ts";
 import { serverJobs, startScheduler } from "../runtime/housekeeping.ts";
 import type { ServiceRuntime } from "../runtime/runtime.ts";
 import { registerAccessLog } from "./access-log.ts";
+import { registerAnswerDeadline } from "./answer-deadline.ts";
 import { createClientErrorHandler } from "./client-error.ts";
 import { DeferredCompiles, deferredSerializers } from "./deferred-compilers.ts";
 import { registerAdminAPIRoutes } from "./duo/admin/index.ts";
@@ -90,9 +91,6 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     requestTimeout,
-    // Every route answers within server.answerTimeoutSeconds, however slow the database (a 503, or a Duo
-    // login's deny: errors.ts); routes that wait for a push set their own, longer limit (N2).
-    handlerTimeout: server.answerTimeoutSeconds * 1000,
     return503OnClosing: true,
     forceCloseConnections: "idle",
     exposeHeadRoutes: true,
@@ -115,6 +113,9 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
   app.setValidatorCompiler(createValidatorCompiler((compile) => compiles.defer(compile)));
   requireRouteSchemas(app);
   registerErrorHandling(app);
+  // Every route answers within server.answerTimeoutSeconds, however slow the database (a 503, or a Duo login's
+  // deny: errors.ts); routes that wait for a push set their own, longer limit (`handlerTimeout`, N2).
+  registerAnswerDeadline(app, server.answerTimeoutSeconds * 1000);
   registerSecurityHeaders(app, alwaysHTTPS);
   registerAccessLog(app, runtime.metrics);
   registerFormBodyParser(app);

@@ -64,6 +64,17 @@ export abstract class StoreContext {
     );
   }
 
+  /**
+   * A hot write with RETURNING: its rows. On SQLite, outside a transaction, it joins the next group commit like
+   * hotChanges (hotRows would commit it on its own).
+   */
+  protected hotWriteRows<R>(q: HotStatement, params: readonly unknown[]): Promise<R[]> {
+    const c = this.sqlite;
+    if (!c || this.inTransaction) return this.hotRows<R>(q, params);
+    const statement = c.statement(q.sqlite);
+    return guard(() => c.transaction(async () => statement.all(...params) as R[]));
+  }
+
   /** The underlying Kysely instance, for maintenance commands and tests. */
   get kysely(): DB {
     return this.db;

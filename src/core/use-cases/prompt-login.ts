@@ -53,17 +53,14 @@ export async function openPromptLogin(
   options: { touch?: boolean; user?: boolean } = {},
 ): Promise<PromptLogin | undefined> {
   if (!/^[0-9a-f]{32}$/.test(handle)) return undefined;
-  const session = await deps.store.getLoginSessionByHandle(sha256Hex(handle));
-  if (!session) return undefined;
-  const application = await deps.store.getApplication(session.applicationId);
-  if (!application) return undefined;
+  // One read: the session, its application and (unless `user: false`, for a step that needs no user record) its user.
+  const read = await deps.store.getPromptLogin(sha256Hex(handle), options.user !== false);
+  if (!read) return undefined;
+  const { session, application, user } = read;
   const now = deps.clock.now();
   let expired = session.expiresAt <= now || session.maxExpiresAt <= now;
   if (!expired && options.touch !== false && (session.status === "pending" || session.status === "allowed"))
     expired = !(await deps.store.touchLoginSession(session.id, now + LOGIN_IDLE_SECONDS * 1000, now));
-  // `user: false`: a step that needs no user record skips reading it (`user` is then undefined).
-  const user =
-    session.userId && options.user !== false ? await deps.store.getUser(session.userId) : undefined;
   return { session, application, user, expired };
 }
 
@@ -81,6 +78,14 @@ export async function requireLogin(
   // Read, not touched: the page that posted here kept the login alive; the step below re-checks it in its write.
   const login = await openPromptLogin(deps, handle, { touch: false, ...options });
   if (!login || login.expired || login.session.status !== "pending")
+    throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
+  return login;
+}
+
+/** A login read earlier in the request, as requireLogin would accept it. */
+function pendingLogin(login: PromptLogin, now: number): PromptLogin {
+  const { session } = login;
+  if (session.expiresAt <= now || session.maxExpiresAt <= now || session.status !== "pending")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
   return login;
 }
@@ -323,10 +328,20 @@ export type PromptPasscodeResult =
 export async function verifyPromptPasscode(
   deps: Deps,
   handle: string,
-  input: { passcode: string; ip: string | null; finish?: boolean },
+  input: {
+    passcode: string;
+    ip: string | null;
+    finish?: boolean;
+    /** The login as the same request just read it (the form's page): not read again. */
+    login?: PromptLogin;
+  },
 ): Promise<PromptPasscodeResult> {
-  // The user is found by name in the passcode check itself.
-  const login = await requireLogin(deps, handle, { user: false });
+  // The user is found by name in the passcode check itself. A login the request has already read is checked as
+  // requireLogin would; the allow's conditional write checks it again (still pending, unexpired).
+  const login =
+    input.login && input.login.session.handleHash === sha256Hex(handle)
+      ? pendingLogin(input.login, deps.clock.now())
+      : await requireLogin(deps, handle, { user: false });
   const { session, application } = login;
   const source = { application, ip: input.ip, peer: input.ip };
   const throttle = await checkLoginThrottle(deps, source);

@@ -77,7 +77,11 @@ export async function checkPromptPasscode(
   if (!/^[0-9A-Za-z]{1,64}$/.test(typed)) return error(t.badPasscode, 400);
   let result: Awaited<ReturnType<typeof runtime.services.verifyPromptPasscode>>;
   try {
-    result = await runtime.services.verifyPromptPasscode(ctx.handle, { passcode: typed, ip: request.ip });
+    result = await runtime.services.verifyPromptPasscode(ctx.handle, {
+      passcode: typed,
+      ip: request.ip,
+      login: ctx.login,
+    });
   } catch (e) {
     if (e instanceof TwofoldError && e.code === "ERR_LOGIN_SESSION_ENDED") {
       await loadPrompt(runtime, request, reply);

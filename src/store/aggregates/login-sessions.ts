@@ -1,7 +1,96 @@
 // Prompt logins (OIDC authorize → factor → code → token): each step one conditional write on the session's status.
 import type { AuthFactor, LoginSession, LoginSessionStatus } from "../../core/model.ts";
-import { guard, StoreContext } from "../store-context.ts";
-import type { LoginSessionsTable } from "../tables.ts";
+import type { PromptLoginRecord } from "../../core/ports.ts";
+import { toApplication, toUser } from "../rows.ts";
+import { guard, hot, StoreContext } from "../store-context.ts";
+import type { ApplicationsTable, LoginSessionsTable, UsersTable } from "../tables.ts";
+
+const COLUMNS =
+  "id, handle_hash, application_id, user_id, username, redirect_uri, state, nonce, use_duo_code, status, " +
+  "push_txid, factor, auth_txid, auth_at, code_hash, code_expires_at, ip, created_at, expires_at, max_expires_at";
+
+/** Every column of applications and of users (test/store/login-sessions.test.ts checks the lists are whole). */
+export const APPLICATION_COLUMNS = [
+  "id",
+  "name",
+  "type",
+  "secret_sealed",
+  "policy_json",
+  "status",
+  "created_at",
+  "updated_at",
+  "redirect_uris_json",
+] as const;
+export const USER_COLUMNS = [
+  "id",
+  "username",
+  "username_canonical",
+  "real_name",
+  "email",
+  "email_canonical",
+  "phone",
+  "status",
+  "password_hash",
+  "notes",
+  "language",
+  "created_at",
+  "updated_at",
+  "push_suspended_at",
+  "first_factor_at",
+] as const;
+
+const SESSION_COLUMNS = COLUMNS.split(", ")
+  .map((c) => `s.${c}`)
+  .join(", ");
+const JOINED_APPLICATION = APPLICATION_COLUMNS.map((c) => `a.${c} as a_${c}`).join(", ");
+const JOINED_USER = USER_COLUMNS.map((c) => `u.${c} as u_${c}`).join(", ");
+
+/** The statements of a prompt login's steps (authorize, each page, the allow, the code, the token): written by hand. */
+const Q = {
+  insert: hot(
+    "login_insert",
+    `insert into login_sessions (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  byHandle: hot("login_by_handle", `select ${COLUMNS} from login_sessions where handle_hash = ?`),
+  // A prompt page's one read: the login with its application (and its user, when it names one we know).
+  promptLogin: hot(
+    "login_prompt",
+    `select ${SESSION_COLUMNS}, ${JOINED_APPLICATION} from login_sessions s ` +
+      "join applications a on a.id = s.application_id where s.handle_hash = ?",
+  ),
+  promptLoginUser: hot(
+    "login_prompt_user",
+    `select ${SESSION_COLUMNS}, ${JOINED_APPLICATION}, ${JOINED_USER} from login_sessions s ` +
+      "join applications a on a.id = s.application_id left join users u on u.id = s.user_id " +
+      "where s.handle_hash = ?",
+  ),
+  touch: hot(
+    "login_touch",
+    "update login_sessions set expires_at = case when max_expires_at < ? then max_expires_at else ? end " +
+      "where id = ? and status in ('pending', 'allowed') and expires_at > ?",
+  ),
+  allowUser: hot(
+    "login_allow_user",
+    "update login_sessions set status = 'allowed', factor = ?, auth_txid = ?, auth_at = ? " +
+      "where id = ? and user_id = ? and status = 'pending' and expires_at > ?",
+  ),
+  allowNobody: hot(
+    "login_allow_nobody",
+    "update login_sessions set status = 'allowed', factor = ?, auth_txid = ?, auth_at = ? " +
+      "where id = ? and user_id is null and status = 'pending' and expires_at > ?",
+  ),
+  issueCode: hot(
+    "login_issue_code",
+    "update login_sessions set status = 'code_issued', code_hash = ?, code_expires_at = ? " +
+      "where id = ? and status = 'allowed'",
+  ),
+  // One conditional write both redeems the code and returns its login: a second redeem changes no row.
+  redeem: hot(
+    "login_redeem",
+    "update login_sessions set status = 'redeemed' " +
+      `where code_hash = ? and status = 'code_issued' and code_expires_at > ? returning ${COLUMNS}`,
+  ),
+};
 
 function toLoginSession(r: LoginSessionsTable): LoginSession {
   const n = (v: number | null) => (v === null ? null : Number(v));
@@ -29,38 +118,38 @@ function toLoginSession(r: LoginSessionsTable): LoginSession {
   };
 }
 
+/** The columns of one joined table, under their own names. */
+function prefixed<T>(row: Record<string, unknown>, prefix: string, columns: readonly string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const c of columns) out[c] = row[prefix + c];
+  return out as T;
+}
+
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LoginSessionRecords extends StoreContext {
   async insertLoginSession(s: LoginSession): Promise<void> {
-    await guard(
-      () =>
-        this.db
-          .insertInto("login_sessions")
-          .values({
-            id: s.id,
-            handle_hash: s.handleHash,
-            application_id: s.applicationId,
-            user_id: s.userId,
-            username: s.username,
-            redirect_uri: s.redirectURI,
-            state: s.state,
-            nonce: s.nonce,
-            use_duo_code: s.useDuoCode ? 1 : 0,
-            status: s.status,
-            push_txid: s.pushTxid,
-            factor: s.factor,
-            auth_txid: s.authTxid,
-            auth_at: s.authAt,
-            code_hash: s.codeHash,
-            code_expires_at: s.codeExpiresAt,
-            ip: s.ip,
-            created_at: s.createdAt,
-            expires_at: s.expiresAt,
-            max_expires_at: s.maxExpiresAt,
-          })
-          .execute(),
-      "ERR_CONFLICT",
-    );
+    await this.hotChanges(Q.insert, [
+      s.id,
+      s.handleHash,
+      s.applicationId,
+      s.userId,
+      s.username,
+      s.redirectURI,
+      s.state,
+      s.nonce,
+      s.useDuoCode ? 1 : 0,
+      s.status,
+      s.pushTxid,
+      s.factor,
+      s.authTxid,
+      s.authAt,
+      s.codeHash,
+      s.codeExpiresAt,
+      s.ip,
+      s.createdAt,
+      s.expiresAt,
+      s.maxExpiresAt,
+    ]);
   }
 
   async getLoginSession(id: string): Promise<LoginSession | undefined> {
@@ -71,34 +160,25 @@ export abstract class LoginSessionRecords extends StoreContext {
   }
 
   async getLoginSessionByHandle(handleHash: string): Promise<LoginSession | undefined> {
-    const row = await guard(() =>
-      this.db
-        .selectFrom("login_sessions")
-        .selectAll()
-        .where("handle_hash", "=", handleHash)
-        .executeTakeFirst(),
-    );
+    const [row] = await this.hotRows<LoginSessionsTable>(Q.byHandle, [handleHash]);
     return row && toLoginSession(row);
   }
 
+  async getPromptLogin(handleHash: string, withUser: boolean): Promise<PromptLoginRecord | undefined> {
+    const [row] = await this.hotRows<Record<string, unknown>>(withUser ? Q.promptLoginUser : Q.promptLogin, [
+      handleHash,
+    ]);
+    if (!row) return undefined;
+    const application = toApplication(prefixed<ApplicationsTable>(row, "a_", APPLICATION_COLUMNS));
+    const user =
+      withUser && row["u_id"] !== null && row["u_id"] !== undefined
+        ? toUser(prefixed<UsersTable>(row, "u_", USER_COLUMNS))
+        : undefined;
+    return { session: toLoginSession(row as unknown as LoginSessionsTable), application, user };
+  }
+
   async touchLoginSession(id: string, expiresAt: number, now: number): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("login_sessions")
-        .set((eb) => ({
-          expires_at: eb
-            .case()
-            .when("max_expires_at", "<", expiresAt)
-            .then(eb.ref("max_expires_at"))
-            .else(expiresAt)
-            .end(),
-        }))
-        .where("id", "=", id)
-        .where("status", "in", ["pending", "allowed"])
-        .where("expires_at", ">", now)
-        .executeTakeFirst(),
-    );
-    return Number(r.numUpdatedRows) === 1;
+    return (await this.hotChanges(Q.touch, [expiresAt, expiresAt, id, now])) === 1;
   }
 
   async setLoginSessionPush(id: string, pushTxid: string, now: number): Promise<boolean> {
@@ -119,17 +199,11 @@ export abstract class LoginSessionRecords extends StoreContext {
     userId: string | null,
     c: { factor: string; txid: string; at: number },
   ): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("login_sessions")
-        .set({ status: "allowed", factor: c.factor, auth_txid: c.txid, auth_at: c.at })
-        .where("id", "=", id)
-        .where((eb) => (userId === null ? eb("user_id", "is", null) : eb("user_id", "=", userId)))
-        .where("status", "=", "pending")
-        .where("expires_at", ">", c.at)
-        .executeTakeFirst(),
-    );
-    return Number(r.numUpdatedRows) === 1;
+    const changed =
+      userId === null
+        ? await this.hotChanges(Q.allowNobody, [c.factor, c.txid, c.at, id, c.at])
+        : await this.hotChanges(Q.allowUser, [c.factor, c.txid, c.at, id, userId, c.at]);
+    return changed === 1;
   }
 
   async allowLoginSessionByPush(
@@ -149,32 +223,12 @@ export abstract class LoginSessionRecords extends StoreContext {
   }
 
   async issueLoginSessionCode(id: string, codeHash: string, codeExpiresAt: number): Promise<boolean> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("login_sessions")
-        .set({ status: "code_issued", code_hash: codeHash, code_expires_at: codeExpiresAt })
-        .where("id", "=", id)
-        .where("status", "=", "allowed")
-        .executeTakeFirst(),
-    );
-    return Number(r.numUpdatedRows) === 1;
+    return (await this.hotChanges(Q.issueCode, [codeHash, codeExpiresAt, id])) === 1;
   }
 
   async redeemLoginSessionCode(codeHash: string, now: number): Promise<LoginSession | undefined> {
-    const r = await guard(() =>
-      this.db
-        .updateTable("login_sessions")
-        .set({ status: "redeemed" })
-        .where("code_hash", "=", codeHash)
-        .where("status", "=", "code_issued")
-        .where("code_expires_at", ">", now)
-        .executeTakeFirst(),
-    );
-    if (Number(r.numUpdatedRows) !== 1) return undefined;
-    const row = await guard(() =>
-      this.db.selectFrom("login_sessions").selectAll().where("code_hash", "=", codeHash).executeTakeFirst(),
-    );
-    return row && toLoginSession(row);
+    const rows = await this.hotWriteRows<LoginSessionsTable>(Q.redeem, [codeHash, now]);
+    return rows.length === 1 ? toLoginSession(rows[0]!) : undefined;
   }
 
   async endLoginSession(
