@@ -6,7 +6,9 @@ import {
   createHash,
   createHmac,
   createPrivateKey,
+  createSecretKey,
   hkdfSync,
+  type KeyObject,
   randomBytes as nodeRandomBytes,
   sign as nodeSign,
   pbkdf2Sync,
@@ -76,6 +78,22 @@ export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array
 
 export function hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array | string): Uint8Array {
   return new Uint8Array(createHmac(NODE_HASH[algorithm], key).update(data).digest());
+}
+
+/** An HMAC key prepared once for many messages (node's KeyObject); a string key is taken as UTF-8. */
+export type HmacKey = KeyObject | Uint8Array | string;
+
+/** A key for {@link hmacDigest}, prepared once: node skips importing the key bytes on every HMAC. */
+export function prepareHmacKey(key: Uint8Array | string): HmacKey {
+  const bytes = typeof key === "string" ? Buffer.from(key, "utf8") : key;
+  // createSecretKey refuses an empty key; createHmac takes one, so such a key is used as it is.
+  return bytes.length === 0 ? key : createSecretKey(bytes);
+}
+
+/** HMAC as raw bytes; a string message is taken as UTF-8. */
+export function hmacDigest(algorithm: HashAlgorithm, key: HmacKey, data: string | Uint8Array): Uint8Array {
+  const mac = createHmac(NODE_HASH[algorithm], key);
+  return typeof data === "string" ? mac.update(data, "utf8").digest() : mac.update(data).digest();
 }
 
 /** HMAC as lowercase hex; a string message is taken as UTF-8. */
