@@ -12,6 +12,7 @@ import {
   randomBytes as nodeRandomBytes,
   sign as nodeSign,
   pbkdf2Sync,
+  randomFillSync,
   randomInt,
   scrypt as scryptCallback,
   timingSafeEqual,
@@ -55,9 +56,24 @@ export function randomId(prefix: string): string {
   return prefix + randomString(ID_ALPHABET, 18);
 }
 
+/**
+ * Random bytes for {@link randomHex}, drawn from the CSPRNG a few kilobytes at a time (as node does for
+ * randomUUID): an id per request no longer costs a call into the CSPRNG each. Each byte is handed out once; the
+ * ids are text before the pool is refilled.
+ */
+const HEX_POOL = Buffer.alloc(4096);
+let hexPoolOffset = HEX_POOL.length;
+
 /** Hex-encoded random bytes, for opaque ids such as transaction ids. */
 export function randomHex(bytes: number): string {
-  return Buffer.from(randomBytes(bytes)).toString("hex");
+  if (bytes > 256) return nodeRandomBytes(bytes).toString("hex");
+  if (hexPoolOffset + bytes > HEX_POOL.length) {
+    randomFillSync(HEX_POOL);
+    hexPoolOffset = 0;
+  }
+  const start = hexPoolOffset;
+  hexPoolOffset += bytes;
+  return HEX_POOL.toString("hex", start, hexPoolOffset);
 }
 
 /**

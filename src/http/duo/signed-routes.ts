@@ -283,7 +283,10 @@ export function parseURLEncoded(text: string): Array<[string, string]> {
   return pairs;
 }
 
+const PLAIN_COMPONENT = /^[^%+]*$/;
+
 function decodeComponent(text: string): string {
+  if (PLAIN_COMPONENT.test(text)) return text;
   try {
     return decodeURIComponent(text.replaceAll("+", " "));
   } catch {
@@ -364,9 +367,12 @@ async function verifyRequest(
   const path = rawURL.split("?", 1)[0]!;
   const hostHeader = (request.headers.host ?? "").toLowerCase();
   const date = headerValue(request, "x-duo-date") ?? headerValue(request, "date") ?? null;
+  // Only `X-Duo-*` headers are signed (v5); Node gives header names in lower case.
   const headers: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(request.headers))
-    if (typeof value === "string") headers.push([name, value]);
+  for (const name in request.headers) {
+    const value = request.headers[name];
+    if (name.startsWith("x-duo-") && typeof value === "string") headers.push([name, value]);
+  }
   const check = verifyDuoSignature(
     {
       method: request.method,
