@@ -377,7 +377,9 @@ async function verifyRequest(
     {
       method: request.method,
       path,
-      hosts: [apiHost(runtime.config), hostHeader, hostHeader.replace(/:\d+$/, "")],
+      // The host the client connected to comes first: clients sign the host they send (the configured name
+      // comes first only behind a proxy that rewrites Host). The order decides only how soon a match is found.
+      hosts: [hostHeader, hostHeader.replace(/:\d+$/, ""), apiHost(runtime.config)],
       date,
       params: input.params,
       jsonBody: input.jsonBody,
