@@ -213,10 +213,15 @@ export function registerDuoScope(
             first ? `${first.path}: ${first.message}` : undefined,
           );
         }
+        // Aborted when the client hangs up or the deadline passes (the deadline's reason), as AbortSignal.any would
+        // do, without the weak references AbortSignal.any keeps per request.
         const hangUp = new AbortController();
         reply.raw.once("close", () => {
           if (!reply.raw.writableFinished) hangUp.abort();
         });
+        const timedOut = deadline.signal;
+        if (timedOut.aborted) hangUp.abort(timedOut.reason);
+        else timedOut.addEventListener("abort", () => hangUp.abort(timedOut.reason), { once: true });
         const answer = await options.handler({
           application: application as Application,
           params: params as Static<S>,
@@ -224,7 +229,7 @@ export function registerDuoScope(
           format,
           request,
           reply,
-          signal: AbortSignal.any([hangUp.signal, deadline.signal]),
+          signal: hangUp.signal,
           deadline,
         });
         if ("raw" in answer) return reply.code(200).type(answer.contentType).send(answer.raw);
