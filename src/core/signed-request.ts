@@ -316,6 +316,26 @@ function hmacKeyOf(secret: Secret<string>): HmacKey {
   return key;
 }
 
+interface DigestCheck {
+  algorithm: DuoCredentials["algorithm"];
+  key: HmacKey;
+  /** The signature as sent, decoded from hex. */
+  given: Uint8Array;
+  /** The date's bytes as sent when they are not ASCII (see verifyDuoSignature), else null. */
+  dateBytes: Buffer | null;
+  dateLength: number;
+}
+
+/** Whether one candidate canonical string's digest equals the signature given, compared in constant time. */
+function digestMatches(check: DigestCheck, text: string, dated: boolean): boolean {
+  const message =
+    dated && check.dateBytes !== null
+      ? Buffer.concat([check.dateBytes, Buffer.from(text.slice(check.dateLength), "utf8")])
+      : text;
+  const expected = hmacDigest(check.algorithm, check.key, message);
+  return expected.length === check.given.length && equalBytesSameLength(expected, check.given);
+}
+
 /**
  * Verify a Duo-signed request (§1.2-§1.5, K1, K2). The candidate canonical strings for the signature's hash are
  * tried in turn, the most common first (v5 for SHA-512, v2 for SHA-1), each digest compared in constant time, and
@@ -357,33 +377,41 @@ export function verifyDuoSignature(
   // The digest's length follows from the algorithm (public): a signature of another length matches nothing, and
   // one of the same length is compared byte for byte in constant time.
   const given = Buffer.from(credentials.signature, "hex");
-  const matches = (text: string, dated: boolean): boolean => {
-    const message =
-      dated && dateBytes !== null
-        ? Buffer.concat([dateBytes, Buffer.from(text.slice(parts.date!.length), "utf8")])
-        : text;
-    const expected = hmacDigest(credentials.algorithm, key, message);
-    return expected.length === given.length && equalBytesSameLength(expected, given);
+  const check: DigestCheck = {
+    algorithm: credentials.algorithm,
+    key,
+    given,
+    dateBytes,
+    dateLength: parts.date?.length ?? 0,
   };
-  const find = (): SignatureVariant | undefined => {
-    for (const host of hosts) {
-      for (const params of lines) {
-        const undated = `${method}\n${host}\n${parts.path}\n${params}`;
-        if (parts.date !== null) {
-          const dated = `${parts.date}\n${undated}`;
-          if (sha512) {
-            if (matches(`${dated}\n${bodyHash}\n${headerLine}`, true)) return "v5";
-            if (parts.jsonBody !== null && matches(`${dated}\n${bodyHash}`, true)) return "v4";
+  let matched: SignatureVariant | undefined;
+  search: for (const host of hosts) {
+    for (const params of lines) {
+      const undated = `${method}\n${host}\n${parts.path}\n${params}`;
+      if (parts.date !== null) {
+        const dated = `${parts.date}\n${undated}`;
+        if (sha512) {
+          if (digestMatches(check, `${dated}\n${bodyHash}\n${headerLine}`, true)) {
+            matched = "v5";
+            break search;
           }
-          // L and v2 do not cover a body: a JSON body must be signed by v4 or v5, whose lines hash it.
-          if (parts.jsonBody === null && matches(dated, true)) return "v2";
+          if (parts.jsonBody !== null && digestMatches(check, `${dated}\n${bodyHash}`, true)) {
+            matched = "v4";
+            break search;
+          }
         }
-        if (parts.allowUndated && parts.jsonBody === null && matches(undated, false)) return "L";
+        // L and v2 do not cover a body: a JSON body must be signed by v4 or v5, whose lines hash it.
+        if (parts.jsonBody === null && digestMatches(check, dated, true)) {
+          matched = "v2";
+          break search;
+        }
+      }
+      if (parts.allowUndated && parts.jsonBody === null && digestMatches(check, undated, false)) {
+        matched = "L";
+        break search;
       }
     }
-    return undefined;
-  };
-  const matched = find();
+  }
   if (!matched) return { ok: false, problem: "bad_signature" };
   if (signedAt !== null && Math.abs(now - signedAt) > SIGNATURE_WINDOW_MS)
     return { ok: false, problem: "skewed_date" };
