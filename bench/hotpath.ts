@@ -604,7 +604,8 @@ async function sqliteSections(dir: string, load: LoadGenerator): Promise<void> {
           cpuMs: (cpu.user + cpu.system) / 1000 / a.answered,
         });
         console.error(
-          `  closed pair ${rep + 1}: bare ${(b.timed / b.seconds).toFixed(0)}/s, allow ${(a.timed / a.seconds).toFixed(0)}/s`,
+          `  closed pair ${rep + 1}: bare ${(b.timed / b.seconds).toFixed(0)}/s, allow ${(a.timed / a.seconds).toFixed(0)}/s, ` +
+            `server CPU ${((cpu.user + cpu.system) / 1000 / a.answered).toFixed(3)} ms per verification`,
         );
       }
       const ratioOf = (p: (typeof pairs)[number]) => p.a.timed / p.a.seconds / (p.b.timed / p.b.seconds);

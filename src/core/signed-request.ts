@@ -1,5 +1,12 @@
 // Duo request signing (duo-compat §1): parse the Authorization header and date, build every canonical-request variant, verify in constant time.
-import { equalBytesSameLength, type HashAlgorithm, hmacHex, sha512Hex } from "./crypto/index.ts";
+import {
+  equalBytesSameLength,
+  type HashAlgorithm,
+  type HmacKey,
+  hmacDigest,
+  prepareHmacKey,
+  sha512Hex,
+} from "./crypto/index.ts";
 import type { Secret } from "./secret.ts";
 
 /** The canonical-request variants of duo-compat §1.2. */
@@ -178,11 +185,14 @@ function toEpoch(
   return utc - offsetMinutes * 60_000;
 }
 
+const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
+
 /**
  * Percent-encode for the canonical params line (§1.5 step 3): RFC 3986 unreserved characters stay, every other
  * UTF-8 byte becomes %XX with uppercase hex (encodeURIComponent leaves `!'()*` alone, so those are added).
  */
 export function encodeCanonical(value: string): string {
+  if (UNRESERVED.test(value)) return value;
   return encodeURIComponent(value).replace(
     /[!'()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
@@ -200,7 +210,26 @@ export function canonicalParams(
   repeated: "given" | "sorted" = "given",
   names: "encoded" | "raw" = "encoded",
 ): string {
-  const encoded = pairs.map(([k, v], i) => ({ k: encodeCanonical(k), v: encodeCanonical(v), raw: k, i }));
+  return joinParams(encodePairs(pairs), repeated, names);
+}
+
+interface EncodedPair {
+  k: string;
+  v: string;
+  raw: string;
+  i: number;
+}
+
+function encodePairs(pairs: ReadonlyArray<readonly [string, string]>): EncodedPair[] {
+  return pairs.map(([k, v], i) => ({ k: encodeCanonical(k), v: encodeCanonical(v), raw: k, i }));
+}
+
+function joinParams(
+  pairs: readonly EncodedPair[],
+  repeated: "given" | "sorted",
+  names: "encoded" | "raw",
+): string {
+  const encoded = [...pairs];
   encoded.sort((a, b) => {
     const [x, y] = names === "raw" ? [a.raw, b.raw] : [a.k, b.k];
     if (x !== y) return x < y ? -1 : 1;
@@ -211,13 +240,43 @@ export function canonicalParams(
 }
 
 /**
+ * The distinct params lines of {@link canonicalParams}'s three orders, each built once: the `sorted` order differs
+ * from `given` only when a name repeats, and the `raw` order from `encoded` only when a name has a character that
+ * encoding changes.
+ */
+function paramLines(pairs: ReadonlyArray<readonly [string, string]>): string[] {
+  const encoded = encodePairs(pairs);
+  const lines = [joinParams(encoded, "given", "encoded")];
+  if (encoded.length < 2) return lines;
+  const names = new Set<string>();
+  let repeats = false;
+  let rawDiffers = false;
+  for (const p of encoded) {
+    if (names.has(p.raw)) repeats = true;
+    names.add(p.raw);
+    if (p.k !== p.raw) rawDiffers = true;
+  }
+  if (repeats) lines.push(joinParams(encoded, "sorted", "encoded"));
+  if (rawDiffers) lines.push(joinParams(encoded, "given", "raw"));
+  return [...new Set(lines)];
+}
+
+/** The SHA-512 of nothing: the v4/v5 body line of a request without a body, and the v5 header line without headers. */
+const EMPTY_SHA512 = sha512Hex("");
+
+function isSignedDuoHeader(lowercaseName: string): boolean {
+  return lowercaseName.startsWith("x-duo-") && lowercaseName !== "x-duo-date";
+}
+
+/**
  * The v5 header line (§1.2): extra `X-Duo-*` headers (not the date), names lowercased and sorted, names and
  * values alternately joined by NUL, SHA-512 hex. With no such headers this is the hash of the empty string.
  */
 export function canonicalDuoHeaders(headers: ReadonlyArray<readonly [string, string]>): string {
+  if (!headers.some(([k]) => isSignedDuoHeader(k.toLowerCase()))) return EMPTY_SHA512;
   const list = headers
     .map(([k, v]) => [k.toLowerCase(), v] as const)
-    .filter(([k]) => k.startsWith("x-duo-") && k !== "x-duo-date")
+    .filter(([k]) => isSignedDuoHeader(k))
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return sha512Hex(list.flat().join("\u0000"));
 }
@@ -245,10 +304,45 @@ export type SignatureCheck =
   | { ok: true; variant: SignatureVariant; algorithm: DuoCredentials["algorithm"]; signedAt: number | null }
   | { ok: false; problem: Exclude<CredentialProblem, "missing" | "malformed"> };
 
+/** HMAC keys prepared once per opened secret (the caller keeps one Secret per application version). */
+const preparedKeys = new WeakMap<Secret<string>, HmacKey>();
+
+function hmacKeyOf(secret: Secret<string>): HmacKey {
+  let key = preparedKeys.get(secret);
+  if (key === undefined) {
+    key = prepareHmacKey(secret.reveal());
+    preparedKeys.set(secret, key);
+  }
+  return key;
+}
+
+interface DigestCheck {
+  algorithm: DuoCredentials["algorithm"];
+  key: HmacKey;
+  /** The signature as sent, decoded from hex. */
+  given: Uint8Array;
+  /** The date's bytes as sent when they are not ASCII (see verifyDuoSignature), else null. */
+  dateBytes: Buffer | null;
+  dateLength: number;
+}
+
+/** Whether one candidate canonical string's digest equals the signature given, compared in constant time. */
+function digestMatches(check: DigestCheck, text: string, dated: boolean): boolean {
+  const message =
+    dated && check.dateBytes !== null
+      ? Buffer.concat([check.dateBytes, Buffer.from(text.slice(check.dateLength), "utf8")])
+      : text;
+  const expected = hmacDigest(check.algorithm, check.key, message);
+  return expected.length === check.given.length && equalBytesSameLength(expected, check.given);
+}
+
 /**
- * Verify a Duo-signed request (§1.2-§1.5, K1, K2). Every candidate canonical string for the signature's hash is
- * built and each digest compared in constant time; all candidates are always computed, so timing does not
- * tell which line differed. A dated request must be within the window; an undated one only matches variant L.
+ * Verify a Duo-signed request (§1.2-§1.5, K1, K2). The candidate canonical strings for the signature's hash are
+ * tried in turn, the most common first (v5 for SHA-512, v2 for SHA-1), each digest compared in constant time, and
+ * the first match ends the search. A signature that matches nothing has been compared with every candidate, so its
+ * timing depends on the request alone (public), never on the key or on which line differed; a signature that
+ * matches tells by its timing only which variant it is, which its sender chose. A dated request must be within the
+ * window; an undated one only matches variant L.
  */
 export function verifyDuoSignature(
   parts: SignedRequestParts,
@@ -265,50 +359,58 @@ export function verifyDuoSignature(
 
   const method = parts.method.toUpperCase();
   const hosts = [...new Set(parts.hosts.map((h) => h.toLowerCase()).filter((h) => h !== ""))];
-  const paramLines = [
-    ...new Set([
-      canonicalParams(parts.params, "given"),
-      canonicalParams(parts.params, "sorted"),
-      canonicalParams(parts.params, "given", "raw"),
-    ]),
-  ];
-  const candidates: Array<{ variant: SignatureVariant; text: string }> = [];
+  const lines = paramLines(parts.params);
+  const sha512 = credentials.algorithm === "SHA512";
   // v4 and v5 lines: the body's hash and the canonical headers, the same for every host and parameter line.
   const bodyHash =
-    parts.date !== null && credentials.algorithm === "SHA512"
-      ? sha512Hex(parts.jsonBody ?? new Uint8Array())
+    parts.date !== null && sha512
+      ? parts.jsonBody === null || parts.jsonBody.length === 0
+        ? EMPTY_SHA512
+        : sha512Hex(parts.jsonBody)
       : "";
   const headerLine = bodyHash === "" ? "" : canonicalDuoHeaders(parts.headers);
-  for (const host of hosts) {
-    for (const params of paramLines) {
-      const lines = [method, host, parts.path, params];
-      // L and v2 do not cover a body: a JSON body must be signed by v4 or v5, whose lines hash it.
-      if (parts.allowUndated && parts.jsonBody === null)
-        candidates.push({ variant: "L", text: lines.join("\n") });
-      if (parts.date === null) continue;
-      const dated = [parts.date, ...lines];
-      if (parts.jsonBody === null) candidates.push({ variant: "v2", text: dated.join("\n") });
-      if (credentials.algorithm !== "SHA512") continue;
-      if (parts.jsonBody !== null) candidates.push({ variant: "v4", text: [...dated, bodyHash].join("\n") });
-      candidates.push({ variant: "v5", text: [...dated, bodyHash, headerLine].join("\n") });
-    }
-  }
-  const key = secret.reveal();
+  const key = hmacKeyOf(secret);
   // Node reads header bytes as latin1, one character per byte. A localised date (duo_unix 2.1–2.2.3) is signed as
   // the bytes the client wrote, e.g. UTF-8 `Mär`, so those bytes, not the UTF-8 of the characters, go in the HMAC.
   const highest = parts.date === null ? 0 : highestCharCode(parts.date);
   const dateBytes = highest >= 0x80 && highest <= 0xff ? Buffer.from(parts.date!, "latin1") : null;
-  const message = (c: { variant: SignatureVariant; text: string }): string | Uint8Array =>
-    dateBytes === null || c.variant === "L"
-      ? c.text
-      : Buffer.concat([dateBytes, Buffer.from(c.text.slice(parts.date!.length), "utf8")]);
   // The digest's length follows from the algorithm (public): a signature of another length matches nothing, and
   // one of the same length is compared byte for byte in constant time.
-  const given = Buffer.from(credentials.signature, "latin1");
+  const given = Buffer.from(credentials.signature, "hex");
+  const check: DigestCheck = {
+    algorithm: credentials.algorithm,
+    key,
+    given,
+    dateBytes,
+    dateLength: parts.date?.length ?? 0,
+  };
   let matched: SignatureVariant | undefined;
-  for (const c of candidates) {
-    const expected = Buffer.from(hmacHex(credentials.algorithm, key, message(c)), "latin1");
-    if (expected.length === given.length && equalBytesSameLength(expected, given)) matched ??= c.variant;
+  search: for (const host of hosts) {
+    for (const params of lines) {
+      const undated = `${method}\n${host}\n${parts.path}\n${params}`;
+      if (parts.date !== null) {
+        const dated = `${parts.date}\n${undated}`;
+        if (sha512) {
+          if (digestMatches(check, `${dated}\n${bodyHash}\n${headerLine}`, true)) {
+            matched = "v5";
+            break search;
+          }
+          if (parts.jsonBody !== null && digestMatches(check, `${dated}\n${bodyHash}`, true)) {
+            matched = "v4";
+            break search;
+          }
+        }
+        // L and v2 do not cover a body: a JSON body must be signed by v4 or v5, whose lines hash it.
+        if (parts.jsonBody === null && digestMatches(check, dated, true)) {
+          matched = "v2";
+          break search;
+        }
+      }
+      if (parts.allowUndated && parts.jsonBody === null && digestMatches(check, undated, false)) {
+        matched = "L";
+        break search;
+      }
+    }
   }
   if (!matched) return { ok: false, problem: "bad_signature" };
   if (signedAt !== null && Math.abs(now - signedAt) > SIGNATURE_WINDOW_MS)

@@ -6,10 +6,13 @@ import {
   createHash,
   createHmac,
   createPrivateKey,
+  createSecretKey,
   hkdfSync,
+  type KeyObject,
   randomBytes as nodeRandomBytes,
   sign as nodeSign,
   pbkdf2Sync,
+  randomFillSync,
   randomInt,
   scrypt as scryptCallback,
   timingSafeEqual,
@@ -53,9 +56,24 @@ export function randomId(prefix: string): string {
   return prefix + randomString(ID_ALPHABET, 18);
 }
 
+/**
+ * Random bytes for {@link randomHex}, drawn from the CSPRNG a few kilobytes at a time (as node does for
+ * randomUUID): an id per request no longer costs a call into the CSPRNG each. Each byte is handed out once; the
+ * ids are text before the pool is refilled.
+ */
+const HEX_POOL = Buffer.alloc(4096);
+let hexPoolOffset = HEX_POOL.length;
+
 /** Hex-encoded random bytes, for opaque ids such as transaction ids. */
 export function randomHex(bytes: number): string {
-  return Buffer.from(randomBytes(bytes)).toString("hex");
+  if (bytes > 256) return nodeRandomBytes(bytes).toString("hex");
+  if (hexPoolOffset + bytes > HEX_POOL.length) {
+    randomFillSync(HEX_POOL);
+    hexPoolOffset = 0;
+  }
+  const start = hexPoolOffset;
+  hexPoolOffset += bytes;
+  return HEX_POOL.toString("hex", start, hexPoolOffset);
 }
 
 /**
@@ -76,6 +94,22 @@ export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array
 
 export function hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array | string): Uint8Array {
   return new Uint8Array(createHmac(NODE_HASH[algorithm], key).update(data).digest());
+}
+
+/** An HMAC key prepared once for many messages (node's KeyObject); a string key is taken as UTF-8. */
+export type HmacKey = KeyObject | Uint8Array | string;
+
+/** A key for {@link hmacDigest}, prepared once: node skips importing the key bytes on every HMAC. */
+export function prepareHmacKey(key: Uint8Array | string): HmacKey {
+  const bytes = typeof key === "string" ? Buffer.from(key, "utf8") : key;
+  // createSecretKey refuses an empty key; createHmac takes one, so such a key is used as it is.
+  return bytes.length === 0 ? key : createSecretKey(bytes);
+}
+
+/** HMAC as raw bytes; a string message is taken as UTF-8. */
+export function hmacDigest(algorithm: HashAlgorithm, key: HmacKey, data: string | Uint8Array): Uint8Array {
+  const mac = createHmac(NODE_HASH[algorithm], key);
+  return typeof data === "string" ? mac.update(data, "utf8").digest() : mac.update(data).digest();
 }
 
 /** HMAC as lowercase hex; a string message is taken as UTF-8. */

@@ -129,11 +129,27 @@ export async function requireApplication(deps: Deps, id: string): Promise<Applic
   return app;
 }
 
+/**
+ * Secret keys already opened, per keyring and Application object. The store hands out the same object while the
+ * application's row is unchanged (a new one once its sealed key, policy or status changes), so each key is opened
+ * (AES-GCM) once per node and version of the row, and an opened key lives no longer than the object it came from.
+ */
+const opened = new WeakMap<object, WeakMap<Application, Secret<string>>>();
+
 /** The application's secret key, for verifying its signed requests. */
 export function openApplicationSecret(deps: Pick<Deps, "keyring">, app: Application): Secret<string> {
-  return new Secret(
+  let byApp = opened.get(deps.keyring);
+  if (!byApp) {
+    byApp = new WeakMap();
+    opened.set(deps.keyring, byApp);
+  }
+  const known = byApp.get(app);
+  if (known) return known;
+  const secret = new Secret(
     Buffer.from(deps.keyring.open(app.secretSealed, applicationSealContext(app.id))).toString("utf8"),
   );
+  byApp.set(app, secret);
+  return secret;
 }
 
 /** Rename an application or change its policy (the fields given); returns the application as stored. */

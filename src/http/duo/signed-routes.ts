@@ -213,10 +213,15 @@ export function registerDuoScope(
             first ? `${first.path}: ${first.message}` : undefined,
           );
         }
+        // Aborted when the client hangs up or the deadline passes (the deadline's reason), as AbortSignal.any would
+        // do, without the weak references AbortSignal.any keeps per request.
         const hangUp = new AbortController();
         reply.raw.once("close", () => {
           if (!reply.raw.writableFinished) hangUp.abort();
         });
+        const timedOut = deadline.signal;
+        if (timedOut.aborted) hangUp.abort(timedOut.reason);
+        else timedOut.addEventListener("abort", () => hangUp.abort(timedOut.reason), { once: true });
         const answer = await options.handler({
           application: application as Application,
           params: params as Static<S>,
@@ -224,7 +229,7 @@ export function registerDuoScope(
           format,
           request,
           reply,
-          signal: AbortSignal.any([hangUp.signal, deadline.signal]),
+          signal: hangUp.signal,
           deadline,
         });
         if ("raw" in answer) return reply.code(200).type(answer.contentType).send(answer.raw);
@@ -283,7 +288,10 @@ export function parseURLEncoded(text: string): Array<[string, string]> {
   return pairs;
 }
 
+const PLAIN_COMPONENT = /^[^%+]*$/;
+
 function decodeComponent(text: string): string {
+  if (PLAIN_COMPONENT.test(text)) return text;
   try {
     return decodeURIComponent(text.replaceAll("+", " "));
   } catch {
@@ -364,14 +372,19 @@ async function verifyRequest(
   const path = rawURL.split("?", 1)[0]!;
   const hostHeader = (request.headers.host ?? "").toLowerCase();
   const date = headerValue(request, "x-duo-date") ?? headerValue(request, "date") ?? null;
+  // Only `X-Duo-*` headers are signed (v5); Node gives header names in lower case.
   const headers: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(request.headers))
-    if (typeof value === "string") headers.push([name, value]);
+  for (const name in request.headers) {
+    const value = request.headers[name];
+    if (name.startsWith("x-duo-") && typeof value === "string") headers.push([name, value]);
+  }
   const check = verifyDuoSignature(
     {
       method: request.method,
       path,
-      hosts: [apiHost(runtime.config), hostHeader, hostHeader.replace(/:\d+$/, "")],
+      // The host the client connected to comes first: clients sign the host they send (the configured name
+      // comes first only behind a proxy that rewrites Host). The order decides only how soon a match is found.
+      hosts: [hostHeader, hostHeader.replace(/:\d+$/, ""), apiHost(runtime.config)],
       date,
       params: input.params,
       jsonBody: input.jsonBody,

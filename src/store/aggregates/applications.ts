@@ -7,6 +7,37 @@ import type { ApplicationsTable } from "../tables.ts";
 
 const Q = { get: hot("application_get", "select * from applications where id = ?") };
 
+/**
+ * The last Application built for each id, with the row it was built from. Every read still reads the row; when
+ * every column is as before, the same object is returned (so what is derived from it, such as the opened secret
+ * key, is derived once), else a new one. An application changed or deleted by another node is therefore seen by
+ * the very next read. Application objects are never mutated.
+ */
+const built = new Map<string, { row: ApplicationsTable; app: Application }>();
+const BUILT_MAX = 4096;
+
+function sameRow(a: ApplicationsTable, b: ApplicationsTable): boolean {
+  return (
+    a.secret_sealed === b.secret_sealed &&
+    Number(a.updated_at) === Number(b.updated_at) &&
+    a.policy_json === b.policy_json &&
+    a.status === b.status &&
+    a.name === b.name &&
+    a.type === b.type &&
+    a.redirect_uris_json === b.redirect_uris_json &&
+    Number(a.created_at) === Number(b.created_at)
+  );
+}
+
+function applicationOf(row: ApplicationsTable): Application {
+  const known = built.get(row.id);
+  if (known && sameRow(known.row, row)) return known.app;
+  const app = toApplication(row);
+  if (built.size >= BUILT_MAX) built.clear();
+  built.set(row.id, { row, app });
+  return app;
+}
+
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class ApplicationRecords extends StoreContext {
   async insertApplication(app: Application): Promise<void> {
@@ -32,7 +63,11 @@ export abstract class ApplicationRecords extends StoreContext {
 
   async getApplication(id: string): Promise<Application | undefined> {
     const [row] = await this.hotRows<ApplicationsTable>(Q.get, [id]);
-    return row && toApplication(row);
+    if (!row) {
+      built.delete(id);
+      return undefined;
+    }
+    return applicationOf(row);
   }
 
   async listApplications(): Promise<Application[]> {
