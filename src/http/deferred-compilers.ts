@@ -1,5 +1,6 @@
 // Route serializers and validators compiled on their first use (or in the background after listening), not at start.
 import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
+import type { FastifyInstance } from "fastify";
 
 type SerializerFactory = ReturnType<typeof SerializerSelector>;
 type Serializer = (data: unknown) => string;
@@ -78,4 +79,24 @@ export function deferredSerializers(compiles: DeferredCompiles) {
       return (data) => get()(data);
     };
   };
+}
+
+/** Each server instance's compiles left for later (buildServer records them; listenServer warms them up). */
+const byServer = new WeakMap<FastifyInstance, DeferredCompiles>();
+
+export function recordDeferredCompiles(app: FastifyInstance, compiles: DeferredCompiles): void {
+  byServer.set(app, compiles);
+}
+
+/** The compiles a server instance leaves for later; undefined for an instance buildServer did not make. */
+export function deferredCompilesOf(app: FastifyInstance): DeferredCompiles | undefined {
+  return byServer.get(app);
+}
+
+/** A compile deferred on this server instance where it defers them, else run now (an instance of a test's own). */
+export function compileLater<T>(app: FastifyInstance, compile: () => T): () => T {
+  const compiles = byServer.get(app);
+  if (compiles) return compiles.defer(compile);
+  const result = compile();
+  return () => result;
 }

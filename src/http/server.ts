@@ -14,7 +14,12 @@ import type { ServiceRuntime } from "../runtime/runtime.ts";
 import { registerAccessLog } from "./access-log.ts";
 import { registerAnswerDeadline } from "./answer-deadline.ts";
 import { createClientErrorHandler } from "./client-error.ts";
-import { DeferredCompiles, deferredSerializers } from "./deferred-compilers.ts";
+import {
+  DeferredCompiles,
+  deferredCompilesOf,
+  deferredSerializers,
+  recordDeferredCompiles,
+} from "./deferred-compilers.ts";
 import { registerAdminAPIRoutes } from "./duo/admin/index.ts";
 import { registerAuthAPIRoutes } from "./duo/auth-api.ts";
 import { registerRestV1Routes } from "./duo/rest-v1.ts";
@@ -54,9 +59,6 @@ export interface RunningServer {
   /** Stop accepting, let open requests finish (up to server.shutdownGraceSeconds), then close. */
   close(): Promise<void>;
 }
-
-/** Each instance's route compiles left for later: listenServer compiles them in the background once it listens. */
-const deferredCompiles = new WeakMap<FastifyInstance, DeferredCompiles>();
 
 /** How long after listening the route compiles left from start-up begin (the first requests, health checks, go first). */
 const WARM_UP_AFTER_MS = 1000;
@@ -109,7 +111,7 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
       })
     : fastify({ ...base, http: nodeServerOptions })) as unknown as FastifyInstance;
 
-  deferredCompiles.set(app, compiles);
+  recordDeferredCompiles(app, compiles);
   app.setValidatorCompiler(createValidatorCompiler((compile) => compiles.defer(compile)));
   requireRouteSchemas(app);
   registerErrorHandling(app);
@@ -152,7 +154,7 @@ export async function listenServer(app: FastifyInstance, runtime: ServiceRuntime
   const metricsApp = buildMetricsServer(runtime);
   await app.listen({ host, port });
   // What start-up left uncompiled is compiled a moment later, between requests, so that no login pays for it.
-  const compiles = deferredCompiles.get(app);
+  const compiles = deferredCompilesOf(app);
   void compiles?.warmUp(WARM_UP_AFTER_MS);
   let metricsUrl: string | undefined;
   if (metricsApp) {

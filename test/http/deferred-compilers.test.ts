@@ -73,3 +73,52 @@ test("a schema that is not TypeBox's, or an open object, still stops the server 
     }, /not a TypeBox schema|without additionalProperties/);
   }
 });
+
+test("the Duo routes' parameter checks wait too; a bad signed request before the warm-up gets Duo's 400", async () => {
+  const { buildServer } = await import("../../src/http/server.ts");
+  const { deferredCompilesOf } = await import("../../src/http/deferred-compilers.ts");
+  const { createTestRuntime, ADMIN } = await import("./support.ts");
+  const { sign } = await import("@duosecurity/duo_api/lib/duo_sig.js");
+  const { TypeCompiler } = await import("@sinclair/typebox/compiler");
+  const t = await createTestRuntime();
+  const app = buildServer(t.runtime);
+  // Count the TypeBox compiles start-up runs (the Duo routes' parameter checks are theirs).
+  const compile = TypeCompiler.Compile;
+  let compiledAtStart = 0;
+  (TypeCompiler as { Compile: typeof compile }).Compile = ((...args: Parameters<typeof compile>) => {
+    compiledAtStart++;
+    return compile(...args);
+  }) as typeof compile;
+  try {
+    await app.ready();
+    (TypeCompiler as { Compile: typeof compile }).Compile = compile;
+    assert.equal(compiledAtStart, 0, "no TypeBox compile at start");
+    const compiles = deferredCompilesOf(app)!;
+    const before = compiles.pending;
+    const created = await t.runtime.services.createApplication(ADMIN, { name: "VPN", type: "auth-api" });
+    const [ikey, skey] = [created.application.id, created.secretKey.reveal()];
+    const when = new Date(t.clock.now()).toUTCString();
+    // A username longer than the parameter's schema allows.
+    const params = { username: "x".repeat(5000), factor: "passcode", passcode: "123456" };
+    const res = await app.inject({
+      method: "POST",
+      url: "/auth/v2/auth",
+      headers: {
+        host: "localhost",
+        date: when,
+        authorization: sign(ikey, skey, "POST", "localhost", "/auth/v2/auth", params, when),
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      payload: new URLSearchParams(params).toString(),
+    });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(res.json().code, 40002);
+    assert.ok(compiles.pending < before, "the route's check was compiled when its first request needed it");
+    await compiles.warmUp();
+    assert.equal(compiles.pending, 0);
+  } finally {
+    (TypeCompiler as { Compile: typeof compile }).Compile = compile;
+    await app.close();
+    await t.close();
+  }
+});

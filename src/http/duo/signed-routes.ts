@@ -12,6 +12,7 @@ import {
 } from "../../core/signed-request.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { AnswerDeadline } from "../answer-deadline.ts";
+import { compileLater } from "../deferred-compilers.ts";
 import { PlainText } from "../validation.ts";
 import {
   DUO_FAILURES,
@@ -153,7 +154,8 @@ export function registerDuoScope(
     };
 
     register(<S extends TObject>(options: DuoRouteOptions<S>) => {
-      const checkParams = TypeCompiler.Compile(options.params);
+      // Compiled on the route's first request or in the warm-up after listening, not at start.
+      const checkParams = compileLater(app, () => TypeCompiler.Compile(options.params));
       const arrayParams = new Set(
         Object.entries(options.params.properties)
           .filter(([, s]) => (s as TSchema)["type"] === "array")
@@ -204,8 +206,8 @@ export function registerDuoScope(
           }
         }
         const params = toParameterObject(input.params, arrayParams);
-        if (!checkParams.Check(params)) {
-          const first = checkParams.Errors(params).First();
+        if (!checkParams().Check(params)) {
+          const first = checkParams().Errors(params).First();
           const name = first?.path.replace(/^\//, "").split("/")[0] || "request";
           throw new DuoRefusal(
             "ERR_VALIDATION",
