@@ -323,15 +323,15 @@ describe("the Universal Prompt in Chromium: text-message passcodes", { skip: mis
       assert.doesNotMatch(again.body, /Sent to/);
     } finally {
       await smsc.start();
-      // The next test texts again: wait until the gateway's session is bound once more (readiness says so), or a
-      // send made during the reconnection's back-off is refused.
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const ready = await h.s.request("GET", "/ready");
-        if (/"sms":"up"/.test(ready.body)) break;
-        if (Date.now() > deadline) throw new Error(`the SMS gateway did not come back: ${ready.body}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+    }
+    // The next test texts again: wait until the gateway's session is bound once more (readiness says so), or a
+    // send made during the reconnection's back-off is refused.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ready = await h.s.request("GET", "/ready");
+      if (/"sms":"up"/.test(ready.body)) break;
+      if (Date.now() > deadline) throw new Error(`the SMS gateway did not come back: ${ready.body}`);
+      await new Promise((r) => setTimeout(r, 200));
     }
   });
 
