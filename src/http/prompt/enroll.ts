@@ -25,37 +25,14 @@ import {
   sendFinished,
 } from "./context.ts";
 import { pageContext, sendPage } from "./render.ts";
-import { methodOf } from "./webauthn.ts";
-
-const BeginBody = T.Object(
-  { method: T.Optional(T.String({ maxLength: 16 })), keyName: T.Optional(T.String({ maxLength: 200 })) },
-  { additionalProperties: false },
-);
-const FinishBody = T.Object(
-  {
-    method: T.Optional(T.String({ maxLength: 16 })),
-    keyName: T.Optional(T.String({ maxLength: 200 })),
-    ceremonyId: T.String({ minLength: 1, maxLength: 64 }),
-    response: T.Record(T.String({ maxLength: 64 }), T.Unknown(), { maxProperties: 16 }),
-  },
-  { additionalProperties: false },
-);
-type FinishBody = { keyName?: string; ceremonyId: string; response: Record<string, unknown> };
-const CeremonyStart = T.Object(
-  { ceremonyId: T.String(), options: T.Unknown(), expiresAt: T.Number() },
-  { additionalProperties: false },
-);
-const JSONAnswer = T.Object(
-  {
-    ok: T.Boolean(),
-    message: T.Optional(T.String()),
-    redirect: T.Optional(T.String()),
-    next: T.Optional(T.Boolean()),
-  },
-  { additionalProperties: false },
-);
-/** A registration's attestation may carry certificate chains (as "Add a key"). */
-const ATTESTATION_BODY_LIMIT = 131_072;
+import {
+  ATTESTATION_BODY_LIMIT,
+  BeginBody,
+  CeremonyStart,
+  FinishBody,
+  JSONAnswer,
+  methodOf,
+} from "./webauthn.ts";
 
 /** The built-in authenticator's name as this computer's users know it: the suggested key name. */
 function suggestedKeyName(request: FastifyRequest, lang: "en" | "zh-Hant"): string {
@@ -220,7 +197,7 @@ export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRunti
     },
   );
 
-  app.post<{ Params: HandleParams; Body: { method?: string; keyName?: string } }>(
+  app.post<{ Params: HandleParams; Body: BeginBody }>(
     "/prompt/:handle/enroll/key/options",
     {
       schema: { params: HandleParams, body: BeginBody, response: { 200: CeremonyStart } },

@@ -31,11 +31,11 @@ const WebAuthnQuery = T.Object(
 );
 
 /** What the behaviour sends: the form's fields, then the ceremony and the browser's answer (checked by the core, F7). */
-const BeginBody = T.Object(
+export const BeginBody = T.Object(
   { method: T.Optional(T.String({ maxLength: 16 })), keyName: T.Optional(T.String({ maxLength: 200 })) },
   { additionalProperties: false },
 );
-const FinishBody = T.Object(
+export const FinishBody = T.Object(
   {
     method: T.Optional(T.String({ maxLength: 16 })),
     keyName: T.Optional(T.String({ maxLength: 200 })),
@@ -44,21 +44,21 @@ const FinishBody = T.Object(
   },
   { additionalProperties: false },
 );
-type BeginBody = { method?: string; keyName?: string };
-type FinishBody = BeginBody & { ceremonyId: string; response: Record<string, unknown> };
+export type BeginBody = { method?: string; keyName?: string };
+export type FinishBody = BeginBody & { ceremonyId: string; response: Record<string, unknown> };
 
 /** A registration's attestation may carry certificate chains: its routes take more than the 64 kB default (H-1). */
-const ATTESTATION_BODY_LIMIT = 131_072;
+export const ATTESTATION_BODY_LIMIT = 131_072;
 
 const OFFER_SECONDS = 30 * 86_400;
 
 /** `{ ceremonyId, options, expiresAt }`: the options are the JSON @simplewebauthn/browser takes, passed through. */
-const CeremonyStart = T.Object(
+export const CeremonyStart = T.Object(
   { ceremonyId: T.String(), options: T.Unknown(), expiresAt: T.Number() },
   { additionalProperties: false },
 );
 
-const JSONAnswer = T.Object(
+export const JSONAnswer = T.Object(
   {
     ok: T.Boolean(),
     message: T.Optional(T.String()),
