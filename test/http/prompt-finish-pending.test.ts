@@ -4,9 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { FastifyInstance } from "fastify";
-import { randomHex } from "../../src/core/crypto/index.ts";
-import { signHS512 } from "../../src/core/crypto/jwt.ts";
 import { buildServer } from "../../src/http/server.ts";
+import { startPromptLogin } from "../support/prompt-login.ts";
 import { ADMIN, createTestRuntime, DEMO, enrollTOTPUser, type HTTPTestContext } from "./support.ts";
 
 const PUBLIC = "https://twofold.example.edu";
@@ -36,28 +35,8 @@ after(async () => {
 });
 
 async function start(username: string): Promise<string> {
-  const now = t.clock.now() / 1000;
-  const request = signHS512(
-    {
-      response_type: "code",
-      scope: "openid",
-      exp: now + 300,
-      client_id: client.id,
-      redirect_uri: REDIRECT,
-      state: randomHex(18),
-      duo_uname: username,
-      iss: client.id,
-      aud: PUBLIC,
-    },
-    new Uint8Array(Buffer.from(client.secret, "utf8")),
-  );
-  const r = await t.runtime.services.startOIDCLogin({
-    params: { response_type: "code", client_id: client.id, request, redirect_uri: REDIRECT, scope: "openid" },
-    audiences: [PUBLIC],
-    ip: "192.0.2.9",
-  });
-  assert.ok(r.ok, JSON.stringify(r));
-  return r.handle;
+  const promptClient = { ...client, redirect: REDIRECT, audience: PUBLIC };
+  return startPromptLogin(t.runtime.services, promptClient, username, t.clock.now());
 }
 
 test("a pending login's Continue, Activated: continue and Skip backup go back to its page at once", async () => {

@@ -3,10 +3,9 @@
 // pile them up without end. A person asking for a new code now and then never meets the limit.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { randomHex } from "../../src/core/crypto/index.ts";
-import { signHS512 } from "../../src/core/crypto/jwt.ts";
 import { createTestContext, type TestContext } from "../support/deps.ts";
 import { ADMIN } from "../support/factors.ts";
+import { startPromptLogin } from "../support/prompt-login.ts";
 import { dialects } from "../support/stores.ts";
 
 const REDIRECT = "https://portal.example.edu/callback";
@@ -32,34 +31,12 @@ for (const dialect of await dialects()) {
     });
 
     async function start(username: string): Promise<string> {
-      const now = t.clock.now() / 1000;
-      const request = signHS512(
-        {
-          response_type: "code",
-          scope: "openid",
-          exp: now + 300,
-          client_id: client.id,
-          redirect_uri: REDIRECT,
-          state: randomHex(18),
-          duo_uname: username,
-          iss: client.id,
-          aud: ORIGIN,
-        },
-        new Uint8Array(Buffer.from(client.secret, "utf8")),
+      return startPromptLogin(
+        t.services,
+        { ...client, redirect: REDIRECT, audience: ORIGIN },
+        username,
+        t.clock.now(),
       );
-      const r = await t.services.startOIDCLogin({
-        params: {
-          response_type: "code",
-          client_id: client.id,
-          request,
-          redirect_uri: REDIRECT,
-          scope: "openid",
-        },
-        audiences: [ORIGIN],
-        ip: "192.0.2.9",
-      });
-      assert.ok(r.ok, JSON.stringify(r));
-      return r.handle;
     }
 
     test("ten codes per login in the throttle window; the eleventh is refused; other logins and later are not", async () => {

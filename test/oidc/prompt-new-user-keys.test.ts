@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { randomHex } from "../../src/core/crypto/index.ts";
-import { signHS512 } from "../../src/core/crypto/jwt.ts";
 import type { WebAuthnCredential } from "../../src/core/model.ts";
 import { createTestContext, type TestContext } from "../support/deps.ts";
 import { ADMIN } from "../support/factors.ts";
+import { startPromptLogin } from "../support/prompt-login.ts";
 import { dialects } from "../support/stores.ts";
 
 const REDIRECT = "https://portal.example.edu/callback";
@@ -35,35 +35,8 @@ for (const dialect of await dialects()) {
     });
 
     async function start(policy: keyof typeof apps, username: string): Promise<string> {
-      const app = apps[policy];
-      const now = t.clock.now() / 1000;
-      const request = signHS512(
-        {
-          response_type: "code",
-          scope: "openid",
-          exp: now + 300,
-          client_id: app.id,
-          redirect_uri: REDIRECT,
-          state: randomHex(18),
-          duo_uname: username,
-          iss: app.id,
-          aud: ORIGIN,
-        },
-        new Uint8Array(Buffer.from(app.secret, "utf8")),
-      );
-      const r = await t.services.startOIDCLogin({
-        params: {
-          response_type: "code",
-          client_id: app.id,
-          request,
-          redirect_uri: REDIRECT,
-          scope: "openid",
-        },
-        audiences: [ORIGIN],
-        ip: "192.0.2.9",
-      });
-      assert.ok(r.ok, JSON.stringify(r));
-      return r.handle;
+      const client = { ...apps[policy], redirect: REDIRECT, audience: ORIGIN };
+      return startPromptLogin(t.services, client, username, t.clock.now());
     }
 
     /** A key as a database upgraded from before first_factor_at holds it: the marker never set. */

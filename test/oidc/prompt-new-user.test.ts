@@ -5,11 +5,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { decodeBase32 } from "../../src/core/base32.ts";
 import { generateP256Signer } from "../../src/core/crypto/ecdsa.ts";
-import { randomHex } from "../../src/core/crypto/index.ts";
-import { signHS512 } from "../../src/core/crypto/jwt.ts";
 import { generateTOTP } from "../../src/core/otp/totp.ts";
 import { createTestContext, type TestContext } from "../support/deps.ts";
 import { ADMIN, enrollActiveTOTP } from "../support/factors.ts";
+import { startPromptLogin } from "../support/prompt-login.ts";
 import { dialects } from "../support/stores.ts";
 
 const REDIRECT = "https://portal.example.edu/callback";
@@ -38,35 +37,8 @@ for (const dialect of await dialects()) {
 
     /** A login as Duo's Node SDK starts one (authorize with a signed request JWT): its prompt handle. */
     async function start(policy: keyof typeof apps, username: string): Promise<string> {
-      const app = apps[policy];
-      const now = t.clock.now() / 1000;
-      const request = signHS512(
-        {
-          response_type: "code",
-          scope: "openid",
-          exp: now + 300,
-          client_id: app.id,
-          redirect_uri: REDIRECT,
-          state: randomHex(18),
-          duo_uname: username,
-          iss: app.id,
-          aud: ORIGIN,
-        },
-        new Uint8Array(Buffer.from(app.secret, "utf8")),
-      );
-      const r = await t.services.startOIDCLogin({
-        params: {
-          response_type: "code",
-          client_id: app.id,
-          request,
-          redirect_uri: REDIRECT,
-          scope: "openid",
-        },
-        audiences: [ORIGIN],
-        ip: "192.0.2.9",
-      });
-      assert.ok(r.ok, JSON.stringify(r));
-      return r.handle;
+      const client = { ...apps[policy], redirect: REDIRECT, audience: ORIGIN };
+      return startPromptLogin(t.services, client, username, t.clock.now());
     }
 
     test("allow: a user who never had a factor is let in through the gate, logged allow_unenrolled_user", async () => {

@@ -2,12 +2,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { sign } from "@duosecurity/duo_api/lib/duo_sig.js";
-import { randomHex } from "../../src/core/crypto/index.ts";
-import { signHS512 } from "../../src/core/crypto/jwt.ts";
 import type { TwofoldError } from "../../src/core/errors.ts";
 import { AUTH_METHODS } from "../../src/core/model.ts";
 import { type RunningServer, startServer } from "../../src/http/server.ts";
 import { ADMIN, createTestRuntime, enrollTOTPUser, type HTTPTestContext } from "../http/support.ts";
+import { startPromptLogin } from "../support/prompt-login.ts";
 import { codeIn, TestSMSC } from "../support/smsc.ts";
 import { dialects } from "../support/stores.ts";
 
@@ -313,38 +312,9 @@ for (const dialect of await dialects()) {
         redirectURIs: [redirect],
       });
       const client = created.application.id;
-      const secret = new Uint8Array(Buffer.from(created.secretKey.reveal(), "utf8"));
       const ip = "198.51.100.20";
-      const start = async () => {
-        const seconds = t.clock.now() / 1000;
-        const request = signHS512(
-          {
-            response_type: "code",
-            scope: "openid",
-            exp: seconds + 300,
-            client_id: client,
-            redirect_uri: redirect,
-            state: randomHex(18),
-            duo_uname: "alice",
-            iss: client,
-            aud: audience,
-          },
-          secret,
-        );
-        const r = await t.runtime.services.startOIDCLogin({
-          params: {
-            response_type: "code",
-            client_id: client,
-            request,
-            redirect_uri: redirect,
-            scope: "openid",
-          },
-          audiences: [audience],
-          ip,
-        });
-        assert.ok(r.ok, JSON.stringify(r));
-        return r.handle;
-      };
+      const promptClient = { id: client, secret: created.secretKey.reveal(), redirect, audience };
+      const start = () => startPromptLogin(t.runtime.services, promptClient, "alice", t.clock.now(), ip);
       const first = await start();
       const second = await start();
       const before = smsc.submitted.length;
