@@ -24,6 +24,7 @@ import {
   securityOf,
   sendFinished,
 } from "./context.ts";
+import { PromptStreams } from "./event-stream.ts";
 import { pageContext, sendPage } from "./render.ts";
 import {
   ATTESTATION_BODY_LIMIT,
@@ -45,10 +46,6 @@ function suggestedKeyName(request: FastifyRequest, lang: "en" | "zh-Hant"): stri
 
 const webauthnScripts = () => [webAssetURL("shared/behaviours/webauthn.ts")];
 
-/** Live activation streams open at once per login (a page in two tabs, a reconnect): more are refused. */
-const MAX_STREAMS_PER_LOGIN = 3;
-const KEEP_ALIVE_MS = 15_000;
-
 /** What an activation QR page needs to move on by itself (the enroll-wait behaviour). */
 export function activationWait(base: string, expiresAt: number, now: number) {
   return {
@@ -66,7 +63,7 @@ export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRunti
   const sameOrigin = requireSameOrigin(publicOrigin);
   /** A QR code works this long: no page waits for its activation longer. */
   const activationMs = config.policy.push.activationSeconds * 1000;
-  const streams = new Map<string, number>();
+  const streams = new PromptStreams();
 
   // The QR page's poll (where events fail): is the app activated yet? A login that is over answers 410.
   app.get<{ Params: HandleParams }>(
@@ -94,29 +91,7 @@ export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRunti
       const { handle } = request.params;
       const first = await services.waitPromptActivation(handle, { timeoutMs: 0 });
       if (first === "ended") throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
-      const open = streams.get(handle) ?? 0;
-      if (open >= MAX_STREAMS_PER_LOGIN) throw new TwofoldError("ERR_RATE_LIMITED", "too many open streams");
-      streams.set(handle, open + 1);
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        ...(reply.getHeaders() as Record<string, string>),
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-store",
-        "x-accel-buffering": "no",
-        "x-content-type-options": "nosniff",
-      });
-      raw.socket?.setNoDelay(true);
-      const controller = new AbortController();
-      const keepAlive = setInterval(() => raw.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
-      raw.on("close", () => {
-        controller.abort();
-        clearInterval(keepAlive);
-        const left = (streams.get(handle) ?? 1) - 1;
-        if (left > 0) streams.set(handle, left);
-        else streams.delete(handle);
-      });
-      raw.write(": connected\n\n");
+      const { raw, signal } = streams.open(reply, handle);
       void (async () => {
         try {
           const state =
@@ -124,9 +99,9 @@ export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRunti
               ? first
               : await services.waitPromptActivation(handle, {
                   timeoutMs: activationMs,
-                  signal: controller.signal,
+                  signal,
                 });
-          if (controller.signal.aborted) return;
+          if (signal.aborted) return;
           if (state === "activated") raw.write("event: activated\ndata: {}\n\n");
         } catch (err) {
           request.log.warn({ err }, "enrolment activation stream ended with an error");

@@ -19,15 +19,13 @@ import {
   PromptQuery,
   rememberMethod,
 } from "./context.ts";
+import { PromptStreams } from "./event-stream.ts";
 import { sendPage } from "./render.ts";
 
 /** "Send again" shows after this long (ux.md §2.1). */
 const SEND_AGAIN_AFTER_MS = 15_000;
 /** The no-script Continue waits at most this long server-side before showing the page again. */
 const CONTINUE_WAIT_MS = 25_000;
-/** Live event streams open at once per login (a page in two tabs, a reconnect): more are refused. */
-const MAX_STREAMS_PER_LOGIN = 3;
-const KEEP_ALIVE_MS = 15_000;
 
 type Refusal = Extract<PromptPush, { sent: false }>["reason"];
 
@@ -92,7 +90,7 @@ export const pushMethod: PromptMethodModule = {
     const publicOrigin = config.server.publicUrl ? new URL(config.server.publicUrl).origin : undefined;
     const sameOrigin = requireSameOrigin(publicOrigin);
     const lifetimeMs = config.policy.push.lifetimeSeconds * 1000;
-    const streams = new Map<string, number>();
+    const streams = new PromptStreams();
 
     const showWait = (
       ctx: PromptContext,
@@ -226,38 +224,15 @@ export const pushMethod: PromptMethodModule = {
         const { handle } = request.params;
         const state = await services.readPromptPush(handle);
         if (!state) throw new TwofoldError("ERR_NOT_FOUND", "no push for this login");
-        const open = streams.get(handle) ?? 0;
-        if (open >= MAX_STREAMS_PER_LOGIN)
-          throw new TwofoldError("ERR_RATE_LIMITED", "too many open streams");
-        streams.set(handle, open + 1);
-        reply.hijack();
-        const raw = reply.raw;
-        raw.writeHead(200, {
-          ...(reply.getHeaders() as Record<string, string>),
-          "content-type": "text/event-stream; charset=utf-8",
-          "cache-control": "no-store",
-          "x-accel-buffering": "no",
-          "x-content-type-options": "nosniff",
-        });
-        raw.socket?.setNoDelay(true);
-        const controller = new AbortController();
-        const keepAlive = setInterval(() => raw.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
-        raw.on("close", () => {
-          controller.abort();
-          clearInterval(keepAlive);
-          const left = (streams.get(handle) ?? 1) - 1;
-          if (left > 0) streams.set(handle, left);
-          else streams.delete(handle);
-        });
-        raw.write(": connected\n\n");
+        const { raw, signal } = streams.open(reply, handle);
         void streamOutcome(raw, state, {
           wait: () =>
             services.waitPromptPush(handle, {
               // Until the push ends at the latest; the stream then closes and the page reads the outcome.
               timeoutMs: Math.max(0, state.expiresAt - runtime.clock.now()) + 1000,
-              signal: controller.signal,
+              signal,
             }),
-          signal: controller.signal,
+          signal,
           log: (err) => request.log.warn({ err }, "prompt push stream ended with an error"),
         });
         return reply;
