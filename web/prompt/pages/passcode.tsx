@@ -30,34 +30,63 @@ export function PasscodePage({ chrome, view }: { chrome: PromptChrome; view: Pas
           </ul>
         </div>
       ) : null}
-      <form method="post" action={view.action} novalidate>
-        <div class={view.error ? "field invalid" : "field"}>
-          <label for="passcode">{t.passcode}</label>
-          <p class="hint" id="passcode-hint">
-            {t.passcodeHint}
-          </p>
-          {view.error ? (
-            <p class="field-error" id="passcode-error">
-              {t.errorTitle(view.error)}
-            </p>
-          ) : null}
-          <input
-            id="passcode"
-            name="passcode"
-            type="text"
-            autocomplete="one-time-code"
-            spellcheck="false"
-            maxlength={64}
-            autofocus={view.autofocus}
-            aria-describedby={describedBy}
-            aria-invalid={view.error ? "true" : undefined}
-          />
-        </div>
-        <button type="submit" class="button primary">
-          {t.logIn}
-        </button>
-      </form>
+      <PasscodeForm
+        t={t}
+        action={view.action}
+        hint={t.passcodeHint}
+        error={view.error}
+        autofocus={view.autofocus}
+        describedBy={describedBy}
+      />
       <Actions actions={[{ label: t.otherOptions, href: view.optionsURL }]} />
     </PromptPage>
+  );
+}
+
+/**
+ * The one Passcode field and its Log in button: every screen that takes a typed code (Enter a passcode, a text
+ * message's code) shows the same form, so the same code reaches the same check.
+ */
+export function PasscodeForm(props: {
+  t: PromptChrome["t"];
+  action: string;
+  hint: string;
+  error: string | null;
+  autofocus: boolean;
+  /** The ids that describe the field: its hint and error, and whatever the screen says above it. */
+  describedBy: string;
+  /** Digits only (a text message's code): phones show the number pad. */
+  numeric?: boolean;
+}): SafeHTML {
+  const { t } = props;
+  return (
+    <form method="post" action={props.action} novalidate>
+      <div class={props.error ? "field invalid" : "field"}>
+        <label for="passcode">{t.passcode}</label>
+        <p class="hint" id="passcode-hint">
+          {props.hint}
+        </p>
+        {props.error ? (
+          <p class="field-error" id="passcode-error">
+            {t.errorTitle(props.error)}
+          </p>
+        ) : null}
+        <input
+          id="passcode"
+          name="passcode"
+          type="text"
+          inputmode={props.numeric ? "numeric" : undefined}
+          autocomplete="one-time-code"
+          spellcheck="false"
+          maxlength={64}
+          autofocus={props.autofocus}
+          aria-describedby={props.describedBy}
+          aria-invalid={props.error ? "true" : undefined}
+        />
+      </div>
+      <button type="submit" class="button primary">
+        {t.logIn}
+      </button>
+    </form>
   );
 }

@@ -4,6 +4,7 @@
 /** @jsxImportSource #jsx */
 import type { SafeHTML } from "../../shared/jsx/jsx-runtime.ts";
 import { Actions, type PromptChrome, PromptPage } from "./frame.tsx";
+import { PasscodeForm } from "./passcode.tsx";
 import type { SMSPromptMessages } from "./sms-messages.ts";
 
 export interface SMSStartView {
@@ -121,34 +122,15 @@ export function SMSPasscodePage({
           {m.roaming}
         </p>
       ) : null}
-      <form method="post" action={view.action} novalidate>
-        <div class={view.error ? "field invalid" : "field"}>
-          <label for="passcode">{t.passcode}</label>
-          <p class="hint" id="passcode-hint">
-            {m.smsPasscodeHint}
-          </p>
-          {view.error ? (
-            <p class="field-error" id="passcode-error">
-              {t.errorTitle(view.error)}
-            </p>
-          ) : null}
-          <input
-            id="passcode"
-            name="passcode"
-            type="text"
-            inputmode="numeric"
-            autocomplete="one-time-code"
-            spellcheck="false"
-            maxlength={64}
-            autofocus={view.autofocus}
-            aria-describedby={describedBy}
-            aria-invalid={view.error ? "true" : undefined}
-          />
-        </div>
-        <button type="submit" class="button primary">
-          {t.logIn}
-        </button>
-      </form>
+      <PasscodeForm
+        t={t}
+        action={view.action}
+        hint={m.smsPasscodeHint}
+        error={view.error}
+        autofocus={view.autofocus}
+        describedBy={describedBy}
+        numeric
+      />
       <section
         class="resend"
         aria-labelledby="resend-title"
