@@ -43,7 +43,8 @@ const SUBMITTED_BY: Record<string, { test: string; step: string }> = {
     test: "test/browser/universal-prompt-trust.test.ts",
     step: "chooseTrust(",
   },
-  '<form method="post" action={view.action} novalidate': {
+  // The Passcode field's form (Enter a passcode, a text message's code).
+  '<form method="post" action={props.action} novalidate': {
     test: "test/browser/universal-prompt.test.ts",
     step: "submitPasscode(",
   },
