@@ -13,8 +13,9 @@ const TIMER = Symbol("answerDeadlineTimer");
 type TimedRequest = FastifyRequest & { [TIMER]?: NodeJS.Timeout | undefined };
 
 /**
- * Every route without a limit of its own (`handlerTimeout`: the routes that wait for a push) answers within `ms`
- * of its request's start: after that, the error handler sends the route's fail-closed answer (a 503, or a Duo
+ * Every route without a limit of its own (`handlerTimeout`: the prompt's and start page's push waits) answers
+ * within `ms` of its request's start, or within its `config.requestDeadlineMs` (the Duo routes: the whole-request
+ * timeout plus the longest push wait they may add): after that, the error handler sends the route's fail-closed answer (a 503, or a Duo
  * login's deny; a body still arriving is a 408). One timer per request, set when the request starts and cleared
  * when its response ends; no AbortController and no listener on the socket (Fastify's own handlerTimeout makes
  * both for every request). Nothing on the paths it covers waits on a signal: a database call that overruns is
@@ -22,9 +23,17 @@ type TimedRequest = FastifyRequest & { [TIMER]?: NodeJS.Timeout | undefined };
  */
 export function registerAnswerDeadline(app: FastifyInstance, ms: number): void {
   if (!(ms > 0)) return;
-  const start = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    (request as TimedRequest)[TIMER] = setTimeout(expire, ms, request, reply, ms);
-    done();
+  const starters = new Map<number, (r: FastifyRequest, p: FastifyReply, d: HookHandlerDoneFunction) => void>();
+  const startAfter = (limit: number) => {
+    let start = starters.get(limit);
+    if (!start) {
+      start = (request, reply, done) => {
+        (request as TimedRequest)[TIMER] = setTimeout(expire, limit, request, reply, limit);
+        done();
+      };
+      starters.set(limit, start);
+    }
+    return start;
   };
   const stop = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
     clearTimeout((request as TimedRequest)[TIMER]);
@@ -32,7 +41,9 @@ export function registerAnswerDeadline(app: FastifyInstance, ms: number): void {
   };
   app.addHook("onRoute", (route: RouteOptions) => {
     if (route.handlerTimeout !== undefined) return;
-    route.onRequest = [start, ...hooks(route.onRequest)];
+    const own = (route.config as { requestDeadlineMs?: unknown } | undefined)?.requestDeadlineMs;
+    const limit = typeof own === "number" && own > 0 ? own : ms;
+    route.onRequest = [startAfter(limit), ...hooks(route.onRequest)];
     route.onResponse = [...hooks(route.onResponse), stop];
   });
 }

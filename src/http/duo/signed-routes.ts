@@ -85,7 +85,7 @@ export interface DuoRouteOptions<S extends TObject> {
   failClosed?: () => unknown;
   /**
    * Long-polling routes: the longest push wait they add to the answer deadline (which they extend when the
-   * wait starts). Fastify's handler timeout, a backstop, is this plus the whole-request timeout.
+   * wait starts). The request's own deadline, a backstop, is this plus the whole-request timeout.
    */
   waitMs?: number;
   handler: (call: DuoCall<Static<S>>) => Promise<DuoAnswer>;
@@ -164,8 +164,12 @@ export function registerDuoScope(
       scope.route({
         method: options.method,
         url: options.url,
-        handlerTimeout: (options.waitMs ?? 0) + requestTimeoutMs,
-        config: { duoFailClosed: options.failClosed },
+        // One timer per request (registerAnswerDeadline), set before the body arrives: Fastify's handlerTimeout
+        // would add an AbortController, a listener and an abort per request.
+        config: {
+          duoFailClosed: options.failClosed,
+          requestDeadlineMs: (options.waitMs ?? 0) + requestTimeoutMs,
+        },
         schema: {
           querystring: AnyQuery,
           ...(options.method === "POST" ? { body: RawBody } : {}),
@@ -215,15 +219,6 @@ export function registerDuoScope(
             first ? `${first.path}: ${first.message}` : undefined,
           );
         }
-        // Aborted when the client hangs up or the deadline passes (the deadline's reason), as AbortSignal.any would
-        // do, without the weak references AbortSignal.any keeps per request.
-        const hangUp = new AbortController();
-        reply.raw.once("close", () => {
-          if (!reply.raw.writableFinished) hangUp.abort();
-        });
-        const timedOut = deadline.signal;
-        if (timedOut.aborted) hangUp.abort(timedOut.reason);
-        else timedOut.addEventListener("abort", () => hangUp.abort(timedOut.reason), { once: true });
         const answer = await options.handler({
           application: application as Application,
           params: params as Static<S>,
@@ -231,7 +226,9 @@ export function registerDuoScope(
           format,
           request,
           reply,
-          signal: hangUp.signal,
+          get signal() {
+            return hangUpSignal(reply, deadline);
+          },
           deadline,
         });
         if ("raw" in answer) return reply.code(200).type(answer.contentType).send(answer.raw);
@@ -239,6 +236,30 @@ export function registerDuoScope(
       }
     });
   });
+}
+
+const HANG_UP = Symbol("hangUp");
+
+/**
+ * Aborted when the client hangs up or the deadline passes (the deadline's reason), as AbortSignal.any would do,
+ * without the weak references AbortSignal.any keeps per request. Made when a handler first asks (a push wait):
+ * a passcode or a read never pays for it.
+ */
+function hangUpSignal(reply: FastifyReply, deadline: AnswerDeadline): AbortSignal {
+  const held = reply as FastifyReply & { [HANG_UP]?: AbortController };
+  let hangUp = held[HANG_UP];
+  if (!hangUp) {
+    const controller = new AbortController();
+    hangUp = controller;
+    held[HANG_UP] = controller;
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    const timedOut = deadline.signal;
+    if (timedOut.aborted) controller.abort(timedOut.reason);
+    else timedOut.addEventListener("abort", () => controller.abort(timedOut.reason), { once: true });
+  }
+  return hangUp.signal;
 }
 
 interface RawParameters {
