@@ -23,7 +23,10 @@ type TimedRequest = FastifyRequest & { [TIMER]?: NodeJS.Timeout | undefined };
  */
 export function registerAnswerDeadline(app: FastifyInstance, ms: number): void {
   if (!(ms > 0)) return;
-  const starters = new Map<number, (r: FastifyRequest, p: FastifyReply, d: HookHandlerDoneFunction) => void>();
+  const starters = new Map<
+    number,
+    (r: FastifyRequest, p: FastifyReply, d: HookHandlerDoneFunction) => void
+  >();
   const startAfter = (limit: number) => {
     let start = starters.get(limit);
     if (!start) {

@@ -50,9 +50,22 @@ export function findHOTPCounter(
   from: number,
   lookAhead: number,
 ): number | undefined {
+  return findHOTPCounterWith((counter) => generateHOTP(params, counter), code, from, lookAhead);
+}
+
+/** The code of each counter (or time step), however it is had: computed, or remembered from an earlier login. */
+export type CodeAt = (counter: number) => string;
+
+/** {@link findHOTPCounter} over codes from `codeAt`. */
+export function findHOTPCounterWith(
+  codeAt: CodeAt,
+  code: string,
+  from: number,
+  lookAhead: number,
+): number | undefined {
   let found: number | undefined;
   for (let c = from; c <= from + lookAhead; c++) {
-    if (otpCodeEqual(generateHOTP(params, c), code) && found === undefined) found = c;
+    if (otpCodeEqual(codeAt(c), code) && found === undefined) found = c;
   }
   return found;
 }

@@ -1,5 +1,5 @@
 // TOTP (RFC 6238): time steps, code generation and windowed verification with learned drift; pure functions.
-import { generateHOTP, type OTPParameters, otpCodeEqual } from "./hotp.ts";
+import { type CodeAt, generateHOTP, type OTPParameters, otpCodeEqual } from "./hotp.ts";
 
 export interface TOTPParameters extends OTPParameters {
   /** Step length in seconds (RFC 6238 X). */
@@ -42,12 +42,31 @@ export function verifyTOTP(
   nowMs: number,
   w: TOTPWindow,
 ): TOTPMatch | undefined {
-  const current = totpStep(nowMs, params.period);
-  const from = current - w.window + Math.min(0, w.drift);
-  const to = current + w.window + Math.max(0, w.drift);
+  return verifyTOTPWith((step) => generateHOTP(params, step), params.period, code, nowMs, w);
+}
+
+/** The first and last step {@link verifyTOTP} looks at. */
+export function totpSteps(nowMs: number, period: number, w: Pick<TOTPWindow, "window" | "drift">) {
+  const current = totpStep(nowMs, period);
+  return {
+    current,
+    from: current - w.window + Math.min(0, w.drift),
+    to: current + w.window + Math.max(0, w.drift),
+  };
+}
+
+/** {@link verifyTOTP} over codes from `codeAt`. */
+export function verifyTOTPWith(
+  codeAt: CodeAt,
+  period: number,
+  code: string,
+  nowMs: number,
+  w: TOTPWindow,
+): TOTPMatch | undefined {
+  const { current, from, to } = totpSteps(nowMs, period, w);
   let match: TOTPMatch | undefined;
   for (let step = from; step <= to; step++) {
-    const equal = otpCodeEqual(generateHOTP(params, step), code);
+    const equal = otpCodeEqual(codeAt(step), code);
     if (equal && match === undefined && (w.lastUsedStep === null || step > w.lastUsedStep)) {
       match = { step, offset: step - current };
     }

@@ -8,6 +8,7 @@
 
 import type { OTPCredential, User } from "../model.ts";
 import type { Store } from "../ports.ts";
+import { OTPCodeMemo } from "./otp-credentials.ts";
 
 /** Users kept per node: the least recently used go first. */
 const LIMIT = 10_000;
@@ -44,9 +45,12 @@ export class LoginCache {
   readonly users = new Bounded<User>();
   /** By user id: the credentials listUsableOTPCredentials returned, updated by this node's own allows. */
   readonly credentials = new Bounded<OTPCredential[]>();
+  /** The codes of those credentials, computed once each (a look-ahead that moves by one computes one code). */
+  readonly codes = new OTPCodeMemo();
 
   forget(user: User): void {
     this.users.delete(user.usernameCanonical);
+    for (const c of this.credentials.get(user.id) ?? []) this.codes.forget(c.id);
     this.credentials.delete(user.id);
   }
 }

@@ -1,8 +1,8 @@
 // Opening OTP secrets and checking a code against one credential (TOTP with drift, HOTP with look-ahead).
 import type { Keyring } from "../crypto/keyring.ts";
 import type { OTPCredential } from "../model.ts";
-import { findHOTPCounter, type OTPParameters } from "../otp/hotp.ts";
-import { type TOTPMatch, verifyTOTP } from "../otp/totp.ts";
+import { type CodeAt, findHOTPCounterWith, generateHOTP, type OTPParameters } from "../otp/hotp.ts";
+import { type TOTPMatch, totpSteps, verifyTOTPWith } from "../otp/totp.ts";
 
 export function otpSealContext(id: string) {
   return { table: "otp_credentials", column: "secret_sealed", row: id };
@@ -25,19 +25,79 @@ export function matchOTP(
   code: string,
   now: number,
   windows: { totpWindow: number; hotpLookAhead: number },
+  /** Codes remembered from this node's earlier logins (the login cache's): each is computed once. */
+  memo?: OTPCodeMemo,
 ): OTPMatch | undefined {
   if (code.length !== c.digits) return undefined;
-  const params = openOTPParameters(keyring, c);
+  let params: OTPParameters | undefined;
+  const open = () => {
+    params ??= openOTPParameters(keyring, c);
+    return params;
+  };
   if (c.type === "totp") {
-    const match = verifyTOTP({ ...params, period: c.period ?? 30 }, code, now, {
-      window: windows.totpWindow,
-      drift: c.drift,
-      lastUsedStep: c.lastStep,
-    });
+    const period = c.period ?? 30;
+    const w = { window: windows.totpWindow, drift: c.drift, lastUsedStep: c.lastStep };
+    const codeAt: CodeAt = memo
+      ? memo.codesOf(c, open, totpSteps(now, period, w).from)
+      : (step) => generateHOTP(open(), step);
+    const match = verifyTOTPWith(codeAt, period, code, now, w);
     return match && { type: "totp", match };
   }
-  const counter = findHOTPCounter(params, code, c.counter, windows.hotpLookAhead);
+  const codeAt: CodeAt = memo ? memo.codesOf(c, open, c.counter) : (counter) => generateHOTP(open(), counter);
+  const counter = findHOTPCounterWith(codeAt, code, c.counter, windows.hotpLookAhead);
   return counter === undefined ? undefined : { type: "hotp", counter };
+}
+
+/** Codes kept per credential: a look-ahead or window that moves by one step computes one new code, not all. */
+const CODES_PER_CREDENTIAL = 128;
+/** Credentials whose codes are kept: the least recently used go first. */
+const CREDENTIALS_KEPT = 10_000;
+
+/**
+ * The codes of credentials this node has checked, by counter or time step, tied to the sealed secret, algorithm and
+ * digits they were computed from (a credential re-sealed or replaced starts afresh). Candidates below the lowest a
+ * check can still accept are dropped. Held in memory only, like the opened secrets they come from; never logged.
+ */
+export class OTPCodeMemo {
+  readonly #entries = new Map<
+    string,
+    { sealed: string; algorithm: string; digits: number; codes: Map<number, string> }
+  >();
+
+  /** The codes of `c` from `floor` on: remembered, or computed with the secret `open` gives (opened only then). */
+  codesOf(c: OTPCredential, open: () => OTPParameters, floor: number): CodeAt {
+    let entry = this.#entries.get(c.id);
+    if (
+      !entry ||
+      entry.sealed !== c.secretSealed ||
+      entry.algorithm !== c.algorithm ||
+      entry.digits !== c.digits
+    ) {
+      entry = { sealed: c.secretSealed, algorithm: c.algorithm, digits: c.digits, codes: new Map() };
+    }
+    // Most recently used last.
+    this.#entries.delete(c.id);
+    this.#entries.set(c.id, entry);
+    if (this.#entries.size > CREDENTIALS_KEPT) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    const codes = entry.codes;
+    for (const counter of codes.keys()) if (counter < floor) codes.delete(counter);
+    if (codes.size > CODES_PER_CREDENTIAL) codes.clear();
+    return (counter) => {
+      let code = codes.get(counter);
+      if (code === undefined) {
+        code = generateHOTP(open(), counter);
+        codes.set(counter, code);
+      }
+      return code;
+    };
+  }
+
+  forget(credentialId: string): void {
+    this.#entries.delete(credentialId);
+  }
 }
 
 export function clampDrift(offset: number, maxDrift: number): number {

@@ -37,6 +37,11 @@ export interface PasscodeAttempt {
    * transaction re-reads it all the same (deleted, disabled: the completion gate decides).
    */
   user?: User | undefined;
+  /**
+   * Log a user found by this name under their canonical name rather than as typed (the Auth API: the name given may
+   * be an alias or an e-mail address). An unknown name is logged as typed either way.
+   */
+  logCanonicalName?: boolean;
 }
 
 /**
@@ -151,11 +156,17 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
         cache.users.set(key, user);
     }
   }
+  const logName = (found: User | undefined) =>
+    attempt.logCanonicalName && found
+      ? found.usernameCanonical
+      : typeof attempt.username === "string"
+        ? attempt.username
+        : "";
   if (cache && user && user.status !== "disabled" && shape.kind === "otp") {
     const outcome = await allowOnCachedState(deps, cache, {
       user,
       cachedName,
-      username: attempt.username,
+      username: logName(user),
       code: shape.value,
       app,
       ip: attempt.ip ?? null,
@@ -218,7 +229,7 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       if (!consumed) return fail("replayed_passcode", factor, [matchedClass]);
       const verdict = await completeAuthentication(tx, {
         userId: user.id,
-        username: typeof attempt.username === "string" ? attempt.username : "",
+        username: logName(user),
         applicationId: app?.id ?? null,
         factor,
         factorClass: matchedClass,
@@ -374,10 +385,14 @@ async function allowOnCachedState(
     cache.credentials.set(user.id, credentials);
   }
   for (const [i, c] of credentials.entries()) {
-    const m = matchOTP(deps.keyring, c, a.code, a.now, {
-      totpWindow: deps.policy.totp.window,
-      hotpLookAhead: deps.policy.hotp.lookAhead,
-    });
+    const m = matchOTP(
+      deps.keyring,
+      c,
+      a.code,
+      a.now,
+      { totpWindow: deps.policy.totp.window, hotpLookAhead: deps.policy.hotp.lookAhead },
+      cache.codes,
+    );
     if (!m) continue;
     // The credential as matched, taken now: the write must find it so, whatever this node does meanwhile.
     const matched = {
@@ -475,7 +490,12 @@ async function logAttempt(
 ): Promise<void> {
   await recordAuthAttempt(deps, {
     user: e.user,
-    username: typeof e.attempt.username === "string" ? e.attempt.username : "",
+    username:
+      e.attempt.logCanonicalName && e.user
+        ? e.user.usernameCanonical
+        : typeof e.attempt.username === "string"
+          ? e.attempt.username
+          : "",
     application: e.app,
     ip: e.attempt.ip ?? null,
     txid: e.txid,

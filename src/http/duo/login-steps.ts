@@ -208,13 +208,30 @@ export async function runAuth(
 ): Promise<AuthStepResult> {
   const { services } = runtime;
   const source: LoginSource = { application, ip: input.ip, peer: input.peer };
+  const answer = (done: { txid: string; outcome: AuthOutcome }): AuthStepResult =>
+    input.async ? { kind: "async", txid: done.txid } : { kind: "final", outcome: done.outcome };
   await enforceThrottle(runtime, source);
+  // A passcode for a named user: verifyPasscode finds the user itself, from what this node read before where that
+  // still holds (its commit re-checks the name), logged under the canonical name as below.
+  if (
+    input.factor.kind === "passcode" &&
+    input.ref.userId === undefined &&
+    input.ref.username !== undefined
+  ) {
+    const outcome = await services.verifyPasscode({
+      username: input.ref.username,
+      passcode: input.factor.passcode,
+      application,
+      ip: input.ip,
+      logCanonicalName: true,
+    });
+    if (outcome.result === "deny") await services.countFailedLogin(source);
+    return answer({ txid: outcome.txid, outcome: passcodeOutcome(outcome, runtime.clock.now()) });
+  }
   const user = await services.findLoginUser(input.ref);
   const username = user?.usernameCanonical ?? input.ref.username ?? input.ref.userId ?? "";
   const factor =
     input.factor.kind === "menu" ? await menuFactor(runtime, application, user, input.factor) : input.factor;
-  const answer = (done: { txid: string; outcome: AuthOutcome }): AuthStepResult =>
-    input.async ? { kind: "async", txid: done.txid } : { kind: "final", outcome: done.outcome };
   if (factor.kind === "no_capable_device") return factor;
   if (factor.kind === "unavailable")
     return answer(
