@@ -264,7 +264,8 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: ServiceRunt
         strict,
       ),
       response: T.Union([T.Object({ txid: T.String() }, strict), Result]),
-      handler: async ({ params, application, signal, deadline, request }) => {
+      handler: async (call) => {
+        const { params, application, deadline, request } = call;
         const ref = { userId: params.user_id, username: params.username };
         requireOneUserReference(ref);
         const isAsync = truthy(params.async);
@@ -275,7 +276,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: ServiceRunt
           async: isAsync,
           ip: checkIP(params.ipaddr),
           peer: request.ip,
-          signal,
+          hangUp: () => call.signal,
           onWait: (ms) => deadline.extend(ms),
         });
         if (step.kind === "no_capable_device") throw noCapableDevice();
@@ -292,9 +293,15 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: ServiceRunt
       waitMs: runtime.services.statusHoldMs(),
       params: T.Object({ txid: T.String({ minLength: 1, maxLength: 64 }) }, strict),
       response: Result,
-      handler: async ({ params, application, signal, deadline }) => ({
+      handler: async (call) => ({
         response: resultBody(
-          await runStatus(runtime, application, params.txid, signal, (ms) => deadline.extend(ms)),
+          await runStatus(
+            runtime,
+            call.application,
+            call.params.txid,
+            () => call.signal,
+            (ms) => call.deadline.extend(ms),
+          ),
         ),
       }),
     });

@@ -201,7 +201,8 @@ export async function runAuth(
     ip: string | null;
     /** The connecting address (the integration's server), for its throttle. */
     peer: string;
-    signal: AbortSignal;
+    /** Aborted when the client hangs up (or the deadline passes): asked for only by a wait, which makes it. */
+    hangUp: () => AbortSignal;
     /** Called with its length just before waiting for the push to be answered (the answer deadline moves). */
     onWait?: (ms: number) => void;
   },
@@ -287,7 +288,7 @@ export async function runAuth(
   const timeoutMs = pushed.expiresAt - runtime.clock.now() + 1000;
   input.onWait?.(timeoutMs);
   const status = await services
-    .waitForPush(pushed.txid, { timeoutMs, signal: input.signal })
+    .waitForPush(pushed.txid, { timeoutMs, signal: input.hangUp() })
     // The push is gone with its user (deleted while it waited): a deny, never an error (A4).
     .catch((error: unknown) => {
       if ((error as { code?: string }).code === "ERR_PUSH_NOT_FOUND") return "denied" as const;
@@ -312,14 +313,14 @@ export async function runStatus(
   runtime: ServiceRuntime,
   application: Application,
   txid: string,
-  signal: AbortSignal,
+  hangUp: () => AbortSignal,
   onWait?: (ms: number) => void,
 ): Promise<AuthOutcome> {
   const read = await runtime.services.readAuthStatus({
     txid,
     application,
     holdMs: runtime.services.statusHoldMs(),
-    signal,
+    signal: hangUp(),
     ...(onWait ? { onWait } : {}),
   });
   if (!read.found) throw new DuoRefusal("ERR_VALIDATION", invalidParameters("txid"), "unknown transaction");

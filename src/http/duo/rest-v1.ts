@@ -105,7 +105,8 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: ServiceRunti
           strict,
         ),
         response: T.Union([T.Object({ txid: T.String() }, strict), Final]),
-        handler: async ({ params, application, signal, deadline, request }) => {
+        handler: async (call) => {
+          const { params, application, deadline, request } = call;
           const ref = { username: params.user };
           const isAsync = truthy(params.async);
           const factor = v1Factor(runtime, params.auto, params.pushinfo, isAsync);
@@ -115,7 +116,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: ServiceRunti
             async: isAsync,
             ip: checkIP(params.ipaddr),
             peer: request.ip,
-            signal,
+            hangUp: () => call.signal,
             onWait: (ms) => deadline.extend(ms),
           });
           if (step.kind === "no_capable_device")
@@ -133,9 +134,15 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: ServiceRunti
         waitMs: runtime.services.statusHoldMs(),
         params: T.Object({ txid: T.String({ minLength: 1, maxLength: 64 }) }, strict),
         response: T.Union([T.Object({ status: T.String() }, strict), Final]),
-        handler: async ({ params, application, signal, deadline }) => ({
+        handler: async (call) => ({
           response: v1Body(
-            await runStatus(runtime, application, params.txid, signal, (ms) => deadline.extend(ms)),
+            await runStatus(
+              runtime,
+              call.application,
+              call.params.txid,
+              () => call.signal,
+              (ms) => call.deadline.extend(ms),
+            ),
           ),
         }),
       });
