@@ -20,11 +20,10 @@ import BetterSqlite3 from "better-sqlite3";
 import fastify, { type FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import pg from "pg";
-import { pino } from "pino";
 import { loadConfig } from "../src/config/load.ts";
 import type { Application } from "../src/core/model.ts";
 import { type RunningServer, startServer } from "../src/http/server.ts";
-import { createLogger } from "../src/runtime/logger.ts";
+import { createLogger, logDestination } from "../src/runtime/logger.ts";
 import { createRuntime, type Runtime } from "../src/runtime/runtime.ts";
 import type { KyselyStore } from "../src/store/kysely-store.ts";
 import { createTestDatabase, PG_URL, postgresAvailable } from "../test/support/stores.ts";
@@ -472,7 +471,7 @@ async function startTwofold(dir: string): Promise<Phase> {
   const logger = createLogger({
     level: "info",
     node: "bench",
-    destination: pino.destination({ dest: "/dev/null", sync: false }),
+    destination: logDestination("/dev/null"),
   });
   const runtime = await createRuntime(config, { logger });
   const created = await runtime.services.createApplication(ADMIN, { name: "bench", type: "auth-api" });
