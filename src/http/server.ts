@@ -27,6 +27,7 @@ import { registerErrorHandling, sendError } from "./errors.ts";
 import { registerFormBodyParser } from "./form-body.ts";
 import { registerOIDCRoutes } from "./oidc/oauth.ts";
 import { registerPromptRoutes } from "./prompt/routes.ts";
+import { lazyRequestLogger } from "./request-logger.ts";
 import { registerAuthenticatorRoutes } from "./routes/authenticator.ts";
 import { registerDeviceRoutes } from "./routes/device.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -86,6 +87,7 @@ export function buildServer(runtime: ServiceRuntime, options: ServerOptions = {}
     loggerInstance: logger,
     // Fastify's own request lines carry the raw URL (query strings); access-log.ts writes ours instead.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
     genReqId: () => randomHex(8),
     requestIdHeader: false,
     bodyLimit: server.bodyLimit,
@@ -200,6 +202,7 @@ export function buildMetricsServer(runtime: ServiceRuntime): FastifyInstance | u
   const app = fastify({
     loggerInstance: runtime.logger.child({ component: "metrics" }),
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
     genReqId: () => randomHex(8),
     requestIdHeader: false,
     bodyLimit: 1024,

@@ -45,3 +45,27 @@ test("each response is logged once with method, route pattern, status, duration 
     await t.close();
   }
 });
+
+test("a line a request logs itself carries its request id and the server's bindings, and is redacted", async () => {
+  const t = await createTestRuntime();
+  const app = buildServer(t.runtime, { demo: DEMO });
+  try {
+    const refused = await app.inject({
+      method: "POST",
+      url: "/oauth/v1/health_check",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: "client_id=DIUNKNOWNCLIENT0000000&client_assertion=NOT.A.JWT",
+    });
+    assert.equal(refused.statusCode, 400);
+    const own = t.logs
+      .map((l) => JSON.parse(l))
+      .filter((l) => typeof l.msg === "string" && l.msg.endsWith("refused"));
+    assert.equal(own.length, 1, t.logs.join(""));
+    assert.equal(own[0].reqId, refused.headers["x-request-id"]);
+    assert.equal(own[0].component, "http");
+    assert.ok(!t.logs.join("").includes("NOT.A.JWT"));
+  } finally {
+    await app.close();
+    await t.close();
+  }
+});

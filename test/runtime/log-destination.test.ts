@@ -43,7 +43,7 @@ test("a single line reaches the file within the flush interval; a burst goes out
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
   await sleep(300);
   assert.equal(lines(file).length, 1001);
-  destination.end?.();
+  (destination as unknown as { end(): void }).end();
 });
 
 test("lines still waiting are written when the process exits, and when it crashes", () => {
