@@ -43,6 +43,25 @@ function censor(value: unknown, path: string[]): unknown {
   return "[redacted]";
 }
 
+let isoSecond = Number.NaN;
+let isoPrefix = "";
+
+/**
+ * pino's `isoTime` (`,"time":"2026-12-04T21:57:34.123Z"`), with the date and time up to the second formatted once a
+ * second rather than on every line.
+ */
+export function isoTime(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    // "YYYY-MM-DDTHH:MM:SS." (years 0–9999).
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const ms = now - second * 1000;
+  return `,"time":"${isoPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z"`;
+}
+
 export interface LoggerOptions {
   level: string;
   node: string;
@@ -55,7 +74,7 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level,
       base: { node: options.node },
       redact: { paths: REDACT_PATHS, censor },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
     (options.destination as pino.DestinationStream | undefined) ?? logDestination(2),

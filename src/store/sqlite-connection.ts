@@ -20,6 +20,8 @@ const STATEMENT_CACHE_SIZE = 2000;
 /** Transactions committed together at most, and the longest a group keeps taking more before it commits. */
 const GROUP_LIMIT = 128;
 const GROUP_MS = 10;
+/** How often, at most, a commit looks at the WAL's size (the writer's backstop). */
+const BACKSTOP_CHECK_MS = 50;
 
 interface Queued {
   fn: () => Promise<unknown>;
@@ -58,6 +60,7 @@ export class SqliteConnection {
    * keeps the WAL small while it gets CPU time; on a machine too busy to schedule it, the writer still bounds it.
    */
   readonly #backstopBytes: number;
+  #backstopCheckedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     database: BetterSqlite3.Database,
@@ -77,6 +80,10 @@ export class SqliteConnection {
    */
   #backstop(): void {
     if (this.#backstopBytes === 0) return;
+    // The WAL's size is looked at every 50 ms at most (a system call per commit would cost more than it tells).
+    const now = performance.now();
+    if (now - this.#backstopCheckedAt < BACKSTOP_CHECK_MS) return;
+    this.#backstopCheckedAt = now;
     let size = 0;
     try {
       size = statSync(`${this.database.name}-wal`).size;

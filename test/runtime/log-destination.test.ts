@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createLogger, logDestination } from "../../src/runtime/logger.ts";
+import { createLogger, isoTime, logDestination } from "../../src/runtime/logger.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "twofold-log-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,5 +66,19 @@ test("lines still waiting are written when the process exits, and when it crashe
       lines(file).map((l) => l.msg),
       [`last words before ${ending}`],
     );
+  }
+});
+
+test("each line's time is the ISO 8601 instant pino would write, to the millisecond", () => {
+  const realNow = Date.now;
+  try {
+    for (const at of [
+      0, 7, 45, 999, 1_000, 1_764_884_254_003, 1_764_884_254_090, 1_764_884_254_999, 1_764_884_255_000,
+    ]) {
+      Date.now = () => at;
+      assert.equal(isoTime(), `,"time":"${new Date(at).toISOString()}"`);
+    }
+  } finally {
+    Date.now = realNow;
   }
 });

@@ -50,6 +50,8 @@ export function matchOTP(
 
 /** Codes kept per credential: a look-ahead or window that moves by one step computes one new code, not all. */
 const CODES_PER_CREDENTIAL = 128;
+/** Codes computed at once when one is missing: the secret is opened once per this many logins. */
+const CODES_AHEAD = 8;
 /** Credentials whose codes are kept: the least recently used go first. */
 const CREDENTIALS_KEPT = 10_000;
 
@@ -88,8 +90,11 @@ export class OTPCodeMemo {
     return (counter) => {
       let code = codes.get(counter);
       if (code === undefined) {
-        code = generateHOTP(open(), counter);
-        codes.set(counter, code);
+        // The secret is opened once for a few codes ahead: the next logins' windows need them.
+        const params = open();
+        for (let next = counter; next < counter + CODES_AHEAD; next++)
+          if (!codes.has(next)) codes.set(next, generateHOTP(params, next));
+        code = codes.get(counter) as string;
       }
       return code;
     };
