@@ -139,4 +139,7 @@ test("a credential re-sealed with another secret, or given other digits, is not 
   const code8 = generateHOTP({ key: newKey, algorithm: "SHA1", digits: 8 }, 0);
   assert.deepEqual(matchOTP(ring, eight, code8, 0, windows, memo), { type: "hotp", counter: 0 });
   assert.equal(matchOTP(ring, eight, newCode, 0, windows, memo), undefined);
+  // Another keyring, one that cannot open the secret, gets none of the codes remembered: it fails closed.
+  const stranger = new Keyring([{ id: "k9", key: randomBytes(32) }]);
+  assert.throws(() => matchOTP(stranger, eight, code8, 0, windows, memo), { code: "ERR_KEYRING" });
 });

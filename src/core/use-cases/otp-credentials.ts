@@ -38,12 +38,14 @@ export function matchOTP(
     const period = c.period ?? 30;
     const w = { window: windows.totpWindow, drift: c.drift, lastUsedStep: c.lastStep };
     const codeAt: CodeAt = memo
-      ? memo.codesOf(c, open, totpSteps(now, period, w).from)
+      ? memo.codesOf(c, keyring, open, totpSteps(now, period, w).from)
       : (step) => generateHOTP(open(), step);
     const match = verifyTOTPWith(codeAt, period, code, now, w);
     return match && { type: "totp", match };
   }
-  const codeAt: CodeAt = memo ? memo.codesOf(c, open, c.counter) : (counter) => generateHOTP(open(), counter);
+  const codeAt: CodeAt = memo
+    ? memo.codesOf(c, keyring, open, c.counter)
+    : (counter) => generateHOTP(open(), counter);
   const counter = findHOTPCounterWith(codeAt, code, c.counter, windows.hotpLookAhead);
   return counter === undefined ? undefined : { type: "hotp", counter };
 }
@@ -63,19 +65,23 @@ const CREDENTIALS_KEPT = 10_000;
 export class OTPCodeMemo {
   readonly #entries = new Map<
     string,
-    { sealed: string; algorithm: string; digits: number; codes: Map<number, string> }
+    { sealed: string; keyring: Keyring; algorithm: string; digits: number; codes: Map<number, string> }
   >();
 
-  /** The codes of `c` from `floor` on: remembered, or computed with the secret `open` gives (opened only then). */
-  codesOf(c: OTPCredential, open: () => OTPParameters, floor: number): CodeAt {
+  /**
+   * The codes of `c` from `floor` on: remembered, or computed with the secret `open` gives (opened only then). Codes
+   * are remembered per keyring: a keyring that cannot open the secret never gets codes another one computed.
+   */
+  codesOf(c: OTPCredential, keyring: Keyring, open: () => OTPParameters, floor: number): CodeAt {
     let entry = this.#entries.get(c.id);
     if (
       !entry ||
+      entry.keyring !== keyring ||
       entry.sealed !== c.secretSealed ||
       entry.algorithm !== c.algorithm ||
       entry.digits !== c.digits
     ) {
-      entry = { sealed: c.secretSealed, algorithm: c.algorithm, digits: c.digits, codes: new Map() };
+      entry = { sealed: c.secretSealed, keyring, algorithm: c.algorithm, digits: c.digits, codes: new Map() };
     }
     // Most recently used last.
     this.#entries.delete(c.id);
