@@ -317,8 +317,9 @@ async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenRes
   const now = deps.clock.now();
   const invalidGrant = (detail: string) =>
     fail("invalid_grant", "The code is invalid, expired or already used.", detail);
-  const session = await deps.store.redeemLoginSessionCode(sha256Hex(code), now);
-  if (!session) return invalidGrant("no unexpired, unused code with this value");
+  const redeemed = await deps.store.redeemLoginSessionCode(sha256Hex(code), now);
+  if (!redeemed) return invalidGrant("no unexpired, unused code with this value");
+  const { session, user } = redeemed;
   if (session.applicationId !== app.id) return invalidGrant("code issued to another client");
   if (p["redirect_uri"] !== session.redirectURI)
     return invalidGrant("redirect_uri differs from the authorize request's");
@@ -330,8 +331,7 @@ async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenRes
     session.authAt === null
   )
     return invalidGrant("login not completed");
-  const user = session.userId === null ? null : await deps.store.getUser(session.userId);
-  if (session.userId !== null && !user) return invalidGrant("user deleted since the login");
+  if (user === undefined) return invalidGrant("user deleted since the login");
 
   const iat = Math.floor(now / 1000);
   const authTime = Math.floor(session.authAt / 1000);

@@ -1,6 +1,6 @@
 // Prompt logins (OIDC authorize → factor → code → token): each step one conditional write on the session's status.
 import type { AuthFactor, LoginSession, LoginSessionStatus } from "../../core/model.ts";
-import type { PromptLoginRecord } from "../../core/ports.ts";
+import type { PromptLoginRecord, RedeemedLogin } from "../../core/ports.ts";
 import { toApplication, toUser } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable, LoginSessionsTable, UsersTable } from "../tables.ts";
@@ -84,11 +84,14 @@ const Q = {
     "update login_sessions set status = 'code_issued', code_hash = ?, code_expires_at = ? " +
       "where id = ? and status = 'allowed'",
   ),
-  // One conditional write both redeems the code and returns its login: a second redeem changes no row.
+  // One conditional write both redeems the code and returns its login, with what the id_token says of its user
+  // (`u_username` is null only when the user is gone: the column is not null): a second redeem changes no row.
   redeem: hot(
     "login_redeem",
     "update login_sessions set status = 'redeemed' " +
-      `where code_hash = ? and status = 'code_issued' and code_expires_at > ? returning ${COLUMNS}`,
+      `where code_hash = ? and status = 'code_issued' and code_expires_at > ? returning ${COLUMNS}, ` +
+      "(select u.username from users u where u.id = login_sessions.user_id) as u_username, " +
+      "(select u.email from users u where u.id = login_sessions.user_id) as u_email",
   ),
 };
 
@@ -174,7 +177,13 @@ export abstract class LoginSessionRecords extends StoreContext {
       withUser && row["u_id"] !== null && row["u_id"] !== undefined
         ? toUser(prefixed<UsersTable>(row, "u_", USER_COLUMNS))
         : undefined;
-    return { session: toLoginSession(row as unknown as LoginSessionsTable), application, user };
+    const first = row["u_first_factor_at"];
+    return {
+      session: toLoginSession(row as unknown as LoginSessionsTable),
+      application,
+      user,
+      ...(user ? { userFirstFactorAt: first === null || first === undefined ? null : Number(first) } : {}),
+    };
   }
 
   async touchLoginSession(id: string, expiresAt: number, now: number): Promise<boolean> {
@@ -226,9 +235,20 @@ export abstract class LoginSessionRecords extends StoreContext {
     return (await this.hotChanges(Q.issueCode, [codeHash, codeExpiresAt, id])) === 1;
   }
 
-  async redeemLoginSessionCode(codeHash: string, now: number): Promise<LoginSession | undefined> {
-    const rows = await this.hotWriteRows<LoginSessionsTable>(Q.redeem, [codeHash, now]);
-    return rows.length === 1 ? toLoginSession(rows[0]!) : undefined;
+  async redeemLoginSessionCode(codeHash: string, now: number): Promise<RedeemedLogin | undefined> {
+    const rows = await this.hotWriteRows<
+      LoginSessionsTable & { u_username: string | null; u_email: string | null }
+    >(Q.redeem, [codeHash, now]);
+    if (rows.length !== 1) return undefined;
+    const row = rows[0]!;
+    const session = toLoginSession(row);
+    const user =
+      session.userId === null
+        ? null
+        : row.u_username === null
+          ? undefined
+          : { id: session.userId, username: row.u_username, email: row.u_email };
+    return { session, user };
   }
 
   async endLoginSession(
