@@ -22,6 +22,7 @@ import {
 import { listSMSPhones } from "./sms-passcodes.ts";
 import {
   checkTrustedBrowser,
+  offerTrustAfterAllow,
   offerTrustBrowser,
   type TrustedBrowserCheck,
   type TrustedBrowserGrant,
@@ -37,6 +38,8 @@ export interface PromptLogin {
   user: User | undefined;
   /** Past its idle or maximum expiry: only "Return to {app}" is left. */
   expired: boolean;
+  /** The user's first second factor as read with the user (null: never had one); undefined when not read. */
+  firstFactorAt?: number | null;
 }
 
 /** The methods a prompt offers, in the order of spec/ux.md §2 ("strongest first"). */
@@ -56,12 +59,33 @@ export async function openPromptLogin(
   // One read: the session, its application and (unless `user: false`, for a step that needs no user record) its user.
   const read = await deps.store.getPromptLogin(sha256Hex(handle), options.user !== false);
   if (!read) return undefined;
-  const { session, application, user } = read;
+  const { session, application, user, userFirstFactorAt } = read;
   const now = deps.clock.now();
   let expired = session.expiresAt <= now || session.maxExpiresAt <= now;
   if (!expired && options.touch !== false && (session.status === "pending" || session.status === "allowed"))
     expired = !(await deps.store.touchLoginSession(session.id, now + LOGIN_IDLE_SECONDS * 1000, now));
-  return { session, application, user, expired };
+  return {
+    session,
+    application,
+    user,
+    expired,
+    ...(user && userFirstFactorAt !== undefined ? { firstFactorAt: userFirstFactorAt } : {}),
+  };
+}
+
+/**
+ * The login the same request has just allowed, as the prompt's next steps (trust offer, backup offer, the code)
+ * see it, so that they do not read it back: undefined unless `allowed` is that login behind this handle, allowed,
+ * with its user. Each step still decides with its own conditional write (the code: issued once, to an allowed
+ * login), and every offer is checked again with fresh reads when the user takes it.
+ */
+export function allowedPromptLogin(
+  handle: string,
+  allowed: PromptLogin | undefined,
+): PromptLogin | undefined {
+  if (!allowed?.user || allowed.session.status !== "allowed" || allowed.session.authTxid === null)
+    return undefined;
+  return allowed.session.handleHash === sha256Hex(handle) ? allowed : undefined;
 }
 
 /** The login session behind a handle alone (no application, no user): for steps that decide on the session. */
@@ -317,6 +341,8 @@ export type PromptPasscodeResult =
       factor: AuthFactor;
       /** With `finish`: where the browser goes now. */
       finished?: FinishedLogin;
+      /** The login as this allow left it (see allowedPromptLogin), when the caller handed in the login it read. */
+      login?: PromptLogin;
     }
   | { result: "deny"; outcome: PasscodeOutcome }
   | { result: "throttled"; retryAfterSeconds: number };
@@ -354,8 +380,19 @@ export async function verifyPromptPasscode(
     loginSessionId: session.id,
   });
   if (outcome.result === "allow") {
-    if (!input.finish) return { result: "allow", factor: outcome.factor };
-    const allowed = { ...login, session: { ...session, status: "allowed" as const, factor: outcome.factor } };
+    // What the allow's conditional write made of the session, without reading it back.
+    const allowed: PromptLogin = {
+      ...login,
+      session: {
+        ...session,
+        status: "allowed",
+        factor: outcome.factor,
+        authTxid: outcome.txid,
+        authAt: deps.clock.now(),
+      },
+    };
+    if (!input.finish)
+      return { result: "allow", factor: outcome.factor, ...(input.login ? { login: allowed } : {}) };
     return { result: "allow", factor: outcome.factor, finished: await finishLogin(deps, allowed) };
   }
   await countFailedLogin(deps, source);
@@ -366,8 +403,14 @@ export async function verifyPromptPasscode(
  * The browser goes back to the application with a code: once, for a login the completion gate allowed. The
  * code (128 random bits) is stored hashed and lives 60 s; a push still waiting is cancelled.
  */
-export async function finishPromptLogin(deps: Deps, handle: string): Promise<FinishedLogin> {
-  const login = await openPromptLogin(deps, handle, { touch: false, user: false });
+export async function finishPromptLogin(
+  deps: Deps,
+  handle: string,
+  allowed?: PromptLogin,
+): Promise<FinishedLogin> {
+  const login =
+    allowedPromptLogin(handle, allowed) ??
+    (await openPromptLogin(deps, handle, { touch: false, user: false }));
   if (login?.session.status !== "allowed")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login is not ready to finish");
   return finishLogin(deps, login);
@@ -456,8 +499,24 @@ export async function skipPromptWithTrustedBrowser(
   });
 }
 
-/** Offer "Trust this browser?" after this login's allow: for how many days, or null (not after a code, not in a frame). */
-export async function offerPromptTrust(deps: Deps, handle: string): Promise<{ days: number } | null> {
+/**
+ * Offer "Trust this browser?" after this login's allow: for how many days, or null (not after a code, not in a
+ * frame). `allowed`: the login the same request has just allowed (allowedPromptLogin), decided without reads; the
+ * offer is checked again, with reads, when the user takes it (trustPromptBrowser).
+ */
+export async function offerPromptTrust(
+  deps: Deps,
+  handle: string,
+  allowed?: PromptLogin,
+): Promise<{ days: number } | null> {
+  const known = allowedPromptLogin(handle, allowed);
+  if (known) {
+    const s = known.session;
+    const now = deps.clock.now();
+    if (s.expiresAt <= now || s.maxExpiresAt <= now || !s.userId || isFrameLogin(s) || !known.user)
+      return null;
+    return offerTrustAfterAllow(deps, { application: known.application, user: known.user, factor: s.factor });
+  }
   // The session decides; offerTrustBrowser reads the application and the user it needs.
   const s = await promptSession(deps, handle);
   const now = deps.clock.now();
