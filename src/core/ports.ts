@@ -64,6 +64,11 @@ export interface OTPAllowWrite {
   /** What the credential becomes: the next counter (HOTP), or the step used and the drift learned (TOTP). */
   next: { counter: number; lastStep: number | null; drift: number };
   line: GatedAllow;
+  /**
+   * A prompt login this allow completes: moved to `allowed` in the same transaction (Store.allowLoginSession). If it
+   * has ended, nothing is written and ERR_LOGIN_SESSION_ENDED is thrown, as in verifyPasscode's transaction.
+   */
+  loginSessionId?: string;
 }
 
 /** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */

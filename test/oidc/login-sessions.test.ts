@@ -194,6 +194,34 @@ for (const dialect of await dialects()) {
       );
     });
 
+    test("a passcode typed into a login read just before it ended is rolled back: the code stays unused", async () => {
+      const totp = await enrollActiveTOTP(t, "carl");
+      const first = await started("carl");
+      // The form's request read the login while it was pending (the passcode route hands that read on) ...
+      const read = await t.services.openPromptLogin(first.handle, { touch: false });
+      assert.equal(read?.session.status, "pending");
+      // ... and it ended before the code's write: the allow's conditional write on the session finds it ended.
+      await t.services.abandonPromptLogin(first.handle, "cancelled");
+      const code = totp.codeAt();
+      await assert.rejects(
+        t.services.verifyPromptPasscode(first.handle, { passcode: code, ip: null, login: read! }),
+        { code: "ERR_LOGIN_SESSION_ENDED" },
+      );
+      const second = await started("carl");
+      const allowed = await t.services.verifyPromptPasscode(second.handle, { passcode: code, ip: null });
+      assert.equal(allowed.result, "allow");
+      assert.equal(
+        (await t.services.openPromptLogin(second.handle, { touch: false }))?.session.status,
+        "allowed",
+      );
+      // Used now: the same code for a third login is a replay.
+      const third = await started("carl");
+      assert.equal(
+        (await t.services.verifyPromptPasscode(third.handle, { passcode: code, ip: null })).result,
+        "deny",
+      );
+    });
+
     test("an idle prompt expires after 10 minutes; housekeeping removes ended logins", async () => {
       await enrollActiveTOTP(t, "dave");
       const login = await started("dave");

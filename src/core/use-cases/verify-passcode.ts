@@ -129,14 +129,12 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
   const shape = classifyPasscode(attempt.passcode, deps.policy.bypass.digits);
   const factorClass = FACTOR_CLASS[shape.kind];
   const app = attempt.application ?? null;
-  // A code of the app-or-token shape, for no prompt login: an allow is decided on what this node read before when
-  // that still holds (allowOnCachedState), else in the transaction below. The same code may also be a live text
+  // A code of the app-or-token shape: an allow is decided on what this node read before when that still holds
+  // (allowOnCachedState; a prompt login's allow is written with it), else in the transaction below. The same code may also be a live text
   // message's: the transaction, too, tries the user's app and token credentials first and completes with the one
   // that matches while the otp class is clear, whatever the text-message code's state.
   const cache =
-    shape.kind === "otp" && attempt.loginSessionId === undefined && typeof attempt.username === "string"
-      ? loginCacheOf(deps.store)
-      : undefined;
+    shape.kind === "otp" && typeof attempt.username === "string" ? loginCacheOf(deps.store) : undefined;
   let user = attempt.user;
   let cachedName: string | null = null;
   if (!user && typeof attempt.username === "string") {
@@ -161,6 +159,7 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       ip: attempt.ip ?? null,
       txid,
       now,
+      loginSessionId: attempt.loginSessionId ?? null,
     });
     if (outcome) return outcome;
     // Decided below on what the transaction reads: a user from the cache is looked up again.
@@ -364,6 +363,7 @@ async function allowOnCachedState(
     ip: string | null;
     txid: string;
     now: number;
+    loginSessionId: string | null;
   },
 ): Promise<PasscodeOutcome | undefined> {
   const { user, app } = a;
@@ -419,6 +419,7 @@ async function allowOnCachedState(
           credential: matched,
           next,
           line,
+          ...(a.loginSessionId === null ? {} : { loginSessionId: a.loginSessionId }),
         }),
     );
     if (verdict === "stale") {
