@@ -69,6 +69,17 @@ export interface OTPAllowWrite {
    * has ended, nothing is written and ERR_LOGIN_SESSION_ENDED is thrown, as in verifyPasscode's transaction.
    */
   loginSessionId?: string;
+  /** With loginSessionId: the code the same write issues (Store.allowLoginSession's `code`). */
+  loginSessionCode?: LoginSessionCode;
+}
+
+/**
+ * The code of a prompt login issued by the allow's own write, when nothing is left to ask the user (no trust or
+ * backup offer): the session goes from pending straight to code_issued, once, as issueLoginSessionCode would.
+ */
+export interface LoginSessionCode {
+  hash: string;
+  expiresAt: number;
 }
 
 /** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */
@@ -650,7 +661,7 @@ export interface Store extends SmsGuardStore {
   allowLoginSession(
     id: string,
     userId: string | null,
-    completion: { factor: string; txid: string; at: number },
+    completion: { factor: string; txid: string; at: number; code?: LoginSessionCode },
   ): Promise<boolean>;
   /** The same for the pending session waiting on this push (none: false). */
   allowLoginSessionByPush(

@@ -226,6 +226,29 @@ for (const dialect of await dialects()) {
       assert.equal((await redeem(null))?.user, null);
     });
 
+    test("an allow that issues the code itself: pending → code_issued once, then redeemed once", async () => {
+      const s = session();
+      await store.insertLoginSession(s);
+      const code = randomHex(32);
+      const c = { factor: "hotp", txid: "tx4", at: T + MIN, code: { hash: code, expiresAt: T + 2 * MIN } };
+      assert.equal(await store.allowLoginSession(s.id, "DUOTHER", c), false); // another user's login
+      assert.equal(await store.allowLoginSession(s.id, "DUUSER", c), true);
+      assert.equal(await store.allowLoginSession(s.id, "DUUSER", c), false); // once
+      assert.equal(await store.issueLoginSessionCode(s.id, randomHex(32), T + 2 * MIN), false); // already issued
+      const read = await store.getLoginSession(s.id);
+      assert.equal(read?.status, "code_issued");
+      assert.equal(read?.factor, "hotp");
+      assert.equal(read?.authTxid, "tx4");
+      assert.equal(read?.codeExpiresAt, T + 2 * MIN);
+      assert.equal((await store.redeemLoginSessionCode(code, T + MIN))?.session.id, s.id);
+      assert.equal(await store.redeemLoginSessionCode(code, T + MIN), undefined);
+      // An expired login is not allowed, code or not.
+      const late = session({ expiresAt: T + MIN });
+      await store.insertLoginSession(late);
+      assert.equal(await store.allowLoginSession(late.id, "DUUSER", { ...c, at: T + MIN }), false);
+      assert.equal((await store.getLoginSession(late.id))?.status, "pending");
+    });
+
     test("two redeems of one code at once: exactly one gets the login", async () => {
       const s = session();
       await store.insertLoginSession(s);

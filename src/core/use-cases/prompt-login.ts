@@ -1,6 +1,6 @@
 // The login prompt's steps on a login session: which methods, push with number matching, passcodes, the code back to the application.
 
-import { allowsMethod } from "../application-policy.ts";
+import { allowsMethod, effectivePolicy } from "../application-policy.ts";
 import { randomHex, sha256Hex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
@@ -357,7 +357,17 @@ export async function verifyPromptPasscode(
   input: {
     passcode: string;
     ip: string | null;
+    /**
+     * Nothing is left to ask after an allow (finishesWithAllow): the allow's own write also issues the login's code,
+     * and the answer says where the browser goes. A login that needs finishLogin's other steps (the iframe SDK, a
+     * push to cancel) is finished by it after the allow instead.
+     */
     finish?: boolean;
+    /**
+     * With `login`: finish when nothing is left to ask (finishesWithAllow); `keyOffer` says whether this browser could
+     * be offered "Add a key" (it has a built-in authenticator and has not been offered one this month).
+     */
+    keyOffer?: boolean;
     /** The login as the same request just read it (the form's page): not read again. */
     login?: PromptLogin;
   },
@@ -372,12 +382,27 @@ export async function verifyPromptPasscode(
   const source = { application, ip: input.ip, peer: input.ip };
   const throttle = await checkLoginThrottle(deps, source);
   if (!throttle.allowed) return { result: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
+  // The code (128 random bits, stored hashed, 60 s) issued by the allow itself: once, by that conditional write.
+  const finish =
+    input.finish === true ||
+    (input.login !== undefined &&
+      input.keyOffer !== undefined &&
+      finishesWithAllow(deps, login, input.keyOffer));
+  const code = finish && session.pushTxid === null && !isFrameLogin(session) ? randomHex(16) : undefined;
   const outcome = await verifyPasscode(deps, {
     username: session.username,
     passcode: input.passcode,
     application,
     ip: input.ip,
     loginSessionId: session.id,
+    ...(code
+      ? {
+          loginSessionCode: {
+            hash: sha256Hex(code),
+            expiresAt: deps.clock.now() + CODE_LIFETIME_SECONDS * 1000,
+          },
+        }
+      : {}),
   });
   if (outcome.result === "allow") {
     // What the allow's conditional write made of the session, without reading it back.
@@ -385,13 +410,19 @@ export async function verifyPromptPasscode(
       ...login,
       session: {
         ...session,
-        status: "allowed",
+        status: code ? "code_issued" : "allowed",
         factor: outcome.factor,
         authTxid: outcome.txid,
         authAt: deps.clock.now(),
       },
     };
-    if (!input.finish)
+    if (code)
+      return {
+        result: "allow",
+        factor: outcome.factor,
+        finished: { redirectURL: codeRedirectURL(session, code) },
+      };
+    if (!finish)
       return { result: "allow", factor: outcome.factor, ...(input.login ? { login: allowed } : {}) };
     return { result: "allow", factor: outcome.factor, finished: await finishLogin(deps, allowed) };
   }
@@ -439,10 +470,30 @@ async function finishLogin(deps: Deps, login: PromptLogin): Promise<FinishedLogi
   // Iframe SDK: the code marks the login finished (it is never handed out); the parent page gets AUTH instead.
   if (isFrameLogin(session))
     return { redirectURL: "", frame: frameAuthResponse(deps, session, login.application) };
+  return { redirectURL: codeRedirectURL(session, code) };
+}
+
+/** The redirect URI with the code (`duo_code` unless the application asked for `code`) and the state (§4.4). */
+function codeRedirectURL(session: LoginSession, code: string): string {
   const url = new URL(session.redirectURI);
   url.searchParams.set(session.useDuoCode ? "duo_code" : "code", code);
   url.searchParams.set("state", session.state);
-  return { redirectURL: url.toString() };
+  return url.toString();
+}
+
+/**
+ * Whether a typed passcode's allow of this login (read in this request, with its user) leaves nothing to ask, so
+ * that the allow can issue the code itself (verifyPromptPasscode's `finish`): the application remembers no browsers
+ * (no "Trust this browser?"), the user's first factor is older than the login (no backup offer), and the browser
+ * will not be offered a key (`keyOffer`: it could be). Conservative: where this says false, the offers decide after
+ * the allow as before.
+ */
+export function finishesWithAllow(deps: Deps, login: PromptLogin, keyOffer: boolean): boolean {
+  const s = login.session;
+  if (!login.user || s.pushTxid !== null || isFrameLogin(s) || (keyOffer && deps.webauthn)) return false;
+  const first = login.firstFactorAt;
+  if (first === undefined || (first !== null && first >= s.createdAt)) return false;
+  return effectivePolicy(deps.policy, login.application).rememberDays === 0;
 }
 
 /**

@@ -13,6 +13,7 @@ import { evaluateLockout, minutesUntil } from "../lockout.ts";
 import type { Application, AuthFactor, FactorClass, User } from "../model.ts";
 import { generateHOTP } from "../otp/hotp.ts";
 import { classifyPasscode } from "../passcode.ts";
+import type { LoginSessionCode } from "../ports.ts";
 import { type LoginCache, loginCacheOf } from "./login-cache.ts";
 import { notify } from "./notify.ts";
 import { clampDrift, matchOTP } from "./otp-credentials.ts";
@@ -32,6 +33,8 @@ export interface PasscodeAttempt {
    * user, already completed) rolls the whole attempt back with ERR_LOGIN_SESSION_ENDED: the code stays unused.
    */
   loginSessionId?: string;
+  /** With loginSessionId: the login's code, issued by the allow's own write (Store.allowLoginSession's `code`). */
+  loginSessionCode?: LoginSessionCode;
   /**
    * The user the caller has just found by this name (findLoginUser), so that it is not looked up twice. The
    * transaction re-reads it all the same (deleted, disabled: the completion gate decides).
@@ -160,6 +163,7 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       txid,
       now,
       loginSessionId: attempt.loginSessionId ?? null,
+      loginSessionCode: attempt.loginSessionCode,
     });
     if (outcome) return outcome;
     // Decided below on what the transaction reads: a user from the cache is looked up again.
@@ -237,7 +241,12 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
         };
       if (
         attempt.loginSessionId !== undefined &&
-        !(await store.allowLoginSession(attempt.loginSessionId, user.id, { factor, txid, at: now }))
+        !(await store.allowLoginSession(attempt.loginSessionId, user.id, {
+          factor,
+          txid,
+          at: now,
+          ...(attempt.loginSessionCode ? { code: attempt.loginSessionCode } : {}),
+        }))
       )
         throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended", {
           detail: "the prompt login was no longer pending when its passcode checked out",
@@ -364,6 +373,7 @@ async function allowOnCachedState(
     txid: string;
     now: number;
     loginSessionId: string | null;
+    loginSessionCode: LoginSessionCode | undefined;
   },
 ): Promise<PasscodeOutcome | undefined> {
   const { user, app } = a;
@@ -420,6 +430,9 @@ async function allowOnCachedState(
           next,
           line,
           ...(a.loginSessionId === null ? {} : { loginSessionId: a.loginSessionId }),
+          ...(a.loginSessionId !== null && a.loginSessionCode
+            ? { loginSessionCode: a.loginSessionCode }
+            : {}),
         }),
     );
     if (verdict === "stale") {

@@ -329,6 +329,16 @@ export async function completeLogin(
   );
 }
 
+/**
+ * Whether this browser may be offered "Add a key" after a phone login: it has a built-in authenticator (the webauthn
+ * behaviour says so in a cookie: elsewhere the offer would mostly lead to "no key here") and was not offered one this
+ * month.
+ */
+export function mayOfferKey(request: FastifyRequest): boolean {
+  const cookies = request.headers.cookie ?? "";
+  return cookies.includes(`${PLATFORM_AUTHENTICATOR_COOKIE}=1`) && !cookies.includes(`${KEY_OFFER_COOKIE}=`);
+}
+
 /** "Add a key" is offered at most once a month in a browser (ux.md §2.1): set when the offer is shown. */
 export const KEY_OFFER_COOKIE = "__Host-twofold-key-offer";
 /** Set by the webauthn behaviour: 1 where the browser has a built-in authenticator (Windows Hello, Touch ID). */
@@ -344,18 +354,13 @@ export async function finishAndRedirect(
   reply: FastifyReply,
   allowed?: PromptLogin,
 ): Promise<FastifyReply | undefined> {
-  // Only in a browser with a built-in authenticator (the webauthn behaviour says so in a cookie): elsewhere the
-  // offer would mostly lead to "no key here".
-  // A login with a factor set up in it: "Add a backup" of the other kind first (or Skip backup).
+  // A login with a factor set up in it: "Add a backup" of the other kind first (or Skip backup); then "Add a key".
   if (await runtime.services.offerPromptBackup(request.params.handle, allowed))
     return reply
       .code(303)
       .header("location", `${baseOf(request.params.handle)}/enroll/backup`)
       .send("");
-  const cookies = request.headers.cookie ?? "";
-  const offered = cookies.includes(`${KEY_OFFER_COOKIE}=`);
-  const capable = cookies.includes(`${PLATFORM_AUTHENTICATOR_COOKIE}=1`);
-  if (capable && !offered && (await runtime.services.shouldOfferPromptKey(request.params.handle, allowed)))
+  if (mayOfferKey(request) && (await runtime.services.shouldOfferPromptKey(request.params.handle, allowed)))
     return reply
       .code(303)
       .header("location", `${baseOf(request.params.handle)}/add-key`)

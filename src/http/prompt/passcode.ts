@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { PasscodePage } from "../../../web/prompt/pages/passcode.tsx";
 import { TwofoldError } from "../../core/errors.ts";
 import { minutesUntil } from "../../core/lockout.ts";
-import type { PromptLogin } from "../../core/use-cases/prompt-login.ts";
+import type { FinishedLogin, PromptLogin } from "../../core/use-cases/prompt-login.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import {
@@ -12,10 +12,12 @@ import {
   HandleParams,
   HTML,
   loadPrompt,
+  mayOfferKey,
   type PromptContext,
   type PromptMethodModule,
   PromptQuery,
   rememberMethod,
+  sendFinished,
 } from "./context.ts";
 import { sendPage } from "./render.ts";
 
@@ -50,7 +52,7 @@ function render(ctx: PromptContext, reply: FastifyReply, error: string | null, s
 
 /** What a typed passcode came to: logged in (the method remembered), a message for the field, or a page already sent. */
 export type PasscodeCheck =
-  | { result: "allow"; login: PromptLogin | undefined }
+  | { result: "allow"; login: PromptLogin | undefined; finished: FinishedLogin | undefined }
   | { result: "error"; error: string; status: number; wrong: boolean }
   | { result: "answered" };
 
@@ -83,6 +85,8 @@ export async function checkPromptPasscode(
       passcode: typed,
       ip: request.ip,
       login: ctx.login,
+      // Nothing left to ask after the allow (no trust, backup or key offer): the allow issues the code itself.
+      keyOffer: mayOfferKey(request),
     });
   } catch (e) {
     if (e instanceof TwofoldError && e.code === "ERR_LOGIN_SESSION_ENDED") {
@@ -93,7 +97,7 @@ export async function checkPromptPasscode(
   }
   if (result.result === "allow") {
     rememberMethod(reply, result.factor === "sms" ? "sms" : "passcode");
-    return { result: "allow", login: result.login };
+    return { result: "allow", login: result.login, finished: result.finished };
   }
   if (result.result === "throttled")
     return error(t().tooManyTries(Math.max(1, Math.ceil(result.retryAfterSeconds / 60))), 429);
@@ -149,7 +153,10 @@ export const passcodeMethod: PromptMethodModule = {
         const { ctx } = loaded;
         const checked = await checkPromptPasscode(runtime, request, reply, ctx, request.body.passcode);
         if (checked.result === "answered") return reply;
-        if (checked.result === "allow") return completeLogin(runtime, request, reply, checked.login);
+        if (checked.result === "allow")
+          return checked.finished
+            ? sendFinished(runtime, request, reply, checked.finished)
+            : completeLogin(runtime, request, reply, checked.login);
         return render(ctx, reply, checked.error, checked.status);
       },
     );

@@ -1,6 +1,6 @@
 // Prompt logins (OIDC authorize → factor → code → token): each step one conditional write on the session's status.
 import type { AuthFactor, LoginSession, LoginSessionStatus } from "../../core/model.ts";
-import type { PromptLoginRecord, RedeemedLogin } from "../../core/ports.ts";
+import type { LoginSessionCode, PromptLoginRecord, RedeemedLogin } from "../../core/ports.ts";
 import { toApplication, toUser } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable, LoginSessionsTable, UsersTable } from "../tables.ts";
@@ -78,6 +78,17 @@ const Q = {
     "login_allow_nobody",
     "update login_sessions set status = 'allowed', factor = ?, auth_txid = ?, auth_at = ? " +
       "where id = ? and user_id is null and status = 'pending' and expires_at > ?",
+  ),
+  // The allow that also issues the code (nothing left to ask): pending → code_issued in the one write.
+  allowUserCode: hot(
+    "login_allow_user_code",
+    "update login_sessions set status = 'code_issued', factor = ?, auth_txid = ?, auth_at = ?, " +
+      "code_hash = ?, code_expires_at = ? where id = ? and user_id = ? and status = 'pending' and expires_at > ?",
+  ),
+  allowNobodyCode: hot(
+    "login_allow_nobody_code",
+    "update login_sessions set status = 'code_issued', factor = ?, auth_txid = ?, auth_at = ?, " +
+      "code_hash = ?, code_expires_at = ? where id = ? and user_id is null and status = 'pending' and expires_at > ?",
   ),
   issueCode: hot(
     "login_issue_code",
@@ -206,10 +217,31 @@ export abstract class LoginSessionRecords extends StoreContext {
   async allowLoginSession(
     id: string,
     userId: string | null,
-    c: { factor: string; txid: string; at: number },
+    c: { factor: string; txid: string; at: number; code?: LoginSessionCode },
   ): Promise<boolean> {
-    const changed =
-      userId === null
+    const code = c.code;
+    const changed = code
+      ? userId === null
+        ? await this.hotChanges(Q.allowNobodyCode, [
+            c.factor,
+            c.txid,
+            c.at,
+            code.hash,
+            code.expiresAt,
+            id,
+            c.at,
+          ])
+        : await this.hotChanges(Q.allowUserCode, [
+            c.factor,
+            c.txid,
+            c.at,
+            code.hash,
+            code.expiresAt,
+            id,
+            userId,
+            c.at,
+          ])
+      : userId === null
         ? await this.hotChanges(Q.allowNobody, [c.factor, c.txid, c.at, id, c.at])
         : await this.hotChanges(Q.allowUser, [c.factor, c.txid, c.at, id, userId, c.at]);
     return changed === 1;

@@ -172,7 +172,9 @@ export abstract class OTPCredentialRecords extends StoreContext {
     const session = w.loginSessionId;
     const allowSession = async (tx: Store) => {
       if (session === undefined) return;
-      if (!(await tx.allowLoginSession(session, w.userId, { factor: l.factor, txid: l.txid, at: l.at })))
+      const code = w.loginSessionCode;
+      const completion = { factor: l.factor, txid: l.txid, at: l.at, ...(code ? { code } : {}) };
+      if (!(await tx.allowLoginSession(session, w.userId, completion)))
         throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended", {
           detail: "the prompt login was no longer pending when its passcode checked out",
         });
