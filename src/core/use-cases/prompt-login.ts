@@ -42,6 +42,11 @@ export interface PromptLogin {
   firstFactorAt?: number | null;
 }
 
+/** Whether a login read earlier is the one behind `handle` (the stored hash of a handle is no secret). */
+function isLoginOf(login: PromptLogin, handle: string): boolean {
+  return login.session.handleHash === sha256Hex(handle);
+}
+
 /** The methods a prompt offers, in the order of spec/ux.md §2 ("strongest first"). */
 export const PROMPT_METHODS = ["webauthn", "push", "passcode"] as const;
 export type PromptMethod = (typeof PROMPT_METHODS)[number] | (string & {});
@@ -85,7 +90,7 @@ export function allowedPromptLogin(
 ): PromptLogin | undefined {
   if (!allowed?.user || allowed.session.status !== "allowed" || allowed.session.authTxid === null)
     return undefined;
-  return allowed.session.handleHash === sha256Hex(handle) ? allowed : undefined;
+  return isLoginOf(allowed, handle) ? allowed : undefined;
 }
 
 /** The login session behind a handle alone (no application, no user): for steps that decide on the session. */
@@ -375,7 +380,7 @@ export async function verifyPromptPasscode(
   // The user is found by name in the passcode check itself. A login the request has already read is checked as
   // requireLogin would; the allow's conditional write checks it again (still pending, unexpired).
   const login =
-    input.login && input.login.session.handleHash === sha256Hex(handle)
+    input.login && isLoginOf(input.login, handle)
       ? pendingLogin(input.login, deps.clock.now())
       : await requireLogin(deps, handle, { user: false });
   const { session, application } = login;

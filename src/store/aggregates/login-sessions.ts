@@ -1,9 +1,10 @@
 // Prompt logins (OIDC authorize → factor → code → token): each step one conditional write on the session's status.
 import type { AuthFactor, LoginSession, LoginSessionStatus } from "../../core/model.ts";
 import type { LoginSessionCode, PromptLoginRecord, RedeemedLogin } from "../../core/ports.ts";
-import { toApplication, toUser } from "../rows.ts";
+import { toUser } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable, LoginSessionsTable, UsersTable } from "../tables.ts";
+import { applicationOf } from "./applications.ts";
 
 const COLUMNS =
   "id, handle_hash, application_id, user_id, username, redirect_uri, state, nonce, use_duo_code, status, " +
@@ -183,7 +184,8 @@ export abstract class LoginSessionRecords extends StoreContext {
       handleHash,
     ]);
     if (!row) return undefined;
-    const application = toApplication(prefixed<ApplicationsTable>(row, "a_", APPLICATION_COLUMNS));
+    // Built once per row as read (applications.ts): no policy JSON parsed again while the application is unchanged.
+    const application = applicationOf(prefixed<ApplicationsTable>(row, "a_", APPLICATION_COLUMNS));
     const user =
       withUser && row["u_id"] !== null && row["u_id"] !== undefined
         ? toUser(prefixed<UsersTable>(row, "u_", USER_COLUMNS))
