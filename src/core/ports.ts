@@ -64,6 +64,22 @@ export interface OTPAllowWrite {
   /** What the credential becomes: the next counter (HOTP), or the step used and the drift learned (TOTP). */
   next: { counter: number; lastStep: number | null; drift: number };
   line: GatedAllow;
+  /**
+   * A prompt login this allow completes: moved to `allowed` in the same transaction (Store.allowLoginSession). If it
+   * has ended, nothing is written and ERR_LOGIN_SESSION_ENDED is thrown, as in verifyPasscode's transaction.
+   */
+  loginSessionId?: string;
+  /** With loginSessionId: the code the same write issues (Store.allowLoginSession's `code`). */
+  loginSessionCode?: LoginSessionCode;
+}
+
+/**
+ * The code of a prompt login issued by the allow's own write, when nothing is left to ask the user (no trust or
+ * backup offer): the session goes from pending straight to code_issued, once, as issueLoginSessionCode would.
+ */
+export interface LoginSessionCode {
+  hash: string;
+  expiresAt: number;
 }
 
 /** The one clock. Production uses the system clock; tests inject a fixed or stepping one. */
@@ -645,7 +661,7 @@ export interface Store extends SmsGuardStore {
   allowLoginSession(
     id: string,
     userId: string | null,
-    completion: { factor: string; txid: string; at: number },
+    completion: { factor: string; txid: string; at: number; code?: LoginSessionCode },
   ): Promise<boolean>;
   /** The same for the pending session waiting on this push (none: false). */
   allowLoginSessionByPush(
@@ -654,8 +670,11 @@ export interface Store extends SmsGuardStore {
   ): Promise<boolean>;
   /** Allowed → code_issued with the code's hash and expiry: once per session. */
   issueLoginSessionCode(id: string, codeHash: string, codeExpiresAt: number): Promise<boolean>;
-  /** code_issued → redeemed for the unexpired code with this hash: one conditional write; the session, or undefined. */
-  redeemLoginSessionCode(codeHash: string, now: number): Promise<LoginSession | undefined>;
+  /**
+   * code_issued → redeemed for the unexpired code with this hash: one conditional write; the session with its user
+   * as they are now (read by the same statement), or undefined.
+   */
+  redeemLoginSessionCode(codeHash: string, now: number): Promise<RedeemedLogin | undefined>;
   /** End a session that has not issued a code (pending or allowed) as denied or abandoned. */
   endLoginSession(id: string, status: Extract<LoginSessionStatus, "denied" | "abandoned">): Promise<boolean>;
   /** Sessions whose maximum lifetime ended at or before `before` (housekeeping). */
@@ -692,9 +711,21 @@ export interface Store extends SmsGuardStore {
   insertMetaIfAbsent(key: string, value: string): Promise<boolean>;
 }
 
+/**
+ * A login whose code was just redeemed (Store.redeemLoginSessionCode): `user` is what the id_token says of the
+ * session's user, read in the same statement; null when the session names no user, undefined when it named one
+ * that has been deleted since.
+ */
+export interface RedeemedLogin {
+  session: LoginSession;
+  user: Pick<User, "id" | "username" | "email"> | null | undefined;
+}
+
 /** A prompt login as one read returns it (Store.getPromptLogin). */
 export interface PromptLoginRecord {
   session: LoginSession;
   application: Application;
   user: User | undefined;
+  /** The user's first second factor (`first_factor_at`), read with it: the backup offer after an allow. */
+  userFirstFactorAt?: number | null;
 }

@@ -46,6 +46,7 @@ interface Queued {
 export class SqliteConnection {
   readonly database: BetterSqlite3.Database;
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
+  readonly #controls = new Map<string, BetterSqlite3.Statement>();
   #owned = false;
   readonly #waiters: Array<() => void> = [];
   readonly #queue: Queued[] = [];
@@ -112,6 +113,19 @@ export class SqliteConnection {
   get owner(): Kysely<Database> {
     this.#owner ??= new Kysely<Database>({ dialect: new TwofoldSqliteDialect(this, true) });
     return this.#owner;
+  }
+
+  /**
+   * A transaction-control statement of the group commit (BEGIN IMMEDIATE, SAVEPOINT, RELEASE, COMMIT), prepared once:
+   * `exec` would parse its text again for every transaction of every group.
+   */
+  #control(sql: string): void {
+    let statement = this.#controls.get(sql);
+    if (!statement) {
+      statement = this.database.prepare(sql);
+      this.#controls.set(sql, statement);
+    }
+    statement.run();
   }
 
   statement(sql: string): BetterSqlite3.Statement {
@@ -203,7 +217,7 @@ export class SqliteConnection {
   async #group(): Promise<void> {
     const db = this.database;
     try {
-      db.exec("BEGIN IMMEDIATE");
+      this.#control("BEGIN IMMEDIATE");
     } catch (error) {
       // The write lock was not granted within busy_timeout (another process holds it): this group fails.
       for (const item of this.#queue.splice(0, GROUP_LIMIT)) item.reject(error);
@@ -215,7 +229,7 @@ export class SqliteConnection {
     while (this.#queue.length > 0 && done.length < GROUP_LIMIT && performance.now() - started < GROUP_MS) {
       const item = this.#queue.shift()!;
       try {
-        db.exec("SAVEPOINT twofold_group");
+        this.#control("SAVEPOINT twofold_group");
       } catch (error) {
         item.reject(error);
         lost = error;
@@ -223,7 +237,7 @@ export class SqliteConnection {
       }
       try {
         const value = await item.fn();
-        db.exec("RELEASE twofold_group");
+        this.#control("RELEASE twofold_group");
         done.push({ item, value });
       } catch (error) {
         try {
@@ -243,7 +257,7 @@ export class SqliteConnection {
     }
     if (lost === undefined) {
       try {
-        db.exec("COMMIT");
+        this.#control("COMMIT");
       } catch (error) {
         lost = error;
       }

@@ -194,6 +194,77 @@ for (const dialect of await dialects()) {
       );
     });
 
+    test("with nothing left to ask after a passcode, the allow itself issues the code; otherwise the offers come first", async () => {
+      const totp = await enrollActiveTOTP(t, "nina");
+      const typed = async (keyOffer: boolean) => {
+        const login = await started("nina");
+        // As the passcode form reads it: the login with its application and user.
+        const read = await t.services.openPromptLogin(login.handle, { touch: false });
+        const r = await t.services.verifyPromptPasscode(login.handle, {
+          passcode: totp.codeAt(),
+          ip: null,
+          login: read!,
+          keyOffer,
+        });
+        assert.equal(r.result, "allow");
+        t.clock.advance(30_000);
+        return { login, r: r.result === "allow" ? r : undefined };
+      };
+      // The application remembers browsers: "Trust this browser?" may follow, so the login is only allowed.
+      const offered = await typed(false);
+      assert.equal(offered.r?.finished, undefined);
+      assert.equal(offered.r?.login?.session.status, "allowed");
+      assert.deepEqual(await t.services.offerPromptTrust(offered.login.handle), {
+        days: (await t.services.offerPromptTrust(offered.login.handle, offered.r?.login))?.days,
+      });
+      const rememberDays = (await t.store.getApplication(app.id))!.policy.rememberDays;
+      await t.services.updateApplication(ADMIN, app.id, { policy: { rememberDays: 0 } });
+      try {
+        const direct = await typed(false);
+        const back = new URL(direct.r!.finished!.redirectURL);
+        assert.equal(back.searchParams.get("state"), direct.login.session.state);
+        const stored = await t.services.openPromptLogin(direct.login.handle, { touch: false });
+        assert.equal(stored?.session.status, "code_issued");
+        // The code was issued once, by the allow: finishing again issues none.
+        await assert.rejects(t.services.finishPromptLogin(direct.login.handle), {
+          code: "ERR_LOGIN_SESSION_ENDED",
+        });
+        const token = await redeem(back.searchParams.get("duo_code")!);
+        assert.ok(token.ok, JSON.stringify(token));
+        assert.equal((await redeem(back.searchParams.get("duo_code")!)).ok, false, "the code is single use");
+      } finally {
+        await t.services.updateApplication(ADMIN, app.id, { policy: { rememberDays } });
+      }
+    });
+
+    test("a passcode typed into a login read just before it ended is rolled back: the code stays unused", async () => {
+      const totp = await enrollActiveTOTP(t, "carl");
+      const first = await started("carl");
+      // The form's request read the login while it was pending (the passcode route hands that read on) ...
+      const read = await t.services.openPromptLogin(first.handle, { touch: false });
+      assert.equal(read?.session.status, "pending");
+      // ... and it ended before the code's write: the allow's conditional write on the session finds it ended.
+      await t.services.abandonPromptLogin(first.handle, "cancelled");
+      const code = totp.codeAt();
+      await assert.rejects(
+        t.services.verifyPromptPasscode(first.handle, { passcode: code, ip: null, login: read! }),
+        { code: "ERR_LOGIN_SESSION_ENDED" },
+      );
+      const second = await started("carl");
+      const allowed = await t.services.verifyPromptPasscode(second.handle, { passcode: code, ip: null });
+      assert.equal(allowed.result, "allow");
+      assert.equal(
+        (await t.services.openPromptLogin(second.handle, { touch: false }))?.session.status,
+        "allowed",
+      );
+      // Used now: the same code for a third login is a replay.
+      const third = await started("carl");
+      assert.equal(
+        (await t.services.verifyPromptPasscode(third.handle, { passcode: code, ip: null })).result,
+        "deny",
+      );
+    });
+
     test("an idle prompt expires after 10 minutes; housekeeping removes ended logins", async () => {
       await enrollActiveTOTP(t, "dave");
       const login = await started("dave");

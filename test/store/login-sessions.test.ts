@@ -105,8 +105,16 @@ for (const dialect of await dialects()) {
         session: s,
         application: await store.getApplication(app.id),
         user: await store.getUser(erin.id),
+        userFirstFactorAt: null,
       });
       assert.equal(read?.user?.id, erin.id);
+      // The user's first second factor comes with the user (the backup offer after an allow reads no more).
+      await store.markFirstFactor(erin.id, 1_700_000_000_123);
+      assert.equal((await store.getPromptLogin(s.handleHash, true))?.userFirstFactorAt, 1_700_000_000_123);
+      assert.equal(
+        (await store.getPromptLogin(s.handleHash, true))?.userFirstFactorAt,
+        await store.getFirstFactorAt(erin.id),
+      );
       assert.deepEqual((await store.getPromptLogin(s.handleHash, false))?.user, undefined);
       assert.deepEqual((await store.getPromptLogin(s.handleHash, false))?.application, read?.application);
       // A login naming nobody we know, or a user since deleted: no user. An application gone: no login.
@@ -189,11 +197,56 @@ for (const dialect of await dialects()) {
       assert.equal(await store.redeemLoginSessionCode(code, T + 2 * MIN), undefined); // expired
       assert.equal(await store.redeemLoginSessionCode(randomHex(32), T + MIN), undefined);
       const redeemed = await store.redeemLoginSessionCode(code, T + MIN);
-      assert.equal(redeemed?.id, s.id);
-      assert.equal(redeemed?.status, "redeemed");
-      assert.equal(redeemed?.codeHash, code);
-      assert.equal(redeemed?.factor, "push");
+      assert.equal(redeemed?.session.id, s.id);
+      assert.equal(redeemed?.session.status, "redeemed");
+      assert.equal(redeemed?.session.codeHash, code);
+      assert.equal(redeemed?.session.factor, "push");
+      // The session names a user nobody has (deleted since): the token endpoint refuses such a login.
+      assert.equal(redeemed?.user, undefined);
       assert.equal(await store.redeemLoginSessionCode(code, T + MIN), undefined);
+    });
+
+    test("a redeemed code comes with its user as the same statement reads it, or none", async () => {
+      const erin = { ...user(), username: "Redeemer", usernameCanonical: `redeemer-${randomHex(4)}` };
+      await store.insertUser(erin);
+      const redeem = async (userId: string | null) => {
+        const s = session({ userId });
+        await store.insertLoginSession(s);
+        await store.allowLoginSession(s.id, userId, { factor: "push", txid: randomHex(8), at: T + MIN });
+        const code = randomHex(32);
+        assert.equal(await store.issueLoginSessionCode(s.id, code, T + 2 * MIN), true);
+        return store.redeemLoginSessionCode(code, T + MIN);
+      };
+      const current = await store.getUser(erin.id);
+      assert.deepEqual((await redeem(erin.id))?.user, {
+        id: erin.id,
+        username: current?.username,
+        email: current?.email,
+      });
+      assert.equal((await redeem(null))?.user, null);
+    });
+
+    test("an allow that issues the code itself: pending → code_issued once, then redeemed once", async () => {
+      const s = session();
+      await store.insertLoginSession(s);
+      const code = randomHex(32);
+      const c = { factor: "hotp", txid: "tx4", at: T + MIN, code: { hash: code, expiresAt: T + 2 * MIN } };
+      assert.equal(await store.allowLoginSession(s.id, "DUOTHER", c), false); // another user's login
+      assert.equal(await store.allowLoginSession(s.id, "DUUSER", c), true);
+      assert.equal(await store.allowLoginSession(s.id, "DUUSER", c), false); // once
+      assert.equal(await store.issueLoginSessionCode(s.id, randomHex(32), T + 2 * MIN), false); // already issued
+      const read = await store.getLoginSession(s.id);
+      assert.equal(read?.status, "code_issued");
+      assert.equal(read?.factor, "hotp");
+      assert.equal(read?.authTxid, "tx4");
+      assert.equal(read?.codeExpiresAt, T + 2 * MIN);
+      assert.equal((await store.redeemLoginSessionCode(code, T + MIN))?.session.id, s.id);
+      assert.equal(await store.redeemLoginSessionCode(code, T + MIN), undefined);
+      // An expired login is not allowed, code or not.
+      const late = session({ expiresAt: T + MIN });
+      await store.insertLoginSession(late);
+      assert.equal(await store.allowLoginSession(late.id, "DUUSER", { ...c, at: T + MIN }), false);
+      assert.equal((await store.getLoginSession(late.id))?.status, "pending");
     });
 
     test("two redeems of one code at once: exactly one gets the login", async () => {
@@ -205,7 +258,7 @@ for (const dialect of await dialects()) {
       const results = await Promise.all(
         Array.from({ length: 8 }, () => store.redeemLoginSessionCode(code, T + MIN)),
       );
-      assert.equal(results.filter((r) => r?.id === s.id).length, 1);
+      assert.equal(results.filter((r) => r?.session.id === s.id).length, 1);
       assert.equal(results.filter((r) => r === undefined).length, 7);
     });
   });

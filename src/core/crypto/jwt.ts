@@ -1,5 +1,5 @@
 // Compact JWS with HS512 only (the Duo Universal Prompt's one algorithm): strict header checks, constant-time MAC compare.
-import { constantTimeEqual, hmac } from "./index.ts";
+import { equalBytesSameLength, type HmacKey, hmacDigest } from "./index.ts";
 
 export type JSONObject = Record<string, unknown>;
 
@@ -11,6 +11,17 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 function encode(value: JSONObject): string {
   return Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
+}
+
+/** The header every token we sign carries. */
+const HS512_HEADER = encode({ alg: "HS512", typ: "JWT" });
+/** An HMAC-SHA-512 in unpadded base64url: always this long. */
+const HS512_SIGNATURE_LENGTH = 86;
+
+/** HMAC-SHA-512 of the signing input, in base64url. */
+function signature(key: HmacKey, input: string): string {
+  const mac = hmacDigest("SHA512", key, input);
+  return Buffer.from(mac.buffer, mac.byteOffset, mac.byteLength).toString("base64url");
 }
 
 function decodeObject(part: string): JSONObject | undefined {
@@ -25,10 +36,10 @@ function decodeObject(part: string): JSONObject | undefined {
   }
 }
 
-/** Sign `claims` with HS512 under `key` (the client secret's UTF-8 bytes). */
-export function signHS512(claims: JSONObject, key: Uint8Array): string {
-  const input = `${encode({ alg: "HS512", typ: "JWT" })}.${encode(claims)}`;
-  return `${input}.${Buffer.from(hmac("SHA512", key, input)).toString("base64url")}`;
+/** Sign `claims` with HS512 under `key` (the client secret's UTF-8 bytes, or that key prepared: prepareHmacKey). */
+export function signHS512(claims: JSONObject, key: HmacKey): string {
+  const input = `${HS512_HEADER}.${encode(claims)}`;
+  return `${input}.${signature(key, input)}`;
 }
 
 /**
@@ -36,8 +47,12 @@ export function signHS512(claims: JSONObject, key: Uint8Array): string {
  * `none`, `HS256` and every asymmetric algorithm are refused before any key is used), no `crit` extensions, `typ`
  * absent or `JWT`, and an HMAC-SHA-512 equal in constant time. The claims are returned unchecked: the caller
  * checks each one it relies on.
+ *
+ * The signature is compared as text, in its one canonical encoding: a MAC's length is public (86 characters), so
+ * two strings of that length are compared with timingSafeEqual, and a token whose last character carries other
+ * padding bits (the same bytes, spelt otherwise) is refused as before.
  */
-export function verifyHS512(token: unknown, key: Uint8Array): JWTCheck {
+export function verifyHS512(token: unknown, key: HmacKey): JWTCheck {
   if (typeof token !== "string" || token.length > 16_384) return { ok: false, reason: "malformed" };
   const parts = token.split(".");
   if (parts.length !== 3) return { ok: false, reason: "malformed" };
@@ -48,7 +63,9 @@ export function verifyHS512(token: unknown, key: Uint8Array): JWTCheck {
   if (header["alg"] !== "HS512") return { ok: false, reason: "algorithm" };
   if ("crit" in header || (header["typ"] !== undefined && header["typ"] !== "JWT"))
     return { ok: false, reason: "malformed" };
-  const expected = Buffer.from(hmac("SHA512", key, `${h}.${c}`)).toString("base64url");
-  if (!constantTimeEqual(expected, s)) return { ok: false, reason: "signature" };
+  if (s.length !== HS512_SIGNATURE_LENGTH) return { ok: false, reason: "signature" };
+  const expected = signature(key, `${h}.${c}`);
+  if (!equalBytesSameLength(Buffer.from(expected, "latin1"), Buffer.from(s, "latin1")))
+    return { ok: false, reason: "signature" };
   return { ok: true, header, claims };
 }

@@ -1,6 +1,6 @@
 // The OIDC Auth API of the Universal Prompt (Duo Web SDK v4, duo-compat §4): client assertions, the authorize request, the code exchange.
 
-import { randomHex, randomId, sha256Hex } from "../crypto/index.ts";
+import { type HmacKey, prepareHmacKey, randomHex, randomId, sha256Hex } from "../crypto/index.ts";
 import { type JSONObject, signHS512, verifyHS512 } from "../crypto/jwt.ts";
 import type { Deps } from "../deps.ts";
 import type { Application, AuthFactor, LoginSession } from "../model.ts";
@@ -101,11 +101,14 @@ async function webSDKApplication(deps: Deps, clientId: unknown): Promise<Applica
  * Opened client secrets, per keyring and application, each with the sealed value it came from: a secret rotated
  * (or re-sealed under another key) no longer matches its sealed value and is opened afresh. Bounded; never logged.
  */
-const openedSecrets = new WeakMap<object, Map<string, { sealed: string; key: Uint8Array }>>();
+const openedSecrets = new WeakMap<object, Map<string, { sealed: string; key: HmacKey }>>();
 const OPENED_SECRETS_MAX = 4096;
 
-/** The client secret's UTF-8 bytes, the HS512 key: opened once per sealed value, not on every request. */
-function secretKey(deps: Pick<Deps, "keyring">, app: Application): Uint8Array {
+/**
+ * The client secret's UTF-8 bytes, the HS512 key, prepared as a key object: opened once per sealed value, not on
+ * every request.
+ */
+function secretKey(deps: Pick<Deps, "keyring">, app: Application): HmacKey {
   let opened = openedSecrets.get(deps.keyring);
   if (!opened) {
     opened = new Map();
@@ -113,7 +116,7 @@ function secretKey(deps: Pick<Deps, "keyring">, app: Application): Uint8Array {
   }
   const known = opened.get(app.id);
   if (known?.sealed === app.secretSealed) return known.key;
-  const key = new Uint8Array(Buffer.from(openApplicationSecret(deps, app).reveal(), "utf8"));
+  const key = prepareHmacKey(openApplicationSecret(deps, app).reveal());
   if (opened.size >= OPENED_SECRETS_MAX) opened.clear();
   opened.set(app.id, { sealed: app.secretSealed, key });
   return key;
@@ -314,8 +317,9 @@ async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenRes
   const now = deps.clock.now();
   const invalidGrant = (detail: string) =>
     fail("invalid_grant", "The code is invalid, expired or already used.", detail);
-  const session = await deps.store.redeemLoginSessionCode(sha256Hex(code), now);
-  if (!session) return invalidGrant("no unexpired, unused code with this value");
+  const redeemed = await deps.store.redeemLoginSessionCode(sha256Hex(code), now);
+  if (!redeemed) return invalidGrant("no unexpired, unused code with this value");
+  const { session, user } = redeemed;
   if (session.applicationId !== app.id) return invalidGrant("code issued to another client");
   if (p["redirect_uri"] !== session.redirectURI)
     return invalidGrant("redirect_uri differs from the authorize request's");
@@ -327,8 +331,7 @@ async function redeemCodeIn(deps: Deps, request: TokenRequest): Promise<TokenRes
     session.authAt === null
   )
     return invalidGrant("login not completed");
-  const user = session.userId === null ? null : await deps.store.getUser(session.userId);
-  if (session.userId !== null && !user) return invalidGrant("user deleted since the login");
+  if (user === undefined) return invalidGrant("user deleted since the login");
 
   const iat = Math.floor(now / 1000);
   const authTime = Math.floor(session.authAt / 1000);

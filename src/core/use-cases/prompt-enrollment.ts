@@ -10,7 +10,13 @@ import { TwofoldError } from "../errors.ts";
 import type { LoginSession } from "../model.ts";
 import { isFrameLogin } from "./frame-login.ts";
 import { countPromptActivation } from "./prompt-activation-limit.ts";
-import { openPromptLogin, promptEnrollment, requireLogin } from "./prompt-login.ts";
+import {
+  allowedPromptLogin,
+  openPromptLogin,
+  type PromptLogin,
+  promptEnrollment,
+  requireLogin,
+} from "./prompt-login.ts";
 import { createDeviceActivation, type DeviceActivationTicket } from "./push.ts";
 import { isNameSpokenFor } from "./users.ts";
 import {
@@ -132,14 +138,23 @@ const BACKUP_PROOF_MS = 10 * 60_000;
  * login): offer a backup of the other kind — a key after the app, the app after a key — or null. The login itself
  * is the fresh second factor that adding one needs (G2).
  */
-export async function offerPromptBackup(deps: Deps, handle: string): Promise<BackupOffer | null> {
-  const login = await openPromptLogin(deps, handle, { touch: false });
+export async function offerPromptBackup(
+  deps: Deps,
+  handle: string,
+  allowed?: PromptLogin,
+): Promise<BackupOffer | null> {
+  // `allowed`: the login the same request has just allowed (allowedPromptLogin), with its user as read then.
+  const login =
+    allowedPromptLogin(handle, allowed) ?? (await openPromptLogin(deps, handle, { touch: false }));
   const s = login?.session;
   if (!login || !s || login.expired || s.status !== "allowed" || !login.user || !s.authTxid) return null;
   if (isFrameLogin(s) || s.factor === "none" || s.factor === "remembered_device") return null;
   // The login is the proof of a fresh second factor: only while it is fresh.
   if (s.authAt === null || s.authAt < deps.clock.now() - BACKUP_PROOF_MS) return null;
-  const first = await deps.store.getFirstFactorAt(login.user.id);
+  const first =
+    login.firstFactorAt !== undefined
+      ? login.firstFactorAt
+      : await deps.store.getFirstFactorAt(login.user.id);
   if (first === null || first === undefined || first < s.createdAt) return null;
   const [devices, keys] = await Promise.all([
     deps.store.listDevices(login.user.id),

@@ -1,6 +1,6 @@
 // The login prompt's steps on a login session: which methods, push with number matching, passcodes, the code back to the application.
 
-import { allowsMethod } from "../application-policy.ts";
+import { allowsMethod, effectivePolicy } from "../application-policy.ts";
 import { randomHex, sha256Hex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
@@ -22,6 +22,7 @@ import {
 import { listSMSPhones } from "./sms-passcodes.ts";
 import {
   checkTrustedBrowser,
+  offerTrustAfterAllow,
   offerTrustBrowser,
   type TrustedBrowserCheck,
   type TrustedBrowserGrant,
@@ -37,6 +38,13 @@ export interface PromptLogin {
   user: User | undefined;
   /** Past its idle or maximum expiry: only "Return to {app}" is left. */
   expired: boolean;
+  /** The user's first second factor as read with the user (null: never had one); undefined when not read. */
+  firstFactorAt?: number | null;
+}
+
+/** Whether a login read earlier is the one behind `handle` (the stored hash of a handle is no secret). */
+function isLoginOf(login: PromptLogin, handle: string): boolean {
+  return login.session.handleHash === sha256Hex(handle);
 }
 
 /** The methods a prompt offers, in the order of spec/ux.md §2 ("strongest first"). */
@@ -56,12 +64,33 @@ export async function openPromptLogin(
   // One read: the session, its application and (unless `user: false`, for a step that needs no user record) its user.
   const read = await deps.store.getPromptLogin(sha256Hex(handle), options.user !== false);
   if (!read) return undefined;
-  const { session, application, user } = read;
+  const { session, application, user, userFirstFactorAt } = read;
   const now = deps.clock.now();
   let expired = session.expiresAt <= now || session.maxExpiresAt <= now;
   if (!expired && options.touch !== false && (session.status === "pending" || session.status === "allowed"))
     expired = !(await deps.store.touchLoginSession(session.id, now + LOGIN_IDLE_SECONDS * 1000, now));
-  return { session, application, user, expired };
+  return {
+    session,
+    application,
+    user,
+    expired,
+    ...(user && userFirstFactorAt !== undefined ? { firstFactorAt: userFirstFactorAt } : {}),
+  };
+}
+
+/**
+ * The login the same request has just allowed, as the prompt's next steps (trust offer, backup offer, the code)
+ * see it, so that they do not read it back: undefined unless `allowed` is that login behind this handle, allowed,
+ * with its user. Each step still decides with its own conditional write (the code: issued once, to an allowed
+ * login), and every offer is checked again with fresh reads when the user takes it.
+ */
+export function allowedPromptLogin(
+  handle: string,
+  allowed: PromptLogin | undefined,
+): PromptLogin | undefined {
+  if (!allowed?.user || allowed.session.status !== "allowed" || allowed.session.authTxid === null)
+    return undefined;
+  return isLoginOf(allowed, handle) ? allowed : undefined;
 }
 
 /** The login session behind a handle alone (no application, no user): for steps that decide on the session. */
@@ -317,6 +346,8 @@ export type PromptPasscodeResult =
       factor: AuthFactor;
       /** With `finish`: where the browser goes now. */
       finished?: FinishedLogin;
+      /** The login as this allow left it (see allowedPromptLogin), when the caller handed in the login it read. */
+      login?: PromptLogin;
     }
   | { result: "deny"; outcome: PasscodeOutcome }
   | { result: "throttled"; retryAfterSeconds: number };
@@ -331,7 +362,17 @@ export async function verifyPromptPasscode(
   input: {
     passcode: string;
     ip: string | null;
+    /**
+     * Nothing is left to ask after an allow (finishesWithAllow): the allow's own write also issues the login's code,
+     * and the answer says where the browser goes. A login that needs finishLogin's other steps (the iframe SDK, a
+     * push to cancel) is finished by it after the allow instead.
+     */
     finish?: boolean;
+    /**
+     * With `login`: finish when nothing is left to ask (finishesWithAllow); `keyOffer` says whether this browser could
+     * be offered "Add a key" (it has a built-in authenticator and has not been offered one this month).
+     */
+    keyOffer?: boolean;
     /** The login as the same request just read it (the form's page): not read again. */
     login?: PromptLogin;
   },
@@ -339,23 +380,55 @@ export async function verifyPromptPasscode(
   // The user is found by name in the passcode check itself. A login the request has already read is checked as
   // requireLogin would; the allow's conditional write checks it again (still pending, unexpired).
   const login =
-    input.login && input.login.session.handleHash === sha256Hex(handle)
+    input.login && isLoginOf(input.login, handle)
       ? pendingLogin(input.login, deps.clock.now())
       : await requireLogin(deps, handle, { user: false });
   const { session, application } = login;
   const source = { application, ip: input.ip, peer: input.ip };
   const throttle = await checkLoginThrottle(deps, source);
   if (!throttle.allowed) return { result: "throttled", retryAfterSeconds: throttle.retryAfterSeconds };
+  // The code (128 random bits, stored hashed, 60 s) issued by the allow itself: once, by that conditional write.
+  const finish =
+    input.finish === true ||
+    (input.login !== undefined &&
+      input.keyOffer !== undefined &&
+      finishesWithAllow(deps, login, input.keyOffer));
+  const code = finish && session.pushTxid === null && !isFrameLogin(session) ? randomHex(16) : undefined;
   const outcome = await verifyPasscode(deps, {
     username: session.username,
     passcode: input.passcode,
     application,
     ip: input.ip,
     loginSessionId: session.id,
+    ...(code
+      ? {
+          loginSessionCode: {
+            hash: sha256Hex(code),
+            expiresAt: deps.clock.now() + CODE_LIFETIME_SECONDS * 1000,
+          },
+        }
+      : {}),
   });
   if (outcome.result === "allow") {
-    if (!input.finish) return { result: "allow", factor: outcome.factor };
-    const allowed = { ...login, session: { ...session, status: "allowed" as const, factor: outcome.factor } };
+    // What the allow's conditional write made of the session, without reading it back.
+    const allowed: PromptLogin = {
+      ...login,
+      session: {
+        ...session,
+        status: code ? "code_issued" : "allowed",
+        factor: outcome.factor,
+        authTxid: outcome.txid,
+        authAt: deps.clock.now(),
+      },
+    };
+    if (code)
+      return {
+        result: "allow",
+        factor: outcome.factor,
+        finished: { redirectURL: codeRedirectURL(session, code) },
+      };
+    if (!finish)
+      return { result: "allow", factor: outcome.factor, ...(input.login ? { login: allowed } : {}) };
     return { result: "allow", factor: outcome.factor, finished: await finishLogin(deps, allowed) };
   }
   await countFailedLogin(deps, source);
@@ -366,8 +439,14 @@ export async function verifyPromptPasscode(
  * The browser goes back to the application with a code: once, for a login the completion gate allowed. The
  * code (128 random bits) is stored hashed and lives 60 s; a push still waiting is cancelled.
  */
-export async function finishPromptLogin(deps: Deps, handle: string): Promise<FinishedLogin> {
-  const login = await openPromptLogin(deps, handle, { touch: false, user: false });
+export async function finishPromptLogin(
+  deps: Deps,
+  handle: string,
+  allowed?: PromptLogin,
+): Promise<FinishedLogin> {
+  const login =
+    allowedPromptLogin(handle, allowed) ??
+    (await openPromptLogin(deps, handle, { touch: false, user: false }));
   if (login?.session.status !== "allowed")
     throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login is not ready to finish");
   return finishLogin(deps, login);
@@ -396,10 +475,30 @@ async function finishLogin(deps: Deps, login: PromptLogin): Promise<FinishedLogi
   // Iframe SDK: the code marks the login finished (it is never handed out); the parent page gets AUTH instead.
   if (isFrameLogin(session))
     return { redirectURL: "", frame: frameAuthResponse(deps, session, login.application) };
+  return { redirectURL: codeRedirectURL(session, code) };
+}
+
+/** The redirect URI with the code (`duo_code` unless the application asked for `code`) and the state (§4.4). */
+function codeRedirectURL(session: LoginSession, code: string): string {
   const url = new URL(session.redirectURI);
   url.searchParams.set(session.useDuoCode ? "duo_code" : "code", code);
   url.searchParams.set("state", session.state);
-  return { redirectURL: url.toString() };
+  return url.toString();
+}
+
+/**
+ * Whether a typed passcode's allow of this login (read in this request, with its user) leaves nothing to ask, so
+ * that the allow can issue the code itself (verifyPromptPasscode's `finish`): the application remembers no browsers
+ * (no "Trust this browser?"), the user's first factor is older than the login (no backup offer), and the browser
+ * will not be offered a key (`keyOffer`: it could be). Conservative: where this says false, the offers decide after
+ * the allow as before.
+ */
+export function finishesWithAllow(deps: Deps, login: PromptLogin, keyOffer: boolean): boolean {
+  const s = login.session;
+  if (!login.user || s.pushTxid !== null || isFrameLogin(s) || (keyOffer && deps.webauthn)) return false;
+  const first = login.firstFactorAt;
+  if (first === undefined || (first !== null && first >= s.createdAt)) return false;
+  return effectivePolicy(deps.policy, login.application).rememberDays === 0;
 }
 
 /**
@@ -456,8 +555,24 @@ export async function skipPromptWithTrustedBrowser(
   });
 }
 
-/** Offer "Trust this browser?" after this login's allow: for how many days, or null (not after a code, not in a frame). */
-export async function offerPromptTrust(deps: Deps, handle: string): Promise<{ days: number } | null> {
+/**
+ * Offer "Trust this browser?" after this login's allow: for how many days, or null (not after a code, not in a
+ * frame). `allowed`: the login the same request has just allowed (allowedPromptLogin), decided without reads; the
+ * offer is checked again, with reads, when the user takes it (trustPromptBrowser).
+ */
+export async function offerPromptTrust(
+  deps: Deps,
+  handle: string,
+  allowed?: PromptLogin,
+): Promise<{ days: number } | null> {
+  const known = allowedPromptLogin(handle, allowed);
+  if (known) {
+    const s = known.session;
+    const now = deps.clock.now();
+    if (s.expiresAt <= now || s.maxExpiresAt <= now || !s.userId || isFrameLogin(s) || !known.user)
+      return null;
+    return offerTrustAfterAllow(deps, { application: known.application, user: known.user, factor: s.factor });
+  }
   // The session decides; offerTrustBrowser reads the application and the user it needs.
   const s = await promptSession(deps, handle);
   const now = deps.clock.now();

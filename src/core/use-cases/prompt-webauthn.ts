@@ -4,7 +4,7 @@ import type { Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
 import type { LoginSession } from "../model.ts";
 import { checkLoginThrottle, countFailedLogin } from "./login-throttle.ts";
-import { openPromptLogin, requireLogin } from "./prompt-login.ts";
+import { allowedPromptLogin, openPromptLogin, type PromptLogin, requireLogin } from "./prompt-login.ts";
 import {
   beginWebAuthnAuthentication,
   beginWebAuthnRegistration,
@@ -76,9 +76,14 @@ const PHONE_FACTORS = new Set(["push", "totp", "hotp", "sms"]);
  * Whether to offer "Add a key" now: the login was just completed with the phone, the user has no key yet, and
  * WebAuthn is configured. (At most once a month: the page remembers the offer in the browser.)
  */
-export async function shouldOfferPromptKey(deps: Deps, handle: string): Promise<boolean> {
+export async function shouldOfferPromptKey(
+  deps: Deps,
+  handle: string,
+  allowed?: PromptLogin,
+): Promise<boolean> {
   if (!deps.webauthn) return false;
-  const login = await openPromptLogin(deps, handle, { touch: false });
+  const login =
+    allowedPromptLogin(handle, allowed) ?? (await openPromptLogin(deps, handle, { touch: false }));
   if (!login || login.expired || login.session.status !== "allowed" || !login.user) return false;
   if (!PHONE_FACTORS.has(login.session.factor ?? "")) return false;
   return (await deps.store.listWebAuthnCredentials(login.user.id)).length === 0;

@@ -87,7 +87,7 @@ export async function offerTrustBrowser(
   const now = deps.clock.now();
   const app = await activeApplication(deps, input.applicationId);
   if (!app) return null;
-  const days = effectivePolicy(deps.policy, app).rememberDays;
+  const days = rememberDays(deps, app);
   if (days === 0) return null;
   const login = await deps.store.findAuthLogByTxid(input.txid);
   if (
@@ -102,6 +102,25 @@ export async function offerTrustBrowser(
   const user = await deps.store.getUser(input.userId);
   if (!user || user.status === "disabled") return null;
   return { days };
+}
+
+function rememberDays(deps: Pick<Deps, "policy">, app: Application): number {
+  return effectivePolicy(deps.policy, app).rememberDays;
+}
+
+/**
+ * offerTrustBrowser's answer for a login the calling request has itself just allowed, from what that request read
+ * and what the allow decided (factor, user, application), without reading them back. Only the offer: trustBrowser
+ * checks the login again, with reads, when the user takes it.
+ */
+export function offerTrustAfterAllow(
+  deps: Pick<Deps, "policy">,
+  input: { application: Application; user: User; factor: AuthFactor | null },
+): { days: number } | null {
+  if (input.application.status !== "active" || input.user.status === "disabled") return null;
+  if (input.factor === null || !TRUSTABLE_FACTORS.has(input.factor)) return null;
+  const days = rememberDays(deps, input.application);
+  return days === 0 ? null : { days };
 }
 
 export interface TrustedBrowserGrant {

@@ -13,6 +13,7 @@ import { evaluateLockout, minutesUntil } from "../lockout.ts";
 import type { Application, AuthFactor, FactorClass, User } from "../model.ts";
 import { generateHOTP } from "../otp/hotp.ts";
 import { classifyPasscode } from "../passcode.ts";
+import type { LoginSessionCode } from "../ports.ts";
 import { type LoginCache, loginCacheOf } from "./login-cache.ts";
 import { notify } from "./notify.ts";
 import { clampDrift, matchOTP } from "./otp-credentials.ts";
@@ -32,6 +33,8 @@ export interface PasscodeAttempt {
    * user, already completed) rolls the whole attempt back with ERR_LOGIN_SESSION_ENDED: the code stays unused.
    */
   loginSessionId?: string;
+  /** With loginSessionId: the login's code, issued by the allow's own write (Store.allowLoginSession's `code`). */
+  loginSessionCode?: LoginSessionCode;
   /**
    * The user the caller has just found by this name (findLoginUser), so that it is not looked up twice. The
    * transaction re-reads it all the same (deleted, disabled: the completion gate decides).
@@ -134,14 +137,12 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
   const shape = classifyPasscode(attempt.passcode, deps.policy.bypass.digits);
   const factorClass = FACTOR_CLASS[shape.kind];
   const app = attempt.application ?? null;
-  // A code of the app-or-token shape, for no prompt login: an allow is decided on what this node read before when
-  // that still holds (allowOnCachedState), else in the transaction below. The same code may also be a live text
+  // A code of the app-or-token shape: an allow is decided on what this node read before when that still holds
+  // (allowOnCachedState; a prompt login's allow is written with it), else in the transaction below. The same code may also be a live text
   // message's: the transaction, too, tries the user's app and token credentials first and completes with the one
   // that matches while the otp class is clear, whatever the text-message code's state.
   const cache =
-    shape.kind === "otp" && attempt.loginSessionId === undefined && typeof attempt.username === "string"
-      ? loginCacheOf(deps.store)
-      : undefined;
+    shape.kind === "otp" && typeof attempt.username === "string" ? loginCacheOf(deps.store) : undefined;
   let user = attempt.user;
   let cachedName: string | null = null;
   if (!user && typeof attempt.username === "string") {
@@ -172,6 +173,8 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       ip: attempt.ip ?? null,
       txid,
       now,
+      loginSessionId: attempt.loginSessionId ?? null,
+      loginSessionCode: attempt.loginSessionCode,
     });
     if (outcome) return outcome;
     // Decided below on what the transaction reads: a user from the cache is looked up again.
@@ -249,7 +252,12 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
         };
       if (
         attempt.loginSessionId !== undefined &&
-        !(await store.allowLoginSession(attempt.loginSessionId, user.id, { factor, txid, at: now }))
+        !(await store.allowLoginSession(attempt.loginSessionId, user.id, {
+          factor,
+          txid,
+          at: now,
+          ...(attempt.loginSessionCode ? { code: attempt.loginSessionCode } : {}),
+        }))
       )
         throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended", {
           detail: "the prompt login was no longer pending when its passcode checked out",
@@ -375,6 +383,8 @@ async function allowOnCachedState(
     ip: string | null;
     txid: string;
     now: number;
+    loginSessionId: string | null;
+    loginSessionCode: LoginSessionCode | undefined;
   },
 ): Promise<PasscodeOutcome | undefined> {
   const { user, app } = a;
@@ -434,6 +444,10 @@ async function allowOnCachedState(
           credential: matched,
           next,
           line,
+          ...(a.loginSessionId === null ? {} : { loginSessionId: a.loginSessionId }),
+          ...(a.loginSessionId !== null && a.loginSessionCode
+            ? { loginSessionCode: a.loginSessionCode }
+            : {}),
         }),
     );
     if (verdict === "stale") {

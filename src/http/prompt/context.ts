@@ -128,41 +128,64 @@ export async function loadPrompt(
   }
   const app = login.application.name;
   const base = baseOf(handle);
-  const page = pageContext(request, reply, runtime.config, {
-    appName: app,
-    username: login.session.username,
-    // In the iframe SDK there is no way back but the application's own page around the frame.
-    returnAction: isFrameLogin(login.session) ? null : `${base}/return`,
-  });
-  const { t } = page;
-  // Every page of a live login: "Keep this page open" at 9 minutes idle (the login expires at 10, WCAG 2.2.1).
-  page.chrome.keepAlive = {
-    url: `${base}/keep-alive`,
-    warnAfterSeconds: KEEP_ALIVE_WARN_SECONDS,
-    script: webAssetURL("prompt/behaviours/keep-alive.ts"),
+  // The page's language, words and chrome, and its CSP targets: built when a page is sent (a form whose answer is
+  // a redirect needs none of them).
+  let built: PageContext | undefined;
+  const pageOf = (): PageContext => {
+    if (built) return built;
+    built = pageContext(request, reply, runtime.config, {
+      appName: app,
+      username: login.session.username,
+      // In the iframe SDK there is no way back but the application's own page around the frame.
+      returnAction: isFrameLogin(login.session) ? null : `${base}/return`,
+    });
+    // Every page of a live login: "Keep this page open" at 9 minutes idle (the login expires at 10, WCAG 2.2.1).
+    built.chrome.keepAlive = {
+      url: `${base}/keep-alive`,
+      warnAfterSeconds: KEEP_ALIVE_WARN_SECONDS,
+      script: webAssetURL("prompt/behaviours/keep-alive.ts"),
+    };
+    return built;
   };
-  const security = securityOf(login);
+  // A `?lang=` choice is remembered in a cookie (chooseLanguage) whatever the answer is, a redirect included.
+  if ((request.query as Record<string, unknown> | undefined)?.["lang"] !== undefined) pageOf();
+  let security: PageSecurity | undefined;
+  const securityOfLogin = () => (security ??= securityOf(login));
+  const context = (userAgent: string): PromptContext => ({
+    handle,
+    base,
+    login,
+    get page() {
+      return pageOf();
+    },
+    get security() {
+      return securityOfLogin();
+    },
+    userAgent,
+  });
   const show = (view: NoticeView, status = 200) => {
-    sendPage(reply, NoticePage({ chrome: page.chrome, view }), { status, ...security });
+    const page = pageOf();
+    sendPage(reply, NoticePage({ chrome: page.chrome, view }), { status, ...securityOfLogin() });
     return undefined;
   };
+  const t = () => pageOf().t;
   const status = login.session.status;
   if (login.expired || (status !== "pending" && status !== "allowed"))
     return show(
       {
-        title: t.pageExpiredTitle,
-        message: t.pageExpired(app),
+        title: t().pageExpiredTitle,
+        message: t().pageExpired(app),
         error: true,
-        actions: returnActions(login, handle, app, t),
+        actions: returnActions(login, handle, app, t()),
       },
       410,
     );
   if (status === "allowed")
     return show({
-      title: t.loggedInTitle,
-      message: t.loggedIn,
+      title: t().loggedInTitle,
+      message: t().loggedIn,
       error: false,
-      actions: [{ label: t.continueToApp(app), post: `${base}/finish`, primary: true }],
+      actions: [{ label: t().continueToApp(app), post: `${base}/finish`, primary: true }],
     });
   if (
     !login.user &&
@@ -173,16 +196,16 @@ export async function loadPrompt(
     return undefined;
   if (!login.user || login.user.status === "disabled")
     return show({
-      title: t.cantLogInTitle,
-      message: login.user ? t.accountDisabled : t.notEnrolled,
+      title: t().cantLogInTitle,
+      message: login.user ? t().accountDisabled : t().notEnrolled,
       error: true,
-      actions: returnActions(login, handle, app, t),
+      actions: returnActions(login, handle, app, t()),
     });
   const userAgent = String(request.headers["user-agent"] ?? "").slice(0, 512);
   // A form's answer (a passcode typed) needs no method list: the factor itself decides.
   if (options.methods === false)
     return {
-      ctx: { handle, base, login, page, security, userAgent },
+      ctx: context(userAgent),
       methods: { pushDevices: [], passcode: true, webauthnKeys: [], allowed: [] },
     };
   const methods = await runtime.services.listPromptMethods(login);
@@ -194,21 +217,24 @@ export async function loadPrompt(
   ) {
     // Never had a factor, and the application offers enrolment: set one up here (the enrol routes).
     const eligibility = await runtime.services.promptEnrollment(handle);
-    if (eligibility.eligible && options.enrolling)
-      return { ctx: { handle, base, login, page, security, userAgent }, methods };
+    if (eligibility.eligible && options.enrolling) return { ctx: context(userAgent), methods };
     if (eligibility.eligible) {
-      sendPage(reply, EnrollStartPage({ chrome: page.chrome, view: enrollChoices(runtime, base) }), security);
+      sendPage(
+        reply,
+        EnrollStartPage({ chrome: pageOf().chrome, view: enrollChoices(runtime, base) }),
+        securityOfLogin(),
+      );
       return undefined;
     }
     if (!options.enrolling && (await letNewUserIn(runtime, request, reply))) return undefined;
     return show({
-      title: t.cantLogInTitle,
-      message: methods.allowed.length < 2 ? t.noMethods(app) : t.notEnrolled,
+      title: t().cantLogInTitle,
+      message: methods.allowed.length < 2 ? t().noMethods(app) : t().notEnrolled,
       error: true,
-      actions: returnActions(login, handle, app, t),
+      actions: returnActions(login, handle, app, t()),
     });
   }
-  return { ctx: { handle, base, login, page, security, userAgent }, methods };
+  return { ctx: context(userAgent), methods };
 }
 
 /**
@@ -271,16 +297,18 @@ export function clearTrustCookie(reply: FastifyReply, applicationId: string) {
 
 /**
  * After an allow: "Trust this browser?" when the application remembers browsers and the factor allows it (not a
- * code, not in a frame); otherwise straight back to the application.
+ * code, not in a frame); otherwise straight back to the application. `allowed`: the login as this request's own
+ * allow left it (a typed passcode), so that the next steps need not read it back.
  */
 export async function completeLogin(
   runtime: ServiceRuntime,
   request: FastifyRequest<{ Params: HandleParams }>,
   reply: FastifyReply,
+  allowed?: PromptLogin,
 ): Promise<FastifyReply | undefined> {
-  const offer = await runtime.services.offerPromptTrust(request.params.handle);
-  if (!offer) return finishAndRedirect(runtime, request, reply);
-  const login = await runtime.services.openPromptLogin(request.params.handle, { touch: false });
+  const offer = await runtime.services.offerPromptTrust(request.params.handle, allowed);
+  if (!offer) return finishAndRedirect(runtime, request, reply, allowed);
+  const login = allowed ?? (await runtime.services.openPromptLogin(request.params.handle, { touch: false }));
   if (!login) return finishAndRedirect(runtime, request, reply);
   const page = pageContext(request, reply, runtime.config, {
     appName: login.application.name,
@@ -301,6 +329,16 @@ export async function completeLogin(
   );
 }
 
+/**
+ * Whether this browser may be offered "Add a key" after a phone login: it has a built-in authenticator (the webauthn
+ * behaviour says so in a cookie: elsewhere the offer would mostly lead to "no key here") and was not offered one this
+ * month.
+ */
+export function mayOfferKey(request: FastifyRequest): boolean {
+  const cookies = request.headers.cookie ?? "";
+  return cookies.includes(`${PLATFORM_AUTHENTICATOR_COOKIE}=1`) && !cookies.includes(`${KEY_OFFER_COOKIE}=`);
+}
+
 /** "Add a key" is offered at most once a month in a browser (ux.md §2.1): set when the offer is shown. */
 export const KEY_OFFER_COOKIE = "__Host-twofold-key-offer";
 /** Set by the webauthn behaviour: 1 where the browser has a built-in authenticator (Windows Hello, Touch ID). */
@@ -314,25 +352,21 @@ export async function finishAndRedirect(
   runtime: ServiceRuntime,
   request: FastifyRequest<{ Params: HandleParams }>,
   reply: FastifyReply,
+  allowed?: PromptLogin,
 ): Promise<FastifyReply | undefined> {
-  // Only in a browser with a built-in authenticator (the webauthn behaviour says so in a cookie): elsewhere the
-  // offer would mostly lead to "no key here".
-  // A login with a factor set up in it: "Add a backup" of the other kind first (or Skip backup).
-  if (await runtime.services.offerPromptBackup(request.params.handle))
+  // A login with a factor set up in it: "Add a backup" of the other kind first (or Skip backup); then "Add a key".
+  if (await runtime.services.offerPromptBackup(request.params.handle, allowed))
     return reply
       .code(303)
       .header("location", `${baseOf(request.params.handle)}/enroll/backup`)
       .send("");
-  const cookies = request.headers.cookie ?? "";
-  const offered = cookies.includes(`${KEY_OFFER_COOKIE}=`);
-  const capable = cookies.includes(`${PLATFORM_AUTHENTICATOR_COOKIE}=1`);
-  if (capable && !offered && (await runtime.services.shouldOfferPromptKey(request.params.handle)))
+  if (mayOfferKey(request) && (await runtime.services.shouldOfferPromptKey(request.params.handle, allowed)))
     return reply
       .code(303)
       .header("location", `${baseOf(request.params.handle)}/add-key`)
       .send("");
   try {
-    const finished = await runtime.services.finishPromptLogin(request.params.handle);
+    const finished = await runtime.services.finishPromptLogin(request.params.handle, allowed);
     return sendFinished(runtime, request, reply, finished);
   } catch (error) {
     if (error instanceof TwofoldError && error.code === "ERR_LOGIN_SESSION_ENDED") {

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { PasscodePage } from "../../../web/prompt/pages/passcode.tsx";
 import { TwofoldError } from "../../core/errors.ts";
 import { minutesUntil } from "../../core/lockout.ts";
+import type { FinishedLogin, PromptLogin } from "../../core/use-cases/prompt-login.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
 import {
@@ -11,10 +12,12 @@ import {
   HandleParams,
   HTML,
   loadPrompt,
+  mayOfferKey,
   type PromptContext,
   type PromptMethodModule,
   PromptQuery,
   rememberMethod,
+  sendFinished,
 } from "./context.ts";
 import { sendPage } from "./render.ts";
 
@@ -49,7 +52,7 @@ function render(ctx: PromptContext, reply: FastifyReply, error: string | null, s
 
 /** What a typed passcode came to: logged in (the method remembered), a message for the field, or a page already sent. */
 export type PasscodeCheck =
-  | { result: "allow" }
+  | { result: "allow"; login: PromptLogin | undefined; finished: FinishedLogin | undefined }
   | { result: "error"; error: string; status: number; wrong: boolean }
   | { result: "answered" };
 
@@ -65,7 +68,8 @@ export async function checkPromptPasscode(
   ctx: PromptContext,
   passcode: string | undefined,
 ): Promise<PasscodeCheck> {
-  const { t } = ctx.page;
+  // The page's words only when there is a message to show (an allow answers with a redirect, no page).
+  const t = () => ctx.page.t;
   const error = (message: string, status: number, wrong = false): PasscodeCheck => ({
     result: "error",
     error: message,
@@ -73,14 +77,16 @@ export async function checkPromptPasscode(
     wrong,
   });
   const typed = normalizeTypedPasscode(passcode ?? "");
-  if (typed === "") return error(t.emptyPasscode, 400);
-  if (!/^[0-9A-Za-z]{1,64}$/.test(typed)) return error(t.badPasscode, 400);
+  if (typed === "") return error(t().emptyPasscode, 400);
+  if (!/^[0-9A-Za-z]{1,64}$/.test(typed)) return error(t().badPasscode, 400);
   let result: Awaited<ReturnType<typeof runtime.services.verifyPromptPasscode>>;
   try {
     result = await runtime.services.verifyPromptPasscode(ctx.handle, {
       passcode: typed,
       ip: request.ip,
       login: ctx.login,
+      // Nothing left to ask after the allow (no trust, backup or key offer): the allow issues the code itself.
+      keyOffer: mayOfferKey(request),
     });
   } catch (e) {
     if (e instanceof TwofoldError && e.code === "ERR_LOGIN_SESSION_ENDED") {
@@ -91,15 +97,15 @@ export async function checkPromptPasscode(
   }
   if (result.result === "allow") {
     rememberMethod(reply, result.factor === "sms" ? "sms" : "passcode");
-    return { result: "allow" };
+    return { result: "allow", login: result.login, finished: result.finished };
   }
   if (result.result === "throttled")
-    return error(t.tooManyTries(Math.max(1, Math.ceil(result.retryAfterSeconds / 60))), 429);
+    return error(t().tooManyTries(Math.max(1, Math.ceil(result.retryAfterSeconds / 60))), 429);
   const { outcome } = result;
   switch (outcome.reason) {
     case "locked_out":
     case "rate_delayed":
-      return error(t.locked(outcome.retryAt ? minutesUntil(outcome.retryAt, runtime.clock.now()) : 1), 400);
+      return error(t().locked(outcome.retryAt ? minutesUntil(outcome.retryAt, runtime.clock.now()) : 1), 400);
     case "user_disabled":
     case "user_deleted":
       // The completion gate refused: the account was disabled meanwhile (A4). The page says so.
@@ -108,9 +114,9 @@ export async function checkPromptPasscode(
     case "factor_not_allowed":
     case "application_disabled":
     case "application_deleted":
-      return error(t.notAllowedHere(ctx.login.application.name), 400);
+      return error(t().notAllowedHere(ctx.login.application.name), 400);
     default:
-      return error(t.wrongPasscode, 400, true);
+      return error(t().wrongPasscode, 400, true);
   }
 }
 
@@ -147,7 +153,10 @@ export const passcodeMethod: PromptMethodModule = {
         const { ctx } = loaded;
         const checked = await checkPromptPasscode(runtime, request, reply, ctx, request.body.passcode);
         if (checked.result === "answered") return reply;
-        if (checked.result === "allow") return completeLogin(runtime, request, reply);
+        if (checked.result === "allow")
+          return checked.finished
+            ? sendFinished(runtime, request, reply, checked.finished)
+            : completeLogin(runtime, request, reply, checked.login);
         return render(ctx, reply, checked.error, checked.status);
       },
     );

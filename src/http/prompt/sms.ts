@@ -18,6 +18,7 @@ import {
   type PromptContext,
   type PromptMethodModule,
   PromptQuery,
+  sendFinished,
 } from "./context.ts";
 import { checkPromptPasscode } from "./passcode.ts";
 import { sendPage } from "./render.ts";
@@ -199,7 +200,10 @@ export const smsMethod: PromptMethodModule = {
         const { ctx } = loaded;
         const checked = await checkPromptPasscode(runtime, request, reply, ctx, request.body.passcode);
         if (checked.result === "answered") return reply;
-        if (checked.result === "allow") return completeLogin(runtime, request, reply);
+        if (checked.result === "allow")
+          return checked.finished
+            ? sendFinished(runtime, request, reply, checked.finished)
+            : completeLogin(runtime, request, reply, checked.login);
         const state = await stateOf(request, reply, ctx);
         if (!state) return reply;
         // A wrong code: P11 and how long codes last (the one just used may have expired or been replaced).

@@ -31,7 +31,7 @@ function sameRow(a: ApplicationsTable, b: ApplicationsTable): boolean {
   );
 }
 
-function applicationOf(row: ApplicationsTable): Application {
+export function applicationOf(row: ApplicationsTable): Application {
   const known = built.get(row.id);
   if (known && sameRow(known.row, row)) return known.app;
   const app = toApplication(row);

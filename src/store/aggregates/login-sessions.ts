@@ -1,9 +1,10 @@
 // Prompt logins (OIDC authorize → factor → code → token): each step one conditional write on the session's status.
 import type { AuthFactor, LoginSession, LoginSessionStatus } from "../../core/model.ts";
-import type { PromptLoginRecord } from "../../core/ports.ts";
-import { toApplication, toUser } from "../rows.ts";
+import type { LoginSessionCode, PromptLoginRecord, RedeemedLogin } from "../../core/ports.ts";
+import { toUser } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable, LoginSessionsTable, UsersTable } from "../tables.ts";
+import { applicationOf } from "./applications.ts";
 
 const COLUMNS =
   "id, handle_hash, application_id, user_id, username, redirect_uri, state, nonce, use_duo_code, status, " +
@@ -79,16 +80,30 @@ const Q = {
     "update login_sessions set status = 'allowed', factor = ?, auth_txid = ?, auth_at = ? " +
       "where id = ? and user_id is null and status = 'pending' and expires_at > ?",
   ),
+  // The allow that also issues the code (nothing left to ask): pending → code_issued in the one write.
+  allowUserCode: hot(
+    "login_allow_user_code",
+    "update login_sessions set status = 'code_issued', factor = ?, auth_txid = ?, auth_at = ?, " +
+      "code_hash = ?, code_expires_at = ? where id = ? and user_id = ? and status = 'pending' and expires_at > ?",
+  ),
+  allowNobodyCode: hot(
+    "login_allow_nobody_code",
+    "update login_sessions set status = 'code_issued', factor = ?, auth_txid = ?, auth_at = ?, " +
+      "code_hash = ?, code_expires_at = ? where id = ? and user_id is null and status = 'pending' and expires_at > ?",
+  ),
   issueCode: hot(
     "login_issue_code",
     "update login_sessions set status = 'code_issued', code_hash = ?, code_expires_at = ? " +
       "where id = ? and status = 'allowed'",
   ),
-  // One conditional write both redeems the code and returns its login: a second redeem changes no row.
+  // One conditional write both redeems the code and returns its login, with what the id_token says of its user
+  // (`u_username` is null only when the user is gone: the column is not null): a second redeem changes no row.
   redeem: hot(
     "login_redeem",
     "update login_sessions set status = 'redeemed' " +
-      `where code_hash = ? and status = 'code_issued' and code_expires_at > ? returning ${COLUMNS}`,
+      `where code_hash = ? and status = 'code_issued' and code_expires_at > ? returning ${COLUMNS}, ` +
+      "(select u.username from users u where u.id = login_sessions.user_id) as u_username, " +
+      "(select u.email from users u where u.id = login_sessions.user_id) as u_email",
   ),
 };
 
@@ -169,12 +184,19 @@ export abstract class LoginSessionRecords extends StoreContext {
       handleHash,
     ]);
     if (!row) return undefined;
-    const application = toApplication(prefixed<ApplicationsTable>(row, "a_", APPLICATION_COLUMNS));
+    // Built once per row as read (applications.ts): no policy JSON parsed again while the application is unchanged.
+    const application = applicationOf(prefixed<ApplicationsTable>(row, "a_", APPLICATION_COLUMNS));
     const user =
       withUser && row["u_id"] !== null && row["u_id"] !== undefined
         ? toUser(prefixed<UsersTable>(row, "u_", USER_COLUMNS))
         : undefined;
-    return { session: toLoginSession(row as unknown as LoginSessionsTable), application, user };
+    const first = row["u_first_factor_at"];
+    return {
+      session: toLoginSession(row as unknown as LoginSessionsTable),
+      application,
+      user,
+      ...(user ? { userFirstFactorAt: first === null || first === undefined ? null : Number(first) } : {}),
+    };
   }
 
   async touchLoginSession(id: string, expiresAt: number, now: number): Promise<boolean> {
@@ -197,10 +219,31 @@ export abstract class LoginSessionRecords extends StoreContext {
   async allowLoginSession(
     id: string,
     userId: string | null,
-    c: { factor: string; txid: string; at: number },
+    c: { factor: string; txid: string; at: number; code?: LoginSessionCode },
   ): Promise<boolean> {
-    const changed =
-      userId === null
+    const code = c.code;
+    const changed = code
+      ? userId === null
+        ? await this.hotChanges(Q.allowNobodyCode, [
+            c.factor,
+            c.txid,
+            c.at,
+            code.hash,
+            code.expiresAt,
+            id,
+            c.at,
+          ])
+        : await this.hotChanges(Q.allowUserCode, [
+            c.factor,
+            c.txid,
+            c.at,
+            code.hash,
+            code.expiresAt,
+            id,
+            userId,
+            c.at,
+          ])
+      : userId === null
         ? await this.hotChanges(Q.allowNobody, [c.factor, c.txid, c.at, id, c.at])
         : await this.hotChanges(Q.allowUser, [c.factor, c.txid, c.at, id, userId, c.at]);
     return changed === 1;
@@ -226,9 +269,20 @@ export abstract class LoginSessionRecords extends StoreContext {
     return (await this.hotChanges(Q.issueCode, [codeHash, codeExpiresAt, id])) === 1;
   }
 
-  async redeemLoginSessionCode(codeHash: string, now: number): Promise<LoginSession | undefined> {
-    const rows = await this.hotWriteRows<LoginSessionsTable>(Q.redeem, [codeHash, now]);
-    return rows.length === 1 ? toLoginSession(rows[0]!) : undefined;
+  async redeemLoginSessionCode(codeHash: string, now: number): Promise<RedeemedLogin | undefined> {
+    const rows = await this.hotWriteRows<
+      LoginSessionsTable & { u_username: string | null; u_email: string | null }
+    >(Q.redeem, [codeHash, now]);
+    if (rows.length !== 1) return undefined;
+    const row = rows[0]!;
+    const session = toLoginSession(row);
+    const user =
+      session.userId === null
+        ? null
+        : row.u_username === null
+          ? undefined
+          : { id: session.userId, username: row.u_username, email: row.u_email };
+    return { session, user };
   }
 
   async endLoginSession(

@@ -1,6 +1,7 @@
 // OTP credentials: soft and hardware tokens, each step or counter consumed by one conditional write.
+import { TwofoldError } from "../../core/errors.ts";
 import type { OTPCredential, OTPStatus } from "../../core/model.ts";
-import type { OTPAllowWrite, OTPQuery } from "../../core/ports.ts";
+import type { OTPAllowWrite, OTPQuery, Store } from "../../core/ports.ts";
 import { fromOTP, toOTP } from "../rows.ts";
 import { connectionOf, guard, hot, StoreContext } from "../store-context.ts";
 import type { OTPCredentialsTable } from "../tables.ts";
@@ -167,11 +168,32 @@ export abstract class OTPCredentialRecords extends StoreContext {
       l.txid,
       l.node,
     ];
-    if (!this.sqlite)
-      return (await this.hotRows(ALLOW.postgres, [...credential, ...state, ...line])).length === 1;
+    // A prompt login completed by this allow: its session moves to `allowed` with the code's write, or nothing is.
+    const session = w.loginSessionId;
+    const allowSession = async (tx: Store) => {
+      if (session === undefined) return;
+      const code = w.loginSessionCode;
+      const completion = { factor: l.factor, txid: l.txid, at: l.at, ...(code ? { code } : {}) };
+      if (!(await tx.allowLoginSession(session, w.userId, completion)))
+        throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended", {
+          detail: "the prompt login was no longer pending when its passcode checked out",
+        });
+    };
+    if (!this.sqlite) {
+      if (session === undefined)
+        return (await this.hotRows(ALLOW.postgres, [...credential, ...state, ...line])).length === 1;
+      return this.transaction(async (tx) => {
+        const records = tx as unknown as OTPCredentialRecords;
+        if ((await records.hotRows(ALLOW.postgres, [...credential, ...state, ...line])).length !== 1)
+          return false;
+        await allowSession(tx);
+        return true;
+      });
+    }
     const write = async (tx: OTPCredentialRecords) => {
       if ((await tx.hotChanges(ALLOW.sqliteCredential, [...credential, ...state])) !== 1) return false;
       await tx.hotChanges(ALLOW.sqliteLine, line);
+      await allowSession(tx as unknown as Store);
       return true;
     };
     return this.inTransaction
