@@ -1,5 +1,6 @@
 // Replay records of signed requests and the throttle counters (A6).
 import type { ThrottleCount } from "../../core/throttle.ts";
+import { KeptReads } from "../kept-reads.ts";
 import { guard, type HotStatement, hot, StoreContext } from "../store-context.ts";
 import type { ThrottleCountsTable } from "../tables.ts";
 
@@ -34,6 +35,12 @@ const Q = {
   ),
 };
 
+/**
+ * SQLite: the throttle counters this connection read, per set of keys, kept while no counter can have changed
+ * (kept-reads.ts): a login that counts no failure reads them from memory. Rows from `since` on.
+ */
+const keptCounts = new KeptReads<{ since: number; rows: ThrottleCount[] }>(10_000);
+
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class SignedRequestRecords extends StoreContext {
   async claimSignedRequest(digest: string, expiresAt: number, now: number): Promise<boolean> {
@@ -56,21 +63,34 @@ export abstract class SignedRequestRecords extends StoreContext {
 
   async readThrottleCounts(keys: readonly string[], since: number): Promise<ThrottleCount[]> {
     if (keys.length === 0) return [];
-    const rows = await this.hotRows<ThrottleCountsTable>(throttleFor(keys.length).read, [...keys, since]);
-    return rows.map((r) => ({ key: r.key, windowStart: Number(r.window_start), count: Number(r.count) }));
+    const read = async () => {
+      const rows = await this.hotRows<ThrottleCountsTable>(throttleFor(keys.length).read, [...keys, since]);
+      return {
+        since,
+        rows: rows.map((r) => ({ key: r.key, windowStart: Number(r.window_start), count: Number(r.count) })),
+      };
+    };
+    const c = this.sqlite;
+    if (!c || this.inTransaction) return (await read()).rows;
+    const counts = await keptCounts.read(c, keys.join("\u0000"), read, (k) => k.since <= since);
+    return counts!.since === since ? counts!.rows : counts!.rows.filter((r) => r.windowStart >= since);
   }
 
   async addThrottleEvents(entries: ReadonlyArray<{ key: string; windowStart: number }>): Promise<void> {
     if (entries.length === 0) return;
-    await this.hotChanges(
-      throttleFor(entries.length).add,
-      entries.flatMap((e) => [e.key, e.windowStart]),
+    await keptCounts.changing(this.sqlite, () =>
+      this.hotChanges(
+        throttleFor(entries.length).add,
+        entries.flatMap((e) => [e.key, e.windowStart]),
+      ),
     );
   }
 
   async deleteThrottleCounts(before: number): Promise<number> {
-    const r = await guard(() =>
-      this.db.deleteFrom("throttle_counts").where("window_start", "<", before).executeTakeFirst(),
+    const r = await keptCounts.changing(this.sqlite, () =>
+      guard(() =>
+        this.db.deleteFrom("throttle_counts").where("window_start", "<", before).executeTakeFirst(),
+      ),
     );
     return Number(r.numDeletedRows);
   }

@@ -1,5 +1,5 @@
-// An application read is always the application as it now is, though a node answers repeated reads from what it
-// read before: a change through the same store (also one rolled back), through another connection to the same
+// An application or a throttle counter read is always as it now is, though a node answers repeated reads from what
+// it read before: a change through the same store (also one rolled back), through another connection to the same
 // database (another node, a command-line change), and a change racing a read are each seen at the next read.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -30,7 +30,7 @@ function application(): Application {
 }
 
 for (const dialect of await dialects()) {
-  describe(`application reads follow every change (${dialect})`, () => {
+  describe(`kept reads follow every change (${dialect})`, () => {
     let db: TestDatabase;
     let nodeA: KyselyStore;
     let nodeB: KyselyStore;
@@ -97,6 +97,38 @@ for (const dialect of await dialects()) {
         ]);
         assert.equal((await nodeA.getApplication(app.id))?.name, name);
         assert.equal((await nodeA.getApplication(app.id))?.name, name);
+      }
+    });
+
+    test("throttle counters: a failure counted here or on another node is read at once; older windows drop out", async () => {
+      const keys = [`ip:${randomId("XK")}`, `app:${randomId("XK")}`];
+      const read = async (store: KyselyStore, since: number) =>
+        (await store.readThrottleCounts(keys, since))
+          .map((r) => `${r.key === keys[0] ? "ip" : "app"}@${r.windowStart}=${r.count}`)
+          .sort();
+      assert.deepEqual(await read(nodeA, 0), []);
+      assert.deepEqual(await read(nodeA, 0), []);
+      await nodeA.addThrottleEvents([{ key: keys[0]!, windowStart: 100 }]);
+      assert.deepEqual(await read(nodeA, 0), ["ip@100=1"]);
+      await nodeB.addThrottleEvents([
+        { key: keys[0]!, windowStart: 100 },
+        { key: keys[1]!, windowStart: 200 },
+      ]);
+      assert.deepEqual(await read(nodeA, 0), ["app@200=1", "ip@100=2"]);
+      // A later window start: what was read from 0 serves, without the rows before it.
+      assert.deepEqual(await read(nodeA, 150), ["app@200=1"]);
+      await nodeB.addThrottleEvents([{ key: keys[1]!, windowStart: 200 }]);
+      assert.deepEqual(await read(nodeA, 150), ["app@200=2"]);
+      assert.equal(await nodeA.deleteThrottleCounts(150), 1);
+      assert.deepEqual(await read(nodeA, 0), ["app@200=2"]);
+      // Racing a count: once it is done, the read shows it.
+      for (let round = 1; round <= 10; round++) {
+        await Promise.all([
+          read(nodeA, 0),
+          nodeA.addThrottleEvents([{ key: keys[0]!, windowStart: 300 }]),
+          read(nodeA, 0),
+        ]);
+        assert.deepEqual(await read(nodeA, 250), [`ip@300=${round}`]);
       }
     });
   });
