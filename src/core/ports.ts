@@ -642,6 +642,11 @@ export interface Store extends SmsGuardStore {
 
   // Prompt logins (OIDC): every state change is one conditional write on the session's status
   insertLoginSession(session: LoginSession): Promise<void>;
+  /**
+   * The same, for a session bound to a user found earlier (a node's cache) by this canonical name: inserted only if
+   * that user still has the name, uncontested (as findUserByIdentifier would find it now). False: nothing inserted.
+   */
+  insertLoginSessionForName(session: LoginSession, canonicalName: string): Promise<boolean>;
   getLoginSession(id: string): Promise<LoginSession | undefined>;
   getLoginSessionByHandle(handleHash: string): Promise<LoginSession | undefined>;
   /**

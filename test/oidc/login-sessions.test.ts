@@ -237,6 +237,25 @@ for (const dialect of await dialects()) {
       }
     });
 
+    test("a login started for a name this node knows binds the user who has that name now", async () => {
+      const totp = await enrollActiveTOTP(t, "olga");
+      const first = await started("olga");
+      const olga = await t.store.findUserByIdentifier("olga");
+      assert.equal(first.session.userId, olga?.id);
+      // The passcode check keeps the user it found by this name (the node's cache) ...
+      const r = await t.services.verifyPromptPasscode(first.handle, { passcode: totp.codeAt(), ip: null });
+      assert.equal(r.result, "allow");
+      assert.equal((await started("olga")).session.userId, olga?.id);
+      // ... but the name moves on (another node renames her, someone else takes it): it binds who has it now.
+      await t.services.updateUser(ADMIN, "olga", { username: "olga-old" });
+      assert.equal((await started("olga")).session.userId, null);
+      await t.services.createUser(ADMIN, { username: "olga" });
+      const newOlga = await t.store.findUserByIdentifier("olga");
+      assert.notEqual(newOlga?.id, olga?.id);
+      assert.equal((await started("olga")).session.userId, newOlga?.id);
+      assert.equal((await started("olga-old")).session.userId, olga?.id);
+    });
+
     test("a passcode typed into a login read just before it ended is rolled back: the code stays unused", async () => {
       const totp = await enrollActiveTOTP(t, "carl");
       const first = await started("carl");

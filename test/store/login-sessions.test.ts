@@ -249,6 +249,29 @@ for (const dialect of await dialects()) {
       assert.equal((await store.getLoginSession(late.id))?.status, "pending");
     });
 
+    test("a session bound to a user found by name earlier is inserted only while the name is still theirs", async () => {
+      const name = `holder-${randomHex(4)}`;
+      const holder = { ...user(), username: name, usernameCanonical: name };
+      await store.insertUser(holder);
+      const bound = session({ userId: holder.id, username: name });
+      assert.equal(await store.insertLoginSessionForName(bound, name), true);
+      assert.deepEqual(await store.getLoginSession(bound.id), bound);
+      // Another name, or another user's id under this name: nothing inserted.
+      assert.equal(await store.insertLoginSessionForName(session({ userId: holder.id }), `${name}-x`), false);
+      assert.equal(await store.insertLoginSessionForName(session({ userId: "DUOTHER" }), name), false);
+      assert.equal(await store.insertLoginSessionForName(session({ userId: null }), name), false);
+      // A name two users claim names nobody (A3).
+      const other = { ...user(), username: `${name}-2`, usernameCanonical: `${name}-2` };
+      await store.insertUser(other);
+      await store.replaceUsernameCollisions([
+        { canonical: name, userIds: [holder.id, other.id], detectedAt: T },
+      ]);
+      const contested = session({ userId: holder.id });
+      assert.equal(await store.insertLoginSessionForName(contested, name), false);
+      assert.equal(await store.getLoginSession(contested.id), undefined);
+      await store.replaceUsernameCollisions([]);
+    });
+
     test("two redeems of one code at once: exactly one gets the login", async () => {
       const s = session();
       await store.insertLoginSession(s);

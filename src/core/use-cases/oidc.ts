@@ -5,7 +5,8 @@ import { type JSONObject, signHS512, verifyHS512 } from "../crypto/jwt.ts";
 import type { Deps } from "../deps.ts";
 import type { Application, AuthFactor, LoginSession } from "../model.ts";
 import { openApplicationSecret } from "./applications.ts";
-import { findUser } from "./users.ts";
+import { loginCacheOf } from "./login-cache.ts";
+import { resolveIdentifier } from "./users.ts";
 
 /** Request JWTs and client assertions may live at most this long (duo-compat §4.2, §4.4). */
 export const JWT_MAX_LIFETIME_SECONDS = 300;
@@ -421,14 +422,13 @@ export async function insertPendingLogin(
     ip: string | null;
   },
 ): Promise<{ handle: string; session: LoginSession }> {
-  const user = await findUser(deps, input.username);
   const handle = randomHex(16);
   const now = deps.clock.now();
-  const session: LoginSession = {
+  const pending = (userId: string | null): LoginSession => ({
     id: randomId("LS"),
     handleHash: sha256Hex(handle),
     applicationId: input.app.id,
-    userId: user?.id ?? null,
+    userId,
     username: input.username,
     redirectURI: input.redirectURI,
     state: input.state,
@@ -445,7 +445,18 @@ export async function insertPendingLogin(
     createdAt: now,
     expiresAt: now + LOGIN_IDLE_SECONDS * 1000,
     maxExpiresAt: now + LOGIN_MAX_SECONDS * 1000,
-  };
+  });
+  // A user this node has found by this very name before (the passcode check's cache): bound by the insert itself,
+  // which applies only while the name is still that user's, uncontested; else the user is looked up as usual.
+  const key = resolveIdentifier(deps, input.username);
+  const known = key === undefined ? undefined : loginCacheOf(deps.store).users.get(key);
+  if (known && key !== undefined) {
+    const session = pending(known.id);
+    if (await deps.store.insertLoginSessionForName(session, key)) return { handle, session };
+    loginCacheOf(deps.store).forget(known);
+  }
+  const user = key === undefined ? undefined : await deps.store.findUserByIdentifier(key);
+  const session = pending(user?.id ?? null);
   await deps.store.insertLoginSession(session);
   return { handle, session };
 }

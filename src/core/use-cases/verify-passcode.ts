@@ -138,9 +138,9 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
   const factorClass = FACTOR_CLASS[shape.kind];
   const app = attempt.application ?? null;
   // A code of the app-or-token shape: an allow is decided on what this node read before when that still holds
-  // (allowOnCachedState; a prompt login's allow is written with it), else in the transaction below. The same code may also be a live text
-  // message's: the transaction, too, tries the user's app and token credentials first and completes with the one
-  // that matches while the otp class is clear, whatever the text-message code's state.
+  // (allowOnCachedState; a prompt login's allow is written with it), else in the transaction below. The same code
+  // may also be a live text message's: the transaction, too, tries the user's app and token credentials first and
+  // completes with the one that matches while the otp class is clear, whatever the text-message code's state.
   const cache =
     shape.kind === "otp" && typeof attempt.username === "string" ? loginCacheOf(deps.store) : undefined;
   let user = attempt.user;

@@ -46,11 +46,34 @@ const SESSION_COLUMNS = COLUMNS.split(", ")
 const JOINED_APPLICATION = APPLICATION_COLUMNS.map((c) => `a.${c} as a_${c}`).join(", ");
 const JOINED_USER = USER_COLUMNS.map((c) => `u.${c} as u_${c}`).join(", ");
 
+/** COLUMNS' placeholders with their types (PostgreSQL types a parameter of a SELECT list as text otherwise). */
+const TYPED_VALUES = [
+  ...Array(8).fill("text"),
+  "integer",
+  ...Array(4).fill("text"),
+  "bigint",
+  "text",
+  "bigint",
+  "text",
+  "bigint",
+  "bigint",
+  "bigint",
+]
+  .map((type) => `cast(? as ${type})`)
+  .join(", ");
+
 /** The statements of a prompt login's steps (authorize, each page, the allow, the code, the token): written by hand. */
 const Q = {
   insert: hot(
     "login_insert",
     `insert into login_sessions (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  // The insert for a user found by name earlier: only while that user still has the name, uncontested.
+  insertForName: hot(
+    "login_insert_for_name",
+    `insert into login_sessions (${COLUMNS}) select ${TYPED_VALUES} ` +
+      "where exists (select 1 from users u where u.id = ? and u.username_canonical = ? " +
+      "and not exists (select 1 from username_collisions c where c.canonical = ?))",
   ),
   byHandle: hot("login_by_handle", `select ${COLUMNS} from login_sessions where handle_hash = ?`),
   // A prompt page's one read: the login with its application (and its user, when it names one we know).
@@ -140,31 +163,48 @@ function prefixed<T>(row: Record<string, unknown>, prefix: string, columns: read
   return out as T;
 }
 
+/** A session's columns in COLUMNS order. */
+function sessionValues(s: LoginSession): unknown[] {
+  return [
+    s.id,
+    s.handleHash,
+    s.applicationId,
+    s.userId,
+    s.username,
+    s.redirectURI,
+    s.state,
+    s.nonce,
+    s.useDuoCode ? 1 : 0,
+    s.status,
+    s.pushTxid,
+    s.factor,
+    s.authTxid,
+    s.authAt,
+    s.codeHash,
+    s.codeExpiresAt,
+    s.ip,
+    s.createdAt,
+    s.expiresAt,
+    s.maxExpiresAt,
+  ];
+}
+
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LoginSessionRecords extends StoreContext {
   async insertLoginSession(s: LoginSession): Promise<void> {
-    await this.hotChanges(Q.insert, [
-      s.id,
-      s.handleHash,
-      s.applicationId,
-      s.userId,
-      s.username,
-      s.redirectURI,
-      s.state,
-      s.nonce,
-      s.useDuoCode ? 1 : 0,
-      s.status,
-      s.pushTxid,
-      s.factor,
-      s.authTxid,
-      s.authAt,
-      s.codeHash,
-      s.codeExpiresAt,
-      s.ip,
-      s.createdAt,
-      s.expiresAt,
-      s.maxExpiresAt,
-    ]);
+    await this.hotChanges(Q.insert, sessionValues(s));
+  }
+
+  async insertLoginSessionForName(s: LoginSession, canonicalName: string): Promise<boolean> {
+    if (s.userId === null) return false;
+    return (
+      (await this.hotChanges(Q.insertForName, [
+        ...sessionValues(s),
+        s.userId,
+        canonicalName,
+        canonicalName,
+      ])) === 1
+    );
   }
 
   async getLoginSession(id: string): Promise<LoginSession | undefined> {
