@@ -243,7 +243,7 @@ const HANG_UP = Symbol("hangUp");
 /**
  * Aborted when the client hangs up or the deadline passes (the deadline's reason), as AbortSignal.any would do,
  * without the weak references AbortSignal.any keeps per request. Made when a handler first asks (a push wait):
- * a passcode or a read never pays for it.
+ * a passcode or a read never pays for it. Made aborted when the client has already gone.
  */
 function hangUpSignal(reply: FastifyReply, deadline: AnswerDeadline): AbortSignal {
   const held = reply as FastifyReply & { [HANG_UP]?: AbortController };
@@ -252,9 +252,12 @@ function hangUpSignal(reply: FastifyReply, deadline: AnswerDeadline): AbortSigna
     const controller = new AbortController();
     hangUp = controller;
     held[HANG_UP] = controller;
-    reply.raw.once("close", () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    });
+    // A client already gone (it hung up while the handler worked, before it first asked) has sent its "close".
+    if (reply.raw.destroyed && !reply.raw.writableFinished) controller.abort();
+    else
+      reply.raw.once("close", () => {
+        if (!reply.raw.writableFinished) controller.abort();
+      });
     const timedOut = deadline.signal;
     if (timedOut.aborted) controller.abort(timedOut.reason);
     else timedOut.addEventListener("abort", () => controller.abort(timedOut.reason), { once: true });
