@@ -88,22 +88,38 @@ const LOG_BATCH_BYTES = 4096;
 
 /**
  * Where log lines go (a file descriptor or path), written off the request path: lines gather in memory and go out
- * in one write once 4 KiB wait or a quarter second has passed. pino writes what is left synchronously when the
- * process exits, on a crash too.
+ * in one write once 4 KiB wait or a quarter second has passed (pino writes what is left when the process exits, on a
+ * crash too). The write itself is synchronous, as pino's default destination's: one `write(2)` of a few KiB costs
+ * a few microseconds, where handing it to libuv's thread pool cost tens.
  */
 export function logDestination(dest: number | string): pino.DestinationStream {
-  const stream = pino.destination({ dest, sync: false, minLength: LOG_BATCH_BYTES });
-  stream.once("ready", () => {
-    const timer = setInterval(() => {
-      try {
-        stream.flush();
-      } catch {
-        // Closed meanwhile: nothing is left to write.
-        clearInterval(timer);
-      }
-    }, LOG_FLUSH_MS);
-    timer.unref();
-    stream.once("close", () => clearInterval(timer));
+  const stream = pino.destination({
+    dest,
+    sync: true,
+    minLength: LOG_BATCH_BYTES,
+    periodicFlush: LOG_FLUSH_MS,
   });
+  // pino writes what waits at exit only for asynchronous destinations: this one is written here.
+  if (!exitHooked) {
+    exitHooked = true;
+    process.once("exit", writeWaitingLines);
+  }
+  const ref = new WeakRef(stream);
+  batched.add(ref);
+  stream.once("close", () => batched.delete(ref));
   return stream;
+}
+
+/** The batched destinations still open (weakly held: a runtime dropped without closing its logger goes). */
+const batched = new Set<WeakRef<ReturnType<typeof pino.destination>>>();
+let exitHooked = false;
+
+function writeWaitingLines(): void {
+  for (const ref of batched) {
+    try {
+      ref.deref()?.flushSync();
+    } catch {
+      // Closed, or its file is gone: nothing can be written there.
+    }
+  }
 }
