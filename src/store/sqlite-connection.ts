@@ -27,6 +27,8 @@ interface Queued {
   fn: () => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** One statement: SQLite backs out a statement that fails by itself, so it needs no savepoint of its own. */
+  single: boolean;
 }
 
 /**
@@ -173,10 +175,13 @@ export class SqliteConnection {
     }
   }
 
-  /** Run `fn` in a transaction committed together with those that arrive alongside it (see the class comment). */
-  transaction<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` in a transaction committed together with those that arrive alongside it (see the class comment).
+   * `single`: `fn` runs exactly one statement, which SQLite backs out by itself if it fails (no savepoint is set).
+   */
+  transaction<T>(fn: () => Promise<T>, single = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject, single });
       if (!this.#draining) {
         this.#draining = true;
         // The rest of this turn of the event loop (other requests read from their sockets) may join the group.
@@ -229,7 +234,7 @@ export class SqliteConnection {
     while (this.#queue.length > 0 && done.length < GROUP_LIMIT && performance.now() - started < GROUP_MS) {
       const item = this.#queue.shift()!;
       try {
-        this.#control("SAVEPOINT twofold_group");
+        if (!item.single) this.#control("SAVEPOINT twofold_group");
       } catch (error) {
         item.reject(error);
         lost = error;
@@ -237,11 +242,11 @@ export class SqliteConnection {
       }
       try {
         const value = await item.fn();
-        this.#control("RELEASE twofold_group");
+        if (!item.single) this.#control("RELEASE twofold_group");
         done.push({ item, value });
       } catch (error) {
         try {
-          if (db.inTransaction) db.exec("ROLLBACK TO twofold_group; RELEASE twofold_group");
+          if (db.inTransaction && !item.single) db.exec("ROLLBACK TO twofold_group; RELEASE twofold_group");
         } catch {
           // Reported below: the transaction is no longer open.
         }

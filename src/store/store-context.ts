@@ -56,7 +56,7 @@ export abstract class StoreContext {
       return guard(async () =>
         this.inTransaction
           ? statement.run(...params).changes
-          : c.transaction(async () => statement.run(...params).changes),
+          : c.transaction(async () => statement.run(...params).changes, true),
       );
     }
     return guard(async () =>
@@ -72,7 +72,7 @@ export abstract class StoreContext {
     const c = this.sqlite;
     if (!c || this.inTransaction) return this.hotRows<R>(q, params);
     const statement = c.statement(q.sqlite);
-    return guard(() => c.transaction(async () => statement.all(...params) as R[]));
+    return guard(() => c.transaction(async () => statement.all(...params) as R[], true));
   }
 
   /** The underlying Kysely instance, for maintenance commands and tests. */

@@ -87,6 +87,47 @@ describe("SQLite group commit", () => {
     }
   });
 
+  test("single writes outside a transaction share the group without savepoints: one that fails takes nothing else with it", async () => {
+    const file = join(dir, "single.db");
+    const { store } = await openStore({ sqlitePath: file, backgroundCheckpoints: false });
+    try {
+      const alice = user("alice");
+      await store.insertUser(alice);
+      const taken = denial(alice.id, "taken");
+      await store.appendAuthLog(taken);
+      // Forty writes at once: single inserts (every fifth reuses an id already in the log: a constraint error) and
+      // two-statement transactions, all in the same groups.
+      const results = await Promise.allSettled(
+        Array.from({ length: 40 }, (_, i) =>
+          i % 2 === 0
+            ? store.appendAuthLog(
+                i % 5 === 0 ? { ...taken, reason: `dup-${i}` } : denial(alice.id, `single-${i}`),
+              )
+            : store.transaction(async (tx) => {
+                await tx.appendAuthLog(denial(alice.id, `first-${i}`));
+                await tx.appendAuthLog(denial(alice.id, `second-${i}`));
+              }),
+        ),
+      );
+      const failed = results.flatMap((r, i) => (r.status === "rejected" ? [i] : []));
+      assert.deepEqual(failed, [0, 10, 20, 30]);
+      const other = new BetterSqlite3(file, { readonly: true });
+      try {
+        const reasons = (other.prepare("select reason from auth_log").all() as Array<{ reason: string }>).map(
+          (r) => r.reason,
+        );
+        assert.equal(reasons.filter((r) => r.startsWith("dup-")).length, 0);
+        assert.equal(reasons.filter((r) => r.startsWith("single-")).length, 16);
+        assert.equal(reasons.filter((r) => r.startsWith("first-") || r.startsWith("second-")).length, 40);
+        assert.equal(reasons.length, 1 + 16 + 40);
+      } finally {
+        other.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   test("a transaction is reported committed only once another connection can read it", async () => {
     const file = join(dir, "visible.db");
     const { store } = await openStore({ sqlitePath: file, backgroundCheckpoints: false });
