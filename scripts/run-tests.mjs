@@ -186,9 +186,7 @@ for (const [i, name] of reporters.entries()) {
       : where === "stderr"
         ? process.stderr
         : createWriteStream(resolve(where));
-  const piped = stream.compose(
-    reporter.prototype instanceof Transform ? new reporter() : reporter,
-  );
+  const piped = stream.compose(reporter.prototype instanceof Transform ? new reporter() : reporter);
   piped.pipe(out, { end: out !== process.stdout && out !== process.stderr });
   done.push(finished(piped));
 }
