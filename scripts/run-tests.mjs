@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, extname, join, relative, resolve } from "node:path";
-import { Transform } from "node:stream";
+import { PassThrough, Transform } from "node:stream";
 import { finished } from "node:stream/promises";
 import { run } from "node:test";
 import { pathToFileURL } from "node:url";
@@ -153,6 +153,8 @@ files.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
  * lifetimes, timers, sockets, Chromium), not computing, so more files than cores keep both cores busy.
  */
 const RUN_AT_ONCE = 4;
+/** Files that measure wall time against a bound (start-up against bare node): they run last, one at a time. */
+const RUN_ALONE = ["test/build/build.test.ts"];
 
 // node --test sorts the files it is given by path; run() keeps the order above. Options node's own runner would
 // take: --test-reporter=NAME|PATH and --test-reporter-destination=stdout|stderr|PATH, in pairs.
@@ -162,18 +164,20 @@ const destinations = runnerOptions
   .map((o) => o.split("=")[1]);
 if (reporters.length === 0) reporters.push(process.stdout.isTTY ? "spec" : "tap");
 const builtIn = await import("node:test/reporters");
-// Failures in the test files point at the TypeScript sources.
-process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --enable-source-maps`.trim();
+// Failures in the test files point at the TypeScript sources. run() starts each file with this process's
+// execArgv; through NODE_OPTIONS every command a test starts (the built CLI too) would read its maps as well.
+process.execArgv.push("--enable-source-maps");
+for (const signal of ["SIGINT", "SIGTERM"])
+  process.once(signal, () => {
+    rmSync(OUT, { recursive: true, force: true });
+    process.exit(1);
+  });
 
-const stream = run({
-  files: files.map((f) => compiledPath(join(ROOT, f))),
-  concurrency: RUN_AT_ONCE,
-  timeout: 300_000,
-});
-let failed = false;
-stream.on("test:fail", () => {
-  failed = true;
-});
+/**
+ * Reporters read one stream of events: the files run together, then the files that run alone. Each run() ends with
+ * its own plan and totals; those are added up and reported once, and the second run's tests numbered on.
+ */
+const events = new PassThrough({ objectMode: true });
 const done = [];
 for (const [i, name] of reporters.entries()) {
   const reporter = Object.hasOwn(builtIn, name)
@@ -186,11 +190,56 @@ for (const [i, name] of reporters.entries()) {
       : where === "stderr"
         ? process.stderr
         : createWriteStream(resolve(where));
-  const piped = stream.compose(reporter.prototype instanceof Transform ? new reporter() : reporter);
+  const piped = events.compose(reporter.prototype instanceof Transform ? new reporter() : reporter);
   piped.pipe(out, { end: out !== process.stdout && out !== process.stderr });
   done.push(finished(piped));
 }
+const TOTAL = /^(tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)$/;
+const totals = new Map();
+let planned = 0;
+let numbered = 0;
+let failed = false;
+const began = performance.now();
 try {
+  const together = files.filter((f) => !RUN_ALONE.includes(f));
+  const alone = files.filter((f) => RUN_ALONE.includes(f));
+  for (const [group, concurrency] of [
+    [together, RUN_AT_ONCE],
+    [alone, 1],
+  ]) {
+    if (group.length === 0) continue;
+    const offset = numbered;
+    const stream = run({
+      files: group.map((f) => compiledPath(join(ROOT, f))),
+      concurrency,
+      timeout: 300_000,
+    });
+    for await (const event of stream) {
+      const { type, data } = event;
+      if (type === "test:fail") failed = true;
+      if (data?.nesting === 0) {
+        if (type === "test:plan") {
+          planned += data.count;
+          continue;
+        }
+        const total = type === "test:diagnostic" && TOTAL.exec(data.message);
+        if (total) {
+          totals.set(total[1], (totals.get(total[1]) ?? 0) + Number(total[2]));
+          continue;
+        }
+        if ((type === "test:pass" || type === "test:fail") && data.testNumber) {
+          data.testNumber += offset;
+          numbered = Math.max(numbered, data.testNumber);
+        }
+      }
+      events.write(event);
+    }
+  }
+  events.write({ type: "test:plan", data: { nesting: 0, count: planned } });
+  totals.set("duration_ms", performance.now() - began);
+  for (const [what, n] of totals)
+    events.write({ type: "test:diagnostic", data: { nesting: 0, message: `${what} ${n}` } });
+  events.end();
   await Promise.all(done);
 } finally {
   rmSync(OUT, { recursive: true, force: true });
