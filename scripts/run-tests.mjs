@@ -2,7 +2,15 @@
 // Builds dist/ (server and browser code), compiles src/, test/ and web/ to JavaScript once, then runs every
 // *.test.ts(x) under src/ and test/ with node's test runner (Node 20 has no glob support for --test).
 import { spawnSync } from "node:child_process";
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { dirname, extname, join, relative, resolve } from "node:path";
 import { PassThrough, Transform } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -98,7 +106,16 @@ const compileOnce = {
   },
 };
 
-rmSync(OUT, { recursive: true, force: true });
+// A run that was killed leaves its folder behind: remove those whose process is gone.
+for (const name of existsSync(dirname(OUT)) ? readdirSync(dirname(OUT)) : []) {
+  const pid = /^tests-(\d+)$/.exec(name)?.[1];
+  if (!pid) continue;
+  try {
+    process.kill(Number(pid), 0);
+  } catch (e) {
+    if (e.code === "ESRCH") rmSync(join(dirname(OUT), name), { recursive: true, force: true });
+  }
+}
 mkdirSync(OUT, { recursive: true });
 const started = performance.now();
 await esbuild.build({
@@ -191,8 +208,10 @@ for (const [i, name] of reporters.entries()) {
         ? process.stderr
         : createWriteStream(resolve(where));
   const piped = events.compose(reporter.prototype instanceof Transform ? new reporter() : reporter);
-  piped.pipe(out, { end: out !== process.stdout && out !== process.stderr });
-  done.push(finished(piped));
+  const toFile = out !== process.stdout && out !== process.stderr;
+  piped.pipe(out, { end: toFile });
+  // A file is complete once its stream has flushed; stdout and stderr are written synchronously.
+  done.push(finished(toFile ? out : piped));
 }
 const TOTAL = /^(tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)$/;
 const totals = new Map();
