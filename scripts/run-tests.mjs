@@ -136,28 +136,31 @@ await esbuild.build({
 console.error(`compiled ${sources.length} files in ${Math.round(performance.now() - started)} ms`);
 
 /**
- * Started first, longest first (measured on a 2-core machine): a long file started late would otherwise run alone
- * at the end. Every other file follows in path order. A file missing here only runs later; nothing is skipped.
+ * Started first, longest first (measured on a 2-core machine, four files at a time): a long file started late would
+ * otherwise run alone at the end. Every other file follows in path order. A file missing here only runs later;
+ * nothing is skipped.
  */
 const LONGEST_FIRST = [
-  "test/browser/universal-prompt-enrol.test.ts",
   "test/browser/universal-prompt-sms.test.ts",
   "test/sms/sms-pumping.test.ts",
+  "test/duo/login-throttle-rotating.lockout.test.ts",
+  "test/browser/universal-prompt-enrol.test.ts",
   "test/duo/duo-unix.test.ts",
-  "test/browser/demo-inbox.test.ts",
-  "test/browser/start-page.test.ts",
-  "test/push/device-stream.test.ts",
-  "test/security/database-blackhole.test.ts",
-  "test/browser/universal-prompt-paths.test.ts",
-  "test/duo/reported-attack.lockout.test.ts",
-  "test/duo/reported-attack-rotating.lockout.test.ts",
-  "test/duo/login-throttle.lockout.test.ts",
-  "test/sms/outbox.test.ts",
-  "test/push/device-api.test.ts",
-  "test/duo/duo-api-client.test.ts",
-  "test/browser/universal-prompt-push.test.ts",
   "test/sms/sms-guard.test.ts",
-  "test/browser/webauthn.test.ts",
+  "test/duo/login-throttle.lockout.test.ts",
+  "test/push/device-stream.test.ts",
+  "test/duo/reported-attack.lockout.test.ts",
+  "test/browser/demo-inbox.test.ts",
+  "test/duo/reported-attack-rotating.lockout.test.ts",
+  "test/browser/start-page.test.ts",
+  "test/security/database-blackhole.test.ts",
+  "test/browser/universal-prompt-trust.test.ts",
+  "test/browser/prompt-webauthn.test.ts",
+  "test/duo/duo-api-client.test.ts",
+  "test/push/device-api.test.ts",
+  "test/browser/universal-prompt.test.ts",
+  "test/sms/outbox.test.ts",
+  "test/duo/admin-api.test.ts",
 ];
 const rank = (f) => {
   const i = LONGEST_FIRST.indexOf(f);
