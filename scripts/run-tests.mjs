@@ -33,8 +33,16 @@ function collect(dir, test) {
 }
 
 const isTest = (name) => /\.test\.tsx?$/.test(name);
-// Arguments starting with "--" go to node's test runner (e.g. --test-reporter=spec); the others filter file paths.
+// --test-reporter=NAME|PATH and --test-reporter-destination=stdout|stderr|PATH, in pairs, as node --test takes
+// them; the other arguments filter file paths.
 const runnerOptions = process.argv.slice(2).filter((a) => a.startsWith("--"));
+for (const option of runnerOptions)
+  if (!/^--test-reporter(-destination)?=./.test(option)) {
+    console.error(
+      `unknown option ${option}: only --test-reporter=… and --test-reporter-destination=… are taken`,
+    );
+    process.exit(2);
+  }
 const filters = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const files = ["src", "test"]
   .flatMap((d) => collect(join(ROOT, d), isTest))
@@ -176,8 +184,7 @@ const RUN_AT_ONCE = 4;
 /** Files that measure wall time against a bound (start-up against bare node): they run last, one at a time. */
 const RUN_ALONE = ["test/build/build.test.ts"];
 
-// node --test sorts the files it is given by path; run() keeps the order above. Options node's own runner would
-// take: --test-reporter=NAME|PATH and --test-reporter-destination=stdout|stderr|PATH, in pairs.
+// node --test sorts the files it is given by path; run() keeps the order above.
 const reporters = runnerOptions.filter((o) => o.startsWith("--test-reporter=")).map((o) => o.split("=")[1]);
 const destinations = runnerOptions
   .filter((o) => o.startsWith("--test-reporter-destination="))
