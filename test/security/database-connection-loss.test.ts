@@ -173,6 +173,9 @@ if ((await dialects()).includes("postgres")) {
         const first = await duo("GET", "/auth/v2/auth_status", { txid });
         const code = /Enter code (\d+)/.exec(first.body.response.status_msg)![1]!;
         const held = duo("GET", "/auth/v2/auth_status", { txid });
+        // The poll reads the push, then waits: give it time to be waiting before the cut (on a busy machine 20 ms
+        // could cut its read, which then fails closed, a deny this test is not about).
+        await new Promise((r) => setTimeout(r, 250));
 
         const requests = faultRequests(round);
         sent += requests.length;
