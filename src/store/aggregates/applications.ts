@@ -1,43 +1,13 @@
 // Applications (integrations) and their policies.
 import type { Application } from "../../core/model.ts";
 import type { ApplicationPatch } from "../../core/ports.ts";
+import { applicationOf, BUILT_MAX, forgetBuiltApplication } from "../application-rows.ts";
 import { KeptReads } from "../kept-reads.ts";
 import { toApplication } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable } from "../tables.ts";
 
 const Q = { get: hot("application_get", "select * from applications where id = ?") };
-
-/**
- * The last Application built for each id, with the row it was built from. Every read still reads the row; when
- * every column is as before, the same object is returned (so what is derived from it, such as the opened secret
- * key, is derived once), else a new one. An application changed or deleted by another node is therefore seen by
- * the very next read. Application objects are never mutated.
- */
-const built = new Map<string, { row: ApplicationsTable; app: Application }>();
-const BUILT_MAX = 4096;
-
-function sameRow(a: ApplicationsTable, b: ApplicationsTable): boolean {
-  return (
-    a.secret_sealed === b.secret_sealed &&
-    Number(a.updated_at) === Number(b.updated_at) &&
-    a.policy_json === b.policy_json &&
-    a.status === b.status &&
-    a.name === b.name &&
-    a.type === b.type &&
-    a.redirect_uris_json === b.redirect_uris_json &&
-    Number(a.created_at) === Number(b.created_at)
-  );
-}
-
-export function applicationOf(row: ApplicationsTable): Application {
-  const known = built.get(row.id);
-  if (known && sameRow(known.row, row)) return known.app;
-  const app = toApplication(row);
-  if (built.size >= BUILT_MAX) built.clear();
-  built.set(row.id, { row, app });
-  return app;
-}
 
 /** SQLite: the applications this connection read, kept while nothing can have changed them (kept-reads.ts). */
 const kept = new KeptReads<Application>(BUILT_MAX);
@@ -76,7 +46,7 @@ export abstract class ApplicationRecords extends StoreContext {
   protected async readApplication(id: string): Promise<Application | undefined> {
     const [row] = await this.hotRows<ApplicationsTable>(Q.get, [id]);
     if (!row) {
-      built.delete(id);
+      forgetBuiltApplication(id);
       return undefined;
     }
     return applicationOf(row);

@@ -1,10 +1,10 @@
 // Prompt logins (OIDC authorize → factor → code → token): each step one conditional write on the session's status.
 import type { AuthFactor, LoginSession, LoginSessionStatus } from "../../core/model.ts";
 import type { LoginSessionCode, PromptLoginRecord, RedeemedLogin } from "../../core/ports.ts";
+import { applicationOf } from "../application-rows.ts";
 import { toUser } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable, LoginSessionsTable, UsersTable } from "../tables.ts";
-import { applicationOf } from "./applications.ts";
 
 const COLUMNS =
   "id, handle_hash, application_id, user_id, username, redirect_uri, state, nonce, use_duo_code, status, " +
