@@ -294,15 +294,7 @@ export function registerAuthAPIRoutes(app: FastifyInstance, runtime: ServiceRunt
       params: T.Object({ txid: T.String({ minLength: 1, maxLength: 64 }) }, strict),
       response: Result,
       handler: async (call) => ({
-        response: resultBody(
-          await runStatus(
-            runtime,
-            call.application,
-            call.params.txid,
-            () => call.signal,
-            (ms) => call.deadline.extend(ms),
-          ),
-        ),
+        response: resultBody(await runStatus(runtime, call)),
       }),
     });
   });

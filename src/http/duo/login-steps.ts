@@ -311,17 +311,20 @@ async function finalStatus(
 /** A transaction's state for status polls; an unknown txid (or another integration's) is a parameter error. */
 export async function runStatus(
   runtime: ServiceRuntime,
-  application: Application,
-  txid: string,
-  hangUp: () => AbortSignal,
-  onWait?: (ms: number) => void,
+  call: {
+    application: Application;
+    params: { txid: string };
+    /** Asked for only when the poll waits (it is made then). */
+    readonly signal: AbortSignal;
+    deadline: { extend(ms: number): void };
+  },
 ): Promise<AuthOutcome> {
   const read = await runtime.services.readAuthStatus({
-    txid,
-    application,
+    txid: call.params.txid,
+    application: call.application,
     holdMs: runtime.services.statusHoldMs(),
-    signal: hangUp(),
-    ...(onWait ? { onWait } : {}),
+    signal: call.signal,
+    onWait: (ms) => call.deadline.extend(ms),
   });
   if (!read.found) throw new DuoRefusal("ERR_VALIDATION", invalidParameters("txid"), "unknown transaction");
   return read.outcome;

@@ -135,15 +135,7 @@ export function registerRestV1Routes(app: FastifyInstance, runtime: ServiceRunti
         params: T.Object({ txid: T.String({ minLength: 1, maxLength: 64 }) }, strict),
         response: T.Union([T.Object({ status: T.String() }, strict), Final]),
         handler: async (call) => ({
-          response: v1Body(
-            await runStatus(
-              runtime,
-              call.application,
-              call.params.txid,
-              () => call.signal,
-              (ms) => call.deadline.extend(ms),
-            ),
-          ),
+          response: v1Body(await runStatus(runtime, call)),
         }),
       });
     }
