@@ -16,7 +16,6 @@ import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sign } from "@duosecurity/duo_api/lib/duo_sig.js";
-import BetterSqlite3 from "better-sqlite3";
 import fastify, { type FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import pg from "pg";
@@ -27,6 +26,7 @@ import { createLogger, logDestination } from "../src/runtime/logger.ts";
 import { createRuntime, type Runtime } from "../src/runtime/runtime.ts";
 import type { KyselyStore } from "../src/store/kysely-store.ts";
 import { createTestDatabase, PG_URL, postgresAvailable } from "../test/support/stores.ts";
+import { countSqliteStatements } from "./support/sqlite-count.ts";
 
 const { values } = parseArgs({
   options: {
@@ -334,62 +334,17 @@ class LoadGenerator {
 /** --statement-times: time spent in each SQLite statement (its text), run by run. */
 const statementTimes = new Map<string, { count: number; ms: number; max: number }>();
 /** Statements SQLite ran (every better-sqlite3 run/get/all/iterate and exec) and commits among them. */
-const sqliteCount = { statements: 0, commits: 0 };
-{
-  const probe = new BetterSqlite3(":memory:");
-  const statementProto = Object.getPrototypeOf(probe.prepare("select 1")) as Record<string, unknown>;
-  for (const name of ["run", "get", "all", "iterate"]) {
-    const original = statementProto[name] as (...a: unknown[]) => unknown;
-    statementProto[name] = function (
-      this: { source: string; reader: boolean; database: { inTransaction: boolean } },
-      ...a: unknown[]
-    ) {
-      sqliteCount.statements++;
-      if (values["statement-times"]) {
-        const t0 = performance.now();
-        try {
-          return original.apply(this, a);
-        } finally {
-          const entry = statementTimes.get(this.source) ?? { count: 0, ms: 0, max: 0 };
-          const ms = performance.now() - t0;
-          entry.count++;
-          entry.ms += ms;
-          entry.max = Math.max(entry.max, ms);
-          statementTimes.set(this.source, entry);
-        }
-      }
-      // An explicit COMMIT, or a write outside a transaction (it commits on its own).
-      if (
-        /^\s*(commit|end)\b/i.test(this.source) ||
-        (!this.reader &&
-          !this.database.inTransaction &&
-          !/^\s*(begin|savepoint|release|rollback|pragma)\b/i.test(this.source))
-      )
-        sqliteCount.commits++;
-      return original.apply(this, a);
-    };
-  }
-  const databaseProto = BetterSqlite3.prototype as unknown as Record<string, unknown>;
-  const exec = databaseProto["exec"] as (s: string) => unknown;
-  databaseProto["exec"] = function (this: unknown, source: string) {
-    sqliteCount.statements++;
-    if (/^\s*(commit|end)\b/i.test(source)) sqliteCount.commits++;
-    const t0 = performance.now();
-    try {
-      return exec.call(this, source);
-    } finally {
-      if (values["statement-times"]) {
+const sqliteCount = countSqliteStatements(
+  values["statement-times"]
+    ? (source, ms) => {
         const entry = statementTimes.get(source) ?? { count: 0, ms: 0, max: 0 };
-        const ms = performance.now() - t0;
         entry.count++;
         entry.ms += ms;
         entry.max = Math.max(entry.max, ms);
         statementTimes.set(source, entry);
       }
-    }
-  };
-  probe.close();
-}
+    : undefined,
+);
 
 /** Queries sent by every pg client in this process: one round trip each (pg sends one query at a time). */
 const pgCount = { queries: 0, commits: 0 };

@@ -17,13 +17,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Client } from "@duosecurity/duo_universal";
-import BetterSqlite3 from "better-sqlite3";
 import fastify from "fastify";
 import { randomBytes } from "../src/core/crypto/index.ts";
 import { generateHOTP } from "../src/core/otp/hotp.ts";
 import { startServer } from "../src/http/server.ts";
 import { createTestRuntime } from "../test/http/support.ts";
 import { makeCertificates } from "../test/support/certificates.ts";
+import { countSqliteStatements, type SqliteCounts } from "./support/sqlite-count.ts";
 
 const { values } = parseArgs({
   options: {
@@ -264,44 +264,19 @@ class LoadChild {
 
 // ---------------------------------------------------------------- what the server does (this process)
 
-/** Requests this process's HTTP servers began answering, statements SQLite ran and commits among them. */
-const counted = { requests: 0, statements: 0, commits: 0 };
+/** Requests this process's HTTP servers began answering. */
+const requests = { started: 0 };
+/** Statements SQLite ran and commits among them (counted once countServerWork has run). */
+let sqlite: SqliteCounts = { statements: 0, commits: 0 };
 /** --statements: how often each statement ran, by its text (reset before each flow cell). */
 const bySource = new Map<string, number>();
 function countServerWork(): void {
   diagnostics.subscribe("http.server.request.start", () => {
-    counted.requests++;
+    requests.started++;
   });
-  const probe = new BetterSqlite3(":memory:");
-  const statementProto = Object.getPrototypeOf(probe.prepare("select 1")) as Record<string, unknown>;
-  for (const name of ["run", "get", "all", "iterate"]) {
-    const original = statementProto[name] as (...a: unknown[]) => unknown;
-    statementProto[name] = function (
-      this: { source: string; reader: boolean; database: { inTransaction: boolean } },
-      ...a: unknown[]
-    ) {
-      counted.statements++;
-      if (values.statements) bySource.set(this.source, (bySource.get(this.source) ?? 0) + 1);
-      // An explicit COMMIT, or a write outside a transaction (it commits on its own).
-      if (
-        /^\s*(commit|end)\b/i.test(this.source) ||
-        (!this.reader &&
-          !this.database.inTransaction &&
-          !/^\s*(begin|savepoint|release|rollback|pragma)\b/i.test(this.source))
-      )
-        counted.commits++;
-      return original.apply(this, a);
-    };
-  }
-  const databaseProto = BetterSqlite3.prototype as unknown as Record<string, unknown>;
-  const exec = databaseProto["exec"] as (s: string) => unknown;
-  databaseProto["exec"] = function (this: unknown, source: string) {
-    counted.statements++;
-    if (values.statements) bySource.set(source, (bySource.get(source) ?? 0) + 1);
-    if (/^\s*(commit|end)\b/i.test(source)) counted.commits++;
-    return exec.call(this, source);
-  };
-  probe.close();
+  sqlite = countSqliteStatements(
+    values.statements ? (source) => bySource.set(source, (bySource.get(source) ?? 0) + 1) : undefined,
+  );
 }
 
 interface Row {
@@ -399,7 +374,7 @@ async function main(): Promise<void> {
       for (const inFlight of CONCURRENCY)
         for (const load of LOADS)
           for (const scenario of ["bare", "flow"] as const) {
-            const before = { ...counted };
+            const before = { requests: requests.started, ...sqlite };
             bySource.clear();
             const profiling = values.profile && load === "child" && scenario === "flow";
             if (profiling) await profiler.post("Profiler.start");
@@ -422,9 +397,9 @@ async function main(): Promise<void> {
               scenario,
               inFlight,
               cell,
-              requests: per(counted.requests - before.requests),
-              statements: per(counted.statements - before.statements),
-              commits: per(counted.commits - before.commits),
+              requests: per(requests.started - before.requests),
+              statements: per(sqlite.statements - before.statements),
+              commits: per(sqlite.commits - before.commits),
               cpuMs: per((used.user + used.system) / 1000),
             });
             loadavg.push(os.loadavg());
