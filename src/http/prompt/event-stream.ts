@@ -2,6 +2,7 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
 import { TwofoldError } from "../../core/errors.ts";
+import { startEventStream } from "../event-stream-reply.ts";
 
 /** Live event streams open at once per login (a page in two tabs, a reconnect): more are refused. */
 const MAX_STREAMS_PER_LOGIN = 3;
@@ -19,16 +20,7 @@ export class PromptStreams {
     const open = this.#open.get(handle) ?? 0;
     if (open >= MAX_STREAMS_PER_LOGIN) throw new TwofoldError("ERR_RATE_LIMITED", "too many open streams");
     this.#open.set(handle, open + 1);
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      ...(reply.getHeaders() as Record<string, string>),
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      "x-accel-buffering": "no",
-      "x-content-type-options": "nosniff",
-    });
-    raw.socket?.setNoDelay(true);
+    const raw = startEventStream(reply, { "x-content-type-options": "nosniff" });
     const controller = new AbortController();
     const keepAlive = setInterval(() => raw.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
     raw.on("close", () => {

@@ -8,6 +8,7 @@ import type { Device } from "../../core/model.ts";
 import type { PushEvent, PushView } from "../../core/ports.ts";
 import { jitter } from "../../runtime/jitter.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
+import { startEventStream } from "../event-stream-reply.ts";
 import { PlainText } from "../validation.ts";
 
 const Base64url = (min: number, max: number) =>
@@ -225,16 +226,7 @@ export function registerDeviceRoutes(app: FastifyInstance, runtime: ServiceRunti
       throw error;
     }
     streamsPerDevice.set(device.id, open + 1);
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      ...(reply.getHeaders() as Record<string, string>),
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      "x-accel-buffering": "no",
-      "x-request-id": request.id,
-    });
-    raw.socket?.setNoDelay(true);
+    const raw = startEventStream(reply, { "x-request-id": request.id });
     streams.add(raw);
     stream.open(initial);
     raw.on("close", () => {
