@@ -262,30 +262,22 @@ export abstract class LoginSessionRecords extends StoreContext {
     c: { factor: string; txid: string; at: number; code?: LoginSessionCode },
   ): Promise<boolean> {
     const code = c.code;
-    const changed = code
+    const q = code
       ? userId === null
-        ? await this.hotChanges(Q.allowNobodyCode, [
-            c.factor,
-            c.txid,
-            c.at,
-            code.hash,
-            code.expiresAt,
-            id,
-            c.at,
-          ])
-        : await this.hotChanges(Q.allowUserCode, [
-            c.factor,
-            c.txid,
-            c.at,
-            code.hash,
-            code.expiresAt,
-            id,
-            userId,
-            c.at,
-          ])
+        ? Q.allowNobodyCode
+        : Q.allowUserCode
       : userId === null
-        ? await this.hotChanges(Q.allowNobody, [c.factor, c.txid, c.at, id, c.at])
-        : await this.hotChanges(Q.allowUser, [c.factor, c.txid, c.at, id, userId, c.at]);
+        ? Q.allowNobody
+        : Q.allowUser;
+    const changed = await this.hotChanges(q, [
+      c.factor,
+      c.txid,
+      c.at,
+      ...(code ? [code.hash, code.expiresAt] : []),
+      id,
+      ...(userId === null ? [] : [userId]),
+      c.at,
+    ]);
     return changed === 1;
   }
 
