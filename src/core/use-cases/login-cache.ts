@@ -6,6 +6,7 @@
 // otherwise nothing is written, the entries are dropped, and the login takes the ordinary path. A change made on
 // another node (a credential removed or used, a user disabled, renamed or deleted) is therefore honoured at once.
 
+import { Bounded } from "../bounded-map.ts";
 import type { OTPCredential, User } from "../model.ts";
 import type { Store } from "../ports.ts";
 import { OTPCodeMemo } from "./otp-credentials.ts";
@@ -13,38 +14,11 @@ import { OTPCodeMemo } from "./otp-credentials.ts";
 /** Users kept per node: the least recently used go first. */
 const LIMIT = 10_000;
 
-class Bounded<V> {
-  readonly #entries = new Map<string, V>();
-
-  get(key: string): V | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      // Most recently used last.
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: string, value: V): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    if (this.#entries.size > LIMIT) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
-  }
-
-  delete(key: string): void {
-    this.#entries.delete(key);
-  }
-}
-
 export class LoginCache {
   /** By canonical name: only users found under their own name (not an alias or an e-mail). */
-  readonly users = new Bounded<User>();
+  readonly users = new Bounded<User>(LIMIT);
   /** By user id: the credentials listUsableOTPCredentials returned, updated by this node's own allows. */
-  readonly credentials = new Bounded<OTPCredential[]>();
+  readonly credentials = new Bounded<OTPCredential[]>(LIMIT);
   /** The codes of those credentials, computed once each (a look-ahead that moves by one computes one code). */
   readonly codes = new OTPCodeMemo();
 

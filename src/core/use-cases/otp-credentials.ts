@@ -1,4 +1,5 @@
 // Opening OTP secrets and checking a code against one credential (TOTP with drift, HOTP with look-ahead).
+import { Bounded } from "../bounded-map.ts";
 import type { Keyring } from "../crypto/keyring.ts";
 import type { OTPCredential } from "../model.ts";
 import { type CodeAt, findHOTPCounterWith, generateHOTP, type OTPParameters } from "../otp/hotp.ts";
@@ -63,10 +64,13 @@ const CREDENTIALS_KEPT = 10_000;
  * check can still accept are dropped. Held in memory only, like the opened secrets they come from; never logged.
  */
 export class OTPCodeMemo {
-  readonly #entries = new Map<
-    string,
-    { sealed: string; keyring: Keyring; algorithm: string; digits: number; codes: Map<number, string> }
-  >();
+  readonly #entries = new Bounded<{
+    sealed: string;
+    keyring: Keyring;
+    algorithm: string;
+    digits: number;
+    codes: Map<number, string>;
+  }>(CREDENTIALS_KEPT);
 
   /**
    * The codes of `c` from `floor` on: remembered, or computed with the secret `open` gives (opened only then). Codes
@@ -82,13 +86,7 @@ export class OTPCodeMemo {
       entry.digits !== c.digits
     ) {
       entry = { sealed: c.secretSealed, keyring, algorithm: c.algorithm, digits: c.digits, codes: new Map() };
-    }
-    // Most recently used last.
-    this.#entries.delete(c.id);
-    this.#entries.set(c.id, entry);
-    if (this.#entries.size > CREDENTIALS_KEPT) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
+      this.#entries.set(c.id, entry);
     }
     const codes = entry.codes;
     for (const counter of codes.keys()) if (counter < floor) codes.delete(counter);

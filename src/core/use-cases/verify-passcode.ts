@@ -157,17 +157,11 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
         cache.users.set(key, user);
     }
   }
-  const logName = (found: User | undefined) =>
-    attempt.logCanonicalName && found
-      ? found.usernameCanonical
-      : typeof attempt.username === "string"
-        ? attempt.username
-        : "";
   if (cache && user && user.status !== "disabled" && shape.kind === "otp") {
     const outcome = await allowOnCachedState(deps, cache, {
       user,
       cachedName,
-      username: logName(user),
+      username: loggedName(attempt, user),
       code: shape.value,
       app,
       ip: attempt.ip ?? null,
@@ -232,7 +226,7 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       if (!consumed) return fail("replayed_passcode", factor, [matchedClass]);
       const verdict = await completeAuthentication(tx, {
         userId: user.id,
-        username: logName(user),
+        username: loggedName(attempt, user),
         applicationId: app?.id ?? null,
         factor,
         factorClass: matchedClass,
@@ -469,6 +463,12 @@ async function allowOnCachedState(
   return undefined;
 }
 
+/** The name an attempt is logged under: as typed, or the user's canonical name where the caller asks for it. */
+function loggedName(attempt: PasscodeAttempt, user: User | undefined): string {
+  if (attempt.logCanonicalName && user) return user.usernameCanonical;
+  return typeof attempt.username === "string" ? attempt.username : "";
+}
+
 /** Spend about as much effort as checking a code, so refusals without a check are not faster (A5). */
 function burnOTPWork(): void {
   const params = { key: randomBytes(20), algorithm: "SHA1" as const, digits: 6 };
@@ -504,12 +504,7 @@ async function logAttempt(
 ): Promise<void> {
   await recordAuthAttempt(deps, {
     user: e.user,
-    username:
-      e.attempt.logCanonicalName && e.user
-        ? e.user.usernameCanonical
-        : typeof e.attempt.username === "string"
-          ? e.attempt.username
-          : "",
+    username: loggedName(e.attempt, e.user),
     application: e.app,
     ip: e.attempt.ip ?? null,
     txid: e.txid,
