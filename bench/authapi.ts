@@ -13,12 +13,11 @@ import { parseArgs } from "node:util";
 import { sign } from "@duosecurity/duo_api/lib/duo_sig.js";
 import fastify, { type FastifyInstance } from "fastify";
 import { sql } from "kysely";
-import { pino } from "pino";
 import { apiHost, loadConfig } from "../src/config/load.ts";
 import type { Application } from "../src/core/model.ts";
 import { parseDuoAuthorization, verifyDuoSignature } from "../src/core/signed-request.ts";
 import { type RunningServer, startServer } from "../src/http/server.ts";
-import { createLogger } from "../src/runtime/logger.ts";
+import { createLogger, logDestination } from "../src/runtime/logger.ts";
 import { createRuntime, type Runtime } from "../src/runtime/runtime.ts";
 import type { KyselyStore } from "../src/store/kysely-store.ts";
 import { makeCertificates } from "../test/support/certificates.ts";
@@ -300,7 +299,7 @@ async function startTwofold(
   const logger = createLogger({
     level: "info",
     node: "bench",
-    destination: pino.destination({ dest: "/dev/null", sync: false }),
+    destination: logDestination("/dev/null"),
   });
   const runtime = await createRuntime(config, { logger });
   const { services } = runtime;
