@@ -25,6 +25,16 @@ export function countSqliteStatements(each?: (source: string, ms: number) => voi
   const probe = new BetterSqlite3(":memory:");
   const statementProto = Object.getPrototypeOf(probe.prepare("select 1")) as Record<string, unknown>;
   probe.close();
+  // What each statement is, decided once per prepared statement: the counter is charged to the measured process.
+  const kinds = new WeakMap<object, "commit" | "write" | "other">();
+  const kindOf = (s: { source: string; reader: boolean }) => {
+    let kind = kinds.get(s);
+    if (!kind) {
+      kind = COMMIT.test(s.source) ? "commit" : !s.reader && !NOT_A_WRITE.test(s.source) ? "write" : "other";
+      kinds.set(s, kind);
+    }
+    return kind;
+  };
   for (const name of ["run", "get", "all", "iterate"]) {
     const original = statementProto[name] as (...a: unknown[]) => unknown;
     statementProto[name] = function (
@@ -32,11 +42,9 @@ export function countSqliteStatements(each?: (source: string, ms: number) => voi
       ...a: unknown[]
     ) {
       counts.statements++;
-      if (
-        COMMIT.test(this.source) ||
-        (!this.reader && !this.database.inTransaction && !NOT_A_WRITE.test(this.source))
-      )
-        counts.commits++;
+      const kind = kindOf(this);
+      if (kind === "commit" || (kind === "write" && !this.database.inTransaction)) counts.commits++;
+      if (!each) return original.apply(this, a);
       return timed(this.source, () => original.apply(this, a));
     };
   }
