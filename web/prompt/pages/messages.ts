@@ -36,6 +36,9 @@ const en = {
   pushRefusedTitle: "No request sent",
   pushEndedTitle: "The request ended",
   sendNewRequest: "Send a new request",
+  /** Before the first push inside another site's frame (Web SDK v2). */
+  pushStartText: (device: string) => `We'll send a request to ${device}: approve it there.`,
+  sendPush: "Send me a push",
   /** P8 */
   otherOptions: "Other options",
   sendAgain: "Send again",
@@ -130,6 +133,8 @@ const zhHant: PromptMessages = {
   pushRefusedTitle: "未有傳送要求",
   pushEndedTitle: "要求已結束",
   sendNewRequest: "傳送新要求",
+  pushStartText: (device) => `我們會傳送要求至 ${device}，請在該裝置上批准。`,
+  sendPush: "傳送推送通知給我",
   otherOptions: "其他選項",
   sendAgain: "重新傳送",
   needHelp: "需要協助？",
