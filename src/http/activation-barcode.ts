@@ -1,10 +1,12 @@
 // Activation QR codes (`activation_barcode`): rendered once when the activation is made, served by an opaque handle.
 import { Type as T } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { NoticePage } from "../../web/prompt/pages/notice.tsx";
 import { activationLink, publicBaseUrl } from "../config/load.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { DeviceActivationTicket } from "../core/use-cases/push.ts";
 import type { ServiceRuntime } from "../runtime/runtime.ts";
+import { pageContext, sendPage } from "./prompt/render.ts";
 import { loadQRCode } from "./qr-code.ts";
 
 /** Requests per client address and window to /frame/qr/…: a person scans one code; a scraper gets 429. */
@@ -31,19 +33,55 @@ export async function createActivationBarcodeURL(
   return `${publicBaseUrl(runtime.config)}/frame/qr/${handle}.png`;
 }
 
+/**
+ * A person opened the link in a browser (it asks for HTML: a tab, not an `<img>` or a client asking for JSON or
+ * `*\/*`): they get a page, not the JSON error.
+ */
+function wantsPage(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? "";
+  return /(^|[\s,])text\/html([\s;,]|$)/.test(accept) && !/(^|[\s,])application\/json([\s;,]|$)/.test(accept);
+}
+
+/** "Too many requests", in the browser's language, with the minutes to wait and the link to try again. */
+function sendLimitPage(
+  runtime: ServiceRuntime,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  retryAfterSeconds: number,
+): FastifyReply {
+  const page = pageContext(request, reply, runtime.config, null);
+  const { t } = page;
+  return sendPage(
+    reply,
+    NoticePage({
+      chrome: page.chrome,
+      view: {
+        title: t.qrLimitTitle,
+        message: t.qrLimit(Math.ceil(retryAfterSeconds / 60)),
+        error: true,
+        actions: [{ label: t.tryAgain, href: request.url.split("?")[0]!, primary: true }],
+      },
+    }),
+    { status: 429 },
+  );
+}
+
 export function registerActivationBarcodeRoute(app: FastifyInstance, runtime: ServiceRuntime): void {
   const windows = new Map<string, { start: number; count: number }>();
-  const allow = (ip: string): boolean => {
+  /** 0 when this address may have the code now, else the seconds until its window is over. */
+  const wait = (ip: string): number => {
     const now = runtime.clock.now();
     const w = windows.get(ip);
     if (!w || now - w.start >= BARCODE_RATE.windowMs) {
       windows.delete(ip);
       if (windows.size >= MAX_TRACKED) windows.delete(windows.keys().next().value!);
       windows.set(ip, { start: now, count: 1 });
-      return true;
+      return 0;
     }
     w.count++;
-    return w.count <= BARCODE_RATE.requests;
+    return w.count <= BARCODE_RATE.requests
+      ? 0
+      : Math.max(1, Math.ceil((w.start + BARCODE_RATE.windowMs - now) / 1000));
   };
 
   app.get(
@@ -58,7 +96,12 @@ export function registerActivationBarcodeRoute(app: FastifyInstance, runtime: Se
       },
     },
     async (request, reply) => {
-      if (!allow(request.ip)) throw new TwofoldError("ERR_RATE_LIMITED", "too many QR code requests");
+      const retryAfter = wait(request.ip);
+      if (retryAfter > 0) {
+        reply.header("retry-after", String(retryAfter)).header("cache-control", "no-store");
+        if (wantsPage(request)) return sendLimitPage(runtime, request, reply, retryAfter);
+        throw new TwofoldError("ERR_RATE_LIMITED", "too many QR code requests");
+      }
       const { handle } = request.params as { handle: string };
       const png = await runtime.services.readActivationBarcode(handle.slice(0, -4));
       // Unknown, used and expired handles look the same.

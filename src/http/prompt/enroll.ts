@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import QRCode from "qrcode";
 import { BackupPage, EnrollKeyPage, EnrollQRPage } from "../../../web/prompt/pages/enroll.tsx";
 import { enrollMessages } from "../../../web/prompt/pages/enroll-messages.ts";
+import type { Action } from "../../../web/prompt/pages/frame.tsx";
 import { NoticePage } from "../../../web/prompt/pages/notice.tsx";
 import { webAuthnMessages } from "../../../web/shared/i18n/webauthn-messages.ts";
 import { SafeHTML } from "../../../web/shared/jsx/html.ts";
@@ -19,13 +20,14 @@ import {
   HandleParams,
   HTML,
   loadPrompt,
+  type PageSecurity,
   PromptQuery,
   rememberMethod,
   securityOf,
   sendFinished,
 } from "./context.ts";
 import { PromptStreams } from "./event-stream.ts";
-import { pageContext, sendPage } from "./render.ts";
+import { type PageContext, pageContext, sendPage } from "./render.ts";
 import {
   ATTESTATION_BODY_LIMIT,
   BeginBody,
@@ -45,6 +47,33 @@ function suggestedKeyName(request: FastifyRequest, lang: "en" | "zh-Hant"): stri
 }
 
 const webauthnScripts = () => [webAssetURL("shared/behaviours/webauthn.ts")];
+
+/** Past the activation codes one login may show (`ERR_RATE_LIMITED`): thrown by the services that make a code. */
+export function isCodeLimit(error: unknown): boolean {
+  return error instanceof TwofoldError && error.code === "ERR_RATE_LIMITED";
+}
+
+/**
+ * The page for a login past its codes (429): the codes it showed still work (Activated: continue), and a new login
+ * starts a new count. A page, as every answer to the prompt's forms is, never the JSON error.
+ */
+export function sendCodeLimit(
+  reply: FastifyReply,
+  page: PageContext,
+  appName: string,
+  security: PageSecurity,
+  actions: readonly Action[],
+): FastifyReply {
+  const e = enrollMessages(page.lang);
+  return sendPage(
+    reply,
+    NoticePage({
+      chrome: page.chrome,
+      view: { title: e.codeLimitTitle, message: e.codeLimit(appName), error: true, actions },
+    }),
+    { status: 429, ...security },
+  );
+}
 
 /** What an activation QR page needs to move on by itself (the enroll-wait behaviour). */
 export function activationWait(base: string, expiresAt: number, now: number) {
@@ -272,19 +301,27 @@ export function registerEnrollRoutes(app: FastifyInstance, runtime: ServiceRunti
     async (request, reply) => {
       const { handle } = request.params;
       const login = await services.openPromptLogin(handle, { touch: true });
-      let ticket: Awaited<ReturnType<typeof services.startPromptBackupActivation>>;
+      let ticket: Awaited<ReturnType<typeof services.startPromptBackupActivation>> | undefined;
       try {
         ticket = await services.startPromptBackupActivation(handle, { ip: request.ip });
       } catch (error) {
         if (error instanceof TwofoldError && error.code === "ERR_POLICY")
           return reply.code(303).header("location", baseOf(handle)).send("");
-        throw error;
+        if (!isCodeLimit(error)) throw error;
+        ticket = undefined;
       }
       const ctx = pageContext(request, reply, config, {
         appName: login!.application.name,
         username: login!.session.username,
         returnAction: null,
       });
+      if (!ticket) {
+        const base = baseOf(handle);
+        return sendCodeLimit(reply, ctx, login!.application.name, securityOf(login!), [
+          { label: ctx.t.enrollDone, post: `${base}/enroll/backup/done`, primary: true },
+          { label: enrollMessages(ctx.lang).skipBackup, post: `${base}/enroll/backup/skip` },
+        ]);
+      }
       const link = activationLink(config, ticket.token.reveal());
       const svg = (
         await QRCode.toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })

@@ -2,7 +2,7 @@
 import type { ServerResponse } from "node:http";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { PushEndedPage, PushWaitPage } from "../../../web/prompt/pages/push.tsx";
+import { PushEndedPage, PushStartPage, PushWaitPage } from "../../../web/prompt/pages/push.tsx";
 import { TwofoldError } from "../../core/errors.ts";
 import type { PromptPush, PromptPushState, PushOutcome } from "../../core/use-cases/prompt-login.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
@@ -135,17 +135,35 @@ export const pushMethod: PromptMethodModule = {
         }),
         { status: 200, ...ctx.security },
       );
+    /** A frame login's first push waits for its page: sent by the page's form (or its behaviour), not by a GET. */
+    const showStart = (ctx: PromptContext, reply: FastifyReply, device: string | null) => {
+      const { t } = ctx.page;
+      return sendPage(
+        reply,
+        PushStartPage({
+          chrome: ctx.page.chrome,
+          view: {
+            text: t.pushStartText(device ?? t.yourDevice),
+            startAction: `${ctx.base}/push/start`,
+            optionsURL: `${ctx.base}/options`,
+            scripts: [webAssetURL("prompt/behaviours/push-wait.ts")],
+          },
+        }),
+        { ...ctx.security },
+      );
+    };
+    /** `again`: Send again (cancels a waiting push); `redirect`: a form's answer, the wait page behind a 303. */
     const send = async (
       request: FastifyRequest<{ Params: HandleParams }>,
       reply: FastifyReply,
-      again: boolean,
+      options: { again: boolean; redirect: boolean },
     ): Promise<FastifyReply> => {
       const loaded = await loadPrompt(runtime, request, reply);
       if (!loaded) return reply;
       const { ctx, methods } = loaded;
-      const sent = await services.sendPromptPush(ctx.handle, { ip: request.ip, again });
+      const sent = await services.sendPromptPush(ctx.handle, { ip: request.ip, again: options.again });
       if (!sent.sent) return showEnded(ctx, reply, sent.reason);
-      if (again) return reply.code(303).header("location", `${ctx.base}/push`).send("");
+      if (options.redirect) return reply.code(303).header("location", `${ctx.base}/push`).send("");
       return showWait(ctx, reply, sent, methods.pushDevices[0] ?? null);
     };
 
@@ -159,7 +177,12 @@ export const pushMethod: PromptMethodModule = {
         // A push already under way is shown (a reload reuses it); one that ended says how, and is not re-sent
         // unasked (ux.md §6: a declined push must not re-send endlessly).
         const state = await services.readPromptPush(ctx.handle);
-        if (!state) return send(request, reply, false);
+        // The iframe SDK's page may be refused by the browser (frame-ancestors: another site framed it) after this
+        // GET is answered, and so may any GET that is no page at all (an image, a prefetch): a push sent here would
+        // reach a phone for a page nobody saw. Its push is sent by the page once shown.
+        if (!state && ctx.security.frameParent !== null)
+          return showStart(ctx, reply, methods.pushDevices[0] ?? null);
+        if (!state) return send(request, reply, { again: false, redirect: false });
         if (state.outcome === "pending" && state.code)
           return showWait(
             ctx,
@@ -174,7 +197,14 @@ export const pushMethod: PromptMethodModule = {
     app.post<{ Params: HandleParams }>(
       "/prompt/:handle/push/send",
       { schema: { params: HandleParams, body: EmptyForm, response: { 200: HTML } }, preHandler: sameOrigin },
-      async (request, reply) => send(request, reply, true),
+      async (request, reply) => send(request, reply, { again: true, redirect: true }),
+    );
+
+    // The first push from a page that is shown (the iframe SDK's): a push already waiting is kept, not re-sent.
+    app.post<{ Params: HandleParams }>(
+      "/prompt/:handle/push/start",
+      { schema: { params: HandleParams, body: EmptyForm, response: { 200: HTML } }, preHandler: sameOrigin },
+      async (request, reply) => send(request, reply, { again: false, redirect: true }),
     );
 
     // Without script: Continue waits here for the answer (at most 25 s), then logs in or shows the push again.

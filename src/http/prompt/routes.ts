@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { EnrollQRPage } from "../../../web/prompt/pages/enroll.tsx";
+import { enrollMessages } from "../../../web/prompt/pages/enroll-messages.ts";
 import {
   HELP_TEXTS,
   HELP_TOPICS,
@@ -34,7 +35,7 @@ import {
   setTrustCookie,
   trustCookieName,
 } from "./context.ts";
-import { activationWait, registerEnrollRoutes } from "./enroll.ts";
+import { activationWait, isCodeLimit, registerEnrollRoutes, sendCodeLimit } from "./enroll.ts";
 import { PROMPT_METHOD_MODULES } from "./methods.ts";
 import { brandLogoURL, pageContext, sendPage } from "./render.ts";
 
@@ -185,7 +186,16 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
       const loaded = await loadPrompt(runtime, request, reply, { enrolling: true });
       if (!loaded) return reply;
       const { ctx } = loaded;
-      const ticket = await services.startPromptEnrollment(ctx.handle, { ip: request.ip });
+      let ticket: Awaited<ReturnType<typeof services.startPromptEnrollment>>;
+      try {
+        ticket = await services.startPromptEnrollment(ctx.handle, { ip: request.ip });
+      } catch (error) {
+        if (!isCodeLimit(error)) throw error;
+        return sendCodeLimit(reply, ctx.page, ctx.login.application.name, ctx.security, [
+          { label: ctx.page.t.enrollDone, href: `${ctx.base}/enroll/activated`, primary: true },
+          { label: enrollMessages(ctx.page.lang).enrollOtherWay, href: ctx.base },
+        ]);
+      }
       const link = activationLink(config, ticket.token.reveal());
       const svg = (
         await (await loadQRCode()).toString(link, { type: "svg", margin: 2, errorCorrectionLevel: "M" })

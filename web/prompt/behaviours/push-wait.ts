@@ -1,5 +1,6 @@
 // Push waiting, enhanced: the countdown ticks, "Send again" appears after 15 s, and the page moves on within a second of
 // the answer (server-sent events; a 3 s poll if they fail). Without it the page still works: Continue waits server-side.
+// In the iframe SDK's frame it also sends the first push, once the page is shown (the no-script button does otherwise).
 
 interface Outcome {
   outcome: string;
@@ -87,3 +88,11 @@ function start(section: HTMLElement): void {
 }
 
 for (const section of document.querySelectorAll<HTMLElement>('[data-behaviour="push-wait"]')) start(section);
+
+// Before the first push in the iframe SDK's frame: this script runs only once the browser shows the page in a frame
+// it allows (frame-ancestors), so the push goes out now. Opened on its own the page waits for the button: no parent
+// could take the login's answer there.
+for (const section of document.querySelectorAll<HTMLElement>('[data-behaviour="push-start"]')) {
+  if (window.parent !== window)
+    section.querySelector<HTMLFormElement>("[data-push-start] form")?.requestSubmit();
+}

@@ -25,6 +25,10 @@ const en = {
   notActivated:
     "Twofold Authenticator isn't set up yet. Scan the code with your phone (or open the link on it), then choose Activated: continue. A code works once, for 10 minutes.",
   enrollOtherWay: "Choose another way to set up",
+  /** Past the activation codes one login may show ("Show a new code" pressed again and again). */
+  codeLimitTitle: "No more codes for this login",
+  codeLimit: (app: string) =>
+    `This login has shown as many codes as it may. Scanned one already? Choose Activated: continue. If not, log in to ${app} again to get a new code.`,
   /** Said when the page moves on by itself once the phone has activated the app. */
   enrollActivated: "Twofold Authenticator is activated. Continuing…",
   copyNumber: "Copy number",
@@ -58,6 +62,9 @@ const zhHant: EnrollMessages = {
   notActivated:
     "尚未設定 Twofold Authenticator。請用手機掃描代碼（或在手機上開啟連結），然後按「已啟用：繼續」。代碼只可使用一次，10 分鐘內有效。",
   enrollOtherWay: "選擇其他設定方法",
+  codeLimitTitle: "此登入無法再顯示代碼",
+  codeLimit: (app) =>
+    `此登入已顯示了可顯示的最多代碼。已掃描代碼？請按「已啟用：繼續」。如未掃描，請重新登入 ${app} 以取得新代碼。`,
   enrollActivated: "已啟用 Twofold Authenticator，正在繼續⋯⋯",
   copyNumber: "複製號碼",
   copied: "已複製",

@@ -36,6 +36,9 @@ const en = {
   pushRefusedTitle: "No request sent",
   pushEndedTitle: "The request ended",
   sendNewRequest: "Send a new request",
+  /** Before the first push inside another site's frame (Web SDK v2). */
+  pushStartText: (device: string) => `We'll send a request to ${device}: approve it there.`,
+  sendPush: "Send me a push",
   /** P8 */
   otherOptions: "Other options",
   sendAgain: "Send again",
@@ -75,6 +78,11 @@ const en = {
   badLink: "This login link isn't valid. Go back to the application and log in again.",
   faultTitle: "Sign-in unavailable",
   fault: "Sign-in is unavailable; try again soon.",
+  /** An activation QR code opened too often from one network (its image link, in a browser). */
+  qrLimitTitle: "Too many requests",
+  qrLimit: (minutes: number) =>
+    `This code was opened too many times from your network. Try again in ${minutes} ${minutes === 1 ? "minute" : "minutes"}.`,
+  tryAgain: "Try again",
   reference: (id: string) => `Reference: ${id}`,
   errorTitle: (title: string) => `Error: ${title}`,
   problem: "There is a problem",
@@ -130,6 +138,8 @@ const zhHant: PromptMessages = {
   pushRefusedTitle: "未有傳送要求",
   pushEndedTitle: "要求已結束",
   sendNewRequest: "傳送新要求",
+  pushStartText: (device) => `我們會傳送要求至 ${device}，請在該裝置上批准。`,
+  sendPush: "傳送推送通知給我",
   otherOptions: "其他選項",
   sendAgain: "重新傳送",
   needHelp: "需要協助？",
@@ -160,6 +170,9 @@ const zhHant: PromptMessages = {
   badLink: "此登入連結無效。請返回應用程式重新登入。",
   faultTitle: "暫時無法登入",
   fault: "暫時無法登入，請稍後再試。",
+  qrLimitTitle: "要求次數過多",
+  qrLimit: (minutes) => `你的網絡開啟此代碼的次數過多。請於 ${minutes} 分鐘後再試。`,
+  tryAgain: "再試一次",
   reference: (id) => `參考編號：${id}`,
   errorTitle: (title) => `錯誤：${title}`,
   problem: "出現問題",
