@@ -21,17 +21,14 @@ export class TestClock implements Clock {
 /**
  * The time of day, moved forward when a test says so: for a server whose real clients sign with the real time, so
  * that a test can let an interval pass (a push's lifetime, a resend cooldown) without waiting it out. It never moves
- * back, as a server's clock would not; the clients' tolerance for skew (60 s for device answers and the OIDC tokens,
- * one TOTP step) bounds how far a test may move it.
+ * back, as a server's clock would not. The server is then ahead of its clients: what they sign or compute with the
+ * time of day (device answers and OIDC tokens: 60 s of skew; TOTP passcodes: one step) may be refused after a move,
+ * so a test that moves it comes last in its file.
  */
 export class AdvancingClock implements Clock {
   #ahead = 0;
   now(): number {
     return Date.now() + this.#ahead;
-  }
-  /** How far ahead of the time of day it runs. */
-  get ahead(): number {
-    return this.#ahead;
   }
   advance(ms: number): void {
     if (!(ms >= 0)) throw new RangeError(`a clock only moves forward: ${ms} ms`);
