@@ -20,6 +20,8 @@ const missing = chromiumMissing() ?? (haveOpenSSL("Universal Prompt tests") ? un
 /** Browser addresses the test GeoIP database places: one in Taiwan, one in Hong Kong (the numbers are +852). */
 const IN_TAIWAN = "8.8.8.8";
 const IN_HONG_KONG = "9.9.9.9";
+/** Send again waits this long after a text (the default of policy.sms.resendAfterSeconds). */
+const RESEND_AFTER_MS = 30_000;
 /** One user per case, each with a Hong Kong mobile number of their own. */
 const NUMBERS: Record<string, string> = {
   sam: "+85291230001",
@@ -193,61 +195,6 @@ describe("the Universal Prompt in Chromium: text-message passcodes", { skip: mis
     await prompt.submitPasscode(code);
     await backAtApp(page);
     assert.equal((await exchange(login, "mei")).auth_context.factor, "sms_passcode");
-    await page.close();
-  });
-
-  test("Send again: refused with the seconds left before 30 s (no script), offered after; the old code no longer works; the failure count stays", async () => {
-    const { page, prompt } = await newPage("en");
-    const seen = smsc.submitted.length;
-    const login = await startLogin(page, "rex");
-    await prompt.openOtherOptions();
-    await chooseText(page);
-    await page.waitForURL(/\/sms\/passcode$/);
-    const first = await latestCode("rex", seen);
-    assert.equal(await page.getByText(/^Abroad\?/).count(), 0, "no country known for the browser: no note");
-    await prompt.submitPasscode(first === "000000" ? "111111" : "000000");
-    assert.match(
-      await prompt.alertText(),
-      /That passcode didn't work\. Check it and try again\. Codes last 5 minutes\./,
-    );
-    const failures = async () =>
-      (await services().listUserLockouts("rex")).find((l) => l.factorClass === "sms")?.failures ?? 0;
-    assert.equal(await failures(), 1);
-
-    // Without script the button is there; pressed early, the page says how long to wait, and nothing is sent.
-    const noScript = await h.browser.newContext({ ignoreHTTPSErrors: true, javaScriptEnabled: false });
-    const plain = await noScript.newPage();
-    await plain.goto(page.url());
-    await plain.getByRole("button", { name: "Send again" }).click();
-    assert.match(
-      (await new PromptPage(plain).alertText()) ?? "",
-      /^There is a problemYou can send another text in \d+ seconds?\.$/,
-    );
-    assert.equal(textsTo("rex", seen).length, 1, "an early Send again sends nothing");
-    await noScript.close();
-
-    // With script: the countdown ends and Send again appears by itself (30 s after the first text).
-    const again = page.getByRole("button", { name: "Send again" });
-    await again.waitFor({ state: "visible", timeout: 45_000 });
-    assert.equal(await page.getByText(/You can send another text in/).isVisible(), false);
-    await again.click();
-    await page.waitForURL(/\/sms\/passcode$/);
-    await smsc.waitForSubmits(seen + 2);
-    const second = await latestCode("rex", seen);
-    assert.equal(textsTo("rex", seen).length, 2);
-    assert.equal(await failures(), 1, "Send again keeps the failure count");
-    if (second !== first) {
-      await prompt.submitPasscode(first);
-      assert.match(
-        await prompt.alertText(),
-        /That passcode didn't work\./,
-        "the first code died with Send again",
-      );
-      assert.equal(await failures(), 2);
-    }
-    await prompt.submitPasscode(second);
-    await backAtApp(page);
-    assert.equal((await exchange(login, "rex")).auth_context.factor, "sms_passcode");
     await page.close();
   });
 
@@ -476,6 +423,71 @@ describe("the Universal Prompt in Chromium: text-message passcodes", { skip: mis
     await remember("sms");
     await startLogin(page, "kim");
     assert.match(page.url(), /\/sms$/, "SMS remembered: its first screen");
+    await page.close();
+  });
+
+  // Last: it moves the server's clock 30 s ahead of the clients' (the SDK's tokens, the authenticator's passcodes).
+  test("Send again: refused with the seconds left before 30 s (no script), offered after; the old code no longer works; the failure count stays", async () => {
+    const { page, prompt } = await newPage("en");
+    // The page's clock, to move on with the server's below.
+    await page.clock.install();
+    const seen = smsc.submitted.length;
+    const login = await startLogin(page, "rex");
+    await prompt.openOtherOptions();
+    await chooseText(page);
+    await page.waitForURL(/\/sms\/passcode$/);
+    const first = await latestCode("rex", seen);
+    assert.equal(await page.getByText(/^Abroad\?/).count(), 0, "no country known for the browser: no note");
+    await prompt.submitPasscode(first === "000000" ? "111111" : "000000");
+    assert.match(
+      await prompt.alertText(),
+      /That passcode didn't work\. Check it and try again\. Codes last 5 minutes\./,
+    );
+    const failures = async () =>
+      (await services().listUserLockouts("rex")).find((l) => l.factorClass === "sms")?.failures ?? 0;
+    assert.equal(await failures(), 1);
+
+    // Without script the button is there; pressed early, the page says how long to wait, and nothing is sent.
+    const noScript = await h.browser.newContext({ ignoreHTTPSErrors: true, javaScriptEnabled: false });
+    const plain = await noScript.newPage();
+    await plain.goto(page.url());
+    await plain.getByRole("button", { name: "Send again" }).click();
+    assert.match(
+      (await new PromptPage(plain).alertText()) ?? "",
+      /^There is a problemYou can send another text in \d+ seconds?\.$/,
+    );
+    assert.equal(textsTo("rex", seen).length, 1, "an early Send again sends nothing");
+    await noScript.close();
+
+    // With script: a countdown where the button would be; it ends and Send again appears by itself 30 s after the
+    // first text. Nobody waits those 30 s: the server's clock and the page's move on by them together.
+    const again = page.getByRole("button", { name: "Send again" });
+    const countdown = page.getByText(/You can send another text in \d+ seconds?\./);
+    assert.ok(await countdown.isVisible(), "the countdown shows");
+    assert.equal(await again.isVisible(), false, "no Send again before its time");
+    h.s.duo.t.wallClock.advance(RESEND_AFTER_MS);
+    await page.clock.fastForward(RESEND_AFTER_MS);
+    // At once: the page's own countdown ended it, not 30 s of waiting.
+    await again.waitFor({ state: "visible", timeout: 10_000 });
+    assert.equal(await countdown.isVisible(), false);
+    await again.click();
+    await page.waitForURL(/\/sms\/passcode$/);
+    await smsc.waitForSubmits(seen + 2);
+    const second = await latestCode("rex", seen);
+    assert.equal(textsTo("rex", seen).length, 2);
+    assert.equal(await failures(), 1, "Send again keeps the failure count");
+    if (second !== first) {
+      await prompt.submitPasscode(first);
+      assert.match(
+        await prompt.alertText(),
+        /That passcode didn't work\./,
+        "the first code died with Send again",
+      );
+      assert.equal(await failures(), 2);
+    }
+    await prompt.submitPasscode(second);
+    await backAtApp(page);
+    assert.equal((await exchange(login, "rex")).auth_context.factor, "sms_passcode");
     await page.close();
   });
 

@@ -5,6 +5,7 @@ import type { ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer as createHTTPServer, request as httpRequest } from "node:http";
 import { createServer as createHTTPSServer } from "node:https";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -80,6 +81,72 @@ async function sendPush(box: Sandbox, user: string, extra: string[] = []): Promi
   return {
     ...first,
     result: exited.then(([exit]) => ({ exit, status: (JSON.parse(stdout) as { status: string }).status })),
+  };
+}
+
+/**
+ * A forwarding proxy in front of the server that holds the reply to each push answer until the device's live
+ * stream has carried that push's `resolved` event (then a little longer): the order a slow network or a busy
+ * server can deliver them in. Its URL stands in for the server's in a device's state file (signatures cover the
+ * path, not the host).
+ */
+async function startAnswerDelayingProxy(target: string): Promise<{ url: string; close(): Promise<void> }> {
+  const resolved = new Set<string>();
+  const waiters: Array<() => void> = [];
+  const streamedResolution = async (txid: string) => {
+    const deadline = Date.now() + 10_000;
+    while (!resolved.has(txid) && Date.now() < deadline)
+      await new Promise<void>((wake) => {
+        waiters.push(wake);
+        setTimeout(wake, 100);
+      });
+  };
+  const proxy = createHTTPServer((req, res) => {
+    const upstream = httpRequest(
+      new URL(req.url ?? "/", target),
+      { method: req.method, headers: req.headers },
+      async (answer) => {
+        res.on("close", () => answer.destroy());
+        if (String(answer.headers["content-type"]).startsWith("text/event-stream")) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.flushHeaders();
+          let text = "";
+          answer.on("data", (chunk: Buffer) => {
+            res.write(chunk);
+            text += chunk.toString();
+            for (const m of text.matchAll(/event: resolved\ndata: \{"txid":"([^"]+)"/g)) resolved.add(m[1]!);
+            for (const wake of waiters.splice(0)) wake();
+          });
+          answer.on("end", () => res.end());
+          return;
+        }
+        const txid = /\/pushes\/([^/]+)\/answer$/.exec(req.url ?? "")?.[1];
+        if (txid) {
+          const body: Buffer[] = [];
+          for await (const chunk of answer) body.push(chunk as Buffer);
+          await streamedResolution(decodeURIComponent(txid));
+          await new Promise((r) => setTimeout(r, 200));
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.end(Buffer.concat(body));
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  proxy.listen(0, "127.0.0.1");
+  await once(proxy, "listening");
+  const { port } = proxy.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      proxy.closeAllConnections();
+      proxy.close();
+      await once(proxy, "close");
+    },
   };
 }
 
@@ -298,15 +365,16 @@ describe("twofold device (command-line authenticator) against a real server", ()
       .map((l) => JSON.parse(l));
     assert.equal(events[0].event, "push");
     assert.equal(events[0].txid, push.txid);
-    // The stream may tell of the push's end ("resolved") before the answer's own reply is printed: either order.
-    assert.deepEqual(
-      events.find((e) => e.event === "answered"),
-      {
-        event: "answered",
-        txid: push.txid,
-        decision: "approve",
-        status: "approved",
-      },
+    assert.deepEqual(events[1], {
+      event: "answered",
+      txid: push.txid,
+      decision: "approve",
+      status: "approved",
+    });
+    // The stream's news that the push ended, when it came before the watcher stopped, follows the answer's line.
+    assert.ok(
+      events.slice(2).every((e) => e.event === "resolved"),
+      out,
     );
   });
 
@@ -331,6 +399,50 @@ describe("twofold device (command-line authenticator) against a real server", ()
     assert.deepEqual(await push.result, { exit: 0, status: "approved" });
     const [code] = await exited;
     assert.equal(code, 0);
+  });
+
+  test("watch --auto: the answer's reply is printed before the stream's news that the push ended, even when the reply is the slower", async () => {
+    const proxy = await startAnswerDelayingProxy(url);
+    try {
+      const saved = JSON.parse(readFileSync(state, "utf8"));
+      saved.accounts = [{ ...saved.accounts[0], server: proxy.url }];
+      const slow = join(box.dir, "slow-network.json");
+      writeFileSync(slow, JSON.stringify(saved), { mode: 0o600 });
+      const watcher = box.start([
+        "device",
+        "watch",
+        "--auto",
+        "deny",
+        "--count",
+        "1",
+        "--json",
+        "--state",
+        slow,
+      ]);
+      let out = "";
+      watcher.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      const exited = once(watcher, "exit") as Promise<[number | null]>;
+      const push = await sendPush(box, "alice", ["--no-code"]);
+      assert.deepEqual(await push.result, { exit: 1, status: "denied" });
+      const [code] = await exited;
+      assert.equal(code, 0);
+      const events = out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { event: string; txid: string; status?: string });
+      assert.deepEqual(
+        events.map((e) => [e.event, e.txid, e.status]),
+        [
+          ["push", push.txid, undefined],
+          ["answered", push.txid, "denied"],
+          ["resolved", push.txid, "denied"],
+        ],
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   test("two accounts in one state file: pending lists both; fraud finds bob's push and stops his pushes", async () => {

@@ -6,8 +6,7 @@ import { generateTOTP } from "../../src/core/otp/totp.ts";
 import type { DemoInfo } from "../../src/runtime/demo-info.ts";
 import { createLogger } from "../../src/runtime/logger.ts";
 import { createRuntime, type Runtime } from "../../src/runtime/runtime.ts";
-import { systemClock } from "../../src/runtime/system-clock.ts";
-import { TestClock } from "../support/clock.ts";
+import { AdvancingClock, TestClock } from "../support/clock.ts";
 import { createTestDatabase, type DialectName, PG_URL } from "../support/stores.ts";
 
 export const ADMIN = { name: "test-admin" };
@@ -17,6 +16,8 @@ export interface HTTPTestContext {
   /** The PostgreSQL schema (PostgreSQL runs), for a second node on the same data. */
   schema: string | undefined;
   clock: TestClock;
+  /** The runtime's clock when it runs on the time of day (`systemClock`): moved forward, never back. */
+  wallClock: AdvancingClock;
   /** Every log line the runtime wrote (JSON text). */
   logs: string[];
   close(): Promise<void>;
@@ -27,7 +28,10 @@ export async function createTestRuntime(
     dialect?: DialectName;
     overrides?: Record<string, unknown>;
     webPushAllowHTTP?: boolean;
-    /** Run on the real clock (tests with real clients, which sign with the real time); `clock` is then unused. */
+    /**
+     * Run on the time of day (tests with real clients, which sign with the real time): `wallClock`, which a test
+     * may move forward to let an interval pass; `clock` is then unused.
+     */
     systemClock?: boolean;
     /** Level of the captured log (default info; debug to see every line an operator could turn on). */
     logLevel?: string;
@@ -56,8 +60,9 @@ export async function createTestRuntime(
     destination: { write: (m: string) => logs.push(m) },
   });
   const clock = new TestClock();
+  const wallClock = new AdvancingClock();
   const runtime = await createRuntime(config, {
-    clock: options.systemClock ? systemClock : clock,
+    clock: options.systemClock ? wallClock : clock,
     logger,
     ...(db.schema ? { schema: db.schema } : {}),
     // A local push service is plain HTTP on 127.0.0.1: both exceptions, explicitly, for tests only.
@@ -68,6 +73,7 @@ export async function createTestRuntime(
     runtime,
     schema: db.schema,
     clock,
+    wallClock,
     logs,
     close: async () => {
       if (closed) return;

@@ -294,6 +294,12 @@ async function watch(ctx: CommandContext, clients: DeviceClient[]): Promise<numb
     else ctx.out.line(human);
   };
   const seen = new Set<string>();
+  /**
+   * The answers this watcher is sending, by txid. The server tells the stream a push ended as soon as it records
+   * the answer, which can be before the answer's own reply arrives: the stream's line for such a push waits for
+   * the reply's, so the output reads in the order things were done.
+   */
+  const answering = new Map<string, Promise<void>>();
   let handled = 0;
   let failure: unknown;
 
@@ -311,12 +317,14 @@ async function watch(ctx: CommandContext, clients: DeviceClient[]): Promise<numb
           return done();
         }
       }
-      try {
-        const status = await client.answer(push.txid, auto, code);
-        emit({ event: "answered", txid: push.txid, decision: auto, status }, `  ${auto} → ${status}`);
-      } catch (error) {
-        ctx.out.note(`push ${push.txid}: ${(error as Error).message}`);
-      }
+      const answered = client.answer(push.txid, auto, code).then(
+        (status) =>
+          emit({ event: "answered", txid: push.txid, decision: auto, status }, `  ${auto} → ${status}`),
+        (error: unknown) => ctx.out.note(`push ${push.txid}: ${(error as Error).message}`),
+      );
+      answering.set(push.txid, answered);
+      await answered;
+      answering.delete(push.txid);
     }
     done();
   };
@@ -332,9 +340,15 @@ async function watch(ctx: CommandContext, clients: DeviceClient[]): Promise<numb
       try {
         await client.stream((e) => {
           backoff = 1000;
-          if (e.type === "push") pending.push(onPush(client, e.push));
-          else
+          if (e.type === "push") {
+            pending.push(onPush(client, e.push));
+            return;
+          }
+          const resolved = () =>
             emit({ event: "resolved", txid: e.txid, status: e.status }, `push ${e.txid}: ${plain(e.status)}`);
+          const answer = answering.get(e.txid);
+          if (answer) pending.push(answer.then(resolved));
+          else resolved();
         }, stop.signal);
       } catch (error) {
         const refused =
