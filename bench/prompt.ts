@@ -6,7 +6,7 @@
 // The SDK signs each flow's request JWT and client assertion before the timed window by default (`--sign before`: a
 // real application signs on its own machine, and the bare baseline's client signs nothing); `--sign during` signs
 // them inside each flow, as before.
-// Usage: npm run bench:prompt [-- --seconds 3 --users 64 --concurrency 1,16 --load child,in-process --repeat 1
+// Usage: npm run bench:prompt [-- --seconds 3 --warmup 2 --users 64 --concurrency 1,16 --load child,in-process --repeat 1
 //        --sign before --statements --profile /tmp/prompt]
 import { type ChildProcess, fork } from "node:child_process";
 import diagnostics from "node:diagnostics_channel";
@@ -24,6 +24,7 @@ import fastify from "fastify";
 import { randomBytes } from "../src/core/crypto/index.ts";
 import { generateHOTP } from "../src/core/otp/hotp.ts";
 import { startServer } from "../src/http/server.ts";
+import { logDestination } from "../src/runtime/logger.ts";
 import { createTestRuntime } from "../test/http/support.ts";
 import { makeCertificates } from "../test/support/certificates.ts";
 import { countSqliteStatements, type SqliteCounts } from "./support/sqlite-count.ts";
@@ -31,6 +32,7 @@ import { countSqliteStatements, type SqliteCounts } from "./support/sqlite-count
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "3" },
+    warmup: { type: "string", default: "2" },
     users: { type: "string", default: "64" },
     concurrency: { type: "string", default: "1,16" },
     load: { type: "string", default: "child,in-process" },
@@ -38,10 +40,13 @@ const { values } = parseArgs({
     statements: { type: "boolean", default: false },
     profile: { type: "string" },
     sign: { type: "string", default: "before" },
+    health: { type: "boolean", default: false },
     "load-child": { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(values.seconds);
+/** Seconds of each load's baseline and flows before the cells, not reported. */
+const WARMUP = Number(values.warmup);
 const USERS = Number(values.users);
 const CONCURRENCY = String(values.concurrency).split(",").map(Number);
 const LOADS = String(values.load).split(",") as Array<"child" | "in-process">;
@@ -52,7 +57,7 @@ if (SIGN !== "before" && SIGN !== "during") throw new Error("--sign is before or
 const ADMIN = { name: "bench" };
 const REDIRECT = "https://portal.example.edu/callback";
 
-type Scenario = "bare" | "flow";
+type Scenario = "bare" | "health" | "flow";
 type Step = "sdk" | "authorize" | "passcode" | "token";
 
 interface Setup {
@@ -81,7 +86,7 @@ interface Cell {
 
 type ToLoad =
   | { kind: "setup"; setup: Setup }
-  | { kind: "run"; scenario: Scenario; inFlight: number; counters: number[] }
+  | { kind: "run"; scenario: Scenario; inFlight: number; counters: number[]; seconds: number }
   | { kind: "close" };
 type FromLoad = { kind: "ready" } | { kind: "result"; cell: Cell } | { kind: "failed"; error: string };
 
@@ -194,7 +199,12 @@ function makeLoad(setup: Setup) {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
   /** Closed loop: `inFlight` workers, each sending its next operation as soon as the last one is answered. */
-  async function run(scenario: Scenario, inFlight: number, counters: number[]): Promise<Cell> {
+  async function run(
+    scenario: Scenario,
+    inFlight: number,
+    counters: number[],
+    duration = SECONDS,
+  ): Promise<Cell> {
     if (users.length < inFlight) throw new Error("--users must be at least the concurrency");
     users.forEach((u, i) => {
       u.counter = counters[i]!;
@@ -206,7 +216,7 @@ function makeLoad(setup: Setup) {
     presigned = [];
     signedLate = 0;
     if (scenario === "flow" && SIGN === "before") {
-      const each = Math.ceil((SECONDS * 1000 * Math.min(inFlight, 3)) / inFlight);
+      const each = Math.ceil((duration * 1000 * Math.min(inFlight, 3)) / inFlight);
       for (let w = 0; w < inFlight; w++) {
         const list: Signed[] = [];
         for (let n = 0; n < each; n++) list.push(await sign(userOf(w, inFlight, n)));
@@ -216,11 +226,13 @@ function makeLoad(setup: Setup) {
     const op =
       scenario === "bare"
         ? () => request(setup.bareURL, "POST", { a: "b" }).then(() => undefined)
-        : (w: number) => flow(w, inFlight, rounds[w]!);
+        : scenario === "health"
+          ? () => request(`https://${setup.host}/health`, "GET").then(() => undefined)
+          : (w: number) => flow(w, inFlight, rounds[w]!);
     const latencies: number[] = [];
     const cpu = process.cpuUsage();
     const start = performance.now();
-    const deadline = start + SECONDS * 1000;
+    const deadline = start + duration * 1000;
     await Promise.all(
       Array.from({ length: inFlight }, async (_, worker) => {
         while (performance.now() < deadline) {
@@ -264,7 +276,7 @@ async function childMain(): Promise<void> {
         load = makeLoad(m.setup);
         reply({ kind: "ready" });
       } else if (m.kind === "run")
-        reply({ kind: "result", cell: await load!.run(m.scenario, m.inFlight, m.counters) });
+        reply({ kind: "result", cell: await load!.run(m.scenario, m.inFlight, m.counters, m.seconds) });
       else {
         load?.close();
         process.disconnect();
@@ -338,6 +350,8 @@ interface Row {
   statements: number;
   commits: number;
   cpuMs: number;
+  /** Of cpuMs, the time in the kernel (socket and WAL writes). */
+  systemMs: number;
 }
 
 async function main(): Promise<void> {
@@ -360,6 +374,8 @@ async function main(): Promise<void> {
   // Twofold as deployed: production mode, a fresh SQLite file, TLS, info logs; HOTP tokens for the users.
   const t = await createTestRuntime({
     systemClock: true,
+    // Info logs through the server's own destination, as deployed (bench/authapi does the same).
+    logDestination: logDestination("/dev/null"),
     overrides: {
       mode: "production",
       "server.host": "127.0.0.1",
@@ -419,10 +435,28 @@ async function main(): Promise<void> {
   }
   try {
     await child.ask({ kind: "setup", setup });
+    // Warm-up, not reported: every cell then runs on code the JIT has compiled (the first cell was slower, whichever
+    // it was), for the baseline and the flows alike.
+    const warmInFlight = Math.max(...CONCURRENCY);
+    if (WARMUP > 0)
+      for (const load of LOADS)
+        for (const scenario of ["bare", "flow"] as const) {
+          const cell =
+            load === "child"
+              ? (await child.ask({
+                  kind: "run",
+                  scenario,
+                  inFlight: warmInFlight,
+                  counters,
+                  seconds: WARMUP,
+                }))!
+              : await inProcess.run(scenario, warmInFlight, counters, WARMUP);
+          counters = cell.counters;
+        }
     for (let round = 0; round < REPEAT; round++)
       for (const inFlight of CONCURRENCY)
         for (const load of LOADS)
-          for (const scenario of ["bare", "flow"] as const) {
+          for (const scenario of ["bare", ...(values.health ? (["health"] as const) : []), "flow"] as const) {
             const before = { requests: requests.started, ...sqlite };
             bySource.clear();
             const profiling = values.profile && load === "child" && scenario === "flow";
@@ -430,7 +464,7 @@ async function main(): Promise<void> {
             const cpu = process.cpuUsage();
             const cell =
               load === "child"
-                ? (await child.ask({ kind: "run", scenario, inFlight, counters }))!
+                ? (await child.ask({ kind: "run", scenario, inFlight, counters, seconds: SECONDS }))!
                 : await inProcess.run(scenario, inFlight, counters);
             const used = process.cpuUsage(cpu);
             if (profiling) {
@@ -450,6 +484,7 @@ async function main(): Promise<void> {
               statements: per(sqlite.statements - before.statements),
               commits: per(sqlite.commits - before.commits),
               cpuMs: per((used.user + used.system) / 1000),
+              systemMs: per(used.system / 1000),
             });
             loadavg.push(os.loadavg());
             if (values.statements && scenario === "flow") {
@@ -489,8 +524,13 @@ async function main(): Promise<void> {
     const name =
       r.scenario === "bare"
         ? "bare Fastify: form POST (baseline)"
-        : "prompt flow: authorize → passcode → token";
-    const cpu = r.load === "child" ? r.cpuMs.toFixed(2) : `(${r.cpuMs.toFixed(2)} with client)`;
+        : r.scenario === "health"
+          ? "Twofold GET /health (the HTTP layer alone)"
+          : "prompt flow: authorize → passcode → token";
+    const cpu =
+      r.load === "child"
+        ? `${r.cpuMs.toFixed(2)} (kernel ${r.systemMs.toFixed(2)})`
+        : `(${r.cpuMs.toFixed(2)} with client)`;
     // The child's own CPU: when it nears 1 / (operations per second), the load, not the server, sets the rate.
     const loadCpu = r.load === "child" ? r.cell.loadCpuMs.toFixed(2) : "–";
     console.log(

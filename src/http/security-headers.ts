@@ -31,17 +31,23 @@ export const HSTS = "max-age=31536000; includeSubDomains";
  *   then HSTS is sent on every response; otherwise only on requests that arrived over HTTPS.
  */
 export function registerSecurityHeaders(app: FastifyInstance, alwaysHTTPS: boolean): void {
-  app.addHook("onSend", async (request, reply, payload) => {
+  // A callback hook: no promise per response for work that never waits.
+  app.addHook("onSend", (request, reply, payload, done) => {
     setSecurityHeaders(request, reply, alwaysHTTPS);
-    return payload;
+    done(null, payload);
   });
 }
+
+/** SECURITY_HEADERS as pairs, with whether a route may have set the header itself. */
+const HEADER_LIST = Object.entries(SECURITY_HEADERS).map(
+  ([name, value]) => [name, value, ROUTE_OVERRIDABLE.has(name)] as const,
+);
 
 /** For the few answers Fastify sends without running hooks (malformed URLs). */
 export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply, alwaysHTTPS: boolean): void {
   // A route may set its own policy (the authenticator app needs the camera and a worker); the rest are ours.
-  for (const [name, value] of Object.entries(SECURITY_HEADERS))
-    if (!ROUTE_OVERRIDABLE.has(name) || !reply.hasHeader(name)) reply.header(name, value);
+  for (const [name, value, overridable] of HEADER_LIST)
+    if (!overridable || !reply.hasHeader(name)) reply.header(name, value);
   reply.header("x-request-id", request.id);
   if (alwaysHTTPS || request.protocol === "https") reply.header("strict-transport-security", HSTS);
   // Answers here are about one user at one moment (and the demo page shows passwords): never cache them,

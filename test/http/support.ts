@@ -35,6 +35,8 @@ export async function createTestRuntime(
     systemClock?: boolean;
     /** Level of the captured log (default info; debug to see every line an operator could turn on). */
     logLevel?: string;
+    /** Where the log goes instead of `logs` (benchmarks: the server's own destination, as deployed). */
+    logDestination?: { write(line: string): unknown };
   } = {},
 ): Promise<HTTPTestContext> {
   const dialect = options.dialect ?? "sqlite";
@@ -57,7 +59,7 @@ export async function createTestRuntime(
   const logger = createLogger({
     level: options.logLevel ?? "info",
     node: "test-node",
-    destination: { write: (m: string) => logs.push(m) },
+    destination: options.logDestination ?? { write: (m: string) => logs.push(m) },
   });
   const clock = new TestClock();
   const wallClock = new AdvancingClock();
