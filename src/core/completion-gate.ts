@@ -1,7 +1,7 @@
 // The completion gate: the one place that decides whether an authentication completes, and records the outcome (A4, G1).
 
 import { allowsMethod, effectivePolicy, methodOfFactor } from "./application-policy.ts";
-import { randomId } from "./crypto/index.ts";
+import { timeOrderedId } from "./crypto/index.ts";
 import type { Deps } from "./deps.ts";
 import { mayEnrollAsNewUser } from "./enrollment-rule.ts";
 import { evaluateLockout } from "./lockout.ts";
@@ -68,7 +68,7 @@ export async function completeAuthentication(tx: Deps, c: Completion): Promise<C
   const state = await tx.store.readCompletionState(c.userId ?? "", c.factorClass, c.applicationId);
   const verdict = await decide(tx, c, state);
   const line = {
-    id: randomId("AL"),
+    id: timeOrderedId("AL"),
     at: c.now,
     userId: c.userId,
     username: c.username.slice(0, 256),
@@ -111,7 +111,7 @@ export async function completeAuthenticationOnPresumedState(
   };
   if ((await decide(deps, c, state)).result !== "allow") return "stale";
   const line = {
-    id: randomId("AL"),
+    id: timeOrderedId("AL"),
     at: c.now,
     userId: c.userId,
     username: c.username.slice(0, 256),

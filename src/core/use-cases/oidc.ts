@@ -1,6 +1,6 @@
 // The OIDC Auth API of the Universal Prompt (Duo Web SDK v4, duo-compat §4): client assertions, the authorize request, the code exchange.
 
-import { type HmacKey, prepareHmacKey, randomHex, randomId, sha256Hex } from "../crypto/index.ts";
+import { type HmacKey, prepareHmacKey, randomHex, sha256Hex, timeOrderedId } from "../crypto/index.ts";
 import { type JSONObject, signHS512, verifyHS512 } from "../crypto/jwt.ts";
 import type { Deps } from "../deps.ts";
 import type { Application, AuthFactor, LoginSession } from "../model.ts";
@@ -425,7 +425,7 @@ export async function insertPendingLogin(
   const handle = randomHex(16);
   const now = deps.clock.now();
   const pending = (userId: string | null): LoginSession => ({
-    id: randomId("LS"),
+    id: timeOrderedId("LS"),
     handleHash: sha256Hex(handle),
     applicationId: input.app.id,
     userId,

@@ -4,7 +4,15 @@ import { allowsMethod, effectivePolicy } from "../application-policy.ts";
 import { encodeBase32 } from "../base32.ts";
 import { completeAuthentication } from "../completion-gate.ts";
 import { importP256PublicKey, verifyP256Signature } from "../crypto/ecdsa.ts";
-import { randomBelow, randomBytes, randomDigits, randomHex, randomId, sha256Hex } from "../crypto/index.ts";
+import {
+  randomBelow,
+  randomBytes,
+  randomDigits,
+  randomHex,
+  randomId,
+  sha256Hex,
+  timeOrderedId,
+} from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { pushAnswerText } from "../device-protocol.ts";
 import { TwofoldError } from "../errors.ts";
@@ -521,7 +529,7 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
     // The gate wrote this answer's outcome; the other answers are denials, logged here.
     if (!gated)
       await tx.appendAuthLog({
-        id: randomId("AL"),
+        id: timeOrderedId("AL"),
         at: now,
         userId: push.userId,
         username,

@@ -1,5 +1,5 @@
 // Users: create, find by any spelling of their name, update status, aliases, delete, unlock, import.
-import { hashPassword, randomId } from "../crypto/index.ts";
+import { hashPassword, randomId, timeOrderedId } from "../crypto/index.ts";
 import { type Actor, audit, type Deps } from "../deps.ts";
 import { type ErrorIssue, TwofoldError } from "../errors.ts";
 import { describeLockout, type LockoutStatus } from "../lockout.ts";
@@ -401,7 +401,7 @@ export async function deleteUser(deps: Deps, actor: Actor, identifier: string): 
     for (const push of pending) {
       if (!(await tx.resolvePushTransaction(push.id, "cancelled", null, now))) continue;
       await tx.appendAuthLog({
-        id: randomId("AL"),
+        id: timeOrderedId("AL"),
         at: now,
         userId: user.id,
         username: user.usernameCanonical,

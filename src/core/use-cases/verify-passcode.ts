@@ -6,7 +6,7 @@ import {
   completeAuthenticationOnPresumedState,
   type GateDenyReason,
 } from "../completion-gate.ts";
-import { randomBytes, randomHex, randomId } from "../crypto/index.ts";
+import { randomBytes, randomHex, timeOrderedId } from "../crypto/index.ts";
 import { audit, type Deps } from "../deps.ts";
 import { TwofoldError } from "../errors.ts";
 import { evaluateLockout, minutesUntil } from "../lockout.ts";
@@ -543,7 +543,7 @@ export async function recordAuthAttempt(
   },
 ): Promise<void> {
   await deps.store.appendAuthLog({
-    id: randomId("AL"),
+    id: timeOrderedId("AL"),
     at: e.now,
     userId: e.user?.id ?? null,
     username: printable(e.username.slice(0, 256)),
