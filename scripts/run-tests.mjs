@@ -241,7 +241,8 @@ try {
     const stream = run({
       files: group.map((f) => compiledPath(join(ROOT, f))),
       concurrency,
-      timeout: 300_000,
+      // A file that runs past this is stuck; on a loaded 2-core machine a slow browser file took 4–5 minutes.
+      timeout: 600_000,
     });
     for await (const event of stream) {
       const { type, data } = event;

@@ -68,7 +68,7 @@ export async function completeAuthentication(tx: Deps, c: Completion): Promise<C
   const state = await tx.store.readCompletionState(c.userId ?? "", c.factorClass, c.applicationId);
   const verdict = await decide(tx, c, state);
   const line = {
-    id: timeOrderedId("AL"),
+    id: timeOrderedId("AL", c.now),
     at: c.now,
     userId: c.userId,
     username: c.username.slice(0, 256),
@@ -111,7 +111,7 @@ export async function completeAuthenticationOnPresumedState(
   };
   if ((await decide(deps, c, state)).result !== "allow") return "stale";
   const line = {
-    id: timeOrderedId("AL"),
+    id: timeOrderedId("AL", c.now),
     at: c.now,
     userId: c.userId,
     username: c.username.slice(0, 256),

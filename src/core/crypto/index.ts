@@ -57,16 +57,15 @@ export function randomId(prefix: string): string {
 }
 
 /**
- * A Duo-shaped id (two-letter prefix, 18 uppercase alphanumerics) whose first 9 characters are the time in
- * milliseconds (base 36) and the other 9 random (46 bits): for rows written by the thousand, such as auth log entries
+ * A Duo-shaped id (two-letter prefix, 18 uppercase alphanumerics) whose first 9 characters are `now` (the clock's
+ * milliseconds, base 36) and the other 9 random (46 bits): for rows written by the thousand, such as auth log entries
  * and prompt logins, whose primary-key index then grows at its end instead of on a random page each (one page
  * written per commit for them all). Sorted by time only roughly: ids are not timestamps, and nothing reads them so.
  */
-export function timeOrderedId(prefix: string): string {
+export function timeOrderedId(prefix: string, now: number): string {
   if (prefix.length !== 2) throw new Error("id prefix must be two characters");
-  return (
-    prefix + Date.now().toString(36).toUpperCase().padStart(9, "0").slice(-9) + randomString(ID_ALPHABET, 9)
-  );
+  const time = Math.max(0, Math.floor(now)).toString(36).toUpperCase().padStart(9, "0").slice(-9);
+  return prefix + time + randomString(ID_ALPHABET, 9);
 }
 
 /**

@@ -425,7 +425,7 @@ export async function insertPendingLogin(
   const handle = randomHex(16);
   const now = deps.clock.now();
   const pending = (userId: string | null): LoginSession => ({
-    id: timeOrderedId("LS"),
+    id: timeOrderedId("LS", now),
     handleHash: sha256Hex(handle),
     applicationId: input.app.id,
     userId,

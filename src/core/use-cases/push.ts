@@ -529,7 +529,7 @@ export async function answerPush(deps: Deps, answer: PushAnswer): Promise<{ stat
     // The gate wrote this answer's outcome; the other answers are denials, logged here.
     if (!gated)
       await tx.appendAuthLog({
-        id: timeOrderedId("AL"),
+        id: timeOrderedId("AL", now),
         at: now,
         userId: push.userId,
         username,

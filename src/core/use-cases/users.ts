@@ -401,7 +401,7 @@ export async function deleteUser(deps: Deps, actor: Actor, identifier: string): 
     for (const push of pending) {
       if (!(await tx.resolvePushTransaction(push.id, "cancelled", null, now))) continue;
       await tx.appendAuthLog({
-        id: timeOrderedId("AL"),
+        id: timeOrderedId("AL", now),
         at: now,
         userId: user.id,
         username: user.usernameCanonical,

@@ -543,7 +543,7 @@ export async function recordAuthAttempt(
   },
 ): Promise<void> {
   await deps.store.appendAuthLog({
-    id: timeOrderedId("AL"),
+    id: timeOrderedId("AL", e.now),
     at: e.now,
     userId: e.user?.id ?? null,
     username: printable(e.username.slice(0, 256)),

@@ -1,8 +1,12 @@
 // Debian's Chromium driven by playwright-core (no downloaded browser), headless, with a fake camera when asked.
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
+/** Chromium started without the right to raise its own priority (see the script), where setpriv can drop it. */
+const UNBOOSTED = resolve("test/browser/support/chromium-unboosted.sh");
 const IN_CI = process.env["CI"] === "true";
 
 const ARGS = [
@@ -36,5 +40,22 @@ export function launchChromium(options: { fakeCamera?: string } = {}): Promise<B
         `--use-file-for-fake-video-capture=${options.fakeCamera}`,
       ]
     : [];
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...ARGS, ...camera] });
+  return chromium.launch({ executablePath: launchPath(), headless: true, args: [...ARGS, ...camera] });
+}
+
+let chosen: string | undefined;
+/** The unboosted wrapper when it works here (setpriv from util-linux, and the right to drop a capability). */
+function launchPath(): string {
+  if (chosen) return chosen;
+  chosen = CHROMIUM_PATH;
+  if (existsSync(UNBOOSTED))
+    try {
+      execFileSync("setpriv", ["--bounding-set", "-sys_nice", "--inh-caps", "-sys_nice", "true"], {
+        stdio: "ignore",
+      });
+      chosen = UNBOOSTED;
+    } catch {
+      // No setpriv, or not allowed to use it: Chromium as it is.
+    }
+  return chosen;
 }
