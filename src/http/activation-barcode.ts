@@ -1,12 +1,11 @@
 // Activation QR codes (`activation_barcode`): rendered once when the activation is made, served by an opaque handle.
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { NoticePage } from "../../web/prompt/pages/notice.tsx";
 import { activationLink, publicBaseUrl } from "../config/load.ts";
 import { TwofoldError } from "../core/errors.ts";
 import type { DeviceActivationTicket } from "../core/use-cases/push.ts";
 import type { ServiceRuntime } from "../runtime/runtime.ts";
-import { pageContext, sendPage } from "./prompt/render.ts";
+import { plainNotice } from "./prompt/context.ts";
 import { loadQRCode } from "./qr-code.ts";
 
 /** Requests per client address and window to /frame/qr/…: a person scans one code; a scraper gets 429. */
@@ -49,20 +48,17 @@ function sendLimitPage(
   reply: FastifyReply,
   retryAfterSeconds: number,
 ): FastifyReply {
-  const page = pageContext(request, reply, runtime.config, null);
-  const { t } = page;
-  return sendPage(
+  return plainNotice(
+    runtime,
+    request,
     reply,
-    NoticePage({
-      chrome: page.chrome,
-      view: {
-        title: t.qrLimitTitle,
-        message: t.qrLimit(Math.ceil(retryAfterSeconds / 60)),
-        error: true,
-        actions: [{ label: t.tryAgain, href: request.url.split("?")[0]!, primary: true }],
-      },
+    (t) => ({
+      title: t.qrLimitTitle,
+      message: t.qrLimit(Math.ceil(retryAfterSeconds / 60)),
+      error: true,
+      actions: [{ label: t.tryAgain, href: request.url.split("?")[0]!, primary: true }],
     }),
-    { status: 429 },
+    429,
   );
 }
 

@@ -91,16 +91,25 @@ export function notice(
   });
 }
 
-export function badLink(runtime: ServiceRuntime, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** A notice page outside any login (a bad link, a limit reached): the browser's language, no application named. */
+export function plainNotice(
+  runtime: ServiceRuntime,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  view: (t: PageContext["t"]) => NoticeView,
+  status: number,
+): FastifyReply {
   const page = pageContext(request, reply, runtime.config, null);
-  const { t } = page;
-  return sendPage(
+  return sendPage(reply, NoticePage({ chrome: page.chrome, view: view(page.t) }), { status });
+}
+
+export function badLink(runtime: ServiceRuntime, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return plainNotice(
+    runtime,
+    request,
     reply,
-    NoticePage({
-      chrome: page.chrome,
-      view: { title: t.badLinkTitle, message: t.badLink, error: true, actions: [] },
-    }),
-    { status: 404 },
+    (t) => ({ title: t.badLinkTitle, message: t.badLink, error: true, actions: [] }),
+    404,
   );
 }
 
