@@ -84,6 +84,54 @@ async function sendPush(box: Sandbox, user: string, extra: string[] = []): Promi
   };
 }
 
+interface WatchedEvent {
+  event: string;
+  txid: string;
+  decision?: string;
+  status?: string;
+}
+
+/**
+ * `twofold device watch --auto DECISION --count 1 --json` on `stateFile`, while alice is sent one push without a code:
+ * the push's outcome, the watcher's exit code and the JSON events it printed, in order.
+ */
+async function watchOnePush(
+  box: Sandbox,
+  decision: "approve" | "deny",
+  stateFile: string,
+): Promise<{
+  push: SentPush;
+  outcome: { exit: number | null; status: string };
+  code: number | null;
+  events: WatchedEvent[];
+  out: string;
+}> {
+  const watcher = box.start([
+    "device",
+    "watch",
+    "--auto",
+    decision,
+    "--count",
+    "1",
+    "--json",
+    "--state",
+    stateFile,
+  ]);
+  let out = "";
+  watcher.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = once(watcher, "exit") as Promise<[number | null]>;
+  const push = await sendPush(box, "alice", ["--no-code"]);
+  const outcome = await push.result;
+  const [code] = await exited;
+  const events = out
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as WatchedEvent);
+  return { push, outcome, code, events, out };
+}
+
 /**
  * A forwarding proxy in front of the server that holds the reply to each push answer until the device's live
  * stream has carried that push's `resolved` event (then a little longer): the order a slow network or a busy
@@ -339,32 +387,11 @@ describe("twofold device (command-line authenticator) against a real server", ()
   });
 
   test("watch --auto approve answers a push as it arrives on the live stream", async () => {
-    const watcher = box.start([
-      "device",
-      "watch",
-      "--auto",
-      "approve",
-      "--count",
-      "1",
-      "--json",
-      "--state",
-      state,
-    ]);
-    let out = "";
-    watcher.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = once(watcher, "exit") as Promise<[number | null]>;
-    const push = await sendPush(box, "alice", ["--no-code"]);
-    assert.deepEqual(await push.result, { exit: 0, status: "approved" });
-    const [code] = await exited;
+    const { push, outcome, code, events, out } = await watchOnePush(box, "approve", state);
+    assert.deepEqual(outcome, { exit: 0, status: "approved" });
     assert.equal(code, 0);
-    const events = out
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
-    assert.equal(events[0].event, "push");
-    assert.equal(events[0].txid, push.txid);
+    assert.equal(events[0]?.event, "push");
+    assert.equal(events[0]?.txid, push.txid);
     assert.deepEqual(events[1], {
       event: "answered",
       txid: push.txid,
@@ -408,30 +435,9 @@ describe("twofold device (command-line authenticator) against a real server", ()
       saved.accounts = [{ ...saved.accounts[0], server: proxy.url }];
       const slow = join(box.dir, "slow-network.json");
       writeFileSync(slow, JSON.stringify(saved), { mode: 0o600 });
-      const watcher = box.start([
-        "device",
-        "watch",
-        "--auto",
-        "deny",
-        "--count",
-        "1",
-        "--json",
-        "--state",
-        slow,
-      ]);
-      let out = "";
-      watcher.stdout!.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      const exited = once(watcher, "exit") as Promise<[number | null]>;
-      const push = await sendPush(box, "alice", ["--no-code"]);
-      assert.deepEqual(await push.result, { exit: 1, status: "denied" });
-      const [code] = await exited;
+      const { push, outcome, code, events } = await watchOnePush(box, "deny", slow);
+      assert.deepEqual(outcome, { exit: 1, status: "denied" });
       assert.equal(code, 0);
-      const events = out
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as { event: string; txid: string; status?: string });
       assert.deepEqual(
         events.map((e) => [e.event, e.txid, e.status]),
         [
