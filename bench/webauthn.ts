@@ -1,6 +1,7 @@
 // bench/webauthn: WebAuthn assertions verified per second beside passcode verifications, same run, SQLite and PostgreSQL.
-// Usage: npm run bench:webauthn [-- --seconds 6 --rounds 6 --users 200 --concurrency 16]
+// Usage: npm run bench:webauthn [-- --seconds 6 --rounds 6 --users 200 --concurrency 16 --dialect sqlite|postgres|both]
 import { parseArgs } from "node:util";
+import { RunningClock } from "../test/support/clock.ts";
 import { createTestContext, type TestContext } from "../test/support/deps.ts";
 import { enrollActiveTOTP } from "../test/support/factors.ts";
 import { SoftAuthenticator } from "../test/support/soft-authenticator.ts";
@@ -12,6 +13,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "6" },
     users: { type: "string", default: "200" },
     concurrency: { type: "string", default: "16" },
+    dialect: { type: "string", default: "both" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -76,14 +78,20 @@ function merge(rows: Row[]): Row & { perSecond: number; p50ms: number; p99ms: nu
 type Result = ReturnType<typeof merge>;
 
 async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Result[]> {
-  const t: TestContext = await createTestContext(dialect, {
-    "webauthn.rpId": "example.edu",
-    "webauthn.origins": [ORIGIN],
-    "webauthn.maxCeremoniesPerUser": 1000,
-    "webauthn.maxCeremoniesPerSource": 100_000,
-    "policy.lockout.maxFailures": 100,
-    "policy.lockout.delayAfter": 100,
-  });
+  // The clock runs as time does (and leaps a TOTP step for each pass over the users): the rows of a slice do not
+  // all carry one millisecond.
+  const t: TestContext = await createTestContext(
+    dialect,
+    {
+      "webauthn.rpId": "example.edu",
+      "webauthn.origins": [ORIGIN],
+      "webauthn.maxCeremoniesPerUser": 1000,
+      "webauthn.maxCeremoniesPerSource": 100_000,
+      "policy.lockout.maxFailures": 100,
+      "policy.lockout.delayAfter": 100,
+    },
+    new RunningClock(),
+  );
   try {
     const users: { name: string; code: (ms?: number) => string; key: SoftAuthenticator }[] = [];
     for (let i = 0; i < USERS; i++) {
@@ -118,6 +126,9 @@ async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Result[]> {
 
     // Assertions verified: ceremonies begun and signed beforehand (the browser's and the authenticator's part), so
     // the timed part is finishWebAuthnAuthentication alone — the server's verification, as a passcode check is.
+    // At most 9,000 per slice: a node remembers the last 10,000 logins with a key it began (a browser answers within
+    // seconds), and a finish that comes back to it is decided without a transaction. A slice that uses them all up
+    // ends early; its rate is what counts.
     let a = 0;
     const prepared: { ceremonyId: string; response: unknown }[] = [];
     const prepare = async (n: number) => {
@@ -158,7 +169,7 @@ async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Result[]> {
       // Leftovers were signed before the last slice's logins: their counters are behind now.
       prepared.length = 0;
       a = 0;
-      await prepare(Math.ceil((rate * slice * 2) / 1000) + CONCURRENCY);
+      await prepare(Math.min(9_000, Math.ceil((rate * slice * 2) / 1000) + CONCURRENCY));
       const assertion = await drive(
         `${dialect}: WebAuthn assertion verification (allow)`,
         assertionOp,
@@ -175,9 +186,12 @@ async function benchDialect(dialect: "sqlite" | "postgres"): Promise<Result[]> {
   }
 }
 
-const results: Result[][] = [await benchDialect("sqlite")];
-if (await postgresAvailable()) results.push(await benchDialect("postgres"));
-else console.error("PostgreSQL unreachable: its rows are missing");
+const results: Result[][] = [];
+if (values.dialect !== "postgres") results.push(await benchDialect("sqlite"));
+if (values.dialect !== "sqlite") {
+  if (await postgresAvailable()) results.push(await benchDialect("postgres"));
+  else console.error("PostgreSQL unreachable: its rows are missing");
+}
 
 const fmt = (n: number, d = 0) => n.toFixed(d);
 console.log(

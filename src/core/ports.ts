@@ -74,6 +74,29 @@ export interface OTPAllowWrite {
 }
 
 /**
+ * A WebAuthn allow decided outside a transaction (Store.commitWebAuthnAllow): the assertion was verified against a
+ * ceremony this node began and the credential as this node read it. The ceremony is used, the counter advanced and
+ * the gate's allow line written only if all of that still holds.
+ */
+export interface WebAuthnAllowWrite {
+  userId: string;
+  /** The user's canonical name as the line gives it: still theirs, uncontested. */
+  canonicalName: string;
+  /** The application the gate checked: it must be active and unchanged since (same updated_at and policy). */
+  application: Pick<Application, "id" | "updatedAt" | "policy"> | null;
+  /** The ceremony the assertion answers: it must still be there (unused), and it is deleted by this write. */
+  ceremonyId: string;
+  /**
+   * The credential (Twofold's id) and what the assertion reported: it must be the user's and active, and its stored
+   * counter below `signCount` (both 0: an authenticator without a counter).
+   */
+  credential: { id: string; signCount: number; backupState: boolean };
+  line: GatedAllow;
+  /** As OTPAllowWrite's: a prompt login moved to `allowed` by the same write, or ERR_LOGIN_SESSION_ENDED. */
+  loginSessionId?: string;
+}
+
+/**
  * The code of a prompt login issued by the allow's own write, when nothing is left to ask the user (no trust or
  * backup offer): the session goes from pending straight to code_issued, once, as issueLoginSessionCode would.
  */
@@ -635,6 +658,12 @@ export interface Store extends SmsGuardStore {
    * the stored value is already at or past `signCount`, or the credential was flagged meanwhile.
    */
   advanceWebAuthnCounter(id: string, signCount: number, backupState: boolean, now: number): Promise<boolean>;
+  /**
+   * A WebAuthn allow decided on what this node read (WebAuthnAllowWrite): the ceremony deleted, the counter advanced
+   * and the allow line appended together, and only if the user is still enabled under that name, the webauthn class
+   * clear, the application unchanged, the ceremony unused and the counter forward; false when nothing was written.
+   */
+  commitWebAuthnAllow(write: WebAuthnAllowWrite): Promise<boolean>;
   /** Flag a credential as a possible clone (F4); false if it was not active. */
   markWebAuthnCredentialSuspect(id: string): Promise<boolean>;
   renameWebAuthnCredential(id: string, name: string): Promise<boolean>;

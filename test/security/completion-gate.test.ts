@@ -10,6 +10,7 @@ import { passcodeOutcome } from "../../src/core/use-cases/auth-api.ts";
 import { canonicalPushAnswer } from "../../src/core/use-cases/push.ts";
 import { createTestContext, type TestContext } from "../support/deps.ts";
 import { ADMIN, enrollActiveTOTP, wrongCode } from "../support/factors.ts";
+import { SoftAuthenticator } from "../support/soft-authenticator.ts";
 import { dialects } from "../support/stores.ts";
 
 type Change =
@@ -54,6 +55,18 @@ const EXPECTED: Record<string, Record<Change, string>> = {
     // The application stops allowing push at all.
     "method forbidden": "deny factor_not_allowed",
   },
+  // finishWebAuthnAuthentication: a login with a key (the prompt, step-up), here decided on what the node read at the
+  // ceremony's start and committed by one conditional write (commitWebAuthnAllow), which the change comes just before.
+  webauthn: {
+    none: "allow valid_assertion",
+    "user disabled": "deny user_disabled",
+    locked: "deny locked_out",
+    // The user's ceremonies and keys went with them.
+    "user deleted": "deny unknown_ceremony",
+    "application disabled": "deny application_disabled",
+    "policy changed": "deny factor_not_allowed",
+    "method forbidden": "deny factor_not_allowed",
+  },
   // preauthenticate: a user in bypass status logs in without a factor (there is no factor lock to check).
   "bypass user": {
     none: "allow bypass_user",
@@ -71,12 +84,13 @@ const EXPECTED: Record<string, Record<Change, string>> = {
  * The same services over a store that applies `change` just before the login's writes: its transaction, or the one
  * conditional statement of a login decided on what the node read before (commitOTPAllow): "while pending".
  */
-function servicesWithChangeAtCompletion(t: TestContext, change: () => Promise<void>) {
+function servicesWithChangeAtCompletion(t: TestContext, change: () => Promise<void>, calls: string[] = []) {
   let pending: (() => Promise<void>) | null = change;
   const store = new Proxy(t.store, {
     get(target, prop) {
-      if (prop === "transaction" || prop === "commitOTPAllow")
+      if (prop === "transaction" || prop === "commitOTPAllow" || prop === "commitWebAuthnAllow")
         return async (arg: never) => {
+          calls.push(prop);
           const run = pending;
           pending = null;
           if (run) await run();
@@ -96,12 +110,14 @@ function servicesWithChangeAtCompletion(t: TestContext, change: () => Promise<vo
   });
 }
 
+const ORIGIN = "https://login.example.edu";
+
 for (const dialect of await dialects()) {
   describe(`completion gate on ${dialect}`, () => {
     let t: TestContext;
     let n = 0;
     before(async () => {
-      t = await createTestContext(dialect);
+      t = await createTestContext(dialect, { "webauthn.rpId": "example.edu", "webauthn.origins": [ORIGIN] });
     });
     after(() => t.close());
 
@@ -115,7 +131,7 @@ for (const dialect of await dialects()) {
     }
 
     /** Lock a factor class as failures recorded on another node would. */
-    async function lock(userId: string, factorClass: "otp" | "push"): Promise<void> {
+    async function lock(userId: string, factorClass: "otp" | "push" | "webauthn"): Promise<void> {
       await t.store.transaction(async (tx) => {
         await tx.lockAttemptState(userId, factorClass);
         for (let i = 0; i < t.config.policy.lockout.maxFailures; i++)
@@ -123,7 +139,12 @@ for (const dialect of await dialects()) {
       });
     }
 
-    async function apply(change: Change, username: string, app: Application, factorClass: "otp" | "push") {
+    async function apply(
+      change: Change,
+      username: string,
+      app: Application,
+      factorClass: "otp" | "push" | "webauthn",
+    ) {
       const user = (await t.services.findUser(username))!;
       switch (change) {
         case "none":
@@ -153,7 +174,11 @@ for (const dialect of await dialects()) {
               methods: (["push", "passcode-app", "token", "bypass"] as const).filter(
                 (m) =>
                   m !==
-                  (user.status === "bypass" ? "bypass" : factorClass === "push" ? "push" : "passcode-app"),
+                  (user.status === "bypass"
+                    ? "bypass"
+                    : factorClass === "otp"
+                      ? "passcode-app"
+                      : factorClass),
               ),
             },
           });
@@ -226,6 +251,47 @@ for (const dialect of await dialects()) {
         assert.equal(await logged(s.txid, username), expected);
         if (expected.startsWith("deny"))
           assert.equal(await t.store.lastLoginAt(user.id), undefined, "no last login");
+      });
+
+      test(`WebAuthn assertion × ${change}`, async () => {
+        const username = `wa-${n}-${change.replace(/ /g, "-")}`;
+        const app = await newApplication();
+        const totp = await enrollActiveTOTP(t, username);
+        const proof = await t.services.verifyPasscode({ username, passcode: totp.codeAt() });
+        const key = new SoftAuthenticator({ origin: ORIGIN });
+        const reg = await t.services.beginWebAuthnRegistration({ username, proof, context: "gate" });
+        const added = await t.services.finishWebAuthnRegistration({
+          ceremonyId: reg.ceremonyId,
+          context: "gate",
+          response: key.register(reg.options),
+        });
+        assert.equal(added.result, "registered");
+        const user = (await t.services.findUser(username))!;
+        const lastLogin = await t.store.lastLoginAt(user.id);
+        // Begun and finished through the same services: the finish is decided on what they read at the start.
+        const calls: string[] = [];
+        const services = servicesWithChangeAtCompletion(
+          t,
+          () => apply(change, username, app, "webauthn"),
+          calls,
+        );
+        const start = await services.beginWebAuthnAuthentication({ username, context: "gate" });
+        const outcome = await services.finishWebAuthnAuthentication({
+          ceremonyId: start.ceremonyId,
+          context: "gate",
+          response: key.assert(start.options),
+          application: app,
+        });
+        const expected = EXPECTED["webauthn"]![change];
+        assert.equal(`${outcome.result} ${outcome.reason}`, expected);
+        // The change came just before the conditional write; what it left standing was decided in the transaction.
+        assert.equal(calls[0], "commitWebAuthnAllow");
+        assert.deepEqual(calls.slice(1), change === "none" ? [] : ["transaction"]);
+        const entry = await t.store.findAuthLogByTxid(outcome.txid);
+        assert.equal(`${entry?.result} ${entry?.reason}`, expected);
+        if (change !== "user deleted") assert.equal(entry?.username, username);
+        if (expected.startsWith("deny"))
+          assert.equal(await t.store.lastLoginAt(user.id), lastLogin, "no new last login");
       });
 
       test(`bypass-status user × ${change}`, async () => {

@@ -19,6 +19,20 @@ export class TestClock implements Clock {
 }
 
 /**
+ * A test clock that also runs on by itself at the rate of real time (from `start`, moved and set like TestClock):
+ * for a benchmark, whose rows written in a second must not all carry the same millisecond, as they never would.
+ */
+export class RunningClock extends TestClock {
+  readonly #started = performance.now();
+  override now(): number {
+    return super.now() + Math.floor(performance.now() - this.#started);
+  }
+  override set(ms: number): void {
+    super.set(ms - Math.floor(performance.now() - this.#started));
+  }
+}
+
+/**
  * The time of day, moved forward when a test says so: for a server whose real clients sign with the real time, so
  * that a test can let an interval pass (a push's lifetime, a resend cooldown) without waiting it out. It never moves
  * back, as a server's clock would not. The server is then ahead of its clients: what they sign or compute with the

@@ -24,10 +24,11 @@ export interface TestContext {
 export async function createTestContext(
   dialect: DialectName,
   overrides: Record<string, unknown> = {},
+  /** A clock of the caller's (a RunningClock for a benchmark); by default one that stands still. */
+  clock: TestClock = new TestClock(),
 ): Promise<TestContext> {
   const db = await createTestDatabase(dialect);
   const store = await db.open();
-  const clock = new TestClock();
   const keyringKey = randomBytes(32);
   const keyring = new Keyring([{ id: "t1", key: keyringKey }]);
   const config = loadConfig({

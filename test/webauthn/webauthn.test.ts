@@ -2,6 +2,9 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
+import type { Store } from "../../src/core/ports.ts";
+import { createServices } from "../../src/core/services.ts";
 import { cborHead, encodeCBOR } from "../support/cbor.ts";
 import { createTestContext, type TestContext } from "../support/deps.ts";
 import { ADMIN, enrollActiveTOTP } from "../support/factors.ts";
@@ -582,6 +585,131 @@ for (const dialect of await dialects()) {
       } finally {
         await lockT.close();
       }
+    });
+
+    /** The services of another node over the same database: its own caches, nothing read by this one. */
+    function otherNode() {
+      const store = new Proxy(t.store, {
+        get: (target, prop) => {
+          const value = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }) as Store;
+      return createServices({
+        store,
+        keyring: t.keyring,
+        clock: t.clock,
+        config: t.config,
+        nodeName: "node-b",
+        pushEvents: new LocalPushEvents(),
+      });
+    }
+
+    const credentialIdOf = (key: SoftAuthenticator) =>
+      Buffer.from(key.credentials[0]!.id).toString("base64url");
+
+    test("a login finished on another node than it began on is decided there, in its transaction", async () => {
+      const key = await userWithKey("roaming");
+      const start = await t.services.beginWebAuthnAuthentication({ username: "roaming", context: "r" });
+      const r = await otherNode().finishWebAuthnAuthentication({
+        ceremonyId: start.ceremonyId,
+        context: "r",
+        response: key.assert(start.options),
+      });
+      assert.equal(r.result, "allow");
+      assert.equal((await t.store.findAuthLogByTxid(r.txid))?.reason, "valid_assertion");
+    });
+
+    test("what this node read before is not trusted: a key removed, used or flagged on another node counts there", async () => {
+      // Each login below begins and ends here, after this node read the key in an earlier login.
+      const removed = await userWithKey("gone-elsewhere");
+      assert.equal((await login("gone-elsewhere", removed)).result, "allow");
+      const start = await t.services.beginWebAuthnAuthentication({
+        username: "gone-elsewhere",
+        context: "g",
+      });
+      const [view] = await otherNode().listWebAuthnCredentials("gone-elsewhere");
+      await otherNode().removeWebAuthnCredential(ADMIN, {
+        username: "gone-elsewhere",
+        credentialId: view!.id,
+      });
+      const r = await t.services.finishWebAuthnAuthentication({
+        ceremonyId: start.ceremonyId,
+        context: "g",
+        response: removed.assert(start.options),
+      });
+      assert.deepEqual([r.result, r.reason], ["deny", "unknown_credential"]);
+      assert.equal(await failures("gone-elsewhere"), 1);
+
+      // The other node's login moved the counter past what this node saw: this assertion's counter went back.
+      const cloned = await userWithKey("used-elsewhere");
+      assert.equal((await login("used-elsewhere", cloned, { counter: 3 })).result, "allow");
+      const here = await t.services.beginWebAuthnAuthentication({ username: "used-elsewhere", context: "u" });
+      const there = await otherNode().beginWebAuthnAuthentication({
+        username: "used-elsewhere",
+        context: "u",
+      });
+      const b = otherNode();
+      assert.equal(
+        (
+          await b.finishWebAuthnAuthentication({
+            ceremonyId: there.ceremonyId,
+            context: "u",
+            response: cloned.assert(there.options, { counter: 9 }),
+          })
+        ).result,
+        "allow",
+      );
+      const late = await t.services.finishWebAuthnAuthentication({
+        ceremonyId: here.ceremonyId,
+        context: "u",
+        response: cloned.assert(here.options, { counter: 5 }),
+      });
+      assert.equal(late.reason, "counter_regression");
+      assert.equal((await t.store.findWebAuthnCredential(credentialIdOf(cloned)))?.status, "suspect");
+
+      // Flagged on another node: refused here although this node last saw it active.
+      const flagged = await userWithKey("flagged-elsewhere");
+      assert.equal((await login("flagged-elsewhere", flagged)).result, "allow");
+      const next = await t.services.beginWebAuthnAuthentication({
+        username: "flagged-elsewhere",
+        context: "f",
+      });
+      const row = await t.store.findWebAuthnCredential(credentialIdOf(flagged));
+      assert.ok(await t.store.markWebAuthnCredentialSuspect(row!.id));
+      const refused = await t.services.finishWebAuthnAuthentication({
+        ceremonyId: next.ceremonyId,
+        context: "f",
+        response: flagged.assert(next.options),
+      });
+      assert.deepEqual([refused.result, refused.reason], ["deny", "credential_suspect"]);
+    });
+
+    test("F1: one ceremony finished twice at once allows once; the counter and the log agree", async () => {
+      const key = await userWithKey("twice-at-once");
+      const start = await t.services.beginWebAuthnAuthentication({ username: "twice-at-once", context: "t" });
+      const response = key.assert(start.options);
+      const finish = () =>
+        t.services.finishWebAuthnAuthentication({ ceremonyId: start.ceremonyId, context: "t", response });
+      const results = await Promise.all([
+        finish(),
+        finish(),
+        otherNode().finishWebAuthnAuthentication({ ceremonyId: start.ceremonyId, context: "t", response }),
+      ]);
+      assert.deepEqual(results.map((r) => r.result).sort(), ["allow", "deny", "deny"]);
+      for (const r of results.filter((x) => x.result === "deny")) assert.equal(r.reason, "unknown_ceremony");
+      const allowed = results.find((r) => r.result === "allow")!;
+      const user = (await t.services.findUser("twice-at-once"))!;
+      const { entries } = await t.store.listAuthLog({
+        minTime: t.clock.now(),
+        maxTime: t.clock.now(),
+        limit: 50,
+        userIds: [user.id],
+      });
+      assert.deepEqual(
+        entries.filter((e) => e.result === "allow" && e.factor === "webauthn").map((e) => e.txid),
+        [allowed.txid],
+      );
     });
 
     test("the completion gate re-reads at completion: a user disabled after the ceremony began is denied", async () => {

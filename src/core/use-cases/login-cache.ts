@@ -1,13 +1,15 @@
-// What a passcode login reads about its user and keeps for the next one, per store (per node): the user found by a
-// canonical name, and the user's usable OTP credentials (sealed secrets, as stored).
+// What a login reads about its user and keeps for the next one, per store (per node): the user found by a canonical
+// name, the user's usable OTP credentials (sealed secrets, as stored), the logins with a key begun here and the keys
+// they used (public keys and counters).
 //
-// Nothing here is trusted on its own. A login decided on cached state commits through Store.commitOTPAllow, whose
-// one statement applies only if the user, the counter, the application and the credential are still as cached;
-// otherwise nothing is written, the entries are dropped, and the login takes the ordinary path. A change made on
-// another node (a credential removed or used, a user disabled, renamed or deleted) is therefore honoured at once.
+// Nothing here is trusted on its own. A login decided on cached state commits through Store.commitOTPAllow (or
+// commitWebAuthnAllow), whose one statement applies only if the user, the counter, the application and the
+// credential (and the ceremony) are still as cached; otherwise nothing is written, the entries are dropped, and the
+// login takes the ordinary path. A change made on another node (a credential removed or used, a user disabled,
+// renamed or deleted) is therefore honoured at once.
 
 import { Bounded } from "../bounded-map.ts";
-import type { OTPCredential, User } from "../model.ts";
+import type { OTPCredential, User, WebAuthnCeremony, WebAuthnCredential } from "../model.ts";
 import type { Store } from "../ports.ts";
 import { OTPCodeMemo } from "./otp-credentials.ts";
 
@@ -21,6 +23,10 @@ export class LoginCache {
   readonly credentials = new Bounded<OTPCredential[]>(LIMIT);
   /** The codes of those credentials, computed once each (a look-ahead that moves by one computes one code). */
   readonly codes = new OTPCodeMemo();
+  /** Logins with a key begun on this node, by ceremony id: the ceremony as stored and its user's canonical name. */
+  readonly ceremonies = new Bounded<{ ceremony: WebAuthnCeremony; username: string }>(LIMIT);
+  /** WebAuthn credentials by their credential ID, as last read or as this node's own allows left them. */
+  readonly keys = new Bounded<WebAuthnCredential>(LIMIT);
 
   forget(user: User): void {
     this.users.delete(user.usernameCanonical);

@@ -1,7 +1,18 @@
 // WebAuthn use cases: add a key after a second factor, log in with it through the completion gate, list, rename, remove.
 
-import { completeAuthentication, type GateDenyReason } from "../completion-gate.ts";
-import { constantTimeEqual, randomBytes, randomHex, randomId, sha256Hex } from "../crypto/index.ts";
+import {
+  completeAuthentication,
+  completeAuthenticationOnPresumedState,
+  type GateDenyReason,
+} from "../completion-gate.ts";
+import {
+  constantTimeEqual,
+  randomBytes,
+  randomHex,
+  randomId,
+  sha256Hex,
+  timeOrderedId,
+} from "../crypto/index.ts";
 import type { VerifiedAssertion, VerifiedAttestation } from "../crypto/webauthn.ts";
 import {
   credentialIdOf,
@@ -16,6 +27,7 @@ import { evaluateLockout } from "../lockout.ts";
 import type { Application, User, WebAuthnCeremony, WebAuthnCredential } from "../model.ts";
 import type { WebAuthnSettings } from "../policy.ts";
 import { recordFactorAdded, recordFactorRemoved } from "./factor-changes.ts";
+import { type LoginCache, loginCacheOf } from "./login-cache.ts";
 import { notify } from "./notify.ts";
 import { findUser } from "./users.ts";
 import { recordAuthAttempt } from "./verify-passcode.ts";
@@ -118,7 +130,7 @@ async function startCeremony(
   const now = deps.clock.now();
   const ceremony: WebAuthnCeremony = {
     ...c,
-    id: randomId("WC"),
+    id: timeOrderedId("WC", now),
     createdAt: now,
     expiresAt: now + w.timeoutSeconds * SECOND,
   };
@@ -420,6 +432,9 @@ export async function beginWebAuthnAuthentication(
     userHandle: null,
     source: input.ip ?? null,
   });
+  // The finish that comes back to this node decides an allow without a transaction (allowOnReadState).
+  if (user)
+    loginCacheOf(deps.store).ceremonies.set(ceremony.id, { ceremony, username: user.usernameCanonical });
   const options: RequestOptionsJSON = {
     challenge: ceremony.challenge,
     timeout: w.timeoutSeconds * SECOND,
@@ -507,6 +522,25 @@ export async function finishWebAuthnAuthentication(
   const now = deps.clock.now();
   const app = input.application ?? null;
   const credentialId = credentialIdOf(input.response);
+  const cache = loginCacheOf(deps.store);
+  const begun = typeof input.ceremonyId === "string" ? cache.ceremonies.get(input.ceremonyId) : undefined;
+  if (begun) {
+    cache.ceremonies.delete(begun.ceremony.id);
+    if (credentialId) {
+      const outcome = await allowOnReadState(deps, cache, {
+        ...begun,
+        input,
+        w,
+        hash,
+        credentialId,
+        app,
+        txid,
+        now,
+      });
+      if (outcome) return outcome;
+      cache.keys.delete(credentialId);
+    }
+  }
 
   return deps.store.transaction(async (store) => {
     const tx: Deps = { ...deps, store };
@@ -660,6 +694,108 @@ export async function finishWebAuthnAuthentication(
       userVerified: verified.userVerified,
     };
   });
+}
+
+/**
+ * The common login with a key, decided without a transaction: a ceremony this node began, the credential as this
+ * node last read it, the signature checked on the thread pool, the completion gate's decision on the user as found
+ * at the ceremony's start, a clear `webauthn` counter and the application as given, then one conditional write
+ * (Store.commitWebAuthnAllow: on PostgreSQL one statement) that uses the ceremony, moves the counter forward and
+ * logs the allow only if all of that still holds. Undefined for anything else — an assertion that does not check
+ * out, a counter that did not grow, a state that changed — and the caller decides in its transaction, where every
+ * deny is decided, counted and logged (the ceremony is still unused then).
+ */
+async function allowOnReadState(
+  deps: Deps,
+  cache: LoginCache,
+  a: {
+    ceremony: WebAuthnCeremony;
+    username: string;
+    input: AuthenticationFinish;
+    w: WebAuthnSettings;
+    hash: string;
+    credentialId: string;
+    app: Application | null;
+    txid: string;
+    now: number;
+  },
+): Promise<WebAuthnOutcome | undefined> {
+  const { ceremony, app } = a;
+  const userId = ceremony.userId;
+  if (
+    userId === null ||
+    ceremony.kind !== "authentication" ||
+    ceremony.expiresAt <= a.now ||
+    !constantTimeEqual(ceremony.contextHash, a.hash)
+  )
+    return undefined;
+  let credential = cache.keys.get(a.credentialId);
+  if (!credential) {
+    credential = await deps.store.findWebAuthnCredential(a.credentialId);
+    if (!credential) return undefined;
+    cache.keys.set(a.credentialId, credential);
+  }
+  if (credential.userId !== userId || credential.status !== "active") return undefined;
+  let verified: VerifiedAssertion;
+  try {
+    verified = await (await loadVerifier()).verifyAssertion({
+      response: a.input.response,
+      credential,
+      expected: { challenge: ceremony.challenge, origins: a.w.origins, topOrigins: a.w.topOrigins },
+      rpId: a.w.rpId,
+      requireUserVerification: ceremony.userVerification === "required",
+      offThread: true,
+    });
+  } catch (error) {
+    if (error instanceof WebAuthnRejected) return undefined;
+    throw error;
+  }
+  if (verified.userHandle !== null && !constantTimeEqual(verified.userHandle, credential.userHandle))
+    return undefined;
+  if ((verified.signCount > 0 || credential.signCount > 0) && verified.signCount <= credential.signCount)
+    return undefined;
+  const verdict = await completeAuthenticationOnPresumedState(
+    deps,
+    {
+      userId,
+      username: a.username,
+      applicationId: app?.id ?? null,
+      factor: "webauthn",
+      factorClass: "webauthn",
+      reason: "valid_assertion",
+      ip: a.input.ip ?? null,
+      txid: a.txid,
+      now: a.now,
+    },
+    { userStatus: "active", application: app },
+    (line) =>
+      deps.store.commitWebAuthnAllow({
+        userId,
+        canonicalName: a.username,
+        application: app && { id: app.id, updatedAt: app.updatedAt, policy: app.policy },
+        ceremonyId: ceremony.id,
+        credential: { id: credential.id, signCount: verified.signCount, backupState: verified.backupState },
+        line,
+        ...(a.input.loginSessionId === undefined ? {} : { loginSessionId: a.input.loginSessionId }),
+      }),
+  );
+  if (verdict === "stale") return undefined;
+  if (cache.keys.get(a.credentialId) === credential)
+    cache.keys.set(a.credentialId, {
+      ...credential,
+      signCount: verified.signCount,
+      backupState: verified.backupState,
+      lastUsedAt: a.now,
+    });
+  return {
+    result: "allow",
+    factor: "webauthn",
+    userId,
+    txid: a.txid,
+    reason: "valid_assertion",
+    credentialId: credential.id,
+    userVerified: verified.userVerified,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ const Q = {
  * exists and is not disabled (and, when looked up by name, still has it, uncontested); the factor class's counter
  * is clear; the application is as read (active, same updated_at and policy); the credential is exactly as matched.
  */
-const PRESUMED_STATE =
+export const PRESUMED_STATE =
   "exists (select 1 from users u where u.id = ? and u.status <> 'disabled' " +
   "and (cast(? as text) is null or (u.username_canonical = ? " +
   "and not exists (select 1 from username_collisions where canonical = ?))) " +
@@ -42,7 +42,7 @@ const CREDENTIAL_WRITE =
   "update otp_credentials set counter = ?, last_step = ?, drift = ? " +
   "where id = ? and user_id = ? and status = 'active' and secret_sealed = ? and counter = ? " +
   "and last_step is not distinct from ? and drift = ?";
-const AUTH_LOG_COLUMNS =
+export const AUTH_LOG_COLUMNS =
   "insert into auth_log (id, at, user_id, username, application_id, factor, result, reason, ip, txid, node) ";
 
 const ALLOW = {

@@ -1,9 +1,43 @@
 // WebAuthn credentials and ceremonies: single-use challenges, a counter that only moves forward, capped live ceremonies.
 import { sql } from "kysely";
+import { TwofoldError } from "../../core/errors.ts";
 import type { WebAuthnCeremony, WebAuthnCredential } from "../../core/model.ts";
+import type { Store, WebAuthnAllowWrite } from "../../core/ports.ts";
 import { num } from "../rows.ts";
-import { guard, StoreContext } from "../store-context.ts";
+import { guard, hot, StoreContext } from "../store-context.ts";
 import type { WebAuthnCeremoniesTable, WebAuthnCredentialsTable } from "../tables.ts";
+import { AUTH_LOG_COLUMNS, PRESUMED_STATE } from "./otp-credentials.ts";
+
+/**
+ * The counter's write of an allow decided outside a transaction (WebAuthnAllowWrite): only on the user's active
+ * credential, only forward (0 only while the stored value is 0, F4), only while the ceremony is unused, and only
+ * in the state the gate's decision presumed.
+ */
+const counterWrite = (big: string, int: string) =>
+  `update webauthn_credentials set sign_count = ${big}, backup_state = ${int}, last_used_at = ${big} ` +
+  `where id = ? and user_id = ? and status = 'active' and (sign_count < ${big} or (sign_count = 0 and ${big} = 0)) ` +
+  "and exists (select 1 from webauthn_ceremonies where id = ? and user_id = ?) " +
+  `and ${PRESUMED_STATE}`;
+
+const ALLOW = {
+  // PostgreSQL: one statement, one round trip. The ceremony goes only with the counter's write, the line only with
+  // the ceremony: a ceremony another finish used meanwhile writes no line (its counter, really signed, may move).
+  postgres: hot(
+    "webauthn_allow",
+    `with k as (${counterWrite("cast(? as bigint)", "cast(? as integer)")} returning id), ` +
+      "c as (delete from webauthn_ceremonies where id = ? and exists (select 1 from k) returning id) " +
+      `${AUTH_LOG_COLUMNS}select cast(? as text), cast(? as bigint), cast(? as text), cast(? as text), ` +
+      "cast(? as text), cast(? as text), 'allow', cast(? as text), cast(? as text), cast(? as text), " +
+      "cast(? as text) from c returning id",
+  ),
+  // SQLite runs no write inside WITH: the three writes in one transaction (one writer: the ceremony is still there).
+  sqliteCounter: hot("webauthn_allow_counter", counterWrite("?", "?")),
+  sqliteCeremony: hot("webauthn_allow_ceremony", "delete from webauthn_ceremonies where id = ?"),
+  sqliteLine: hot("webauthn_allow_line", `${AUTH_LOG_COLUMNS}values (?, ?, ?, ?, ?, ?, 'allow', ?, ?, ?, ?)`),
+};
+
+/** Thrown inside commitWebAuthnAllow's SQLite transaction to roll its writes back. */
+class NotApplied extends Error {}
 
 function toCredential(r: WebAuthnCredentialsTable): WebAuthnCredential {
   return {
@@ -149,6 +183,83 @@ export abstract class WebAuthnRecords extends StoreContext {
         .executeTakeFirst(),
     );
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  async commitWebAuthnAllow(w: WebAuthnAllowWrite): Promise<boolean> {
+    const k = w.credential;
+    const l = w.line;
+    const counter = [
+      k.signCount,
+      k.backupState ? 1 : 0,
+      l.at,
+      k.id,
+      w.userId,
+      k.signCount,
+      k.signCount,
+      w.ceremonyId,
+      w.userId,
+      // PRESUMED_STATE
+      w.userId,
+      w.canonicalName,
+      w.canonicalName,
+      w.canonicalName,
+      "webauthn",
+      w.application?.id ?? null,
+      w.application?.id ?? null,
+      w.application?.updatedAt ?? null,
+      w.application ? JSON.stringify(w.application.policy) : null,
+    ];
+    const line = [
+      l.id,
+      l.at,
+      l.userId,
+      l.username,
+      l.applicationId,
+      l.factor,
+      l.reason,
+      l.ip,
+      l.txid,
+      l.node,
+    ];
+    // A prompt login completed by this allow: its session moves to `allowed` with the other writes, or nothing is.
+    const allowSession = async (tx: Store) => {
+      if (w.loginSessionId === undefined) return;
+      if (
+        !(await tx.allowLoginSession(w.loginSessionId, w.userId, {
+          factor: "webauthn",
+          txid: l.txid,
+          at: l.at,
+        }))
+      )
+        throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended", {
+          detail: "the prompt login was no longer pending when its assertion checked out",
+        });
+    };
+    if (!this.sqlite) {
+      const params = [...counter, w.ceremonyId, ...line];
+      if (w.loginSessionId === undefined) return (await this.hotRows(ALLOW.postgres, params)).length === 1;
+      return this.transaction(async (tx) => {
+        if ((await (tx as unknown as WebAuthnRecords).hotRows(ALLOW.postgres, params)).length !== 1)
+          return false;
+        await allowSession(tx);
+        return true;
+      });
+    }
+    const write = async (tx: WebAuthnRecords) => {
+      if ((await tx.hotChanges(ALLOW.sqliteCounter, counter)) !== 1) return false;
+      if ((await tx.hotChanges(ALLOW.sqliteCeremony, [w.ceremonyId])) !== 1) throw new NotApplied();
+      await tx.hotChanges(ALLOW.sqliteLine, line);
+      await allowSession(tx as unknown as Store);
+      return true;
+    };
+    if (this.inTransaction) return write(this);
+    try {
+      return await this.transaction((tx) => write(tx as unknown as WebAuthnRecords));
+    } catch (error) {
+      if (error instanceof NotApplied || (error as { cause?: unknown }).cause instanceof NotApplied)
+        return false;
+      throw error;
+    }
   }
 
   async markWebAuthnCredentialSuspect(id: string): Promise<boolean> {
