@@ -84,7 +84,7 @@ export interface WebAuthnAllowWrite {
   canonicalName: string;
   /** The application the gate checked: it must be active and unchanged since (same updated_at and policy). */
   application: Pick<Application, "id" | "updatedAt" | "policy"> | null;
-  /** The ceremony the assertion answers: it must still be there (unused), and it is deleted by this write. */
+  /** The ceremony the assertion answers: it must still be unused, and this write marks it used. */
   ceremonyId: string;
   /**
    * The credential (Twofold's id) and what the assertion reported: it must be the user's and active, and its stored
@@ -641,10 +641,11 @@ export interface Store extends SmsGuardStore {
     now: number,
   ): Promise<boolean>;
   /**
-   * Take a ceremony once: one DELETE … RETURNING, so of two callers at most one gets it, and it is gone whatever
-   * the caller then decides (F1: single use, deleted on success and on failure). Expired ones are returned too.
+   * Take a ceremony once: one conditional UPDATE … RETURNING that marks it used, so of two callers at most one gets
+   * it, and it is spent whatever the caller then decides (F1: single use, on success and on failure). Expired ones
+   * are returned too; housekeeping deletes ceremonies once they expire, used or not.
    */
-  consumeWebAuthnCeremony(id: string): Promise<WebAuthnCeremony | undefined>;
+  consumeWebAuthnCeremony(id: string, now: number): Promise<WebAuthnCeremony | undefined>;
   /** Add a credential; ERR_CONFLICT when its credential ID is registered already (to anyone, F5). */
   insertWebAuthnCredential(credential: WebAuthnCredential): Promise<void>;
   getWebAuthnCredential(id: string): Promise<WebAuthnCredential | undefined>;
@@ -659,7 +660,7 @@ export interface Store extends SmsGuardStore {
    */
   advanceWebAuthnCounter(id: string, signCount: number, backupState: boolean, now: number): Promise<boolean>;
   /**
-   * A WebAuthn allow decided on what this node read (WebAuthnAllowWrite): the ceremony deleted, the counter advanced
+   * A WebAuthn allow decided on what this node read (WebAuthnAllowWrite): the ceremony used, the counter advanced
    * and the allow line appended together, and only if the user is still enabled under that name, the webauthn class
    * clear, the application unchanged, the ceremony unused and the counter forward; false when nothing was written.
    */

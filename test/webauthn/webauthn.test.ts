@@ -755,6 +755,20 @@ for (const dialect of await dialects()) {
       assert.equal((await login(undefined, key)).reason, "unknown_credential");
     });
 
+    test("used ceremonies do not count towards the cap, and housekeeping deletes them once they expire", async () => {
+      const key = await userWithKey("frequent");
+      await t.services.pruneExpiredRows();
+      const cap = t.config.webauthn.maxCeremoniesPerUser;
+      for (let i = 0; i <= cap; i++) assert.equal((await login("frequent", key)).result, "allow");
+      // Used, not expired: kept (a replay finds them used).
+      const before = await t.services.pruneExpiredRows();
+      assert.equal(before.steps.find((s) => s.name === "WebAuthn ceremonies")?.deleted, 0);
+      t.clock.advance(t.config.webauthn.timeoutSeconds * 1000 + 1);
+      const after = await t.services.pruneExpiredRows();
+      const step = after.steps.find((s) => s.name === "WebAuthn ceremonies");
+      assert.ok(step && step.deleted >= cap + 1, JSON.stringify(step));
+    });
+
     test("ceremonies are capped per user and per source, and housekeeping prunes expired ones", async () => {
       await userWithKey("spam");
       const cap = t.config.webauthn.maxCeremoniesPerUser;

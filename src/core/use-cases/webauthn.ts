@@ -292,7 +292,7 @@ export async function finishWebAuthnRegistration(
       const tx: Deps = { ...deps, store };
       const ceremony =
         typeof input.ceremonyId === "string"
-          ? await store.consumeWebAuthnCeremony(input.ceremonyId)
+          ? await store.consumeWebAuthnCeremony(input.ceremonyId, now)
           : undefined;
       const reject = (reason: RegistrationRejection): RegistrationOutcome => ({
         result: "rejected",
@@ -591,7 +591,7 @@ export async function finishWebAuthnAuthentication(
 
     const ceremony =
       typeof input.ceremonyId === "string"
-        ? await store.consumeWebAuthnCeremony(input.ceremonyId)
+        ? await store.consumeWebAuthnCeremony(input.ceremonyId, now)
         : undefined;
     if (!ceremony) return deny("unknown_ceremony", "none");
     if (ceremony.kind !== "authentication" || !constantTimeEqual(ceremony.contextHash, hash))
@@ -844,7 +844,7 @@ export async function renameWebAuthnCredential(
   return viewOf({ ...credential, name });
 }
 
-/** Remove a key: audited, the user told (G3), and effective on every node at once (nothing is cached, G4). */
+/** Remove a key: audited, the user told (G3), and effective on every node at once (a key read earlier is only used under a write that finds it, G4). */
 export async function removeWebAuthnCredential(
   deps: Deps,
   actor: Actor,

@@ -8,32 +8,51 @@ import { guard, hot, StoreContext } from "../store-context.ts";
 import type { WebAuthnCeremoniesTable, WebAuthnCredentialsTable } from "../tables.ts";
 import { AUTH_LOG_COLUMNS, PRESUMED_STATE } from "./otp-credentials.ts";
 
-/**
- * The counter's write of an allow decided outside a transaction (WebAuthnAllowWrite): only on the user's active
- * credential, only forward (0 only while the stored value is 0, F4), only while the ceremony is unused, and only
- * in the state the gate's decision presumed.
- */
-const counterWrite = (big: string, int: string) =>
-  `update webauthn_credentials set sign_count = ${big}, backup_state = ${int}, last_used_at = ${big} ` +
-  `where id = ? and user_id = ? and status = 'active' and (sign_count < ${big} or (sign_count = 0 and ${big} = 0)) ` +
-  "and exists (select 1 from webauthn_ceremonies where id = ? and user_id = ?) " +
-  `and ${PRESUMED_STATE}`;
+/** The credential's part of an allow decided outside a transaction: the user's, active, and its counter below. */
+const CREDENTIAL_USABLE = (big: string) =>
+  `status = 'active' and (sign_count < ${big} or (sign_count = 0 and ${big} = 0))`;
 
 const ALLOW = {
-  // PostgreSQL: one statement, one round trip. The ceremony goes only with the counter's write, the line only with
-  // the ceremony: a ceremony another finish used meanwhile writes no line (its counter, really signed, may move).
+  // PostgreSQL: one statement, one round trip. The ceremony is marked first (the row a concurrent finish of it
+  // waits on, as in the transaction, so the two never wait on each other's rows), and only when the key, the user,
+  // the counter and the application are as presumed; the counter moves only with the ceremony, the line only with
+  // the counter (a finish that lost a race for the counter spends its ceremony and writes no line).
   postgres: hot(
     "webauthn_allow",
-    `with k as (${counterWrite("cast(? as bigint)", "cast(? as integer)")} returning id), ` +
-      "c as (delete from webauthn_ceremonies where id = ? and exists (select 1 from k) returning id) " +
+    "with c as (update webauthn_ceremonies set used_at = cast(? as bigint) " +
+      "where id = ? and user_id = ? and used_at is null " +
+      "and exists (select 1 from webauthn_credentials " +
+      `where id = ? and user_id = ? and ${CREDENTIAL_USABLE("cast(? as bigint)")}) ` +
+      `and ${PRESUMED_STATE} returning id), ` +
+      "k as (update webauthn_credentials set sign_count = cast(? as bigint), backup_state = cast(? as integer), " +
+      `last_used_at = cast(? as bigint) where id = ? and ${CREDENTIAL_USABLE("cast(? as bigint)")} ` +
+      "and exists (select 1 from c) returning id) " +
       `${AUTH_LOG_COLUMNS}select cast(? as text), cast(? as bigint), cast(? as text), cast(? as text), ` +
       "cast(? as text), cast(? as text), 'allow', cast(? as text), cast(? as text), cast(? as text), " +
-      "cast(? as text) from c returning id",
+      "cast(? as text) from k returning id",
   ),
-  // SQLite runs no write inside WITH: the three writes in one transaction (one writer: the ceremony is still there).
-  sqliteCounter: hot("webauthn_allow_counter", counterWrite("?", "?")),
-  sqliteCeremony: hot("webauthn_allow_ceremony", "delete from webauthn_ceremonies where id = ?"),
+  // SQLite (one writer) runs no write inside WITH: the counter's conditional write, then the ceremony's and the
+  // line, in one transaction.
+  sqliteCounter: hot(
+    "webauthn_allow_counter",
+    "update webauthn_credentials set sign_count = ?, backup_state = ?, last_used_at = ? " +
+      `where id = ? and user_id = ? and ${CREDENTIAL_USABLE("?")} ` +
+      "and exists (select 1 from webauthn_ceremonies where id = ? and user_id = ? and used_at is null) " +
+      `and ${PRESUMED_STATE}`,
+  ),
+  sqliteCeremony: hot(
+    "webauthn_use",
+    "update webauthn_ceremonies set used_at = ? where id = ? and used_at is null",
+  ),
   sqliteLine: hot("webauthn_allow_line", `${AUTH_LOG_COLUMNS}values (?, ?, ?, ?, ?, ?, 'allow', ?, ?, ?, ?)`),
+};
+
+const Q = {
+  /** F1: a ceremony is used once, by this one conditional write. */
+  use: hot(
+    "webauthn_ceremony_use",
+    "update webauthn_ceremonies set used_at = ? where id = ? and used_at is null returning *",
+  ),
 };
 
 /** Thrown inside commitWebAuthnAllow's SQLite transaction to roll its writes back. */
@@ -91,19 +110,19 @@ export abstract class WebAuthnRecords extends StoreContext {
             (id, kind, user_id, context_hash, challenge, user_verification, user_handle, source, created_at, expires_at)
           select ${c.id}, ${c.kind}, ${c.userId}, ${c.contextHash}, ${c.challenge}, ${c.userVerification},
                  ${c.userHandle}, ${c.source}, ${c.createdAt}, ${c.expiresAt}
-          where (select count(*) from webauthn_ceremonies where user_id = ${c.userId} and expires_at > ${now}) < ${caps.perUser}
-            and (select count(*) from webauthn_ceremonies where source = ${c.source} and expires_at > ${now}) < ${caps.perSource}`.execute(
+          where (select count(*) from webauthn_ceremonies
+                 where user_id = ${c.userId} and expires_at > ${now} and used_at is null) < ${caps.perUser}
+            and (select count(*) from webauthn_ceremonies
+                 where source = ${c.source} and expires_at > ${now} and used_at is null) < ${caps.perSource}`.execute(
         this.db,
       ),
     );
     return Number(r.numAffectedRows ?? 0) === 1;
   }
 
-  async consumeWebAuthnCeremony(id: string): Promise<WebAuthnCeremony | undefined> {
-    const row = await guard(() =>
-      this.db.deleteFrom("webauthn_ceremonies").where("id", "=", id).returningAll().executeTakeFirst(),
-    );
-    return row && toCeremony(row);
+  async consumeWebAuthnCeremony(id: string, now: number): Promise<WebAuthnCeremony | undefined> {
+    const rows = await this.hotWriteRows<WebAuthnCeremoniesTable>(Q.use, [now, id]);
+    return rows[0] && toCeremony(rows[0]);
   }
 
   async insertWebAuthnCredential(c: WebAuthnCredential): Promise<void> {
@@ -188,17 +207,7 @@ export abstract class WebAuthnRecords extends StoreContext {
   async commitWebAuthnAllow(w: WebAuthnAllowWrite): Promise<boolean> {
     const k = w.credential;
     const l = w.line;
-    const counter = [
-      k.signCount,
-      k.backupState ? 1 : 0,
-      l.at,
-      k.id,
-      w.userId,
-      k.signCount,
-      k.signCount,
-      w.ceremonyId,
-      w.userId,
-      // PRESUMED_STATE
+    const presumed = [
       w.userId,
       w.canonicalName,
       w.canonicalName,
@@ -236,7 +245,23 @@ export abstract class WebAuthnRecords extends StoreContext {
         });
     };
     if (!this.sqlite) {
-      const params = [...counter, w.ceremonyId, ...line];
+      const params = [
+        l.at,
+        w.ceremonyId,
+        w.userId,
+        k.id,
+        w.userId,
+        k.signCount,
+        k.signCount,
+        ...presumed,
+        k.signCount,
+        k.backupState ? 1 : 0,
+        l.at,
+        k.id,
+        k.signCount,
+        k.signCount,
+        ...line,
+      ];
       if (w.loginSessionId === undefined) return (await this.hotRows(ALLOW.postgres, params)).length === 1;
       return this.transaction(async (tx) => {
         if ((await (tx as unknown as WebAuthnRecords).hotRows(ALLOW.postgres, params)).length !== 1)
@@ -245,9 +270,21 @@ export abstract class WebAuthnRecords extends StoreContext {
         return true;
       });
     }
+    const counter = [
+      k.signCount,
+      k.backupState ? 1 : 0,
+      l.at,
+      k.id,
+      w.userId,
+      k.signCount,
+      k.signCount,
+      w.ceremonyId,
+      w.userId,
+      ...presumed,
+    ];
     const write = async (tx: WebAuthnRecords) => {
       if ((await tx.hotChanges(ALLOW.sqliteCounter, counter)) !== 1) return false;
-      if ((await tx.hotChanges(ALLOW.sqliteCeremony, [w.ceremonyId])) !== 1) throw new NotApplied();
+      if ((await tx.hotChanges(ALLOW.sqliteCeremony, [l.at, w.ceremonyId])) !== 1) throw new NotApplied();
       await tx.hotChanges(ALLOW.sqliteLine, line);
       await allowSession(tx as unknown as Store);
       return true;
