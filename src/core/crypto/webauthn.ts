@@ -39,6 +39,18 @@ const LIMITS = {
 };
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
+/** Strict UTF-8 (invalid bytes refused; a leading BOM dropped, as a browser's decoder does). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+/** SHA-256 of each RP ID checked, computed once. */
+const RP_ID_HASHES = new Map<string, Uint8Array>();
+function rpIdHash(rpId: string): Uint8Array {
+  let hash = RP_ID_HASHES.get(rpId);
+  if (!hash) {
+    hash = sha256(rpId);
+    if (RP_ID_HASHES.size < 16) RP_ID_HASHES.set(rpId, hash);
+  }
+  return hash;
+}
 
 function bad(detail: string): never {
   throw new WebAuthnRejected("malformed", detail);
@@ -87,7 +99,7 @@ export function checkClientData(encoded: string, expected: ClientDataExpectation
   let parsed: unknown;
   try {
     // UTF-8 decode without BOM handling off: a leading BOM is dropped, invalid UTF-8 refused.
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+    parsed = JSON.parse(UTF8.decode(raw));
   } catch {
     bad("clientDataJSON is not UTF-8 JSON");
   }
@@ -166,7 +178,7 @@ export async function verifyAssertion(input: {
   const clientData = checkClientData(clientDataJSON, { ...input.expected, type: "webauthn.get" });
   const authData = bytes(authenticatorData);
   const parsed = parseAuthData(authData);
-  if (!constantTimeEqual(parsed.rpIdHash, sha256(input.rpId))) throw new WebAuthnRejected("rp_id_mismatch");
+  if (!constantTimeEqual(parsed.rpIdHash, rpIdHash(input.rpId))) throw new WebAuthnRejected("rp_id_mismatch");
   if (!parsed.flags.up) throw new WebAuthnRejected("user_not_present");
   if (input.requireUserVerification && !parsed.flags.uv) throw new WebAuthnRejected("user_not_verified");
   if (parsed.flags.bs && !parsed.flags.be) throw new WebAuthnRejected("backup_flags_invalid");
@@ -244,9 +256,9 @@ type Uint8Array_ = Uint8Array<ArrayBuffer>;
 const IMPORTED = new Map<string, ReturnType<typeof importCOSEKey>>();
 const IMPORTED_MAX = 10_000;
 
-function importCachedCOSEKey(text: string, cose: Uint8Array_): ReturnType<typeof importCOSEKey> {
+function importCachedCOSEKey(text: string): ReturnType<typeof importCOSEKey> {
   if (IMPORTED.has(text)) return IMPORTED.get(text);
-  const imported = importCOSEKey(cose);
+  const imported = importCOSEKey(bytes(text));
   if (IMPORTED.size >= IMPORTED_MAX) IMPORTED.delete(IMPORTED.keys().next().value as string);
   IMPORTED.set(text, imported);
   return imported;
@@ -259,9 +271,8 @@ async function verifyCOSESignature(
   signature: Uint8Array_,
   offThread: boolean,
 ): Promise<boolean> {
-  const cose = bytes(coseText);
-  const imported = importCachedCOSEKey(coseText, cose);
-  if (!imported) return verifySignature({ signature, data, credentialPublicKey: cose });
+  const imported = importCachedCOSEKey(coseText);
+  if (!imported) return verifySignature({ signature, data, credentialPublicKey: bytes(coseText) });
   const key = imported.der ? { key: imported.key, dsaEncoding: "der" as const } : imported.key;
   if (!offThread) return verify(imported.hash, data, key, signature);
   return new Promise((resolve, reject) =>

@@ -84,13 +84,17 @@ const PROVING_FACTORS = new Set(["totp", "hotp", "token", "push", "sms", "webaut
  */
 let verifier: Promise<typeof import("../crypto/webauthn.ts")> | undefined;
 function loadVerifier(): Promise<typeof import("../crypto/webauthn.ts")> {
-  verifier ??= import("../crypto/webauthn.ts");
+  if (!verifier) {
+    verifier = import("../crypto/webauthn.ts");
+    // Awaited where it is used; a failed load is reported there.
+    verifier.catch(() => undefined);
+  }
   return verifier;
 }
 
 function settings(deps: Deps): WebAuthnSettings {
   if (!deps.webauthn) throw new TwofoldError("ERR_POLICY", "WebAuthn is not configured");
-  void loadVerifier().catch(() => undefined);
+  loadVerifier();
   return deps.webauthn;
 }
 
