@@ -685,6 +685,40 @@ for (const dialect of await dialects()) {
       assert.deepEqual([refused.result, refused.reason], ["deny", "credential_suspect"]);
     });
 
+    test("an assertion for a prompt login that has ended writes nothing: the ceremony, the counter and the log stay as they were", async () => {
+      const key = await userWithKey("ended-login");
+      for (const finisher of [t.services, otherNode()]) {
+        const start = await t.services.beginWebAuthnAuthentication({ username: "ended-login", context: "e" });
+        const response = key.assert(start.options);
+        const before = await t.store.findWebAuthnCredential(credentialIdOf(key));
+        await assert.rejects(
+          finisher.finishWebAuthnAuthentication({
+            ceremonyId: start.ceremonyId,
+            context: "e",
+            response,
+            loginSessionId: "LS00000000000000000",
+            txid: `ended-${finisher === t.services ? "here" : "there"}`,
+          }),
+          { code: "ERR_LOGIN_SESSION_ENDED" },
+        );
+        assert.equal(
+          (await t.store.findWebAuthnCredential(credentialIdOf(key)))?.signCount,
+          before?.signCount,
+        );
+        assert.equal(
+          await t.store.findAuthLogByTxid(`ended-${finisher === t.services ? "here" : "there"}`),
+          undefined,
+        );
+        // The ceremony was not used: the same answer completes a login without one.
+        const again = await t.services.finishWebAuthnAuthentication({
+          ceremonyId: start.ceremonyId,
+          context: "e",
+          response,
+        });
+        assert.equal(again.result, "allow");
+      }
+    });
+
     test("F1: one ceremony finished twice at once allows once; the counter and the log agree", async () => {
       const key = await userWithKey("twice-at-once");
       const start = await t.services.beginWebAuthnAuthentication({ username: "twice-at-once", context: "t" });
