@@ -2,6 +2,7 @@
 import { TwofoldError } from "../../core/errors.ts";
 import type { OTPCredential, OTPStatus } from "../../core/model.ts";
 import type { OTPAllowWrite, OTPQuery, Store } from "../../core/ports.ts";
+import { AUTH_LOG_COLUMNS, PRESUMED_STATE } from "../presumed-state.ts";
 import { fromOTP, toOTP } from "../rows.ts";
 import { connectionOf, guard, hot, StoreContext } from "../store-context.ts";
 import type { OTPCredentialsTable } from "../tables.ts";
@@ -24,26 +25,11 @@ const Q = {
   ),
 };
 
-/**
- * A login whose state the caller presumed (OTPAllowWrite): the conditions under which its writes apply. The user
- * exists and is not disabled (and, when looked up by name, still has it, uncontested); the factor class's counter
- * is clear; the application is as read (active, same updated_at and policy); the credential is exactly as matched.
- */
-export const PRESUMED_STATE =
-  "exists (select 1 from users u where u.id = ? and u.status <> 'disabled' " +
-  "and (cast(? as text) is null or (u.username_canonical = ? " +
-  "and not exists (select 1 from username_collisions where canonical = ?))) " +
-  "and not exists (select 1 from lockouts l where l.user_id = u.id and l.factor_class = ? " +
-  "and (l.failures <> 0 or l.last_failure_at is not null)) " +
-  "and (cast(? as text) is null or exists (select 1 from applications a " +
-  "where a.id = ? and a.status = 'active' and a.updated_at = ? and a.policy_json = ?)))";
 /** The credential's write, only if it is exactly as the code was matched against it. */
 const CREDENTIAL_WRITE =
   "update otp_credentials set counter = ?, last_step = ?, drift = ? " +
   "where id = ? and user_id = ? and status = 'active' and secret_sealed = ? and counter = ? " +
   "and last_step is not distinct from ? and drift = ?";
-export const AUTH_LOG_COLUMNS =
-  "insert into auth_log (id, at, user_id, username, application_id, factor, result, reason, ip, txid, node) ";
 
 const ALLOW = {
   // PostgreSQL: one statement, one round trip; the line is inserted only if the credential was written.

@@ -3,10 +3,10 @@ import { sql } from "kysely";
 import { TwofoldError } from "../../core/errors.ts";
 import type { WebAuthnCeremony, WebAuthnCredential } from "../../core/model.ts";
 import type { Store, WebAuthnAllowWrite } from "../../core/ports.ts";
+import { AUTH_LOG_COLUMNS, PRESUMED_STATE } from "../presumed-state.ts";
 import { num } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { WebAuthnCeremoniesTable, WebAuthnCredentialsTable } from "../tables.ts";
-import { AUTH_LOG_COLUMNS, PRESUMED_STATE } from "./otp-credentials.ts";
 
 /** The credential's part of an allow decided outside a transaction: the user's, active, and its counter below. */
 const CREDENTIAL_USABLE = (big: string) =>
