@@ -68,6 +68,7 @@ async function buildShared(metafiles) {
       "push-wait": join(ROOT, "web", "prompt", "behaviours", "push-wait.ts"),
       "enroll-wait": join(ROOT, "web", "prompt", "behaviours", "enroll-wait.ts"),
       "frame-result": join(ROOT, "web", "prompt", "behaviours", "frame-result.ts"),
+      "frame-start": join(ROOT, "web", "prompt", "behaviours", "frame-start.ts"),
       "sms-resend": join(ROOT, "web", "prompt", "behaviours", "sms-resend.ts"),
       // The demo start page's inbox, kept live.
       "demo-inbox": join(ROOT, "web", "shared", "behaviours", "demo-inbox.ts"),

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import duoWeb from "@duosecurity/duo_web";
 import { haveOpenSSL } from "../support/certificates.ts";
 import { chromiumMissing } from "./support/chromium.ts";
@@ -33,8 +33,8 @@ describe("Web SDK v2 in Chromium: no push for a frame the browser refuses", { sk
     return `https://${h.s.duo.host}/frame/web/v1/auth?${new URLSearchParams({ tx, parent: `${h.s.app.origin}/v2` })}`;
   };
 
-  test("another site frames the prompt (and loads it as an image): no push reaches the phone, nothing in the auth log", async () => {
-    const src = frameURL("fay");
+  /** Another site's page that frames `src` and loads it as an image; resolves once the browser refused the frame. */
+  const frameElsewhere = async (src: string) => {
     const other = https.createServer(
       { cert: readFileSync(h.s.duo.certificates.cert), key: readFileSync(h.s.duo.certificates.key) },
       (_req, res) => {
@@ -56,12 +56,16 @@ describe("Web SDK v2 in Chromium: no push for a frame the browser refuses", { sk
       // The image is answered too (with no picture): every GET behind the link has been made once it is complete.
       await page.waitForFunction('document.getElementById("i").complete');
       assert.equal(await page.frameLocator("#f").getByRole("heading", { level: 1 }).count(), 0);
-      assert.deepEqual(await pendingOnPhone("fay"), [], "no push on fay's phone");
-      assert.deepEqual(await authLogOf("fay"), [], "nothing about fay in the authentication log");
     } finally {
       await context.close();
       await new Promise<void>((resolve) => other.close(() => resolve()));
     }
+  };
+
+  test("another site frames the prompt (and loads it as an image): no push reaches the phone, nothing in the auth log", async () => {
+    await frameElsewhere(frameURL("fay"));
+    assert.deepEqual(await pendingOnPhone("fay"), [], "no push on fay's phone");
+    assert.deepEqual(await authLogOf("fay"), [], "nothing about fay in the authentication log");
   });
 
   test("the prompt opened on its own waits for Send me a push; the button sends it", async () => {
@@ -112,6 +116,69 @@ describe("Web SDK v2 in Chromium: no push for a frame the browser refuses", { sk
     assert.deepEqual(h.s.app.v2Results, ["gus"]);
     assert.equal((await authLogOf("gus")).filter((e) => e.result === "allow").length, 1);
     await page.close();
+  });
+
+  describe("an application that lets new users in without a second factor", () => {
+    before(async () => {
+      await h.s.duo.t.runtime.services.updateApplication({ name: "test" }, h.s.app.ikey, {
+        policy: { newUserPolicy: "allow" },
+      });
+    });
+    after(async () => {
+      await h.s.duo.t.runtime.services.updateApplication({ name: "test" }, h.s.app.ikey, {
+        policy: { newUserPolicy: "enroll" },
+      });
+    });
+
+    test("another site frames the prompt for a new user: no allow, nothing in the auth log", async () => {
+      await frameElsewhere(frameURL("hal"));
+      assert.deepEqual(await authLogOf("hal"), [], "nothing about hal in the authentication log");
+    });
+
+    test("opened on its own, the page waits for Continue; the button lets the user in (both languages, axe)", async () => {
+      for (const [username, language, heading, button] of [
+        ["ida", "en", "No second factor needed", /^Continue to /],
+        ["jon", "zh", "毋須第二步驗證", /^繼續前往 /],
+      ] as const) {
+        const { page, prompt } = await h.newPage(language);
+        await page.goto(frameURL(username));
+        assert.equal(await prompt.headingText(), heading);
+        assert.deepEqual(await authLogOf(username), [], "nothing before the button");
+        await page.getByRole("button", { name: button }).click();
+        await page.waitForURL(/\/new-user$/);
+        assert.deepEqual(
+          (await authLogOf(username)).map((e) => `${e.result} ${e.reason}`),
+          ["allow allow_unenrolled_user"],
+        );
+        await page.close();
+      }
+      // The prompt's page behind the link's redirects.
+      const link = new URL(frameURL("lee"));
+      let path = link.pathname + link.search;
+      for (let r = await h.s.request("GET", path); r.headers.location; r = await h.s.request("GET", path))
+        path = String(r.headers.location);
+      await h.axeBothLanguages(
+        `https://${h.s.duo.host}${path}`,
+        "Web SDK v2: a new user before Continue",
+        async (p) => {
+          assert.match(await p.headingText(), /^(No second factor needed|毋須第二步驗證)$/);
+        },
+      );
+      assert.deepEqual(await authLogOf("lee"), []);
+    });
+
+    test("the application's own page frames it: the user goes in without a factor, and duo_web verifies it", async () => {
+      const { page } = await h.newPage("en");
+      await page.goto(`${h.s.app.origin}/v2?user=kim`);
+      await page.waitForURL(`${h.s.app.origin}/v2-result`);
+      assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Verified: kim");
+      assert.ok(h.s.app.v2Results.includes("kim"));
+      assert.deepEqual(
+        (await authLogOf("kim")).map((e) => `${e.result} ${e.reason}`),
+        ["allow allow_unenrolled_user"],
+      );
+      await page.close();
+    });
   });
 
   test("no page logged a console error (CSP violations included)", () => {

@@ -44,18 +44,9 @@ export async function allowPromptNewUser(
   handle: string,
   input: { ip: string | null },
 ): Promise<PromptNewUserAllow> {
-  const { session, application, user } = await requireLogin(deps, handle);
-  const policy = effectivePolicy(deps.policy, application);
-  if (policy.newUserPolicy !== "allow" || application.status !== "active") return { result: "none" };
-  if (user) {
-    if (user.status === "disabled" || session.userId !== user.id) return { result: "none" };
-    // A user whose factors were removed waits for an administrator's reset (CISA AA22-074A).
-    if (!(await mayEnrollAsNewUser(deps.store, user.id))) return { result: "none" };
-  } else if (session.userId !== null || (await isNameSpokenFor(deps, session.username))) {
-    // A username nobody had when the login started, and nobody has now (created meanwhile: log in again); not one
-    // that names nobody only because two users claim it or share it as their e-mail address.
-    return { result: "none" };
-  }
+  const login = await newUserLogin(deps, handle);
+  if (!login) return { result: "none" };
+  const { session, application, user } = login;
   const userId = user?.id ?? null;
   const now = deps.clock.now();
   const txid = randomHex(16);
@@ -77,6 +68,32 @@ export async function allowPromptNewUser(
       throw new TwofoldError("ERR_LOGIN_SESSION_ENDED", "this login has ended");
     return { result: "allow" };
   });
+}
+
+/**
+ * Whether allowPromptNewUser would let this login's user in now (its completion gate still decides): for a page that
+ * asks first, as the iframe SDK's does, since a GET there may be answered for a frame the browser then refuses.
+ */
+export async function mayAllowPromptNewUser(deps: Deps, handle: string): Promise<boolean> {
+  return (await newUserLogin(deps, handle)) !== undefined;
+}
+
+/** The login, when its application lets new users in and its user is one: never had a factor, or nobody's name. */
+async function newUserLogin(deps: Deps, handle: string) {
+  const login = await requireLogin(deps, handle);
+  const { session, application, user } = login;
+  const policy = effectivePolicy(deps.policy, application);
+  if (policy.newUserPolicy !== "allow" || application.status !== "active") return undefined;
+  if (user) {
+    if (user.status === "disabled" || session.userId !== user.id) return undefined;
+    // A user whose factors were removed waits for an administrator's reset (CISA AA22-074A).
+    if (!(await mayEnrollAsNewUser(deps.store, user.id))) return undefined;
+  } else if (session.userId !== null || (await isNameSpokenFor(deps, session.username))) {
+    // A username nobody had when the login started, and nobody has now (created meanwhile: log in again); not one
+    // that names nobody only because two users claim it or share it as their e-mail address.
+    return undefined;
+  }
+  return login;
 }
 
 /** A ceremony begun for enrolment is bound to its login (F1), apart from the login's own key ceremonies. */

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type EnrollChoiceView, EnrollStartPage } from "../../../web/prompt/pages/enroll.tsx";
 import type { Action } from "../../../web/prompt/pages/frame.tsx";
 import { FrameResultPage } from "../../../web/prompt/pages/frame-result.tsx";
+import { FrameStartPage } from "../../../web/prompt/pages/frame-start.tsx";
 import { NoticePage, type NoticeView } from "../../../web/prompt/pages/notice.tsx";
 import { TrustPage } from "../../../web/prompt/pages/trust.tsx";
 import { TwofoldError } from "../../core/errors.ts";
@@ -178,6 +179,30 @@ export async function loadPrompt(
     return undefined;
   };
   const t = () => pageOf().t;
+  // New-user policy `allow`. In the iframe SDK's frame not on this GET: the browser may refuse the page
+  // (frame-ancestors) after the GET is answered, or the GET may be no page at all (an image): the page's form, once
+  // shown, lets the user in (POST …/new-user). True when the answer was sent.
+  const letIn = async (): Promise<boolean> => {
+    if (!isFrameLogin(login.session)) return letNewUserIn(runtime, request, reply);
+    if (!(await runtime.services.mayAllowPromptNewUser(handle))) return false;
+    const page = pageOf();
+    sendPage(
+      reply,
+      FrameStartPage({
+        chrome: page.chrome,
+        view: {
+          title: page.t.newUserTitle,
+          text: page.t.newUserText(app),
+          action: `${base}/new-user`,
+          label: page.t.continueToApp(app),
+          optionsURL: null,
+          scripts: [webAssetURL("prompt/behaviours/frame-start.ts")],
+        },
+      }),
+      securityOfLogin(),
+    );
+    return true;
+  };
   const status = login.session.status;
   if (login.expired || (status !== "pending" && status !== "allowed"))
     return show(
@@ -196,13 +221,7 @@ export async function loadPrompt(
       error: false,
       actions: [{ label: t().continueToApp(app), post: `${base}/finish`, primary: true }],
     });
-  if (
-    !login.user &&
-    status === "pending" &&
-    !options.enrolling &&
-    (await letNewUserIn(runtime, request, reply))
-  )
-    return undefined;
+  if (!login.user && status === "pending" && !options.enrolling && (await letIn())) return undefined;
   if (!login.user || login.user.status === "disabled")
     return show({
       title: t().cantLogInTitle,
@@ -235,7 +254,7 @@ export async function loadPrompt(
       );
       return undefined;
     }
-    if (!options.enrolling && (await letNewUserIn(runtime, request, reply))) return undefined;
+    if (!options.enrolling && (await letIn())) return undefined;
     return show({
       title: t().cantLogInTitle,
       message: methods.allowed.length < 2 ? t().noMethods(app) : t().notEnrolled,
@@ -250,7 +269,7 @@ export async function loadPrompt(
  * New-user policy `allow`: a user who never had a factor (or a username nobody has) goes in without one, through the
  * completion gate, then back to the application. True when the answer was sent.
  */
-async function letNewUserIn(
+export async function letNewUserIn(
   runtime: ServiceRuntime,
   request: FastifyRequest<{ Params: HandleParams }>,
   reply: FastifyReply,

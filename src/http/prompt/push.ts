@@ -2,7 +2,8 @@
 import type { ServerResponse } from "node:http";
 import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { PushEndedPage, PushStartPage, PushWaitPage } from "../../../web/prompt/pages/push.tsx";
+import { FrameStartPage } from "../../../web/prompt/pages/frame-start.tsx";
+import { PushEndedPage, PushWaitPage } from "../../../web/prompt/pages/push.tsx";
 import { TwofoldError } from "../../core/errors.ts";
 import type { PromptPush, PromptPushState, PushOutcome } from "../../core/use-cases/prompt-login.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
@@ -140,13 +141,15 @@ export const pushMethod: PromptMethodModule = {
       const { t } = ctx.page;
       return sendPage(
         reply,
-        PushStartPage({
+        FrameStartPage({
           chrome: ctx.page.chrome,
           view: {
+            title: t.pushEntry,
             text: t.pushStartText(device ?? t.yourDevice),
-            startAction: `${ctx.base}/push/start`,
+            action: `${ctx.base}/push/start`,
+            label: t.sendPush,
             optionsURL: `${ctx.base}/options`,
-            scripts: [webAssetURL("prompt/behaviours/push-wait.ts")],
+            scripts: [webAssetURL("prompt/behaviours/frame-start.ts")],
           },
         }),
         { ...ctx.security },

@@ -27,6 +27,7 @@ import {
   finishAndRedirect,
   HandleParams,
   HTML,
+  letNewUserIn,
   loadPrompt,
   notice,
   PromptQuery,
@@ -119,6 +120,17 @@ export function registerPromptRoutes(app: FastifyInstance, runtime: ServiceRunti
     "/prompt/:handle/finish",
     { schema: { params: HandleParams, body: EmptyForm, response: { 200: HTML } }, preHandler: sameOrigin },
     async (request, reply) => (await completeLogin(runtime, request, reply)) ?? reply,
+  );
+
+  // New-user policy `allow` in the iframe SDK's frame: the page shown lets the user in (a GET there does not). Anything
+  // else the login needs now is on its page.
+  app.post<{ Params: HandleParams }>(
+    "/prompt/:handle/new-user",
+    { schema: { params: HandleParams, body: EmptyForm, response: { 200: HTML } }, preHandler: sameOrigin },
+    async (request, reply) => {
+      if (await letNewUserIn(runtime, request, reply)) return reply;
+      return reply.code(303).header("location", `/prompt/${request.params.handle}`).send("");
+    },
   );
 
   // "Yes, trust browser" / "No, don't trust" (T3), then back to the application.

@@ -88,11 +88,3 @@ function start(section: HTMLElement): void {
 }
 
 for (const section of document.querySelectorAll<HTMLElement>('[data-behaviour="push-wait"]')) start(section);
-
-// Before the first push in the iframe SDK's frame: this script runs only once the browser shows the page in a frame
-// it allows (frame-ancestors), so the push goes out now. Opened on its own the page waits for the button: no parent
-// could take the login's answer there.
-for (const section of document.querySelectorAll<HTMLElement>('[data-behaviour="push-start"]')) {
-  if (window.parent !== window)
-    section.querySelector<HTMLFormElement>("[data-push-start] form")?.requestSubmit();
-}

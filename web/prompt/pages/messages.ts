@@ -39,6 +39,9 @@ const en = {
   /** Before the first push inside another site's frame (Web SDK v2). */
   pushStartText: (device: string) => `We'll send a request to ${device}: approve it there.`,
   sendPush: "Send me a push",
+  /** Before a user the application lets in without a second factor goes on, inside another site's frame (Web SDK v2). */
+  newUserTitle: "No second factor needed",
+  newUserText: (app: string) => `You can log in to ${app} without a second factor for now.`,
   /** P8 */
   otherOptions: "Other options",
   sendAgain: "Send again",
@@ -140,6 +143,8 @@ const zhHant: PromptMessages = {
   sendNewRequest: "傳送新要求",
   pushStartText: (device) => `我們會傳送要求至 ${device}，請在該裝置上批准。`,
   sendPush: "傳送推送通知給我",
+  newUserTitle: "毋須第二步驗證",
+  newUserText: (app) => `你目前毋須第二步驗證即可登入 ${app}。`,
   otherOptions: "其他選項",
   sendAgain: "重新傳送",
   needHelp: "需要協助？",

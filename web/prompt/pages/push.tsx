@@ -105,37 +105,6 @@ export function PushWaitPage({ chrome, view }: { chrome: PromptChrome; view: Pus
   );
 }
 
-export interface PushStartView {
-  /** "We'll send a request to {device}…". */
-  text: string;
-  /** The form that sends the push, and Other options. */
-  startAction: string;
-  optionsURL: string;
-  scripts: readonly string[];
-}
-
-/**
- * Before the first push of a login in another site's frame (Web SDK v2): nothing is sent until this page is shown.
- * Its behaviour sends the push as soon as the page runs in its frame; without script, the button does.
- */
-export function PushStartPage({ chrome, view }: { chrome: PromptChrome; view: PushStartView }): SafeHTML {
-  const { t } = chrome;
-  return (
-    <PromptPage chrome={chrome} title={t.pushEntry} scripts={view.scripts}>
-      <section data-behaviour="push-start">
-        <h1>{t.pushEntry}</h1>
-        <p>{view.text}</p>
-        <Actions
-          actions={[
-            { label: t.sendPush, post: view.startAction, primary: true, data: { "push-start": "" } },
-            { label: t.otherOptions, href: view.optionsURL },
-          ]}
-        />
-      </section>
-    </PromptPage>
-  );
-}
-
 export interface PushEndedView {
   /** The heading and the message of ux.md §2.2 for how the push ended or why none was sent. */
   title: string;
