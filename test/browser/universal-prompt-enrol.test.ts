@@ -12,6 +12,7 @@ import duoWeb from "@duosecurity/duo_web";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { decodeBase32 } from "../../src/core/base32.ts";
 import { generateTOTP } from "../../src/core/otp/totp.ts";
+import { ACTIVATIONS_PER_LOGIN } from "../../src/core/use-cases/prompt-activation-limit.ts";
 import { ADMIN } from "../http/support.ts";
 import { haveOpenSSL } from "../support/certificates.ts";
 import { type PromptTestServer, startPromptServer } from "../support/universal-prompt.ts";
@@ -57,6 +58,7 @@ const TEXT = {
     sendAgain: "Send again",
     noNotification: /No notification\? Open Twofold Authenticator/,
     expiredTitle: "Login page expired",
+    limitTitle: "No more codes for this login",
   },
   "zh-Hant": {
     locale: "zh-HK",
@@ -85,6 +87,7 @@ const TEXT = {
     sendAgain: "重新傳送",
     noNotification: /收不到通知？/,
     expiredTitle: "登入頁面已失效",
+    limitTitle: "此登入無法再顯示代碼",
   },
 } as const;
 type Lang = keyof typeof TEXT;
@@ -238,6 +241,50 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
           lang === "en" ? 1 : 0,
           "the app added as the backup",
         );
+      } finally {
+        await context.close();
+      }
+    });
+  }
+
+  for (const lang of ["en", "zh-Hant"] as const) {
+    test(`${lang}: the backup's Show a new code past the login's limit gets a page with the ways on (Activated: continue, Skip backup)`, async () => {
+      const text = TEXT[lang];
+      const username = `lou-${lang}`.toLowerCase();
+      await s.duo.t.runtime.services.createUser(ADMIN, { username });
+      // axe is injected into the 429 page itself (a POST's answer cannot be read again): this context lets it in.
+      const { context, page, prompt } = await newContext(lang, { bypassCSP: true });
+      try {
+        await virtualAuthenticator(context, page);
+        const login = await startLogin(page, username, enrolKeys);
+        await page.getByRole("link", { name: text.key }).click();
+        await page.getByRole("button", { name: text.continue, exact: true }).click();
+        await page.waitForURL(/\/webauthn(\?|$)/);
+        await page.getByRole("button", { name: text.continue, exact: true }).click();
+        await page.waitForURL(/\/enroll\/backup$/);
+        await page.getByRole("button", { name: text.addApp }).click();
+        await page.getByRole("heading", { level: 1, name: text.scanTitle }).waitFor();
+        for (let shown = 1; shown < ACTIVATIONS_PER_LOGIN; shown++) {
+          await page.getByRole("button", { name: text.newCode }).click();
+          await page.getByRole("heading", { level: 1, name: text.scanTitle }).waitFor();
+        }
+        const refused = page.waitForResponse((r) => r.request().method() === "POST");
+        await page.getByRole("button", { name: text.newCode }).click();
+        assert.equal((await refused).status(), 429);
+        await page.getByRole("heading", { level: 1, name: text.limitTitle }).waitFor();
+        assert.match(await prompt.alertText(), /Student Records/, "names the application to log in to again");
+        assert.doesNotMatch(await page.content(), /ERR_RATE_LIMITED/);
+        await expectNoAxeViolations(page, `the backup's code limit (${lang})`);
+        // Activated: continue, with nothing activated: the backup is still offered; then Skip backup goes on.
+        await page.getByRole("button", { name: text.activated }).click();
+        await page.waitForURL(/\/enroll\/backup/);
+        await page.getByRole("button", { name: text.skip }).click();
+        const query = await s.app.callback(login.state);
+        const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(
+          query.get("duo_code")!,
+          username,
+        );
+        assert.equal(result.auth_context.factor, "webauthn_security_key");
       } finally {
         await context.close();
       }
