@@ -84,7 +84,7 @@ export interface WebAuthnAllowWrite {
   canonicalName: string;
   /** The application the gate checked: it must be active and unchanged since (same updated_at and policy). */
   application: Pick<Application, "id" | "updatedAt" | "policy"> | null;
-  /** The ceremony the assertion answers: it must still be unused, and this write marks it used. */
+  /** The ceremony the assertion answers: it must still be there, and this write takes it (deletes it). */
   ceremonyId: string;
   /**
    * The credential (Twofold's id) and what the assertion reported: it must be the user's and active, and its stored
@@ -95,6 +95,13 @@ export interface WebAuthnAllowWrite {
   /** As OTPAllowWrite's: a prompt login moved to `allowed` by the same write, or ERR_LOGIN_SESSION_ENDED. */
   loginSessionId?: string;
 }
+
+/**
+ * What Store.commitWebAuthnAllow did: `allowed` (everything written); `not_applied` (nothing written: the state was
+ * not as presumed); `taken` (PostgreSQL only: the ceremony was taken, but a concurrent finish moved the key's counter
+ * first, so no counter and no line were written).
+ */
+export type WebAuthnAllowResult = "allowed" | "not_applied" | "taken";
 
 /**
  * The code of a prompt login issued by the allow's own write, when nothing is left to ask the user (no trust or
@@ -641,11 +648,10 @@ export interface Store extends SmsGuardStore {
     now: number,
   ): Promise<boolean>;
   /**
-   * Take a ceremony once: one conditional UPDATE … RETURNING that marks it used, so of two callers at most one gets
-   * it, and it is spent whatever the caller then decides (F1: single use, on success and on failure). Expired ones
-   * are returned too; housekeeping deletes ceremonies once they expire, used or not.
+   * Take a ceremony once: one DELETE … RETURNING, so of two callers at most one gets it, and it is gone whatever
+   * the caller then decides (F1: single use, deleted on success and on failure). Expired ones are returned too.
    */
-  consumeWebAuthnCeremony(id: string, now: number): Promise<WebAuthnCeremony | undefined>;
+  consumeWebAuthnCeremony(id: string): Promise<WebAuthnCeremony | undefined>;
   /** Add a credential; ERR_CONFLICT when its credential ID is registered already (to anyone, F5). */
   insertWebAuthnCredential(credential: WebAuthnCredential): Promise<void>;
   getWebAuthnCredential(id: string): Promise<WebAuthnCredential | undefined>;
@@ -660,11 +666,11 @@ export interface Store extends SmsGuardStore {
    */
   advanceWebAuthnCounter(id: string, signCount: number, backupState: boolean, now: number): Promise<boolean>;
   /**
-   * A WebAuthn allow decided on what this node read (WebAuthnAllowWrite): the ceremony used, the counter advanced
+   * A WebAuthn allow decided on what this node read (WebAuthnAllowWrite): the ceremony taken, the counter advanced
    * and the allow line appended together, and only if the user is still enabled under that name, the webauthn class
-   * clear, the application unchanged, the ceremony unused and the counter forward; false when nothing was written.
+   * clear, the application unchanged, the ceremony still there and the counter forward (WebAuthnAllowResult).
    */
-  commitWebAuthnAllow(write: WebAuthnAllowWrite): Promise<boolean>;
+  commitWebAuthnAllow(write: WebAuthnAllowWrite): Promise<WebAuthnAllowResult>;
   /** Flag a credential as a possible clone (F4); false if it was not active. */
   markWebAuthnCredentialSuspect(id: string): Promise<boolean>;
   renameWebAuthnCredential(id: string, name: string): Promise<boolean>;

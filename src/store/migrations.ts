@@ -741,13 +741,6 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           )`.execute(db);
       },
     },
-    "0023_webauthn_ceremony_used": {
-      async up(db: AnyDB) {
-        // A ceremony is marked used instead of deleted when used (F1: the mark is the one conditional write): one
-        // row changed in place, where a delete changed four indexes. Housekeeping deletes it once it expires.
-        await db.schema.alterTable("webauthn_ceremonies").addColumn("used_at", big).execute();
-      },
-    },
   };
 }
 

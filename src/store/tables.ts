@@ -279,7 +279,7 @@ export interface WebAuthnCredentialsTable {
   last_used_at: number | null;
 }
 
-/** WebAuthn ceremonies (migration 0015): marked when used (0023), pruned when expired. */
+/** WebAuthn ceremonies under way (migration 0015): deleted when used, pruned when expired. */
 export interface WebAuthnCeremoniesTable {
   id: string;
   kind: string;
@@ -291,8 +291,6 @@ export interface WebAuthnCeremoniesTable {
   source: string | null;
   created_at: number;
   expires_at: number;
-  /** When the one finish that may use it did (migration 0023); null while unused. */
-  used_at: number | null;
 }
 
 /** One browser login through the prompt (migration 0013). */

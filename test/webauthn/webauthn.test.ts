@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import pg from "pg";
 import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
 import type { Store } from "../../src/core/ports.ts";
 import { createServices } from "../../src/core/services.ts";
@@ -9,7 +10,7 @@ import { cborHead, encodeCBOR } from "../support/cbor.ts";
 import { createTestContext, type TestContext } from "../support/deps.ts";
 import { ADMIN, enrollActiveTOTP } from "../support/factors.ts";
 import { FLAG, SoftAuthenticator, type Tamper } from "../support/soft-authenticator.ts";
-import { dialects } from "../support/stores.ts";
+import { dialects, PG_URL } from "../support/stores.ts";
 
 const ORIGIN = "https://login.example.edu";
 const CONFIG = {
@@ -605,6 +606,42 @@ for (const dialect of await dialects()) {
       });
     }
 
+    /** Another node's services whose store records which of its write paths a finish took. */
+    function recordingNode(calls: string[]) {
+      const store = new Proxy(t.store, {
+        get: (target, prop) => {
+          const value = Reflect.get(target, prop, target);
+          if (prop === "transaction" || prop === "commitWebAuthnAllow")
+            return (...args: unknown[]) => {
+              calls.push(prop);
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }) as Store;
+      return createServices({
+        store,
+        keyring: t.keyring,
+        clock: t.clock,
+        config: t.config,
+        nodeName: "node-c",
+        pushEvents: new LocalPushEvents(),
+      });
+    }
+
+    async function loginWith(
+      services: ReturnType<typeof otherNode>,
+      username: string,
+      key: SoftAuthenticator,
+    ) {
+      const start = await services.beginWebAuthnAuthentication({ username, context: "w" });
+      return services.finishWebAuthnAuthentication({
+        ceremonyId: start.ceremonyId,
+        context: "w",
+        response: key.assert(start.options),
+      });
+    }
+
     const credentialIdOf = (key: SoftAuthenticator) =>
       Buffer.from(key.credentials[0]!.id).toString("base64url");
 
@@ -719,6 +756,51 @@ for (const dialect of await dialects()) {
       }
     });
 
+    if (dialect === "postgres")
+      test("PostgreSQL: of two finishes racing for one key's counter, the higher wins; the other is a concurrent attempt, logged under the user", async () => {
+        const key = await userWithKey("racer");
+        assert.equal((await login("racer", key, { counter: 10 })).result, "allow");
+        const row = await t.store.findWebAuthnCredential(credentialIdOf(key));
+        const a = await t.services.beginWebAuthnAuthentication({ username: "racer", context: "r" });
+        const b = await t.services.beginWebAuthnAuthentication({ username: "racer", context: "r" });
+        // Another connection holds the key's row: both statements pass their checks, then queue for it.
+        const other = new pg.Client({ connectionString: PG_URL });
+        await other.connect();
+        try {
+          await other.query("begin");
+          await other.query(`select 1 from ${t.db.schema}.webauthn_credentials where id = $1 for update`, [
+            row!.id,
+          ]);
+          const higher = t.services.finishWebAuthnAuthentication({
+            ceremonyId: b.ceremonyId,
+            context: "r",
+            response: key.assert(b.options, { counter: 12 }),
+          });
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const lower = t.services.finishWebAuthnAuthentication({
+            ceremonyId: a.ceremonyId,
+            context: "r",
+            response: key.assert(a.options, { counter: 11 }),
+          });
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await other.query("commit");
+          const [won, lost] = await Promise.all([higher, lower]);
+          assert.equal(won.result, "allow");
+          assert.deepEqual(
+            [lost.result, lost.reason, lost.factor, lost.userId],
+            ["deny", "concurrent_attempt", "webauthn", won.userId],
+          );
+          const line = await t.store.findAuthLogByTxid(lost.txid);
+          assert.deepEqual(
+            [line?.result, line?.reason, line?.userId],
+            ["deny", "concurrent_attempt", won.userId],
+          );
+          assert.equal((await t.store.findWebAuthnCredential(credentialIdOf(key)))?.signCount, 12);
+        } finally {
+          await other.end();
+        }
+      });
+
     test("F1: one ceremony finished twice at once allows once; the counter and the log agree", async () => {
       const key = await userWithKey("twice-at-once");
       const start = await t.services.beginWebAuthnAuthentication({ username: "twice-at-once", context: "t" });
@@ -789,18 +871,35 @@ for (const dialect of await dialects()) {
       assert.equal((await login(undefined, key)).reason, "unknown_credential");
     });
 
-    test("used ceremonies do not count towards the cap, and housekeeping deletes them once they expire", async () => {
+    test("a used ceremony is gone: a user who logs in more often than the cap allows live ceremonies is never refused", async () => {
       const key = await userWithKey("frequent");
-      await t.services.pruneExpiredRows();
       const cap = t.config.webauthn.maxCeremoniesPerUser;
       for (let i = 0; i <= cap; i++) assert.equal((await login("frequent", key)).result, "allow");
-      // Used, not expired: kept (a replay finds them used).
-      const before = await t.services.pruneExpiredRows();
-      assert.equal(before.steps.find((s) => s.name === "WebAuthn ceremonies")?.deleted, 0);
+      await t.services.pruneExpiredRows();
       t.clock.advance(t.config.webauthn.timeoutSeconds * 1000 + 1);
       const after = await t.services.pruneExpiredRows();
-      const step = after.steps.find((s) => s.name === "WebAuthn ceremonies");
-      assert.ok(step && step.deleted >= cap + 1, JSON.stringify(step));
+      // Nothing of those logins was left to prune.
+      assert.equal(after.steps.find((s) => s.name === "WebAuthn ceremonies")?.deleted, 0);
+    });
+
+    test("A1: with failures on record when the login began, the finish reads the lock before any check", async () => {
+      const key = await userWithKey("failed-once");
+      assert.equal((await login("failed-once", key, { origin: "https://evil.example" })).result, "deny");
+      const calls: string[] = [];
+      const services = recordingNode(calls);
+      const start = await services.beginWebAuthnAuthentication({ username: "failed-once", context: "f" });
+      const r = await services.finishWebAuthnAuthentication({
+        ceremonyId: start.ceremonyId,
+        context: "f",
+        response: key.assert(start.options),
+      });
+      assert.equal(r.result, "allow");
+      assert.deepEqual(calls, ["transaction"], "decided in the transaction, with no write tried before it");
+      assert.equal(await failures("failed-once"), 0, "the allow clears the class");
+      // Clear again: the next login is decided on what the node read.
+      calls.length = 0;
+      assert.equal((await loginWith(services, "failed-once", key)).result, "allow");
+      assert.deepEqual(calls, ["commitWebAuthnAllow"]);
     });
 
     test("ceremonies are capped per user and per source, and housekeeping prunes expired ones", async () => {

@@ -55,7 +55,7 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     prune: (store, before, limit) => store.prunePendingOTPCredentials(before, limit),
   },
   {
-    // Ceremonies once they expire: used ones (marked when used, F1) and ones never finished.
+    // Used ceremonies are deleted when used; these are the ones never finished (F1).
     name: "WebAuthn ceremonies",
     cutoff: (now) => now,
     prune: (store, before, limit) => store.pruneWebAuthnCeremonies(before, limit),

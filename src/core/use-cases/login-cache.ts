@@ -23,8 +23,11 @@ export class LoginCache {
   readonly credentials = new Bounded<OTPCredential[]>(LIMIT);
   /** The codes of those credentials, computed once each (a look-ahead that moves by one computes one code). */
   readonly codes = new OTPCodeMemo();
-  /** Logins with a key begun on this node, by ceremony id: the ceremony as stored and its user's canonical name. */
-  readonly ceremonies = new Bounded<{ ceremony: WebAuthnCeremony; username: string }>(LIMIT);
+  /**
+   * Logins with a key begun on this node while the user's `webauthn` class was clear, by ceremony id: the ceremony
+   * as stored and its user as found then.
+   */
+  readonly ceremonies = new Bounded<{ ceremony: WebAuthnCeremony; user: User }>(LIMIT);
   /** WebAuthn credentials by their credential ID, as last read or as this node's own allows left them. */
   readonly keys = new Bounded<WebAuthnCredential>(LIMIT);
 

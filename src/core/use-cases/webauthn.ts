@@ -26,6 +26,7 @@ import { TwofoldError } from "../errors.ts";
 import { evaluateLockout } from "../lockout.ts";
 import type { Application, User, WebAuthnCeremony, WebAuthnCredential } from "../model.ts";
 import type { WebAuthnSettings } from "../policy.ts";
+import type { WebAuthnAllowResult } from "../ports.ts";
 import { recordFactorAdded, recordFactorRemoved } from "./factor-changes.ts";
 import { type LoginCache, loginCacheOf } from "./login-cache.ts";
 import { notify } from "./notify.ts";
@@ -296,7 +297,7 @@ export async function finishWebAuthnRegistration(
       const tx: Deps = { ...deps, store };
       const ceremony =
         typeof input.ceremonyId === "string"
-          ? await store.consumeWebAuthnCeremony(input.ceremonyId, now)
+          ? await store.consumeWebAuthnCeremony(input.ceremonyId)
           : undefined;
       const reject = (reason: RegistrationRejection): RegistrationOutcome => ({
         result: "rejected",
@@ -436,9 +437,10 @@ export async function beginWebAuthnAuthentication(
     userHandle: null,
     source: input.ip ?? null,
   });
-  // The finish that comes back to this node decides an allow without a transaction (allowOnReadState).
-  if (user)
-    loginCacheOf(deps.store).ceremonies.set(ceremony.id, { ceremony, username: user.usernameCanonical });
+  // The finish that comes back to this node decides an allow without a transaction (allowOnReadState), unless the
+  // user's `webauthn` class had failures on record: then the transaction reads the lock before any check (A1).
+  if (user && lockClear(await deps.store.getLockout(user.id, "webauthn")))
+    loginCacheOf(deps.store).ceremonies.set(ceremony.id, { ceremony, user });
   const options: RequestOptionsJSON = {
     challenge: ceremony.challenge,
     timeout: w.timeoutSeconds * SECOND,
@@ -595,7 +597,7 @@ export async function finishWebAuthnAuthentication(
 
     const ceremony =
       typeof input.ceremonyId === "string"
-        ? await store.consumeWebAuthnCeremony(input.ceremonyId, now)
+        ? await store.consumeWebAuthnCeremony(input.ceremonyId)
         : undefined;
     if (!ceremony) return deny("unknown_ceremony", "none");
     if (ceremony.kind !== "authentication" || !constantTimeEqual(ceremony.contextHash, hash))
@@ -709,12 +711,17 @@ export async function finishWebAuthnAuthentication(
  * out, a counter that did not grow, a state that changed — and the caller decides in its transaction, where every
  * deny is decided, counted and logged (the ceremony is still unused then).
  */
+/** A lockout row with no failure on record (a missing one is clear too). */
+function lockClear(lock: { failures: number; lastFailureAt: number | null } | undefined): boolean {
+  return lock === undefined || (lock.failures === 0 && lock.lastFailureAt === null);
+}
+
 async function allowOnReadState(
   deps: Deps,
   cache: LoginCache,
   a: {
     ceremony: WebAuthnCeremony;
-    username: string;
+    user: User;
     input: AuthenticationFinish;
     w: WebAuthnSettings;
     hash: string;
@@ -758,11 +765,12 @@ async function allowOnReadState(
     return undefined;
   if ((verified.signCount > 0 || credential.signCount > 0) && verified.signCount <= credential.signCount)
     return undefined;
+  let written: WebAuthnAllowResult | undefined;
   const verdict = await completeAuthenticationOnPresumedState(
     deps,
     {
       userId,
-      username: a.username,
+      username: a.user.usernameCanonical,
       applicationId: app?.id ?? null,
       factor: "webauthn",
       factorClass: "webauthn",
@@ -772,17 +780,36 @@ async function allowOnReadState(
       now: a.now,
     },
     { userStatus: "active", application: app },
-    (line) =>
-      deps.store.commitWebAuthnAllow({
+    async (line) => {
+      written = await deps.store.commitWebAuthnAllow({
         userId,
-        canonicalName: a.username,
+        canonicalName: a.user.usernameCanonical,
         application: app && { id: app.id, updatedAt: app.updatedAt, policy: app.policy },
         ceremonyId: ceremony.id,
         credential: { id: credential.id, signCount: verified.signCount, backupState: verified.backupState },
         line,
         ...(a.input.loginSessionId === undefined ? {} : { loginSessionId: a.input.loginSessionId }),
-      }),
+      });
+      return written === "allowed";
+    },
   );
+  if (written === "taken") {
+    // Another finish with this key moved its counter between this one's check and its write: the ceremony is gone,
+    // and the attempt is refused as the transaction refuses a counter that moved under it (concurrent_attempt).
+    cache.keys.delete(a.credentialId);
+    await recordAuthAttempt(deps, {
+      user: a.user,
+      username: a.user.usernameCanonical,
+      application: app,
+      ip: a.input.ip ?? null,
+      txid: a.txid,
+      now: a.now,
+      factor: "webauthn",
+      result: "deny",
+      reason: "concurrent_attempt",
+    });
+    return { result: "deny", factor: "webauthn", userId, txid: a.txid, reason: "concurrent_attempt" };
+  }
   if (verdict === "stale") return undefined;
   if (cache.keys.get(a.credentialId) === credential)
     cache.keys.set(a.credentialId, {

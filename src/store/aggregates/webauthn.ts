@@ -2,7 +2,7 @@
 import { sql } from "kysely";
 import { TwofoldError } from "../../core/errors.ts";
 import type { WebAuthnCeremony, WebAuthnCredential } from "../../core/model.ts";
-import type { Store, WebAuthnAllowWrite } from "../../core/ports.ts";
+import type { Store, WebAuthnAllowResult, WebAuthnAllowWrite } from "../../core/ports.ts";
 import { AUTH_LOG_COLUMNS, PRESUMED_STATE } from "../presumed-state.ts";
 import { num } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
@@ -13,46 +13,41 @@ const CREDENTIAL_USABLE = (big: string) =>
   `status = 'active' and (sign_count < ${big} or (sign_count = 0 and ${big} = 0))`;
 
 const ALLOW = {
-  // PostgreSQL: one statement, one round trip. The ceremony is marked first (the row a concurrent finish of it
-  // waits on, as in the transaction, so the two never wait on each other's rows), and only when the key, the user,
-  // the counter and the application are as presumed; the counter moves only with the ceremony, the line only with
-  // the counter (a finish that lost a race for the counter spends its ceremony and writes no line).
+  // PostgreSQL: one statement, one round trip. The ceremony is taken first (the row a concurrent finish of it waits
+  // on, as in the transaction, so the two never wait on each other's rows), and only when the key, the user, the
+  // counter and the application are as presumed; the counter moves only with the ceremony, the line only with the
+  // counter. It answers whether the ceremony was taken and whether the line was written: taken without a line is a
+  // finish that lost a race for the key's counter after the check above (its ceremony is gone).
   postgres: hot(
     "webauthn_allow",
-    "with c as (update webauthn_ceremonies set used_at = cast(? as bigint) " +
-      "where id = ? and user_id = ? and used_at is null " +
+    "with c as (delete from webauthn_ceremonies where id = ? and user_id = ? " +
       "and exists (select 1 from webauthn_credentials " +
       `where id = ? and user_id = ? and ${CREDENTIAL_USABLE("cast(? as bigint)")}) ` +
       `and ${PRESUMED_STATE} returning id), ` +
       "k as (update webauthn_credentials set sign_count = cast(? as bigint), backup_state = cast(? as integer), " +
       `last_used_at = cast(? as bigint) where id = ? and ${CREDENTIAL_USABLE("cast(? as bigint)")} ` +
-      "and exists (select 1 from c) returning id) " +
-      `${AUTH_LOG_COLUMNS}select cast(? as text), cast(? as bigint), cast(? as text), cast(? as text), ` +
+      "and exists (select 1 from c) returning id), " +
+      `l as (${AUTH_LOG_COLUMNS}select cast(? as text), cast(? as bigint), cast(? as text), cast(? as text), ` +
       "cast(? as text), cast(? as text), 'allow', cast(? as text), cast(? as text), cast(? as text), " +
-      "cast(? as text) from k returning id",
+      "cast(? as text) from k returning id) " +
+      "select (select count(*) from c) as taken, (select count(*) from l) as logged",
   ),
-  // SQLite (one writer) runs no write inside WITH: the counter's conditional write, then the ceremony's and the
-  // line, in one transaction.
+  // SQLite (one writer) runs no write inside WITH: the counter's conditional write, then the ceremony's delete and
+  // the line, in one transaction.
   sqliteCounter: hot(
     "webauthn_allow_counter",
     "update webauthn_credentials set sign_count = ?, backup_state = ?, last_used_at = ? " +
       `where id = ? and user_id = ? and ${CREDENTIAL_USABLE("?")} ` +
-      "and exists (select 1 from webauthn_ceremonies where id = ? and user_id = ? and used_at is null) " +
+      "and exists (select 1 from webauthn_ceremonies where id = ? and user_id = ?) " +
       `and ${PRESUMED_STATE}`,
   ),
-  sqliteCeremony: hot(
-    "webauthn_use",
-    "update webauthn_ceremonies set used_at = ? where id = ? and used_at is null",
-  ),
+  sqliteCeremony: hot("webauthn_take", "delete from webauthn_ceremonies where id = ?"),
   sqliteLine: hot("webauthn_allow_line", `${AUTH_LOG_COLUMNS}values (?, ?, ?, ?, ?, ?, 'allow', ?, ?, ?, ?)`),
 };
 
 const Q = {
-  /** F1: a ceremony is used once, by this one conditional write. */
-  use: hot(
-    "webauthn_ceremony_use",
-    "update webauthn_ceremonies set used_at = ? where id = ? and used_at is null returning *",
-  ),
+  /** F1: a ceremony is taken once, by this one delete, whatever its finish then decides. */
+  take: hot("webauthn_ceremony_take", "delete from webauthn_ceremonies where id = ? returning *"),
 };
 
 /** Thrown inside commitWebAuthnAllow's SQLite transaction to roll its writes back. */
@@ -110,18 +105,16 @@ export abstract class WebAuthnRecords extends StoreContext {
             (id, kind, user_id, context_hash, challenge, user_verification, user_handle, source, created_at, expires_at)
           select ${c.id}, ${c.kind}, ${c.userId}, ${c.contextHash}, ${c.challenge}, ${c.userVerification},
                  ${c.userHandle}, ${c.source}, ${c.createdAt}, ${c.expiresAt}
-          where (select count(*) from webauthn_ceremonies
-                 where user_id = ${c.userId} and expires_at > ${now} and used_at is null) < ${caps.perUser}
-            and (select count(*) from webauthn_ceremonies
-                 where source = ${c.source} and expires_at > ${now} and used_at is null) < ${caps.perSource}`.execute(
+          where (select count(*) from webauthn_ceremonies where user_id = ${c.userId} and expires_at > ${now}) < ${caps.perUser}
+            and (select count(*) from webauthn_ceremonies where source = ${c.source} and expires_at > ${now}) < ${caps.perSource}`.execute(
         this.db,
       ),
     );
     return Number(r.numAffectedRows ?? 0) === 1;
   }
 
-  async consumeWebAuthnCeremony(id: string, now: number): Promise<WebAuthnCeremony | undefined> {
-    const rows = await this.hotWriteRows<WebAuthnCeremoniesTable>(Q.use, [now, id]);
+  async consumeWebAuthnCeremony(id: string): Promise<WebAuthnCeremony | undefined> {
+    const rows = await this.hotWriteRows<WebAuthnCeremoniesTable>(Q.take, [id]);
     return rows[0] && toCeremony(rows[0]);
   }
 
@@ -204,7 +197,7 @@ export abstract class WebAuthnRecords extends StoreContext {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  async commitWebAuthnAllow(w: WebAuthnAllowWrite): Promise<boolean> {
+  async commitWebAuthnAllow(w: WebAuthnAllowWrite): Promise<WebAuthnAllowResult> {
     const k = w.credential;
     const l = w.line;
     const presumed = [
@@ -246,7 +239,6 @@ export abstract class WebAuthnRecords extends StoreContext {
     };
     if (!this.sqlite) {
       const params = [
-        l.at,
         w.ceremonyId,
         w.userId,
         k.id,
@@ -262,12 +254,15 @@ export abstract class WebAuthnRecords extends StoreContext {
         k.signCount,
         ...line,
       ];
-      if (w.loginSessionId === undefined) return (await this.hotRows(ALLOW.postgres, params)).length === 1;
+      const outcome = async (records: WebAuthnRecords): Promise<WebAuthnAllowResult> => {
+        const [row] = await records.hotRows<{ taken: unknown; logged: unknown }>(ALLOW.postgres, params);
+        return Number(row?.logged) === 1 ? "allowed" : Number(row?.taken) === 1 ? "taken" : "not_applied";
+      };
+      if (w.loginSessionId === undefined) return outcome(this);
       return this.transaction(async (tx) => {
-        if ((await (tx as unknown as WebAuthnRecords).hotRows(ALLOW.postgres, params)).length !== 1)
-          return false;
-        await allowSession(tx);
-        return true;
+        const result = await outcome(tx as unknown as WebAuthnRecords);
+        if (result === "allowed") await allowSession(tx);
+        return result;
       });
     }
     const counter = [
@@ -282,19 +277,19 @@ export abstract class WebAuthnRecords extends StoreContext {
       w.userId,
       ...presumed,
     ];
-    const write = async (tx: WebAuthnRecords) => {
-      if ((await tx.hotChanges(ALLOW.sqliteCounter, counter)) !== 1) return false;
-      if ((await tx.hotChanges(ALLOW.sqliteCeremony, [l.at, w.ceremonyId])) !== 1) throw new NotApplied();
+    const write = async (tx: WebAuthnRecords): Promise<WebAuthnAllowResult> => {
+      if ((await tx.hotChanges(ALLOW.sqliteCounter, counter)) !== 1) return "not_applied";
+      if ((await tx.hotChanges(ALLOW.sqliteCeremony, [w.ceremonyId])) !== 1) throw new NotApplied();
       await tx.hotChanges(ALLOW.sqliteLine, line);
       await allowSession(tx as unknown as Store);
-      return true;
+      return "allowed";
     };
     if (this.inTransaction) return write(this);
     try {
       return await this.transaction((tx) => write(tx as unknown as WebAuthnRecords));
     } catch (error) {
       if (error instanceof NotApplied || (error as { cause?: unknown }).cause instanceof NotApplied)
-        return false;
+        return "not_applied";
       throw error;
     }
   }
