@@ -73,14 +73,8 @@ const Q = {
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LockoutRecords extends StoreContext {
   async getLockout(userId: string, factorClass: FactorClass): Promise<LockoutState | undefined> {
-    const row = await guard(() =>
-      this.db
-        .selectFrom("lockouts")
-        .selectAll()
-        .where("user_id", "=", userId)
-        .where("factor_class", "=", factorClass)
-        .executeTakeFirst(),
-    );
+    // A hot statement: every login with a key begun reads it (beginWebAuthnAuthentication).
+    const [row] = await this.hotRows<LockoutsTable>(Q.read, [userId, factorClass]);
     return row && toLockout(row);
   }
 
