@@ -75,7 +75,7 @@ export interface OTPAllowWrite {
 
 /**
  * A WebAuthn allow decided outside a transaction (Store.commitWebAuthnAllow): the assertion was verified against a
- * ceremony this node began and the credential as this node read it. The ceremony is used, the counter advanced and
+ * ceremony this node began and the credential as this node read it. The ceremony is taken, the counter advanced and
  * the gate's allow line written only if all of that still holds.
  */
 export interface WebAuthnAllowWrite {

@@ -702,20 +702,21 @@ export async function finishWebAuthnAuthentication(
   });
 }
 
-/**
- * The common login with a key, decided without a transaction: a ceremony this node began, the credential as this
- * node last read it, the signature checked on the thread pool, the completion gate's decision on the user as found
- * at the ceremony's start, a clear `webauthn` counter and the application as given, then one conditional write
- * (Store.commitWebAuthnAllow: on PostgreSQL one statement) that uses the ceremony, moves the counter forward and
- * logs the allow only if all of that still holds. Undefined for anything else — an assertion that does not check
- * out, a counter that did not grow, a state that changed — and the caller decides in its transaction, where every
- * deny is decided, counted and logged (the ceremony is still unused then).
- */
 /** A lockout row with no failure on record (a missing one is clear too). */
 function lockClear(lock: { failures: number; lastFailureAt: number | null } | undefined): boolean {
   return lock === undefined || (lock.failures === 0 && lock.lastFailureAt === null);
 }
 
+/**
+ * The common login with a key, decided without a transaction: a ceremony this node began, the credential as this
+ * node last read it, the signature checked on the thread pool, the completion gate's decision on the user as found
+ * at the ceremony's start, a clear `webauthn` counter and the application as given, then one conditional write
+ * (Store.commitWebAuthnAllow: on PostgreSQL one statement) that takes the ceremony, moves the counter forward and
+ * logs the allow only if all of that still holds. Undefined for anything else — an assertion that does not check
+ * out, a counter that did not grow, a state that changed — and the caller decides in its transaction, where every
+ * deny is decided, counted and logged (the ceremony is still there then). A counter race lost on PostgreSQL is the
+ * one deny decided here (concurrent_attempt).
+ */
 async function allowOnReadState(
   deps: Deps,
   cache: LoginCache,
@@ -875,7 +876,10 @@ export async function renameWebAuthnCredential(
   return viewOf({ ...credential, name });
 }
 
-/** Remove a key: audited, the user told (G3), and effective on every node at once (a key read earlier is only used under a write that finds it, G4). */
+/**
+ * Remove a key: audited, the user told (G3), and effective on every node at once (a key read earlier is only used
+ * under a write that finds it, G4).
+ */
 export async function removeWebAuthnCredential(
   deps: Deps,
   actor: Actor,
