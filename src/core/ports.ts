@@ -640,13 +640,14 @@ export interface Store extends SmsGuardStore {
   // WebAuthn (F1-F7)
   /**
    * Store a new ceremony unless its user already has `perUser` live ones or its source `perSource` (checked at
-   * `now` by the same statement that inserts); false when a cap was reached.
+   * `now` by the same statement that inserts); undefined when a cap was reached. Stored, it says whether its user's
+   * `webauthn` class had failures on record as it was stored (false for a ceremony without a user).
    */
   insertWebAuthnCeremony(
     ceremony: WebAuthnCeremony,
     caps: { perUser: number; perSource: number },
     now: number,
-  ): Promise<boolean>;
+  ): Promise<{ failuresOnRecord: boolean } | undefined>;
   /**
    * Take a ceremony once: one DELETE … RETURNING, so of two callers at most one gets it, and it is gone whatever
    * the caller then decides (F1: single use, deleted on success and on failure). Expired ones are returned too.

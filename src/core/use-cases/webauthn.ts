@@ -131,7 +131,7 @@ async function startCeremony(
   deps: Deps,
   w: WebAuthnSettings,
   c: Omit<WebAuthnCeremony, "id" | "createdAt" | "expiresAt">,
-): Promise<WebAuthnCeremony> {
+): Promise<{ ceremony: WebAuthnCeremony; failuresOnRecord: boolean }> {
   const now = deps.clock.now();
   const ceremony: WebAuthnCeremony = {
     ...c,
@@ -145,7 +145,7 @@ async function startCeremony(
     now,
   );
   if (!stored) throw new TwofoldError("ERR_RATE_LIMITED", "too many WebAuthn ceremonies under way");
-  return ceremony;
+  return { ceremony, failuresOnRecord: stored.failuresOnRecord };
 }
 
 function newChallenge(): string {
@@ -195,7 +195,7 @@ export async function beginWebAuthnRegistration(
     input.method === "platform" || input.passkey === true || w.userVerification === "required"
       ? "required"
       : "preferred";
-  const ceremony = await startCeremony(deps, w, {
+  const { ceremony } = await startCeremony(deps, w, {
     kind: "registration",
     userId: user.id,
     contextHash: hash,
@@ -428,7 +428,7 @@ export async function beginWebAuthnAuthentication(
     passwordless || input.method === "platform" || w.userVerification === "required"
       ? "required"
       : "preferred";
-  const ceremony = await startCeremony(deps, w, {
+  const { ceremony, failuresOnRecord } = await startCeremony(deps, w, {
     kind: "authentication",
     userId: user?.id ?? null,
     contextHash: hash,
@@ -439,8 +439,7 @@ export async function beginWebAuthnAuthentication(
   });
   // The finish that comes back to this node decides an allow without a transaction (allowOnReadState), unless the
   // user's `webauthn` class had failures on record: then the transaction reads the lock before any check (A1).
-  if (user && lockClear(await deps.store.getLockout(user.id, "webauthn")))
-    loginCacheOf(deps.store).ceremonies.set(ceremony.id, { ceremony, user });
+  if (user && !failuresOnRecord) loginCacheOf(deps.store).ceremonies.set(ceremony.id, { ceremony, user });
   const options: RequestOptionsJSON = {
     challenge: ceremony.challenge,
     timeout: w.timeoutSeconds * SECOND,
@@ -700,11 +699,6 @@ export async function finishWebAuthnAuthentication(
       userVerified: verified.userVerified,
     };
   });
-}
-
-/** A lockout row with no failure on record (a missing one is clear too). */
-function lockClear(lock: { failures: number; lastFailureAt: number | null } | undefined): boolean {
-  return lock === undefined || (lock.failures === 0 && lock.lastFailureAt === null);
 }
 
 /**

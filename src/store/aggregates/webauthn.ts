@@ -96,21 +96,24 @@ export abstract class WebAuthnRecords extends StoreContext {
     c: WebAuthnCeremony,
     caps: { perUser: number; perSource: number },
     now: number,
-  ): Promise<boolean> {
+  ): Promise<{ failuresOnRecord: boolean } | undefined> {
     // INSERT … SELECT … WHERE the counts are under the caps: the check and the insert are one statement. (Two
     // nodes inserting at the same instant may each see the other's row missing, so a cap can be passed by the
-    // number of nodes at most; it bounds the table, it is not a security counter.)
+    // number of nodes at most; it bounds the table, it is not a security counter.) The same statement answers
+    // whether the user's `webauthn` class has failures on record (the finish then reads the lock before any check).
     const r = await guard(() =>
-      sql`insert into webauthn_ceremonies
+      sql<{ failures_on_record: unknown }>`insert into webauthn_ceremonies
             (id, kind, user_id, context_hash, challenge, user_verification, user_handle, source, created_at, expires_at)
           select ${c.id}, ${c.kind}, ${c.userId}, ${c.contextHash}, ${c.challenge}, ${c.userVerification},
                  ${c.userHandle}, ${c.source}, ${c.createdAt}, ${c.expiresAt}
           where (select count(*) from webauthn_ceremonies where user_id = ${c.userId} and expires_at > ${now}) < ${caps.perUser}
-            and (select count(*) from webauthn_ceremonies where source = ${c.source} and expires_at > ${now}) < ${caps.perSource}`.execute(
-        this.db,
-      ),
+            and (select count(*) from webauthn_ceremonies where source = ${c.source} and expires_at > ${now}) < ${caps.perSource}
+          returning (select count(*) from lockouts l where l.user_id = webauthn_ceremonies.user_id
+                     and l.factor_class = 'webauthn' and (l.failures <> 0 or l.last_failure_at is not null))
+                    as failures_on_record`.execute(this.db),
     );
-    return Number(r.numAffectedRows ?? 0) === 1;
+    const [row] = r.rows;
+    return row && { failuresOnRecord: Number(row.failures_on_record) > 0 };
   }
 
   async consumeWebAuthnCeremony(id: string): Promise<WebAuthnCeremony | undefined> {
