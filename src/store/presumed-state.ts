@@ -1,5 +1,7 @@
 // What the conditional writes of logins decided outside a transaction share (Store.commitOTPAllow,
-// Store.commitWebAuthnAllow): the state the decision presumed, and the allow line's columns.
+// Store.commitWebAuthnAllow): the state the decision presumed, and the allow line's columns, with their parameters.
+import type { FactorClass, GatedAllow } from "../core/model.ts";
+import type { OTPAllowWrite } from "../core/ports.ts";
 
 /**
  * A login whose state the caller presumed (OTPAllowWrite, WebAuthnAllowWrite): the conditions under which its writes
@@ -18,3 +20,28 @@ export const PRESUMED_STATE =
 /** The allow line's columns, for an INSERT … SELECT or VALUES after it. */
 export const AUTH_LOG_COLUMNS =
   "insert into auth_log (id, at, user_id, username, application_id, factor, result, reason, ip, txid, node) ";
+
+/** PRESUMED_STATE's parameters, in its order. */
+export function presumedStateParams(w: {
+  userId: string;
+  canonicalName: string | null;
+  factorClass: FactorClass;
+  application: OTPAllowWrite["application"];
+}): unknown[] {
+  return [
+    w.userId,
+    w.canonicalName,
+    w.canonicalName,
+    w.canonicalName,
+    w.factorClass,
+    w.application?.id ?? null,
+    w.application?.id ?? null,
+    w.application?.updatedAt ?? null,
+    w.application ? JSON.stringify(w.application.policy) : null,
+  ];
+}
+
+/** The allow line's values after AUTH_LOG_COLUMNS (its result is the literal 'allow'). */
+export function allowLineParams(l: GatedAllow): unknown[] {
+  return [l.id, l.at, l.userId, l.username, l.applicationId, l.factor, l.reason, l.ip, l.txid, l.node];
+}

@@ -2,7 +2,7 @@
 import { TwofoldError } from "../../core/errors.ts";
 import type { OTPCredential, OTPStatus } from "../../core/model.ts";
 import type { OTPAllowWrite, OTPQuery, Store } from "../../core/ports.ts";
-import { AUTH_LOG_COLUMNS, PRESUMED_STATE } from "../presumed-state.ts";
+import { AUTH_LOG_COLUMNS, allowLineParams, PRESUMED_STATE, presumedStateParams } from "../presumed-state.ts";
 import { fromOTP, toOTP } from "../rows.ts";
 import { connectionOf, guard, hot, StoreContext } from "../store-context.ts";
 import type { OTPCredentialsTable } from "../tables.ts";
@@ -130,30 +130,9 @@ export abstract class OTPCredentialRecords extends StoreContext {
       c.lastStep,
       c.drift,
     ];
-    const state = [
-      w.userId,
-      w.canonicalName,
-      w.canonicalName,
-      w.canonicalName,
-      w.factorClass,
-      w.application?.id ?? null,
-      w.application?.id ?? null,
-      w.application?.updatedAt ?? null,
-      w.application ? JSON.stringify(w.application.policy) : null,
-    ];
+    const state = presumedStateParams(w);
     const l = w.line;
-    const line = [
-      l.id,
-      l.at,
-      l.userId,
-      l.username,
-      l.applicationId,
-      l.factor,
-      l.reason,
-      l.ip,
-      l.txid,
-      l.node,
-    ];
+    const line = allowLineParams(l);
     // A prompt login completed by this allow: its session moves to `allowed` with the code's write, or nothing is.
     const session = w.loginSessionId;
     const allowSession = async (tx: Store) => {

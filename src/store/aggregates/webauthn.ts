@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import { TwofoldError } from "../../core/errors.ts";
 import type { WebAuthnCeremony, WebAuthnCredential } from "../../core/model.ts";
 import type { Store, WebAuthnAllowResult, WebAuthnAllowWrite } from "../../core/ports.ts";
-import { AUTH_LOG_COLUMNS, PRESUMED_STATE } from "../presumed-state.ts";
+import { AUTH_LOG_COLUMNS, allowLineParams, PRESUMED_STATE, presumedStateParams } from "../presumed-state.ts";
 import { num } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { WebAuthnCeremoniesTable, WebAuthnCredentialsTable } from "../tables.ts";
@@ -203,29 +203,8 @@ export abstract class WebAuthnRecords extends StoreContext {
   async commitWebAuthnAllow(w: WebAuthnAllowWrite): Promise<WebAuthnAllowResult> {
     const k = w.credential;
     const l = w.line;
-    const presumed = [
-      w.userId,
-      w.canonicalName,
-      w.canonicalName,
-      w.canonicalName,
-      "webauthn",
-      w.application?.id ?? null,
-      w.application?.id ?? null,
-      w.application?.updatedAt ?? null,
-      w.application ? JSON.stringify(w.application.policy) : null,
-    ];
-    const line = [
-      l.id,
-      l.at,
-      l.userId,
-      l.username,
-      l.applicationId,
-      l.factor,
-      l.reason,
-      l.ip,
-      l.txid,
-      l.node,
-    ];
+    const presumed = presumedStateParams({ ...w, factorClass: "webauthn" });
+    const line = allowLineParams(l);
     // A prompt login completed by this allow: its session moves to `allowed` with the other writes, or nothing is.
     const allowSession = async (tx: Store) => {
       if (w.loginSessionId === undefined) return;
