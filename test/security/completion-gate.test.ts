@@ -1,14 +1,11 @@
 // The completion gate (A4, G1): every completion path × every change made while the login was under way ends in a deny the log explains.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
 import { generateP256Signer } from "../../src/core/crypto/ecdsa.ts";
 import type { Application } from "../../src/core/model.ts";
-import type { Store } from "../../src/core/ports.ts";
-import { createServices } from "../../src/core/services.ts";
 import { passcodeOutcome } from "../../src/core/use-cases/auth-api.ts";
 import { canonicalPushAnswer } from "../../src/core/use-cases/push.ts";
-import { createTestContext, type TestContext } from "../support/deps.ts";
+import { createTestContext, servicesOfAnotherNode, type TestContext } from "../support/deps.ts";
 import { ADMIN, enrollActiveTOTP, wrongCode } from "../support/factors.ts";
 import { SoftAuthenticator } from "../support/soft-authenticator.ts";
 import { dialects } from "../support/stores.ts";
@@ -86,27 +83,15 @@ const EXPECTED: Record<string, Record<Change, string>> = {
  */
 function servicesWithChangeAtCompletion(t: TestContext, change: () => Promise<void>, calls: string[] = []) {
   let pending: (() => Promise<void>) | null = change;
-  const store = new Proxy(t.store, {
-    get(target, prop) {
-      if (prop === "transaction" || prop === "commitOTPAllow" || prop === "commitWebAuthnAllow")
-        return async (arg: never) => {
-          calls.push(prop);
-          const run = pending;
-          pending = null;
-          if (run) await run();
-          return (target[prop] as (a: never) => Promise<unknown>).call(target, arg);
-        };
-      const value = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
+  return servicesOfAnotherNode(t, "gate-test", {
+    methods: ["transaction", "commitOTPAllow", "commitWebAuthnAllow"],
+    call: async (method, run) => {
+      calls.push(method);
+      const apply = pending;
+      pending = null;
+      if (apply) await apply();
+      return run();
     },
-  }) as Store;
-  return createServices({
-    store,
-    keyring: t.keyring,
-    clock: t.clock,
-    config: t.config,
-    nodeName: "gate-test",
-    pushEvents: new LocalPushEvents(),
   });
 }
 

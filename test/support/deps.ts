@@ -4,6 +4,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { randomBytes } from "../../src/core/crypto/index.ts";
 import { Keyring } from "../../src/core/crypto/keyring.ts";
+import type { Store } from "../../src/core/ports.ts";
 import { createServices, type Services } from "../../src/core/services.ts";
 import type { KyselyStore } from "../../src/store/kysely-store.ts";
 import { TestClock } from "./clock.ts";
@@ -56,4 +57,35 @@ export async function createTestContext(
       await db.drop();
     },
   };
+}
+
+/**
+ * The services of another node over the same database: its own caches, nothing read by `t`'s. `around`, given,
+ * wraps each call of the store methods it names (to record them, or to change something just before them).
+ */
+export function servicesOfAnotherNode(
+  t: TestContext,
+  nodeName: string,
+  around?: {
+    methods: readonly string[];
+    call: (method: string, run: () => Promise<unknown>) => Promise<unknown>;
+  },
+): Services {
+  const store = new Proxy(t.store, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      if (typeof prop === "string" && around?.methods.includes(prop))
+        return (...args: unknown[]) => around.call(prop, async () => value.apply(target, args));
+      return value.bind(target);
+    },
+  }) as Store;
+  return createServices({
+    store,
+    keyring: t.keyring,
+    clock: t.clock,
+    config: t.config,
+    nodeName,
+    pushEvents: new LocalPushEvents(),
+  });
 }

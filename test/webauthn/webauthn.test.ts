@@ -3,11 +3,8 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
-import { LocalPushEvents } from "../../src/adapters/events/local-push-events.ts";
-import type { Store } from "../../src/core/ports.ts";
-import { createServices } from "../../src/core/services.ts";
 import { cborHead, encodeCBOR } from "../support/cbor.ts";
-import { createTestContext, type TestContext } from "../support/deps.ts";
+import { createTestContext, servicesOfAnotherNode, type TestContext } from "../support/deps.ts";
 import { ADMIN, enrollActiveTOTP } from "../support/factors.ts";
 import { FLAG, SoftAuthenticator, type Tamper } from "../support/soft-authenticator.ts";
 import { dialects, PG_URL } from "../support/stores.ts";
@@ -589,45 +586,17 @@ for (const dialect of await dialects()) {
     });
 
     /** The services of another node over the same database: its own caches, nothing read by this one. */
-    function otherNode() {
-      const store = new Proxy(t.store, {
-        get: (target, prop) => {
-          const value = Reflect.get(target, prop, target);
-          return typeof value === "function" ? value.bind(target) : value;
-        },
-      }) as Store;
-      return createServices({
-        store,
-        keyring: t.keyring,
-        clock: t.clock,
-        config: t.config,
-        nodeName: "node-b",
-        pushEvents: new LocalPushEvents(),
-      });
-    }
+    const otherNode = () => servicesOfAnotherNode(t, "node-b");
 
     /** Another node's services whose store records which of its write paths a finish took. */
-    function recordingNode(calls: string[]) {
-      const store = new Proxy(t.store, {
-        get: (target, prop) => {
-          const value = Reflect.get(target, prop, target);
-          if (prop === "transaction" || prop === "commitWebAuthnAllow")
-            return (...args: unknown[]) => {
-              calls.push(prop);
-              return (value as (...a: unknown[]) => unknown).apply(target, args);
-            };
-          return typeof value === "function" ? value.bind(target) : value;
+    const recordingNode = (calls: string[]) =>
+      servicesOfAnotherNode(t, "node-c", {
+        methods: ["transaction", "commitWebAuthnAllow"],
+        call: (method, run) => {
+          calls.push(method);
+          return run();
         },
-      }) as Store;
-      return createServices({
-        store,
-        keyring: t.keyring,
-        clock: t.clock,
-        config: t.config,
-        nodeName: "node-c",
-        pushEvents: new LocalPushEvents(),
       });
-    }
 
     async function loginWith(
       services: ReturnType<typeof otherNode>,
