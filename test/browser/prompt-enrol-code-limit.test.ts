@@ -7,7 +7,7 @@ import { ADMIN } from "../http/support.ts";
 import { haveOpenSSL } from "../support/certificates.ts";
 import { chromiumMissing } from "./support/chromium.ts";
 import { promptHarness } from "./support/prompt-harness.ts";
-import { expectNoAxeViolations, PromptPage } from "./support/prompt-page.ts";
+import { expectNoAxeViolations, PromptPage, showNewCodesPastTheLimit } from "./support/prompt-page.ts";
 
 const missing =
   chromiumMissing() ?? (haveOpenSSL("prompt enrolment limit tests") ? undefined : "openssl missing");
@@ -63,13 +63,7 @@ describe("enrolment's Show a new code past the login's limit, in Chromium", { sk
         await h.startLogin(page, lang === "en" ? "nell" : "ning", undefined, keys);
         await page.getByRole("button", { name: text.app }).click();
         await page.getByRole("heading", { level: 1, name: text.scanTitle }).waitFor();
-        for (let shown = 1; shown < ACTIVATIONS_PER_LOGIN; shown++) {
-          await page.getByRole("button", { name: text.newCode }).click();
-          await page.getByRole("heading", { level: 1, name: text.scanTitle }).waitFor();
-        }
-        const refused = page.waitForResponse((r) => r.request().method() === "POST");
-        await page.getByRole("button", { name: text.newCode }).click();
-        assert.equal((await refused).status(), 429);
+        await showNewCodesPastTheLimit(page, text);
         await page.getByRole("heading", { level: 1, name: text.title }).waitFor();
         assert.equal(await prompt.alertText(), text.message);
         assert.doesNotMatch(await page.content(), /ERR_RATE_LIMITED/);

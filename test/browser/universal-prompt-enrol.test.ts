@@ -12,12 +12,11 @@ import duoWeb from "@duosecurity/duo_web";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { decodeBase32 } from "../../src/core/base32.ts";
 import { generateTOTP } from "../../src/core/otp/totp.ts";
-import { ACTIVATIONS_PER_LOGIN } from "../../src/core/use-cases/prompt-activation-limit.ts";
 import { ADMIN } from "../http/support.ts";
 import { haveOpenSSL } from "../support/certificates.ts";
 import { type PromptTestServer, startPromptServer } from "../support/universal-prompt.ts";
 import { chromiumMissing, launchChromium } from "./support/chromium.ts";
-import { expectNoAxeViolations, PromptPage } from "./support/prompt-page.ts";
+import { expectNoAxeViolations, PromptPage, showNewCodesPastTheLimit } from "./support/prompt-page.ts";
 
 const missing = chromiumMissing() ?? (haveOpenSSL("prompt enrolment tests") ? undefined : "openssl missing");
 
@@ -168,6 +167,12 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
     return { sdk, state };
   }
 
+  /** Back at the application: its callback's code exchanged by the SDK, whose id_token is checked. */
+  async function backAtTheApplication(login: Awaited<ReturnType<typeof startLogin>>, username: string) {
+    const query = await s.app.callback(login.state);
+    return login.sdk.exchangeAuthorizationCodeFor2FAResult(query.get("duo_code")!, username);
+  }
+
   /** axe-core on a page (read again by its URL in a context that lets axe in), after `then` if given. */
   async function axe(url: string, lang: Lang, what: string, then?: (page: Page) => Promise<void>) {
     const { context, page } = await newContext(lang, { bypassCSP: true });
@@ -228,11 +233,7 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
         } else {
           await page.getByRole("button", { name: text.skip }).click();
         }
-        const query = await s.app.callback(login.state);
-        const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(
-          query.get("duo_code")!,
-          username,
-        );
+        const result = await backAtTheApplication(login, username);
         assert.equal(result.auth_context.factor, "webauthn_security_key");
         const user = (await s.duo.t.runtime.services.openPromptLogin(handle, { touch: false }))?.user;
         const devices = await s.duo.t.runtime.store.listDevices(user!.id);
@@ -264,13 +265,7 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
         await page.waitForURL(/\/enroll\/backup$/);
         await page.getByRole("button", { name: text.addApp }).click();
         await page.getByRole("heading", { level: 1, name: text.scanTitle }).waitFor();
-        for (let shown = 1; shown < ACTIVATIONS_PER_LOGIN; shown++) {
-          await page.getByRole("button", { name: text.newCode }).click();
-          await page.getByRole("heading", { level: 1, name: text.scanTitle }).waitFor();
-        }
-        const refused = page.waitForResponse((r) => r.request().method() === "POST");
-        await page.getByRole("button", { name: text.newCode }).click();
-        assert.equal((await refused).status(), 429);
+        await showNewCodesPastTheLimit(page, text);
         await page.getByRole("heading", { level: 1, name: text.limitTitle }).waitFor();
         assert.match(await prompt.alertText(), /Student Records/, "names the application to log in to again");
         assert.doesNotMatch(await page.content(), /ERR_RATE_LIMITED/);
@@ -279,11 +274,7 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
         await page.getByRole("button", { name: text.activated }).click();
         await page.waitForURL(/\/enroll\/backup/);
         await page.getByRole("button", { name: text.skip }).click();
-        const query = await s.app.callback(login.state);
-        const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(
-          query.get("duo_code")!,
-          username,
-        );
+        const result = await backAtTheApplication(login, username);
         assert.equal(result.auth_context.factor, "webauthn_security_key");
       } finally {
         await context.close();
@@ -347,11 +338,7 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
         assert.equal(await prompt.headingText(), text.backupTitle);
         const handle = handleOf(page);
         await page.getByRole("button", { name: text.addNow }).click();
-        const query = await s.app.callback(login.state);
-        const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(
-          query.get("duo_code")!,
-          username,
-        );
+        const result = await backAtTheApplication(login, username);
         assert.equal(result.auth_context.factor, "duo_push");
         const user = (await services.openPromptLogin(handle, { touch: false }))!.user!;
         assert.equal((await store.listWebAuthnCredentials(user.id)).length, 1, "the key added as the backup");
@@ -392,8 +379,7 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
     try {
       const login = await startLogin(page, "ada", allowKeys);
       await page.waitForURL(`${s.app.origin}/callback?**`);
-      const query = await s.app.callback(login.state);
-      const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(query.get("duo_code")!, "ada");
+      const result = await backAtTheApplication(login, "ada");
       assert.equal(result.auth_result.result, "allow");
       assert.equal(result.auth_context.reason, "allow_unenrolled_user");
       assert.equal(result.auth_context.factor, "not_available");
@@ -409,8 +395,7 @@ describe("the login prompt: enrolment with a key and a backup, new-user allow, t
     try {
       const login = await startLogin(unknown.page, "visitor", allowKeys);
       await unknown.page.waitForURL(`${s.app.origin}/callback?**`);
-      const query = await s.app.callback(login.state);
-      const result = await login.sdk.exchangeAuthorizationCodeFor2FAResult(query.get("duo_code")!, "visitor");
+      const result = await backAtTheApplication(login, "visitor");
       assert.equal(result.preferred_username, "visitor");
       assert.equal(result.auth_context.reason, "allow_unenrolled_user");
       assert.equal(result.auth_context.user.name, "visitor");

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Page } from "playwright-core";
+import { ACTIVATIONS_PER_LOGIN } from "../../../src/core/use-cases/prompt-activation-limit.ts";
 
 const AXE_SOURCE = readFileSync(
   resolve(import.meta.dirname, "../../../node_modules/axe-core/axe.min.js"),
@@ -36,6 +37,20 @@ export async function expectNoAxeViolations(page: Page, what: string): Promise<v
     );
   });
   assert.deepEqual(violations, [], `axe on ${what} (${page.url()})`);
+}
+
+/**
+ * On an activation QR page: "Show a new code" until the login has shown as many codes as it may, then once more;
+ * that one is refused (429) with a page saying what to do next.
+ */
+export async function showNewCodesPastTheLimit(page: Page, names: { newCode: string; scanTitle: string }) {
+  for (let shown = 1; shown < ACTIVATIONS_PER_LOGIN; shown++) {
+    await page.getByRole("button", { name: names.newCode }).click();
+    await page.getByRole("heading", { level: 1, name: names.scanTitle }).waitFor();
+  }
+  const refused = page.waitForResponse((r) => r.request().method() === "POST");
+  await page.getByRole("button", { name: names.newCode }).click();
+  assert.equal((await refused).status(), 429);
 }
 
 export class PromptPage {
