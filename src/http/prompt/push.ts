@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { FrameStartPage } from "../../../web/prompt/pages/frame-start.tsx";
 import { PushEndedPage, PushWaitPage } from "../../../web/prompt/pages/push.tsx";
 import { TwofoldError } from "../../core/errors.ts";
+import { isFrameLogin } from "../../core/use-cases/frame-login.ts";
 import type { PromptPush, PromptPushState, PushOutcome } from "../../core/use-cases/prompt-login.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
 import { requireSameOrigin } from "../same-origin.ts";
@@ -183,7 +184,7 @@ export const pushMethod: PromptMethodModule = {
         // The iframe SDK's page may be refused by the browser (frame-ancestors: another site framed it) after this
         // GET is answered, and so may any GET that is no page at all (an image, a prefetch): a push sent here would
         // reach a phone for a page nobody saw. Its push is sent by the page once shown.
-        if (!state && ctx.security.frameParent !== null)
+        if (!state && isFrameLogin(ctx.login.session))
           return showStart(ctx, reply, methods.pushDevices[0] ?? null);
         if (!state) return send(request, reply, { again: false, redirect: false });
         if (state.outcome === "pending" && state.code)

@@ -73,7 +73,7 @@ const Q = {
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
 export abstract class LockoutRecords extends StoreContext {
   async getLockout(userId: string, factorClass: FactorClass): Promise<LockoutState | undefined> {
-    // A hot statement: every login with a key begun reads it (beginWebAuthnAuthentication).
+    // The read lockAttemptState also makes (Q.read), prepared once.
     const [row] = await this.hotRows<LockoutsTable>(Q.read, [userId, factorClass]);
     return row && toLockout(row);
   }
