@@ -495,7 +495,7 @@ export const ConfigSchema = T.Object(
             administrators: T.Array(T.String({ minLength: 1, maxLength: 256 }), {
               default: [],
               description:
-                "Usernames of administrators: never offered text messages (E2); the console's roles add theirs",
+                "Administrators, by username, alias or e-mail address: never offered text messages (E2); the console's roles add theirs",
             }),
           },
           { default: {} },

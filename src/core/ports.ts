@@ -343,10 +343,11 @@ export interface Store extends SmsGuardStore {
   insertUser(user: User): Promise<void>;
   getUser(id: string): Promise<User | undefined>;
   /**
-   * Find by canonical username, alias or e-mail (all canonical). A key recorded as a username collision
-   * names nobody: undefined, whoever holds it.
+   * Find by canonical username or alias, else by an e-mail address only one user has: `email` is the address's
+   * own key (folded, never domain-stripped; by default the same as `canonical`). A key recorded as a username
+   * collision names nobody: undefined, whoever holds it.
    */
-  findUserByIdentifier(canonical: string): Promise<User | undefined>;
+  findUserByIdentifier(canonical: string, email?: string): Promise<User | undefined>;
   listUsers(query: UserQuery): Promise<{ users: User[]; total: number }>;
   updateUser(id: string, patch: UserPatch, now: number): Promise<User | undefined>;
   deleteUser(id: string): Promise<boolean>;

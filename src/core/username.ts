@@ -18,6 +18,14 @@ function foldDomains(stripDomains: readonly string[]): string[] {
   return [...new Set(stripDomains.map((d) => foldName(d).replace(/^@/, "")).filter((d) => d !== ""))];
 }
 
+/**
+ * The e-mail addresses that are the name `key` under `identity.stripDomains`: `key@d` for each stripped domain
+ * `d` (with `corp` stripped, `robert.smith@corp` is the name `robert.smith`).
+ */
+export function addressesOfName(key: string, stripDomains: readonly string[]): string[] {
+  return foldDomains(stripDomains).map((d) => `${key}@${d}`);
+}
+
 function stripDomain(name: string, domains: readonly string[]): string {
   let key = name;
   // Repeated (`bob@corp@corp`), so that the canonical form of a canonical form is itself.

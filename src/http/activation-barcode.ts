@@ -3,6 +3,7 @@ import { Type as T } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { activationLink, publicBaseUrl } from "../config/load.ts";
 import { TwofoldError } from "../core/errors.ts";
+import { throttleAddress } from "../core/throttle.ts";
 import type { DeviceActivationTicket } from "../core/use-cases/push.ts";
 import type { ServiceRuntime } from "../runtime/runtime.ts";
 import { plainNotice } from "./prompt/context.ts";
@@ -92,7 +93,8 @@ export function registerActivationBarcodeRoute(app: FastifyInstance, runtime: Se
       },
     },
     async (request, reply) => {
-      const retryAfter = wait(request.ip);
+      // An IPv6 /64 is one address here, as in every other limit per source.
+      const retryAfter = wait(throttleAddress(request.ip) ?? request.ip);
       if (retryAfter > 0) {
         reply.header("retry-after", String(retryAfter)).header("cache-control", "no-store");
         if (wantsPage(request)) return sendLimitPage(runtime, request, reply, retryAfter);

@@ -36,6 +36,15 @@ describe("an activation QR code's link past its limit", () => {
     await t?.close();
   });
 
+  test("an IPv6 /64 is one network: its next address waits too, an address outside it does not", async () => {
+    const from = (remoteAddress: string) =>
+      app.inject({ method: "GET", url: path, remoteAddress, headers: { accept: IMAGE } });
+    for (let i = 0; i < BARCODE_RATE.requests; i++)
+      assert.equal((await from(`2001:db8:5:6::${i + 1}`)).statusCode, 200, `request ${i + 1}`);
+    assert.equal((await from("2001:db8:5:6:ffff:ffff:ffff:ffff")).statusCode, 429);
+    assert.equal((await from("2001:db8:5:7::1")).statusCode, 200);
+  });
+
   test("a browser opening the link gets a page with the time to wait and Try again, in English", async () => {
     const res = await get({ accept: NAVIGATION, "accept-language": "en-GB,en;q=0.9" });
     assert.equal(res.statusCode, 429);

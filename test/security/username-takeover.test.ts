@@ -162,6 +162,55 @@ for (const dialect of await dialects()) {
       assert.equal(logged.entries[0]?.userId, bob.user.id, "the login is bob's");
     });
 
+    test("A3: an address in a stripped domain names its user: robert.smith@corp is rsmith's, and no one else's", async () => {
+      const rsmith = await enrolled("rsmith");
+      await t.runtime.services.updateUser(ADMIN, "rsmith", { email: "Robert.Smith@corp" });
+      const pre = await duo("auth", "POST", "/auth/v2/preauth", { username: "robert.smith@corp" });
+      assert.equal(pre.body.response.result, "auth", "rsmith's address is rsmith, not a stranger to let in");
+      assert.equal(pre.body.response.devices.length, 1);
+      const ok = await duo("auth", "POST", "/auth/v2/auth", {
+        username: "ROBERT.SMITH@corp",
+        factor: "passcode",
+        passcode: rsmith.code(),
+      });
+      assert.equal(ok.body.response.result, "allow");
+      const logged = await t.runtime.store.listAuthLog({ minTime: 0, maxTime: t.clock.now() + 1, limit: 1 });
+      assert.equal(logged.entries[0]?.userId, rsmith.user.id, "the login is rsmith's");
+      t.clock.advance(t.runtime.config.policy.totp.period * 1000);
+      // Neither the address nor the name it strips to may become a new user, who would then take its logins.
+      for (const username of ["robert.smith@corp", "Robert.Smith"]) {
+        const twin = await duo("auth", "POST", "/auth/v2/enroll", { username });
+        assert.deepEqual([twin.status, twin.body.code], [409, 40901], `enrol ${username}`);
+        const created = await duo("admin", "POST", "/admin/v1/users", { username });
+        assert.deepEqual([created.status, created.body.code], [409, 40901], `create ${username}`);
+      }
+      const bare = await duo("auth", "POST", "/auth/v2/preauth", { username: "robert.smith" });
+      assert.equal(bare.body.response.result, "deny", "robert.smith is spoken for: not offered enrolment");
+      assert.equal((await t.runtime.services.findUser("robert.smith@corp"))?.id, rsmith.user.id);
+    });
+
+    test("A3: an address two users share names neither, and no new user may take it", async () => {
+      const { services } = t.runtime;
+      await services.createUser(ADMIN, { username: "anna", email: "team@x.org" });
+      await services.createUser(ADMIN, { username: "bert", email: "Team@X.org" });
+      await services.createUser(ADMIN, { username: "gina", email: "gina@x.org" });
+      assert.equal(await services.findUser("team@x.org"), undefined);
+      const pre = await duo("auth", "POST", "/auth/v2/preauth", { username: "team@x.org" });
+      assert.equal(pre.body.response.result, "deny", "not a stranger's name: not offered enrolment");
+      const enrol = await duo("auth", "POST", "/auth/v2/enroll", { username: "team@x.org" });
+      assert.deepEqual([enrol.status, enrol.body.code], [409, 40901]);
+      await assert.rejects(services.createUser(ADMIN, { username: "TEAM@x.org" }), {
+        code: "ERR_USER_EXISTS",
+      });
+      await assert.rejects(services.addUserAlias(ADMIN, "gina", "team@x.org"), { code: "ERR_USER_EXISTS" });
+      await assert.rejects(services.updateUser(ADMIN, "anna", { username: "team@x.org" }), {
+        code: "ERR_USER_EXISTS",
+      });
+      // A user may take their own address as their name.
+      const renamed = await services.updateUser(ADMIN, "gina", { username: "gina@x.org" });
+      assert.equal(renamed.usernameCanonical, "gina@x.org");
+    });
+
     test("A3: the Admin API stores and finds users and aliases by the canonical name", async () => {
       const created = await duo("admin", "POST", "/admin/v1/users", {
         username: "Carol@CORP",

@@ -34,7 +34,8 @@ for (const dialect of await dialects()) {
           "sms.gateways": [
             { type: "smpp", name: "smsc", url: smsc.url, systemId: "twofold", password: "secret" },
           ],
-          "policy.sms.administrators": ["root"],
+          // By username, by an alias and by an e-mail address, as a login may name them (A3).
+          "policy.sms.administrators": ["root", "ops.admin", "Dana@Example.org"],
           // Not a test of the deadline (outbox.test.ts is): a loaded machine must not turn a send into a refusal.
           "sms.sendDeadlineMs": 20_000,
           // Every test here texts the same number: the SMS guard's quotas (tested in sms-guard.test.ts) stay out of
@@ -127,6 +128,20 @@ for (const dialect of await dialects()) {
           t.runtime.services.addSMSPhone(ADMIN, { user, number: "+85291230000" }),
           (e: TwofoldError) => e.code === "ERR_SMS_NOT_ALLOWED",
         );
+    });
+
+    test("E2: an administrator listed by an alias or by an e-mail address is never offered text messages", async () => {
+      await enrollTOTPUser(t, "dave");
+      await t.runtime.services.addUserAlias(ADMIN, "dave", "Ops.Admin");
+      await enrollTOTPUser(t, "dana");
+      await t.runtime.services.updateUser(ADMIN, "dana", { email: "dana@example.org" });
+      for (const user of ["dave", "dana"])
+        await assert.rejects(
+          t.runtime.services.addSMSPhone(ADMIN, { user, number: "+85291230001" }),
+          (e: TwofoldError) => e.code === "ERR_SMS_NOT_ALLOWED" && /administrators/.test(e.message),
+          user,
+        );
+      // (alice, with an app and no listed name, is texted in the next test.)
     });
 
     test("E2: a number receives passcodes only after the code texted to it is typed back", async () => {

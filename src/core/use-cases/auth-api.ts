@@ -207,10 +207,11 @@ export async function preauthenticate(
     if (policy.newUserPolicy === "deny") return finish("deny", "not_enrolled", AUTH_MESSAGES.denied);
     if (user && !(await mayEnrollAsNewUser(deps.store, user.id)))
       return finish("deny", "enrollment_reset_required", AUTH_MESSAGES.resetRequired);
-    if (policy.newUserPolicy === "enroll") return finish("enroll", "enroll", AUTH_MESSAGES.enroll);
-    // A name that names nobody only because two users claim it or share it as their address is not a stranger's.
+    // A name that names nobody only because two users claim it or share it as their address is not a stranger's:
+    // neither let in without a factor nor offered as a new user's name.
     if (!user && (await isNameSpokenFor(deps, input.username)))
       return finish("deny", "not_enrolled", AUTH_MESSAGES.denied);
+    if (policy.newUserPolicy === "enroll") return finish("enroll", "enroll", AUTH_MESSAGES.enroll);
     // Let in without a factor: still a completed authentication, through the gate, logged as such (G1).
     const verdict = await deps.store.transaction((store) =>
       completeAuthentication(

@@ -4,6 +4,7 @@ import { type HmacKey, prepareHmacKey, randomHex, sha256Hex, timeOrderedId } fro
 import { type JSONObject, signHS512, verifyHS512 } from "../crypto/jwt.ts";
 import type { Deps } from "../deps.ts";
 import type { Application, AuthFactor, LoginSession } from "../model.ts";
+import { canonicalizeEmail } from "../username.ts";
 import { openApplicationSecret } from "./applications.ts";
 import { loginCacheOf } from "./login-cache.ts";
 import { resolveIdentifier } from "./users.ts";
@@ -455,7 +456,10 @@ export async function insertPendingLogin(
     if (await deps.store.insertLoginSessionForName(session, key)) return { handle, session };
     loginCacheOf(deps.store).forget(known);
   }
-  const user = key === undefined ? undefined : await deps.store.findUserByIdentifier(key);
+  const user =
+    key === undefined
+      ? undefined
+      : await deps.store.findUserByIdentifier(key, canonicalizeEmail(input.username));
   const session = pending(user?.id ?? null);
   await deps.store.insertLoginSession(session);
   return { handle, session };

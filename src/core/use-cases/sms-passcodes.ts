@@ -7,7 +7,7 @@ import { evaluateLockout } from "../lockout.ts";
 import { maskPhone } from "../mask-phone.ts";
 import type { Application, Phone, SMSCode, SMSCodePurpose, User } from "../model.ts";
 import { isTextableNumber, parseTextableNumber } from "../phone-number.ts";
-import { tryCanonicalizeUsername } from "../username.ts";
+import { canonicalizeEmail, tryCanonicalizeUsername } from "../username.ts";
 import { recordFactorAdded } from "./factor-changes.ts";
 import { attemptDelivery, enqueueMessage, outboxHasRoom } from "./outbox.ts";
 import { requirePhone } from "./phones.ts";
@@ -28,11 +28,29 @@ export const SMS_MESSAGES = {
 /** The owner a text code's hash is bound to: the user and the purpose, so a code of one kind never passes as another. */
 const hashOwner = (userId: string, purpose: SMSCodePurpose) => `sms:${purpose}:${userId}`;
 
-/** Whether a user is an administrator: never offered text messages (E2). */
-export function isAdministrator(deps: Pick<Deps, "policy" | "stripDomains">, user: User): boolean {
-  return deps.policy.sms.administrators.some(
-    (name) => tryCanonicalizeUsername(name, deps.stripDomains) === user.usernameCanonical,
-  );
+/**
+ * Whether a user is an administrator: never offered text messages (E2). `policy.sms.administrators` may name them
+ * as a login would (A3): by username, by an alias or by their e-mail address.
+ */
+export async function isAdministrator(
+  deps: Pick<Deps, "policy" | "stripDomains" | "store">,
+  user: User,
+): Promise<boolean> {
+  const listed = deps.policy.sms.administrators;
+  if (listed.length === 0) return false;
+  const email = user.email ? canonicalizeEmail(user.email) : undefined;
+  let aliases: Set<string | undefined> | undefined;
+  for (const name of listed) {
+    const key = tryCanonicalizeUsername(name, deps.stripDomains);
+    if (key === user.usernameCanonical) return true;
+    if (email !== undefined && canonicalizeEmail(name) === email) return true;
+    if (key === undefined) continue;
+    aliases ??= new Set(
+      (await deps.store.listAliases(user.id)).map((a) => tryCanonicalizeUsername(a, deps.stripDomains)),
+    );
+    if (aliases.has(key)) return true;
+  }
+  return false;
 }
 
 /**
@@ -71,7 +89,7 @@ export async function listSMSPhones(
 ): Promise<SMSPhone[]> {
   if (!deps.messaging || deps.messaging.sms.length === 0) return [];
   if (application && !allowsMethod(effectivePolicy(deps.policy, application), "sms")) return [];
-  if (user.status !== "active" || isAdministrator(deps, user)) return [];
+  if (user.status !== "active" || (await isAdministrator(deps, user))) return [];
   const phones = await listTextablePhones(deps, user.id);
   if (phones.length === 0 || !(await hasUnrestrictedFactor(deps, user.id))) return [];
   return phones.map((p) => ({ id: p.id, name: p.name ?? "Phone", maskedNumber: maskPhone(p.number!) }));
@@ -356,7 +374,7 @@ async function checkMayUseSMS(deps: Deps, user: User): Promise<void> {
     throw new TwofoldError("ERR_SMS_NOT_ALLOWED", "no SMS gateway is configured");
   if (user.status !== "active")
     throw new TwofoldError("ERR_SMS_NOT_ALLOWED", "text messages are only for active users");
-  if (isAdministrator(deps, user))
+  if (await isAdministrator(deps, user))
     throw new TwofoldError("ERR_SMS_NOT_ALLOWED", "administrators cannot use text messages (E2)");
   if (!(await hasUnrestrictedFactor(deps, user.id)))
     throw new TwofoldError(

@@ -5,7 +5,12 @@ import { type ErrorIssue, TwofoldError } from "../errors.ts";
 import { describeLockout, type LockoutStatus } from "../lockout.ts";
 import { USER_LANGUAGES, type User, type UserLanguage, type UserStatus } from "../model.ts";
 import type { UserPatch } from "../ports.ts";
-import { canonicalizeUsername, tryCanonicalizeUsername } from "../username.ts";
+import {
+  addressesOfName,
+  canonicalizeEmail,
+  canonicalizeUsername,
+  tryCanonicalizeUsername,
+} from "../username.ts";
 import { revokeTrustedBrowsersForUser } from "./trust-revocation.ts";
 import { reconcileIfContested } from "./username-reconciliation.ts";
 
@@ -39,32 +44,68 @@ export function resolveIdentifier(deps: Pick<Deps, "stripDomains">, raw: string)
   return tryCanonicalizeUsername(raw, deps.stripDomains);
 }
 
+/**
+ * The keys a typed identifier is looked up by (A3): its canonical name, which usernames and aliases are stored
+ * under, and for the e-mail branch the address folded but never domain-stripped, as e-mail addresses are stored.
+ * With `corp` stripped, `robert.smith@corp` is the name `robert.smith` and the address `robert.smith@corp`.
+ * Undefined when it names nobody.
+ */
+export interface IdentifierKeys {
+  name: string;
+  email: string;
+}
+
+export function identifierKeys(deps: Pick<Deps, "stripDomains">, raw: string): IdentifierKeys | undefined {
+  const name = resolveIdentifier(deps, raw);
+  return name === undefined ? undefined : { name, email: canonicalizeEmail(raw) };
+}
+
+/** The user an identifier's keys name: by username or alias, else by an e-mail address only one user has. */
+function findByKeys(deps: Deps, keys: IdentifierKeys | undefined): Promise<User | undefined> {
+  return keys === undefined
+    ? Promise.resolve(undefined)
+    : deps.store.findUserByIdentifier(keys.name, keys.email);
+}
+
+/**
+ * How many users other than `self` have an e-mail address these keys spell: the address as typed, the name
+ * itself, or the name in a stripped domain (`robert.smith` is `robert.smith@corp` with `corp` stripped).
+ */
+async function othersWithEmail(deps: Deps, keys: IdentifierKeys, self?: User): Promise<number> {
+  const own = self?.email ? canonicalizeEmail(self.email) : undefined;
+  let n = 0;
+  for (const key of new Set([keys.name, keys.email, ...addressesOfName(keys.name, deps.stripDomains)]))
+    n += (await deps.store.countUsersWithEmail(key)) - (key === own ? 1 : 0);
+  return n;
+}
+
 /** The canonical key of a name being written; throws ERR_USERNAME_INVALID for a name that cannot be one. */
 function canonicalName(deps: Pick<Deps, "stripDomains">, raw: string): string {
   return canonicalizeUsername(raw, deps.stripDomains);
 }
 
 /**
- * Whether a key is spoken for: a user's name, an alias, a unique e-mail, or a name two users claim that an
- * operator has yet to settle (see reconcileUsernames).
+ * Whether a name is spoken for: a user's name, an alias, an e-mail address (one user's or several users'), or a
+ * name two users claim that an operator has yet to settle (see reconcileUsernames). A new username or alias may
+ * be none of these: a username outranks an address at login, so a new user named after someone's address would
+ * take that person's logins by address.
  */
-async function isNameTaken(deps: Deps, key: string): Promise<boolean> {
+async function isNameTaken(deps: Deps, keys: IdentifierKeys): Promise<boolean> {
   const [owner, contesting] = await Promise.all([
-    deps.store.findUserByIdentifier(key),
-    deps.store.getUsernameCollision(key),
+    findByKeys(deps, keys),
+    deps.store.getUsernameCollision(keys.name),
   ]);
-  return owner !== undefined || contesting.length > 0;
+  return owner !== undefined || contesting.length > 0 || (await othersWithEmail(deps, keys)) > 0;
 }
 
 /**
  * Whether any user answers to a typed name, even where it names nobody today: a user's name, an alias, a unique
  * e-mail, a name two users claim (A3) or an address several users share. A login for such a name is not a
- * stranger's, so new-user `allow` must not let it in without a factor.
+ * stranger's, so new-user `allow` must not let it in without a factor, nor `enroll` make it a new user.
  */
 export async function isNameSpokenFor(deps: Deps, raw: string): Promise<boolean> {
-  const key = resolveIdentifier(deps, raw);
-  if (key === undefined) return false;
-  return (await isNameTaken(deps, key)) || (await deps.store.countUsersWithEmail(key)) > 0;
+  const keys = identifierKeys(deps, raw);
+  return keys !== undefined && (await isNameTaken(deps, keys));
 }
 
 /**
@@ -73,8 +114,7 @@ export async function isNameSpokenFor(deps: Deps, raw: string): Promise<boolean>
  * login must never reach whichever of the two happens to hold the key (A3, G1). The store applies that.
  */
 export async function findUser(deps: Deps, identifier: string): Promise<User | undefined> {
-  const key = resolveIdentifier(deps, identifier);
-  return key === undefined ? undefined : deps.store.findUserByIdentifier(key);
+  return findByKeys(deps, identifierKeys(deps, identifier));
 }
 
 /** The user an operator names by id or by any spelling; a contested name is refused with the ids to use. */
@@ -89,7 +129,7 @@ export async function requireUser(deps: Deps, identifier: string): Promise<User>
       `${JSON.stringify(identifier)} names more than one user (${contesting.join(", ")}): use the user id; ` +
         "see `twofold user collisions`",
     );
-  const user = key === undefined ? undefined : await deps.store.findUserByIdentifier(key);
+  const user = await findByKeys(deps, identifierKeys(deps, identifier));
   if (!user) throw new TwofoldError("ERR_USER_NOT_FOUND", `no user ${JSON.stringify(identifier)}`);
   return user;
 }
@@ -142,7 +182,7 @@ export async function createUser(deps: Deps, actor: Actor, input: NewUser): Prom
   const user = await buildUser(deps, input);
   // One identity, one record: a new username may not equal an existing username, alias or e-mail in any
   // spelling (A3). `bob` is refused while `bob@corp` exists and `corp` is stripped: that is the same person.
-  if (await isNameTaken(deps, user.usernameCanonical))
+  if (await isNameTaken(deps, { name: user.usernameCanonical, email: canonicalizeEmail(input.username) }))
     throw new TwofoldError("ERR_USER_EXISTS", `user ${user.username} already exists`);
   const aliases = await checkNewAliases(deps, user, input.aliases ?? [], []);
   await deps.store.transaction(async (tx) => {
@@ -198,7 +238,7 @@ async function checkNewAliases(
       continue;
     }
     seen.add(canonical);
-    if (await isNameTaken(deps, canonical))
+    if (await isNameTaken(deps, { name: canonical, email: canonicalizeEmail(raw) }))
       throw new TwofoldError("ERR_USER_EXISTS", `${raw} already names a user`);
     out.push({ alias: raw.trim(), canonical });
   }
@@ -222,11 +262,16 @@ export async function updateUser(
   }
   if (issues.length > 0) throw new TwofoldError("ERR_VALIDATION", "invalid user", { issues });
   if (usernameCanonical !== undefined && usernameCanonical !== user.usernameCanonical) {
+    const keys = { name: usernameCanonical, email: canonicalizeEmail(changes.username ?? "") };
     const [owner, contesting] = await Promise.all([
-      deps.store.findUserByIdentifier(usernameCanonical),
+      findByKeys(deps, keys),
       deps.store.getUsernameCollision(usernameCanonical),
     ]);
-    if ((owner && owner.id !== user.id) || contesting.some((id) => id !== user.id))
+    if (
+      (owner && owner.id !== user.id) ||
+      contesting.some((id) => id !== user.id) ||
+      (await othersWithEmail(deps, keys, user)) > 0
+    )
       throw new TwofoldError("ERR_USER_EXISTS", `${changes.username} already names a user`);
   }
   const currentAliases = await deps.store.listAliases(user.id);
@@ -320,7 +365,7 @@ export async function importUsers(
     const first = seen.get(key);
     if (first !== undefined) issues.push({ path: `line ${row.line}`, message: `duplicate of line ${first}` });
     else seen.set(key, row.line);
-    if (await isNameTaken(deps, key))
+    if (await isNameTaken(deps, { name: key, email: canonicalizeEmail(row.username) }))
       issues.push({ path: `line ${row.line}`, message: `user ${row.username} already exists` });
   }
   if (issues.length > 0)
@@ -379,7 +424,10 @@ export async function addUserAlias(
 ): Promise<void> {
   const user = await requireUser(deps, identifier);
   const key = canonicalName(deps, alias);
-  if (key === user.usernameCanonical || (await isNameTaken(deps, key)))
+  if (
+    key === user.usernameCanonical ||
+    (await isNameTaken(deps, { name: key, email: canonicalizeEmail(alias) }))
+  )
     throw new TwofoldError("ERR_USER_EXISTS", `${alias} already names a user`);
   await deps.store.transaction(async (tx) => {
     await tx.addAlias(user.id, alias.trim(), key);

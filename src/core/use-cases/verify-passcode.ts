@@ -14,6 +14,7 @@ import type { Application, AuthFactor, FactorClass, User } from "../model.ts";
 import { generateHOTP } from "../otp/hotp.ts";
 import { classifyPasscode } from "../passcode.ts";
 import type { LoginSessionCode } from "../ports.ts";
+import { canonicalizeEmail } from "../username.ts";
 import { type LoginCache, loginCacheOf } from "./login-cache.ts";
 import { notify } from "./notify.ts";
 import { clampDrift, matchOTP } from "./otp-credentials.ts";
@@ -152,7 +153,7 @@ export async function verifyPasscode(deps: Deps, attempt: PasscodeAttempt): Prom
       user = cached;
       cachedName = key;
     } else if (key !== undefined) {
-      user = await deps.store.findUserByIdentifier(key);
+      user = await deps.store.findUserByIdentifier(key, canonicalizeEmail(attempt.username));
       if (cache && user && user.status !== "disabled" && user.usernameCanonical === key)
         cache.users.set(key, user);
     }

@@ -27,6 +27,7 @@ import { evaluateLockout } from "../lockout.ts";
 import type { Application, User, WebAuthnCeremony, WebAuthnCredential } from "../model.ts";
 import type { WebAuthnSettings } from "../policy.ts";
 import type { WebAuthnAllowResult } from "../ports.ts";
+import { throttleAddress } from "../throttle.ts";
 import { recordFactorAdded, recordFactorRemoved } from "./factor-changes.ts";
 import { type LoginCache, loginCacheOf } from "./login-cache.ts";
 import { notify } from "./notify.ts";
@@ -202,7 +203,8 @@ export async function beginWebAuthnRegistration(
     challenge: newChallenge(),
     userVerification,
     userHandle,
-    source: input.ip ?? null,
+    // The cap per source counts an IPv6 /64 as one address, as every other limit per source does.
+    source: input.ip ? (throttleAddress(input.ip) ?? input.ip) : null,
   });
   const options: CreationOptionsJSON = {
     rp: { id: w.rpId, name: w.rpName },
@@ -435,7 +437,8 @@ export async function beginWebAuthnAuthentication(
     challenge: newChallenge(),
     userVerification,
     userHandle: null,
-    source: input.ip ?? null,
+    // The cap per source counts an IPv6 /64 as one address, as every other limit per source does.
+    source: input.ip ? (throttleAddress(input.ip) ?? input.ip) : null,
   });
   // The finish that comes back to this node decides an allow without a transaction (allowOnReadState), unless the
   // user's `webauthn` class had failures on record: then the transaction reads the lock before any check (A1).

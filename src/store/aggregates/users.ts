@@ -48,7 +48,7 @@ export abstract class UserRecords extends StoreContext {
     return row && toUser(row);
   }
 
-  async findUserByIdentifier(canonical: string): Promise<User | undefined> {
+  async findUserByIdentifier(canonical: string, email: string = canonical): Promise<User | undefined> {
     // A key two users claim names nobody (A3); checked in the same statement, so a login pays no extra trip.
     const uncontested = sql<boolean>`not exists (select 1 from username_collisions where canonical = ${canonical})`;
     const [direct] = await this.hotRows<UsersTable>(Q.byName, [canonical, canonical]);
@@ -68,7 +68,7 @@ export abstract class UserRecords extends StoreContext {
       this.db
         .selectFrom("users")
         .selectAll()
-        .where("email_canonical", "=", canonical)
+        .where("email_canonical", "=", email)
         .where(uncontested)
         .limit(2)
         .execute(),
