@@ -759,7 +759,8 @@ export const ConfigSchema = T.Object(
           default: 365,
           minimum: 0,
           maximum: 3650,
-          description: "Authentication-log entries older than this are deleted; 0 keeps them forever",
+          description:
+            "Authentication-log entries and users' notifications older than this are deleted; 0 keeps them forever",
         }),
       },
       { default: {} },

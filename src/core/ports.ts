@@ -524,8 +524,6 @@ export interface Store extends SmsGuardStore {
   claimSignedRequest(digest: string, expiresAt: number, now: number): Promise<boolean>;
   /** When a remembered digest was claimed (`now` of the winning claim); null for rows older than that record. */
   signedRequestSeenAt(digest: string): Promise<number | null | undefined>;
-  /** Forget digests whose date has left the window; returns how many. */
-  purgeSignedRequests(now: number): Promise<number>;
   /** The latest authentication-log entry of a transaction (Auth API status of a passcode attempt). */
   findAuthLogByTxid(txid: string): Promise<AuthLogEntry | undefined>;
   /** When the user last logged in (their latest `allow` in the authentication log), or undefined. */
@@ -536,8 +534,8 @@ export interface Store extends SmsGuardStore {
   readThrottleCounts(keys: readonly string[], since: number): Promise<ThrottleCount[]>;
   /** Add one event to each key's window: one statement (an upsert of every row), atomic on every node. */
   addThrottleEvents(entries: ReadonlyArray<{ key: string; windowStart: number }>): Promise<void>;
-  /** Forget windows that started before `before`; returns how many rows. */
-  deleteThrottleCounts(before: number): Promise<number>;
+  /** Forget at most `limit` rows of windows that started before `before` (the oldest first); returns how many. */
+  deleteThrottleCounts(before: number, limit: number): Promise<number>;
 
   // Auth API enrolments (G)
   /**
@@ -637,6 +635,8 @@ export interface Store extends SmsGuardStore {
   pruneWebAuthnCeremonies(before: number, limit: number): Promise<number>;
   /** Authentication-log entries written before `before`. */
   pruneAuthLog(before: number, limit: number): Promise<number>;
+  /** The oldest `limit` user notifications made before `before`. */
+  pruneNotifications(before: number, limit: number): Promise<number>;
 
   // WebAuthn (F1-F7)
   /**

@@ -16,6 +16,7 @@ import {
   sendDuoOK,
 } from "./duo/envelope.ts";
 import type { ErrorReply } from "./error-reply.ts";
+import { isOAuthJSONPath, sendOAuthError } from "./oidc/oauth-errors.ts";
 
 export type { ErrorBody, ErrorReply } from "./error-reply.ts";
 
@@ -179,6 +180,7 @@ export function sendError(thrown: unknown, request: FastifyRequest, reply: Fasti
   else if (isTwofoldError(error) && error.detail)
     request.log.debug({ errorCode: error.code, detail: error.detail }, "request refused");
   if (isDuoPath(request.url)) return sendDuoError(error, described, request, reply);
+  if (isOAuthJSONPath(request.url)) return sendOAuthError(request, reply, described, Date.now());
   return reply.code(described.status).type("application/json; charset=utf-8").send(described.body);
 }
 

@@ -741,6 +741,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           )`.execute(db);
       },
     },
+    "0023_notifications_created": {
+      async up(db: AnyDB) {
+        // Notifications are kept as long as the authentication log (housekeeping deletes the oldest first).
+        await db.schema
+          .createIndex("notifications_created")
+          .on("notifications")
+          .columns(["created_at", "id"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -147,6 +147,35 @@ test("prototype-pollution keys are refused with 400, in JSON and in forms", asyn
   assert.equal(({} as Record<string, unknown>)["isAdmin"], undefined);
 });
 
+test("the Web SDK's token and health-check endpoints refuse bad input in their own shapes, never with a 5xx", async () => {
+  const cases: InjectOptions[] = [
+    { headers: JSON_HEADERS, payload: "{" },
+    { headers: JSON_HEADERS, payload: "[]" },
+    { headers: JSON_HEADERS, payload: '{"__proto__":{"x":1}}' },
+    { headers: FORM, payload: "client_id=a&client_id=b" },
+    { headers: FORM, payload: `client_id=DIXXXXXXXXXXXXXXXXXX&client_assertion=${"a".repeat(20_000)}` },
+    { headers: FORM, payload: "client_id=x", query: "a=1&a=2" },
+  ];
+  for (const c of cases) {
+    const token = await send({ ...c, method: "POST", url: "/oauth/v1/token" });
+    assert.equal(token.statusCode, 400, `token ${c.payload?.toString().slice(0, 30)}: ${token.body}`);
+    const t1 = token.json();
+    assert.equal(t1.error, "invalid_request");
+    assert.equal(typeof t1.error_description, "string");
+    assert.ok(t1.error_description.length > 0);
+    const health = await send({ ...c, method: "POST", url: "/oauth/v1/health_check" });
+    assert.equal(
+      health.statusCode,
+      400,
+      `health_check ${c.payload?.toString().slice(0, 30)}: ${health.body}`,
+    );
+    const h = health.json();
+    assert.deepEqual([h.stat, h.code, h.message], ["FAIL", 40002, "invalid_request"]);
+    assert.equal(typeof h.timestamp, "number");
+    assert.ok(typeof h.message_detail === "string" && h.message_detail.length > 0);
+  }
+});
+
 test("a repeated form field is refused rather than resolved one way or another", async () => {
   const res = await send({
     method: "POST",

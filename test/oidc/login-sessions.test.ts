@@ -435,6 +435,21 @@ for (const dialect of await dialects()) {
       assert.ok(!unknownClient.ok && unknownClient.redirect === undefined);
     });
 
+    test("authorize: one request starts one login; the same request again starts nothing and goes back as invalid_request", async () => {
+      const jwt = requestJWT({ duo_uname: "hugo", state: "h".repeat(30) });
+      const first = await authorize(jwt);
+      assert.ok(first.ok, JSON.stringify(first));
+      for (let i = 0; i < 3; i++) {
+        const again = await authorize(jwt);
+        assert.ok(!again.ok, "a replayed request starts no second login");
+        assert.equal(again.error, "invalid_request");
+        assert.equal(again.description, "This sign-in request was already used. Sign in again.");
+        assert.deepEqual(again.redirect, { uri: REDIRECT, state: "h".repeat(30) });
+      }
+      // A new request (a new state, as the SDK makes for each sign-in) starts a new login.
+      assert.ok((await authorize(requestJWT({ duo_uname: "hugo" }))).ok);
+    });
+
     test("prompt passcodes count toward the login throttles of the address (A6)", async () => {
       const totp = await enrollActiveTOTP(t, "gina");
       const login = await started("gina");

@@ -67,6 +67,11 @@ for (const dialect of await dialects()) {
       const forged = duoWeb.sign_request(app.id, "f".repeat(40), AKEY, "ada").split(":")[0]!;
       assert.equal(await refused(forged), "signature");
       assert.equal(await refused(`APP|${tx.split("|")[1]}|${tx.split("|")[2]}`), "malformed");
+      // A TX starts three logins at most (two pages rendered within one second carry the same TX); the refusals
+      // above used none of them.
+      assert.equal(await refused(tx), "started");
+      assert.equal(await refused(tx), "started");
+      for (let i = 0; i < 3; i++) assert.equal(await refused(tx), "used");
       t.clock.advance(301_000);
       assert.equal(await refused(tx), "expired");
       t.clock.set(Date.now());

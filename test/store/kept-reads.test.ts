@@ -119,7 +119,7 @@ for (const dialect of await dialects()) {
       assert.deepEqual(await read(nodeA, 150), ["app@200=1"]);
       await nodeB.addThrottleEvents([{ key: keys[1]!, windowStart: 200 }]);
       assert.deepEqual(await read(nodeA, 150), ["app@200=2"]);
-      assert.equal(await nodeA.deleteThrottleCounts(150), 1);
+      assert.equal(await nodeA.deleteThrottleCounts(150, 100), 1);
       assert.deepEqual(await read(nodeA, 0), ["app@200=2"]);
       // Racing a count: once it is done, the read shows it.
       for (let round = 1; round <= 10; round++) {

@@ -16,13 +16,20 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const ADMIN = { name: "test-admin" };
 
-type Table = "push_transactions" | "device_activations" | "otp_credentials" | "signed_requests" | "auth_log";
+type Table =
+  | "push_transactions"
+  | "device_activations"
+  | "otp_credentials"
+  | "signed_requests"
+  | "auth_log"
+  | "notifications";
 const TABLES: readonly Table[] = [
   "push_transactions",
   "device_activations",
   "otp_credentials",
   "signed_requests",
   "auth_log",
+  "notifications",
 ];
 
 async function count(store: KyselyStore, table: Table): Promise<number> {
@@ -84,7 +91,7 @@ function enrolment(
 }
 
 /** What one simulated hour of use adds (a small site's logins, scaled down so both databases run it quickly). */
-const PER_STEP = { pushes: 6, activations: 2, enrolments: 2, replays: 5, authLog: 4 };
+const PER_STEP = { pushes: 6, activations: 2, enrolments: 2, replays: 5, authLog: 4, notifications: 2 };
 
 for (const dialect of await dialects()) {
   describe(`housekeeping on ${dialect}`, () => {
@@ -114,6 +121,7 @@ for (const dialect of await dialects()) {
         otp_credentials: 1,
         signed_requests: 0,
         auth_log: 0,
+        notifications: 0,
       };
       const peak: Record<Table, number> = { ...created };
       for (let i = 0; i < steps; i++) {
@@ -157,7 +165,17 @@ for (const dialect of await dialects()) {
         created.device_activations += PER_STEP.activations;
         created.otp_credentials += PER_STEP.enrolments;
         created.signed_requests += PER_STEP.replays;
+        for (let k = 0; k < PER_STEP.notifications; k++)
+          await store.enqueueNotification({
+            id: randomId("DN"),
+            userId: user.id,
+            kind: "locked-out",
+            payload: { factorClass: "otp" },
+            createdAt: now,
+            sentAt: null,
+          });
         created.auth_log += PER_STEP.authLog;
+        created.notifications += PER_STEP.notifications;
         clock.advance(stepMs);
         // The largest a table gets: just before the job runs.
         for (const table of TABLES) peak[table] = Math.max(peak[table], await count(store, table));
@@ -173,6 +191,7 @@ for (const dialect of await dialects()) {
         otp_credentials: 1 + PER_STEP.enrolments * live(enrolmentTTL, HOUR),
         signed_requests: PER_STEP.replays * live(5 * MINUTE, HOUR),
         auth_log: PER_STEP.authLog * live(0, 3 * DAY),
+        notifications: PER_STEP.notifications * live(0, 3 * DAY),
       };
       const figures = TABLES.map(
         (table) => `${table}: ${created[table]} written, peak ${peak[table]} (bound ${bound[table]})`,

@@ -568,8 +568,13 @@ for (const dialect of await dialects()) {
       assert.equal(await store.claimSignedRequest("digest-1", T + 700_000, T + 300_000), true);
       assert.equal(await store.signedRequestSeenAt("digest-1"), T + 300_000);
       assert.equal(await store.claimSignedRequest("digest-2", T + 10, T), true);
-      assert.equal(await store.purgeSignedRequests(T + 10), 1);
+      assert.equal(await store.pruneSignedRequests(T + 10, 100), 1);
       assert.equal(await store.claimSignedRequest("digest-2", T + 20, T + 10), true);
+      // A purge deletes the oldest `limit` at a time.
+      for (const d of ["digest-3", "digest-4", "digest-5"]) await store.claimSignedRequest(d, T + 30, T + 20);
+      assert.equal(await store.pruneSignedRequests(T + 40, 2), 2);
+      assert.equal(await store.pruneSignedRequests(T + 40, 2), 2, "digest-2 and the last of the three");
+      assert.equal(await store.pruneSignedRequests(T + 40, 2), 0);
     });
 
     test("throttle counts: racing upserts lose no event; windows are read from `since` and forgotten before `before` (A6)", async () => {
@@ -591,7 +596,7 @@ for (const dialect of await dialects()) {
         [40, 40, 1, 3],
       );
       assert.equal((await store.readThrottleCounts(["peer:198.51.100.1"], T)).length, 1);
-      assert.equal(await store.deleteThrottleCounts(T), 1);
+      assert.equal(await store.deleteThrottleCounts(T, 100), 1);
       assert.equal((await store.readThrottleCounts(["peer:198.51.100.1"], 0)).length, 1);
     });
 

@@ -1,7 +1,7 @@
 // The legacy Web SDK v2 (Duo's iframe, duo-compat §4.6): a signed TX starts a prompt login inside the application's frame,
 // and the prompt ends by handing the parent page an AUTH response it verifies with `verify_response`.
 
-import { constantTimeEqual, hmacHex } from "../crypto/index.ts";
+import { constantTimeEqual, hmacHex, sha256Hex } from "../crypto/index.ts";
 import type { Deps } from "../deps.ts";
 import type { Application, LoginSession } from "../model.ts";
 import { openApplicationSecret } from "./applications.ts";
@@ -14,6 +14,10 @@ import { insertPendingLogin } from "./oidc.ts";
 export const FRAME_STATE = "duo-web-v2";
 /** The AUTH response is good this long (duo_web's own TX lifetime). */
 const AUTH_SECONDS = 300;
+/** The longest a used TX is remembered (one signed to expire later may start more logins after that). */
+const CLAIM_MAX_MS = 3600_000;
+/** Logins one TX may start. */
+const LOGINS_PER_TX = 3;
 
 export function isFrameLogin(session: Pick<LoginSession, "state">): boolean {
   return session.state === FRAME_STATE;
@@ -31,7 +35,7 @@ function signValues(key: string, prefix: string, user: string, ikey: string, exp
 
 export type FrameStart =
   | { ok: true; handle: string; session: LoginSession }
-  | { ok: false; reason: "malformed" | "unknown_application" | "signature" | "expired" | "parent" };
+  | { ok: false; reason: "malformed" | "unknown_application" | "signature" | "expired" | "parent" | "used" };
 
 /**
  * `GET /frame/web/v1/auth?tx=…&parent=…`: the TX must verify under a Web SDK application's secret key (HMAC-SHA1,
@@ -63,6 +67,18 @@ export async function startFrameLogin(
   const origins = (app.redirectURIs ?? []).map((u) => new URL(u).origin);
   if (!origins.includes(parent.origin) || input.parent.length > 2048) return { ok: false, reason: "parent" };
   if (username === "" || username.length > 256) return { ok: false, reason: "malformed" };
+  // A few logins per TX, so one TX cannot fill the table with logins. Not one: duo_web's TX names only the user and
+  // the second it expires, so two sign-in pages the application renders within a second (a double click) carry the
+  // same TX. Remembered until it expires (duo_web signs it for 300 s), an hour at most.
+  const claimUntil = Math.min(Number(exp) * 1000, now + CLAIM_MAX_MS);
+  let claimed = false;
+  for (let slot = 0; slot < LOGINS_PER_TX && !claimed; slot++)
+    claimed = await deps.store.claimSignedRequest(
+      sha256Hex(`frame-tx\n${app.id}\n${slot}\n${input.tx}`),
+      claimUntil,
+      now,
+    );
+  if (!claimed) return { ok: false, reason: "used" };
   const { handle, session } = await insertPendingLogin(deps, {
     app,
     username,

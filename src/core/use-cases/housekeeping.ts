@@ -1,4 +1,4 @@
-// Retention (L-2): deletes what has outlived its use — expired pushes, activation links, enrolments, replay records, text codes, sent messages, old log entries.
+// Retention (L-2): deletes what has outlived its use — expired pushes, activation links, enrolments, replay records, text codes, sent messages, old log entries and notifications.
 import type { Deps } from "../deps.ts";
 import type { Store } from "../ports.ts";
 import { spendDayOf } from "../sms-guard-rules.ts";
@@ -86,7 +86,7 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
   {
     name: "login throttle counters",
     cutoff: (now, r) => now - (r.throttleRetentionSeconds ?? (2 * DAY) / SECOND) * SECOND,
-    prune: (store, before) => store.deleteThrottleCounts(before),
+    prune: (store, before, limit) => store.deleteThrottleCounts(before, limit),
   },
   {
     name: "text-message codes",
@@ -124,6 +124,13 @@ export const PRUNE_STEPS: readonly PruneStep[] = [
     name: "authentication log",
     cutoff: (now, r) => (r.authLogRetentionDays > 0 ? now - r.authLogRetentionDays * DAY : null),
     prune: (store, before, limit) => store.pruneAuthLog(before, limit),
+  },
+  {
+    // A user's notifications (a factor added, a lockout, a clone suspected): kept as long as the log that
+    // records the same events.
+    name: "user notifications",
+    cutoff: (now, r) => (r.authLogRetentionDays > 0 ? now - r.authLogRetentionDays * DAY : null),
+    prune: (store, before, limit) => store.pruneNotifications(before, limit),
   },
 ];
 

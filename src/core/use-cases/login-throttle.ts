@@ -102,5 +102,14 @@ export async function countFailedLogin(deps: Deps, source: LoginSource): Promise
  */
 export async function deleteExpiredThrottleCounts(deps: Deps): Promise<number> {
   const longest = Math.max(deps.policy.throttle.windowSeconds, deps.policy.apiEnrollment.rateWindowSeconds);
-  return deps.store.deleteThrottleCounts(deps.clock.now() - 2 * longest * 1000);
+  const before = deps.clock.now() - 2 * longest * 1000;
+  let deleted = 0;
+  for (;;) {
+    const n = await deps.store.deleteThrottleCounts(before, DELETE_BATCH);
+    deleted += n;
+    if (n < DELETE_BATCH) return deleted;
+  }
 }
+
+/** Rows one statement of deleteExpiredThrottleCounts deletes. */
+const DELETE_BATCH = 500;

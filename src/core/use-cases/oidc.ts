@@ -241,6 +241,21 @@ export async function startLogin(
   const useDuoCode = c["use_duo_code_attribute"];
   if (useDuoCode !== undefined && typeof useDuoCode !== "boolean")
     return back("invalid_request", "use_duo_code_attribute must be a boolean.");
+  // One login per request: the same signed request again (a URL replayed, shared or reloaded) is refused, so one
+  // request cannot fill the table with logins. Remembered until the request expires, as a client assertion's jti.
+  const claimUntil = Math.ceil((c["exp"] as number) * 1000) + CLOCK_SKEW_SECONDS * 1000;
+  if (
+    !(await deps.store.claimSignedRequest(
+      sha256Hex(`oidc-request\n${app.id}\n${p["request"]}`),
+      claimUntil,
+      now,
+    ))
+  )
+    return back(
+      "invalid_request",
+      "This sign-in request was already used. Sign in again.",
+      "request JWT replayed",
+    );
 
   const { handle, session } = await insertPendingLogin(deps, {
     app,

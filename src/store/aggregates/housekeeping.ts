@@ -75,6 +75,23 @@ export abstract class HousekeepingRecords extends StoreContext {
     return Number(r.numDeletedRows);
   }
 
+  async pruneNotifications(before: number, limit: number): Promise<number> {
+    const r = await guard(() =>
+      this.db
+        .deleteFrom("notifications")
+        .where("id", "in", (qb) =>
+          qb
+            .selectFrom("notifications")
+            .select("id")
+            .where("created_at", "<", before)
+            .orderBy("created_at")
+            .limit(limit),
+        )
+        .executeTakeFirst(),
+    );
+    return Number(r.numDeletedRows);
+  }
+
   async pruneAuthLog(before: number, limit: number): Promise<number> {
     const r = await guard(() =>
       this.db

@@ -1,4 +1,6 @@
 // Replay records of signed requests and the throttle counters (A6).
+
+import { sql } from "kysely";
 import type { ThrottleCount } from "../../core/throttle.ts";
 import { KeptReads } from "../kept-reads.ts";
 import { guard, type HotStatement, hot, StoreContext } from "../store-context.ts";
@@ -54,13 +56,6 @@ export abstract class SignedRequestRecords extends StoreContext {
     return r === undefined ? undefined : r.seen_at === null ? null : Number(r.seen_at);
   }
 
-  async purgeSignedRequests(now: number): Promise<number> {
-    const r = await guard(() =>
-      this.db.deleteFrom("signed_requests").where("expires_at", "<=", now).executeTakeFirst(),
-    );
-    return Number(r.numDeletedRows);
-  }
-
   async readThrottleCounts(keys: readonly string[], since: number): Promise<ThrottleCount[]> {
     if (keys.length === 0) return [];
     const read = async () => {
@@ -86,12 +81,15 @@ export abstract class SignedRequestRecords extends StoreContext {
     );
   }
 
-  async deleteThrottleCounts(before: number): Promise<number> {
+  async deleteThrottleCounts(before: number, limit: number): Promise<number> {
+    // The oldest `limit` rows (a row is a key's window): one short statement, however many keys a window has.
     const r = await keptCounts.changing(this.sqlite, () =>
       guard(() =>
-        this.db.deleteFrom("throttle_counts").where("window_start", "<", before).executeTakeFirst(),
+        sql`delete from throttle_counts where (key, window_start) in (
+              select key, window_start from throttle_counts where window_start < ${before}
+              order by window_start limit ${limit})`.execute(this.db),
       ),
     );
-    return Number(r.numDeletedRows);
+    return Number(r.numAffectedRows ?? 0);
   }
 }
