@@ -3,6 +3,14 @@ import type { ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
 
 /**
+ * Whether the client has already gone (it hung up while the handler awaited a read): a response's 'close' event
+ * has then fired before anyone could listen for it, so a stream opened now would never be closed.
+ */
+export function clientGone(reply: FastifyReply): boolean {
+  return reply.raw.destroyed || reply.request.raw.destroyed || reply.raw.socket?.destroyed === true;
+}
+
+/**
  * Hijack `reply` and send the stream's head: the headers set on the reply so far (security headers), the event
  * stream's own and `headers`; events then go out as written (no Nagle delay). The caller writes and ends it.
  */

@@ -236,6 +236,40 @@ for (const dialect of await dialects()) {
       await again.body?.cancel();
     });
 
+    test("an app that hangs up while its stream opens is not counted: after four such drops the next stream opens", async () => {
+      await t.runtime.services.createUser(ADMIN, { username: "frida" });
+      const { device } = await activate("frida");
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      // A slow first read (a busy database, a slow phone network): the app gives up before it ends.
+      const services = t.runtime.services as unknown as {
+        listDevicePushes: (...a: never[]) => Promise<unknown>;
+      };
+      const real = services.listDevicePushes;
+      services.listDevicePushes = async (...a: never[]) => {
+        await sleep(300);
+        return real(...a);
+      };
+      try {
+        for (let i = 0; i < 4; i++) {
+          const controller = new AbortController();
+          const started = device.signedFetch("GET", "/device/v1/stream", undefined, {
+            signal: controller.signal,
+          });
+          setTimeout(() => controller.abort(), 100);
+          await started.catch(() => undefined);
+        }
+        await sleep(500);
+      } finally {
+        services.listDevicePushes = real;
+      }
+      const stream = await device.openStream();
+      try {
+        assert.equal(stream.response.status, 200, "none of the abandoned streams is counted as open");
+      } finally {
+        stream.close();
+      }
+    });
+
     test("a wrong code denies, deny denies, fraud suspends pushes; the waiting logins see each", async () => {
       const device = devices.alice!;
       const cases = [

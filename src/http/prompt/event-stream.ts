@@ -2,7 +2,7 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
 import { TwofoldError } from "../../core/errors.ts";
-import { startEventStream } from "../event-stream-reply.ts";
+import { clientGone, startEventStream } from "../event-stream-reply.ts";
 
 /** Live event streams open at once per login (a page in two tabs, a reconnect): more are refused. */
 const MAX_STREAMS_PER_LOGIN = 3;
@@ -17,6 +17,11 @@ export class PromptStreams {
    * The signal aborts when the browser goes away; the caller writes its events, then ends the response.
    */
   open(reply: FastifyReply, handle: string): { raw: ServerResponse; signal: AbortSignal } {
+    if (clientGone(reply)) {
+      // The browser left while the caller read the login: nothing to count, keep alive or wait for.
+      reply.hijack();
+      return { raw: reply.raw, signal: AbortSignal.abort() };
+    }
     const open = this.#open.get(handle) ?? 0;
     if (open >= MAX_STREAMS_PER_LOGIN) throw new TwofoldError("ERR_RATE_LIMITED", "too many open streams");
     this.#open.set(handle, open + 1);

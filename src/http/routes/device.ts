@@ -8,7 +8,7 @@ import type { Device } from "../../core/model.ts";
 import type { PushEvent, PushView } from "../../core/ports.ts";
 import { jitter } from "../../runtime/jitter.ts";
 import type { ServiceRuntime } from "../../runtime/runtime.ts";
-import { startEventStream } from "../event-stream-reply.ts";
+import { clientGone, startEventStream } from "../event-stream-reply.ts";
 import { PlainText } from "../validation.ts";
 
 const Base64url = (min: number, max: number) =>
@@ -224,6 +224,12 @@ export function registerDeviceRoutes(app: FastifyInstance, runtime: ServiceRunti
     } catch (error) {
       stream.close();
       throw error;
+    }
+    if (clientGone(reply)) {
+      // The app hung up during the reads: its 'close' has fired already, so this stream would never be closed.
+      stream.close();
+      reply.hijack();
+      return;
     }
     streamsPerDevice.set(device.id, open + 1);
     const raw = startEventStream(reply, { "x-request-id": request.id });
