@@ -1,9 +1,10 @@
-// The outbox under faults: a gateway down tells the user at once and is retried, a second gateway takes over, late passcodes are not sent, and two nodes (one killed mid-send) never send a message twice.
+// The outbox under faults: a gateway down tells the user at once and is retried, a second gateway takes over, late passcodes are not sent, and two nodes (one killed mid-send) never send a message twice; an SMPP session that goes deaf, falls silent or never binds is replaced.
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
-import { after, describe, test } from "node:test";
+import { after, describe, type TestContext, test } from "node:test";
+import { SMPPSMSSender } from "../../src/adapters/sms/smpp-gateway.ts";
 import type { Deps } from "../../src/core/deps.ts";
 import { enqueueMessage } from "../../src/core/use-cases/outbox.ts";
 import { ADMIN, createTestRuntime, enrollTOTPUser, type HTTPTestContext } from "../http/support.ts";
@@ -73,6 +74,73 @@ async function latestMessage(t: HTTPTestContext) {
   const ids = await store.listDueOutboxMessages(Number.MAX_SAFE_INTEGER, 100);
   return { counts, ids };
 }
+
+describe("the SMPP session under faults", () => {
+  /** A gateway on its own (no database): keep-alive every 300 ms, answers and binds within 500 ms, retries within 1 s. */
+  async function gateway(t: TestContext, smsc: TestSMSC) {
+    const logs: string[] = [];
+    const gw = new SMPPSMSSender({
+      name: "smsc",
+      url: smsc.url,
+      systemId: "twofold",
+      password: "secret",
+      systemType: "",
+      sender: "Twofold",
+      sourceAddrTon: 5,
+      sourceAddrNpi: 0,
+      enquireLinkMs: 300,
+      submitTimeoutMs: 500,
+      reconnectMaxMs: 1000,
+      deliveryReceipts: false,
+      log: { info: (_f, m) => logs.push(m), warn: (_f, m) => logs.push(m) },
+    });
+    t.after(async () => {
+      await gw.close();
+      await smsc.stop();
+    });
+    return { gw, logs };
+  }
+  const text = { to: "+85291234567", text: "passcode: 123456." } as never;
+  const send = (gw: SMPPSMSSender) => gw.send(text, new AbortController().signal);
+
+  test("a PDU the SMSC garbles: the gateway drops the deaf session, binds again and sends the next text", async (t) => {
+    const smsc = new TestSMSC();
+    await smsc.start();
+    const { gw } = await gateway(t, smsc);
+    await eventually(() => gw.up, 5000, "the gateway binds");
+    assert.deepEqual(await send(gw), { gatewayMessageId: "M1" });
+    smsc.sendMalformedPDU();
+    await eventually(() => smsc.binds.length >= 2, 5000, "the gateway binds again");
+    assert.deepEqual(await send(gw), { gatewayMessageId: "M2" });
+    assert.equal(smsc.submitted.length, 2);
+  });
+
+  test("an SMSC that falls silent (enquire_link unanswered): the gateway reports it down and binds afresh", async (t) => {
+    const smsc = new TestSMSC();
+    await smsc.start();
+    const { gw, logs } = await gateway(t, smsc);
+    await eventually(() => gw.up, 5000, "the gateway binds");
+    smsc.silence();
+    // Two keep-alive periods without a word, checked every period: down within about a second (3 s for a busy machine).
+    await eventually(() => !gw.up, 3000, "the gateway reports the link down");
+    assert.ok(logs.includes("SMPP link silent; dropping"), logs.join("\n"));
+    await eventually(() => smsc.binds.length >= 2 && gw.up, 5000, "the gateway binds a new session");
+    assert.deepEqual(await send(gw), { gatewayMessageId: "M1" });
+  });
+
+  test("an SMSC that takes the connection but never answers the bind: the gateway tries again until it binds", async (t) => {
+    const smsc = new TestSMSC();
+    smsc.answerBinds = false;
+    await smsc.start();
+    const { gw } = await gateway(t, smsc);
+    await eventually(() => smsc.bindRequests >= 2, 5000, "the gateway tries a second bind");
+    assert.equal(gw.up, false);
+    await assert.rejects(send(gw), { message: "the SMPP session is not bound", definite: true });
+    smsc.answerBinds = true;
+    await eventually(() => gw.up, 5000, "the gateway binds once the SMSC answers");
+    assert.deepEqual(await send(gw), { gatewayMessageId: "M1" });
+  });
+});
 
 for (const dialect of await dialects()) {
   describe(`the outbox under faults (${dialect})`, () => {

@@ -1,4 +1,4 @@
-// A local SMSC (the `smpp` package in server mode) that records submit_sm and sends delivery receipts, and a local HTTP SMS provider (Twilio's REST shape).
+// A local SMSC (the `smpp` package in server mode) that records submit_sm and sends delivery receipts, and can go deaf, silent or never bind; and a local HTTP SMS provider (Twilio's REST shape).
 import { once } from "node:events";
 import { createServer, type Server as HTTPServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,12 +15,17 @@ export interface Submitted {
 
 /**
  * An SMSC on 127.0.0.1 (port 0): binds any ESME with the configured credentials, answers submit_sm with a message
- * id, and can hold answers (to test a sender that stops mid-send), refuse submits, or be stopped and started on
- * the same port (gateway down and back).
+ * id, and can hold answers (to test a sender that stops mid-send), refuse submits, leave binds unanswered, fall
+ * silent on its open sessions, send a PDU its peer cannot parse, or be stopped and started on the same port
+ * (gateway down and back).
  */
 export class TestSMSC {
   readonly submitted: Submitted[] = [];
   readonly binds: string[] = [];
+  /** Every bind_transceiver received, answered or not. */
+  bindRequests = 0;
+  /** While cleared, bind_transceiver gets no answer (a proxy that takes TCP while the SMSC behind it is down). */
+  answerBinds = true;
   #server: smpp.Server | undefined;
   #port = 0;
   #next = 1;
@@ -31,6 +36,8 @@ export class TestSMSC {
   refuseSubmits = false;
   #held: Array<() => void> = [];
   readonly sessions = new Set<smpp.Session>();
+  /** Sessions that answer nothing any more (see `silence`). */
+  readonly #silent = new WeakSet<smpp.Session>();
 
   constructor(
     readonly systemId = "twofold",
@@ -51,17 +58,23 @@ export class TestSMSC {
       session.on("error", () => undefined);
       session.on("close", () => this.sessions.delete(session));
       session.on("bind_transceiver", (pdu: smpp.PDU) => {
+        this.bindRequests++;
+        if (!this.answerBinds || this.#silent.has(session)) return;
         const ok = pdu["system_id"] === this.systemId && pdu["password"] === this.password;
         session.send(pdu.response({ command_status: ok ? 0 : smpp.ESME_RBINDFAIL }));
         if (ok) this.binds.push(String(pdu["system_id"]));
         else session.close();
       });
-      session.on("enquire_link", (pdu: smpp.PDU) => session.send(pdu.response()));
+      session.on("enquire_link", (pdu: smpp.PDU) => {
+        if (!this.#silent.has(session)) session.send(pdu.response());
+      });
       session.on("unbind", (pdu: smpp.PDU) => {
+        if (this.#silent.has(session)) return;
         session.send(pdu.response());
         session.close();
       });
       session.on("submit_sm", (pdu: smpp.PDU) => {
+        if (this.#silent.has(session)) return;
         const messageId = `M${this.#next++}`;
         const short = pdu["short_message"] as { message?: string } | undefined;
         const answer = () => {
@@ -98,6 +111,24 @@ export class TestSMSC {
     if (!server) return;
     for (const s of this.sessions) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * The open sessions answer nothing from now on, while their TCP connections stay up (a hung SMSC, or a flow a
+   * NAT dropped without a reset); later sessions are answered as usual.
+   */
+  silence(): void {
+    for (const s of this.sessions) this.#silent.add(s);
+  }
+
+  /**
+   * Send each open session a PDU header announcing 20000 bytes, over the `smpp` library's 16384 limit: the
+   * library reports an error and stops reading that connection.
+   */
+  sendMalformedPDU(): void {
+    const header = Buffer.alloc(16);
+    header.writeUInt32BE(20_000, 0);
+    for (const s of this.sessions) s.socket.write(header);
   }
 
   /** Answer the held submits (`record`: as accepted) or forget them. */

@@ -76,9 +76,11 @@ function loadSMPP(): Promise<typeof smpp> {
 
 /**
  * One bound transceiver session, kept open: it reconnects with a doubling back-off (1 s up to `reconnectMaxMs`)
- * whenever it drops, and keeps the link alive with enquire_link. A send while not bound fails at once and for
- * certain (the outbox then tries the next gateway); a submit_sm with no answer within `submitTimeoutMs`, or a
- * session lost after the submit was written, may have gone out and is reported as such (never sent again).
+ * whenever it drops, and keeps the link alive with enquire_link. A session is dropped (and so replaced) when it
+ * does not connect and bind within `submitTimeoutMs`, when the SMSC sends nothing for two enquire_link periods,
+ * or on any session error. A send while not bound fails at once and for certain (the outbox then tries the next
+ * gateway); a submit_sm with no answer within `submitTimeoutMs`, or a session lost after the submit was written,
+ * may have gone out and is reported as such (never sent again).
  */
 export class SMPPSMSSender implements SMSGateway {
   readonly name: string;
@@ -91,6 +93,12 @@ export class SMPPSMSSender implements SMSGateway {
   readonly #boundWaiters = new Set<() => void>();
   #delayMs = 1000;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The current session's deadline to connect and bind. */
+  #bindTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The current session's enquire_link and silence check, every `enquireLinkMs` while bound. */
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  /** When the current session last received a PDU (performance.now()). */
+  #lastHeard = 0;
   /** Submits written and not yet answered: failed as "may have gone out" when the session drops. */
   readonly #inFlight = new Set<(error: MessageSendError) => void>();
 
@@ -127,20 +135,39 @@ export class SMPPSMSSender implements SMSGateway {
       return;
     }
     const o = this.#o;
-    const session = library.connect({ url: o.url, auto_enquire_link_period: o.enquireLinkMs });
+    // No auto_enquire_link_period: the library sends those without reading the answers, so a silent SMSC would
+    // look alive for ever. The keep-alive below checks that the SMSC is still talking.
+    const session = library.connect({ url: o.url });
+    this.#stopTimers();
     this.#session = session;
     this.#connecting = true;
+    // A load balancer that accepts TCP while the SMSC behind it is down, or an SMSC hung mid-bind, would
+    // otherwise hold this attempt open for ever: no close, so no reconnect.
+    this.#bindTimer = setTimeout(
+      () => this.#drop(session, { timeoutMs: o.submitTimeoutMs }, "SMPP bind not answered in time; dropping"),
+      o.submitTimeoutMs,
+    );
+    this.#bindTimer.unref?.();
     session.on("error", (error: Error) => {
       o.log.warn({ gateway: o.name, err: error.message }, "SMPP session error");
+      // The library stops reading a session after a PDU it cannot parse: the session would stay bound but deaf.
+      this.#drop(session);
+    });
+    session.on("pdu", () => {
+      if (this.#session === session) this.#lastHeard = performance.now();
     });
     session.on(o.url.startsWith("ssmpp:") ? "secureConnect" : "connect", () => {
       session.bind_transceiver(
         { system_id: o.systemId, password: o.password, system_type: o.systemType, interface_version: 0x34 },
         (pdu) => {
           if (pdu.command_status === 0) {
+            clearTimeout(this.#bindTimer);
+            this.#bindTimer = undefined;
             this.#bound = true;
             this.#connecting = false;
             this.#delayMs = 1000;
+            this.#keepAlive = setInterval(() => this.#checkLink(session), o.enquireLinkMs);
+            this.#keepAlive.unref?.();
             for (const wake of [...this.#boundWaiters]) wake();
             o.log.info({ gateway: o.name }, "SMPP bound");
           } else {
@@ -152,6 +179,7 @@ export class SMPPSMSSender implements SMSGateway {
     });
     session.on("close", () => {
       if (this.#session === session) {
+        this.#stopTimers();
         this.#bound = false;
         this.#connecting = false;
         this.#session = null;
@@ -174,6 +202,34 @@ export class SMPPSMSSender implements SMSGateway {
       const receipt = parseDeliveryReceipt(o.name, pdu);
       if (receipt) o.onReceipt?.(receipt);
     });
+  }
+
+  /**
+   * Every `enquireLinkMs`: an enquire_link, unless the SMSC has sent nothing (no answer, no PDU of its own) for
+   * two periods, when the session is dropped. Writes to a peer that is gone still succeed for minutes (until TCP
+   * gives up), so only an answer shows that the link works.
+   */
+  #checkLink(session: smpp.Session): void {
+    const silentMs = performance.now() - this.#lastHeard;
+    if (silentMs > 2 * this.#o.enquireLinkMs)
+      this.#drop(session, { silentMs: Math.round(silentMs) }, "SMPP link silent; dropping");
+    else session.enquire_link({});
+  }
+
+  /** Destroy the current session: its 'close' fails the submits in flight and reconnects with back-off. */
+  #drop(session: smpp.Session, fields?: Record<string, unknown>, message?: string): void {
+    if (this.#session !== session) return;
+    if (message) this.#o.log.warn({ gateway: this.#o.name, ...fields }, message);
+    this.#stopTimers();
+    this.#bound = false;
+    session.destroy();
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#bindTimer);
+    clearInterval(this.#keepAlive);
+    this.#bindTimer = undefined;
+    this.#keepAlive = undefined;
   }
 
   #scheduleReconnect(): void {
@@ -258,6 +314,7 @@ export class SMPPSMSSender implements SMSGateway {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#stopTimers();
     const session = this.#session;
     this.#bound = false;
     if (!session) return;

@@ -1,7 +1,7 @@
 // Types for the parts of the `smpp` package (node-smpp 0.5, untyped) that the SMPP gateway and its tests use.
 declare module "smpp" {
   import type { EventEmitter } from "node:events";
-  import type { Server as NetServer } from "node:net";
+  import type { Server as NetServer, Socket } from "node:net";
 
   export interface PDU {
     command: string;
@@ -13,6 +13,7 @@ declare module "smpp" {
   }
 
   export class Session extends EventEmitter {
+    readonly socket: Socket;
     send(pdu: PDU, responseCallback?: (pdu: PDU) => void, sendCallback?: (pdu: PDU) => void): boolean;
     close(callback?: () => void): void;
     destroy(callback?: () => void): void;
