@@ -195,6 +195,26 @@ describe("device client wire format", () => {
     client.close();
   });
 
+  test("a stream that brings nothing, not even a keep-alive line, ends with ERR_SERVER_UNREACHABLE", async () => {
+    // A connection dropped on the way without a word (a NAT's table): the headers came, then nothing.
+    const silent = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(": connected\n\n");
+    });
+    silent.listen(0, "127.0.0.1");
+    await new Promise((resolve) => silent.once("listening", resolve));
+    const client = new DeviceClient(account(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`));
+    const started = performance.now();
+    await assert.rejects(
+      client.stream(() => {}, new AbortController().signal, 300),
+      { code: "ERR_SERVER_UNREACHABLE", message: /brought nothing for 0.3 s/ },
+    );
+    assert.ok(performance.now() - started < 3000);
+    client.close();
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
   test("the stream delivers push and resolved events and ends when the signal aborts", async () => {
     const live = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });

@@ -10,6 +10,9 @@ import type { DeviceAccount, DeviceTOTP, P256PrivateJWK } from "./device-state.t
 import { createEventStreamParser } from "./event-stream.ts";
 import { createTransport, readBody, type Transport, type TransportOptions } from "./http-transport.ts";
 
+/** Three of the server's 15 s keep-alive lines missed: the stream is gone. */
+const STREAM_IDLE_MS = 45_000;
+
 export type { PushDecision };
 
 /** A pending push as the device API shows it (§ GET /device/v1/pushes). Every text field is plain text. */
@@ -166,7 +169,16 @@ export class DeviceClient {
    * Follow the live stream (GET /device/v1/stream, signed) until the server ends it or `signal` aborts.
    * Resolves when it ends (the caller reconnects); rejects when it cannot be opened.
    */
-  async stream(onEvent: (event: DeviceEvent) => void, signal: AbortSignal): Promise<void> {
+  /**
+   * `idleMs`: the server writes a keep-alive line every 15 s, so a stream that brings nothing for longer has been
+   * dropped somewhere on the way without a word (a NAT's table, a proxy): it then ends with ERR_SERVER_UNREACHABLE,
+   * and the caller opens another.
+   */
+  async stream(
+    onEvent: (event: DeviceEvent) => void,
+    signal: AbortSignal,
+    idleMs = STREAM_IDLE_MS,
+  ): Promise<void> {
     const url = this.#url("/stream");
     let res: Awaited<ReturnType<Transport["request"]>>;
     try {
@@ -198,10 +210,28 @@ export class DeviceClient {
         onEvent({ type: "resolved", txid: data["txid"], status: data["status"] as PushStatus });
     });
     res.body.setEncoding("utf8");
+    const body = res.body;
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const awake = () => {
+      clearTimeout(idle);
+      idle = setTimeout(
+        () =>
+          body.destroy(
+            new TwofoldError("ERR_SERVER_UNREACHABLE", `the stream brought nothing for ${idleMs / 1000} s`),
+          ),
+        idleMs,
+      );
+    };
+    awake();
     try {
-      for await (const chunk of res.body) feed(chunk as string);
+      for await (const chunk of body) {
+        awake();
+        feed(chunk as string);
+      }
     } catch (error) {
       if (!signal.aborted && (error as Error).name !== "AbortError") throw error;
+    } finally {
+      clearTimeout(idle);
     }
   }
 

@@ -335,19 +335,25 @@ async function watch(ctx: CommandContext, clients: DeviceClient[]): Promise<numb
 
   const follow = async (client: DeviceClient) => {
     let backoff = 1000;
-    const pending: Promise<void>[] = [];
+    // What is still under way (an answer, a line waiting for one): settled ones leave, so a long watch holds only these.
+    const pending = new Set<Promise<void>>();
+    const track = (p: Promise<void>) => {
+      pending.add(p);
+      const settled = () => pending.delete(p);
+      p.then(settled, settled);
+    };
     while (!stop.signal.aborted) {
       try {
         await client.stream((e) => {
           backoff = 1000;
           if (e.type === "push") {
-            pending.push(onPush(client, e.push));
+            track(onPush(client, e.push));
             return;
           }
           const resolved = () =>
             emit({ event: "resolved", txid: e.txid, status: e.status }, `push ${e.txid}: ${plain(e.status)}`);
           const answer = answering.get(e.txid);
-          if (answer) pending.push(answer.then(resolved));
+          if (answer) track(answer.then(resolved));
           else resolved();
         }, stop.signal);
       } catch (error) {
@@ -368,7 +374,7 @@ async function watch(ctx: CommandContext, clients: DeviceClient[]): Promise<numb
       await sleep(backoff, stop.signal);
       backoff = Math.min(backoff * 2, 30_000);
     }
-    await Promise.all(pending);
+    await Promise.all([...pending]);
   };
 
   try {
