@@ -47,6 +47,12 @@ function SMSGatewaySchema() {
       sourceAddrNpi: T.Integer({ default: 0, minimum: 0, maximum: 18 }),
       enquireLinkSeconds: Seconds(30, 5, 600, "Keep-alive (enquire_link) period"),
       submitTimeoutMs: T.Integer({ default: 3000, minimum: 100, maximum: 60000 }),
+      bindTimeoutSeconds: Seconds(
+        15,
+        1,
+        300,
+        "Longest the connection and bind may take (TCP, TLS, bind_transceiver) before the attempt is dropped and retried",
+      ),
       reconnectMaxSeconds: Seconds(60, 1, 3600, "Longest wait between reconnection attempts"),
       deliveryReceipts: T.Boolean({ default: true }),
     }),

@@ -53,6 +53,7 @@ export function createMessaging(
           sourceAddrNpi: g.sourceAddrNpi,
           enquireLinkMs: g.enquireLinkSeconds * 1000,
           submitTimeoutMs: g.submitTimeoutMs,
+          bindTimeoutMs: g.bindTimeoutSeconds * 1000,
           reconnectMaxMs: g.reconnectMaxSeconds * 1000,
           deliveryReceipts: g.deliveryReceipts,
           onReceipt,

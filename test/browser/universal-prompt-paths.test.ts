@@ -129,6 +129,19 @@ describe("the Universal Prompt in Chromium: lockout, no script, Other options an
     assert.equal(`${back.origin}${back.pathname}`, h.s.app.redirectUri);
     assert.equal(back.searchParams.get("error"), "invalid_request");
     assert.equal(back.searchParams.get("state"), "x".repeat(36));
+    // One request, one login: a HEAD (a link checker) starts none, the GET starts it, the same URL again is sent back.
+    const once = signHS512({ ...claims, state: "o".repeat(36) }, key);
+    const url = `/oauth/v1/authorize?${new URLSearchParams({ response_type: "code", client_id: h.s.app.ikey, request: once })}`;
+    assert.equal((await h.s.request("HEAD", url)).status, 200);
+    const first = await authorize(once);
+    assert.equal(first.status, 302);
+    assert.match(String(first.headers.location), /^\/prompt\/[0-9a-f]{32}$/);
+    const again = new URL(String((await authorize(once)).headers.location));
+    assert.equal(`${again.origin}${again.pathname}`, h.s.app.redirectUri);
+    assert.deepEqual(
+      [again.searchParams.get("error"), again.searchParams.get("state")],
+      ["invalid_request", "o".repeat(36)],
+    );
     // Python's SDK sends the token and health-check parameters in the query string of an empty POST.
     const assertion = signHS512(
       {

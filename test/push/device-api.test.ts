@@ -257,8 +257,9 @@ for (const dialect of await dialects()) {
           });
           setTimeout(() => controller.abort(), 100);
           await started.catch(() => undefined);
+          // One drop after another: each read ends after its app left, before the next app tries.
+          await sleep(400);
         }
-        await sleep(500);
       } finally {
         services.listDevicePushes = real;
       }

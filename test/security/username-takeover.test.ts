@@ -211,6 +211,38 @@ for (const dialect of await dialects()) {
       assert.equal(renamed.usernameCanonical, "gina@x.org");
     });
 
+    test("A3: a user may take their own address, or the name it strips to, as an alias", async () => {
+      const { services } = t.runtime;
+      await services.createUser(ADMIN, { username: "jdoe", email: "john.doe@corp", aliases: ["john.doe"] });
+      assert.equal((await services.findUser("john.doe"))?.username, "jdoe");
+      await services.createUser(ADMIN, { username: "mlee", email: "mary.lee@corp" });
+      await services.addUserAlias(ADMIN, "mlee", "Mary.Lee");
+      assert.equal((await services.findUser("mary.lee"))?.username, "mlee");
+      await services.createUser(ADMIN, { username: "pwong", email: "peter.wong@corp" });
+      await services.updateUser(ADMIN, "pwong", { aliases: ["peter.wong"] });
+      assert.equal((await services.findUser("peter.wong"))?.username, "pwong");
+      // Another user's address, or the name it strips to, stays refused.
+      await assert.rejects(services.addUserAlias(ADMIN, "pwong", "mary.lee@corp"), {
+        code: "ERR_USER_EXISTS",
+      });
+      await assert.rejects(services.addUserAlias(ADMIN, "pwong", "john.doe"), { code: "ERR_USER_EXISTS" });
+    });
+
+    test("A3: an import may not make one line's username another line's address", async () => {
+      const { services } = t.runtime;
+      await assert.rejects(
+        services.importUsers(ADMIN, parseUserCSV("username,email\nkchan,kevin.chan@corp\nkevin.chan,\n")),
+        (e: Error & { issues?: Array<{ path: string; message: string }> }) =>
+          e.issues?.some((i) => i.message === "kevin.chan is the e-mail address on line 2") === true,
+      );
+      await assert.rejects(
+        services.importUsers(ADMIN, parseUserCSV("username,email\nlam,a.lam@x.org\na.lam@X.org,\n")),
+        (e: Error & { issues?: Array<{ path: string; message: string }> }) =>
+          e.issues?.some((i) => i.message === "a.lam@X.org is the e-mail address on line 2") === true,
+      );
+      assert.equal(await services.findUser("kchan"), undefined, "nothing was imported");
+    });
+
     test("A3: the Admin API stores and finds users and aliases by the canonical name", async () => {
       const created = await duo("admin", "POST", "/admin/v1/users", {
         username: "Carol@CORP",

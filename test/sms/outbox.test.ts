@@ -77,7 +77,7 @@ async function latestMessage(t: HTTPTestContext) {
 
 describe("the SMPP session under faults", () => {
   /** A gateway on its own (no database): keep-alive every 300 ms, answers and binds within 500 ms, retries within 1 s. */
-  async function gateway(t: TestContext, smsc: TestSMSC) {
+  async function gateway(t: TestContext, smsc: TestSMSC, options: { bindTimeoutMs?: number } = {}) {
     const logs: string[] = [];
     const gw = new SMPPSMSSender({
       name: "smsc",
@@ -90,6 +90,7 @@ describe("the SMPP session under faults", () => {
       sourceAddrNpi: 0,
       enquireLinkMs: 300,
       submitTimeoutMs: 500,
+      bindTimeoutMs: options.bindTimeoutMs ?? 500,
       reconnectMaxMs: 1000,
       deliveryReceipts: false,
       log: { info: (_f, m) => logs.push(m), warn: (_f, m) => logs.push(m) },
@@ -125,6 +126,16 @@ describe("the SMPP session under faults", () => {
     await eventually(() => !gw.up, 3000, "the gateway reports the link down");
     assert.ok(logs.includes("SMPP link silent; dropping"), logs.join("\n"));
     await eventually(() => smsc.binds.length >= 2 && gw.up, 5000, "the gateway binds a new session");
+    assert.deepEqual(await send(gw), { gatewayMessageId: "M1" });
+  });
+
+  test("an SMSC slower to bind than a submit's answer may take is still bound: the bind has its own deadline", async (t) => {
+    const smsc = new TestSMSC();
+    smsc.bindDelayMs = 800;
+    await smsc.start();
+    const { gw } = await gateway(t, smsc, { bindTimeoutMs: 3000 });
+    await eventually(() => gw.up, 5000, "the gateway binds");
+    assert.equal(smsc.bindRequests, 1, "bound at the first attempt");
     assert.deepEqual(await send(gw), { gatewayMessageId: "M1" });
   });
 

@@ -26,6 +26,8 @@ export class TestSMSC {
   bindRequests = 0;
   /** While cleared, bind_transceiver gets no answer (a proxy that takes TCP while the SMSC behind it is down). */
   answerBinds = true;
+  /** How long a bind's answer takes (a distant SMSC over TLS, one that checks credentials slowly). */
+  bindDelayMs = 0;
   #server: smpp.Server | undefined;
   #port = 0;
   #next = 1;
@@ -61,9 +63,13 @@ export class TestSMSC {
         this.bindRequests++;
         if (!this.answerBinds || this.#silent.has(session)) return;
         const ok = pdu["system_id"] === this.systemId && pdu["password"] === this.password;
-        session.send(pdu.response({ command_status: ok ? 0 : smpp.ESME_RBINDFAIL }));
-        if (ok) this.binds.push(String(pdu["system_id"]));
-        else session.close();
+        const answer = () => {
+          session.send(pdu.response({ command_status: ok ? 0 : smpp.ESME_RBINDFAIL }));
+          if (ok) this.binds.push(String(pdu["system_id"]));
+          else session.close();
+        };
+        if (this.bindDelayMs > 0) setTimeout(answer, this.bindDelayMs);
+        else answer();
       });
       session.on("enquire_link", (pdu: smpp.PDU) => {
         if (!this.#silent.has(session)) session.send(pdu.response());

@@ -20,6 +20,8 @@ export interface SMPPGatewayOptions {
   sourceAddrNpi: number;
   enquireLinkMs: number;
   submitTimeoutMs: number;
+  /** Longest the connection and bind may take before the attempt is dropped (default 15 s). */
+  bindTimeoutMs?: number;
   reconnectMaxMs: number;
   deliveryReceipts: boolean;
   onReceipt?: (receipt: DeliveryReceipt) => void;
@@ -77,7 +79,7 @@ function loadSMPP(): Promise<typeof smpp> {
 /**
  * One bound transceiver session, kept open: it reconnects with a doubling back-off (1 s up to `reconnectMaxMs`)
  * whenever it drops, and keeps the link alive with enquire_link. A session is dropped (and so replaced) when it
- * does not connect and bind within `submitTimeoutMs`, when the SMSC sends nothing for two enquire_link periods,
+ * does not connect and bind within `bindTimeoutMs`, when the SMSC sends nothing for two enquire_link periods,
  * or on any session error. A send while not bound fails at once and for certain (the outbox then tries the next
  * gateway); a submit_sm with no answer within `submitTimeoutMs`, or a session lost after the submit was written,
  * may have gone out and is reported as such (never sent again).
@@ -143,9 +145,10 @@ export class SMPPSMSSender implements SMSGateway {
     this.#connecting = true;
     // A load balancer that accepts TCP while the SMSC behind it is down, or an SMSC hung mid-bind, would
     // otherwise hold this attempt open for ever: no close, so no reconnect.
+    const bindTimeoutMs = o.bindTimeoutMs ?? 15_000;
     this.#bindTimer = setTimeout(
-      () => this.#drop(session, { timeoutMs: o.submitTimeoutMs }, "SMPP bind not answered in time; dropping"),
-      o.submitTimeoutMs,
+      () => this.#drop(session, { timeoutMs: bindTimeoutMs }, "SMPP bind not answered in time; dropping"),
+      bindTimeoutMs,
     );
     this.#bindTimer.unref?.();
     session.on("error", (error: Error) => {

@@ -90,12 +90,16 @@ function canonicalName(deps: Pick<Deps, "stripDomains">, raw: string): string {
  * be none of these: a username outranks an address at login, so a new user named after someone's address would
  * take that person's logins by address.
  */
-async function isNameTaken(deps: Deps, keys: IdentifierKeys): Promise<boolean> {
+async function isNameTaken(deps: Deps, keys: IdentifierKeys, self?: User): Promise<boolean> {
   const [owner, contesting] = await Promise.all([
     findByKeys(deps, keys),
     deps.store.getUsernameCollision(keys.name),
   ]);
-  return owner !== undefined || contesting.length > 0 || (await othersWithEmail(deps, keys)) > 0;
+  return (
+    (owner !== undefined && owner.id !== self?.id) ||
+    contesting.some((id) => id !== self?.id) ||
+    (await othersWithEmail(deps, keys, self)) > 0
+  );
 }
 
 /**
@@ -215,13 +219,15 @@ export interface UserChanges {
 
 /**
  * Aliases to add for `user`: each a valid name, none repeated, none the user's own username, and none naming
- * another user (one identity, one record, A3). `keep` are the user's aliases that stay.
+ * another user (one identity, one record, A3). `keep` are the user's aliases that stay; `stored` is the user as
+ * stored, when it is (their own address may then be an alias: `robert.smith` for `robert.smith@corp`).
  */
 async function checkNewAliases(
   deps: Deps,
   user: Pick<User, "id" | "usernameCanonical">,
   wanted: readonly string[],
   keep: readonly string[],
+  stored?: User,
 ): Promise<Array<{ alias: string; canonical: string }>> {
   const issues: ErrorIssue[] = [];
   const out: Array<{ alias: string; canonical: string }> = [];
@@ -238,7 +244,7 @@ async function checkNewAliases(
       continue;
     }
     seen.add(canonical);
-    if (await isNameTaken(deps, { name: canonical, email: canonicalizeEmail(raw) }))
+    if (await isNameTaken(deps, { name: canonical, email: canonicalizeEmail(raw) }, stored))
       throw new TwofoldError("ERR_USER_EXISTS", `${raw} already names a user`);
     out.push({ alias: raw.trim(), canonical });
   }
@@ -292,6 +298,7 @@ export async function updateUser(
       { id: user.id, usernameCanonical: usernameCanonical ?? user.usernameCanonical },
       fresh,
       kept,
+      user,
     );
   }
   const patch: UserPatch = {};
@@ -356,6 +363,10 @@ export async function importUsers(
 ): Promise<{ created: number }> {
   const issues: ErrorIssue[] = [];
   const seen = new Map<string, number>();
+  // The file's own addresses: no line's username may be another line's address (a username outranks an address
+  // at login, so that user would take the other's logins by address).
+  const addresses = new Map<string, number>();
+  for (const row of rows) if (row.email) addresses.set(canonicalizeEmail(row.email), row.line);
   for (const row of rows) {
     for (const i of validateNewUser(deps, row))
       issues.push({ path: `line ${row.line}`, message: `${i.path}: ${i.message}` });
@@ -365,6 +376,15 @@ export async function importUsers(
     const first = seen.get(key);
     if (first !== undefined) issues.push({ path: `line ${row.line}`, message: `duplicate of line ${first}` });
     else seen.set(key, row.line);
+    const spelled = [key, canonicalizeEmail(row.username), ...addressesOfName(key, deps.stripDomains)];
+    const owner = spelled
+      .map((a) => addresses.get(a))
+      .find((line) => line !== undefined && line !== row.line);
+    if (owner !== undefined)
+      issues.push({
+        path: `line ${row.line}`,
+        message: `${row.username} is the e-mail address on line ${owner}`,
+      });
     if (await isNameTaken(deps, { name: key, email: canonicalizeEmail(row.username) }))
       issues.push({ path: `line ${row.line}`, message: `user ${row.username} already exists` });
   }
@@ -426,7 +446,7 @@ export async function addUserAlias(
   const key = canonicalName(deps, alias);
   if (
     key === user.usernameCanonical ||
-    (await isNameTaken(deps, { name: key, email: canonicalizeEmail(alias) }))
+    (await isNameTaken(deps, { name: key, email: canonicalizeEmail(alias) }, user))
   )
     throw new TwofoldError("ERR_USER_EXISTS", `${alias} already names a user`);
   await deps.store.transaction(async (tx) => {

@@ -91,6 +91,8 @@ export function registerOIDCRoutes(
   );
 
   const authorize = async (request: FastifyRequest, reply: FastifyReply) => {
+    // A HEAD (a link checker) starts nothing: the request is good for one login, the browser's.
+    if (request.method === "HEAD") return reply.code(200).type("text/html; charset=utf-8").send("");
     const started = await services.startOIDCLogin({
       params: merged(request),
       audiences: origins(request, runtime, extraOrigins).all,
@@ -137,6 +139,7 @@ export function registerOIDCRoutes(
       },
     },
     async (request, reply) => {
+      if (request.method === "HEAD") return reply.code(200).type("text/html; charset=utf-8").send("");
       const started = await services.startFrameLogin({
         tx: request.query.tx ?? "",
         parent: request.query.parent ?? "",

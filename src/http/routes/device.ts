@@ -216,6 +216,13 @@ export function registerDeviceRoutes(app: FastifyInstance, runtime: ServiceRunti
     const open = streamsPerDevice.get(device.id) ?? 0;
     if (open >= MAX_STREAMS_PER_DEVICE)
       throw new TwofoldError("ERR_RATE_LIMITED", "too many open streams for this device");
+    // Counted before the read, so opens racing for the last slot cannot all pass; every way out gives it back.
+    streamsPerDevice.set(device.id, open + 1);
+    const release = () => {
+      const left = (streamsPerDevice.get(device.id) ?? 1) - 1;
+      if (left > 0) streamsPerDevice.set(device.id, left);
+      else streamsPerDevice.delete(device.id);
+    };
     // Listening before the first read: a push started in between is not missed until the safety poll.
     const stream = new DeviceStream(reply.raw, device, runtime);
     let initial: PushView[];
@@ -223,24 +230,23 @@ export function registerDeviceRoutes(app: FastifyInstance, runtime: ServiceRunti
       initial = await services.listDevicePushes(device);
     } catch (error) {
       stream.close();
+      release();
       throw error;
     }
     if (clientGone(reply)) {
-      // The app hung up during the reads: its 'close' has fired already, so this stream would never be closed.
+      // The app hung up during the read: its 'close' has fired already, so this stream would never be closed.
       stream.close();
+      release();
       reply.hijack();
       return;
     }
-    streamsPerDevice.set(device.id, open + 1);
     const raw = startEventStream(reply, { "x-request-id": request.id });
     streams.add(raw);
     stream.open(initial);
     raw.on("close", () => {
       streams.delete(raw);
       stream.close();
-      const left = (streamsPerDevice.get(device.id) ?? 1) - 1;
-      if (left > 0) streamsPerDevice.set(device.id, left);
-      else streamsPerDevice.delete(device.id);
+      release();
     });
   });
 }
