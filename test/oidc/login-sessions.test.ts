@@ -4,7 +4,9 @@ import { after, before, describe, test } from "node:test";
 import { generateP256Signer } from "../../src/core/crypto/ecdsa.ts";
 import { randomHex } from "../../src/core/crypto/index.ts";
 import { signHS512, verifyHS512 } from "../../src/core/crypto/jwt.ts";
+import { TwofoldError } from "../../src/core/errors.ts";
 import { canonicalPushAnswer, type PushDecision } from "../../src/core/use-cases/push.ts";
+import { KyselyStore } from "../../src/store/kysely-store.ts";
 import { createTestContext, type TestContext } from "../support/deps.ts";
 import { ADMIN, enrollActiveTOTP, wrongCode } from "../support/factors.ts";
 import { dialects } from "../support/stores.ts";
@@ -448,6 +450,24 @@ for (const dialect of await dialects()) {
       }
       // A new request (a new state, as the SDK makes for each sign-in) starts a new login.
       assert.ok((await authorize(requestJWT({ duo_uname: "hugo" }))).ok);
+    });
+
+    test("authorize: a login that could not be written leaves its request unused, so a reload works", async () => {
+      const jwt = requestJWT({ duo_uname: "ivy" });
+      const proto = KyselyStore.prototype as unknown as {
+        insertLoginSession: (...a: unknown[]) => Promise<void>;
+      };
+      const real = proto.insertLoginSession;
+      proto.insertLoginSession = async () => {
+        throw new TwofoldError("ERR_STORE_UNAVAILABLE", "the database went away");
+      };
+      try {
+        await assert.rejects(authorize(jwt), { code: "ERR_STORE_UNAVAILABLE" });
+      } finally {
+        proto.insertLoginSession = real;
+      }
+      const reload = await authorize(jwt);
+      assert.ok(reload.ok, JSON.stringify(reload));
     });
 
     test("prompt passcodes count toward the login throttles of the address (A6)", async () => {

@@ -70,16 +70,7 @@ export async function startFrameLogin(
   // A few logins per TX, so one TX cannot fill the table with logins. Not one: duo_web's TX names only the user and
   // the second it expires, so two sign-in pages the application renders within a second (a double click) carry the
   // same TX. Remembered until it expires (duo_web signs it for 300 s), an hour at most.
-  const claimUntil = Math.min(Number(exp) * 1000, now + CLAIM_MAX_MS);
-  let claimed = false;
-  for (let slot = 0; slot < LOGINS_PER_TX && !claimed; slot++)
-    claimed = await deps.store.claimSignedRequest(
-      sha256Hex(`frame-tx\n${app.id}\n${slot}\n${input.tx}`),
-      claimUntil,
-      now,
-    );
-  if (!claimed) return { ok: false, reason: "used" };
-  const { handle, session } = await insertPendingLogin(deps, {
+  const started = await insertPendingLogin(deps, {
     app,
     username,
     redirectURI: input.parent,
@@ -87,8 +78,15 @@ export async function startFrameLogin(
     nonce: null,
     useDuoCode: false,
     ip: input.ip,
+    claim: {
+      digests: Array.from({ length: LOGINS_PER_TX }, (_, slot) =>
+        sha256Hex(`frame-tx\n${app.id}\n${slot}\n${input.tx}`),
+      ),
+      expiresAt: Math.min(Number(exp) * 1000, now + CLAIM_MAX_MS),
+    },
   });
-  return { ok: true, handle, session };
+  if (started === "used") return { ok: false, reason: "used" };
+  return { ok: true, ...started };
 }
 
 /** The AUTH response for an allowed frame login, and the one origin it may be posted to. */

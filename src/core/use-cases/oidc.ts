@@ -4,6 +4,7 @@ import { type HmacKey, prepareHmacKey, randomHex, sha256Hex, timeOrderedId } fro
 import { type JSONObject, signHS512, verifyHS512 } from "../crypto/jwt.ts";
 import type { Deps } from "../deps.ts";
 import type { Application, AuthFactor, LoginSession } from "../model.ts";
+import type { Store } from "../ports.ts";
 import { canonicalizeEmail } from "../username.ts";
 import { openApplicationSecret } from "./applications.ts";
 import { loginCacheOf } from "./login-cache.ts";
@@ -243,21 +244,7 @@ export async function startLogin(
     return back("invalid_request", "use_duo_code_attribute must be a boolean.");
   // One login per request: the same signed request again (a URL replayed, shared or reloaded) is refused, so one
   // request cannot fill the table with logins. Remembered until the request expires, as a client assertion's jti.
-  const claimUntil = Math.ceil((c["exp"] as number) * 1000) + CLOCK_SKEW_SECONDS * 1000;
-  if (
-    !(await deps.store.claimSignedRequest(
-      sha256Hex(`oidc-request\n${app.id}\n${p["request"]}`),
-      claimUntil,
-      now,
-    ))
-  )
-    return back(
-      "invalid_request",
-      "This sign-in request was already used. Sign in again.",
-      "request JWT replayed",
-    );
-
-  const { handle, session } = await insertPendingLogin(deps, {
+  const started = await insertPendingLogin(deps, {
     app,
     username,
     redirectURI,
@@ -265,8 +252,18 @@ export async function startLogin(
     nonce: typeof nonce === "string" ? nonce : null,
     useDuoCode: useDuoCode !== false,
     ip: request.ip,
+    claim: {
+      digests: [sha256Hex(`oidc-request\n${app.id}\n${p["request"]}`)],
+      expiresAt: Math.ceil((c["exp"] as number) * 1000) + CLOCK_SKEW_SECONDS * 1000,
+    },
   });
-  return { ok: true, handle, session };
+  if (started === "used")
+    return back(
+      "invalid_request",
+      "This sign-in request was already used. Sign in again.",
+      "request JWT replayed",
+    );
+  return { ok: true, ...started };
 }
 
 export interface TokenRequest {
@@ -436,8 +433,14 @@ export async function insertPendingLogin(
     nonce: string | null;
     useDuoCode: boolean;
     ip: string | null;
+    /**
+     * The signed request this login is started by, claimed with the login's insert, in one transaction (so a
+     * failed insert leaves it unused): the first of `digests` still free is taken, and with none free nothing is
+     * started ("used"). One request cannot so fill the table with logins; it is remembered until `expiresAt`.
+     */
+    claim?: { digests: readonly string[]; expiresAt: number };
   },
-): Promise<{ handle: string; session: LoginSession }> {
+): Promise<{ handle: string; session: LoginSession } | "used"> {
   const handle = randomHex(16);
   const now = deps.clock.now();
   const pending = (userId: string | null): LoginSession => ({
@@ -465,17 +468,30 @@ export async function insertPendingLogin(
   // A user this node has found by this very name before (the passcode check's cache): bound by the insert itself,
   // which applies only while the name is still that user's, uncontested; else the user is looked up as usual.
   const key = resolveIdentifier(deps, input.username);
-  const known = key === undefined ? undefined : loginCacheOf(deps.store).users.get(key);
-  if (known && key !== undefined) {
-    const session = pending(known.id);
-    if (await deps.store.insertLoginSessionForName(session, key)) return { handle, session };
-    loginCacheOf(deps.store).forget(known);
-  }
-  const user =
-    key === undefined
-      ? undefined
-      : await deps.store.findUserByIdentifier(key, canonicalizeEmail(input.username));
-  const session = pending(user?.id ?? null);
-  await deps.store.insertLoginSession(session);
-  return { handle, session };
+  const cache = loginCacheOf(deps.store);
+  const known = key === undefined ? undefined : cache.users.get(key);
+  const claim = input.claim;
+  const write = async (store: Store): Promise<{ handle: string; session: LoginSession } | "used"> => {
+    if (claim) {
+      let claimed = false;
+      for (const digest of claim.digests) {
+        claimed = await store.claimSignedRequest(digest, claim.expiresAt, now);
+        if (claimed) break;
+      }
+      if (!claimed) return "used";
+    }
+    if (known && key !== undefined) {
+      const session = pending(known.id);
+      if (await store.insertLoginSessionForName(session, key)) return { handle, session };
+      cache.forget(known);
+    }
+    const user =
+      key === undefined
+        ? undefined
+        : await store.findUserByIdentifier(key, canonicalizeEmail(input.username));
+    const session = pending(user?.id ?? null);
+    await store.insertLoginSession(session);
+    return { handle, session };
+  };
+  return claim ? deps.store.transaction(write) : write(deps.store);
 }
