@@ -4,7 +4,8 @@ import type { FastifyReply } from "fastify";
 
 /**
  * Whether the client has already gone (it hung up while the handler awaited a read): a response's 'close' event
- * has then fired before anyone could listen for it, so a stream opened now would never be closed.
+ * has then fired before anyone could listen for it, so a stream opened now would never be closed. For the GET
+ * routes of event streams only: a request whose body has been read counts as destroyed while its client waits.
  */
 export function clientGone(reply: FastifyReply): boolean {
   return reply.raw.destroyed || reply.request.raw.destroyed || reply.raw.socket?.destroyed === true;
