@@ -1,4 +1,5 @@
 // Housekeeping (L-2): batched pruning of expired rows.
+import { sql } from "kysely";
 import { guard, StoreContext } from "../store-context.ts";
 
 /** Part of KyselyStore (../kysely-store.ts): `this.db` is its connection, or the transaction it runs in. */
@@ -7,16 +8,18 @@ export abstract class HousekeepingRecords extends StoreContext {
   // batch holds its locks briefly. Two nodes pruning at once may pick the same rows; the second then deletes
   // fewer, which only ends its loop early.
   prunePushTransactions(before: number, limit: number): Promise<number> {
-    return this.pruneExpiredById("push_transactions", before, limit);
+    return this.pruneOldestById("push_transactions", "expires_at", "<=", before, limit);
   }
 
   pruneDeviceActivations(before: number, limit: number): Promise<number> {
-    return this.pruneExpiredById("device_activations", before, limit);
+    return this.pruneOldestById("device_activations", "expires_at", "<=", before, limit);
   }
 
-  /** The oldest `limit` rows of a table keyed by `id` whose `expires_at` is at or before `before`. */
-  private async pruneExpiredById(
-    table: "push_transactions" | "device_activations",
+  /** The oldest `limit` rows of a table keyed by `id` whose time `column` is before `before` (or at it, `<=`). */
+  private async pruneOldestById(
+    table: "push_transactions" | "device_activations" | "notifications" | "auth_log",
+    column: "expires_at" | "created_at" | "at",
+    op: "<" | "<=",
     before: number,
     limit: number,
   ): Promise<number> {
@@ -27,8 +30,8 @@ export abstract class HousekeepingRecords extends StoreContext {
           qb
             .selectFrom(table)
             .select("id")
-            .where("expires_at", "<=", before)
-            .orderBy("expires_at")
+            .where(sql.ref(column), op, before)
+            .orderBy(sql.ref(column))
             .limit(limit),
         )
         .executeTakeFirst(),
@@ -75,32 +78,11 @@ export abstract class HousekeepingRecords extends StoreContext {
     return Number(r.numDeletedRows);
   }
 
-  async pruneNotifications(before: number, limit: number): Promise<number> {
-    const r = await guard(() =>
-      this.db
-        .deleteFrom("notifications")
-        .where("id", "in", (qb) =>
-          qb
-            .selectFrom("notifications")
-            .select("id")
-            .where("created_at", "<", before)
-            .orderBy("created_at")
-            .limit(limit),
-        )
-        .executeTakeFirst(),
-    );
-    return Number(r.numDeletedRows);
+  pruneNotifications(before: number, limit: number): Promise<number> {
+    return this.pruneOldestById("notifications", "created_at", "<", before, limit);
   }
 
-  async pruneAuthLog(before: number, limit: number): Promise<number> {
-    const r = await guard(() =>
-      this.db
-        .deleteFrom("auth_log")
-        .where("id", "in", (qb) =>
-          qb.selectFrom("auth_log").select("id").where("at", "<", before).orderBy("at").limit(limit),
-        )
-        .executeTakeFirst(),
-    );
-    return Number(r.numDeletedRows);
+  pruneAuthLog(before: number, limit: number): Promise<number> {
+    return this.pruneOldestById("auth_log", "at", "<", before, limit);
   }
 }
