@@ -14,3 +14,13 @@ export interface ErrorReply {
   /** Whether this is our fault: logged at error level with the detail. */
   internal: boolean;
 }
+
+/** What a refusal's detail says: its first three issues (`field: problem`), else its message. */
+export function issueSummary(described: ErrorReply): string {
+  const issues = described.body.error.issues ?? [];
+  const detail = issues
+    .slice(0, 3)
+    .map((i) => `${i.path.replace(/^(body|query|params)\.?/, "") || "request"}: ${i.message}`)
+    .join("; ");
+  return detail || described.body.error.message;
+}

@@ -1,7 +1,7 @@
 // Duo's answer envelope (duo-compat §2.1): `{stat:"OK",response}` or `{stat:"FAIL",code,message}`, as JSON or BSON, for every answer on the Duo paths.
 import type { FastifyReply } from "fastify";
 import { type ErrorCode, TwofoldError } from "../../core/errors.ts";
-import type { ErrorReply } from "../error-reply.ts";
+import { type ErrorReply, issueSummary } from "../error-reply.ts";
 import { type BSONDocument, type BSONValue, encodeBSON } from "./bson.ts";
 
 /** Paths that speak Duo's protocols: every answer there, errors and 404s included, is a Duo envelope. */
@@ -103,14 +103,7 @@ export function invalidParameters(detail: string): DuoFailure {
 export function duoFailureFrom(error: unknown, described: ErrorReply): DuoFailure {
   if (error instanceof DuoRefusal) return error.failure;
   const status = described.status;
-  if (status === 400) {
-    const issues = described.body.error.issues ?? [];
-    const detail = issues
-      .slice(0, 3)
-      .map((i) => `${i.path.replace(/^(body|query|params)\.?/, "") || "request"}: ${i.message}`)
-      .join("; ");
-    return invalidParameters(detail || described.body.error.message);
-  }
+  if (status === 400) return invalidParameters(issueSummary(described));
   if (status === 401) return DUO_FAILURES.missingCredentials;
   if (status === 404) return DUO_FAILURES.notFound;
   return { status, code: status * 100 + 1, message: described.body.error.message };

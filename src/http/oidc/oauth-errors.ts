@@ -2,7 +2,7 @@
 // (a body that does not parse, a parameter that fails its schema, a body too large): the token endpoint as OAuth
 // does (RFC 6749 §5.2), the health check in Duo's envelope (duo-compat §4.3). Duo's SDKs read only those.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { ErrorReply } from "../error-reply.ts";
+import { type ErrorReply, issueSummary } from "../error-reply.ts";
 
 type Shape = "token" | "health_check";
 
@@ -15,16 +15,6 @@ function shapeOf(url: string): Shape | undefined {
 
 export function isOAuthJSONPath(url: string): boolean {
   return shapeOf(url) !== undefined;
-}
-
-/** What the client is told: the first few schema issues, else the error's own message. */
-function description(described: ErrorReply): string {
-  const issues = described.body.error.issues ?? [];
-  const detail = issues
-    .slice(0, 3)
-    .map((i) => `${i.path.replace(/^(body|query|querystring|params)\.?/, "") || "request"}: ${i.message}`)
-    .join("; ");
-  return detail || described.body.error.message;
 }
 
 function oauthError(status: number): string {
@@ -40,7 +30,7 @@ export function sendOAuthError(
   now: number,
 ): FastifyReply {
   const status = described.status;
-  const text = description(described);
+  const text = issueSummary(described);
   const body =
     shapeOf(request.url) === "token"
       ? { error: oauthError(status), error_description: text }
