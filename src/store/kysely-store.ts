@@ -23,7 +23,7 @@ import { TrustedBrowserRecords } from "./aggregates/trusted-browsers.ts";
 import { UserRecords } from "./aggregates/users.ts";
 import { WebAuthnRecords } from "./aggregates/webauthn.ts";
 import type { Dialect } from "./migrations.ts";
-import type { SqliteConnection } from "./sqlite-connection.ts";
+import type { GroupUndo, SqliteConnection } from "./sqlite-connection.ts";
 import { type DB, guard, StoreContext } from "./store-context.ts";
 import type { Database } from "./tables.ts";
 
@@ -67,13 +67,14 @@ export class KyselyStore extends StoreContext implements Store {
     this.#onClose = options.onClose;
   }
 
-  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Store) => Promise<T>, undo?: GroupUndo): Promise<T> {
     if (this.inTransaction) return fn(this);
     const sqlite = this.sqlite;
     if (sqlite)
       return guard(() =>
-        sqlite.transaction(() =>
-          fn(new KyselyStore(sqlite.owner, this.dialect, { inTransaction: true, sqlite })),
+        sqlite.transaction(
+          () => fn(new KyselyStore(sqlite.owner, this.dialect, { inTransaction: true, sqlite })),
+          undo,
         ),
       );
     return guard(() =>

@@ -17,6 +17,24 @@ export const PRESUMED_STATE =
   "and (cast(? as text) is null or exists (select 1 from applications a " +
   "where a.id = ? and a.status = 'active' and a.updated_at = ? and a.policy_json = ?)))";
 
+/**
+ * The prompt login an allow completes, if any (its id first; null for none): still pending, the user's and unexpired,
+ * as Store.allowLoginSession requires of it. Parameters: loginPendingParams.
+ */
+export const LOGIN_PENDING =
+  "(cast(? as text) is null or exists (select 1 from login_sessions s where s.id = ? and s.user_id = ? " +
+  "and s.status = 'pending' and s.expires_at > ?))";
+
+/** LOGIN_PENDING's parameters, in its order. */
+export function loginPendingParams(
+  loginSessionId: string | undefined,
+  userId: string,
+  at: number,
+): unknown[] {
+  const id = loginSessionId ?? null;
+  return [id, id, userId, at];
+}
+
 /** The allow line's columns, for an INSERT … SELECT or VALUES after it. */
 export const AUTH_LOG_COLUMNS =
   "insert into auth_log (id, at, user_id, username, application_id, factor, result, reason, ip, txid, node) ";

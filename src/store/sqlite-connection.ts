@@ -23,12 +23,22 @@ const GROUP_MS = 10;
 /** How often, at most, a commit looks at the WAL's size (the writer's backstop). */
 const BACKSTOP_CHECK_MS = 50;
 
+/**
+ * How a transaction of a group is undone if it fails:
+ * - `savepoint`: its own savepoint, rolled back alone;
+ * - `statement`: it runs one statement, which SQLite backs out by itself (no savepoint is set);
+ * - `group`: no savepoint; its first write is the one that may not apply, and every write after it applies unless the
+ *   database fails, so it throws only on such a failure (or a mistake), and then the whole group is rolled back.
+ *   A savepoint costs two statements and, for every page the group had already changed, a copy in the statement
+ *   journal: for the few writes of a login, more than the writes themselves.
+ */
+export type GroupUndo = "savepoint" | "statement" | "group";
+
 interface Queued {
   fn: () => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
-  /** One statement: SQLite backs out a statement that fails by itself, so it needs no savepoint of its own. */
-  single: boolean;
+  undo: GroupUndo;
 }
 
 /**
@@ -41,9 +51,9 @@ interface Queued {
  *   hold it; `run` executes a statement at once when nobody does, so a statement never lands inside someone
  *   else's open transaction.
  * - `transaction(fn)`: group commit. Transactions that arrive while one runs (or in the same turn of the event
- *   loop) run one after another inside one `BEGIN IMMEDIATE … COMMIT`, each in its own savepoint: one that throws
- *   is rolled back alone, and none is reported committed before the COMMIT succeeded. One COMMIT writes the pages
- *   the group changed once, instead of once per transaction.
+ *   loop) run one after another inside one `BEGIN IMMEDIATE … COMMIT`, each in its own savepoint unless it says
+ *   otherwise (GroupUndo): one that throws is rolled back alone, and none is reported committed before the COMMIT
+ *   succeeded. One COMMIT writes the pages the group changed once, instead of once per transaction.
  */
 export class SqliteConnection {
   readonly database: BetterSqlite3.Database;
@@ -177,11 +187,11 @@ export class SqliteConnection {
 
   /**
    * Run `fn` in a transaction committed together with those that arrive alongside it (see the class comment).
-   * `single`: `fn` runs exactly one statement, which SQLite backs out by itself if it fails (no savepoint is set).
+   * `undo`: how it is undone if it fails (GroupUndo); a savepoint of its own unless said otherwise.
    */
-  transaction<T>(fn: () => Promise<T>, single = false): Promise<T> {
+  transaction<T>(fn: () => Promise<T>, undo: GroupUndo = "savepoint"): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject, single });
+      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject, undo });
       if (!this.#draining) {
         this.#draining = true;
         // The rest of this turn of the event loop (other requests read from their sockets) may join the group.
@@ -234,7 +244,7 @@ export class SqliteConnection {
     while (this.#queue.length > 0 && done.length < GROUP_LIMIT && performance.now() - started < GROUP_MS) {
       const item = this.#queue.shift()!;
       try {
-        if (!item.single) this.#control("SAVEPOINT twofold_group");
+        if (item.undo === "savepoint") this.#control("SAVEPOINT twofold_group");
       } catch (error) {
         item.reject(error);
         lost = error;
@@ -242,16 +252,21 @@ export class SqliteConnection {
       }
       try {
         const value = await item.fn();
-        if (!item.single) this.#control("RELEASE twofold_group");
+        if (item.undo === "savepoint") this.#control("RELEASE twofold_group");
         done.push({ item, value });
       } catch (error) {
         try {
-          if (db.inTransaction && !item.single) db.exec("ROLLBACK TO twofold_group; RELEASE twofold_group");
+          if (db.inTransaction && item.undo === "savepoint")
+            db.exec("ROLLBACK TO twofold_group; RELEASE twofold_group");
         } catch {
           // Reported below: the transaction is no longer open.
         }
         item.reject(error);
-        if (!db.inTransaction) lost = error;
+        // Without a savepoint, what it wrote before it failed can only go with the whole group.
+        if (!db.inTransaction || item.undo === "group") {
+          lost = error;
+          break;
+        }
       }
       // SQLite ends the whole transaction by itself on some errors (I/O, disk full): every change since BEGIN is
       // gone, so nothing in this group may be reported as committed.

@@ -3,7 +3,7 @@ import { CompiledQuery, type Kysely, type Transaction } from "kysely";
 import { TwofoldError } from "../core/errors.ts";
 import type { Store } from "../core/ports.ts";
 import type { Dialect } from "./migrations.ts";
-import type { SqliteConnection } from "./sqlite-connection.ts";
+import type { GroupUndo, SqliteConnection } from "./sqlite-connection.ts";
 import type { Database } from "./tables.ts";
 
 export type DB = Kysely<Database> | Transaction<Database>;
@@ -56,7 +56,7 @@ export abstract class StoreContext {
       return guard(async () =>
         this.inTransaction
           ? statement.run(...params).changes
-          : c.transaction(async () => statement.run(...params).changes, true),
+          : c.transaction(async () => statement.run(...params).changes, "statement"),
       );
     }
     return guard(async () =>
@@ -72,7 +72,7 @@ export abstract class StoreContext {
     const c = this.sqlite;
     if (!c || this.inTransaction) return this.hotRows<R>(q, params);
     const statement = c.statement(q.sqlite);
-    return guard(() => c.transaction(async () => statement.all(...params) as R[], true));
+    return guard(() => c.transaction(async () => statement.all(...params) as R[], "statement"));
   }
 
   /** The underlying Kysely instance, for maintenance commands and tests. */
@@ -80,7 +80,11 @@ export abstract class StoreContext {
     return this.db;
   }
 
-  abstract transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /**
+   * `undo` (SQLite): how the transaction is undone if it fails, within its group commit (GroupUndo); a savepoint of
+   * its own unless said otherwise. PostgreSQL rolls a failed transaction back alone in any case.
+   */
+  abstract transaction<T>(fn: (tx: Store) => Promise<T>, undo?: GroupUndo): Promise<T>;
 }
 
 /** A statement on the verification path, written by hand for both databases (`?` placeholders). */

@@ -8,6 +8,7 @@ import { after, describe, test } from "node:test";
 import BetterSqlite3 from "better-sqlite3";
 import { randomId } from "../../src/core/crypto/index.ts";
 import type { AuthLogWrite, User } from "../../src/core/model.ts";
+import type { KyselyStore } from "../../src/store/kysely-store.ts";
 import { openStore, WAL_POLICY } from "../../src/store/open-store.ts";
 
 const T = 1_800_000_000_000;
@@ -120,6 +121,58 @@ describe("SQLite group commit", () => {
         assert.equal(reasons.filter((r) => r.startsWith("single-")).length, 16);
         assert.equal(reasons.filter((r) => r.startsWith("first-") || r.startsWith("second-")).length, 40);
         assert.equal(reasons.length, 1 + 16 + 40);
+      } finally {
+        other.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a transaction without a savepoint that fails after writing takes its whole group with it, and only that group", async () => {
+    const file = join(dir, "group-undo.db");
+    const { store } = await openStore({ sqlitePath: file, backgroundCheckpoints: false });
+    const kysely = store as unknown as KyselyStore;
+    try {
+      const dave = user("dave");
+      await store.insertUser(dave);
+      const write = (reason: string, fail = false) =>
+        kysely.transaction(async (tx) => {
+          await tx.appendAuthLog(denial(dave.id, reason));
+          if (fail) throw new Error(`${reason} fails after its write`);
+          return reason;
+        }, "group");
+      // Started together, so grouped together: a savepoint transaction, a lone write and writes without savepoints,
+      // one of which fails after its write. Nothing of the group so far may stay, or be reported committed; the
+      // write queued after the failure starts the next group.
+      const first = await Promise.allSettled([
+        store.transaction(async (tx) => {
+          await tx.appendAuthLog(denial(dave.id, "savepoint-before"));
+        }),
+        store.appendAuthLog(denial(dave.id, "lone-before")),
+        write("group-before"),
+        write("group-fails", true),
+        write("group-after"),
+      ]);
+      assert.deepEqual(
+        first.map((r) => r.status),
+        ["rejected", "rejected", "rejected", "rejected", "fulfilled"],
+      );
+      const failure = (first[3] as PromiseRejectedResult).reason as { cause?: unknown };
+      assert.match(String(failure.cause ?? failure), /group-fails fails after its write/);
+      // The next group is untouched: a write without a savepoint that wrote nothing and returned is no failure.
+      const second = await Promise.all([
+        write("group-ok"),
+        kysely.transaction(async () => "wrote nothing", "group"),
+        store.appendAuthLog(denial(dave.id, "lone-ok")),
+      ]);
+      assert.deepEqual(second, ["group-ok", "wrote nothing", undefined]);
+      const other = new BetterSqlite3(file, { readonly: true });
+      try {
+        const reasons = (
+          other.prepare("select reason from auth_log order by reason").all() as Array<{ reason: string }>
+        ).map((r) => r.reason);
+        assert.deepEqual(reasons, ["group-after", "group-ok", "lone-ok"]);
       } finally {
         other.close();
       }

@@ -2,7 +2,14 @@
 import { TwofoldError } from "../../core/errors.ts";
 import type { OTPCredential, OTPStatus } from "../../core/model.ts";
 import type { OTPAllowWrite, OTPQuery, Store } from "../../core/ports.ts";
-import { AUTH_LOG_COLUMNS, allowLineParams, PRESUMED_STATE, presumedStateParams } from "../presumed-state.ts";
+import {
+  AUTH_LOG_COLUMNS,
+  allowLineParams,
+  LOGIN_PENDING,
+  loginPendingParams,
+  PRESUMED_STATE,
+  presumedStateParams,
+} from "../presumed-state.ts";
 import { fromOTP, toOTP } from "../rows.ts";
 import { connectionOf, guard, hot, StoreContext } from "../store-context.ts";
 import type { OTPCredentialsTable } from "../tables.ts";
@@ -39,10 +46,11 @@ const ALLOW = {
       "select cast(? as text), cast(? as bigint), cast(? as text), cast(? as text), cast(? as text), " +
       "cast(? as text), 'allow', cast(? as text), cast(? as text), cast(? as text), cast(? as text) from c returning id",
   ),
-  // SQLite runs no write inside WITH: the credential's conditional write, then the line, in one transaction.
+  // SQLite runs no write inside WITH: the credential's conditional write, which checks everything the allow
+  // presumed (the prompt login included), then the login and the line, in one transaction.
   sqliteCredential: hot(
     "otp_allow_credential",
-    `${CREDENTIAL_WRITE.replace("is not distinct from", "is")} and ${PRESUMED_STATE}`,
+    `${CREDENTIAL_WRITE.replace("is not distinct from", "is")} and ${PRESUMED_STATE} and ${LOGIN_PENDING}`,
   ),
   sqliteLine: hot("otp_allow_line", `${AUTH_LOG_COLUMNS}values (?, ?, ?, ?, ?, ?, 'allow', ?, ?, ?, ?)`),
 };
@@ -155,15 +163,20 @@ export abstract class OTPCredentialRecords extends StoreContext {
         return true;
       });
     }
+    const pending = loginPendingParams(session, w.userId, l.at);
     const write = async (tx: OTPCredentialRecords) => {
-      if ((await tx.hotChanges(ALLOW.sqliteCredential, [...credential, ...state])) !== 1) return false;
-      await tx.hotChanges(ALLOW.sqliteLine, line);
+      // The one write that may not apply: it checks everything the allow presumed.
+      if ((await tx.hotChanges(ALLOW.sqliteCredential, [...credential, ...state, ...pending])) !== 1)
+        return false;
+      // Nothing else runs on the one connection until this transaction ends: the writes below apply.
       await allowSession(tx as unknown as Store);
+      await tx.hotChanges(ALLOW.sqliteLine, line);
       return true;
     };
+    // No savepoint: a failure after the first write rolls back the whole group commit (GroupUndo "group").
     return this.inTransaction
       ? write(this)
-      : this.transaction((tx) => write(tx as unknown as OTPCredentialRecords));
+      : this.transaction((tx) => write(tx as unknown as OTPCredentialRecords), "group");
   }
 
   async activateOTPCredential(

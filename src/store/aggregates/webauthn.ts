@@ -3,7 +3,14 @@ import { sql } from "kysely";
 import { TwofoldError } from "../../core/errors.ts";
 import type { WebAuthnCeremony, WebAuthnCredential } from "../../core/model.ts";
 import type { Store, WebAuthnAllowResult, WebAuthnAllowWrite } from "../../core/ports.ts";
-import { AUTH_LOG_COLUMNS, allowLineParams, PRESUMED_STATE, presumedStateParams } from "../presumed-state.ts";
+import {
+  AUTH_LOG_COLUMNS,
+  allowLineParams,
+  LOGIN_PENDING,
+  loginPendingParams,
+  PRESUMED_STATE,
+  presumedStateParams,
+} from "../presumed-state.ts";
 import { num } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { WebAuthnCeremoniesTable, WebAuthnCredentialsTable } from "../tables.ts";
@@ -32,14 +39,15 @@ const ALLOW = {
       "cast(? as text) from k returning id) " +
       "select (select count(*) from c) as taken, (select count(*) from l) as logged",
   ),
-  // SQLite (one writer) runs no write inside WITH: the counter's conditional write, then the ceremony's delete and
-  // the line, in one transaction.
+  // SQLite (one writer) runs no write inside WITH: the counter's conditional write, which checks everything the
+  // allow presumed (the prompt login included), then the ceremony's delete, the login and the line, in one
+  // transaction.
   sqliteCounter: hot(
     "webauthn_allow_counter",
     "update webauthn_credentials set sign_count = ?, backup_state = ?, last_used_at = ? " +
       `where id = ? and user_id = ? and ${CREDENTIAL_USABLE("?")} ` +
       "and exists (select 1 from webauthn_ceremonies where id = ? and user_id = ?) " +
-      `and ${PRESUMED_STATE}`,
+      `and ${PRESUMED_STATE} and ${LOGIN_PENDING}`,
   ),
   sqliteCeremony: hot("webauthn_take", "delete from webauthn_ceremonies where id = ?"),
   sqliteLine: hot("webauthn_allow_line", `${AUTH_LOG_COLUMNS}values (?, ?, ?, ?, ?, ?, 'allow', ?, ?, ?, ?)`),
@@ -49,9 +57,6 @@ const Q = {
   /** F1: a ceremony is taken once, by this one delete, whatever its finish then decides. */
   take: hot("webauthn_ceremony_take", "delete from webauthn_ceremonies where id = ? returning *"),
 };
-
-/** Thrown inside commitWebAuthnAllow's SQLite transaction to roll its writes back. */
-class NotApplied extends Error {}
 
 function toCredential(r: WebAuthnCredentialsTable): WebAuthnCredential {
   return {
@@ -258,22 +263,22 @@ export abstract class WebAuthnRecords extends StoreContext {
       w.ceremonyId,
       w.userId,
       ...presumed,
+      ...loginPendingParams(w.loginSessionId, w.userId, l.at),
     ];
     const write = async (tx: WebAuthnRecords): Promise<WebAuthnAllowResult> => {
+      // The one write that may not apply: it checks everything the allow presumed.
       if ((await tx.hotChanges(ALLOW.sqliteCounter, counter)) !== 1) return "not_applied";
-      if ((await tx.hotChanges(ALLOW.sqliteCeremony, [w.ceremonyId])) !== 1) throw new NotApplied();
-      await tx.hotChanges(ALLOW.sqliteLine, line);
+      // Nothing else runs on the one connection until this transaction ends, so what the counter's write checked
+      // still holds and each write below applies; one that does not is a mistake, and undoes everything.
+      if ((await tx.hotChanges(ALLOW.sqliteCeremony, [w.ceremonyId])) !== 1)
+        throw new TwofoldError("ERR_INTERNAL", "the ceremony checked by the counter's write was not there");
       await allowSession(tx as unknown as Store);
+      await tx.hotChanges(ALLOW.sqliteLine, line);
       return "allowed";
     };
     if (this.inTransaction) return write(this);
-    try {
-      return await this.transaction((tx) => write(tx as unknown as WebAuthnRecords));
-    } catch (error) {
-      if (error instanceof NotApplied || (error as { cause?: unknown }).cause instanceof NotApplied)
-        return "not_applied";
-      throw error;
-    }
+    // No savepoint: a failure after the first write rolls back the whole group commit (GroupUndo "group").
+    return this.transaction((tx) => write(tx as unknown as WebAuthnRecords), "group");
   }
 
   async markWebAuthnCredentialSuspect(id: string): Promise<boolean> {
