@@ -131,6 +131,7 @@ export async function createRuntime(
       idleMs: config.database.idleTimeoutSeconds * 1000,
     },
     ...(options.schema ? { schema: options.schema } : {}),
+    onWarning: (message, detail) => logger.warn(detail, message),
   });
   let pushEvents: PushEvents & { close?(): Promise<void> };
   let vapid: Awaited<ReturnType<typeof loadVAPIDKeys>> | null = null;

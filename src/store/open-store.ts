@@ -28,6 +28,11 @@ export interface StoreOptions {
   timeouts?: DatabaseTimeouts;
   /** Run SQLite WAL checkpoints in a background thread (default true for files). */
   backgroundCheckpoints?: boolean;
+  /**
+   * Told of trouble the store works around by itself (SQLite's checkpoint thread failing or stopping, and being
+   * started again): for the operator's log.
+   */
+  onWarning?: (message: string, detail: Record<string, unknown>) => void;
 }
 
 export interface DatabaseTimeouts {
@@ -43,6 +48,8 @@ export interface OpenedStore {
   store: KyselyStore;
   dialect: Dialect;
   kysely: Kysely<Database>;
+  /** SQLite with background checkpoints: the thread that runs them. */
+  checkpointer?: CheckpointThread;
 }
 
 const INT8_OID = 20;
@@ -189,7 +196,7 @@ function openSqlite(options: StoreOptions): OpenedStore {
   database.pragma("busy_timeout = 5000");
   // 64 MiB of page cache (the default is 2 MiB): the pages a login reads stay in memory.
   database.pragma("cache_size = -65536");
-  let checkpointer: Worker | undefined;
+  let checkpointer: CheckpointThread | undefined;
   // Set by the checkpoint thread while it empties the WAL: the connection starts no new group meanwhile.
   const checkpointing = new Int32Array(new SharedArrayBuffer(4));
   if (!inMemory && (options.backgroundCheckpoints ?? true)) {
@@ -197,7 +204,7 @@ function openSqlite(options: StoreOptions): OpenedStore {
     // a background thread with its own connection does it instead.
     database.pragma("wal_autocheckpoint = 0");
     database.pragma(`journal_size_limit = ${WAL_POLICY.journalSizeLimit}`);
-    checkpointer = startCheckpointer(resolve(path), checkpointing);
+    checkpointer = new CheckpointThread(resolve(path), checkpointing, options.onWarning);
   }
   const connection = new SqliteConnection(
     database,
@@ -209,11 +216,11 @@ function openSqlite(options: StoreOptions): OpenedStore {
   const store = new KyselyStore(kysely, "sqlite", {
     sqlite: connection,
     onClose: async () => {
-      await checkpointer?.terminate();
+      await checkpointer?.stop();
       await kysely.destroy();
     },
   });
-  return { store, dialect: "sqlite", kysely };
+  return { store, dialect: "sqlite", kysely, ...(checkpointer ? { checkpointer } : {}) };
 }
 
 /**
@@ -240,7 +247,7 @@ export const WAL_POLICY = {
 };
 
 const CHECKPOINT_SOURCE = `
-const { workerData } = require("node:worker_threads");
+const { workerData, parentPort } = require("node:worker_threads");
 const { statSync } = require("node:fs");
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
@@ -251,6 +258,7 @@ const flag = new Int32Array(workerData.checkpointing);
 // One WAL frame: a page and its 24-byte header.
 const frameBytes = db.pragma("page_size", { simple: true }) + 24;
 let lastLog = -1;
+let lastReport = 0;
 setInterval(() => {
   try {
     const passive = db.pragma("wal_checkpoint(PASSIVE)")[0];
@@ -279,17 +287,89 @@ setInterval(() => {
       Atomics.store(flag, 0, 0);
       Atomics.notify(flag, 0);
     }
-  } catch {}
+  } catch (error) {
+    // Busy or locked: a reader or the writer was in the way, and the next run tries again. Anything else (a full
+    // disk, an I/O error) is told to the parent, once a minute at most.
+    const code = String((error && error.code) || "");
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return;
+    const now = Date.now();
+    if (now - lastReport < 60000) return;
+    lastReport = now;
+    parentPort.postMessage({ failed: code || String(error && error.message) });
+  }
 }, workerData.intervalMs);
 `;
 
-function startCheckpointer(path: string, checkpointing: Int32Array): Worker {
-  const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-  const worker = new Worker(CHECKPOINT_SOURCE, {
-    eval: true,
-    workerData: { path, driver, ...WAL_POLICY, checkpointing: checkpointing.buffer },
-  });
-  worker.unref();
-  worker.on("error", () => {});
-  return worker;
+/** A checkpoint thread that lived this long is doing its work: its next failure starts the back-off afresh. */
+const CHECKPOINT_THREAD_STEADY_MS = 60_000;
+const CHECKPOINT_RESTART_MS = { first: 1_000, max: 30_000 };
+
+/**
+ * The checkpoint thread (WAL_POLICY), kept running: a thread that fails (it cannot open the file, runs out of
+ * memory) or stops is told to the operator and started again, after 1 s and then up to 30 s between attempts.
+ * Meanwhile the writer's own backstop (SqliteConnection) bounds the WAL, and a thread that stopped while the
+ * writer waited for it does not leave the writer waiting.
+ */
+export class CheckpointThread {
+  #worker: Worker | undefined;
+  #stopped = false;
+  #restart: NodeJS.Timeout | undefined;
+  #failures = 0;
+  /** How many times the thread was started (1 for the first). */
+  starts = 0;
+
+  constructor(
+    private readonly path: string,
+    /** Raised while the thread empties the WAL (the writer waits meanwhile). */
+    readonly flag: Int32Array,
+    private readonly warn: NonNullable<StoreOptions["onWarning"]> = () => {},
+  ) {
+    this.#start();
+  }
+
+  /** The thread now running, if any (for tests). */
+  get worker(): Worker | undefined {
+    return this.#worker;
+  }
+
+  #start(): void {
+    if (this.#stopped) return;
+    const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+    const worker = new Worker(CHECKPOINT_SOURCE, {
+      eval: true,
+      workerData: { path: this.path, driver, ...WAL_POLICY, checkpointing: this.flag.buffer },
+    });
+    this.starts++;
+    const startedAt = performance.now();
+    worker.unref();
+    worker.on("message", (m: { failed?: string }) => {
+      if (m.failed) this.warn("the SQLite WAL checkpoint failed; it is tried again", { error: m.failed });
+    });
+    worker.on("error", (error: Error) => {
+      this.warn("the SQLite WAL checkpoint thread failed", { error: error.message });
+    });
+    worker.on("exit", (code) => {
+      if (this.#worker === worker) this.#worker = undefined;
+      // Stopped while the writer waited for it: the writer must not wait for a thread that is gone.
+      Atomics.store(this.flag, 0, 0);
+      Atomics.notify(this.flag, 0);
+      if (this.#stopped) return;
+      if (performance.now() - startedAt >= CHECKPOINT_THREAD_STEADY_MS) this.#failures = 0;
+      const delay = Math.min(CHECKPOINT_RESTART_MS.max, CHECKPOINT_RESTART_MS.first * 2 ** this.#failures);
+      this.#failures++;
+      this.warn("the SQLite WAL checkpoint thread stopped; it starts again", {
+        exitCode: code,
+        restartInMs: delay,
+      });
+      this.#restart = setTimeout(() => this.#start(), delay);
+      this.#restart.unref();
+    });
+    this.#worker = worker;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#restart);
+    await this.#worker?.terminate();
+  }
 }
