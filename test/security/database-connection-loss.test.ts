@@ -177,10 +177,16 @@ if ((await dialects()).includes("postgres")) {
         // could cut its read, which then fails closed, a deny this test is not about).
         await new Promise((r) => setTimeout(r, 250));
 
+        // The authentication log held locked meanwhile: the calls that write a line wait for it, so some are certainly
+        // in flight when their connections are cut (unlocked, a quick machine could answer all sixteen within the
+        // 20 ms).
+        await admin.query("begin");
+        await admin.query(`lock table "${db.schema}".auth_log in access exclusive mode`);
         const requests = faultRequests(round);
         sent += requests.length;
         await new Promise((r) => setTimeout(r, 20));
         const cut = await terminateNodeBackends();
+        await admin.query("rollback");
         assert.ok(cut >= 1, `round ${round}: the node had connections to terminate`);
         terminated += cut;
         for (const r of await Promise.all(requests)) {
