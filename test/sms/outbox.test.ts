@@ -129,6 +129,32 @@ describe("the SMPP session under faults", () => {
     assert.deepEqual(await send(gw), { gatewayMessageId: "M1" });
   });
 
+  test("an SMSC that answers its keep-alives but not its texts: three unanswered in a row, and the gateway binds afresh", async (t) => {
+    const smsc = new TestSMSC();
+    await smsc.start();
+    const { gw, logs } = await gateway(t, smsc);
+    await eventually(() => gw.up, 5000, "the gateway binds");
+    const unanswered = () => assert.rejects(send(gw), /no submit_sm_resp within 500 ms/);
+    // Two unanswered, then one answered: the count starts again.
+    smsc.holdAnswers = true;
+    await unanswered();
+    await unanswered();
+    smsc.holdAnswers = false;
+    assert.equal(typeof (await send(gw)).gatewayMessageId, "string");
+    smsc.holdAnswers = true;
+    await unanswered();
+    await unanswered();
+    assert.ok(gw.up, "two unanswered since the last answer: the same session");
+    assert.equal(smsc.binds.length, 1);
+    // The third in a row: the session is dropped (the outbox meanwhile tries the next gateway) and bound again.
+    await unanswered();
+    assert.ok(logs.includes("SMPP submits unanswered; dropping"), logs.join("\n"));
+    smsc.holdAnswers = false;
+    await eventually(() => smsc.binds.length >= 2 && gw.up, 5000, "the gateway binds a new session");
+    assert.equal(typeof (await send(gw)).gatewayMessageId, "string");
+    assert.equal(smsc.submitted.length, 2);
+  });
+
   test("an SMSC slower to bind than a submit's answer may take is still bound: the bind has its own deadline", async (t) => {
     const smsc = new TestSMSC();
     smsc.bindDelayMs = 800;

@@ -76,13 +76,17 @@ function loadSMPP(): Promise<typeof smpp> {
   return loading;
 }
 
+/** submit_sm in a row without an answer in time after which the session is dropped and bound afresh. */
+const UNANSWERED_SUBMITS = 3;
+
 /**
  * One bound transceiver session, kept open: it reconnects with a doubling back-off (1 s up to `reconnectMaxMs`)
  * whenever it drops, and keeps the link alive with enquire_link. A session is dropped (and so replaced) when it
  * does not connect and bind within `bindTimeoutMs`, when the SMSC sends nothing for two enquire_link periods,
- * or on any session error. A send while not bound fails at once and for certain (the outbox then tries the next
- * gateway); a submit_sm with no answer within `submitTimeoutMs`, or a session lost after the submit was written,
- * may have gone out and is reported as such (never sent again).
+ * on any session error, or when UNANSWERED_SUBMITS submit_sm in a row get no answer in time (an SMSC that answers
+ * its keep-alives but no longer takes messages). A send while not bound fails at once and for certain (the outbox
+ * then tries the next gateway); a submit_sm with no answer within `submitTimeoutMs`, or a session lost after the
+ * submit was written, may have gone out and is reported as such (never sent again).
  */
 export class SMPPSMSSender implements SMSGateway {
   readonly name: string;
@@ -103,6 +107,8 @@ export class SMPPSMSSender implements SMSGateway {
   #lastHeard = 0;
   /** Submits written and not yet answered: failed as "may have gone out" when the session drops. */
   readonly #inFlight = new Set<(error: MessageSendError) => void>();
+  /** submit_sm on the current session that got no answer in time since its last answered one. */
+  #unanswered = 0;
 
   constructor(options: SMPPGatewayOptions) {
     this.name = options.name;
@@ -169,6 +175,7 @@ export class SMPPSMSSender implements SMSGateway {
             this.#bound = true;
             this.#connecting = false;
             this.#delayMs = 1000;
+            this.#unanswered = 0;
             this.#keepAlive = setInterval(() => this.#checkLink(session), o.enquireLinkMs);
             this.#keepAlive.unref?.();
             for (const wake of [...this.#boundWaiters]) wake();
@@ -284,10 +291,12 @@ export class SMPPSMSSender implements SMSGateway {
       };
       const fail = (error: MessageSendError) => finish(error);
       const onAbort = () => finish(new MessageSendError("gave up waiting for submit_sm_resp", false));
-      const timer = setTimeout(
-        () => finish(new MessageSendError(`no submit_sm_resp within ${o.submitTimeoutMs} ms`, false)),
-        o.submitTimeoutMs,
-      );
+      const timer = setTimeout(() => {
+        finish(new MessageSendError(`no submit_sm_resp within ${o.submitTimeoutMs} ms`, false));
+        // Keep-alives answered, messages not: after a few in a row, a new session (and meanwhile the next gateway).
+        if (this.#session === session && ++this.#unanswered >= UNANSWERED_SUBMITS)
+          this.#drop(session, { unanswered: this.#unanswered }, "SMPP submits unanswered; dropping");
+      }, o.submitTimeoutMs);
       signal.addEventListener("abort", onAbort, { once: true });
       this.#inFlight.add(fail);
       const written = session.submit_sm(
@@ -303,6 +312,7 @@ export class SMPPSMSSender implements SMSGateway {
           registered_delivery: o.deliveryReceipts ? 1 : 0,
         },
         (pdu) => {
+          if (this.#session === session) this.#unanswered = 0;
           if (pdu.command_status === 0)
             finish(null, typeof pdu["message_id"] === "string" ? pdu["message_id"] : null);
           // An error status is the SMSC saying it did not take the message.
