@@ -66,7 +66,8 @@ export interface OTPAllowWrite {
   line: GatedAllow;
   /**
    * A prompt login this allow completes: moved to `allowed` in the same transaction (Store.allowLoginSession). If it
-   * has ended, nothing is written and ERR_LOGIN_SESSION_ENDED is thrown, as in verifyPasscode's transaction.
+   * has ended, nothing is written: on SQLite the write reports itself not applied (its first write checks the login
+   * too) and the caller's transaction then throws ERR_LOGIN_SESSION_ENDED; on PostgreSQL the write throws it.
    */
   loginSessionId?: string;
   /** With loginSessionId: the code the same write issues (Store.allowLoginSession's `code`). */
@@ -92,7 +93,7 @@ export interface WebAuthnAllowWrite {
    */
   credential: { id: string; signCount: number; backupState: boolean };
   line: GatedAllow;
-  /** As OTPAllowWrite's: a prompt login moved to `allowed` by the same write, or ERR_LOGIN_SESSION_ENDED. */
+  /** As OTPAllowWrite's: a prompt login moved to `allowed` by the same write, or nothing written. */
   loginSessionId?: string;
 }
 

@@ -334,14 +334,20 @@ export class CheckpointThread {
 
   #start(): void {
     if (this.#stopped) return;
-    const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    const worker = new Worker(CHECKPOINT_SOURCE, {
-      eval: true,
-      workerData: { path: this.path, driver, ...WAL_POLICY, checkpointing: this.flag.buffer },
-    });
+    let worker: Worker;
+    try {
+      const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+      worker = new Worker(CHECKPOINT_SOURCE, {
+        eval: true,
+        workerData: { path: this.path, driver, ...WAL_POLICY, checkpointing: this.flag.buffer },
+      });
+    } catch (error) {
+      // No thread to be had (a limit on threads, memory): the writer's backstop bounds the WAL meanwhile.
+      this.#retry({ error: (error as Error).message }, "the SQLite WAL checkpoint thread could not start");
+      return;
+    }
     this.starts++;
     const startedAt = performance.now();
-    worker.unref();
     worker.on("message", (m: { failed?: string }) => {
       if (m.failed) this.warn("the SQLite WAL checkpoint failed; it is tried again", { error: m.failed });
     });
@@ -355,16 +361,20 @@ export class CheckpointThread {
       Atomics.notify(this.flag, 0);
       if (this.#stopped) return;
       if (performance.now() - startedAt >= CHECKPOINT_THREAD_STEADY_MS) this.#failures = 0;
-      const delay = Math.min(CHECKPOINT_RESTART_MS.max, CHECKPOINT_RESTART_MS.first * 2 ** this.#failures);
-      this.#failures++;
-      this.warn("the SQLite WAL checkpoint thread stopped; it starts again", {
-        exitCode: code,
-        restartInMs: delay,
-      });
-      this.#restart = setTimeout(() => this.#start(), delay);
-      this.#restart.unref();
+      this.#retry({ exitCode: code }, "the SQLite WAL checkpoint thread stopped; it starts again");
     });
+    // Listeners first: one added after unref() would make the thread keep the process alive again.
+    worker.unref();
     this.#worker = worker;
+  }
+
+  /** Start a thread again after the back-off, telling the operator. */
+  #retry(detail: Record<string, unknown>, message: string): void {
+    const delay = Math.min(CHECKPOINT_RESTART_MS.max, CHECKPOINT_RESTART_MS.first * 2 ** this.#failures);
+    this.#failures++;
+    this.warn(message, { ...detail, restartInMs: delay });
+    this.#restart = setTimeout(() => this.#start(), delay);
+    this.#restart.unref();
   }
 
   async stop(): Promise<void> {

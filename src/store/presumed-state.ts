@@ -18,12 +18,17 @@ export const PRESUMED_STATE =
   "where a.id = ? and a.status = 'active' and a.updated_at = ? and a.policy_json = ?)))";
 
 /**
+ * A user's prompt login that an allow may still complete (Store.allowLoginSession's condition, which LOGIN_PENDING
+ * checks beforehand): its id, the user's id, and the time of the allow. Inside LOGIN_PENDING the names are
+ * login_sessions' own.
+ */
+export const USERS_PENDING_LOGIN = "id = ? and user_id = ? and status = 'pending' and expires_at > ?";
+
+/**
  * The prompt login an allow completes, if any (its id first; null for none): still pending, the user's and unexpired,
  * as Store.allowLoginSession requires of it. Parameters: loginPendingParams.
  */
-export const LOGIN_PENDING =
-  "(cast(? as text) is null or exists (select 1 from login_sessions s where s.id = ? and s.user_id = ? " +
-  "and s.status = 'pending' and s.expires_at > ?))";
+export const LOGIN_PENDING = `(cast(? as text) is null or exists (select 1 from login_sessions where ${USERS_PENDING_LOGIN}))`;
 
 /** LOGIN_PENDING's parameters, in its order. */
 export function loginPendingParams(

@@ -262,9 +262,19 @@ export class SqliteConnection {
           // Reported below: the transaction is no longer open.
         }
         item.reject(error);
-        // Without a savepoint, what it wrote before it failed can only go with the whole group.
-        if (!db.inTransaction || item.undo === "group") {
+        if (!db.inTransaction) {
           lost = error;
+          break;
+        }
+        // Without a savepoint, what it wrote before it failed can only go with the whole group. The others are
+        // told their transaction was undone, not this one's reason (a login that ended is not theirs).
+        if (item.undo === "group") {
+          lost = new Error(
+            "the SQLite transaction was rolled back with its group (another transaction failed)",
+            {
+              cause: error,
+            },
+          );
           break;
         }
       }

@@ -181,6 +181,8 @@ if ((await dialects()).includes("postgres")) {
         // in flight when their connections are cut (unlocked, a quick machine could answer all sixteen within the
         // 20 ms).
         await admin.query("begin");
+        // Fails loudly rather than queue the node's queries behind a wait of its own.
+        await admin.query("set local lock_timeout = '2s'");
         await admin.query(`lock table "${db.schema}".auth_log in access exclusive mode`);
         const requests = faultRequests(round);
         sent += requests.length;

@@ -1,7 +1,8 @@
 // SQLite's checkpoint thread (WAL_POLICY) is kept running: one that stops is told to the operator and started again,
 // the writer never waits for a thread that is gone, and closing the store stops it for good.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -98,5 +99,21 @@ describe("SQLite checkpoint thread", () => {
     assert.equal(checkpointer.starts, 2);
     assert.equal(checkpointer.worker, undefined);
     assert.equal(warnings.length, 1, JSON.stringify(warnings));
+  });
+
+  test("a store left open does not keep the process alive", () => {
+    // A program (a script, a maintenance command) that opens the store and ends without closing it.
+    const script = join(dir, "left-open.mjs");
+    writeFileSync(
+      script,
+      `import { openStore } from ${JSON.stringify(new URL("../../src/store/open-store.ts", import.meta.url).href)};
+const { checkpointer } = await openStore({ sqlitePath: ${JSON.stringify(join(dir, "left-open.db"))} });
+console.log(checkpointer ? "thread running" : "no thread");
+`,
+    );
+    const r = spawnSync(process.execPath, ["--import", "tsx", script], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(r.signal, null, "the process had to be killed: the checkpoint thread kept it alive");
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "thread running");
   });
 });

@@ -2,6 +2,7 @@
 import type { AuthFactor, LoginSession, LoginSessionStatus } from "../../core/model.ts";
 import type { LoginSessionCode, PromptLoginRecord, RedeemedLogin } from "../../core/ports.ts";
 import { applicationOf } from "../application-rows.ts";
+import { USERS_PENDING_LOGIN } from "../presumed-state.ts";
 import { toUser } from "../rows.ts";
 import { guard, hot, StoreContext } from "../store-context.ts";
 import type { ApplicationsTable, LoginSessionsTable, UsersTable } from "../tables.ts";
@@ -95,8 +96,7 @@ const Q = {
   ),
   allowUser: hot(
     "login_allow_user",
-    "update login_sessions set status = 'allowed', factor = ?, auth_txid = ?, auth_at = ? " +
-      "where id = ? and user_id = ? and status = 'pending' and expires_at > ?",
+    `update login_sessions set status = 'allowed', factor = ?, auth_txid = ?, auth_at = ? where ${USERS_PENDING_LOGIN}`,
   ),
   allowNobody: hot(
     "login_allow_nobody",
@@ -107,7 +107,7 @@ const Q = {
   allowUserCode: hot(
     "login_allow_user_code",
     "update login_sessions set status = 'code_issued', factor = ?, auth_txid = ?, auth_at = ?, " +
-      "code_hash = ?, code_expires_at = ? where id = ? and user_id = ? and status = 'pending' and expires_at > ?",
+      `code_hash = ?, code_expires_at = ? where ${USERS_PENDING_LOGIN}`,
   ),
   allowNobodyCode: hot(
     "login_allow_nobody_code",
