@@ -10,8 +10,11 @@ const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeo
 test("a browser gone before its stream opens leaves no keep-alive, an aborted wait, and the login's streams free", async () => {
   const streams = new PromptStreams();
   const aborted: boolean[] = [];
+  /** Told when a request reaches the route (a busy machine may take longer than any fixed wait to get there). */
+  let arrived = () => {};
   const app = Fastify();
   app.get("/events", async (_request, reply) => {
+    arrived();
     await sleep(200); // as the routes read the login (readPromptPush, waitPromptActivation) before opening
     const { raw, signal } = streams.open(reply, "h1");
     void (async () => {
@@ -26,14 +29,18 @@ test("a browser gone before its stream opens leaves no keep-alive, an aborted wa
   try {
     const before = timers();
     for (let i = 0; i < 3; i++) {
+      // The browser leaves once its request is in the route, while the route still reads the login.
       const c = new AbortController();
-      setTimeout(() => c.abort(), 50);
-      await fetch(url, { signal: c.signal }).catch(() => undefined);
-      await sleep(400);
+      const reached = new Promise<void>((resolve) => {
+        arrived = resolve;
+      });
+      const request = fetch(url, { signal: c.signal }).catch(() => undefined);
+      await reached;
+      c.abort();
+      await request;
+      const deadline = performance.now() + 10_000;
+      while (aborted.length < i + 1 && performance.now() < deadline) await sleep(25);
     }
-    // Each route answers 300 ms after its request; a busy machine may take longer to get there.
-    const deadline = performance.now() + 10_000;
-    while (aborted.length < 3 && performance.now() < deadline) await sleep(25);
     assert.deepEqual(aborted, [true, true, true], "the wait of a stream nobody reads is over at once");
     // Each abandoned stream left its 15 s keep-alive interval running (3 timers).
     assert.ok(timers() - before < 3, `${timers() - before} timers left behind`);
