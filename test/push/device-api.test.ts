@@ -245,17 +245,24 @@ for (const dialect of await dialects()) {
         listDevicePushes: (...a: never[]) => Promise<unknown>;
       };
       const real = services.listDevicePushes;
+      let reading = () => {};
       services.listDevicePushes = async (...a: never[]) => {
+        reading();
         await sleep(300);
         return real(...a);
       };
       try {
         for (let i = 0; i < 4; i++) {
           const controller = new AbortController();
+          // The app hangs up once the route reads (a fixed delay could come before a busy machine sent the request).
+          const read = new Promise<void>((resolve) => {
+            reading = resolve;
+          });
           const started = device.signedFetch("GET", "/device/v1/stream", undefined, {
             signal: controller.signal,
           });
-          setTimeout(() => controller.abort(), 100);
+          await read;
+          controller.abort();
           await started.catch(() => undefined);
           // One drop after another: each read ends after its app left, before the next app tries.
           await sleep(400);
